@@ -1,0 +1,3 @@
+//! Shared helpers of the example programs (`ha-director`, `vrrp-speaker`, `garp`, `ipvsctl`,
+//! `check`).
+#![warn(missing_docs)]

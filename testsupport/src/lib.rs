@@ -1,0 +1,2 @@
+//! Test support for host network tests.
+#![warn(missing_docs)]

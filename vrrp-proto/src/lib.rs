@@ -5,7 +5,10 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod router;
+pub mod sim;
 pub mod types;
+pub mod wire;
 
 pub use types::{AdvertInterval, Centiseconds, Priority, Seconds, Version, VrId};
 

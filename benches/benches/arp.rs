@@ -1,0 +1,2 @@
+//! Benchmarks (placeholder: being written).
+fn main() {}

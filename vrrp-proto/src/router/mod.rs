@@ -1,0 +1,1 @@
+//! The VRRP router state machine (placeholder: being written).

@@ -1,0 +1,1 @@
+//! Deterministic simulator of VRRP routers on shared links (placeholder: being written).

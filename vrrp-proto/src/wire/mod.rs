@@ -1,0 +1,1 @@
+//! VRRP packet codec (placeholder: being written).

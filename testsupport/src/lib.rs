@@ -54,7 +54,9 @@ static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 /// cause, never a silent pass.
 pub fn require_root() {
     if !sys::is_root() {
-        panic!("host suite needs root (uid 0) to create network namespaces; run `cargo xtask test` as root");
+        panic!(
+            "host suite needs root (uid 0) to create network namespaces; run `cargo xtask test` as root"
+        );
     }
     if !tool_exists("ip") {
         panic!("host suite needs `ip` from iproute2: apt-get install -y iproute2");
@@ -105,9 +107,9 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// Whether a program is on `PATH`.
 pub fn tool_exists(name: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(name).is_file())
-    }) || Path::new("/usr/sbin").join(name).is_file()
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+        || Path::new("/usr/sbin").join(name).is_file()
         || Path::new("/sbin").join(name).is_file()
 }
 
@@ -260,9 +262,16 @@ impl Capture {
 pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
     require_tool("tshark", "tshark");
     let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(pcap)
-        .args(["-Y", filter, "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a"]);
+    cmd.arg("-r").arg(pcap).args([
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-E",
+        "separator=\t",
+        "-E",
+        "occurrence=a",
+    ]);
     for f in fields {
         cmd.args(["-e", f]);
     }
@@ -391,8 +400,18 @@ impl Lab {
             ]));
         }
         ip(&[
-            "-n", &self.switch, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
-            "netns", &netns,
+            "-n",
+            &self.switch,
+            "link",
+            "add",
+            &port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            &netns,
         ]);
         ip(&["-n", &self.switch, "link", "set", &port, "master", "br0"]);
         ip(&["-n", &self.switch, "link", "set", &port, "up"]);
@@ -455,11 +474,9 @@ impl Lab {
     /// returning once tshark has started capturing.
     pub fn capture(&mut self, host: &Host, iface: &str, filter: Option<&str>) -> Capture {
         require_tool("tshark", "tshark");
-        let file = self.dir.join(format!(
-            "{}-{iface}-{}.pcap",
-            host.name,
-            self.procs.len()
-        ));
+        let file = self
+            .dir
+            .join(format!("{}-{iface}-{}.pcap", host.name, self.procs.len()));
         let file_s = file.to_string_lossy().into_owned();
         let mut argv = vec!["tshark", "-n", "-i", iface, "-w", &file_s];
         if let Some(f) = filter {
@@ -502,7 +519,15 @@ impl Lab {
 
     /// Undoes [`Lab::isolate`].
     pub fn heal(&self, host: &Host) {
-        ip(&["-n", &self.switch, "link", "set", &host.port, "master", "br0"]);
+        ip(&[
+            "-n",
+            &self.switch,
+            "link",
+            "set",
+            &host.port,
+            "master",
+            "br0",
+        ]);
     }
 
     /// The switch namespace that holds the bridge `br0` (for captures of all traffic).

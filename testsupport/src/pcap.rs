@@ -46,8 +46,8 @@ pub fn encode(link: LinkType, packets: &[&[u8]]) -> Vec<u8> {
 
 /// Writes `packets` to a pcap file at `path`, panicking on IO errors (test support).
 pub fn write(path: &Path, link: LinkType, packets: &[&[u8]]) {
-    let mut f = std::fs::File::create(path)
-        .unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    let mut f =
+        std::fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
     f.write_all(&encode(link, packets))
         .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }

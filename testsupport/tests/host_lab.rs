@@ -22,7 +22,10 @@ fn host_lab_hosts_reach_each_other_and_captures_see_it() {
     let pcap = cap.stop();
     let rows = tshark_fields(&pcap, "icmp.type == 8", &["ip.src", "ip.dst"]);
     assert_eq!(rows.len(), 2, "two echo requests seen: {rows:?}");
-    assert_eq!(rows[0], vec!["10.77.0.1".to_owned(), "10.77.0.2".to_owned()]);
+    assert_eq!(
+        rows[0],
+        vec!["10.77.0.1".to_owned(), "10.77.0.2".to_owned()]
+    );
     let rows6 = tshark_fields(&pcap, "icmpv6.type == 128", &["ipv6.src"]);
     assert_eq!(rows6, vec![vec!["fd77::1".to_owned()]]);
 
@@ -47,7 +50,10 @@ fn host_lab_cut_isolate_and_processes() {
 
     lab.isolate(&a);
     assert!(!ping(&a).status.success(), "isolated host still reaches b");
-    assert!(a.sh("ip link show eth0").contains("LOWER_UP"), "isolate keeps carrier");
+    assert!(
+        a.sh("ip link show eth0").contains("LOWER_UP"),
+        "isolate keeps carrier"
+    );
     lab.heal(&a);
     assert!(
         wait_until(Duration::from_secs(5), || ping(&a).status.success()),
@@ -56,11 +62,15 @@ fn host_lab_cut_isolate_and_processes() {
 
     lab.cut_link(&a);
     assert!(
-        wait_until(Duration::from_secs(5), || a.sh("ip link show eth0").contains("NO-CARRIER")),
+        wait_until(Duration::from_secs(5), || a
+            .sh("ip link show eth0")
+            .contains("NO-CARRIER")),
         "cut link shows no carrier"
     );
     lab.restore_link(&a);
-    assert!(wait_until(Duration::from_secs(5), || ping(&a).status.success()));
+    assert!(wait_until(Duration::from_secs(5), || ping(&a)
+        .status
+        .success()));
 
     let p = lab.spawn(&b, &["sleep", "60"]);
     assert!(p.is_running());
@@ -83,7 +93,10 @@ fn host_lab_cleans_up_on_drop_and_panic() {
         assert!(exists(a.netns()) && exists(lab.switch_netns()));
         (a.netns().to_owned(), lab.switch_netns().to_owned())
     };
-    assert!(!exists(&host_ns) && !exists(&switch_ns), "drop removed the namespaces");
+    assert!(
+        !exists(&host_ns) && !exists(&switch_ns),
+        "drop removed the namespaces"
+    );
     let made = std::sync::Mutex::new(Vec::new());
     let r = std::panic::catch_unwind(|| {
         let mut lab = Lab::new("panic");
@@ -95,5 +108,8 @@ fn host_lab_cleans_up_on_drop_and_panic() {
     assert!(r.is_err());
     let made = made.into_inner().unwrap();
     assert_eq!(made.len(), 2);
-    assert!(made.iter().all(|ns| !exists(ns)), "a panicking test cleaned up too");
+    assert!(
+        made.iter().all(|ns| !exists(ns)),
+        "a panicking test cleaned up too"
+    );
 }

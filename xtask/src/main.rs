@@ -1,2 +1,73 @@
-//! Project automation.
-fn main() {}
+//! Project automation: `cargo xtask test` runs every suite, `cargo xtask vm` runs VM tests,
+//! `cargo xtask setup` installs the prerequisites, `cargo xtask lab` runs the LVS-DR lab.
+
+mod lab;
+mod setup;
+mod suites;
+mod util;
+mod vm;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Project automation for the ha-* workspace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run every suite in order (lint, unit, host, vm); report each with pass/fail and time.
+    Test {
+        /// Skip a suite by name (lint, unit, host, vm); may be repeated. The only way to skip.
+        #[arg(long = "skip", value_name = "SUITE")]
+        skip: Vec<String>,
+        /// Do not install missing prerequisites; print the commands instead.
+        #[arg(long)]
+        no_install: bool,
+    },
+    /// Run the VM tests (ignored tests named `vm_*`) inside a VM with the Debian kernel.
+    Vm {
+        /// A libtest filter narrower than `vm_` (for example `vm_ipvs`).
+        #[arg(default_value = "vm_")]
+        filter: String,
+        /// Only test binaries of this package.
+        #[arg(long, short)]
+        package: Option<String>,
+    },
+    /// Run a script (or any program) inside the VM as root; its output is printed after.
+    VmRun {
+        /// The program to run inside the VM.
+        program: String,
+        /// Its arguments.
+        args: Vec<String>,
+    },
+    /// Install the prerequisites (Debian packages, virtme-ng, the VM kernel) and exit.
+    Setup,
+    /// Run the LVS-DR lab in the VM: client, director and two real servers.
+    Lab,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Test { skip, no_install } => suites::run_all(&skip, !no_install),
+        Cmd::Vm { filter, package } => vm::run_tests(package.as_deref(), &filter, true),
+        Cmd::VmRun { program, args } => vm::run_program(&program, &args),
+        Cmd::Setup => setup::ensure(setup::Need::all(), true).map(|_| ()),
+        Cmd::Lab => lab::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `cargo xtask test`: every suite, in order, each reported by name with pass/fail and time.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::setup::{self, Need};
+use crate::util::{self, Result, count_passed, fmt_duration};
+use crate::vm;
+
+/// The suites, in the order they run.
+pub const SUITES: &[(&str, &str)] = &[
+    (
+        "lint",
+        "cargo fmt --check, clippy -D warnings, protocol crates free of tokio",
+    ),
+    (
+        "unit",
+        "unit, property and simulation tests (cargo test --workspace, no privileges)",
+    ),
+    (
+        "host",
+        "host network tests (root): netns/veth/bridge topologies on this kernel",
+    ),
+    (
+        "vm",
+        "VM tests (root): a Debian kernel in virtme-ng (IPVS, the LVS-DR lab)",
+    ),
+];
+
+/// Crates whose normal dependency tree must not contain tokio (the sans-io rule).
+const SANS_IO: &[&str] = &[
+    "ha-vrrp-proto",
+    "ha-arp",
+    "ha-ipvs",
+    "ha-healthcheck",
+    "ha-failover",
+];
+
+enum Verdict {
+    Passed(String),
+    Failed(String),
+    Skipped,
+}
+
+/// Runs every suite not in `skip`; Err when any failed.
+pub fn run_all(skip: &[String], install: bool) -> Result<()> {
+    for s in skip {
+        if !SUITES.iter().any(|(name, _)| name == s) {
+            let names: Vec<_> = SUITES.iter().map(|(n, _)| *n).collect();
+            return Err(format!(
+                "--skip {s}: no such suite (suites: {})",
+                names.join(", ")
+            ));
+        }
+    }
+    let mut results = Vec::new();
+    for (name, what) in SUITES {
+        if skip.iter().any(|s| s == name) {
+            println!("\n==== suite {name}: skipped (--skip {name})");
+            results.push((*name, Verdict::Skipped, Duration::ZERO));
+            continue;
+        }
+        println!("\n==== suite {name}: {what}");
+        let start = Instant::now();
+        let verdict = match run_suite(name, install) {
+            Ok(detail) => Verdict::Passed(detail),
+            Err(reason) => Verdict::Failed(reason),
+        };
+        let took = start.elapsed();
+        match &verdict {
+            Verdict::Passed(d) => {
+                println!("==== suite {name}: PASS in {} ({d})", fmt_duration(took))
+            }
+            Verdict::Failed(r) => {
+                println!("==== suite {name}: FAIL in {}: {r}", fmt_duration(took))
+            }
+            Verdict::Skipped => {}
+        }
+        results.push((*name, verdict, took));
+    }
+    println!("\n==== summary");
+    let mut failed = 0;
+    for (name, verdict, took) in &results {
+        let (word, detail) = match verdict {
+            Verdict::Passed(d) => ("PASS", d.as_str()),
+            Verdict::Failed(r) => {
+                failed += 1;
+                ("FAIL", r.as_str())
+            }
+            Verdict::Skipped => ("SKIP", "skipped by --skip"),
+        };
+        let first = detail.lines().next().unwrap_or("");
+        println!("{name:<5} {word}  {:>9}  {first}", fmt_duration(*took));
+    }
+    if failed > 0 {
+        Err(format!("{failed} suite(s) failed"))
+    } else {
+        Ok(())
+    }
+}
+
+fn run_suite(name: &str, install: bool) -> Result<String> {
+    match name {
+        "lint" => lint(),
+        "unit" => {
+            let passed = cargo_test(&[])?;
+            Ok(format!("{passed} tests passed"))
+        }
+        "host" => {
+            if !util::is_root() {
+                return Err(
+                    "needs root to create network namespaces: run `cargo xtask test` as root"
+                        .into(),
+                );
+            }
+            setup::ensure(
+                Need {
+                    host: true,
+                    vm: false,
+                },
+                install,
+            )?;
+            let passed = cargo_test(&["--ignored", "host_"])?;
+            if passed == 0 {
+                return Err("no host test ran: nothing matched `host_`".into());
+            }
+            Ok(format!("{passed} tests passed"))
+        }
+        "vm" => {
+            if !util::is_root() {
+                return Err(
+                    "needs root to boot the VM and load modules: run `cargo xtask test` as root"
+                        .into(),
+                );
+            }
+            setup::ensure(Need::all(), install)?;
+            vm::run_tests(None, "vm_", install)?;
+            Ok("see the VM lines above".into())
+        }
+        other => Err(format!("unknown suite {other}")),
+    }
+}
+
+fn lint() -> Result<String> {
+    util::run_inherit(util::cargo().args(["fmt", "--all", "--check"]))
+        .map_err(|e| format!("{e}: run `cargo fmt --all`"))?;
+    util::run_inherit(util::cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    for krate in SANS_IO {
+        let tree = util::run_capture(
+            util::cargo().args(["tree", "-p", krate, "-e", "normal", "--prefix", "none"]),
+        )?;
+        if let Some(line) = tree.lines().find(|l| l.starts_with("tokio ")) {
+            return Err(format!(
+                "{krate} depends on {line} without features: the protocol core must stay sans-io"
+            ));
+        }
+    }
+    Ok(format!("fmt, clippy, sans-io ({} crates)", SANS_IO.len()))
+}
+
+/// `cargo test --workspace --all-features -- ARGS`, echoing its output; returns how many tests
+/// passed, Err when any failed.
+fn cargo_test(test_args: &[&str]) -> Result<usize> {
+    let mut cmd = util::cargo();
+    cmd.args(["test", "--workspace", "--all-features"]);
+    if !test_args.is_empty() {
+        cmd.arg("--").args(test_args);
+    }
+    let (ok, stdout) = tee(&mut cmd)?;
+    let passed = count_passed(&stdout).unwrap_or(0);
+    if ok {
+        Ok(passed)
+    } else {
+        Err(format!(
+            "{} failed ({passed} tests passed before)",
+            util::describe(&cmd)
+        ))
+    }
+}
+
+/// Runs `cmd`, copying its stdout to ours as it comes; returns success and the stdout text.
+fn tee(cmd: &mut Command) -> Result<(bool, String)> {
+    let desc = util::describe(cmd);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot run {desc}: {e}"))?;
+    let mut text = String::new();
+    if let Some(out) = child.stdout.take() {
+        let mut stdout = std::io::stdout();
+        for line in BufReader::new(out).lines() {
+            let line = line.map_err(|e| format!("reading {desc}: {e}"))?;
+            let _ = writeln!(stdout, "{line}");
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for {desc}: {e}"))?;
+    Ok((status.success(), text))
+}

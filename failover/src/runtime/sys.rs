@@ -1,0 +1,48 @@
+//! The socket options and buffer casts that socket2 does not offer. Every `unsafe` block of
+//! ha-failover is in this module.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
+
+/// Sets an integer socket option.
+pub(crate) fn setsockopt_int(
+    fd: &impl AsRawFd,
+    level: i32,
+    name: i32,
+    value: i32,
+) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `value`, a live c_int for the duration of the call;
+    // the kernel only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Views an initialised byte buffer as `MaybeUninit` for socket2's receive calls.
+pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`; the slice stays initialised because
+    // the kernel only ever writes initialised bytes into it, so reading it as `u8` later is sound.
+    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
+}
+
+/// Registers a socket with tokio's reactor.
+pub(crate) fn register(
+    s: socket2::Socket,
+) -> io::Result<tokio::io::unix::AsyncFd<socket2::Socket>> {
+    // SAFETY: the socket owns its file descriptor; the AsyncFd takes ownership of the socket, so
+    // the descriptor is neither closed nor replaced while registered (it is deregistered on drop
+    // before the socket closes it).
+    unsafe { tokio::io::unix::AsyncFd::register(s) }.map_err(|e| e.into_parts().1)
+}

@@ -1,6 +1,7 @@
 //! Project automation: `cargo xtask test` runs every suite, `cargo xtask vm` runs VM tests,
 //! `cargo xtask setup` installs the prerequisites, `cargo xtask lab` runs the LVS-DR lab.
 
+mod bench;
 mod lab;
 mod setup;
 mod suites;
@@ -48,6 +49,14 @@ enum Cmd {
         /// Its arguments.
         args: Vec<String>,
     },
+    /// Run a benchmark that needs more than criterion (ipvs, healthcheck) or all criterion benches.
+    Bench {
+        /// ipvs | healthcheck | criterion
+        name: String,
+        /// Arguments passed to the bench program.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Install the prerequisites (Debian packages, virtme-ng, the VM kernel) and exit.
     Setup,
     /// Run the LVS-DR lab in the VM: client, director and two real servers.
@@ -60,6 +69,7 @@ fn main() -> ExitCode {
         Cmd::Test { skip, no_install } => suites::run_all(&skip, !no_install),
         Cmd::Vm { filter, package } => vm::run_tests(package.as_deref(), &filter, true),
         Cmd::VmRun { program, args } => vm::run_program(&program, &args),
+        Cmd::Bench { name, args } => bench::run(&name, &args),
         Cmd::Setup => setup::ensure(setup::Need::all(), true).map(|_| ()),
         Cmd::Lab => lab::run(),
     };

@@ -1,0 +1,101 @@
+//! `cargo xtask bench NAME`: benchmarks that need more than criterion, printed side by side with
+//! the reference they are measured against.
+
+use std::process::Command;
+
+use crate::setup::{self, Need};
+use crate::util::{self, Result};
+use crate::vm;
+
+/// The benches: name, what it measures.
+pub const BENCHES: &[(&str, &str)] = &[
+    (
+        "ipvs",
+        "install/dump/no-op reconcile of 10,000 services x 4 dests vs ipvsadm -R (in the VM)",
+    ),
+    (
+        "healthcheck",
+        "10,000 TCP and 2,000 HTTP targets at 1 s on loopback: on-time, CPU, memory",
+    ),
+    (
+        "criterion",
+        "every criterion bench of benches/ (codecs, state machine, scheduler)",
+    ),
+];
+
+/// Runs one bench by name.
+pub fn run(name: &str, args: &[String]) -> Result<()> {
+    match name {
+        "ipvs" => {
+            let exe = build_example("ipvs-bench")?;
+            let ready = setup::ensure(
+                Need {
+                    host: false,
+                    vm: true,
+                },
+                true,
+            )?;
+            let kernel = ready.kernel.expect("ensure(vm) returns the kernel");
+            let out = vm::run_dir("bench-ipvs")?;
+            let mut line = vm::shell_quote(&exe);
+            for a in args {
+                line.push(' ');
+                line.push_str(&vm::shell_quote(a));
+            }
+            let script = format!(
+                "modprobe ip_vs\n{line} > \"$OUT/bench.log\" 2>&1; echo $? > \"$OUT/bench.status\"\n"
+            );
+            let times = vm::boot(&kernel, &out, &script)?;
+            print!(
+                "{}",
+                std::fs::read_to_string(out.join("bench.log")).unwrap_or_default()
+            );
+            println!(
+                "xtask: VM ({}) boot {}, total {}",
+                if times.kvm { "KVM" } else { "TCG" },
+                util::fmt_duration(times.boot),
+                util::fmt_duration(times.total)
+            );
+            match std::fs::read_to_string(out.join("bench.status"))
+                .as_deref()
+                .map(str::trim)
+            {
+                Ok("0") => Ok(()),
+                Ok(code) => Err(format!("ipvs-bench exited {code} in the VM")),
+                Err(_) => Err("ipvs-bench left no status: the VM stopped early".into()),
+            }
+        }
+        "healthcheck" => {
+            let exe = build_example("check-scale")?;
+            util::run_inherit(Command::new(exe).args(args))
+        }
+        "criterion" => {
+            util::run_inherit(util::cargo().args(["bench", "-p", "ha-benches"]).args(args))
+        }
+        other => {
+            let names: Vec<_> = BENCHES.iter().map(|(n, _)| *n).collect();
+            Err(format!("no bench {other} (benches: {})", names.join(", ")))
+        }
+    }
+}
+
+/// Builds an example binary of ha-examples in release mode; returns its path.
+fn build_example(bin: &str) -> Result<String> {
+    util::run_inherit(util::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "ha-examples",
+        "--bin",
+        bin,
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| util::root().join("target"));
+    let path = target.join("release").join(bin);
+    if path.is_file() {
+        Ok(path.display().to_string())
+    } else {
+        Err(format!("{} was not built", path.display()))
+    }
+}

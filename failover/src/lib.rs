@@ -11,5 +11,6 @@ pub use ha_healthcheck as healthcheck;
 pub use ha_ipvs as ipvs;
 pub use ha_vrrp_proto as vrrp;
 
+pub mod core;
 #[cfg(feature = "tokio")]
 pub mod runtime;

@@ -1,6 +1,7 @@
 //! The tokio runtime's IO: raw VRRP sockets, virtual addresses and link state through
 //! rtnetlink. Everything here is IO; the decisions are made by the sans-io cores.
 
+pub mod instance;
 pub mod netlink;
 pub mod socket;
 mod sys;

@@ -275,7 +275,14 @@ impl VrrpSocket {
 /// One `recvmsg`; `Ok(None)` for a packet that is not a plausible IP/VRRP packet.
 fn recv_one(s: &Socket, buf: &mut [u8], ipv6: bool) -> io::Result<Option<Received>> {
     let mut control = [0u8; 256];
-    let mut from = SockAddr::from(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+    // The address buffer must be as large as the family's sockaddr, or the kernel truncates
+    // the source address to fit.
+    let unspecified = if ipv6 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    };
+    let mut from = SockAddr::from(SocketAddr::new(unspecified, 0));
     let (len, control_len) = {
         let mut bufs = [MaybeUninitSlice::new(sys::as_uninit(buf))];
         let mut msg = MsgHdrMut::new()

@@ -1,0 +1,248 @@
+//! The director's configuration: instances, sync groups, notify scripts, resource steps, and
+//! the errors of building it.
+
+use std::net::IpAddr;
+
+use ha_vrrp_proto::VrId;
+use ha_vrrp_proto::router::{Config as RouterConfig, ConfigError as RouterConfigError};
+
+use super::track::{TrackRef, TrackerId};
+use super::vip::VipSpec;
+
+/// An instance's identifier: its index in the director, in the order added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceId(pub u32);
+
+/// A sync group's identifier: its index in the director, in the order added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(pub u32);
+
+/// keepalived's notify scripts of an instance or a sync group. Each is an argv (the program
+/// and its arguments); the runtime runs them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct NotifyScripts {
+    /// `notify_master`: run as given on entering Master.
+    pub master: Option<Vec<String>>,
+    /// `notify_backup`: run as given on entering Backup.
+    pub backup: Option<Vec<String>>,
+    /// `notify_fault`: run as given on entering Fault.
+    pub fault: Option<Vec<String>>,
+    /// `notify_stop`: run as given on shutdown.
+    pub stop: Option<Vec<String>>,
+    /// `notify`: run on every state change with four more arguments, exactly as keepalived:
+    /// `INSTANCE|GROUP`, the name, `MASTER|BACKUP|FAULT|STOP`, and the effective priority
+    /// (always `0` for a group).
+    pub generic: Option<Vec<String>>,
+}
+
+/// What one resource step runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum StepKind {
+    /// Commands (argv) to start and stop the resource.
+    Command {
+        /// Run when starting.
+        start: Vec<String>,
+        /// Run when stopping.
+        stop: Vec<String>,
+    },
+    /// A named service the runtime knows how to start and stop (heartbeat's
+    /// `haresources` resource scripts, e.g. `httpd`, `Filesystem::/dev/sdb1::/data`).
+    Service(String),
+}
+
+/// One step of an instance's resource group (heartbeat `haresources`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Step {
+    /// A name for events.
+    pub name: String,
+    /// What runs.
+    pub kind: StepKind,
+}
+
+/// The configuration of one VRRP instance (keepalived `vrrp_instance`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceConfig {
+    /// The instance's name (`vrrp_instance NAME`), unique in the director.
+    pub name: String,
+    /// The interface it runs on.
+    pub interface: String,
+    /// The router's parameters. Its `priority` is the base priority that tracking adjusts.
+    pub router: RouterConfig,
+    /// `virtual_ipaddress`: held by the master and listed in adverts; all of the router's
+    /// address family.
+    pub vips: Vec<VipSpec>,
+    /// `virtual_ipaddress_excluded`: held by the master, not listed in adverts; any family.
+    pub excluded_vips: Vec<VipSpec>,
+    /// `virtual_routes`, carried as opaque route specs (keepalived's route syntax) for the
+    /// runtime: added after the addresses, removed with them.
+    pub routes: Vec<String>,
+    /// Trackers with their weights.
+    pub track: Vec<TrackRef>,
+    /// Fence (heartbeat STONITH) before taking over: see [`DirectorAction::Fence`](super::DirectorAction::Fence).
+    pub fence: bool,
+    /// The resource group, started in order after the addresses on becoming master, stopped
+    /// in reverse order on leaving.
+    pub steps: Vec<Step>,
+    /// Notify scripts.
+    pub notify: NotifyScripts,
+}
+
+impl InstanceConfig {
+    /// An instance with no addresses, tracking, fencing, steps or scripts.
+    pub fn new(
+        name: impl Into<String>,
+        interface: impl Into<String>,
+        router: RouterConfig,
+    ) -> Self {
+        InstanceConfig {
+            name: name.into(),
+            interface: interface.into(),
+            router,
+            vips: Vec::new(),
+            excluded_vips: Vec::new(),
+            routes: Vec::new(),
+            track: Vec::new(),
+            fence: false,
+            steps: Vec::new(),
+            notify: NotifyScripts::default(),
+        }
+    }
+}
+
+/// The configuration of a sync group (keepalived `vrrp_sync_group`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroupConfig {
+    /// The group's name, unique among groups.
+    pub name: String,
+    /// The members (at least one; an instance is in at most one group).
+    pub members: Vec<InstanceId>,
+    /// The group's notify scripts.
+    pub notify: NotifyScripts,
+}
+
+/// A configuration the director rejected; names the instance, group or tracker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectorConfigError {
+    /// Two instances share a name.
+    #[error("instance {name:?} is defined twice")]
+    DuplicateInstance {
+        /// The name.
+        name: String,
+    },
+    /// Two instances on one interface share a VRID and family.
+    #[error("instances {first:?} and {second:?} both use VRID {vrid} on {interface}")]
+    DuplicateVrid {
+        /// The first instance.
+        first: String,
+        /// The second instance.
+        second: String,
+        /// The VRID.
+        vrid: VrId,
+        /// The interface.
+        interface: String,
+    },
+    /// The router configuration is invalid.
+    #[error("instance {instance:?}: {source}")]
+    Router {
+        /// The instance.
+        instance: String,
+        /// What is wrong.
+        #[source]
+        source: RouterConfigError,
+    },
+    /// A `virtual_ipaddress` is not of the router's address family.
+    #[error(
+        "instance {instance:?}: virtual address {addr} is not of the family of primary address {primary} (use virtual_ipaddress_excluded)"
+    )]
+    VipFamily {
+        /// The instance.
+        instance: String,
+        /// The address.
+        addr: IpAddr,
+        /// The router's primary address.
+        primary: IpAddr,
+    },
+    /// A tracker reference names no tracker.
+    #[error("instance {instance:?}: tracker {tracker:?} does not exist")]
+    UnknownTracker {
+        /// The instance.
+        instance: String,
+        /// The tracker.
+        tracker: TrackerId,
+    },
+    /// A weight is out of range.
+    #[error(
+        "instance {instance:?}: weight {weight} for tracker {tracker:?} is out of range {min}..={max}"
+    )]
+    WeightOutOfRange {
+        /// The instance.
+        instance: String,
+        /// The tracker.
+        tracker: TrackerId,
+        /// The weight.
+        weight: i32,
+        /// The smallest allowed.
+        min: i32,
+        /// The largest allowed.
+        max: i32,
+    },
+    /// A sync group names an instance that does not exist.
+    #[error("sync group {group:?}: instance {instance:?} does not exist")]
+    UnknownMember {
+        /// The group.
+        group: String,
+        /// The instance.
+        instance: InstanceId,
+    },
+    /// An instance is in two sync groups (or twice in one).
+    #[error("sync group {group:?}: instance {instance:?} is already in sync group {other:?}")]
+    MemberTwice {
+        /// The group.
+        group: String,
+        /// The instance's name.
+        instance: String,
+        /// The group it is already in.
+        other: String,
+    },
+    /// A sync group with no members.
+    #[error("sync group {group:?} has no members")]
+    EmptyGroup {
+        /// The group.
+        group: String,
+    },
+    /// Two sync groups share a name.
+    #[error("sync group {name:?} is defined twice")]
+    DuplicateGroup {
+        /// The name.
+        name: String,
+    },
+    /// A notify script or step command with an empty argv.
+    #[error("{owner:?}: {what} has an empty command")]
+    EmptyCommand {
+        /// The instance or group.
+        owner: String,
+        /// Which script or step.
+        what: String,
+    },
+}
+
+/// A runtime input the director could not apply (the name of what was wrong is in it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectorError {
+    /// No such instance.
+    #[error("no instance {0:?}")]
+    UnknownInstance(InstanceId),
+    /// No such tracker.
+    #[error("no tracker {0:?}")]
+    UnknownTracker(TrackerId),
+    /// The result does not fit the tracker's kind (e.g. a value for a script).
+    #[error("tracker {name:?}: result {result} does not fit its kind ({kind})")]
+    WrongResultKind {
+        /// The tracker's name.
+        name: String,
+        /// The result given.
+        result: String,
+        /// The tracker's kind.
+        kind: &'static str,
+    },
+}

@@ -1,0 +1,452 @@
+//! One VRRP instance on tokio: the raw socket, the sans-io router, the codec, the virtual
+//! addresses and the announcements, wired together.
+//!
+//! The loop owns nothing but IO. Every decision is the router's ([`ha_vrrp_proto::router`]):
+//! a received packet is validated by the codec ([`ha_vrrp_proto::wire::validate`]) and fed to
+//! the router with the kernel's receive time; what the router asks for (adverts, becoming master
+//! or backup) is carried out here.
+//!
+//! Timing rules that keep a loaded machine from a false failover:
+//! - before a timer is acted on, the adverts already queued on the socket are read and fed first,
+//!   so an advert that arrived in time is honoured even when it is read late;
+//! - a received advert's time is the kernel's receive timestamp, not the time it was read.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant, SystemTime};
+
+use ha_arp::{Announcer, Sender as ArpSender, SourceMac};
+use ha_vrrp_proto::router::{Action, Config as RouterConfig, Event, Router, RxAdvert, State};
+use ha_vrrp_proto::wire::{
+    self, Addresses as WireAddresses, Advert, Auth, ChecksumMode, DropReason, Family, Packet,
+    RxContext,
+};
+use ha_vrrp_proto::{AdvertInterval, Seconds, Version};
+use tokio::sync::{mpsc, watch};
+
+use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
+use super::socket::{Received, SocketError, VrrpSocket};
+
+/// The configuration of one instance.
+#[derive(Debug, Clone)]
+pub struct InstanceConfig {
+    /// A name for logs and events (keepalived's `vrrp_instance NAME`).
+    pub name: String,
+    /// The interface the instance runs on.
+    pub interface: String,
+    /// The router's parameters. Its `primary_address` may be unspecified (`0.0.0.0` or `::`):
+    /// the interface's first IPv4 address, or its IPv6 link-local address, is used then.
+    pub router: RouterConfig,
+    /// The virtual addresses with their prefix lengths; all of the router's family.
+    pub vips: Vec<(IpAddr, u8)>,
+    /// VRRPv2 authentication.
+    pub auth: Auth,
+    /// How the VRRP checksum is computed.
+    pub checksum_mode: ChecksumMode,
+    /// The gratuitous ARP / NA schedule on becoming master.
+    pub announce: ha_arp::Config,
+}
+
+/// Something the instance did, for embedders (and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceEvent {
+    /// The router changed state.
+    Transition {
+        /// The instance's name.
+        instance: String,
+        /// The router's event, with the reason.
+        event: Event,
+    },
+    /// A received packet was dropped by the codec's validation.
+    Dropped {
+        /// The instance's name.
+        instance: String,
+        /// Why.
+        reason: DropReason,
+        /// From whom.
+        src: IpAddr,
+    },
+    /// A virtual address someone else removed while we were master was put back.
+    VipRestored {
+        /// The instance's name.
+        instance: String,
+        /// The address.
+        addr: IpAddr,
+    },
+}
+
+/// Errors that stop an instance.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    /// The socket failed.
+    #[error("instance {instance}: {source}")]
+    Socket {
+        /// The instance's name.
+        instance: String,
+        /// What failed.
+        #[source]
+        source: SocketError,
+    },
+    /// rtnetlink failed.
+    #[error("instance {instance}: {source}")]
+    Netlink {
+        /// The instance's name.
+        instance: String,
+        /// What failed.
+        #[source]
+        source: NetlinkError,
+    },
+    /// The configuration is inconsistent.
+    #[error("instance {instance}: {detail}")]
+    Config {
+        /// The instance's name.
+        instance: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The announcer's sender failed.
+    #[error("instance {instance}: {source}")]
+    Arp {
+        /// The instance's name.
+        instance: String,
+        /// What failed.
+        #[source]
+        source: ha_arp::SenderError,
+    },
+}
+
+/// Counters of one instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstanceCounters {
+    /// Adverts sent.
+    pub sent: u64,
+    /// Packets received (valid or not).
+    pub received: u64,
+    /// Packets dropped by validation.
+    pub dropped: u64,
+    /// Gratuitous ARP / NA frames sent.
+    pub announced: u64,
+}
+
+/// Runs one instance until `shutdown` becomes true: then it sends priority 0 if master, removes
+/// its addresses and returns its counters.
+pub async fn run(
+    mut cfg: InstanceConfig,
+    events: Option<mpsc::UnboundedSender<InstanceEvent>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<InstanceCounters, InstanceError> {
+    let name = cfg.name.clone();
+    let nl = |source| InstanceError::Netlink {
+        instance: name.clone(),
+        source,
+    };
+    let sock_err = |source| InstanceError::Socket {
+        instance: name.clone(),
+        source,
+    };
+    let addrs = Addresses::open().map_err(nl)?;
+    let ifindex = addrs.ifindex(&cfg.interface).await.map_err(nl)?;
+    let family = match cfg.router.primary_address {
+        IpAddr::V4(_) => Family::Ipv4,
+        IpAddr::V6(_) => Family::Ipv6,
+    };
+    if cfg.vips.iter().any(|(a, _)| Family::of(*a) != family) {
+        return Err(InstanceError::Config {
+            instance: name.clone(),
+            detail: format!("virtual addresses must all be {family} like the primary address"),
+        });
+    }
+    if cfg.router.primary_address.is_unspecified() {
+        cfg.router.primary_address = primary_address(&addrs, ifindex, family, &cfg.vips)
+            .await
+            .map_err(nl)?
+            .ok_or_else(|| InstanceError::Config {
+                instance: name.clone(),
+                detail: format!(
+                    "{} has no {family} address to advertise from",
+                    cfg.interface
+                ),
+            })?;
+    }
+    let multicast = cfg.router.peers.is_empty();
+    let socket = match family {
+        Family::Ipv4 => VrrpSocket::open_v4(&cfg.interface, ifindex, multicast),
+        Family::Ipv6 => VrrpSocket::open_v6(&cfg.interface, ifindex, multicast),
+    }
+    .map_err(sock_err)?;
+    let arp = ArpSender::bind(cfg.interface.as_str()).map_err(|source| InstanceError::Arp {
+        instance: name.clone(),
+        source,
+    })?;
+    let iface = arp.interface().map_err(|source| InstanceError::Arp {
+        instance: name.clone(),
+        source,
+    })?;
+    let mut watch = NetWatch::open().map_err(nl)?;
+
+    let v4: Vec<Ipv4Addr> = cfg
+        .vips
+        .iter()
+        .filter_map(|(a, _)| match a {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let v6: Vec<Ipv6Addr> = cfg
+        .vips
+        .iter()
+        .filter_map(|(a, _)| match a {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    let wire_addrs = match family {
+        Family::Ipv4 => WireAddresses::v4(&v4),
+        Family::Ipv6 => WireAddresses::v6(&v6),
+    }
+    .map_err(|e| InstanceError::Config {
+        instance: name.clone(),
+        detail: e.to_string(),
+    })?;
+    let vips: Vec<Vip> = cfg
+        .vips
+        .iter()
+        .map(|&(addr, prefix)| Vip {
+            ifindex,
+            addr,
+            prefix,
+        })
+        .collect();
+    let vip_addrs: Vec<IpAddr> = cfg.vips.iter().map(|(a, _)| *a).collect();
+
+    let v2_interval = match cfg.router.advert_interval {
+        AdvertInterval::V2(s) => s,
+        AdvertInterval::V3(_) => Seconds(1),
+    };
+    let mut router =
+        Router::new(cfg.router.clone(), Instant::now()).map_err(|e| InstanceError::Config {
+            instance: name.clone(),
+            detail: e.to_string(),
+        })?;
+    let mut announcer: Announcer<u8> = Announcer::new(cfg.announce, ha_arp::Pacing::default());
+    let vrid = cfg.router.vrid;
+    let src = cfg.router.primary_address;
+    let mut counters = InstanceCounters::default();
+    let mut holding = false;
+    let mut last_now = Instant::now();
+    let mut rx_buf = vec![0u8; 65536];
+    let mut tx_buf = vec![0u8; 1500];
+    let emit_event = |ev: InstanceEvent| {
+        if let Some(tx) = &events {
+            let _ = tx.send(ev);
+        }
+    };
+    tracing::info!(instance = %name, interface = %cfg.interface, %src, "VRRP instance starting");
+
+    loop {
+        // Carry out everything the router asked for.
+        while let Some(t) = router.poll_transmit() {
+            let advert = Advert {
+                vrid: t.vrid,
+                priority: t.priority,
+                interval: t.interval,
+                addresses: wire_addrs,
+                auth: if t.version == Version::V2 {
+                    cfg.auth
+                } else {
+                    Auth::None
+                },
+            };
+            let dst = t.destination.addr();
+            match advert.emit(&mut tx_buf, cfg.checksum_mode, src, dst) {
+                Ok(len) => match socket.send_to(&tx_buf[..len], dst).await {
+                    Ok(()) => counters.sent += 1,
+                    Err(e) => tracing::warn!(instance = %name, error = %e, "advert not sent"),
+                },
+                Err(e) => tracing::error!(instance = %name, error = %e, "advert not encoded"),
+            }
+        }
+        while let Some(action) = router.poll_action() {
+            match action {
+                Action::BecomeMaster { .. } => {
+                    for v in &vips {
+                        if let Err(e) = addrs.add(*v).await {
+                            tracing::error!(instance = %name, error = %e, "adding a virtual address");
+                        }
+                    }
+                    holding = true;
+                    announcer.announce(
+                        Instant::now(),
+                        vrid.get(),
+                        &iface,
+                        &vip_addrs,
+                        SourceMac::Interface,
+                    );
+                }
+                Action::BecomeBackup | Action::EnterFault | Action::Stop => {
+                    announcer.cancel(Instant::now(), &vrid.get());
+                    if holding {
+                        for v in &vips {
+                            if let Err(e) = addrs.remove(*v).await {
+                                tracing::error!(instance = %name, error = %e, "removing a virtual address");
+                            }
+                        }
+                        holding = false;
+                    }
+                }
+            }
+        }
+        while let Some(event) = router.poll_event() {
+            tracing::info!(instance = %name, ?event, "VRRP");
+            emit_event(InstanceEvent::Transition {
+                instance: name.clone(),
+                event,
+            });
+        }
+        while let Some(frame) = announcer.poll_transmit() {
+            match arp.send(frame.bytes) {
+                Ok(()) => counters.announced += 1,
+                Err(e) => tracing::warn!(instance = %name, error = %e, "announcement not sent"),
+            }
+        }
+        if router.is_stopped() {
+            break;
+        }
+
+        let deadline = [router.poll_timeout(), announcer.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    last_now = monotonic(last_now, Instant::now());
+                    router.shutdown(last_now);
+                }
+            }
+            r = socket.recv(&mut rx_buf) => {
+                let r = r.map_err(sock_err)?;
+                let at = received_at(&r, last_now);
+                last_now = at;
+                counters.received += 1;
+                feed(&mut router, &rx_buf, &r, family, &cfg, v2_interval, at, &mut counters, &name, &emit_event);
+            }
+            _ = sleep => {
+                // Read what is already queued before acting on a timer (a late read must not
+                // turn an advert that arrived in time into a false failover).
+                while let Ok(Some(r)) = socket.try_recv(&mut rx_buf) {
+                    let at = received_at(&r, last_now);
+                    last_now = at;
+                    counters.received += 1;
+                    feed(&mut router, &rx_buf, &r, family, &cfg, v2_interval, at, &mut counters, &name, &emit_event);
+                }
+                last_now = monotonic(last_now, Instant::now());
+                router.handle_timeout(last_now);
+                announcer.handle_timeout(last_now);
+            }
+            ev = watch.next() => {
+                last_now = monotonic(last_now, Instant::now());
+                match ev {
+                    Some(NetEvent::Link { ifindex: i, up, .. }) if i == ifindex => router.handle_link(last_now, up),
+                    Some(NetEvent::AddressRemoved(v)) if holding && vips.contains(&v) && router.state() == State::Master => {
+                        if addrs.add(v).await.is_ok() {
+                            emit_event(InstanceEvent::VipRestored { instance: name.clone(), addr: v.addr });
+                        }
+                    }
+                    None => return Err(nl(NetlinkError::Other { op: "watch", what: "links".into(), detail: "netlink connection closed".into() })),
+                    _ => {}
+                }
+            }
+        }
+    }
+    tracing::info!(instance = %name, "VRRP instance stopped");
+    Ok(counters)
+}
+
+/// `now` that never goes backwards.
+fn monotonic(last: Instant, now: Instant) -> Instant {
+    last.max(now)
+}
+
+/// The router time of a received packet: the kernel's receive time, but never before the last
+/// time the router was given.
+fn received_at(r: &Received, last: Instant) -> Instant {
+    let age = r.age(SystemTime::now());
+    let at = Instant::now().checked_sub(age).unwrap_or(last);
+    monotonic(last, at)
+}
+
+/// Validates one packet and feeds it to the router, counting drops.
+#[allow(clippy::too_many_arguments)]
+fn feed(
+    router: &mut Router,
+    buf: &[u8],
+    r: &Received,
+    family: Family,
+    cfg: &InstanceConfig,
+    v2_interval: Seconds,
+    at: Instant,
+    counters: &mut InstanceCounters,
+    name: &str,
+    emit_event: &impl Fn(InstanceEvent),
+) {
+    let Some(bytes) = buf.get(r.payload.0..r.payload.1) else {
+        return;
+    };
+    let ctx = RxContext {
+        version: cfg.router.version,
+        vrid: cfg.router.vrid,
+        family,
+        auth: cfg.auth,
+        v2_interval,
+        checksum_mode: cfg.checksum_mode,
+        src: r.src,
+        dst: r.dst,
+        ttl: r.ttl,
+    };
+    let result = Packet::new_checked(bytes, family).and_then(|p| {
+        wire::validate(&p, &ctx).map(|a| RxAdvert::new(r.src, a.vrid, a.priority, a.interval))
+    });
+    match result {
+        Ok(adv) => router.handle_advert(at, adv),
+        Err(e) => {
+            counters.dropped += 1;
+            let reason = e.reason();
+            if reason != DropReason::VridMismatch {
+                tracing::debug!(instance = %name, src = %r.src, error = %e, "advert dropped");
+            }
+            emit_event(InstanceEvent::Dropped {
+                instance: name.to_owned(),
+                reason,
+                src: r.src,
+            });
+        }
+    }
+}
+
+/// The interface's first IPv4 address not among the VIPs, or its IPv6 link-local address.
+async fn primary_address(
+    addrs: &Addresses,
+    ifindex: u32,
+    family: Family,
+    vips: &[(IpAddr, u8)],
+) -> Result<Option<IpAddr>, NetlinkError> {
+    let listed = addrs.list(Some(ifindex)).await?;
+    Ok(listed
+        .into_iter()
+        .map(|(v, _)| v.addr)
+        .find(|a| match (family, a) {
+            (Family::Ipv4, IpAddr::V4(_)) => !vips.iter().any(|(v, _)| v == a),
+            (Family::Ipv6, IpAddr::V6(v6)) => v6.is_unicast_link_local(),
+            _ => false,
+        }))
+}
+
+/// How long to wait for a shutdown to be carried out.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);

@@ -69,6 +69,18 @@ pub fn run(name: &str, args: &[String]) -> Result<()> {
             let exe = build_example("check-scale")?;
             util::run_inherit(Command::new(exe).args(args))
         }
+        "failover" => {
+            build_example("vrrp-speaker")?;
+            let exe = build_example("failover-bench")?;
+            setup::ensure(
+                Need {
+                    host: true,
+                    vm: false,
+                },
+                true,
+            )?;
+            util::run_inherit(Command::new(exe).args(args))
+        }
         "criterion" => {
             util::run_inherit(util::cargo().args(["bench", "-p", "ha-benches"]).args(args))
         }

@@ -2,6 +2,50 @@
 //!
 //! This crate never reads a clock, opens a socket or draws entropy: time comes in as an argument
 //! and randomness as a seed.
+//!
+//! # The codec
+//! [`wire`] reads and writes advertisements without copying or allocating: a [`wire::Packet`]
+//! view over the bytes, a plain [`wire::Advert`] with `parse` / `buffer_len` / `emit`, and
+//! [`wire::validate`], the full receive-side check in RFC order whose every failure is a
+//! [`wire::WireError`] variant (with a [`wire::DropReason`] for counters).
+//!
+//! ```
+//! use core::net::{IpAddr, Ipv4Addr};
+//! use ha_vrrp_proto::wire::{self, Addresses, Advert, Auth, ChecksumMode, Family, RxContext};
+//! use ha_vrrp_proto::{Centiseconds, Priority, Seconds, Version, VrId};
+//!
+//! let vrid = VrId::new(51).unwrap();
+//! let vips = [Ipv4Addr::new(192, 0, 2, 100)];
+//! let src = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+//! let dst = IpAddr::V4(wire::MULTICAST_V4);
+//!
+//! // Sending: build, size, emit (the checksum includes the pseudo-header for VRRPv3).
+//! let advert = Advert::v3(vrid, Priority(200), Centiseconds::new(100).unwrap(),
+//!     Addresses::v4(&vips).unwrap());
+//! let mut buf = [0u8; 64];
+//! let len = advert.emit(&mut buf, ChecksumMode::Standard, src, dst).unwrap();
+//! assert_eq!(len, advert.buffer_len());
+//!
+//! // Receiving: the IP layer gives the payload, source, destination and TTL.
+//! let ctx = RxContext {
+//!     version: Version::V3,
+//!     vrid,
+//!     family: Family::Ipv4,
+//!     auth: Auth::None,
+//!     v2_interval: Seconds(1),
+//!     checksum_mode: ChecksumMode::Standard,
+//!     src,
+//!     dst,
+//!     ttl: wire::TTL,
+//! };
+//! let packet = wire::Packet::new_unchecked(&buf[..len], Family::Ipv4);
+//! let received = wire::validate(&packet, &ctx).unwrap();
+//! assert_eq!(received, advert);
+//!
+//! // A packet that crossed a router is dropped, with a reason to count.
+//! let err = wire::validate(&packet, &RxContext { ttl: 64, ..ctx }).unwrap_err();
+//! assert_eq!(err.reason().as_str(), "bad_ttl");
+//! ```
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

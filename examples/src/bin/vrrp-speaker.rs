@@ -95,7 +95,7 @@ fn config(a: &Args) -> Result<InstanceConfig, String> {
     router.address_owner = a.owner;
     router.advert_interval = match version {
         Version::V2 => {
-            if a.interval_ms % 1000 != 0 || a.interval_ms == 0 || a.interval_ms > 255_000 {
+            if !a.interval_ms.is_multiple_of(1000) || a.interval_ms == 0 || a.interval_ms > 255_000 {
                 return Err(format!(
                     "--interval-ms {}: VRRPv2 needs whole seconds 1..=255",
                     a.interval_ms
@@ -108,7 +108,7 @@ fn config(a: &Args) -> Result<InstanceConfig, String> {
                 .ok()
                 .and_then(Centiseconds::new);
             match cs {
-                Some(cs) if a.interval_ms % 10 == 0 && cs.get() > 0 => AdvertInterval::V3(cs),
+                Some(cs) if a.interval_ms.is_multiple_of(10) && cs.get() > 0 => AdvertInterval::V3(cs),
                 _ => {
                     return Err(format!(
                         "--interval-ms {}: VRRPv3 needs 10..=40950 in steps of 10",

@@ -355,8 +355,9 @@ pub async fn run(
                 match ev {
                     Some(NetEvent::Link { ifindex: i, up, .. }) if i == ifindex => router.handle_link(last_now, up),
                     Some(NetEvent::AddressRemoved(v)) if holding && vips.contains(&v) && router.state() == State::Master => {
-                        if addrs.add(v).await.is_ok() {
-                            emit_event(InstanceEvent::VipRestored { instance: name.clone(), addr: v.addr });
+                        match addrs.add(v).await {
+                            Ok(_) => emit_event(InstanceEvent::VipRestored { instance: name.clone(), addr: v.addr }),
+                            Err(e) => tracing::error!(instance = %name, error = %e, "putting back a removed virtual address"),
                         }
                     }
                     None => return Err(nl(NetlinkError::Other { op: "watch", what: "links".into(), detail: "netlink connection closed".into() })),

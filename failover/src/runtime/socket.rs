@@ -354,10 +354,10 @@ fn parse_cmsgs(mut b: &[u8]) -> Cmsgs {
             (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) if data.len() >= 2 * W => {
                 // struct timespec: two machine words, seconds then nanoseconds.
                 let (secs, nanos) = (read_word(&data[..W]), read_word(&data[W..2 * W]));
-                if let (Ok(secs), Ok(nanos)) = (u64::try_from(secs), u32::try_from(nanos)) {
-                    if nanos < 1_000_000_000 {
-                        out.timestamp = Some(SystemTime::UNIX_EPOCH + Duration::new(secs, nanos));
-                    }
+                if let (Ok(secs), Ok(nanos)) = (u64::try_from(secs), u32::try_from(nanos))
+                    && nanos < 1_000_000_000
+                {
+                    out.timestamp = Some(SystemTime::UNIX_EPOCH + Duration::new(secs, nanos));
                 }
             }
             (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) if data.len() >= 4 => {

@@ -28,42 +28,7 @@ pub fn run(name: &str, args: &[String]) -> Result<()> {
     match name {
         "ipvs" => {
             let exe = build_example("ipvs-bench")?;
-            let ready = setup::ensure(
-                Need {
-                    host: false,
-                    vm: true,
-                },
-                true,
-            )?;
-            let kernel = ready.kernel.expect("ensure(vm) returns the kernel");
-            let out = vm::run_dir("bench-ipvs")?;
-            let mut line = vm::shell_quote(&exe);
-            for a in args {
-                line.push(' ');
-                line.push_str(&vm::shell_quote(a));
-            }
-            let script = format!(
-                "modprobe ip_vs\n{line} > \"$OUT/bench.log\" 2>&1; echo $? > \"$OUT/bench.status\"\n"
-            );
-            let times = vm::boot(&kernel, &out, &script)?;
-            print!(
-                "{}",
-                std::fs::read_to_string(out.join("bench.log")).unwrap_or_default()
-            );
-            println!(
-                "xtask: VM ({}) boot {}, total {}",
-                if times.kvm { "KVM" } else { "TCG" },
-                util::fmt_duration(times.boot),
-                util::fmt_duration(times.total)
-            );
-            match std::fs::read_to_string(out.join("bench.status"))
-                .as_deref()
-                .map(str::trim)
-            {
-                Ok("0") => Ok(()),
-                Ok(code) => Err(format!("ipvs-bench exited {code} in the VM")),
-                Err(_) => Err("ipvs-bench left no status: the VM stopped early".into()),
-            }
+            vm::run_program(&exe, args, "modprobe ip_vs")
         }
         "healthcheck" => {
             let exe = build_example("check-scale")?;

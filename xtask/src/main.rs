@@ -68,7 +68,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Test { skip, no_install } => suites::run_all(&skip, !no_install),
         Cmd::Vm { filter, package } => vm::run_tests(package.as_deref(), &filter, true),
-        Cmd::VmRun { program, args } => vm::run_program(&program, &args),
+        Cmd::VmRun { program, args } => vm::run_program(&program, &args, ""),
         Cmd::Bench { name, args } => bench::run(&name, &args),
         Cmd::Setup => setup::ensure(setup::Need::all(), true).map(|_| ()),
         Cmd::Lab => lab::run(),

@@ -160,8 +160,9 @@ pub fn run_tests(package: Option<&str>, filter: &str, install: bool) -> Result<(
     Ok(())
 }
 
-/// `cargo xtask vm-run`: runs one program inside the VM and prints its output.
-pub fn run_program(program: &str, args: &[String]) -> Result<()> {
+/// `cargo xtask vm-run`: runs one program inside the VM (after the shell lines of `prelude`)
+/// and prints its output; Err unless it exits 0.
+pub fn run_program(program: &str, args: &[String], prelude: &str) -> Result<()> {
     let ready = setup::ensure(
         Need {
             host: false,
@@ -179,7 +180,8 @@ pub fn run_program(program: &str, args: &[String]) -> Result<()> {
         line.push(' ');
         line.push_str(&shell_quote(a));
     }
-    let script = format!("{line} > \"$OUT/prog.log\" 2>&1; echo $? > \"$OUT/prog.status\"\n");
+    let script =
+        format!("{prelude}\n{line} > \"$OUT/prog.log\" 2>&1; echo $? > \"$OUT/prog.status\"\n");
     let times = boot(&kernel, &out, &script)?;
     print!(
         "{}",

@@ -1,4 +1,5 @@
 //! Host suite: the runtime's IO against the real kernel in network namespaces.
+#![cfg(feature = "tokio")]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime};

@@ -216,6 +216,24 @@ pub enum DirectorConfigError {
         /// The name.
         name: String,
     },
+    /// A virtual server the IPVS model rejects (its service, a real server, a duplicate, the
+    /// sorry server).
+    #[error("virtual server {name:?}: {source}")]
+    VirtualServer {
+        /// The virtual server.
+        name: String,
+        /// What is wrong.
+        #[source]
+        source: ha_ipvs::model::ModelError,
+    },
+    /// A virtual server's tracker does not exist or is not a pool tracker.
+    #[error("virtual server {name:?}: tracker {tracker:?} is not a pool tracker")]
+    PoolTracker {
+        /// The virtual server.
+        name: String,
+        /// The tracker.
+        tracker: TrackerId,
+    },
     /// A notify script or step command with an empty argv.
     #[error("{owner:?}: {what} has an empty command")]
     EmptyCommand {
@@ -235,6 +253,14 @@ pub enum DirectorError {
     /// No such tracker.
     #[error("no tracker {0:?}")]
     UnknownTracker(TrackerId),
+    /// No such virtual server or real server.
+    #[error("no real server {index} in virtual server {server:?}")]
+    UnknownRealServer {
+        /// The virtual server.
+        server: super::pool::VirtualServerId,
+        /// The real server's index.
+        index: usize,
+    },
     /// The result does not fit the tracker's kind (e.g. a value for a script).
     #[error("tracker {name:?}: result {result} does not fit its kind ({kind})")]
     WrongResultKind {

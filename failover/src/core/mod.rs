@@ -31,6 +31,10 @@
 //!   started steps in reverse order. A failed start is reported and stops the steps already
 //!   started, in reverse; the instance stays Master (the embedder may react to the event, e.g.
 //!   with a tracker). A failed stop is reported and the step counted as stopped.
+//! - **Virtual servers** ([`pool`], keepalived `virtual_server`): real-server health becomes
+//!   the IPVS desired state in ha-ipvs's model, emitted as [`DirectorAction::Ipvs`] with the
+//!   operations of [`ha_ipvs::diff`] (`inhibit_on_failure`, `sorry_server`, `quorum` with
+//!   `hysteresis`); the quorum may feed a pool tracker.
 //! - **Notify**: every transition gives a [`DirectorEvent`] with its [`Cause`] and keepalived's
 //!   scripts as [`DirectorAction::Notify`]: the per-state script (`notify_master`, ...) as
 //!   configured, then the generic `notify` with `INSTANCE name STATE priority` (groups:
@@ -71,6 +75,7 @@
 
 mod config;
 mod output;
+pub mod pool;
 pub mod track;
 pub mod vip;
 
@@ -90,11 +95,13 @@ pub use config::{
 pub use output::{
     Cause, DirectorAction, DirectorEvent, FenceAttempt, NotifyState, StepOp, StepToken,
 };
+pub use pool::{RealServer, VirtualServerConfig, VirtualServerId};
 pub use track::{
     Contribution, TrackRef, TrackResult, TrackStatus, TrackerConfig, TrackerId, TrackerKind,
 };
 pub use vip::{Scope, VipFlags, VipParseError, VipSpec};
 
+use pool::Pool;
 use track::Tracker;
 
 /// The [`TrackId`] the director gives a router that is in Fault because another member of its
@@ -110,6 +117,7 @@ pub struct DirectorBuilder {
     trackers: Vec<TrackerConfig>,
     instances: Vec<InstanceConfig>,
     groups: Vec<SyncGroupConfig>,
+    pools: Vec<VirtualServerConfig>,
 }
 
 impl DirectorBuilder {
@@ -248,11 +256,67 @@ impl DirectorBuilder {
         Ok(GroupId((self.groups.len() - 1) as u32))
     }
 
+    /// Adds a virtual server (see [`pool`]); its IPVS service is created by the first
+    /// [`DirectorAction::Ipvs`] after [`DirectorBuilder::build`].
+    pub fn add_virtual_server(
+        &mut self,
+        cfg: VirtualServerConfig,
+    ) -> Result<VirtualServerId, DirectorConfigError> {
+        let everything = ha_ipvs::model::VirtualService {
+            service: cfg.service.clone(),
+            destinations: cfg
+                .real_servers
+                .iter()
+                .map(|r| r.destination.clone())
+                .chain(cfg.sorry_server.clone())
+                .collect(),
+        };
+        everything
+            .validate()
+            .map_err(|source| DirectorConfigError::VirtualServer {
+                name: cfg.name.clone(),
+                source,
+            })?;
+        if let Some(t) = cfg.tracker
+            && !matches!(
+                self.trackers.get(t.0 as usize).map(|t| &t.kind),
+                Some(TrackerKind::Pool { .. })
+            )
+        {
+            return Err(DirectorConfigError::PoolTracker {
+                name: cfg.name,
+                tracker: t,
+            });
+        }
+        self.pools.push(cfg);
+        Ok(VirtualServerId((self.pools.len() - 1) as u32))
+    }
+
     /// Builds the director: every router starts now (its Startup event runs at once unless it
-    /// has a startup delay), with the priority its trackers' initial states give; initial
-    /// tracking faults are applied at once, so the first outputs may already be queued.
+    /// has a startup delay), with the priority its trackers' initial states give. An instance
+    /// whose trackers start in fault (or whose sync group has such a member) starts in Fault
+    /// ([`Router::new_in_fault`]) and sends nothing until it clears. The first outputs may
+    /// already be queued.
     pub fn build(self, now: Instant) -> Result<Director, DirectorConfigError> {
-        let trackers: Vec<Tracker> = self.trackers.into_iter().map(Tracker::new).collect();
+        let mut trackers: Vec<Tracker> = self.trackers.into_iter().map(Tracker::new).collect();
+        let pools: Vec<Pool> = self.pools.into_iter().map(Pool::new).collect();
+        // A pool tracker starts with its pool's quorum.
+        for p in &pools {
+            if let Some(t) = p.cfg.tracker.and_then(|t| trackers.get_mut(t.0 as usize)) {
+                t.status = if p.quorum_up {
+                    TrackStatus::Up
+                } else {
+                    TrackStatus::Down
+                };
+            }
+        }
+        // Faults known at start (a tracker that starts failing, and the sync groups of such
+        // instances): those routers start in Fault and never advertise before it clears.
+        let own: Vec<Option<TrackId>> = self
+            .instances
+            .iter()
+            .map(|c| tracker_fault(&trackers, &c.track))
+            .collect();
         let mut insts = Vec::with_capacity(self.instances.len());
         for (i, cfg) in self.instances.into_iter().enumerate() {
             let group = self
@@ -260,10 +324,21 @@ impl DirectorBuilder {
                 .iter()
                 .position(|g| g.members.contains(&InstanceId(i as u32)))
                 .map(|g| GroupId(g as u32));
+            let fault = own[i].or_else(|| {
+                let g = &self.groups[group?.0 as usize];
+                g.members
+                    .iter()
+                    .any(|m| m.0 as usize != i && own[m.0 as usize].is_some())
+                    .then_some(SYNC_GROUP_TRACK)
+            });
             let base = cfg.router.priority;
             let mut rcfg: RouterConfig = cfg.router.clone();
             rcfg.priority = track::effective_priority(base, priority_sum(&trackers, &cfg.track));
-            let router = Router::new(rcfg, now).map_err(|source| DirectorConfigError::Router {
+            let router = match fault {
+                Some(t) => Router::new_in_fault(rcfg, now, t),
+                None => Router::new(rcfg, now),
+            }
+            .map_err(|source| DirectorConfigError::Router {
                 instance: cfg.name.clone(),
                 source,
             })?;
@@ -272,7 +347,7 @@ impl DirectorBuilder {
                 cfg,
                 router,
                 group,
-                applied_fault: None,
+                applied_fault: fault,
                 pending_cause: None,
                 takeover: Takeover::Idle,
                 vips_held: false,
@@ -293,6 +368,7 @@ impl DirectorBuilder {
             insts,
             groups,
             trackers,
+            pools,
             transmits: VecDeque::new(),
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -300,6 +376,9 @@ impl DirectorBuilder {
             next_token: 0,
             stopped: false,
         };
+        for p in 0..d.pools.len() {
+            d.emit_pool(p);
+        }
         d.pump(now);
         Ok(d)
     }
@@ -463,6 +542,7 @@ pub struct Director {
     insts: Vec<Inst>,
     groups: Vec<Group>,
     trackers: Vec<Tracker>,
+    pools: Vec<Pool>,
     transmits: VecDeque<(InstanceId, Transmit)>,
     actions: VecDeque<DirectorAction>,
     events: VecDeque<DirectorEvent>,
@@ -519,6 +599,9 @@ impl Director {
         // states and causes stay attached to the right transitions.
         self.pump(now);
         if changed {
+            // Faults first, so a router about to enter Fault does not advertise a new
+            // priority just before.
+            self.apply_faults(now);
             self.update_priorities(now);
             self.pump(now);
         }
@@ -550,6 +633,7 @@ impl Director {
             });
         }
         if self.feed_tracker(t, result) {
+            self.apply_faults(now);
             self.update_priorities(now);
             self.pump(now);
         }
@@ -622,6 +706,50 @@ impl Director {
             ok,
         });
         self.advance_steps(i);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Reports a real server's health (from its checker): updates the virtual server's IPVS
+    /// desired state ([`DirectorAction::Ipvs`]), its quorum, and the pool tracker if any.
+    pub fn handle_real_server(
+        &mut self,
+        now: Instant,
+        server: VirtualServerId,
+        index: usize,
+        alive: bool,
+    ) -> Result<(), DirectorError> {
+        let p = server.0 as usize;
+        let slot = self
+            .pools
+            .get_mut(p)
+            .and_then(|pool| pool.alive.get_mut(index))
+            .ok_or(DirectorError::UnknownRealServer { server, index })?;
+        if *slot == alive {
+            return Ok(());
+        }
+        *slot = alive;
+        self.events.push_back(DirectorEvent::RealServerChanged {
+            server,
+            index,
+            alive,
+        });
+        self.emit_pool(p);
+        if let Some(up) = self.pools[p].update_quorum() {
+            self.events
+                .push_back(DirectorEvent::PoolQuorum { server, up });
+            if let Some(t) = self.pools[p].cfg.tracker {
+                let result = if up {
+                    TrackResult::Up
+                } else {
+                    TrackResult::Down
+                };
+                if self.feed_tracker(t.0 as usize, result) {
+                    self.apply_faults(now);
+                    self.update_priorities(now);
+                }
+            }
+        }
         self.pump(now);
         Ok(())
     }
@@ -753,6 +881,17 @@ impl Director {
         self.groups
             .get(group.0 as usize)
             .map_or(&[], |g| &g.cfg.members[..])
+    }
+
+    /// The IPVS desired state of every virtual server (for a full reconcile against the
+    /// kernel, e.g. at start or after an error).
+    pub fn desired_ipvs(&self) -> Vec<ha_ipvs::model::VirtualService> {
+        self.pools.iter().map(Pool::desired).collect()
+    }
+
+    /// Whether a virtual server's quorum is met.
+    pub fn pool_quorum(&self, server: VirtualServerId) -> Option<bool> {
+        self.pools.get(server.0 as usize).map(|p| p.quorum_up)
     }
 
     /// A tracker's status.
@@ -897,9 +1036,14 @@ impl Director {
                 continue;
             }
             if !self.apply_faults(now) {
-                break;
+                self.update_groups();
+                return;
             }
         }
+        tracing::warn!(
+            rounds = MAX_ROUNDS,
+            "sync group propagation did not settle; continuing with the next input"
+        );
         self.update_groups();
     }
 
@@ -922,8 +1066,27 @@ impl Director {
 
     fn on_transition(&mut self, i: usize, from: State, to: State, reason: TransitionReason) {
         let id = InstanceId(i as u32);
-        let inst = &mut self.insts[i];
-        let cause = inst.pending_cause.take().unwrap_or(Cause::Router(reason));
+        let cause = match self.insts[i].pending_cause.take() {
+            Some(c) => c,
+            // A router created in Fault for its group ([`Router::new_in_fault`]).
+            None if reason == TransitionReason::TrackingFault(SYNC_GROUP_TRACK) => {
+                let group = self.insts[i].group;
+                let member = group.and_then(|g| {
+                    self.groups[g.0 as usize]
+                        .cfg
+                        .members
+                        .iter()
+                        .copied()
+                        .find(|m| m.0 as usize != i && self.own_fault(&self.insts[m.0 as usize]))
+                });
+                match (group, member) {
+                    (Some(group), Some(member)) => Cause::SyncGroup { group, member },
+                    _ => Cause::Router(reason),
+                }
+            }
+            None => Cause::Router(reason),
+        };
+        let inst = &self.insts[i];
         let priority = inst.router.priority();
         self.events.push_back(DirectorEvent::Transition {
             instance: id,
@@ -997,6 +1160,23 @@ impl Director {
                 }
             }
             State::Fault | State::Initialize => {}
+        }
+    }
+
+    /// Emits the IPVS operations that move virtual server `p` to its desired state.
+    fn emit_pool(&mut self, p: usize) {
+        let pool = &mut self.pools[p];
+        let desired = pool.desired();
+        let ops = match &pool.applied {
+            Some(old) => ha_ipvs::diff(std::slice::from_ref(old), std::slice::from_ref(&desired)),
+            None => ha_ipvs::diff(&[], std::slice::from_ref(&desired)),
+        };
+        pool.applied = Some(desired);
+        if !ops.is_empty() {
+            self.actions.push_back(DirectorAction::Ipvs {
+                server: VirtualServerId(p as u32),
+                ops,
+            });
         }
     }
 

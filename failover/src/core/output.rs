@@ -6,6 +6,7 @@ use ha_vrrp_proto::Priority;
 use ha_vrrp_proto::router::{State, TransitionReason};
 
 use super::config::{GroupId, InstanceId, Step};
+use super::pool::VirtualServerId;
 use super::track::{TrackStatus, TrackerId};
 use super::vip::VipSpec;
 
@@ -126,6 +127,14 @@ pub enum DirectorAction {
         /// The run to quote.
         token: StepToken,
     },
+    /// Apply these IPVS operations (from [`ha_ipvs::diff`]) for a virtual server whose
+    /// desired state changed; the first one for a server creates it.
+    Ipvs {
+        /// The virtual server.
+        server: VirtualServerId,
+        /// The operations, in order.
+        ops: Vec<ha_ipvs::Op>,
+    },
     /// Run a notify script with exactly these arguments (`argv[0]` is the program).
     Notify {
         /// The command line.
@@ -207,6 +216,22 @@ pub enum DirectorEvent {
         attempt: FenceAttempt,
         /// Whether the peer was fenced.
         ok: bool,
+    },
+    /// A real server's health changed.
+    RealServerChanged {
+        /// The virtual server.
+        server: VirtualServerId,
+        /// The real server's index.
+        index: usize,
+        /// Whether it is alive.
+        alive: bool,
+    },
+    /// A virtual server's quorum was gained or lost.
+    PoolQuorum {
+        /// The virtual server.
+        server: VirtualServerId,
+        /// Whether the quorum is met.
+        up: bool,
     },
     /// A resource step finished.
     StepResult {

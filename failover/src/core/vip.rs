@@ -403,6 +403,30 @@ mod tests {
         assert_eq!(VipSpec::parse(&v.to_string()).unwrap(), v);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(line in "\\PC{0,80}") {
+            let _ = VipSpec::parse(&line);
+        }
+
+        #[test]
+        fn display_round_trips(
+            a in proptest::prelude::any::<[u8; 4]>(),
+            prefix in 0u8..=32,
+            label in proptest::option::of("[a-z0-9:]{1,15}"),
+            dev in proptest::option::of("[a-z0-9.]{1,15}"),
+            scope in proptest::prelude::any::<u8>(),
+            nodad in proptest::prelude::any::<bool>(),
+        ) {
+            let mut v = VipSpec::new(IpAddr::V4(Ipv4Addr::from(a)), prefix);
+            v.label = label;
+            v.dev = dev;
+            v.scope = Scope::parse(&scope.to_string()).unwrap();
+            v.flags.nodad = nodad;
+            proptest::prop_assert_eq!(VipSpec::parse(&v.to_string()), Ok(v));
+        }
+    }
+
     #[test]
     fn errors_name_what_was_wrong() {
         assert_eq!(VipSpec::parse("  "), Err(VipParseError::Empty));

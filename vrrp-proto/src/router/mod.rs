@@ -125,9 +125,36 @@ impl Router {
     /// `config.startup_delay` (at once if zero: the outputs of the Startup event are then
     /// already queued).
     pub fn new(config: Config, now: Instant) -> Result<Router, ConfigError> {
+        let mut r = Router::idle(config, now)?;
+        if r.cfg.startup_delay.is_zero() {
+            r.startup(now, TransitionReason::Startup);
+        } else {
+            r.timer = Some(now + r.cfg.startup_delay);
+        }
+        Ok(r)
+    }
+
+    /// Creates a router that starts in Fault because of tracking check `track` (a tracked
+    /// interface or script already failing when the instance is configured): it goes from
+    /// Initialize to Fault at once (queued outputs: the transition and
+    /// [`Action::EnterFault`]), and runs the Startup event (RFC 9568 section 6.4.1) when
+    /// [`Router::clear_fault`] is called, without any `startup_delay`. Never sends anything
+    /// before that.
+    pub fn new_in_fault(
+        config: Config,
+        now: Instant,
+        track: TrackId,
+    ) -> Result<Router, ConfigError> {
+        let mut r = Router::idle(config, now)?;
+        r.set_fault(now, track);
+        Ok(r)
+    }
+
+    /// A validated router in Initialize with no timer.
+    fn idle(config: Config, now: Instant) -> Result<Router, ConfigError> {
         config.validate()?;
         let per_advert = config.peers.len().max(1);
-        let mut r = Router {
+        let r = Router {
             priority: config.priority,
             state: State::Initialize,
             timer: None,
@@ -148,11 +175,6 @@ impl Router {
             counters: Counters::default(),
             cfg: config,
         };
-        if r.cfg.startup_delay.is_zero() {
-            r.startup(now, TransitionReason::Startup);
-        } else {
-            r.timer = Some(now + r.cfg.startup_delay);
-        }
         Ok(r)
     }
 
@@ -696,5 +718,136 @@ impl Router {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod force_tests {
+    use super::*;
+    use crate::types::VrId;
+    use std::net::Ipv4Addr;
+
+    fn router(prio: u8, now: Instant) -> Router {
+        let mut cfg = Config::new(
+            Version::V3,
+            VrId::new(7).unwrap(),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        cfg.priority = Priority(prio);
+        Router::new(cfg, now).unwrap()
+    }
+
+    fn drain(r: &mut Router) -> (Vec<Transmit>, Vec<Action>, Vec<Event>) {
+        (
+            core::iter::from_fn(|| r.poll_transmit()).collect(),
+            core::iter::from_fn(|| r.poll_action()).collect(),
+            core::iter::from_fn(|| r.poll_event()).collect(),
+        )
+    }
+
+    #[test]
+    fn force_master_from_backup_only() {
+        let t0 = Instant::now();
+        let mut r = router(100, t0);
+        let _ = drain(&mut r);
+        assert!(r.force_master(t0 + Duration::from_millis(10)));
+        let (tx, actions, events) = drain(&mut r);
+        assert_eq!(tx.len(), 1);
+        assert_eq!(tx[0].priority, Priority(100));
+        assert_eq!(actions, vec![Action::BecomeMaster { accept_mode: false }]);
+        assert_eq!(
+            events,
+            vec![Event::Transition {
+                from: State::Backup,
+                to: State::Master,
+                reason: TransitionReason::Forced
+            }]
+        );
+        assert_eq!(r.poll_timeout(), Some(t0 + Duration::from_millis(1010)));
+        // Already master: nothing.
+        assert!(!r.force_master(t0));
+        assert_eq!(drain(&mut r).2, vec![]);
+        // Fault: nothing.
+        r.set_fault(t0, TrackId(1));
+        let _ = drain(&mut r);
+        assert!(!r.force_master(t0));
+        assert!(!r.force_backup(t0));
+        assert_eq!(r.track_fault(), Some(TrackId(1)));
+        assert_eq!(r.counters().transitions(TransitionKind::Forced), 1);
+    }
+
+    #[test]
+    fn new_in_fault_starts_on_clear() {
+        let t0 = Instant::now();
+        let mut cfg = Config::new(
+            Version::V3,
+            VrId::new(7).unwrap(),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        cfg.priority = Priority::OWNER;
+        cfg.address_owner = true;
+        cfg.startup_delay = Duration::from_secs(3);
+        let mut r = Router::new_in_fault(cfg, t0, TrackId(4)).unwrap();
+        let (tx, actions, events) = drain(&mut r);
+        assert!(tx.is_empty());
+        assert_eq!(actions, vec![Action::EnterFault]);
+        assert_eq!(
+            events,
+            vec![Event::Transition {
+                from: State::Initialize,
+                to: State::Fault,
+                reason: TransitionReason::TrackingFault(TrackId(4))
+            }]
+        );
+        assert_eq!(r.poll_timeout(), None);
+        r.clear_fault(t0 + Duration::from_secs(1));
+        assert_eq!(r.state(), State::Master);
+        assert_eq!(drain(&mut r).0.len(), 1);
+    }
+
+    #[test]
+    fn force_backup_sends_priority_zero_and_holds_preemption() {
+        let t0 = Instant::now();
+        let mut r = router(200, t0);
+        assert!(r.force_master(t0));
+        let _ = drain(&mut r);
+        assert!(r.force_backup(t0));
+        let (tx, actions, events) = drain(&mut r);
+        assert_eq!(tx.len(), 1);
+        assert_eq!(tx[0].priority, Priority::STOP);
+        assert_eq!(actions, vec![Action::BecomeBackup]);
+        assert_eq!(
+            events,
+            vec![Event::Transition {
+                from: State::Master,
+                to: State::Backup,
+                reason: TransitionReason::Forced
+            }]
+        );
+        // A lower-priority master is followed, not preempted, while held.
+        let lower = RxAdvert::new(
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)),
+            VrId::new(7).unwrap(),
+            Priority(100),
+            r.config().advert_interval,
+        );
+        let t1 = t0 + Duration::from_millis(500);
+        r.handle_advert(t1, lower);
+        assert_eq!(r.known_master().map(|m| m.1), Some(Priority(100)));
+        assert_eq!(r.poll_timeout(), Some(t1 + r.master_down_interval()));
+        assert_eq!(r.counters().dropped(DropReason::LowerPriority), 0);
+        // Silence still makes it master.
+        let t2 = t1 + r.master_down_interval();
+        r.handle_timeout(t2);
+        assert_eq!(r.state(), State::Master);
+        // And after being master again, preemption is back.
+        assert!(r.force_backup(t2));
+        assert!(r.force_master(t2));
+        let _ = drain(&mut r);
+        r.handle_link(t2, false);
+        r.handle_link(t2, true);
+        let _ = drain(&mut r);
+        r.handle_advert(t2, lower);
+        assert_eq!(r.counters().dropped(DropReason::LowerPriority), 1);
     }
 }

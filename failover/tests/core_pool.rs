@@ -1,0 +1,213 @@
+//! Virtual servers: real-server health to IPVS operations, sorry server, inhibit_on_failure,
+//! quorum with hysteresis feeding a pool tracker.
+
+mod core_support;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use core_support::*;
+use ha_failover::core::{
+    DirectorAction, DirectorBuilder, DirectorConfigError, DirectorError, DirectorEvent,
+    InstanceConfig, RealServer, TrackRef, TrackStatus, TrackerConfig, TrackerKind,
+    VirtualServerConfig, VirtualServerId,
+};
+use ha_failover::ipvs::Op;
+use ha_failover::ipvs::model::{Destination, Forward, Scheduler, Service, ServiceKey};
+use ha_failover::vrrp::Priority;
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn ipvs_ops(o: &Out) -> Vec<Op> {
+    o.actions
+        .iter()
+        .filter_map(|a| match a {
+            DirectorAction::Ipvs { ops, .. } => Some(ops.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[test]
+fn health_drives_ipvs_quorum_and_priority() {
+    let t0 = Instant::now();
+    let key = ServiceKey::tcp(sa("10.0.0.100:80"));
+    let service = Service::new(key, Scheduler::Wrr);
+    let rs = |a: &str, w: u32| Destination::new(sa(a), Forward::Route, w);
+    let mut b = DirectorBuilder::new();
+    let pool_t = b.add_tracker(TrackerConfig::new(
+        "web",
+        TrackerKind::Pool { name: "web".into() },
+    ));
+    let mut vs = VirtualServerConfig::new(
+        "web",
+        service.clone(),
+        vec![
+            RealServer {
+                destination: rs("10.0.0.11:80", 1),
+                inhibit_on_failure: false,
+            },
+            RealServer {
+                destination: rs("10.0.0.12:80", 2),
+                inhibit_on_failure: false,
+            },
+            RealServer {
+                destination: rs("10.0.0.13:80", 3),
+                inhibit_on_failure: true,
+            },
+        ],
+    );
+    vs.sorry_server = Some(rs("10.0.0.99:80", 1));
+    vs.quorum = 4;
+    vs.hysteresis = 1;
+    vs.tracker = Some(pool_t);
+    let vs_id = b.add_virtual_server(vs).unwrap();
+    let mut cfg = InstanceConfig::new("VI_1", "eth0", router(1, 100, v4(2)));
+    cfg.track = vec![TrackRef::new(pool_t, -50)];
+    let inst = b.add_instance(cfg).unwrap();
+    let mut d = b.build(t0).unwrap();
+
+    // The service and its live servers are created.
+    let o = drain(&mut d);
+    let ops = ipvs_ops(&o);
+    assert_eq!(ops[0], Op::AddService(service.clone()));
+    let mut adds: Vec<SocketAddr> = ops[1..]
+        .iter()
+        .map(|op| match op {
+            Op::AddDest(k, dest) if *k == key => dest.addr,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    adds.sort();
+    assert_eq!(
+        adds,
+        vec![sa("10.0.0.11:80"), sa("10.0.0.12:80"), sa("10.0.0.13:80")]
+    );
+    assert_eq!(d.pool_quorum(vs_id), Some(true));
+    assert_eq!(d.priority(inst), Some(Priority(100)));
+
+    // RS0 dies: removed; live weight 5 >= 4 - 1 keeps the quorum.
+    d.handle_real_server(t0, vs_id, 0, false).unwrap();
+    let o = drain(&mut d);
+    assert_eq!(ipvs_ops(&o), vec![Op::DelDest(key, sa("10.0.0.11:80"))]);
+    assert_eq!(d.pool_quorum(vs_id), Some(true));
+
+    // RS2 dies with inhibit_on_failure: weight 0; live weight 2 < 3: quorum lost, the
+    // instance's priority drops by 50.
+    d.handle_real_server(t0, vs_id, 2, false).unwrap();
+    let o = drain(&mut d);
+    assert_eq!(ipvs_ops(&o), vec![Op::EditDest(key, rs("10.0.0.13:80", 0))]);
+    assert_eq!(
+        o.events,
+        vec![
+            DirectorEvent::RealServerChanged {
+                server: vs_id,
+                index: 2,
+                alive: false
+            },
+            DirectorEvent::PoolQuorum {
+                server: vs_id,
+                up: false
+            },
+            DirectorEvent::TrackerChanged {
+                tracker: pool_t,
+                status: TrackStatus::Down
+            },
+            DirectorEvent::PriorityChanged {
+                instance: inst,
+                from: Priority(100),
+                to: Priority(50)
+            },
+        ]
+    );
+
+    // The last one dies: the sorry server comes in.
+    d.handle_real_server(t0, vs_id, 1, false).unwrap();
+    let mut ops = ipvs_ops(&drain(&mut d));
+    ops.sort_by_key(|op| format!("{op:?}"));
+    assert_eq!(
+        ops,
+        vec![
+            Op::AddDest(key, rs("10.0.0.99:80", 1)),
+            Op::DelDest(key, sa("10.0.0.12:80")),
+        ]
+    );
+    // A repeated report changes nothing.
+    d.handle_real_server(t0, vs_id, 1, false).unwrap();
+    assert!(drain(&mut d).actions.is_empty());
+
+    // Recovery: the sorry server goes; the quorum needs 4 + 1 = 5.
+    d.handle_real_server(t0, vs_id, 0, true).unwrap();
+    let mut ops = ipvs_ops(&drain(&mut d));
+    ops.sort_by_key(|op| format!("{op:?}"));
+    assert_eq!(
+        ops,
+        vec![
+            Op::AddDest(key, rs("10.0.0.11:80", 1)),
+            Op::DelDest(key, sa("10.0.0.99:80")),
+        ]
+    );
+    d.handle_real_server(t0, vs_id, 2, true).unwrap();
+    let _ = drain(&mut d);
+    assert_eq!(d.pool_quorum(vs_id), Some(false), "4 < 4 + hysteresis");
+    d.handle_real_server(t0, vs_id, 1, true).unwrap();
+    let _ = drain(&mut d);
+    assert_eq!(d.pool_quorum(vs_id), Some(true));
+    assert_eq!(d.priority(inst), Some(Priority(100)));
+    assert_eq!(d.desired_ipvs()[0].destinations.len(), 3);
+
+    assert_eq!(
+        d.handle_real_server(t0, vs_id, 3, true),
+        Err(DirectorError::UnknownRealServer {
+            server: vs_id,
+            index: 3
+        })
+    );
+}
+
+#[test]
+fn invalid_virtual_servers_are_rejected() {
+    let key = ServiceKey::tcp(sa("10.0.0.100:80"));
+    let service = Service::new(key, Scheduler::Rr);
+    let dest = Destination::new(sa("10.0.0.11:80"), Forward::Route, 1);
+    let mut b = DirectorBuilder::new();
+    let script = b.add_tracker(TrackerConfig::new(
+        "s",
+        TrackerKind::Script { argv: argv(&["x"]) },
+    ));
+    let mut vs = VirtualServerConfig::new(
+        "dup",
+        service.clone(),
+        vec![
+            RealServer {
+                destination: dest.clone(),
+                inhibit_on_failure: false,
+            },
+            RealServer {
+                destination: dest.clone(),
+                inhibit_on_failure: false,
+            },
+        ],
+    );
+    assert!(matches!(
+        b.add_virtual_server(vs.clone()),
+        Err(DirectorConfigError::VirtualServer { .. })
+    ));
+    vs.real_servers.pop();
+    vs.sorry_server = Some(dest);
+    assert!(matches!(
+        b.add_virtual_server(vs.clone()),
+        Err(DirectorConfigError::VirtualServer { .. })
+    ));
+    vs.sorry_server = None;
+    vs.tracker = Some(script);
+    assert!(matches!(
+        b.add_virtual_server(vs.clone()),
+        Err(DirectorConfigError::PoolTracker { .. })
+    ));
+    vs.tracker = None;
+    assert_eq!(b.add_virtual_server(vs), Ok(VirtualServerId(0)));
+}

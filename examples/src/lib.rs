@@ -1,3 +1,5 @@
 //! Shared helpers of the example programs (`ha-director`, `vrrp-speaker`, `garp`, `ipvsctl`,
 //! `check`).
 #![warn(missing_docs)]
+
+pub mod director;

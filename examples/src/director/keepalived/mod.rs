@@ -1,0 +1,1000 @@
+//! A keepalived.conf reader: tokenizer ([`lexer`]), statement tree with `include`
+//! expansion ([`parse`]) and conversion into the [`Config`] model.
+//!
+//! Keywords that are not supported but harmless to skip become [`Warning`]s with their
+//! place and what happens instead. Keywords whose loss would change safety (authentication
+//! that cannot be honoured, tracking that cannot be done, script options that cannot be
+//! applied, health-check criteria that cannot be evaluated) are errors.
+
+pub mod lexer;
+pub mod parse;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::str::FromStr;
+
+use parse::Node;
+
+use super::model::{
+    Auth, Check, CheckKind, Config, Family, InitialState, Instance, Method, Notify, Protocol,
+    RealServer, SorryServer, SyncGroup, TrackInterface, TrackScript, TrackScriptRef, UrlCheck, Vip,
+    VirtualServer,
+};
+use super::validate::Item;
+use super::{ConfigError, Location, Warning};
+
+/// What is wrong at a place of a keepalived.conf.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeepalivedErrorKind {
+    /// Tokenizer or block structure error.
+    #[error("syntax error: {0}")]
+    Syntax(String),
+    /// A keyword without its argument.
+    #[error("`{keyword}` needs an argument")]
+    MissingArgument {
+        /// The keyword.
+        keyword: String,
+    },
+    /// A keyword that needs a `{ }` block has none, or one that takes none has one.
+    #[error("`{keyword}` {problem}")]
+    Block {
+        /// The keyword.
+        keyword: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// An argument that does not parse.
+    #[error("`{keyword}`: bad value {value:?}, expected {expected}")]
+    BadValue {
+        /// The keyword.
+        keyword: String,
+        /// The value.
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A keyword that cannot be honoured and whose loss would change safety.
+    #[error("`{keyword}` cannot be honoured: {reason}")]
+    Unsafe {
+        /// The keyword.
+        keyword: String,
+        /// Why it matters.
+        reason: String,
+    },
+    /// An `include` problem.
+    #[error("include {pattern:?}: {reason}")]
+    Include {
+        /// The pattern.
+        pattern: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// The result of reading a keepalived.conf.
+#[derive(Debug, Clone)]
+pub struct KeepalivedConfig {
+    /// The converted model (not yet validated).
+    pub config: Config,
+    /// Unsupported keywords, with what happens instead.
+    pub warnings: Vec<Warning>,
+    /// Where each item is defined.
+    pub locations: HashMap<Item, Location>,
+}
+
+/// Reads a keepalived.conf file with its includes and converts it.
+pub fn read_file(path: &Path) -> Result<KeepalivedConfig, Vec<ConfigError>> {
+    let mut warnings = Vec::new();
+    let nodes = parse::parse_file(path, 0, &mut warnings)?;
+    convert(&nodes, warnings)
+}
+
+/// Converts keepalived.conf text; `file` names it in locations and anchors includes.
+pub fn read_str(text: &str, file: &Path) -> Result<KeepalivedConfig, Vec<ConfigError>> {
+    let mut warnings = Vec::new();
+    let nodes = parse::parse_text_expanding(text, file, 0, &mut warnings)?;
+    convert(&nodes, warnings)
+}
+
+/// Parses a keepalived TIMER (seconds, possibly with a fraction) into milliseconds.
+pub fn parse_timer_ms(s: &str) -> Option<u64> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut ms = 0u64;
+    for (i, b) in frac.bytes().take(3).enumerate() {
+        ms += u64::from(b - b'0') * 10u64.pow(2 - u32::try_from(i).ok()?);
+    }
+    secs.checked_mul(1000)?.checked_add(ms)
+}
+
+fn vs_name(addr: IpAddr, port: u16) -> String {
+    SocketAddr::new(addr, port).to_string()
+}
+
+struct Conv {
+    warnings: Vec<Warning>,
+    errors: Vec<ConfigError>,
+    locations: HashMap<Item, Location>,
+    default_version: u8,
+}
+
+impl Conv {
+    fn warn(&mut self, n: &Node, action: &str) {
+        self.warnings.push(Warning {
+            location: n.location.clone(),
+            keyword: n.keyword.clone(),
+            action: action.to_string(),
+        });
+    }
+    fn error(&mut self, n: &Node, kind: KeepalivedErrorKind) {
+        self.errors.push(ConfigError::Keepalived {
+            location: n.location.clone(),
+            kind,
+        });
+    }
+    fn bad(&mut self, n: &Node, value: &str, expected: &'static str) {
+        self.error(
+            n,
+            KeepalivedErrorKind::BadValue {
+                keyword: n.keyword.clone(),
+                value: value.into(),
+                expected,
+            },
+        );
+    }
+    fn unsafe_(&mut self, n: &Node, reason: &str) {
+        self.error(
+            n,
+            KeepalivedErrorKind::Unsafe {
+                keyword: n.keyword.clone(),
+                reason: reason.into(),
+            },
+        );
+    }
+    /// The first argument; reports a missing one. A block where none belongs is an error.
+    fn arg<'a>(&mut self, n: &'a Node) -> Option<&'a str> {
+        if n.block.is_some() {
+            self.error(
+                n,
+                KeepalivedErrorKind::Block {
+                    keyword: n.keyword.clone(),
+                    problem: "takes no block",
+                },
+            );
+        }
+        match n.args.first() {
+            Some(a) => Some(a),
+            None => {
+                self.error(
+                    n,
+                    KeepalivedErrorKind::MissingArgument {
+                        keyword: n.keyword.clone(),
+                    },
+                );
+                None
+            }
+        }
+    }
+    /// All arguments joined by spaces (commands).
+    fn command(&mut self, n: &Node) -> Option<String> {
+        self.arg(n).map(|_| n.args.join(" "))
+    }
+    fn num<T: FromStr>(&mut self, n: &Node, expected: &'static str) -> Option<T> {
+        let a = self.arg(n)?;
+        match a.parse() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.bad(n, a, expected);
+                None
+            }
+        }
+    }
+    fn timer(&mut self, n: &Node) -> Option<u64> {
+        let a = self.arg(n)?;
+        let v = parse_timer_ms(a);
+        if v.is_none() {
+            self.bad(n, a, "seconds (e.g. 3 or 1.5)");
+        }
+        v
+    }
+    fn ip(&mut self, n: &Node) -> Option<IpAddr> {
+        let a = self.arg(n)?;
+        self.parse_ip(n, a)
+    }
+    fn parse_ip(&mut self, n: &Node, a: &str) -> Option<IpAddr> {
+        match a.parse() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                self.bad(n, a, "an IP address");
+                None
+            }
+        }
+    }
+    fn flag(&mut self, n: &Node) -> bool {
+        if n.block.is_some() {
+            self.error(
+                n,
+                KeepalivedErrorKind::Block {
+                    keyword: n.keyword.clone(),
+                    problem: "takes no block",
+                },
+            );
+        }
+        match n.args.first().map(|s| s.to_ascii_lowercase()).as_deref() {
+            None | Some("true" | "on" | "yes" | "1") => true,
+            Some("false" | "off" | "no" | "0") => false,
+            Some(other) => {
+                let other = other.to_string();
+                self.bad(n, &other, "nothing, or true/false");
+                false
+            }
+        }
+    }
+    fn block<'a>(&mut self, n: &'a Node) -> &'a [Node] {
+        match &n.block {
+            Some(b) => b,
+            None => {
+                self.error(
+                    n,
+                    KeepalivedErrorKind::Block {
+                        keyword: n.keyword.clone(),
+                        problem: "needs a { } block",
+                    },
+                );
+                &[]
+            }
+        }
+    }
+    fn notify(&mut self, n: &Node, notify: &mut Notify) -> bool {
+        let slot = match n.keyword.as_str() {
+            "notify_master" => &mut notify.master,
+            "notify_backup" => &mut notify.backup,
+            "notify_fault" => &mut notify.fault,
+            "notify_stop" => &mut notify.stop,
+            "notify" => &mut notify.any,
+            _ => return false,
+        };
+        *slot = self.command(n);
+        true
+    }
+}
+
+fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, Vec<ConfigError>> {
+    let mut c = Conv {
+        warnings,
+        errors: Vec::new(),
+        locations: HashMap::new(),
+        default_version: 2,
+    };
+    let mut cfg = Config::default();
+    // global_defs first: vrrp_version changes the default of every instance.
+    for n in nodes.iter().filter(|n| n.keyword == "global_defs") {
+        global_defs(&mut c, n, &mut cfg);
+    }
+    for n in nodes {
+        match n.keyword.as_str() {
+            "global_defs" => {}
+            "vrrp_script" => {
+                if let Some(s) = vrrp_script(&mut c, n) {
+                    cfg.scripts.push(s);
+                }
+            }
+            "vrrp_instance" => {
+                if let Some(i) = vrrp_instance(&mut c, n) {
+                    cfg.instances.push(i);
+                }
+            }
+            "vrrp_sync_group" => {
+                if let Some(g) = sync_group(&mut c, n) {
+                    cfg.sync_groups.push(g);
+                }
+            }
+            "virtual_server" => {
+                if let Some(v) = virtual_server(&mut c, n) {
+                    cfg.virtual_servers.push(v);
+                }
+            }
+            "virtual_server_group" => c.warn(
+                n,
+                "ignored: virtual server groups are not supported (a `virtual_server group` using it is an error)",
+            ),
+            "vrrp_track_process" | "track_process" | "vrrp_track_file" | "track_file"
+            | "bfd_instance" => c.warn(
+                n,
+                "ignored: not supported (an instance tracking it is an error)",
+            ),
+            _ => c.warn(n, "ignored"),
+        }
+    }
+    if c.errors.is_empty() {
+        Ok(KeepalivedConfig {
+            config: cfg,
+            warnings: c.warnings,
+            locations: c.locations,
+        })
+    } else {
+        Err(c.errors)
+    }
+}
+
+fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
+    for k in c.block(n) {
+        match k.keyword.as_str() {
+            "router_id" | "lvs_id" => cfg.global.router_id = c.arg(k).map(str::to_string),
+            "enable_script_security" => cfg.global.script_security = c.flag(k),
+            "script_user" => {
+                if let Some(u) = c.arg(k) {
+                    cfg.global.script_user = Some(u.to_string());
+                    cfg.global.script_group = k.args.get(1).cloned();
+                    if k.args.len() > 2 {
+                        c.unsafe_(k, "only USER [GROUP] is supported");
+                    }
+                }
+            }
+            "vrrp_version" => match c.num::<u8>(k, "2 or 3") {
+                Some(v @ (2 | 3)) => c.default_version = v,
+                Some(v) => c.bad(k, &v.to_string(), "2 or 3"),
+                None => {}
+            },
+            _ => c.warn(k, "ignored"),
+        }
+    }
+}
+
+fn vrrp_script(c: &mut Conv, n: &Node) -> Option<TrackScript> {
+    let name = c.arg_block_name(n)?;
+    let mut s = TrackScript {
+        name: name.clone(),
+        command: String::new(),
+        interval_ms: 1000,
+        timeout_ms: None,
+        weight: 0,
+        rise: 1,
+        fall: 1,
+        user: None,
+        group: None,
+    };
+    for k in c.block(n) {
+        match k.keyword.as_str() {
+            "script" => s.command = c.command(k).unwrap_or_default(),
+            "interval" => s.interval_ms = c.timer(k).unwrap_or(s.interval_ms),
+            "timeout" => s.timeout_ms = c.timer(k),
+            "weight" => {
+                s.weight = c.num(k, "an integer -253..=253").unwrap_or(0);
+                if let Some(extra) = k.args.get(1) {
+                    c.unsafe_(k, &format!("weight option {extra:?} is not supported; it inverts when the priority changes"));
+                }
+            }
+            "rise" => s.rise = c.num(k, "a count >= 1").unwrap_or(1),
+            "fall" => s.fall = c.num(k, "a count >= 1").unwrap_or(1),
+            "user" => {
+                s.user = c.arg(k).map(str::to_string);
+                s.group = k.args.get(1).cloned();
+            }
+            _ => c.unsafe_(
+                k,
+                "unsupported vrrp_script option: the script would not run as configured",
+            ),
+        }
+    }
+    if s.command.is_empty() {
+        c.error(
+            n,
+            KeepalivedErrorKind::MissingArgument {
+                keyword: "script".into(),
+            },
+        );
+    }
+    c.locations.insert(Item::Script(name), n.location.clone());
+    Some(s)
+}
+
+impl Conv {
+    /// The name of a named block (`vrrp_instance NAME {`).
+    fn arg_block_name(&mut self, n: &Node) -> Option<String> {
+        if n.block.is_none() {
+            self.error(
+                n,
+                KeepalivedErrorKind::Block {
+                    keyword: n.keyword.clone(),
+                    problem: "needs a { } block",
+                },
+            );
+            return None;
+        }
+        match n.args.as_slice() {
+            [name] => Some(name.clone()),
+            [] => {
+                self.error(
+                    n,
+                    KeepalivedErrorKind::MissingArgument {
+                        keyword: n.keyword.clone(),
+                    },
+                );
+                None
+            }
+            more => {
+                self.bad(n, &more.join(" "), "one name");
+                None
+            }
+        }
+    }
+
+    fn vip(&mut self, line: &Node) -> Option<Vip> {
+        // A line of virtual_ipaddress: ADDR[/PREFIX] [dev IF] [label L] [brd X] [scope S] ...
+        let words: Vec<&str> = std::iter::once(line.keyword.as_str())
+            .chain(line.args.iter().map(String::as_str))
+            .collect();
+        let mut vip: Vip = match words[0].parse() {
+            Ok(v) => v,
+            Err(_) => {
+                self.bad(line, words[0], "ADDRESS[/PREFIX]");
+                return None;
+            }
+        };
+        let mut i = 1;
+        while i < words.len() {
+            let value = words.get(i + 1).copied();
+            match (words[i], value) {
+                ("dev", Some(v)) => vip.dev = Some(v.to_string()),
+                ("label", Some(v)) => vip.label = Some(v.to_string()),
+                ("brd" | "broadcast" | "scope" | "preferred_lft", Some(_)) => {
+                    self.warnings.push(Warning {
+                        location: line.location.clone(),
+                        keyword: words[i].to_string(),
+                        action: "ignored: the kernel's default is used".into(),
+                    })
+                }
+                ("no_track", _) => {
+                    self.warnings.push(Warning {
+                        location: line.location.clone(),
+                        keyword: "no_track".into(),
+                        action: "ignored: the address is tracked".into(),
+                    });
+                    i += 1;
+                    continue;
+                }
+                (w, _) => {
+                    self.bad(
+                        line,
+                        w,
+                        "dev IF, label L, brd, scope, preferred_lft or no_track",
+                    );
+                    return None;
+                }
+            }
+            i += 2;
+        }
+        Some(vip)
+    }
+}
+
+fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
+    let name = c.arg_block_name(n)?;
+    let mut i = Instance {
+        name: name.clone(),
+        version: c.default_version,
+        state: InitialState::Backup,
+        interface: String::new(),
+        vrid: 0,
+        priority: 100,
+        advert_int_ms: 1000,
+        vips: Vec::new(),
+        excluded_vips: Vec::new(),
+        unicast_src_ip: None,
+        unicast_peers: Vec::new(),
+        nopreempt: false,
+        preempt_delay_ms: 0,
+        auth: None,
+        track_interfaces: Vec::new(),
+        track_scripts: Vec::new(),
+        notify: Notify::default(),
+    };
+    let mut have_interface = false;
+    let mut have_vrid = false;
+    for k in c.block(n) {
+        if c.notify(k, &mut i.notify) {
+            continue;
+        }
+        match k.keyword.as_str() {
+            "state" => match c.arg(k) {
+                Some("MASTER") => i.state = InitialState::Master,
+                Some("BACKUP") => i.state = InitialState::Backup,
+                Some(v) => c.bad(k, v, "MASTER or BACKUP"),
+                None => {}
+            },
+            "interface" => {
+                i.interface = c.arg(k).unwrap_or_default().to_string();
+                have_interface = true;
+            }
+            "virtual_router_id" => {
+                i.vrid = c.num(k, "a VRID 1..=255").unwrap_or(0);
+                have_vrid = true;
+            }
+            "priority" => i.priority = c.num(k, "a priority 1..=255").unwrap_or(100),
+            "advert_int" => i.advert_int_ms = c.timer(k).and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+            "version" => i.version = c.num(k, "2 or 3").unwrap_or(i.version),
+            "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
+                let excluded = k.keyword.ends_with("excluded");
+                for line in c.block(k) {
+                    if let Some(v) = c.vip(line) {
+                        if excluded { i.excluded_vips.push(v) } else { i.vips.push(v) }
+                    }
+                }
+            }
+            // mcast_src_ip is the old spelling: both set the advert source address.
+            "unicast_src_ip" | "mcast_src_ip" => i.unicast_src_ip = c.ip(k),
+            "unicast_peer" => {
+                for p in c.block(k) {
+                    if let Some(a) = c.parse_ip(p, &p.keyword) {
+                        i.unicast_peers.push(a);
+                    }
+                    if !p.args.is_empty() {
+                        c.warnings.push(Warning {
+                            location: p.location.clone(),
+                            keyword: p.args[0].clone(),
+                            action: "ignored: peer options (min_ttl, max_ttl) are not supported".into(),
+                        });
+                    }
+                }
+            }
+            "nopreempt" => i.nopreempt = c.flag(k),
+            "preempt_delay" => i.preempt_delay_ms = c.timer(k).unwrap_or(0),
+            "authentication" => i.auth = authentication(c, k),
+            "track_interface" => {
+                for t in c.block(k) {
+                    let weight = tracked_weight(c, t)?;
+                    i.track_interfaces.push(TrackInterface { name: t.keyword.clone(), weight: weight.unwrap_or(0) });
+                }
+            }
+            "track_script" => {
+                for t in c.block(k) {
+                    let weight = tracked_weight(c, t)?;
+                    i.track_scripts.push(TrackScriptRef { name: t.keyword.clone(), weight });
+                }
+            }
+            "track_file" | "track_process" | "track_bfd" => {
+                c.unsafe_(k, "this kind of tracking is not supported; the instance could become master while the tracked thing is down")
+            }
+            "use_vmac" | "vmac_xmit_base" => c.warn(k, "ignored: the interface's own MAC is used"),
+            _ => c.warn(k, "ignored"),
+        }
+    }
+    if !have_interface {
+        c.error(
+            n,
+            KeepalivedErrorKind::MissingArgument {
+                keyword: "interface".into(),
+            },
+        );
+    }
+    if !have_vrid {
+        c.error(
+            n,
+            KeepalivedErrorKind::MissingArgument {
+                keyword: "virtual_router_id".into(),
+            },
+        );
+    }
+    c.locations.insert(Item::Instance(name), n.location.clone());
+    Some(i)
+}
+
+/// `NAME [weight W]` inside track_interface / track_script. `None` on a hard error.
+fn tracked_weight(c: &mut Conv, t: &Node) -> Option<Option<i32>> {
+    match t.args.as_slice() {
+        [] => Some(None),
+        [w, v] if w == "weight" => match v.parse() {
+            Ok(v) => Some(Some(v)),
+            Err(_) => {
+                c.bad(t, v, "an integer -253..=253");
+                Some(None)
+            }
+        },
+        [w, _, opt] if w == "weight" && opt == "reverse" => {
+            c.unsafe_(
+                t,
+                "`weight ... reverse` is not supported: it inverts when the priority changes",
+            );
+            None
+        }
+        other => {
+            c.bad(t, &other.join(" "), "NAME [weight W]");
+            Some(None)
+        }
+    }
+}
+
+fn authentication(c: &mut Conv, k: &Node) -> Option<Auth> {
+    let mut kind = None;
+    let mut pass = None;
+    for a in c.block(k) {
+        match a.keyword.as_str() {
+            "auth_type" => kind = c.arg(a).map(|s| (s.to_string(), a.clone())),
+            "auth_pass" => pass = c.arg(a).map(str::to_string),
+            _ => c.unsafe_(a, "unknown authentication option"),
+        }
+    }
+    match kind {
+        Some((t, _)) if t == "PASS" => match pass {
+            Some(p) => Some(Auth { pass: p }),
+            None => {
+                c.error(
+                    k,
+                    KeepalivedErrorKind::MissingArgument {
+                        keyword: "auth_pass".into(),
+                    },
+                );
+                None
+            }
+        },
+        Some((_, node)) if node.args[0] == "AH" => {
+            c.unsafe_(&node, "IPsec AH authentication (RFC 2402) is not supported; peers would reject our adverts or we would accept unauthenticated ones");
+            None
+        }
+        Some((t, node)) => {
+            c.bad(&node, &t, "PASS or AH");
+            None
+        }
+        None => {
+            c.error(
+                k,
+                KeepalivedErrorKind::MissingArgument {
+                    keyword: "auth_type".into(),
+                },
+            );
+            None
+        }
+    }
+}
+
+fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
+    let name = c.arg_block_name(n)?;
+    let mut g = SyncGroup {
+        name: name.clone(),
+        instances: Vec::new(),
+        notify: Notify::default(),
+    };
+    for k in c.block(n) {
+        if c.notify(k, &mut g.notify) {
+            continue;
+        }
+        match k.keyword.as_str() {
+            "group" => {
+                for m in c.block(k) {
+                    g.instances.push(m.keyword.clone());
+                    g.instances.extend(m.args.iter().cloned());
+                }
+            }
+            "track_script" | "track_interface" | "track_file" | "track_process" | "track_bfd" => c
+                .unsafe_(
+                    k,
+                    "group-level tracking is not supported; track in each instance",
+                ),
+            _ => c.warn(k, "ignored"),
+        }
+    }
+    c.locations
+        .insert(Item::SyncGroup(name), n.location.clone());
+    Some(g)
+}
+
+fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
+    if n.block.is_none() {
+        c.error(
+            n,
+            KeepalivedErrorKind::Block {
+                keyword: n.keyword.clone(),
+                problem: "needs a { } block",
+            },
+        );
+        return None;
+    }
+    let (name, address, port, fwmark) = match n.args.as_slice() {
+        [f, m] if f == "fwmark" => match m.parse::<u32>() {
+            Ok(m) => (format!("fwmark:{m}"), None, None, Some(m)),
+            Err(_) => {
+                c.bad(n, m, "a firewall mark number");
+                return None;
+            }
+        },
+        [g, _] if g == "group" => {
+            c.unsafe_(
+                n,
+                "virtual_server group is not supported: the services would not exist",
+            );
+            return None;
+        }
+        [a, p] => {
+            let addr = c.parse_ip(n, a)?;
+            let Ok(port) = p.parse::<u16>() else {
+                c.bad(n, p, "a port 0..=65535");
+                return None;
+            };
+            (vs_name(addr, port), Some(addr), Some(port), None)
+        }
+        other => {
+            c.bad(n, &other.join(" "), "IP PORT, fwmark N or group NAME");
+            return None;
+        }
+    };
+    let mut vs = VirtualServer {
+        name: name.clone(),
+        address,
+        port,
+        fwmark,
+        family: None,
+        protocol: Protocol::Tcp,
+        scheduler: "wlc".into(),
+        method: Method::Nat,
+        persistence_timeout_s: None,
+        persistence_granularity: None,
+        quorum: 1,
+        hysteresis: 0,
+        quorum_up: None,
+        quorum_down: None,
+        sorry_server: None,
+        delay_loop_ms: 60_000,
+        ha_suspend: false,
+        alpha: false,
+        omega: false,
+        virtualhost: None,
+        real_servers: Vec::new(),
+    };
+    for k in c.block(n) {
+        match k.keyword.as_str() {
+            "delay_loop" => vs.delay_loop_ms = c.timer(k).unwrap_or(0),
+            // lb_algo is the old spelling of lvs_sched.
+            "lvs_sched" | "lb_algo" => vs.scheduler = c.arg(k).unwrap_or_default().to_string(),
+            // lb_kind is the old spelling of lvs_method.
+            "lvs_method" | "lb_kind" => {
+                match c.arg(k) {
+                    Some("DR") => vs.method = Method::Dr,
+                    Some("NAT") => vs.method = Method::Nat,
+                    Some("TUN") => vs.method = Method::Tun,
+                    Some(v) => c.bad(k, v, "DR, NAT or TUN"),
+                    None => {}
+                }
+                if k.args.len() > 1 {
+                    c.warnings.push(Warning {
+                        location: k.location.clone(),
+                        keyword: k.args[1..].join(" "),
+                        action: "ignored: tunnel options are not supported".into(),
+                    });
+                }
+            }
+            "protocol" => match c.arg(k) {
+                Some("TCP") => vs.protocol = Protocol::Tcp,
+                Some("UDP") => vs.protocol = Protocol::Udp,
+                Some("SCTP") => vs.protocol = Protocol::Sctp,
+                Some(v) => c.bad(k, v, "TCP, UDP or SCTP"),
+                None => {}
+            },
+            "persistence_timeout" => {
+                vs.persistence_timeout_s = match k.args.first() {
+                    None => Some(360),
+                    Some(_) => c.num(k, "seconds"),
+                }
+            }
+            "persistence_granularity" => vs.persistence_granularity = c.ip(k),
+            "quorum" => vs.quorum = c.num(k, "a weight sum").unwrap_or(1),
+            "hysteresis" => vs.hysteresis = c.num(k, "a weight").unwrap_or(0),
+            "quorum_up" => vs.quorum_up = c.command(k),
+            "quorum_down" => vs.quorum_down = c.command(k),
+            "sorry_server" => match k.args.as_slice() {
+                [a] | [a, _] => {
+                    let address = c.parse_ip(k, a);
+                    let port = match k.args.get(1) {
+                        Some(p) => match p.parse() {
+                            Ok(p) => Some(p),
+                            Err(_) => {
+                                c.bad(k, p, "a port");
+                                None
+                            }
+                        },
+                        None => None,
+                    };
+                    vs.sorry_server = address.map(|address| SorryServer { address, port });
+                }
+                other => c.bad(k, &other.join(" "), "IP [PORT]"),
+            },
+            "virtualhost" => vs.virtualhost = c.arg(k).map(str::to_string),
+            "ha_suspend" => vs.ha_suspend = c.flag(k),
+            "alpha" => vs.alpha = c.flag(k),
+            "omega" => vs.omega = c.flag(k),
+            "ip_family" => match c.arg(k) {
+                Some("inet") => vs.family = Some(Family::Inet),
+                Some("inet6") => vs.family = Some(Family::Inet6),
+                Some(v) => c.bad(k, v, "inet or inet6"),
+                None => {}
+            },
+            "real_server" => {
+                if let Some(rs) = real_server(c, k) {
+                    vs.real_servers.push(rs);
+                }
+            }
+            "nat_mask" => c.warn(k, "ignored (obsolete)"),
+            _ => c.warn(k, "ignored"),
+        }
+    }
+    if vs.fwmark.is_none() {
+        vs.family = None;
+    }
+    c.locations
+        .insert(Item::VirtualServer(name), n.location.clone());
+    Some(vs)
+}
+
+fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
+    let (address, port) = match n.args.as_slice() {
+        [a] => (c.parse_ip(n, a)?, None),
+        [a, p] => {
+            let addr = c.parse_ip(n, a)?;
+            let Ok(p) = p.parse::<u16>() else {
+                c.bad(n, p, "a port");
+                return None;
+            };
+            (addr, Some(p))
+        }
+        other => {
+            c.bad(n, &other.join(" "), "IP [PORT]");
+            return None;
+        }
+    };
+    let mut rs = RealServer {
+        address,
+        port,
+        weight: 1,
+        inhibit_on_failure: false,
+        notify_up: None,
+        notify_down: None,
+        checks: Vec::new(),
+    };
+    let Some(block) = &n.block else {
+        return Some(rs);
+    };
+    for k in block {
+        let kind = match k.keyword.as_str() {
+            "weight" => {
+                rs.weight = c.num(k, "a weight 0..=65535").unwrap_or(1);
+                continue;
+            }
+            "inhibit_on_failure" => {
+                rs.inhibit_on_failure = c.flag(k);
+                continue;
+            }
+            "notify_up" => {
+                rs.notify_up = c.command(k);
+                continue;
+            }
+            "notify_down" => {
+                rs.notify_down = c.command(k);
+                continue;
+            }
+            "TCP_CHECK" => CheckKind::Tcp,
+            "HTTP_GET" => CheckKind::Http,
+            "SSL_GET" => CheckKind::Ssl,
+            "DNS_CHECK" => CheckKind::Dns,
+            "SMTP_CHECK" => CheckKind::Smtp,
+            "MISC_CHECK" => CheckKind::Misc,
+            _ => {
+                c.warn(k, "ignored");
+                continue;
+            }
+        };
+        rs.checks.extend(check(c, k, kind));
+    }
+    Some(rs)
+}
+
+fn check(c: &mut Conv, n: &Node, kind: CheckKind) -> Vec<Check> {
+    let mut ch = Check::new(kind);
+    let mut hosts = Vec::new();
+    for k in c.block(n) {
+        if common_check_key(c, k, &mut ch) {
+            continue;
+        }
+        match (kind, k.keyword.as_str()) {
+            (CheckKind::Http | CheckKind::Ssl, "url") => {
+                let mut u = UrlCheck {
+                    path: String::new(),
+                    status_code: None,
+                    digest: None,
+                };
+                for p in c.block(k) {
+                    match p.keyword.as_str() {
+                        "path" => u.path = c.arg(p).unwrap_or_default().to_string(),
+                        "digest" => u.digest = c.arg(p).map(str::to_ascii_lowercase),
+                        "status_code" => {
+                            if p.args.len() > 1 || p.args.first().is_some_and(|a| a.contains('-')) {
+                                c.unsafe_(p, "only one status code is supported; the check would accept other codes than configured");
+                            } else {
+                                u.status_code = c.num(p, "an HTTP status code");
+                            }
+                        }
+                        "regex" | "regex_no_match" | "regex_options" | "regex_stack" | "regex_min_offset"
+                        | "regex_max_offset" => c.unsafe_(
+                            p,
+                            "body regex matching is not supported; the check would pass servers that fail it",
+                        ),
+                        _ => c.warn(p, "ignored"),
+                    }
+                }
+                if u.path.is_empty() {
+                    c.error(
+                        k,
+                        KeepalivedErrorKind::MissingArgument {
+                            keyword: "path".into(),
+                        },
+                    );
+                }
+                ch.urls.push(u);
+            }
+            (CheckKind::Http | CheckKind::Ssl, "virtualhost") => {
+                ch.virtualhost = c.arg(k).map(str::to_string)
+            }
+            (CheckKind::Dns, "type") => ch.dns_type = c.arg(k).map(str::to_ascii_uppercase),
+            (CheckKind::Dns, "name") => ch.dns_name = c.arg(k).map(str::to_string),
+            (CheckKind::Smtp, "helo_name") => ch.helo_name = c.arg(k).map(str::to_string),
+            (CheckKind::Smtp, "host") => {
+                // Old SMTP_CHECK form: one `host { }` block per address to check.
+                let mut h = Check::new(CheckKind::Smtp);
+                for hk in c.block(k) {
+                    if !common_check_key(c, hk, &mut h) {
+                        c.warn(hk, "ignored");
+                    }
+                }
+                hosts.push(h);
+            }
+            (CheckKind::Misc, "misc_path") => ch.misc_path = c.command(k),
+            (CheckKind::Misc, "misc_timeout") => ch.misc_timeout_ms = c.timer(k),
+            (CheckKind::Misc, "misc_dynamic") => ch.misc_dynamic = c.flag(k),
+            (CheckKind::Misc, _) => c.unsafe_(
+                k,
+                "unsupported MISC_CHECK option: the script would not run as configured",
+            ),
+            _ => c.warn(k, "ignored"),
+        }
+    }
+    if hosts.is_empty() {
+        return vec![ch];
+    }
+    // Each old-style host inherits the block's settings it does not set itself.
+    hosts
+        .into_iter()
+        .map(|mut h| {
+            h.connect_timeout_ms = h.connect_timeout_ms.or(ch.connect_timeout_ms);
+            h.delay_loop_ms = h.delay_loop_ms.or(ch.delay_loop_ms);
+            h.retry = h.retry.or(ch.retry);
+            h.delay_before_retry_ms = h.delay_before_retry_ms.or(ch.delay_before_retry_ms);
+            h.helo_name = ch.helo_name.clone();
+            h
+        })
+        .collect()
+}
+
+/// Parameters every checker takes. Returns false if `k` is not one of them.
+fn common_check_key(c: &mut Conv, k: &Node, ch: &mut Check) -> bool {
+    match k.keyword.as_str() {
+        "connect_ip" => ch.connect_ip = c.ip(k),
+        "connect_port" => ch.connect_port = c.num(k, "a port"),
+        "bindto" => ch.bind_ip = c.ip(k),
+        "connect_timeout" => ch.connect_timeout_ms = c.timer(k),
+        "delay_loop" => ch.delay_loop_ms = c.timer(k),
+        // nb_get_retry is the old spelling of retry.
+        "retry" | "nb_get_retry" => ch.retry = c.num(k, "a count"),
+        "delay_before_retry" => ch.delay_before_retry_ms = c.timer(k),
+        "bind_port" | "bind_if" | "fwmark" | "warmup" | "log_all_failures" | "alpha" => {
+            c.warn(k, "ignored")
+        }
+        _ => return false,
+    }
+    true
+}

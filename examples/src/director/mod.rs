@@ -1,0 +1,242 @@
+//! The configuration layer of `ha-director`: a typed model ([`model`]), its TOML form
+//! ([`toml_format`]), a keepalived.conf reader ([`keepalived`]) and semantic validation
+//! ([`validate`]).
+//!
+//! ```no_run
+//! use ha_examples::director;
+//! let loaded = director::load_keepalived_file("/etc/keepalived/keepalived.conf".as_ref())
+//!     .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
+//! for w in &loaded.warnings {
+//!     eprintln!("{w}");
+//! }
+//! println!("{}", director::toml_format::to_toml(&loaded.config).map_err(|e| e.to_string())?);
+//! # Ok::<(), String>(())
+//! ```
+
+pub mod keepalived;
+pub mod model;
+pub mod toml_format;
+pub mod validate;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use model::Config;
+pub use validate::{Item, ValidationError};
+
+/// A place in a configuration file (1-based line and character column).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// The file.
+    pub file: PathBuf,
+    /// Line, from 1.
+    pub line: u32,
+    /// Column in characters, from 1.
+    pub column: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// An error that makes a configuration unusable. Displays as `file:line:column: message`
+/// (like `keepalived -t`) when the place is known.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// TOML syntax or type error.
+    #[error("{location}: {message}")]
+    Toml {
+        /// Where.
+        location: Location,
+        /// The parser's message.
+        message: String,
+    },
+    /// The model could not be printed as TOML.
+    #[error("cannot print TOML: {0}")]
+    Serialize(String),
+    /// A keepalived.conf syntax, value or safety error.
+    #[error("{location}: {kind}")]
+    Keepalived {
+        /// Where.
+        location: Location,
+        /// What.
+        kind: keepalived::KeepalivedErrorKind,
+    },
+    /// A semantic error found by [`validate::validate`].
+    #[error("{}: {error}", match location { Some(l) => l.to_string(), None => file.display().to_string() })]
+    Invalid {
+        /// The configuration file.
+        file: PathBuf,
+        /// Where the item is defined, when known.
+        location: Option<Location>,
+        /// What.
+        error: Box<ValidationError>,
+    },
+}
+
+/// A keyword of a keepalived.conf that is not supported, and what happens instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Where.
+    pub location: Location,
+    /// The keyword.
+    pub keyword: String,
+    /// What happens instead (e.g. "ignored").
+    pub action: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: warning: `{}` is not supported: {}",
+            self.location, self.keyword, self.action
+        )
+    }
+}
+
+/// A loaded and validated configuration.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: Config,
+    /// Unsupported keywords (keepalived.conf only).
+    pub warnings: Vec<Warning>,
+    /// Where each item is defined, when known.
+    pub locations: HashMap<Item, Location>,
+}
+
+impl Loaded {
+    /// A one-paragraph summary for `check-config`.
+    pub fn summary(&self) -> String {
+        let c = &self.config;
+        let reals: usize = c.virtual_servers.iter().map(|v| v.real_servers.len()).sum();
+        let checks: usize = c
+            .virtual_servers
+            .iter()
+            .flat_map(|v| &v.real_servers)
+            .map(|r| r.checks.len())
+            .sum();
+        format!(
+            "{} instance(s), {} sync group(s), {} resource group(s), {} script(s), {} virtual server(s), {} real server(s), {} check(s), {} warning(s)",
+            c.instances.len(),
+            c.sync_groups.len(),
+            c.resource_groups.len(),
+            c.scripts.len(),
+            c.virtual_servers.len(),
+            reals,
+            checks,
+            self.warnings.len()
+        )
+    }
+}
+
+fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
+    std::fs::read_to_string(path).map_err(|source| {
+        vec![ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        }]
+    })
+}
+
+fn finish(
+    file: &Path,
+    config: Config,
+    warnings: Vec<Warning>,
+    locations: HashMap<Item, Location>,
+) -> Result<Loaded, Vec<ConfigError>> {
+    let errors = validate::validate(&config);
+    if errors.is_empty() {
+        return Ok(Loaded {
+            config,
+            warnings,
+            locations,
+        });
+    }
+    Err(errors
+        .into_iter()
+        .map(|error| ConfigError::Invalid {
+            file: file.to_path_buf(),
+            location: error.item().and_then(|i| locations.get(i)).cloned(),
+            error: Box::new(error),
+        })
+        .collect())
+}
+
+/// Parses TOML text and validates it.
+pub fn load_toml_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>> {
+    let config = toml_format::parse_toml(text, file).map_err(|e| vec![e])?;
+    let mut locations = HashMap::new();
+    let items = config
+        .scripts
+        .iter()
+        .map(|s| Item::Script(s.name.clone()))
+        .chain(
+            config
+                .instances
+                .iter()
+                .map(|s| Item::Instance(s.name.clone())),
+        )
+        .chain(
+            config
+                .sync_groups
+                .iter()
+                .map(|s| Item::SyncGroup(s.name.clone())),
+        )
+        .chain(
+            config
+                .resource_groups
+                .iter()
+                .map(|s| Item::ResourceGroup(s.name.clone())),
+        )
+        .chain(
+            config
+                .virtual_servers
+                .iter()
+                .map(|s| Item::VirtualServer(s.name.clone())),
+        );
+    for item in items {
+        let name = match &item {
+            Item::Script(n)
+            | Item::Instance(n)
+            | Item::SyncGroup(n)
+            | Item::ResourceGroup(n)
+            | Item::VirtualServer(n) => n.clone(),
+            Item::Global => continue,
+        };
+        if let Some(l) = toml_format::find_name(text, file, &name) {
+            locations.insert(item, l);
+        }
+    }
+    finish(file, config, Vec::new(), locations)
+}
+
+/// Reads a TOML configuration file and validates it.
+pub fn load_toml_file(path: &Path) -> Result<Loaded, Vec<ConfigError>> {
+    load_toml_str(&read(path)?, path)
+}
+
+/// Reads a keepalived.conf (with its includes), converts it and validates the result.
+pub fn load_keepalived_file(path: &Path) -> Result<Loaded, Vec<ConfigError>> {
+    let out = keepalived::read_file(path)?;
+    finish(path, out.config, out.warnings, out.locations)
+}
+
+/// Converts keepalived.conf text (includes resolved relative to `file`'s folder) and
+/// validates the result.
+pub fn load_keepalived_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>> {
+    let out = keepalived::read_str(text, file)?;
+    finish(file, out.config, out.warnings, out.locations)
+}

@@ -1,0 +1,650 @@
+//! Semantic validation of a [`Config`]: every error names the item it is about.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::IpAddr;
+
+use super::model::{CheckKind, Config, Instance, VirtualServer};
+
+/// IPVS schedulers known to the Linux kernel (`net/netfilter/ipvs/ip_vs_*.c`).
+pub const KNOWN_SCHEDULERS: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
+];
+
+/// The configuration item an error is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Item {
+    /// Global settings.
+    Global,
+    /// A tracking script, by name.
+    Script(String),
+    /// A VRRP instance, by name.
+    Instance(String),
+    /// A sync group, by name.
+    SyncGroup(String),
+    /// A resource group, by name.
+    ResourceGroup(String),
+    /// A virtual server, by name.
+    VirtualServer(String),
+}
+
+impl fmt::Display for Item {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Global => write!(f, "global"),
+            Self::Script(n) => write!(f, "script {n:?}"),
+            Self::Instance(n) => write!(f, "instance {n:?}"),
+            Self::SyncGroup(n) => write!(f, "sync group {n:?}"),
+            Self::ResourceGroup(n) => write!(f, "resource group {n:?}"),
+            Self::VirtualServer(n) => write!(f, "virtual server {n:?}"),
+        }
+    }
+}
+
+/// A semantic error in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// An item has an empty name.
+    #[error("{kind} with an empty name")]
+    EmptyName {
+        /// `instance`, `script`, ...
+        kind: &'static str,
+    },
+    /// Two items of one kind share a name.
+    #[error("{item}: defined twice")]
+    DuplicateName {
+        /// The item.
+        item: Item,
+    },
+    /// VRID outside 1..=255.
+    #[error("{item}: vrid {vrid} is outside 1..=255")]
+    VridOutOfRange {
+        /// The instance.
+        item: Item,
+        /// The value.
+        vrid: u16,
+    },
+    /// Priority outside 1..=255.
+    #[error("{item}: priority {priority} is outside 1..=255")]
+    PriorityOutOfRange {
+        /// The instance.
+        item: Item,
+        /// The value.
+        priority: u16,
+    },
+    /// Version not 2 or 3.
+    #[error("{item}: VRRP version {version} is not 2 or 3")]
+    BadVersion {
+        /// The instance.
+        item: Item,
+        /// The value.
+        version: u8,
+    },
+    /// Advert interval outside the range of the version.
+    #[error("{item}: advert interval {interval_ms} ms is not valid for VRRPv{version} ({allowed})")]
+    IntervalOutOfRange {
+        /// The instance.
+        item: Item,
+        /// Version.
+        version: u8,
+        /// The value.
+        interval_ms: u32,
+        /// The allowed values.
+        allowed: &'static str,
+    },
+    /// VRRPv2 with an IPv6 address.
+    #[error("{item}: VRRPv2 is IPv4 only (RFC 3768), but {address} is IPv6; use version 3")]
+    V2RequiresIpv4 {
+        /// The instance.
+        item: Item,
+        /// The offending address.
+        address: IpAddr,
+    },
+    /// VIPs (or peers) of both families in one instance.
+    #[error(
+        "{item}: {address} is not of the same address family as {first} (RFC 5798 §5.2.9: one family per instance)"
+    )]
+    MixedFamilies {
+        /// The instance.
+        item: Item,
+        /// The first address.
+        first: IpAddr,
+        /// The address of the other family.
+        address: IpAddr,
+    },
+    /// An instance without VIPs.
+    #[error("{item}: no virtual addresses")]
+    NoVips {
+        /// The instance.
+        item: Item,
+    },
+    /// Two instances with one VRID and family on one interface.
+    #[error("{item}: vrid {vrid} on {interface} is already used by instance {other:?}")]
+    DuplicateVrid {
+        /// The later instance.
+        item: Item,
+        /// Interface.
+        interface: String,
+        /// VRID.
+        vrid: u16,
+        /// The earlier instance.
+        other: String,
+    },
+    /// Authentication not allowed (v3) or too long.
+    #[error("{item}: {reason}")]
+    BadAuth {
+        /// The instance.
+        item: Item,
+        /// Why.
+        reason: &'static str,
+    },
+    /// nopreempt without state backup.
+    #[error("{item}: nopreempt requires state \"backup\"")]
+    NopreemptNeedsBackup {
+        /// The instance.
+        item: Item,
+    },
+    /// A tracking weight outside -253..=253.
+    #[error("{item}: weight {weight} of {what} is outside -253..=253")]
+    WeightOutOfRange {
+        /// The item.
+        item: Item,
+        /// What carries the weight.
+        what: String,
+        /// The value.
+        weight: i32,
+    },
+    /// A reference to something that does not exist.
+    #[error("{item}: unknown {kind} {name:?}")]
+    UnknownReference {
+        /// The referring item.
+        item: Item,
+        /// What kind of thing is referenced.
+        kind: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// An instance in two sync groups.
+    #[error("{item}: instance {instance:?} is already in sync group {other:?}")]
+    InTwoSyncGroups {
+        /// The later group.
+        item: Item,
+        /// Instance.
+        instance: String,
+        /// The earlier group.
+        other: String,
+    },
+    /// Unknown scheduler.
+    #[error("{item}: scheduler {scheduler:?} is not an IPVS scheduler (known: {})", KNOWN_SCHEDULERS.join(" "))]
+    UnknownScheduler {
+        /// The virtual server.
+        item: Item,
+        /// The value.
+        scheduler: String,
+    },
+    /// Bad service address / fwmark combination, or another virtual server problem.
+    #[error("{item}: {reason}")]
+    BadVirtualServer {
+        /// The virtual server.
+        item: Item,
+        /// Why.
+        reason: String,
+    },
+    /// A real server problem.
+    #[error("{item}: real server {real_server}: {reason}")]
+    BadRealServer {
+        /// The virtual server.
+        item: Item,
+        /// The real server (`addr:port`).
+        real_server: String,
+        /// Why.
+        reason: String,
+    },
+    /// A health check problem.
+    #[error("{item}: real server {real_server}: {kind} check: {reason}")]
+    BadCheck {
+        /// The virtual server.
+        item: Item,
+        /// The real server.
+        real_server: String,
+        /// Check kind (keepalived name).
+        kind: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A script problem.
+    #[error("{item}: {reason}")]
+    BadScript {
+        /// The item.
+        item: Item,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ValidationError {
+    /// The item the error is about, if any.
+    pub fn item(&self) -> Option<&Item> {
+        match self {
+            Self::EmptyName { .. } => None,
+            Self::DuplicateName { item }
+            | Self::VridOutOfRange { item, .. }
+            | Self::PriorityOutOfRange { item, .. }
+            | Self::BadVersion { item, .. }
+            | Self::IntervalOutOfRange { item, .. }
+            | Self::V2RequiresIpv4 { item, .. }
+            | Self::MixedFamilies { item, .. }
+            | Self::NoVips { item }
+            | Self::DuplicateVrid { item, .. }
+            | Self::BadAuth { item, .. }
+            | Self::NopreemptNeedsBackup { item }
+            | Self::WeightOutOfRange { item, .. }
+            | Self::UnknownReference { item, .. }
+            | Self::InTwoSyncGroups { item, .. }
+            | Self::UnknownScheduler { item, .. }
+            | Self::BadVirtualServer { item, .. }
+            | Self::BadRealServer { item, .. }
+            | Self::BadCheck { item, .. }
+            | Self::BadScript { item, .. } => Some(item),
+        }
+    }
+}
+
+fn check_weight(errs: &mut Vec<ValidationError>, item: &Item, what: String, weight: i32) {
+    if !(-253..=253).contains(&weight) {
+        errs.push(ValidationError::WeightOutOfRange {
+            item: item.clone(),
+            what,
+            weight,
+        });
+    }
+}
+
+fn check_names<'a>(
+    errs: &mut Vec<ValidationError>,
+    kind: &'static str,
+    names: impl Iterator<Item = &'a str>,
+    mk: impl Fn(String) -> Item,
+) -> HashSet<&'a str> {
+    let mut seen = HashSet::new();
+    for n in names {
+        if n.is_empty() {
+            errs.push(ValidationError::EmptyName { kind });
+        } else if !seen.insert(n) {
+            errs.push(ValidationError::DuplicateName {
+                item: mk(n.to_string()),
+            });
+        }
+    }
+    seen
+}
+
+/// Checks a configuration; returns every problem found (empty: valid).
+pub fn validate(cfg: &Config) -> Vec<ValidationError> {
+    let mut errs = Vec::new();
+    let scripts = check_names(
+        &mut errs,
+        "script",
+        cfg.scripts.iter().map(|s| s.name.as_str()),
+        Item::Script,
+    );
+    let instances = check_names(
+        &mut errs,
+        "instance",
+        cfg.instances.iter().map(|s| s.name.as_str()),
+        Item::Instance,
+    );
+    check_names(
+        &mut errs,
+        "sync group",
+        cfg.sync_groups.iter().map(|s| s.name.as_str()),
+        Item::SyncGroup,
+    );
+    check_names(
+        &mut errs,
+        "resource group",
+        cfg.resource_groups.iter().map(|s| s.name.as_str()),
+        Item::ResourceGroup,
+    );
+    let services = check_names(
+        &mut errs,
+        "virtual server",
+        cfg.virtual_servers.iter().map(|s| s.name.as_str()),
+        Item::VirtualServer,
+    );
+
+    for s in &cfg.scripts {
+        let item = Item::Script(s.name.clone());
+        check_weight(&mut errs, &item, "the script".into(), s.weight);
+        if s.command.trim().is_empty() {
+            errs.push(ValidationError::BadScript {
+                item: item.clone(),
+                reason: "empty command".into(),
+            });
+        }
+        if s.interval_ms == 0 {
+            errs.push(ValidationError::BadScript {
+                item: item.clone(),
+                reason: "interval must be > 0".into(),
+            });
+        }
+        if s.rise == 0 || s.fall == 0 {
+            errs.push(ValidationError::BadScript {
+                item,
+                reason: "rise and fall must be >= 1".into(),
+            });
+        }
+    }
+
+    // (interface, vrid, is_ipv6) -> instance name
+    let mut vrids: HashMap<(&str, u16, bool), &str> = HashMap::new();
+    for inst in &cfg.instances {
+        validate_instance(&mut errs, inst, &scripts);
+        let v6 = inst.vips.first().is_some_and(|v| v.address.is_ipv6());
+        if let Some(other) = vrids.insert((inst.interface.as_str(), inst.vrid, v6), &inst.name) {
+            errs.push(ValidationError::DuplicateVrid {
+                item: Item::Instance(inst.name.clone()),
+                interface: inst.interface.clone(),
+                vrid: inst.vrid,
+                other: other.to_string(),
+            });
+        }
+    }
+
+    let mut member_of: HashMap<&str, &str> = HashMap::new();
+    for g in &cfg.sync_groups {
+        let item = Item::SyncGroup(g.name.clone());
+        for i in &g.instances {
+            if !instances.contains(i.as_str()) {
+                errs.push(ValidationError::UnknownReference {
+                    item: item.clone(),
+                    kind: "instance",
+                    name: i.clone(),
+                });
+            } else if let Some(other) = member_of.insert(i, &g.name) {
+                errs.push(ValidationError::InTwoSyncGroups {
+                    item: item.clone(),
+                    instance: i.clone(),
+                    other: other.to_string(),
+                });
+            }
+        }
+    }
+
+    for r in &cfg.resource_groups {
+        let item = Item::ResourceGroup(r.name.clone());
+        if !instances.contains(r.instance.as_str()) {
+            errs.push(ValidationError::UnknownReference {
+                item: item.clone(),
+                kind: "instance",
+                name: r.instance.clone(),
+            });
+        }
+        for s in &r.steps {
+            if let super::model::Step::VirtualServer { name } = s
+                && !services.contains(name.as_str())
+            {
+                errs.push(ValidationError::UnknownReference {
+                    item: item.clone(),
+                    kind: "virtual server",
+                    name: name.clone(),
+                });
+            }
+        }
+    }
+
+    for vs in &cfg.virtual_servers {
+        validate_vs(&mut errs, vs);
+    }
+    errs
+}
+
+fn validate_instance(errs: &mut Vec<ValidationError>, inst: &Instance, scripts: &HashSet<&str>) {
+    let item = Item::Instance(inst.name.clone());
+    if !(1..=255).contains(&inst.vrid) {
+        errs.push(ValidationError::VridOutOfRange {
+            item: item.clone(),
+            vrid: inst.vrid,
+        });
+    }
+    if !(1..=255).contains(&inst.priority) {
+        errs.push(ValidationError::PriorityOutOfRange {
+            item: item.clone(),
+            priority: inst.priority,
+        });
+    }
+    match inst.version {
+        // RFC 3768 §5.3.7: Adver Int in whole seconds, 8 bits, default 1.
+        2 => {
+            if !inst.advert_int_ms.is_multiple_of(1000)
+                || !(1000..=255_000).contains(&inst.advert_int_ms)
+            {
+                errs.push(ValidationError::IntervalOutOfRange {
+                    item: item.clone(),
+                    version: 2,
+                    interval_ms: inst.advert_int_ms,
+                    allowed: "whole seconds 1..=255",
+                });
+            }
+        }
+        // RFC 5798 §5.2.7: Max Adver Int in centiseconds, 12 bits.
+        3 => {
+            if !inst.advert_int_ms.is_multiple_of(10)
+                || !(10..=40_950).contains(&inst.advert_int_ms)
+            {
+                errs.push(ValidationError::IntervalOutOfRange {
+                    item: item.clone(),
+                    version: 3,
+                    interval_ms: inst.advert_int_ms,
+                    allowed: "centiseconds 10 ms..=40950 ms",
+                });
+            }
+        }
+        v => errs.push(ValidationError::BadVersion {
+            item: item.clone(),
+            version: v,
+        }),
+    }
+    if inst.vips.is_empty() {
+        errs.push(ValidationError::NoVips { item: item.clone() });
+    }
+    let addrs = inst
+        .vips
+        .iter()
+        .map(|v| v.address)
+        .chain(inst.unicast_peers.iter().copied());
+    let mut first: Option<IpAddr> = None;
+    for a in addrs.chain(inst.unicast_src_ip) {
+        if inst.version == 2 && a.is_ipv6() {
+            errs.push(ValidationError::V2RequiresIpv4 {
+                item: item.clone(),
+                address: a,
+            });
+            continue;
+        }
+        match first {
+            None => first = Some(a),
+            Some(f) if f.is_ipv4() != a.is_ipv4() => errs.push(ValidationError::MixedFamilies {
+                item: item.clone(),
+                first: f,
+                address: a,
+            }),
+            Some(_) => {}
+        }
+    }
+    if let Some(auth) = &inst.auth {
+        if inst.version != 2 {
+            errs.push(ValidationError::BadAuth {
+                item: item.clone(),
+                reason: "authentication was removed in VRRPv3 (RFC 5798 §9); remove it or use version 2",
+            });
+        }
+        if auth.pass.is_empty() || auth.pass.len() > 8 {
+            errs.push(ValidationError::BadAuth {
+                item: item.clone(),
+                reason: "auth pass must be 1..=8 bytes (RFC 3768 §5.3.10)",
+            });
+        }
+    }
+    if inst.nopreempt && inst.state != super::model::InitialState::Backup {
+        errs.push(ValidationError::NopreemptNeedsBackup { item: item.clone() });
+    }
+    for t in &inst.track_interfaces {
+        check_weight(
+            errs,
+            &item,
+            format!("tracked interface {}", t.name),
+            t.weight,
+        );
+    }
+    for t in &inst.track_scripts {
+        if !scripts.contains(t.name.as_str()) {
+            errs.push(ValidationError::UnknownReference {
+                item: item.clone(),
+                kind: "script",
+                name: t.name.clone(),
+            });
+        }
+        if let Some(w) = t.weight {
+            check_weight(errs, &item, format!("tracked script {}", t.name), w);
+        }
+    }
+}
+
+fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
+    let item = Item::VirtualServer(vs.name.clone());
+    let bad = |reason: &str| ValidationError::BadVirtualServer {
+        item: item.clone(),
+        reason: reason.into(),
+    };
+    match (vs.address, vs.port, vs.fwmark) {
+        (Some(_), Some(_), None) => {
+            if vs.family.is_some() {
+                errs.push(bad("family is only for fwmark services"));
+            }
+        }
+        (None, None, Some(0)) => errs.push(bad("fwmark must be > 0")),
+        (None, None, Some(_)) => {}
+        _ => errs.push(bad("give either address and port, or fwmark")),
+    }
+    if !KNOWN_SCHEDULERS.contains(&vs.scheduler.as_str()) {
+        errs.push(ValidationError::UnknownScheduler {
+            item: item.clone(),
+            scheduler: vs.scheduler.clone(),
+        });
+    }
+    if vs.hysteresis >= vs.quorum && vs.hysteresis > 0 {
+        errs.push(bad("hysteresis must be smaller than quorum"));
+    }
+    if vs.delay_loop_ms == 0 {
+        errs.push(bad("delay_loop must be > 0"));
+    }
+    if vs.port == Some(0) && vs.persistence_timeout_s.is_none() {
+        errs.push(bad("port 0 (all ports) needs persistence"));
+    }
+    let family_v4 = vs
+        .address
+        .map(|a| a.is_ipv4())
+        .or(vs.family.map(|f| f == super::model::Family::Inet));
+    if let (Some(s), Some(v4)) = (&vs.sorry_server, family_v4)
+        && s.address.is_ipv4() != v4
+        && vs.method != super::model::Method::Tun
+    {
+        errs.push(bad("sorry server address family differs from the service"));
+    }
+    for rs in &vs.real_servers {
+        let name = match rs.port {
+            Some(p) => format!("{}", std::net::SocketAddr::new(rs.address, p)),
+            None => rs.address.to_string(),
+        };
+        let bad_rs = |reason: String| ValidationError::BadRealServer {
+            item: item.clone(),
+            real_server: name.clone(),
+            reason,
+        };
+        if rs.weight > 65_535 {
+            errs.push(bad_rs(format!("weight {} is outside 0..=65535", rs.weight)));
+        }
+        if let Some(v4) = family_v4
+            && rs.address.is_ipv4() != v4
+            && vs.method != super::model::Method::Tun
+        {
+            errs.push(bad_rs(
+                "address family differs from the service (only TUN may mix)".into(),
+            ));
+        }
+        if vs.fwmark.is_some() && rs.port.is_some() && vs.method == super::model::Method::Dr {
+            // DR cannot change the port; harmless but misleading.
+            errs.push(bad_rs(
+                "a port on a real server of a DR fwmark service is never used".into(),
+            ));
+        }
+        if vs.method == super::model::Method::Dr
+            && let (Some(vp), Some(rp)) = (vs.port, rs.port)
+            && vp != rp
+        {
+            errs.push(bad_rs(format!("DR cannot translate port {vp} to {rp}")));
+        }
+        for c in &rs.checks {
+            let kind = c.kind.keepalived_name();
+            let mut bad_c = |reason: String| {
+                errs.push(ValidationError::BadCheck {
+                    item: item.clone(),
+                    real_server: name.clone(),
+                    kind,
+                    reason,
+                })
+            };
+            let http = matches!(c.kind, CheckKind::Http | CheckKind::Ssl);
+            if http && c.urls.is_empty() {
+                bad_c("needs at least one url".into());
+            }
+            if !http && (!c.urls.is_empty() || c.virtualhost.is_some()) {
+                bad_c("url and virtualhost are only for HTTP_GET and SSL_GET".into());
+            }
+            for u in &c.urls {
+                if !u.path.starts_with('/') {
+                    bad_c(format!("url path {:?} must start with /", u.path));
+                }
+                if let Some(d) = &u.digest
+                    && (d.len() != 32 || !d.bytes().all(|b| b.is_ascii_hexdigit()))
+                {
+                    bad_c(format!("digest {d:?} is not 32 hex digits (an MD5)"));
+                }
+                if let Some(s) = u.status_code
+                    && !(100..=599).contains(&s)
+                {
+                    bad_c(format!("status_code {s} is outside 100..=599"));
+                }
+            }
+            if c.kind != CheckKind::Dns && (c.dns_name.is_some() || c.dns_type.is_some()) {
+                bad_c("type and name are only for DNS_CHECK".into());
+            }
+            if let Some(t) = &c.dns_type
+                && !["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"].contains(&t.as_str())
+            {
+                bad_c(format!(
+                    "DNS type {t:?} is not one of A NS CNAME SOA MX TXT AAAA"
+                ));
+            }
+            if c.kind != CheckKind::Smtp && c.helo_name.is_some() {
+                bad_c("helo_name is only for SMTP_CHECK".into());
+            }
+            if c.kind == CheckKind::Misc {
+                if c.misc_path.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                    bad_c("needs misc_path".into());
+                }
+            } else if c.misc_path.is_some() || c.misc_timeout_ms.is_some() || c.misc_dynamic {
+                bad_c("misc_path, misc_timeout and misc_dynamic are only for MISC_CHECK".into());
+            }
+            if c.connect_timeout_ms == Some(0) || c.delay_loop_ms == Some(0) {
+                bad_c("timeouts and delay_loop must be > 0".into());
+            }
+            if let Some(b) = c.bind_ip
+                && b.is_ipv4() != c.connect_ip.unwrap_or(rs.address).is_ipv4()
+            {
+                bad_c("bind address family differs from the connect address".into());
+            }
+        }
+    }
+}

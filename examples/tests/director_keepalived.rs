@@ -1,0 +1,659 @@
+//! keepalived.conf reader: samples, old spellings, warnings, safety errors, syntax errors.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ha_examples::director::keepalived::{self, KeepalivedErrorKind, lexer, parse};
+use ha_examples::director::model::*;
+use ha_examples::director::{ConfigError, load_keepalived_file, load_keepalived_str};
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("director")
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn tmpdir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "ha-director-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Reads `text` as if it were /virtual/keepalived.conf; panics on errors.
+fn ok(text: &str) -> ha_examples::director::Loaded {
+    match load_keepalived_str(text, Path::new("/virtual/keepalived.conf")) {
+        Ok(l) => l,
+        Err(e) => panic!(
+            "unexpected errors: {:#?}",
+            e.iter().map(ToString::to_string).collect::<Vec<_>>()
+        ),
+    }
+}
+
+/// Reads `text`, expects errors; returns them displayed.
+fn errs(text: &str) -> Vec<String> {
+    match load_keepalived_str(text, Path::new("k.conf")) {
+        Ok(l) => panic!("expected errors, got {:#?}", l.config),
+        Err(e) => e.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const MIN_INSTANCE: &str = "vrrp_instance VI { interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1\n }\n }\n";
+
+#[test]
+fn classic_lvs_dr_pair_parses_to_the_expected_model() {
+    let path = samples().join("lvs-dr-master.conf");
+    let l = load_keepalived_file(&path).unwrap_or_else(|e| panic!("{e:?}"));
+    let c = &l.config;
+    assert_eq!(c.global.router_id.as_deref(), Some("LB1"));
+    assert!(c.global.script_security);
+    assert_eq!(c.global.script_user.as_deref(), Some("keepalived_script"));
+
+    assert_eq!(
+        c.scripts,
+        vec![TrackScript {
+            name: "chk_haproxy".into(),
+            command: "/usr/local/bin/check_lb.sh --quick".into(),
+            interval_ms: 2000,
+            timeout_ms: Some(1500),
+            weight: -20,
+            rise: 2,
+            fall: 3,
+            user: None,
+            group: None,
+        }]
+    );
+
+    assert_eq!(c.sync_groups.len(), 1);
+    assert_eq!(c.sync_groups[0].name, "VG_1");
+    assert_eq!(c.sync_groups[0].instances, vec!["VI_EXT", "VI_INT"]);
+    assert_eq!(
+        c.sync_groups[0].notify.master.as_deref(),
+        Some("/etc/keepalived/notify.sh master")
+    );
+
+    assert_eq!(c.instances.len(), 2);
+    let ext = &c.instances[0];
+    assert_eq!(ext.name, "VI_EXT");
+    assert_eq!(ext.version, 2);
+    assert_eq!(ext.state, InitialState::Master);
+    assert_eq!(ext.interface, "eth0");
+    assert_eq!(ext.vrid, 51);
+    assert_eq!(ext.priority, 150);
+    assert_eq!(ext.advert_int_ms, 1000);
+    assert_eq!(
+        ext.auth,
+        Some(Auth {
+            pass: "s3cret".into()
+        })
+    );
+    assert_eq!(
+        ext.vips,
+        vec![
+            Vip {
+                address: ip("192.168.10.100"),
+                prefix: 24,
+                dev: Some("eth0".into()),
+                label: None
+            },
+            Vip {
+                address: ip("192.168.10.101"),
+                prefix: 24,
+                dev: Some("eth0".into()),
+                label: Some("eth0:1".into())
+            },
+        ]
+    );
+    assert_eq!(
+        ext.track_interfaces,
+        vec![TrackInterface {
+            name: "eth1".into(),
+            weight: -30
+        }]
+    );
+    assert_eq!(
+        ext.track_scripts,
+        vec![TrackScriptRef {
+            name: "chk_haproxy".into(),
+            weight: None
+        }]
+    );
+    assert_eq!(
+        ext.notify.backup.as_deref(),
+        Some("/etc/keepalived/backup.sh")
+    );
+    // `{` on the line after `vrrp_instance VI_INT`.
+    let int = &c.instances[1];
+    assert_eq!(int.name, "VI_INT");
+    assert_eq!(
+        int.vips,
+        vec![Vip {
+            address: ip("10.0.0.254"),
+            prefix: 24,
+            dev: None,
+            label: None
+        }]
+    );
+
+    // virtual_server with HTTP_GET and TCP_CHECK, then the included one.
+    assert_eq!(c.virtual_servers.len(), 2);
+    let vs = &c.virtual_servers[0];
+    assert_eq!(vs.name, "192.168.10.100:80");
+    assert_eq!(
+        (vs.address, vs.port, vs.fwmark),
+        (Some(ip("192.168.10.100")), Some(80), None)
+    );
+    assert_eq!(vs.scheduler, "wlc");
+    assert_eq!(vs.method, Method::Dr);
+    assert_eq!(vs.protocol, Protocol::Tcp);
+    assert_eq!(vs.persistence_timeout_s, Some(50));
+    assert_eq!(vs.delay_loop_ms, 6000);
+    assert_eq!(
+        vs.sorry_server,
+        Some(SorryServer {
+            address: ip("10.0.0.200"),
+            port: Some(80)
+        })
+    );
+    assert_eq!(vs.real_servers.len(), 2);
+    let rs1 = &vs.real_servers[0];
+    assert_eq!(
+        (rs1.address, rs1.port, rs1.weight, rs1.inhibit_on_failure),
+        (ip("10.0.0.11"), Some(80), 3, true)
+    );
+    let mut http = Check::new(CheckKind::Http);
+    http.urls = vec![
+        UrlCheck {
+            path: "/health".into(),
+            status_code: Some(200),
+            digest: None,
+        },
+        UrlCheck {
+            path: "/index.html".into(),
+            status_code: None,
+            digest: Some("9b3a0c85a887a256d6939da88aabd8cd".into()),
+        },
+    ];
+    http.connect_timeout_ms = Some(3000);
+    http.retry = Some(3);
+    http.delay_before_retry_ms = Some(2000);
+    assert_eq!(rs1.checks, vec![http]);
+    let mut tcp = Check::new(CheckKind::Tcp);
+    tcp.connect_port = Some(80);
+    tcp.connect_timeout_ms = Some(2500);
+    assert_eq!(vs.real_servers[1].checks, vec![tcp]);
+
+    let inc = &c.virtual_servers[1];
+    assert_eq!(inc.name, "192.168.10.101:443");
+    assert_eq!(inc.scheduler, "rr");
+    assert_eq!(inc.real_servers[0].checks[0].kind, CheckKind::Ssl);
+    assert_eq!(inc.real_servers[0].checks[0].retry, Some(2));
+
+    // Unsupported keywords are listed with file and line.
+    let w: Vec<(String, u32, String)> = l
+        .warnings
+        .iter()
+        .map(|w| {
+            (
+                w.location
+                    .file
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                w.location.line,
+                w.keyword.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        w,
+        vec![
+            ("lvs-dr-master.conf".into(), 4, "notification_email".into()),
+            (
+                "lvs-dr-master.conf".into(),
+                7,
+                "notification_email_from".into()
+            ),
+            ("lvs-dr-master.conf".into(), 8, "smtp_server".into()),
+            ("lvs-dr-master.conf".into(), 64, "smtp_alert".into()),
+        ]
+    );
+    assert!(l.warnings.iter().all(|w| w.action.contains("ignored")));
+}
+
+#[test]
+fn every_checker_fwmark_and_v3() {
+    let l = load_keepalived_file(&samples().join("all-checks.conf"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let i = &l.config.instances[0];
+    assert_eq!(i.version, 3, "global vrrp_version 3 is the default");
+    assert_eq!(i.advert_int_ms, 500);
+    assert!(i.nopreempt);
+    assert_eq!(i.preempt_delay_ms, 30_000);
+    assert_eq!(
+        i.unicast_src_ip,
+        Some(ip("fd00::1")),
+        "mcast_src_ip is the old spelling"
+    );
+    assert_eq!(i.unicast_peers, vec![ip("fd00::2")]);
+    assert_eq!(i.notify.any.as_deref(), Some("/usr/local/bin/notify-all"));
+    let vs = &l.config.virtual_servers[0];
+    assert_eq!(
+        (vs.fwmark, vs.address, vs.name.as_str()),
+        (Some(10), None, "fwmark:10")
+    );
+    assert_eq!(
+        (vs.method, vs.protocol, vs.quorum, vs.hysteresis),
+        (Method::Tun, Protocol::Udp, 2, 1)
+    );
+    assert_eq!(vs.quorum_up.as_deref(), Some("/bin/true up"));
+    let checks = &vs.real_servers[0].checks;
+    let kinds: Vec<CheckKind> = checks.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![CheckKind::Dns, CheckKind::Smtp, CheckKind::Misc]
+    );
+    assert_eq!(checks[0].dns_type.as_deref(), Some("A"));
+    assert_eq!(checks[0].dns_name.as_deref(), Some("example.com"));
+    // Old SMTP `host {}` form: the host's address plus the block's settings.
+    assert_eq!(checks[1].connect_ip, Some(ip("10.1.0.9")));
+    assert_eq!(checks[1].connect_port, Some(25));
+    assert_eq!(checks[1].connect_timeout_ms, Some(4000));
+    assert_eq!(checks[1].helo_name.as_deref(), Some("lb.example.com"));
+    assert_eq!(
+        checks[2].misc_path.as_deref(),
+        Some("/usr/local/bin/check_rs 10.1.0.1")
+    );
+    assert_eq!(checks[2].misc_timeout_ms, Some(5000));
+    assert!(checks[2].misc_dynamic);
+}
+
+#[test]
+fn old_spellings_map_to_the_new_ones() {
+    let text = format!(
+        "{MIN_INSTANCE}
+vrrp_instance OLD {{
+  interface eth1
+  virtual_router_id 2
+  mcast_src_ip 10.0.1.5
+  virtual_ipaddress {{
+    10.0.1.1
+  }}
+}}
+virtual_server 10.0.0.1 80 {{
+  lb_algo sh
+  lb_kind DR
+  real_server 10.0.0.2 80 {{
+    HTTP_GET {{
+      url {{
+        path /
+      }}
+      nb_get_retry 4
+      bindto 10.0.0.9
+    }}
+  }}
+}}
+virtual_server 10.0.0.1 81 {{
+  lvs_sched sh
+  lvs_method DR
+  real_server 10.0.0.2 81 {{
+    HTTP_GET {{
+      url {{
+        path /
+      }}
+      retry 4
+      bindto 10.0.0.9
+    }}
+  }}
+}}
+global_defs {{
+  lvs_id OLDNAME
+}}
+"
+    );
+    let l = ok(&text);
+    let c = &l.config;
+    assert_eq!(
+        c.global.router_id.as_deref(),
+        Some("OLDNAME"),
+        "lvs_id -> router_id"
+    );
+    assert_eq!(
+        c.instances[1].unicast_src_ip,
+        Some(ip("10.0.1.5")),
+        "mcast_src_ip -> unicast_src_ip"
+    );
+    let (old, new) = (&c.virtual_servers[0], &c.virtual_servers[1]);
+    assert_eq!(old.scheduler, "sh", "lb_algo -> lvs_sched");
+    assert_eq!(old.method, Method::Dr, "lb_kind -> lvs_method");
+    assert_eq!(
+        old.real_servers[0].checks[0].retry,
+        Some(4),
+        "nb_get_retry -> retry"
+    );
+    // Apart from the name/port, old and new spellings give the same model.
+    let mut renamed = new.clone();
+    renamed.name = old.name.clone();
+    renamed.port = old.port;
+    renamed.real_servers[0].port = old.real_servers[0].port;
+    assert_eq!(&renamed, old);
+}
+
+#[test]
+fn unsupported_keywords_are_listed_with_their_line() {
+    let text = "global_defs {\n  smtp_connect_timeout 30\n}\nstatic_routes {\n  10.0.0.0/8 via 1.1.1.1\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 1\n garp_master_delay 10\n virtual_ipaddress {\n 10.0.0.1/24 brd 10.0.0.255 dev eth0\n }\n}\n";
+    let l = ok(text);
+    let w: Vec<(u32, &str)> = l
+        .warnings
+        .iter()
+        .map(|w| (w.location.line, w.keyword.as_str()))
+        .collect();
+    assert_eq!(
+        w,
+        vec![
+            (2, "smtp_connect_timeout"),
+            (4, "static_routes"),
+            (10, "garp_master_delay"),
+            (12, "brd")
+        ]
+    );
+    assert_eq!(l.warnings[0].location.column, 3);
+    assert!(
+        l.warnings[3]
+            .to_string()
+            .starts_with("/virtual/keepalived.conf:12:2: warning: `brd`")
+    );
+    assert_eq!(l.config.instances[0].vips[0].dev.as_deref(), Some("eth0"));
+}
+
+fn has_unsafe(errors: &[String], line: u32, keyword: &str) {
+    let want = format!("k.conf:{line}:");
+    assert!(
+        errors.iter().any(|e| e.starts_with(&want) && e.contains(&format!("`{keyword}` cannot be honoured"))),
+        "no safety error for {keyword} at line {line}: {errors:#?}"
+    );
+}
+
+#[test]
+fn safety_keywords_are_errors() {
+    // AH authentication cannot be honoured.
+    let e = errs(
+        "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n authentication {\n  auth_type AH\n  auth_pass x\n }\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n",
+    );
+    has_unsafe(&e, 5, "auth_type");
+    // Unknown authentication option.
+    let e = errs(
+        "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n authentication {\n  auth_type PASS\n  auth_pass x\n  auth_foo y\n }\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n",
+    );
+    has_unsafe(&e, 7, "auth_foo");
+    // Unsupported vrrp_script options.
+    let e = errs(&format!(
+        "vrrp_script s {{\n script /bin/true\n init_fail\n}}\n{MIN_INSTANCE}"
+    ));
+    has_unsafe(&e, 3, "init_fail");
+    let e = errs(&format!(
+        "vrrp_script s {{\n script /bin/true\n weight 10 reverse\n}}\n{MIN_INSTANCE}"
+    ));
+    has_unsafe(&e, 3, "weight");
+    // Tracking that cannot be done.
+    let e = errs(
+        "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n track_file {\n  f1\n }\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n",
+    );
+    has_unsafe(&e, 4, "track_file");
+    // MISC_CHECK user option, regex in HTTP_GET.
+    let e = errs(
+        "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n   user nobody\n  }\n }\n}\n",
+    );
+    has_unsafe(&e, 5, "user");
+    let e = errs(
+        "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path /\n    regex \"ok\"\n   }\n  }\n }\n}\n",
+    );
+    has_unsafe(&e, 6, "regex");
+    // enable_script_security is honoured (kept in the model), not ignored.
+    let l = ok(&format!(
+        "global_defs {{\n enable_script_security\n script_user nobody nogroup\n}}\n{MIN_INSTANCE}"
+    ));
+    assert!(l.config.global.script_security);
+    assert_eq!(l.config.global.script_group.as_deref(), Some("nogroup"));
+    assert!(l.warnings.is_empty());
+    // PASS authentication on VRRPv3 is a validation error naming the instance.
+    let e = errs(
+        "vrrp_instance VI {\n version 3\n interface eth0\n virtual_router_id 1\n authentication {\n  auth_type PASS\n  auth_pass x\n }\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n",
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:1:1: instance \"VI\"") && e.contains("VRRPv3")),
+        "{e:#?}"
+    );
+}
+
+fn syntax_at(text: &str, line: u32, column: u32) {
+    match keepalived::read_str(text, Path::new("s.conf")) {
+        Ok(_) => panic!("expected a syntax error in {text:?}"),
+        Err(e) => match &e[0] {
+            ConfigError::Keepalived {
+                location,
+                kind: KeepalivedErrorKind::Syntax(_),
+            } => {
+                assert_eq!((location.line, location.column), (line, column), "{}", e[0]);
+                assert!(
+                    e[0].to_string()
+                        .starts_with(&format!("s.conf:{line}:{column}: syntax error"))
+                );
+            }
+            other => panic!("not a syntax error: {other}"),
+        },
+    }
+}
+
+#[test]
+fn syntax_errors_have_exact_line_and_column() {
+    syntax_at("global_defs {\n  router_id x\n", 1, 13); // never closed: points at the `{`
+    syntax_at("global_defs {\n}\n  }\n", 3, 3); // stray `}`
+    syntax_at("vrrp_script s {\n  script \"/bin/true\n}\n", 2, 10); // unterminated quote
+    syntax_at("\n\n   {\n", 3, 4); // block without a keyword
+    syntax_at("a {\n b {\n  c {\n }\n}\n", 1, 3); // the outer block is the one left open
+}
+
+#[test]
+fn value_errors_name_the_keyword_and_place() {
+    let e = errs(
+        "vrrp_instance VI {\n interface eth0\n virtual_router_id abc\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n",
+    );
+    assert!(
+        e[0].starts_with("k.conf:3:2: `virtual_router_id`: bad value \"abc\""),
+        "{e:#?}"
+    );
+    let e = errs(
+        "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.300\n }\n}\n",
+    );
+    assert!(e[0].starts_with("k.conf:5:2: "), "{e:#?}");
+    let e = errs("virtual_server 10.0.0.1 80 {\n lb_kind FOO\n}\n");
+    assert!(
+        e[0].starts_with("k.conf:2:2: `lb_kind`: bad value \"FOO\", expected DR, NAT or TUN"),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn validation_errors_point_at_the_item() {
+    // Duplicate VRID on one interface; scheduler unknown; v2 with IPv6.
+    let text = format!(
+        "{MIN_INSTANCE}vrrp_instance VI2 {{\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {{\n 10.0.0.2\n }}\n}}\nvirtual_server 10.0.0.1 80 {{\n lb_algo fastest\n}}\nvrrp_instance V6 {{\n interface eth1\n virtual_router_id 3\n virtual_ipaddress {{\n fd00::1\n }}\n}}\n"
+    );
+    let e = errs(&text);
+    assert!(
+        e.iter().any(|e| e.starts_with(
+            "k.conf:7:1: instance \"VI2\": vrid 1 on eth0 is already used by instance \"VI\""
+        )),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e
+                .starts_with("k.conf:14:1: virtual server \"10.0.0.1:80\": scheduler \"fastest\"")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:17:1: instance \"V6\": VRRPv2 is IPv4 only")),
+        "{e:#?}"
+    );
+}
+
+#[test]
+fn includes_follow_globs_relative_to_the_including_file() {
+    let d = tmpdir();
+    std::fs::create_dir_all(d.join("sub/more")).unwrap();
+    std::fs::write(
+        d.join("main.conf"),
+        "include sub/*.conf\ninclude sub/none-*.conf\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("sub/b.conf"),
+        MIN_INSTANCE
+            .replace("VI", "B")
+            .replace("10.0.0.1", "10.0.0.2")
+            .replace("_id 1", "_id 2"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("sub/a.conf"),
+        format!("{MIN_INSTANCE}include more/x[0-9].conf\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("sub/more/x1.conf"),
+        "vrrp_script s {\n script /bin/true\n}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("sub/more/xa.conf"), "not matched {\n").unwrap();
+    let l = load_keepalived_file(&d.join("main.conf")).unwrap_or_else(|e| panic!("{e:?}"));
+    let names: Vec<&str> = l.config.instances.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["VI", "B"],
+        "sorted glob order a.conf then b.conf"
+    );
+    assert_eq!(l.config.scripts[0].name, "s");
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    assert_eq!(l.warnings[0].location.line, 2);
+    // A missing plain include is an error at the include line; an include loop stops.
+    std::fs::write(d.join("bad.conf"), "\ninclude nope.conf\n").unwrap();
+    let e = load_keepalived_file(&d.join("bad.conf")).unwrap_err();
+    assert!(
+        e[0].to_string()
+            .contains("bad.conf:2:1: include \"nope.conf\""),
+        "{}",
+        e[0]
+    );
+    std::fs::write(d.join("loop.conf"), "include loop.conf\n").unwrap();
+    let e = load_keepalived_file(&d.join("loop.conf")).unwrap_err();
+    assert!(e[0].to_string().contains("nested deeper"), "{}", e[0]);
+    // Errors inside an included file name that file.
+    std::fs::write(
+        d.join("sub/more/x2.conf"),
+        "vrrp_script t {\n script /bin/true\n bogus_opt\n}\n",
+    )
+    .unwrap();
+    let e = load_keepalived_file(&d.join("main.conf")).unwrap_err();
+    assert!(
+        e[0].to_string()
+            .contains("sub/more/x2.conf:3:2: `bogus_opt` cannot be honoured"),
+        "{}",
+        e[0]
+    );
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn tokenizer_comments_quotes_and_braces() {
+    use lexer::TokenKind::*;
+    let t = lexer::tokenize("a{b} # c\n! d\n\"e f\\\" g\" h!i").unwrap();
+    let kinds: Vec<_> = t
+        .iter()
+        .map(|t| (t.kind.clone(), t.line, t.column))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (Word("a".into()), 1, 1),
+            (Open, 1, 2),
+            (Word("b".into()), 1, 3),
+            (Close, 1, 4),
+            (Newline, 1, 9),
+            (Newline, 2, 4),
+            (Word("e f\" g".into()), 3, 1),
+            (Word("h!i".into()), 3, 11),
+        ]
+    );
+    let nodes = parse::parse_str("x 1 2 { y }\nz\n{\n}\n", Path::new("p")).unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0].args, vec!["1", "2"]);
+    assert_eq!(nodes[0].block.as_ref().unwrap()[0].keyword, "y");
+    assert_eq!(nodes[1].block.as_deref(), Some(&[][..]));
+}
+
+#[test]
+fn glob_matching() {
+    use parse::wildcard_match as m;
+    assert!(m("*.conf", "a.conf"));
+    assert!(!m("*.conf", "a.conf~"));
+    assert!(m("x[0-9]?", "x1z"));
+    assert!(!m("x[!0-9]", "x1"));
+    assert!(m("*a*b", "zzazzb"));
+    assert!(!m("[", "["));
+}
+
+#[test]
+fn timers() {
+    assert_eq!(keepalived::parse_timer_ms("3"), Some(3000));
+    assert_eq!(keepalived::parse_timer_ms("1.5"), Some(1500));
+    assert_eq!(keepalived::parse_timer_ms(".25"), Some(250));
+    assert_eq!(keepalived::parse_timer_ms("-1"), None);
+    assert_eq!(keepalived::parse_timer_ms("1e3"), None);
+    assert_eq!(keepalived::parse_timer_ms("."), None);
+}
+
+proptest::proptest! {
+    #[test]
+    fn tokenizer_and_parser_never_panic(s in "\\PC*") {
+        let _ = lexer::tokenize(&s);
+        let _ = keepalived::read_str(&s, Path::new("/nonexistent/p.conf"));
+    }
+
+    #[test]
+    fn tokenizer_never_panics_on_keepalived_like_text(
+        s in proptest::collection::vec(proptest::prop_oneof![
+            proptest::strategy::Just("{".to_string()),
+            proptest::strategy::Just("}".to_string()),
+            proptest::strategy::Just("\n".to_string()),
+            proptest::strategy::Just("\"".to_string()),
+            proptest::strategy::Just("#".to_string()),
+            proptest::strategy::Just("vrrp_instance".to_string()),
+            proptest::strategy::Just("virtual_server".to_string()),
+            proptest::strategy::Just("real_server".to_string()),
+            proptest::strategy::Just("HTTP_GET".to_string()),
+            proptest::strategy::Just("url".to_string()),
+            "[a-z0-9./ ]{0,8}",
+        ], 0..60)
+    ) {
+        let text = s.join(" ");
+        let _ = keepalived::read_str(&text, Path::new("/nonexistent/p.conf"));
+    }
+
+    #[test]
+    fn wildcard_never_panics(p in "[*?\\[\\]!a-c-]{0,12}", n in "[a-c\\[\\]-]{0,12}") {
+        let _ = parse::wildcard_match(&p, &n);
+    }
+}

@@ -1,13 +1,82 @@
 //! Real-server health checks under a sans-io scheduler.
+//!
+//! - [`Scheduler`] (always available, no IO): decides when to probe which target, applies
+//!   retries, rise/fall, alpha, warmup jitter and dynamic weights, and reports state changes
+//!   as [`Event`]s with the reason. It never reads a clock, opens a socket or draws entropy.
+//! - [`Check`] and friends: plain data describing a probe (TCP, HTTP(S), DNS, SMTP, UDP,
+//!   ping, script).
+//! - `probe` (feature `tokio`): the probe implementations; [`probe::run`] executes one
+//!   [`Check`] within a timeout and returns an [`Outcome`].
+//!
+//! A driver loop on tokio (see `examples/src/bin/check-scale.rs` for a complete one):
+//!
+//! ```no_run
+//! # #[cfg(feature = "tokio")]
+//! # async fn driver(mut sched: ha_healthcheck::Scheduler) {
+//! use std::time::Instant;
+//! let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+//! loop {
+//!     let now = Instant::now();
+//!     while let Some(req) = sched.poll_due(now) {
+//!         let tx = tx.clone();
+//!         tokio::spawn(async move {
+//!             let outcome = ha_healthcheck::probe::run(&req.check, req.timeout).await;
+//!             let _ = tx.send((req.id, outcome));
+//!         });
+//!     }
+//!     while let Some(ev) = sched.poll_event() {
+//!         println!("{ev:?}");
+//!     }
+//!     let wake = sched.poll_timeout().map(tokio::time::Instant::from_std);
+//!     tokio::select! {
+//!         Some((id, outcome)) = rx.recv() => { sched.handle_outcome(Instant::now(), id, outcome); }
+//!         _ = async { match wake { Some(t) => tokio::time::sleep_until(t).await,
+//!                                  None => std::future::pending().await } } => {}
+//!     }
+//! }
+//! # }
+//! ```
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
-/// Placeholder until the scheduler lands.
-pub const CRATE: &str = "ha-healthcheck";
+pub mod check;
+pub mod outcome;
+#[cfg(feature = "tokio")]
+pub mod probe;
+pub mod scheduler;
+pub mod wire;
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn name() {
-        assert_eq!(super::CRATE, "ha-healthcheck");
+pub use check::{
+    Check, DnsCheck, DnsType, HttpCheck, PingCheck, ScriptCheck, SmtpCheck, SocketOptions,
+    StatusRange, TcpCheck, TlsOptions, TlsVerify, UdpCheck, parse_md5_hex,
+};
+pub use outcome::{Failure, Outcome, outcome_from_exit};
+pub use scheduler::{
+    Event, EventKind, Health, ProbeId, ProbeRequest, ReconcileStats, Scheduler, SchedulerConfig,
+    StartState, TargetConfig, TargetId, TargetStatus, Upsert,
+};
+
+/// Errors of configuration parsing in this crate.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// A DNS query type name that is not supported.
+    #[error("unknown DNS query type {0:?} (expected A, AAAA, NS, CNAME, SOA, MX, TXT, PTR or SRV)")]
+    UnknownDnsType(String),
+    /// A status code range that does not parse.
+    #[error("bad HTTP status code range {0:?} (expected CODE or MIN-MAX within 100-599)")]
+    BadStatusRange(String),
+}
+
+impl std::str::FromStr for StatusRange {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = || Error::BadStatusRange(s.to_owned());
+        let (a, b) = s.split_once('-').unwrap_or((s, s));
+        let min: u16 = a.trim().parse().map_err(|_| bad())?;
+        let max: u16 = b.trim().parse().map_err(|_| bad())?;
+        if !(100..=599).contains(&min) || !(100..=599).contains(&max) || min > max {
+            return Err(bad());
+        }
+        Ok(StatusRange { min, max })
     }
 }

@@ -1,0 +1,332 @@
+//! What to check: plain data describing one probe, independent of any IO runtime.
+//!
+//! These types carry no behaviour; the probes behind the `tokio` feature
+//! ([`crate::probe`]) execute them. They map onto keepalived's `TCP_CHECK`, `HTTP_GET`,
+//! `SSL_GET`, `DNS_CHECK`, `SMTP_CHECK`, `UDP_CHECK`, `PING_CHECK`, `MISC_CHECK` and
+//! ldirectord's `checktype`/`service`/`request`/`receive`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+/// One check: what to probe and what counts as success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// TCP connect (keepalived `TCP_CHECK`, ldirectord `checktype=connect`), optionally
+    /// sending a string and expecting one back (ldirectord `service=simpletcp`).
+    Tcp(TcpCheck),
+    /// HTTP or HTTPS `GET` (keepalived `HTTP_GET`/`SSL_GET`, ldirectord `service=http(s)`).
+    Http(HttpCheck),
+    /// A DNS query over UDP (keepalived `DNS_CHECK`, ldirectord `service=dns`).
+    Dns(DnsCheck),
+    /// SMTP banner and `HELO`/`EHLO` (keepalived `SMTP_CHECK`).
+    Smtp(SmtpCheck),
+    /// A UDP datagram and an optional expected reply (keepalived `UDP_CHECK`).
+    Udp(UdpCheck),
+    /// ICMP or ICMPv6 echo (keepalived `PING_CHECK`, ldirectord `checktype=ping`).
+    Ping(PingCheck),
+    /// An external program (keepalived `MISC_CHECK`, ldirectord `checktype=external`).
+    Script(ScriptCheck),
+}
+
+/// Socket options shared by the network probes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SocketOptions {
+    /// Local address to bind before connecting (keepalived `bind_to`).
+    pub bind_addr: Option<IpAddr>,
+    /// Local port to bind (keepalived `bind_port`); needs `bind_addr` or binds the wildcard.
+    pub bind_port: Option<u16>,
+    /// Interface to bind to with `SO_BINDTODEVICE` (keepalived `bind_if`); needs
+    /// `CAP_NET_RAW`.
+    pub interface: Option<String>,
+    /// Firewall mark set with `SO_MARK` (keepalived `fwmark`); needs `CAP_NET_ADMIN`.
+    pub fwmark: Option<u32>,
+}
+
+/// TCP connect check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpCheck {
+    /// Address to connect to.
+    pub addr: SocketAddr,
+    /// Socket options.
+    pub socket: SocketOptions,
+    /// Bytes to send once connected (ldirectord `request` with `service=simpletcp`).
+    pub send: Option<Vec<u8>>,
+    /// Bytes that must appear in what the server sends back (ldirectord `receive`); read
+    /// until found, the peer closes, or the body cap is reached.
+    pub expect: Option<Vec<u8>>,
+}
+
+impl TcpCheck {
+    /// A plain connect check of `addr`.
+    #[must_use]
+    pub fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            socket: SocketOptions::default(),
+            send: None,
+            expect: None,
+        }
+    }
+}
+
+/// An inclusive range of HTTP status codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusRange {
+    /// Lowest accepted code.
+    pub min: u16,
+    /// Highest accepted code.
+    pub max: u16,
+}
+
+impl StatusRange {
+    /// True if `code` is inside the range.
+    #[must_use]
+    pub fn contains(&self, code: u16) -> bool {
+        (self.min..=self.max).contains(&code)
+    }
+}
+
+/// TLS settings of an HTTPS check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Server name sent in SNI and checked against the certificate. `None` uses the URL's
+    /// host (or the `Host` header), falling back to the IP address (no SNI for an IP).
+    pub sni: Option<String>,
+    /// How to verify the server certificate.
+    pub verify: TlsVerify,
+}
+
+/// Server certificate verification policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsVerify {
+    /// Verify against the system trust store (`/etc/ssl/certs/ca-certificates.crt`).
+    System,
+    /// Verify against the certificates of a PEM file (a private CA).
+    CaFile(PathBuf),
+    /// Accept ANY certificate, expired, self-signed or for another name, like keepalived's
+    /// `SSL_GET` does by default. The TLS handshake still runs (so a server that does not
+    /// speak TLS fails) but it gives no authenticity at all: use only where the check is about
+    /// liveness and the network path is trusted.
+    Off,
+}
+
+/// HTTP(S) GET check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpCheck {
+    /// Address to connect to.
+    pub addr: SocketAddr,
+    /// TLS on top of TCP (`https`), or plain HTTP when `None`.
+    pub tls: Option<TlsOptions>,
+    /// Request path and query (keepalived `url { path }`, ldirectord `request`).
+    pub path: String,
+    /// `Host` header (keepalived `virtualhost`); defaults to the address.
+    pub host: Option<String>,
+    /// Accepted status codes; empty means any 2xx (keepalived's default `status_code`).
+    pub status: Vec<StatusRange>,
+    /// A regular expression the body must match (keepalived `regex`, ldirectord `receive`).
+    pub body_regex: Option<String>,
+    /// The MD5 digest the body must have (keepalived `digest`, as printed by `genhash`).
+    pub digest: Option<[u8; 16]>,
+    /// Read at most this many body bytes; the regex and digest see only them.
+    pub max_body: usize,
+    /// Socket options.
+    pub socket: SocketOptions,
+}
+
+impl HttpCheck {
+    /// A plain-HTTP check of `path` on `addr` accepting any 2xx, with a 64 KiB body cap.
+    #[must_use]
+    pub fn new(addr: SocketAddr, path: impl Into<String>) -> Self {
+        Self {
+            addr,
+            tls: None,
+            path: path.into(),
+            host: None,
+            status: Vec::new(),
+            body_regex: None,
+            digest: None,
+            max_body: 64 * 1024,
+            socket: SocketOptions::default(),
+        }
+    }
+
+    /// True if the configured status set accepts `code`.
+    #[must_use]
+    pub fn status_ok(&self, code: u16) -> bool {
+        if self.status.is_empty() {
+            (200..300).contains(&code)
+        } else {
+            self.status.iter().any(|r| r.contains(code))
+        }
+    }
+}
+
+/// DNS query types a check can ask for (RFC 1035 §3.2.2, RFC 3596).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsType {
+    /// IPv4 address.
+    A,
+    /// IPv6 address.
+    Aaaa,
+    /// Name server.
+    Ns,
+    /// Canonical name.
+    Cname,
+    /// Start of authority.
+    Soa,
+    /// Mail exchange.
+    Mx,
+    /// Text.
+    Txt,
+    /// Pointer.
+    Ptr,
+    /// Service locator.
+    Srv,
+}
+
+impl std::str::FromStr for DnsType {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.to_ascii_uppercase().as_str() {
+            "A" => Self::A,
+            "AAAA" => Self::Aaaa,
+            "NS" => Self::Ns,
+            "CNAME" => Self::Cname,
+            "SOA" => Self::Soa,
+            "MX" => Self::Mx,
+            "TXT" => Self::Txt,
+            "PTR" => Self::Ptr,
+            "SRV" => Self::Srv,
+            _ => return Err(crate::Error::UnknownDnsType(s.to_owned())),
+        })
+    }
+}
+
+/// DNS check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsCheck {
+    /// The server to ask.
+    pub server: SocketAddr,
+    /// The name to ask for.
+    pub name: String,
+    /// The query type.
+    pub qtype: DnsType,
+    /// The response code that means success (RFC 1035 §4.1.1; 0 = NOERROR, 3 = NXDOMAIN).
+    pub expect_rcode: u8,
+    /// An answer that must be present, compared with the record data as text (an address
+    /// for A/AAAA, a name for CNAME/NS/PTR, ...).
+    pub expect_answer: Option<String>,
+    /// Socket options.
+    pub socket: SocketOptions,
+}
+
+/// SMTP check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpCheck {
+    /// Address of the mail server.
+    pub addr: SocketAddr,
+    /// Name sent in `HELO`/`EHLO` (keepalived `helo_name`).
+    pub helo_name: String,
+    /// Send `EHLO` rather than `HELO` (RFC 5321 §4.1.1.1).
+    pub ehlo: bool,
+    /// Socket options.
+    pub socket: SocketOptions,
+}
+
+/// UDP check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpCheck {
+    /// Address to send to.
+    pub addr: SocketAddr,
+    /// The datagram to send (keepalived `payload`).
+    pub payload: Vec<u8>,
+    /// Require a reply (keepalived `require_reply`). Without it the check succeeds unless
+    /// an ICMP error (port unreachable) comes back before the timeout.
+    pub require_reply: bool,
+    /// The reply must start with these bytes, when given (implies `require_reply`).
+    pub expect: Option<Vec<u8>>,
+    /// Socket options.
+    pub socket: SocketOptions,
+}
+
+/// ICMP echo check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingCheck {
+    /// Address to ping (IPv4 or IPv6).
+    pub addr: IpAddr,
+    /// Socket options (`interface`, `fwmark`, `bind_addr`).
+    pub socket: SocketOptions,
+}
+
+/// External program check (keepalived `MISC_CHECK`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptCheck {
+    /// Program and arguments, run WITHOUT a shell (no word splitting, no expansion).
+    /// With `shell`, `argv` is joined by spaces and handed to `/bin/sh -c`.
+    pub argv: Vec<String>,
+    /// Run through `/bin/sh -c` (keepalived's `misc_path` is a shell string).
+    pub shell: bool,
+    /// Exit codes 2..=255 mean up with weight `code - 2` (keepalived `misc_dynamic`);
+    /// otherwise every non-zero code is down.
+    pub dynamic: bool,
+    /// Extra environment; the child starts from an EMPTY environment plus a minimal `PATH`,
+    /// so the daemon's own variables (and secrets) never leak.
+    pub env: Vec<(String, String)>,
+}
+
+impl ScriptCheck {
+    /// A program check of `argv` (no shell, not dynamic, no extra environment).
+    #[must_use]
+    pub fn new<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            argv: argv.into_iter().map(Into::into).collect(),
+            shell: false,
+            dynamic: false,
+            env: Vec::new(),
+        }
+    }
+}
+
+/// Parse an MD5 digest written as 32 hex digits (keepalived `digest`, `genhash` output).
+pub fn parse_md5_hex(hex: &str) -> Option<[u8; 16]> {
+    let hex = hex.trim();
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_hex() {
+        assert_eq!(
+            parse_md5_hex("00112233445566778899aabbccddeeff").unwrap()[15],
+            0xff
+        );
+        assert_eq!(
+            parse_md5_hex("00112233445566778899AABBCCDDEEFF").unwrap()[10],
+            0xaa
+        );
+        assert!(parse_md5_hex("0011").is_none());
+        assert!(parse_md5_hex("zz112233445566778899aabbccddeeff").is_none());
+        assert!(parse_md5_hex("é0112233445566778899aabbccddeef").is_none());
+    }
+
+    #[test]
+    fn status_set() {
+        let mut c = HttpCheck::new("127.0.0.1:80".parse().unwrap(), "/");
+        assert!(c.status_ok(204) && !c.status_ok(301));
+        c.status = vec!["301-302".parse().unwrap(), "200".parse().unwrap()];
+        assert!(c.status_ok(302) && c.status_ok(200) && !c.status_ok(204));
+        assert!("302-301".parse::<StatusRange>().is_err());
+        assert!("abc".parse::<StatusRange>().is_err());
+        assert_eq!("aaaa".parse::<DnsType>(), Ok(DnsType::Aaaa));
+    }
+}

@@ -1,0 +1,186 @@
+//! HTTP(S) GET over one connection (hyper 1 client, no pool).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use md5::{Digest, Md5};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::sock::tcp_connect;
+use super::tls::client_config;
+use crate::check::HttpCheck;
+use crate::outcome::{Failure, Outcome};
+
+pub(crate) async fn run(c: &HttpCheck) -> Result<Outcome, Failure> {
+    // Compile first: a bad pattern is a configuration error, not the server's fault.
+    let regex = match &c.body_regex {
+        Some(r) => Some(compiled(r)?),
+        None => None,
+    };
+    let tcp = tcp_connect(c.addr, &c.socket).await?;
+    let host = c.host.clone().unwrap_or_else(|| match c.addr.ip() {
+        IpAddr::V4(ip) if c.addr.port() == default_port(c) => ip.to_string(),
+        IpAddr::V6(ip) if c.addr.port() == default_port(c) => format!("[{ip}]"),
+        _ => c.addr.to_string(),
+    });
+    match &c.tls {
+        None => exchange(TokioIo::new(tcp), c, &host, regex.as_ref()).await,
+        Some(tls) => {
+            let config = client_config(tls)?;
+            let name = match &tls.sni {
+                Some(n) => n.clone(),
+                None => host_only(&host).to_owned(),
+            };
+            let server_name = ServerName::try_from(name.clone())
+                .map_err(|e| Failure::Setup(format!("TLS server name {name:?}: {e}")))?;
+            let stream = tokio_rustls::TlsConnector::from(config)
+                .connect(server_name, tcp)
+                .await
+                .map_err(
+                    |e| match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                        Some(tls_err) => Failure::Tls(tls_err.to_string()),
+                        None => Failure::Tls(e.to_string()),
+                    },
+                )?;
+            exchange(TokioIo::new(stream), c, &host, regex.as_ref()).await
+        }
+    }
+}
+
+/// Compiled body patterns, shared by every check with the same pattern (a `Regex` clone is
+/// a reference count). Bounded: cleared when it grows past `REGEX_CACHE_MAX` patterns.
+static REGEX_CACHE: Mutex<Option<HashMap<String, regex::bytes::Regex>>> = Mutex::new(None);
+const REGEX_CACHE_MAX: usize = 1024;
+
+fn compiled(pattern: &str) -> Result<regex::bytes::Regex, Failure> {
+    let mut guard = REGEX_CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cache = guard.get_or_insert_with(HashMap::new);
+    if let Some(re) = cache.get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = regex::bytes::Regex::new(pattern)
+        .map_err(|e| Failure::Setup(format!("body regex {pattern:?}: {e}")))?;
+    if cache.len() >= REGEX_CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(pattern.to_owned(), re.clone());
+    Ok(re)
+}
+
+fn default_port(c: &HttpCheck) -> u16 {
+    if c.tls.is_some() { 443 } else { 80 }
+}
+
+/// The host part of a Host header value (without port; brackets of IPv6 removed).
+fn host_only(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+async fn exchange<T>(
+    io: TokioIo<T>,
+    c: &HttpCheck,
+    host: &str,
+    regex: Option<&regex::bytes::Regex>,
+) -> Result<Outcome, Failure>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io)
+        .await
+        .map_err(|e| Failure::Protocol(e.to_string()))?;
+    let req = http::Request::get(c.path.as_str())
+        .header(http::header::HOST, host)
+        .header(http::header::USER_AGENT, "ha-healthcheck")
+        .header(http::header::CONNECTION, "close")
+        .body(Empty::new())
+        .map_err(|e| Failure::Setup(format!("request for path {:?}: {e}", c.path)))?;
+    let work = async move {
+        let resp = sender.send_request(req).await.map_err(hyper_fail)?;
+        let code = resp.status().as_u16();
+        if !c.status_ok(code) {
+            return Err(Failure::Status(code));
+        }
+        if regex.is_none() && c.digest.is_none() {
+            return Ok(Outcome::UP);
+        }
+        let mut body = resp.into_body();
+        let mut buf: Vec<u8> = Vec::new();
+        while buf.len() < c.max_body {
+            match body.frame().await {
+                None => break,
+                Some(Err(e)) => return Err(hyper_fail(e)),
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        let room = c.max_body - buf.len();
+                        buf.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                }
+            }
+        }
+        if let Some(re) = regex
+            && !re.is_match(&buf)
+        {
+            return Err(Failure::BodyMismatch);
+        }
+        if let Some(want) = &c.digest {
+            let got: [u8; 16] = Md5::digest(&buf).into();
+            if &got != want {
+                return Err(Failure::DigestMismatch);
+            }
+        }
+        Ok(Outcome::UP)
+    };
+    let mut conn = std::pin::pin!(conn);
+    let mut work = std::pin::pin!(work);
+    tokio::select! {
+        r = &mut work => r,
+        r = &mut conn => match r {
+            // The connection finished cleanly (server closed after the response): the
+            // request future has what it needs.
+            Ok(()) => work.await,
+            Err(e) => Err(hyper_fail(e)),
+        },
+    }
+}
+
+fn hyper_fail(e: hyper::Error) -> Failure {
+    use std::error::Error as _;
+    let mut src = e.source();
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return Failure::from_io(io);
+        }
+        src = s.source();
+    }
+    if e.is_incomplete_message() {
+        Failure::Reset
+    } else {
+        Failure::Protocol(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_only_strips_port_and_brackets() {
+        assert_eq!(host_only("example.org:8080"), "example.org");
+        assert_eq!(host_only("example.org"), "example.org");
+        assert_eq!(host_only("[::1]:443"), "::1");
+        assert_eq!(host_only("127.0.0.1"), "127.0.0.1");
+    }
+}

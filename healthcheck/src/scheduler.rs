@@ -1,0 +1,641 @@
+//! The sans-io check scheduler: when to probe which target, and what the results mean.
+//!
+//! The scheduler never reads a clock, opens a socket or draws entropy: `now` comes in as an
+//! argument (it must never go backwards) and the warmup jitter comes from the seed in
+//! [`SchedulerConfig`].
+//!
+//! # Call order
+//! 1. [`Scheduler::upsert`] / [`Scheduler::reconcile`] / [`Scheduler::remove`] the targets
+//!    (any time; unchanged targets keep their state, so a reload never flaps a pool).
+//! 2. Drain [`Scheduler::poll_due`] with the current time and run each [`ProbeRequest`]
+//!    (with its [`ProbeRequest::timeout`]).
+//! 3. Feed each result back with [`Scheduler::handle_outcome`].
+//! 4. Drain [`Scheduler::poll_event`] for state changes (up, down with the reason, weight).
+//! 5. Sleep until [`Scheduler::poll_timeout`] or the next outcome, then go to 2.
+//!
+//! # Semantics
+//! A *check* is one to `1 + retries` *attempts*: a failed attempt is retried after
+//! `delay_before_retry` (keepalived `retry`/`delay_before_retry`); only when every attempt
+//! failed does the check count as failed. `fall` consecutive failed checks take an up target
+//! down (ldirectord `failurecount`), `rise` consecutive successful checks bring a down target
+//! up. Before its first completed check a target is *unconfirmed* and its first result
+//! applies at once: with [`StartState::Down`] (keepalived `alpha`) one success brings it up;
+//! with [`StartState::Up`] (the default, "assumed up") one failed check takes it down.
+//!
+//! Checks run at a fixed rate: the next check is due `interval` after the previous one was
+//! due (not after it finished), so slow probes do not make the cadence drift; a check that
+//! overran its slot is followed by the next one immediately. The first check of a new or
+//! changed target waits a pseudo-random delay in `[0, warmup]` that spreads load.
+//!
+//! Timers are a binary heap with lazy deletion: each target has one live entry, tagged with
+//! a per-slot stamp; rescheduling bumps the stamp and leaves the old entry to be skipped
+//! when it reaches the top. Handling an outcome is O(log n) and does not allocate in steady
+//! state.
+//!
+//! ```no_run
+//! use std::time::{Duration, Instant};
+//! use std::sync::Arc;
+//! use ha_healthcheck::{Check, Scheduler, SchedulerConfig, TargetConfig, TargetId, TcpCheck};
+//!
+//! let mut sched = Scheduler::new(SchedulerConfig { seed: 7, ..Default::default() });
+//! let check = Check::Tcp(TcpCheck::new("10.0.0.1:80".parse().unwrap()));
+//! sched.upsert(Instant::now(), TargetId(1), TargetConfig::new(Arc::new(check)));
+//! loop {
+//!     let now = Instant::now();
+//!     while let Some(req) = sched.poll_due(now) {
+//!         // run req.check with req.timeout, later: sched.handle_outcome(now, req.id, outcome)
+//! #       let _ = req;
+//!     }
+//!     while let Some(ev) = sched.poll_event() {
+//!         println!("{ev:?}");
+//!     }
+//!     // sleep until sched.poll_timeout() or an outcome arrives
+//! #   break;
+//! }
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::check::Check;
+use crate::outcome::{Failure, Outcome};
+
+/// The caller's name for a target (a real server). Stable across reloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetId(pub u64);
+
+/// Health of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// In service.
+    Up,
+    /// Out of service.
+    Down,
+}
+
+/// The state a target starts in before its first completed check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartState {
+    /// Assumed up; the first failed check takes it down (keepalived without `alpha`).
+    #[default]
+    Up,
+    /// Down until the first successful check (keepalived `alpha`).
+    Down,
+}
+
+/// How to check one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetConfig {
+    /// What to probe.
+    pub check: Arc<Check>,
+    /// Time between checks (keepalived `delay_loop`, ldirectord `checkinterval`).
+    pub interval: Duration,
+    /// Time allowed for one attempt (keepalived `connect_timeout`, ldirectord
+    /// `checktimeout`).
+    pub timeout: Duration,
+    /// Extra attempts after a failed one before the check counts as failed (keepalived
+    /// `retry`).
+    pub retries: u32,
+    /// Wait between a failed attempt and its retry (keepalived `delay_before_retry`).
+    pub delay_before_retry: Duration,
+    /// Consecutive successful checks that bring a down target up (at least 1).
+    pub rise: u32,
+    /// Consecutive failed checks that take an up target down (ldirectord `failurecount`;
+    /// at least 1).
+    pub fall: u32,
+    /// State before the first completed check.
+    pub start: StartState,
+    /// Upper bound of the random delay before the first check (keepalived `warmup`).
+    pub warmup: Duration,
+}
+
+impl TargetConfig {
+    /// Defaults: 5 s interval, 3 s timeout, one retry after 1 s, rise 1, fall 1, start up,
+    /// no warmup.
+    #[must_use]
+    pub fn new(check: Arc<Check>) -> Self {
+        Self {
+            check,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(3),
+            retries: 1,
+            delay_before_retry: Duration::from_secs(1),
+            rise: 1,
+            fall: 1,
+            start: StartState::Up,
+            warmup: Duration::ZERO,
+        }
+    }
+}
+
+/// Scheduler-wide settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// Seed of the warmup jitter (the scheduler draws no entropy of its own).
+    pub seed: u64,
+    /// How long after an attempt's timeout the scheduler waits for its outcome before
+    /// counting it as [`Failure::Lost`].
+    pub lost_grace: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0x5eed,
+            lost_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Names one dispatched attempt; hand it back to [`Scheduler::handle_outcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProbeId {
+    slot: u32,
+    stamp: u64,
+}
+
+/// An attempt the caller must run now.
+#[derive(Debug, Clone)]
+pub struct ProbeRequest {
+    /// Hand back with the outcome.
+    pub id: ProbeId,
+    /// The target.
+    pub target: TargetId,
+    /// What to run.
+    pub check: Arc<Check>,
+    /// Time allowed for the whole attempt.
+    pub timeout: Duration,
+    /// 0 for the first attempt of a check, then 1, 2, ... for retries.
+    pub attempt: u32,
+    /// When the attempt was due (`now` passed to `poll_due` minus this is the lateness).
+    pub due: Instant,
+}
+
+/// What changed for a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// The target went up, with the weight the check reported (if any).
+    Up {
+        /// Dynamic weight reported by the check, or `None` for the configured weight.
+        weight: Option<u32>,
+    },
+    /// The target went down; `reason` is the failure of the last attempt.
+    Down {
+        /// Why.
+        reason: Failure,
+    },
+    /// An up target reported a different dynamic weight.
+    Weight {
+        /// The new weight (`None`: back to the configured weight).
+        weight: Option<u32>,
+    },
+}
+
+/// A state change of one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The target.
+    pub target: TargetId,
+    /// When (the `now` of the call that caused it).
+    pub at: Instant,
+    /// What changed.
+    pub kind: EventKind,
+}
+
+/// What [`Scheduler::upsert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    /// A new target was added.
+    Added,
+    /// The configuration changed: health and weight kept, counters reset, rescheduled.
+    Changed,
+    /// Identical configuration: nothing touched.
+    Unchanged,
+}
+
+/// Counts of a [`Scheduler::reconcile`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReconcileStats {
+    /// New targets.
+    pub added: usize,
+    /// Targets whose configuration changed.
+    pub changed: usize,
+    /// Targets left untouched.
+    pub unchanged: usize,
+    /// Targets removed.
+    pub removed: usize,
+}
+
+/// A read-only view of a target's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetStatus {
+    /// Current health.
+    pub health: Health,
+    /// True once a check has completed.
+    pub confirmed: bool,
+    /// Last dynamic weight reported.
+    pub weight: Option<u32>,
+    /// Consecutive successful checks.
+    pub successes: u32,
+    /// Consecutive failed checks.
+    pub failures: u32,
+    /// The failure of the last failed attempt.
+    pub last_failure: Option<Failure>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Next attempt due at the heap entry's time.
+    Waiting { due: Instant },
+    /// Attempt dispatched; the heap entry is the lost-probe deadline.
+    InFlight,
+}
+
+#[derive(Debug)]
+struct Target {
+    id: TargetId,
+    cfg: TargetConfig,
+    health: Health,
+    confirmed: bool,
+    weight: Option<u32>,
+    successes: u32,
+    failures: u32,
+    attempt: u32,
+    cycle_due: Instant,
+    phase: Phase,
+    last_failure: Option<Failure>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    /// Stamp of the one live heap entry of this slot; never reused.
+    stamp: u64,
+    target: Option<Target>,
+}
+
+/// The check scheduler. See the [module docs](self).
+#[derive(Debug)]
+pub struct Scheduler {
+    cfg: SchedulerConfig,
+    rng: u64,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    index: HashMap<TargetId, u32>,
+    heap: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    events: VecDeque<Event>,
+}
+
+impl Scheduler {
+    /// An empty scheduler.
+    #[must_use]
+    pub fn new(cfg: SchedulerConfig) -> Self {
+        Self {
+            cfg,
+            rng: cfg.seed,
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::new(),
+            heap: BinaryHeap::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Number of targets.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// True if there are no targets.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Reserve room for `n` more targets (and their timers), so that adding them and
+    /// running them does not reallocate.
+    pub fn reserve(&mut self, n: usize) {
+        self.slots.reserve(n);
+        self.index.reserve(n);
+        self.heap.reserve(2 * n + 16);
+        self.events.reserve(n);
+    }
+
+    /// splitmix64 (Steele, Lea, Flood 2014): a tiny seeded generator.
+    fn next_rand(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn jitter(&mut self, max: Duration) -> Duration {
+        let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+        if nanos == 0 {
+            return Duration::ZERO;
+        }
+        let r = self.next_rand();
+        Duration::from_nanos(if nanos == u64::MAX {
+            r
+        } else {
+            r % (nanos + 1)
+        })
+    }
+
+    fn arm(&mut self, slot: u32, at: Instant) {
+        let s = &mut self.slots[slot as usize];
+        s.stamp += 1;
+        self.heap.push(Reverse((at, slot, s.stamp)));
+    }
+
+    /// Drop lazily deleted entries from the top so that `poll_timeout` is exact.
+    fn purge(&mut self) {
+        while let Some(&Reverse((_, slot, stamp))) = self.heap.peek() {
+            let s = &self.slots[slot as usize];
+            if s.stamp == stamp && s.target.is_some() {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+
+    /// Add a target or change its configuration. An identical configuration leaves the
+    /// target untouched (its timers, counters and in-flight attempt included). A changed one
+    /// keeps health and weight (no flap on reload), resets the counters, forgets any
+    /// in-flight attempt and schedules a first check within `warmup`.
+    pub fn upsert(&mut self, now: Instant, id: TargetId, cfg: TargetConfig) -> Upsert {
+        let cfg = sanitize(cfg);
+        if let Some(&slot) = self.index.get(&id) {
+            let t = self.slots[slot as usize]
+                .target
+                .as_mut()
+                .expect("indexed slot holds a target");
+            if t.cfg == cfg {
+                return Upsert::Unchanged;
+            }
+            if !t.confirmed {
+                t.health = start_health(cfg.start);
+            }
+            t.cfg = cfg;
+            t.successes = 0;
+            t.failures = 0;
+            t.attempt = 0;
+            let warmup = t.cfg.warmup;
+            let due = now + self.jitter(warmup);
+            let t = self.slots[slot as usize]
+                .target
+                .as_mut()
+                .expect("indexed slot holds a target");
+            t.cycle_due = due;
+            t.phase = Phase::Waiting { due };
+            self.arm(slot, due);
+            self.purge();
+            return Upsert::Changed;
+        }
+        let due = now + self.jitter(cfg.warmup);
+        let target = Target {
+            id,
+            health: start_health(cfg.start),
+            cfg,
+            confirmed: false,
+            weight: None,
+            successes: 0,
+            failures: 0,
+            attempt: 0,
+            cycle_due: due,
+            phase: Phase::Waiting { due },
+            last_failure: None,
+        };
+        let slot = if let Some(slot) = self.free.pop() {
+            self.slots[slot as usize].target = Some(target);
+            slot
+        } else {
+            let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 targets");
+            self.slots.push(Slot {
+                stamp: 0,
+                target: Some(target),
+            });
+            slot
+        };
+        self.index.insert(id, slot);
+        self.arm(slot, due);
+        Upsert::Added
+    }
+
+    /// Remove a target: no more checks, and an outcome still in flight is ignored.
+    /// Returns false if it was not there.
+    pub fn remove(&mut self, id: TargetId) -> bool {
+        let Some(slot) = self.index.remove(&id) else {
+            return false;
+        };
+        let s = &mut self.slots[slot as usize];
+        s.target = None;
+        s.stamp += 1; // invalidates the heap entry and any in-flight ProbeId
+        self.free.push(slot);
+        self.purge();
+        true
+    }
+
+    /// Make the target set equal to `targets`: add new ones, change changed ones, keep
+    /// unchanged ones as they are, remove the rest.
+    pub fn reconcile(
+        &mut self,
+        now: Instant,
+        targets: impl IntoIterator<Item = (TargetId, TargetConfig)>,
+    ) -> ReconcileStats {
+        let mut stats = ReconcileStats::default();
+        let mut seen = HashSet::new();
+        for (id, cfg) in targets {
+            seen.insert(id);
+            match self.upsert(now, id, cfg) {
+                Upsert::Added => stats.added += 1,
+                Upsert::Changed => stats.changed += 1,
+                Upsert::Unchanged => stats.unchanged += 1,
+            }
+        }
+        let gone: Vec<TargetId> = self
+            .index
+            .keys()
+            .filter(|id| !seen.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.remove(id);
+            stats.removed += 1;
+        }
+        stats
+    }
+
+    /// The state of a target.
+    #[must_use]
+    pub fn status(&self, id: TargetId) -> Option<TargetStatus> {
+        let slot = *self.index.get(&id)?;
+        let t = self.slots[slot as usize].target.as_ref()?;
+        Some(TargetStatus {
+            health: t.health,
+            confirmed: t.confirmed,
+            weight: t.weight,
+            successes: t.successes,
+            failures: t.failures,
+            last_failure: t.last_failure.clone(),
+        })
+    }
+
+    /// The next attempt due at or before `now`, if any. Call until `None`. Also counts
+    /// attempts whose outcome never came (timeout + `lost_grace`) as [`Failure::Lost`].
+    #[must_use]
+    pub fn poll_due(&mut self, now: Instant) -> Option<ProbeRequest> {
+        while let Some(&Reverse((at, slot, stamp))) = self.heap.peek() {
+            if at > now {
+                return None;
+            }
+            self.heap.pop();
+            let s = &mut self.slots[slot as usize];
+            if s.stamp != stamp {
+                continue; // lazily deleted
+            }
+            let Some(t) = s.target.as_mut() else { continue };
+            match t.phase {
+                Phase::Waiting { due } => {
+                    t.phase = Phase::InFlight;
+                    let (target, check, timeout, attempt) =
+                        (t.id, Arc::clone(&t.cfg.check), t.cfg.timeout, t.attempt);
+                    let deadline = now + timeout + self.cfg.lost_grace;
+                    self.arm(slot, deadline);
+                    self.purge();
+                    let stamp = self.slots[slot as usize].stamp;
+                    return Some(ProbeRequest {
+                        id: ProbeId { slot, stamp },
+                        target,
+                        check,
+                        timeout,
+                        attempt,
+                        due,
+                    });
+                }
+                Phase::InFlight => {
+                    self.apply(now, slot, Outcome::Down(Failure::Lost));
+                }
+            }
+        }
+        None
+    }
+
+    /// Feed the outcome of an attempt. Outcomes of removed or changed targets, duplicates
+    /// and outcomes that came after the lost-probe deadline are ignored (returns false).
+    pub fn handle_outcome(&mut self, now: Instant, id: ProbeId, outcome: Outcome) -> bool {
+        let Some(s) = self.slots.get(id.slot as usize) else {
+            return false;
+        };
+        if s.stamp != id.stamp {
+            return false;
+        }
+        match &s.target {
+            Some(t) if t.phase == Phase::InFlight => {}
+            _ => return false,
+        }
+        self.apply(now, id.slot, outcome);
+        self.purge();
+        true
+    }
+
+    fn apply(&mut self, now: Instant, slot: u32, outcome: Outcome) {
+        let t = self.slots[slot as usize]
+            .target
+            .as_mut()
+            .expect("caller checked the slot");
+        let next;
+        match outcome {
+            Outcome::Up { weight } => {
+                t.attempt = 0;
+                t.failures = 0;
+                t.successes = t.successes.saturating_add(1);
+                let first = !t.confirmed;
+                t.confirmed = true;
+                let old_weight = std::mem::replace(&mut t.weight, weight);
+                if t.health == Health::Down && (first || t.successes >= t.cfg.rise) {
+                    t.health = Health::Up;
+                    self.events.push_back(Event {
+                        target: t.id,
+                        at: now,
+                        kind: EventKind::Up { weight },
+                    });
+                } else if t.health == Health::Up && old_weight != weight {
+                    self.events.push_back(Event {
+                        target: t.id,
+                        at: now,
+                        kind: EventKind::Weight { weight },
+                    });
+                }
+                next = next_cycle(t, now);
+            }
+            Outcome::Down(failure) => {
+                if t.attempt < t.cfg.retries {
+                    // keepalived: retry after delay_before_retry; not yet a failed check.
+                    t.attempt += 1;
+                    t.last_failure = Some(failure);
+                    next = now + t.cfg.delay_before_retry;
+                } else {
+                    t.attempt = 0;
+                    t.successes = 0;
+                    t.failures = t.failures.saturating_add(1);
+                    let first = !t.confirmed;
+                    t.confirmed = true;
+                    if t.health == Health::Up && (first || t.failures >= t.cfg.fall) {
+                        t.health = Health::Down;
+                        self.events.push_back(Event {
+                            target: t.id,
+                            at: now,
+                            kind: EventKind::Down {
+                                reason: failure.clone(),
+                            },
+                        });
+                    }
+                    t.last_failure = Some(failure);
+                    next = next_cycle(t, now);
+                }
+            }
+        }
+        t.phase = Phase::Waiting { due: next };
+        self.arm(slot, next);
+    }
+
+    /// The next state change, if any.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`Scheduler::poll_due`] next (an attempt is due or an in-flight attempt
+    /// is overdue). Exact: every mutating call drops lazily deleted entries from the top.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
+    }
+}
+
+fn start_health(s: StartState) -> Health {
+    match s {
+        StartState::Up => Health::Up,
+        StartState::Down => Health::Down,
+    }
+}
+
+fn sanitize(mut cfg: TargetConfig) -> TargetConfig {
+    cfg.rise = cfg.rise.max(1);
+    cfg.fall = cfg.fall.max(1);
+    if cfg.interval.is_zero() {
+        cfg.interval = Duration::from_millis(1);
+    }
+    cfg
+}
+
+/// Fixed-rate cadence: `interval` after the previous check was due, or now if overrun.
+fn next_cycle(t: &mut Target, now: Instant) -> Instant {
+    let next = (t.cycle_due + t.cfg.interval).max(now);
+    t.cycle_due = next;
+    next
+}

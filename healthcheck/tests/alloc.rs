@@ -1,0 +1,102 @@
+//! Handling an outcome in steady state allocates nothing (a counting global allocator).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ha_healthcheck::{
+    Check, Failure, Outcome, Scheduler, SchedulerConfig, TargetConfig, TargetId, TcpCheck,
+};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts calls on this thread.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(Cell::get)
+}
+
+#[test]
+fn zero_allocations_per_outcome_in_steady_state() {
+    let t0 = Instant::now();
+    let mut s = Scheduler::new(SchedulerConfig {
+        seed: 3,
+        ..Default::default()
+    });
+    let n = 5000u64;
+    s.reserve(n as usize);
+    let check = Arc::new(Check::Tcp(TcpCheck::new(
+        "127.0.0.1:80".parse::<SocketAddr>().unwrap(),
+    )));
+    for i in 0..n {
+        let cfg = TargetConfig {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(500),
+            retries: 1,
+            delay_before_retry: Duration::from_millis(100),
+            warmup: Duration::from_secs(1),
+            ..TargetConfig::new(check.clone())
+        };
+        s.upsert(t0, TargetId(i), cfg);
+    }
+    // Every fifth target always fails (down and staying down, with retries); the rest are up.
+    let run = |from: u32, to: u32, s: &mut Scheduler| -> u64 {
+        let mut handled = 0;
+        for tick in from..to {
+            let now = t0 + Duration::from_millis(u64::from(tick) * 10);
+            while let Some(req) = s.poll_due(now) {
+                let o = if req.target.0 % 5 == 0 {
+                    Outcome::Down(Failure::Refused)
+                } else {
+                    Outcome::UP
+                };
+                assert!(s.handle_outcome(now, req.id, o));
+                handled += 1;
+            }
+            while s.poll_event().is_some() {}
+        }
+        handled
+    };
+    // Warm up: first checks, state changes, heap growth.
+    run(0, 500, &mut s);
+    let before = allocs();
+    let handled = run(500, 2500, &mut s);
+    let after = allocs();
+    assert!(handled > 90_000, "handled {handled}");
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations over {handled} outcomes",
+        after - before
+    );
+    // The counter works: an allocation is seen.
+    let before = allocs();
+    let v = std::hint::black_box(vec![1u8; 10]);
+    assert_eq!(allocs() - before, 1);
+    drop(v);
+}

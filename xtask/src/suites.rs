@@ -142,10 +142,13 @@ fn run_suite(name: &str, install: bool) -> Result<String> {
     }
 }
 
+/// Runs every lint check (all of them, even after a failure) and reports each failure.
 fn lint() -> Result<String> {
-    util::run_inherit(util::cargo().args(["fmt", "--all", "--check"]))
-        .map_err(|e| format!("{e}: run `cargo fmt --all`"))?;
-    util::run_inherit(util::cargo().args([
+    let mut failures = Vec::new();
+    if let Err(e) = util::run_inherit(util::cargo().args(["fmt", "--all", "--check"])) {
+        failures.push(format!("{e}: run `cargo fmt --all`"));
+    }
+    if let Err(e) = util::run_inherit(util::cargo().args([
         "clippy",
         "--workspace",
         "--all-targets",
@@ -153,18 +156,28 @@ fn lint() -> Result<String> {
         "--",
         "-D",
         "warnings",
-    ]))?;
+    ])) {
+        failures.push(e);
+    }
     for krate in SANS_IO {
-        let tree = util::run_capture(
+        match util::run_capture(
             util::cargo().args(["tree", "-p", krate, "-e", "normal", "--prefix", "none"]),
-        )?;
-        if let Some(line) = tree.lines().find(|l| l.starts_with("tokio ")) {
-            return Err(format!(
-                "{krate} depends on {line} without features: the protocol core must stay sans-io"
-            ));
+        ) {
+            Ok(tree) => {
+                if let Some(line) = tree.lines().find(|l| l.starts_with("tokio ")) {
+                    failures.push(format!(
+                        "{krate} depends on {line} without features: the protocol core must stay sans-io"
+                    ));
+                }
+            }
+            Err(e) => failures.push(e),
         }
     }
-    Ok(format!("fmt, clippy, sans-io ({} crates)", SANS_IO.len()))
+    if failures.is_empty() {
+        Ok(format!("fmt, clippy, sans-io ({} crates)", SANS_IO.len()))
+    } else {
+        Err(failures.join("; "))
+    }
 }
 
 /// `cargo test --workspace --all-features -- ARGS`, echoing its output; returns how many tests

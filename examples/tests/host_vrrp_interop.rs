@@ -299,3 +299,96 @@ fn host_keepalived_v3_ipv6_interoperates_both_ways() {
     interop(3, true, 150, 100, false);
     interop(3, true, 100, 150, false);
 }
+
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_realtime_speaker_holds_and_reports_lateness() {
+    require_root();
+    let mut lab = Lab::new("vrt");
+    let a = lab.add_host("a", &["10.96.0.1/24"]);
+    let b = lab.add_host("b", &["10.96.0.2/24"]);
+    let vip = "10.96.0.100";
+    let common = [
+        "--vrid",
+        "66",
+        "--interval-ms",
+        "10",
+        "--vip",
+        "10.96.0.100/24",
+        "--realtime-priority",
+        "10",
+        "--mlock",
+    ];
+    let pa = speaker(
+        &mut lab,
+        &a,
+        &[&common[..], &["--priority", "150"]].concat(),
+    );
+    wait_vip(
+        &a,
+        vip,
+        true,
+        Duration::from_secs(5),
+        "a (150, realtime) is master",
+    );
+    let pb = speaker(
+        &mut lab,
+        &b,
+        &[&common[..], &["--priority", "100"]].concat(),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!has(&b, vip), "b must stay backup at 10 ms adverts");
+    // The VRRP thread runs with SCHED_FIFO (policy 1 in /proc/PID/stat, field 41).
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pb.pid())).unwrap();
+    let policy = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .nth(41 - 3)
+        .unwrap()
+        .to_owned();
+    assert_eq!(policy, "1", "b's policy is SCHED_FIFO");
+    pb.signal(libc::SIGTERM);
+    assert!(pb.wait_exit(Duration::from_secs(5)), "b stops on SIGTERM");
+    let err = pb.stderr();
+    assert!(
+        !pb.stdout().contains("-> Master"),
+        "b never became master: {}",
+        pb.stdout()
+    );
+    let delay = err
+        .lines()
+        .find(|l| l.contains("receive-to-processing delay: n="))
+        .unwrap_or_else(|| panic!("no lateness report: {err}"));
+    let n: u64 = delay
+        .split("n=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(
+        n > 100,
+        "b measured the delay of the adverts it received: {delay}"
+    );
+    assert!(err.contains("timer lateness: n="), "{err}");
+    drop(pa);
+
+    // Without CAP_SYS_NICE (and root's RLIMIT_RTPRIO of 0) the priority is refused with the
+    // capability named.
+    require_tool("setpriv", "util-linux");
+    let out = a.exec(&[
+        "setpriv",
+        "--inh-caps=-sys_nice",
+        "--bounding-set=-sys_nice",
+        SPEAKER,
+        "--interface",
+        "eth0",
+        "--vrid",
+        "67",
+        "--vip",
+        "10.96.0.101/24",
+        "--realtime-priority",
+        "10",
+    ]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("needs CAP_SYS_NICE"), "{text}");
+}

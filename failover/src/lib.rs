@@ -12,5 +12,6 @@ pub use ha_ipvs as ipvs;
 pub use ha_vrrp_proto as vrrp;
 
 pub mod core;
+pub mod late;
 #[cfg(feature = "tokio")]
 pub mod runtime;

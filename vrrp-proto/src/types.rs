@@ -85,7 +85,11 @@ impl Centiseconds {
 
     /// An interval from centiseconds; `None` when it does not fit in 12 bits.
     pub const fn new(value: u16) -> Option<Centiseconds> {
-        if value > Self::MAX { None } else { Some(Centiseconds(value)) }
+        if value > Self::MAX {
+            None
+        } else {
+            Some(Centiseconds(value))
+        }
     }
 
     /// The value in centiseconds.

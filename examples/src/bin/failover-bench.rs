@@ -10,6 +10,13 @@
 //!
 //! Run as root: `cargo xtask bench failover` (release build), or
 //! `failover-bench --runs 3 --intervals-ms 1000,100`.
+//!
+//! `--mode load` (issue 9) runs our pair and a keepalived pair side by side (VRIDs 61 and 62)
+//! at `--interval-ms` (default 10) under each of `--busy` busy loops (default 0,3,32; host
+//! processes spinning, killed after), for `--duration-s` each: false takeovers are counted
+//! from a client's capture (runs of adverts from the backup while the master runs), then both
+//! masters are SIGKILLed under the same load and the takeover is measured.
+//! `--ours-realtime N` runs our speakers with `--realtime-priority N --mlock`.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,6 +36,21 @@ struct Args {
     /// Only this implementation (ours | keepalived).
     #[arg(long)]
     only: Option<String>,
+    /// `takeover` (the table above) or `load`: both pairs side by side under busy loops.
+    #[arg(long, default_value = "takeover")]
+    mode: String,
+    /// Load mode: the numbers of busy loops to run (one run each).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0usize, 3, 32])]
+    busy: Vec<usize>,
+    /// Load mode: how long each pair runs under load before its master is killed (seconds).
+    #[arg(long, default_value_t = 60)]
+    duration_s: u64,
+    /// Load mode: the advertisement interval in milliseconds (VRRPv3).
+    #[arg(long, default_value_t = 10)]
+    interval_ms: u64,
+    /// Load mode: run our speakers with this realtime priority (SCHED_FIFO) and mlock.
+    #[arg(long)]
+    ours_realtime: Option<u8>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,9 +91,33 @@ fn speaker_path() -> PathBuf {
 }
 
 fn start(lab: &mut Lab, host: &Host, which: Impl, prio: u8, interval_ms: u64) -> Proc {
+    start_vr(lab, host, which, prio, interval_ms, 61, VIP, None)
+}
+
+/// Starts one speaker of `which` for VRID `vrid` holding `vip`/24.
+#[allow(clippy::too_many_arguments)]
+fn start_vr(
+    lab: &mut Lab,
+    host: &Host,
+    which: Impl,
+    prio: u8,
+    interval_ms: u64,
+    vrid: u8,
+    vip: &str,
+    realtime: Option<u8>,
+) -> Proc {
+    let vip_prefix = format!("{vip}/24");
     match which {
         Impl::Ours => {
             let sp = speaker_path();
+            let realtime_args: Vec<String> = match realtime {
+                Some(p) => vec![
+                    "--realtime-priority".into(),
+                    p.to_string(),
+                    "--mlock".into(),
+                ],
+                None => Vec::new(),
+            };
             let (p, i) = (prio.to_string(), interval_ms.to_string());
             lab.spawn(
                 host,
@@ -80,7 +126,7 @@ fn start(lab: &mut Lab, host: &Host, which: Impl, prio: u8, interval_ms: u64) ->
                     "--interface",
                     "eth0",
                     "--vrid",
-                    "61",
+                    &vrid.to_string(),
                     "--version",
                     "3",
                     "--interval-ms",
@@ -88,8 +134,11 @@ fn start(lab: &mut Lab, host: &Host, which: Impl, prio: u8, interval_ms: u64) ->
                     "--priority",
                     &p,
                     "--vip",
-                    "10.95.0.100/24",
-                ],
+                    &vip_prefix,
+                ]
+                .into_iter()
+                .chain(realtime_args.iter().map(String::as_str))
+                .collect::<Vec<_>>(),
             )
         }
         Impl::Keepalived => {
@@ -99,7 +148,7 @@ fn start(lab: &mut Lab, host: &Host, which: Impl, prio: u8, interval_ms: u64) ->
             std::fs::write(
                 &conf,
                 format!(
-                    "global_defs {{\n  router_id {}\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 61\n  version 3\n  priority {prio}\n  advert_int {}\n  virtual_ipaddress {{\n    10.95.0.100/24\n  }}\n}}\n",
+                    "global_defs {{\n  router_id {}\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  version 3\n  priority {prio}\n  advert_int {}\n  virtual_ipaddress {{\n    {vip_prefix}\n  }}\n}}\n",
                     host.name(),
                     interval_ms as f64 / 1000.0
                 ),
@@ -228,6 +277,12 @@ fn cell(v: Option<f64>) -> String {
 fn main() {
     let args = Args::parse();
     require_root();
+    if args.mode == "load" {
+        std::process::exit(load::main(&args));
+    } else if args.mode != "takeover" {
+        eprintln!("--mode {}: takeover | load", args.mode);
+        std::process::exit(2)
+    }
     let impls: Vec<Impl> = match args.only.as_deref() {
         Some("ours") => vec![Impl::Ours],
         Some("keepalived") => vec![Impl::Keepalived],
@@ -305,5 +360,272 @@ fn main() {
     );
     if failed {
         std::process::exit(1);
+    }
+}
+
+/// `--mode load`: our pair and a keepalived pair side by side at a short advert interval,
+/// under busy loops; false takeovers counted from a client's capture, then a real crash.
+mod load {
+    use super::*;
+    use std::process::{Child, Command, Stdio};
+
+    /// Busy loops (`sh -c 'while :; do :; done'` on the host), killed on drop.
+    struct Busy(Vec<Child>);
+
+    impl Busy {
+        fn start(n: usize) -> Busy {
+            Busy(
+                (0..n)
+                    .map(|_| {
+                        Command::new("sh")
+                            .args(["-c", "while :; do :; done"])
+                            .stdin(Stdio::null())
+                            .stdout(Stdio::null())
+                            .stderr(Stdio::null())
+                            .spawn()
+                            .expect("spawn a busy loop")
+                    })
+                    .collect(),
+            )
+        }
+    }
+
+    impl Drop for Busy {
+        fn drop(&mut self) {
+            for c in &mut self.0 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+
+    /// One pair's figures under one load.
+    #[derive(Debug, Default)]
+    struct PairFigures {
+        /// Runs of adverts from the backup before the kill: each is a false takeover (two
+        /// transitions: to master and back).
+        false_takeovers: usize,
+        /// The largest gap between two adverts of the master before the kill (ms).
+        max_gap: Option<f64>,
+        /// Adverts from the master before the kill.
+        master_adverts: usize,
+        /// The backup's first advert after the kill, from the master's last (ms).
+        takeover: Option<f64>,
+    }
+
+    struct Pair {
+        which: Impl,
+        vrid: u8,
+        vip: &'static str,
+        master: (&'static str, &'static str),
+        backup: (&'static str, &'static str),
+    }
+
+    const PAIRS: [Pair; 2] = [
+        Pair {
+            which: Impl::Ours,
+            vrid: 61,
+            vip: "10.95.0.100",
+            master: ("oa", "10.95.0.1"),
+            backup: ("ob", "10.95.0.2"),
+        },
+        Pair {
+            which: Impl::Keepalived,
+            vrid: 62,
+            vip: "10.95.0.101",
+            master: ("ka", "10.95.0.3"),
+            backup: ("kb", "10.95.0.4"),
+        },
+    ];
+
+    fn holds(h: &Host, vip: &str) -> bool {
+        h.sh("ip -o addr show dev eth0")
+            .contains(&format!(" {vip}/"))
+    }
+
+    fn analyse(rows: &[Vec<String>], p: &Pair, t_kill: f64) -> PairFigures {
+        let vrid = p.vrid.to_string();
+        let mut f = PairFigures::default();
+        let mut last_master: Option<f64> = None;
+        let mut in_backup_run = false;
+        for r in rows.iter().filter(|r| r[3] == vrid) {
+            let (Ok(t), src, prio) = (r[0].parse::<f64>(), r[1].as_str(), r[2].as_str()) else {
+                continue;
+            };
+            if t > t_kill {
+                if src == p.backup.1 && f.takeover.is_none() {
+                    f.takeover = last_master.map(|m| (t - m) * 1000.0);
+                }
+                continue;
+            }
+            if src == p.master.1 && prio != "0" {
+                if let Some(m) = last_master {
+                    let gap = (t - m) * 1000.0;
+                    f.max_gap = Some(f.max_gap.map_or(gap, |g: f64| g.max(gap)));
+                }
+                last_master = Some(t);
+                f.master_adverts += 1;
+                in_backup_run = false;
+            } else if src == p.backup.1 && prio != "0" {
+                if !in_backup_run {
+                    f.false_takeovers += 1;
+                }
+                in_backup_run = true;
+            }
+        }
+        f
+    }
+
+    /// Runs every load level; returns the exit code.
+    pub fn main(args: &Args) -> i32 {
+        if !speaker_path().is_file() {
+            eprintln!(
+                "{} is missing: build vrrp-speaker in the same profile",
+                speaker_path().display()
+            );
+            return 2;
+        }
+        let i = args.interval_ms as f64;
+        let bound = 3.0 * i + (256.0 - 100.0) * i / 256.0;
+        println!(
+            "load mode: VRRPv3 at {} ms, master 150 / backup 100 (Master_Down_Interval {bound:.2} ms), {} s under load per level, ours realtime: {}",
+            args.interval_ms,
+            args.duration_s,
+            args.ours_realtime
+                .map_or("off".to_owned(), |p| format!("SCHED_FIFO {p} + mlock"))
+        );
+        println!(
+            "{:>5} {:<11} {:>15} {:>11} {:>14} {:>12} {:>9}",
+            "busy", "impl", "false-takeovers", "adverts", "max-gap(ms)", "takeover(ms)", "excess"
+        );
+        let mut code = 0;
+        for &n in &args.busy {
+            match run_level(args, n, bound) {
+                Ok(()) => {}
+                Err(e) => {
+                    eprintln!("busy {n}: {e}");
+                    code = 1;
+                }
+            }
+        }
+        println!(
+            "false-takeovers: runs of adverts from the backup while the master ran (each is two transitions); adverts: the master's during the load; max-gap: the largest gap between two of them; takeover: the backup's first advert after the master's last, on SIGKILL under the same load; excess: takeover minus Master_Down_Interval"
+        );
+        code
+    }
+
+    fn run_level(args: &Args, n: usize, bound: f64) -> Result<(), String> {
+        let mut lab = Lab::new("fload");
+        let hosts: Vec<Host> = [
+            ("oa", "10.95.0.1/24"),
+            ("ob", "10.95.0.2/24"),
+            ("ka", "10.95.0.3/24"),
+            ("kb", "10.95.0.4/24"),
+            ("c", "10.95.0.5/24"),
+        ]
+        .iter()
+        .map(|(name, a)| lab.add_host(name, &[a]))
+        .collect();
+        let host = |name: &str| hosts.iter().find(|h| h.name() == name).expect("host");
+        let rt = args.ours_realtime;
+        let mut masters = Vec::new();
+        for p in &PAIRS {
+            let h = host(p.master.0);
+            masters.push(start_vr(
+                &mut lab,
+                h,
+                p.which,
+                150,
+                args.interval_ms,
+                p.vrid,
+                p.vip,
+                rt,
+            ));
+        }
+        for p in &PAIRS {
+            if !wait_until(Duration::from_secs(10), || holds(host(p.master.0), p.vip)) {
+                return Err(format!("{} master never took {}", p.which.name(), p.vip));
+            }
+        }
+        let mut backups = Vec::new();
+        for p in &PAIRS {
+            let h = host(p.backup.0);
+            backups.push(start_vr(
+                &mut lab,
+                h,
+                p.which,
+                100,
+                args.interval_ms,
+                p.vrid,
+                p.vip,
+                rt,
+            ));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        for p in &PAIRS {
+            if holds(host(p.backup.0), p.vip) {
+                return Err(format!(
+                    "{} backup holds {} at the start",
+                    p.which.name(),
+                    p.vip
+                ));
+            }
+        }
+        let cap = lab.capture(host("c"), "eth0", Some("ip proto 112"));
+        let busy = Busy::start(n);
+        std::thread::sleep(Duration::from_secs(args.duration_s));
+        let killed = SystemTime::now();
+        for m in &masters {
+            m.signal(libc::SIGKILL);
+        }
+        let took = PAIRS
+            .iter()
+            .map(|p| wait_until(Duration::from_secs(10), || holds(host(p.backup.0), p.vip)))
+            .collect::<Vec<_>>();
+        std::thread::sleep(Duration::from_millis(300));
+        drop(busy);
+        let pcap = cap.stop();
+        // Our backup prints its lateness counters when stopped.
+        backups[0].signal(libc::SIGTERM);
+        let _ = backups[0].wait_exit(Duration::from_secs(5));
+        let rows = tshark_fields(
+            &pcap,
+            "vrrp",
+            &[
+                "frame.time_epoch",
+                "ip.src",
+                "vrrp.prio",
+                "vrrp.virt_rtr_id",
+            ],
+        );
+        let t_kill = epoch(killed);
+        for (p, took) in PAIRS.iter().zip(took) {
+            let f = analyse(&rows, p, t_kill);
+            println!(
+                "{:>5} {:<11} {:>15} {:>11} {:>14} {:>12} {:>9}",
+                n,
+                p.which.name(),
+                f.false_takeovers,
+                f.master_adverts,
+                cell(f.max_gap),
+                if took {
+                    cell(f.takeover)
+                } else {
+                    "none".into()
+                },
+                cell(f.takeover.map(|t| t - bound))
+            );
+        }
+        for line in backups[0]
+            .stderr()
+            .lines()
+            .filter(|l| l.contains("vrrp-speaker:"))
+        {
+            println!(
+                "      ours (backup): {}",
+                line.trim_start_matches("vrrp-speaker: ")
+            );
+        }
+        Ok(())
     }
 }

@@ -6,6 +6,10 @@
 //! vrrp-speaker -i eth0 --vrid 7 --version 2 --auth-pass secret --vip 10.0.0.7/32 --peer 10.0.0.2
 //! ```
 //!
+//! Under load, `--realtime-priority 10 --mlock` runs it with SCHED_FIFO and locked memory.
+//! At exit it prints its counters, with the lateness it saw (receive-to-processing delay of
+//! adverts, timer lateness histogram).
+//!
 //! Each transition is printed on stdout as one line: `transition FROM -> TO (REASON)`.
 //! SIGTERM or SIGINT stops it gracefully: a master sends priority 0 and removes its addresses.
 
@@ -15,6 +19,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use ha_failover::runtime::instance::{self, InstanceConfig, InstanceEvent};
+use ha_failover::runtime::sched::{Policy, Realtime};
 use ha_vrrp_proto::router::Config as RouterConfig;
 use ha_vrrp_proto::wire::{Auth, ChecksumMode, Password};
 use ha_vrrp_proto::{AdvertInterval, Centiseconds, Priority, Seconds, Version, VrId};
@@ -62,6 +67,16 @@ struct Args {
     /// This router owns the addresses (priority 255).
     #[arg(long)]
     owner: bool,
+    /// Run the VRRP thread with this realtime priority (1-99, SCHED_FIFO; needs
+    /// CAP_SYS_NICE). Off by default.
+    #[arg(long)]
+    realtime_priority: Option<u8>,
+    /// With --realtime-priority: SCHED_RR instead of SCHED_FIFO.
+    #[arg(long)]
+    round_robin: bool,
+    /// Lock all memory (mlockall; needs CAP_IPC_LOCK).
+    #[arg(long)]
+    mlock: bool,
 }
 
 fn config(a: &Args) -> Result<InstanceConfig, String> {
@@ -95,7 +110,8 @@ fn config(a: &Args) -> Result<InstanceConfig, String> {
     router.address_owner = a.owner;
     router.advert_interval = match version {
         Version::V2 => {
-            if !a.interval_ms.is_multiple_of(1000) || a.interval_ms == 0 || a.interval_ms > 255_000 {
+            if !a.interval_ms.is_multiple_of(1000) || a.interval_ms == 0 || a.interval_ms > 255_000
+            {
                 return Err(format!(
                     "--interval-ms {}: VRRPv2 needs whole seconds 1..=255",
                     a.interval_ms
@@ -108,7 +124,9 @@ fn config(a: &Args) -> Result<InstanceConfig, String> {
                 .ok()
                 .and_then(Centiseconds::new);
             match cs {
-                Some(cs) if a.interval_ms.is_multiple_of(10) && cs.get() > 0 => AdvertInterval::V3(cs),
+                Some(cs) if a.interval_ms.is_multiple_of(10) && cs.get() > 0 => {
+                    AdvertInterval::V3(cs)
+                }
                 _ => {
                     return Err(format!(
                         "--interval-ms {}: VRRPv3 needs 10..=40950 in steps of 10",
@@ -151,6 +169,20 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    // The runtime is single-threaded: this thread runs the instance.
+    let realtime = Realtime {
+        priority: args.realtime_priority,
+        policy: if args.round_robin {
+            Policy::RoundRobin
+        } else {
+            Policy::Fifo
+        },
+        mlock: args.mlock,
+    };
+    if let Err(e) = realtime.apply() {
+        eprintln!("vrrp-speaker: {e}");
+        return ExitCode::from(2);
+    }
     let cfg = match config(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -190,6 +222,13 @@ async fn main() -> ExitCode {
                 "vrrp-speaker: stopped; sent {} adverts, received {}, dropped {}, announced {}",
                 c.sent, c.received, c.dropped, c.announced
             );
+            let l = &c.late;
+            eprintln!(
+                "vrrp-speaker: late: rescued {} adverts (arrived in time, read after the timer's deadline), skipped {} advert ticks, {} reordered, {} overflowed",
+                l.rescued, l.skipped_ticks, l.reordered, l.overflow
+            );
+            eprintln!("vrrp-speaker: receive-to-processing delay: {}", l.rx_delay);
+            eprintln!("vrrp-speaker: timer lateness: {}", l.timer_lateness);
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -894,6 +894,16 @@ impl Director {
         self.pools.get(server.0 as usize).map(|p| p.quorum_up)
     }
 
+    /// The number of trackers.
+    pub fn tracker_count(&self) -> usize {
+        self.trackers.len()
+    }
+
+    /// A tracker's configuration (the runtime observes what it names).
+    pub fn tracker_config(&self, tracker: TrackerId) -> Option<&TrackerConfig> {
+        self.trackers.get(tracker.0 as usize).map(|t| &t.cfg)
+    }
+
     /// A tracker's status.
     pub fn tracker_status(&self, tracker: TrackerId) -> Option<TrackStatus> {
         self.trackers.get(tracker.0 as usize).map(|t| t.status)

@@ -6,10 +6,16 @@
 //! the router with the kernel's receive time; what the router asks for (adverts, becoming master
 //! or backup) is carried out here.
 //!
-//! Timing rules that keep a loaded machine from a false failover:
-//! - before a timer is acted on, the adverts already queued on the socket are read and fed first,
-//!   so an advert that arrived in time is honoured even when it is read late;
-//! - a received advert's time is the kernel's receive timestamp, not the time it was read.
+//! Timing rules that keep a loaded machine from a false failover (the policy is the sans-io
+//! [`crate::late::LateDriver`]; this loop only reads and sends):
+//! - before a timer is acted on, the adverts already queued on the socket are read, and the
+//!   driver feeds them and the timers to the router in the order of their times, so an advert
+//!   that arrived in time is honoured even when it is read late;
+//! - a received advert's time is the kernel's receive timestamp (`SO_TIMESTAMPNS`), not the
+//!   time it was read;
+//! - a late Adver_Timer sends at once and the schedule stays on its grid (no drift);
+//! - adverts are sent before anything else is done, and the slow effects (rtnetlink address
+//!   changes, gratuitous ARP / NA) run on their own task, so they never delay an advert.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant, SystemTime};
@@ -22,6 +28,8 @@ use ha_vrrp_proto::wire::{
 };
 use ha_vrrp_proto::{AdvertInterval, Seconds, Version};
 use tokio::sync::{mpsc, watch};
+
+use crate::late::{LateDriver, LateStats};
 
 use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
 use super::socket::{Received, SocketError, VrrpSocket};
@@ -125,6 +133,9 @@ pub struct InstanceCounters {
     pub dropped: u64,
     /// Gratuitous ARP / NA frames sent.
     pub announced: u64,
+    /// Lateness: the receive-to-processing delay of adverts, how late timers fired, the
+    /// adverts that arrived in time but were read late ("rescued"), the skipped advert ticks.
+    pub late: LateStats,
 }
 
 /// Runs one instance until `shutdown` becomes true: then it sends priority 0 if master, removes
@@ -222,17 +233,16 @@ pub async fn run(
         AdvertInterval::V2(s) => s,
         AdvertInterval::V3(_) => Seconds(1),
     };
-    let mut router =
-        Router::new(cfg.router.clone(), Instant::now()).map_err(|e| InstanceError::Config {
-            instance: name.clone(),
-            detail: e.to_string(),
-        })?;
-    let mut announcer: Announcer<u8> = Announcer::new(cfg.announce, ha_arp::Pacing::default());
+    let start = Instant::now();
+    let mut router = Router::new(cfg.router.clone(), start).map_err(|e| InstanceError::Config {
+        instance: name.clone(),
+        detail: e.to_string(),
+    })?;
+    let mut driver = LateDriver::new(start);
+    let announcer: Announcer<u8> = Announcer::new(cfg.announce, ha_arp::Pacing::default());
     let vrid = cfg.router.vrid;
     let src = cfg.router.primary_address;
     let mut counters = InstanceCounters::default();
-    let mut holding = false;
-    let mut last_now = Instant::now();
     let mut rx_buf = vec![0u8; 65536];
     let mut tx_buf = vec![0u8; 1500];
     let emit_event = |ev: InstanceEvent| {
@@ -240,10 +250,33 @@ pub async fn run(
             let _ = tx.send(ev);
         }
     };
+    // Virtual addresses and announcements run on their own task: a slow netlink round trip
+    // never delays an advert or the reading of the socket.
+    let (effects_tx, effects_rx) = mpsc::unbounded_channel();
+    let effects = tokio::spawn(
+        Effects {
+            name: name.clone(),
+            addrs,
+            vips: vips.clone(),
+            vip_addrs,
+            arp,
+            iface,
+            announcer,
+            key: vrid.get(),
+            events: events.clone(),
+        }
+        .run(effects_rx),
+    );
+    let rx = Rx {
+        family,
+        cfg: &cfg,
+        v2_interval,
+        name: &name,
+    };
     tracing::info!(instance = %name, interface = %cfg.interface, %src, "VRRP instance starting");
 
     loop {
-        // Carry out everything the router asked for.
+        // Adverts first: nothing the router asked for is carried out before they are sent.
         while let Some(t) = router.poll_transmit() {
             let advert = Advert {
                 vrid: t.vrid,
@@ -265,35 +298,13 @@ pub async fn run(
                 Err(e) => tracing::error!(instance = %name, error = %e, "advert not encoded"),
             }
         }
+        // Handed to the effects task without waiting for it.
         while let Some(action) = router.poll_action() {
-            match action {
-                Action::BecomeMaster { .. } => {
-                    for v in &vips {
-                        if let Err(e) = addrs.add(*v).await {
-                            tracing::error!(instance = %name, error = %e, "adding a virtual address");
-                        }
-                    }
-                    holding = true;
-                    announcer.announce(
-                        Instant::now(),
-                        vrid.get(),
-                        &iface,
-                        &vip_addrs,
-                        SourceMac::Interface,
-                    );
-                }
-                Action::BecomeBackup | Action::EnterFault | Action::Stop => {
-                    announcer.cancel(Instant::now(), &vrid.get());
-                    if holding {
-                        for v in &vips {
-                            if let Err(e) = addrs.remove(*v).await {
-                                tracing::error!(instance = %name, error = %e, "removing a virtual address");
-                            }
-                        }
-                        holding = false;
-                    }
-                }
-            }
+            let effect = match action {
+                Action::BecomeMaster { .. } => Effect::Hold,
+                Action::BecomeBackup | Action::EnterFault | Action::Stop => Effect::Release,
+            };
+            let _ = effects_tx.send(effect);
         }
         while let Some(event) = router.poll_event() {
             tracing::info!(instance = %name, ?event, "VRRP");
@@ -302,20 +313,11 @@ pub async fn run(
                 event,
             });
         }
-        while let Some(frame) = announcer.poll_transmit() {
-            match arp.send(frame.bytes) {
-                Ok(()) => counters.announced += 1,
-                Err(e) => tracing::warn!(instance = %name, error = %e, "announcement not sent"),
-            }
-        }
         if router.is_stopped() {
             break;
         }
 
-        let deadline = [router.poll_timeout(), announcer.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = router.poll_timeout();
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -326,39 +328,33 @@ pub async fn run(
             biased;
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
-                    last_now = monotonic(last_now, Instant::now());
-                    router.shutdown(last_now);
+                    // What was received before the shutdown is processed first.
+                    rx.drain(&socket, &mut rx_buf, &mut driver, &mut counters, &emit_event).map_err(sock_err)?;
+                    driver.drive(&mut router, Instant::now());
+                    let now = driver.clock(Instant::now());
+                    router.shutdown(now);
                 }
             }
-            r = socket.recv(&mut rx_buf) => {
-                let r = r.map_err(sock_err)?;
-                let at = received_at(&r, last_now);
-                last_now = at;
-                counters.received += 1;
-                feed(&mut router, &rx_buf, &r, family, &cfg, v2_interval, at, &mut counters, &name, &emit_event);
+            r = socket.readable() => {
+                r.map_err(sock_err)?;
+                rx.drain(&socket, &mut rx_buf, &mut driver, &mut counters, &emit_event).map_err(sock_err)?;
+                driver.drive(&mut router, Instant::now());
             }
             _ = sleep => {
-                // Read what is already queued before acting on a timer (a late read must not
-                // turn an advert that arrived in time into a false failover).
-                while let Ok(Some(r)) = socket.try_recv(&mut rx_buf) {
-                    let at = received_at(&r, last_now);
-                    last_now = at;
-                    counters.received += 1;
-                    feed(&mut router, &rx_buf, &r, family, &cfg, v2_interval, at, &mut counters, &name, &emit_event);
-                }
-                last_now = monotonic(last_now, Instant::now());
-                router.handle_timeout(last_now);
-                announcer.handle_timeout(last_now);
+                // Read what is already queued before acting on a timer: a late read must not
+                // turn an advert that arrived in time into a false failover (the driver feeds
+                // packets and timers in the order of their times).
+                rx.drain(&socket, &mut rx_buf, &mut driver, &mut counters, &emit_event).map_err(sock_err)?;
+                driver.drive(&mut router, Instant::now());
             }
             ev = watch.next() => {
-                last_now = monotonic(last_now, Instant::now());
+                rx.drain(&socket, &mut rx_buf, &mut driver, &mut counters, &emit_event).map_err(sock_err)?;
+                driver.drive(&mut router, Instant::now());
+                let now = driver.clock(Instant::now());
                 match ev {
-                    Some(NetEvent::Link { ifindex: i, up, .. }) if i == ifindex => router.handle_link(last_now, up),
-                    Some(NetEvent::AddressRemoved(v)) if holding && vips.contains(&v) && router.state() == State::Master => {
-                        match addrs.add(v).await {
-                            Ok(_) => emit_event(InstanceEvent::VipRestored { instance: name.clone(), addr: v.addr }),
-                            Err(e) => tracing::error!(instance = %name, error = %e, "putting back a removed virtual address"),
-                        }
+                    Some(NetEvent::Link { ifindex: i, up, .. }) if i == ifindex => router.handle_link(now, up),
+                    Some(NetEvent::AddressRemoved(v)) if vips.contains(&v) && router.state() == State::Master => {
+                        let _ = effects_tx.send(Effect::Restore(v));
                     }
                     None => return Err(nl(NetlinkError::Other { op: "watch", what: "links".into(), detail: "netlink connection closed".into() })),
                     _ => {}
@@ -366,70 +362,184 @@ pub async fn run(
             }
         }
     }
-    tracing::info!(instance = %name, "VRRP instance stopped");
+    // The effects task removes the addresses (the Stop action) and ends when told nothing more.
+    drop(effects_tx);
+    let (announced, _) = tokio::time::timeout(SHUTDOWN_GRACE, effects)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    counters.announced = announced;
+    counters.late = *driver.stats();
+    tracing::info!(instance = %name, late = ?counters.late, "VRRP instance stopped");
     Ok(counters)
 }
 
-/// `now` that never goes backwards.
-fn monotonic(last: Instant, now: Instant) -> Instant {
-    last.max(now)
+/// What the effects task is asked to do, in order.
+#[derive(Debug, Clone, Copy)]
+enum Effect {
+    /// Add the virtual addresses and announce them.
+    Hold,
+    /// Stop announcing and remove the virtual addresses if held.
+    Release,
+    /// Put back a virtual address someone removed, if held.
+    Restore(Vip),
 }
 
-/// The router time of a received packet: the kernel's receive time, but never before the last
-/// time the router was given.
-fn received_at(r: &Received, last: Instant) -> Instant {
-    let age = r.age(SystemTime::now());
-    let at = Instant::now().checked_sub(age).unwrap_or(last);
-    monotonic(last, at)
+/// The slow side of an instance: rtnetlink and gratuitous ARP / NA.
+struct Effects {
+    name: String,
+    addrs: Addresses,
+    vips: Vec<Vip>,
+    vip_addrs: Vec<IpAddr>,
+    arp: ArpSender,
+    iface: ha_arp::Interface,
+    announcer: Announcer<u8>,
+    key: u8,
+    events: Option<mpsc::UnboundedSender<InstanceEvent>>,
 }
 
-/// Validates one packet and feeds it to the router, counting drops.
-#[allow(clippy::too_many_arguments)]
-fn feed(
-    router: &mut Router,
-    buf: &[u8],
-    r: &Received,
-    family: Family,
-    cfg: &InstanceConfig,
-    v2_interval: Seconds,
-    at: Instant,
-    counters: &mut InstanceCounters,
-    name: &str,
-    emit_event: &impl Fn(InstanceEvent),
-) {
-    let Some(bytes) = buf.get(r.payload.0..r.payload.1) else {
-        return;
-    };
-    let ctx = RxContext {
-        version: cfg.router.version,
-        vrid: cfg.router.vrid,
-        family,
-        auth: cfg.auth,
-        v2_interval,
-        checksum_mode: cfg.checksum_mode,
-        src: r.src,
-        dst: r.dst,
-        ttl: r.ttl,
-    };
-    let result = Packet::new_checked(bytes, family).and_then(|p| {
-        wire::validate(&p, &ctx).map(|a| RxAdvert::new(r.src, a.vrid, a.priority, a.interval))
-    });
-    match result {
-        Ok(adv) => router.handle_advert(at, adv),
-        Err(e) => {
-            counters.dropped += 1;
-            let reason = e.reason();
-            if reason != DropReason::VridMismatch {
-                tracing::debug!(instance = %name, src = %r.src, error = %e, "advert dropped");
+impl Effects {
+    /// Carries out effects until the channel closes; returns the frames announced and whether
+    /// the addresses were still held.
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Effect>) -> (u64, bool) {
+        let name = self.name.clone();
+        let mut holding = false;
+        let mut announced = 0u64;
+        loop {
+            while let Some(frame) = self.announcer.poll_transmit() {
+                match self.arp.send(frame.bytes) {
+                    Ok(()) => announced += 1,
+                    Err(e) => tracing::warn!(instance = %name, error = %e, "announcement not sent"),
+                }
             }
-            emit_event(InstanceEvent::Dropped {
-                instance: name.to_owned(),
-                reason,
-                src: r.src,
-            });
+            let deadline = self.announcer.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                cmd = rx.recv() => match cmd {
+                    None => break,
+                    Some(Effect::Hold) => {
+                        for v in &self.vips {
+                            if let Err(e) = self.addrs.add(*v).await {
+                                tracing::error!(instance = %name, error = %e, "adding a virtual address");
+                            }
+                        }
+                        holding = true;
+                        self.announcer.announce(Instant::now(), self.key, &self.iface, &self.vip_addrs, SourceMac::Interface);
+                    }
+                    Some(Effect::Release) => {
+                        self.announcer.cancel(Instant::now(), &self.key);
+                        if holding {
+                            for v in &self.vips {
+                                if let Err(e) = self.addrs.remove(*v).await {
+                                    tracing::error!(instance = %name, error = %e, "removing a virtual address");
+                                }
+                            }
+                            holding = false;
+                        }
+                    }
+                    Some(Effect::Restore(v)) if holding => match self.addrs.add(v).await {
+                        Ok(_) => {
+                            if let Some(tx) = &self.events {
+                                let _ = tx.send(InstanceEvent::VipRestored { instance: name.clone(), addr: v.addr });
+                            }
+                        }
+                        Err(e) => tracing::error!(instance = %name, error = %e, "putting back a removed virtual address"),
+                    },
+                    Some(Effect::Restore(_)) => {}
+                },
+                _ = sleep => self.announcer.handle_timeout(Instant::now()),
+            }
+        }
+        (announced, holding)
+    }
+}
+
+/// What validating a received packet needs.
+struct Rx<'a> {
+    family: Family,
+    cfg: &'a InstanceConfig,
+    v2_interval: Seconds,
+    name: &'a str,
+}
+
+impl Rx<'_> {
+    /// Reads every packet queued on the socket, validates it and queues the valid adverts on
+    /// the driver with their kernel receive time.
+    fn drain(
+        &self,
+        socket: &VrrpSocket,
+        buf: &mut [u8],
+        driver: &mut LateDriver,
+        counters: &mut InstanceCounters,
+        emit_event: &impl Fn(InstanceEvent),
+    ) -> Result<(), SocketError> {
+        // One reading of both clocks converts every kernel timestamp of this batch.
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        // Bounded: a flood cannot keep the loop here forever.
+        for _ in 0..MAX_DRAIN {
+            let Some(r) = socket.try_recv(buf)? else {
+                break;
+            };
+            counters.received += 1;
+            let at = now.checked_sub(r.age(wall)).unwrap_or(now);
+            if let Some(adv) = self.validate(buf, &r, counters, emit_event) {
+                driver.queue(at, adv);
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates one packet, counting and reporting drops.
+    fn validate(
+        &self,
+        buf: &[u8],
+        r: &Received,
+        counters: &mut InstanceCounters,
+        emit_event: &impl Fn(InstanceEvent),
+    ) -> Option<RxAdvert> {
+        let bytes = buf.get(r.payload.0..r.payload.1)?;
+        let ctx = RxContext {
+            version: self.cfg.router.version,
+            vrid: self.cfg.router.vrid,
+            family: self.family,
+            auth: self.cfg.auth,
+            v2_interval: self.v2_interval,
+            checksum_mode: self.cfg.checksum_mode,
+            src: r.src,
+            dst: r.dst,
+            ttl: r.ttl,
+        };
+        let result = Packet::new_checked(bytes, self.family).and_then(|p| {
+            wire::validate(&p, &ctx).map(|a| RxAdvert::new(r.src, a.vrid, a.priority, a.interval))
+        });
+        match result {
+            Ok(adv) => Some(adv),
+            Err(e) => {
+                counters.dropped += 1;
+                let reason = e.reason();
+                if reason != DropReason::VridMismatch {
+                    tracing::debug!(instance = %self.name, src = %r.src, error = %e, "advert dropped");
+                }
+                emit_event(InstanceEvent::Dropped {
+                    instance: self.name.to_owned(),
+                    reason,
+                    src: r.src,
+                });
+                None
+            }
         }
     }
 }
+
+/// The most packets read from the socket in one go.
+const MAX_DRAIN: usize = 256;
 
 /// The interface's first IPv4 address not among the VIPs, or its IPv6 link-local address.
 async fn primary_address(

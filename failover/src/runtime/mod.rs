@@ -1,7 +1,10 @@
 //! The tokio runtime's IO: raw VRRP sockets, virtual addresses and link state through
 //! rtnetlink. Everything here is IO; the decisions are made by the sans-io cores.
 
+pub mod director;
+pub mod exec;
 pub mod instance;
 pub mod netlink;
+pub mod sched;
 pub mod socket;
 mod sys;

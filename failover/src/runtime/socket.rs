@@ -253,6 +253,25 @@ impl VrrpSocket {
         }
     }
 
+    /// Waits until a packet is queued (without reading it): then read every queued packet with
+    /// [`VrrpSocket::try_recv`]. Readiness left over from an emptied queue is cleared here, so
+    /// this never spins.
+    pub async fn readable(&self) -> Result<(), SocketError> {
+        let recv_err = |source| SocketError::Recv {
+            interface: self.interface.clone(),
+            source,
+        };
+        loop {
+            let mut guard = self.fd.readable().await.map_err(recv_err)?;
+            let mut probe = [0u8; 1];
+            match guard.try_io(|s| s.get_ref().peek(sys::as_uninit(&mut probe))) {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(source)) => return Err(recv_err(source)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
     /// Reads one packet if one is queued, without waiting (used to drain the queue before
     /// acting on an expired timer).
     pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<Received>, SocketError> {

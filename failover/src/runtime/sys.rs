@@ -46,3 +46,29 @@ pub(crate) fn register(
     // before the socket closes it).
     unsafe { tokio::io::unix::AsyncFd::register(s) }.map_err(|e| e.into_parts().1)
 }
+
+/// Sets the calling thread's scheduling policy (`SCHED_FIFO` or `SCHED_RR`) and priority.
+pub(crate) fn set_scheduler(policy: i32, priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: pid 0 is the calling thread; `param` is a live, initialised sched_param that the
+    // kernel only reads during the call.
+    let rc = unsafe { libc::sched_setscheduler(0, policy, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Locks the process's current and future pages in memory (`mlockall`).
+pub(crate) fn lock_memory() -> io::Result<()> {
+    // SAFETY: mlockall takes only flags and touches no memory of ours.
+    let rc = unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

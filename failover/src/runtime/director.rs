@@ -1,0 +1,1332 @@
+//! The core [`Director`] on tokio: one node's VRRP instances, sync groups, tracking, VIPs,
+//! fencing, resource steps and notify scripts, executed on a real host.
+//!
+//! [`run`] owns all the IO; every decision is the sans-io [`Director`]'s:
+//! - one raw VRRP socket per (interface, address family) that the instances use; a received
+//!   packet is demultiplexed by VRID ([`Director::find_instance`]), validated by the codec
+//!   ([`ha_vrrp_proto::wire::validate`], with the instance's [`RxContext`]) and fed to the
+//!   director with the kernel's receive time ([`Received::age`]);
+//! - before a timer is acted on, every packet already queued on the sockets is read, and the
+//!   packets and the due timers are fed in the order of their times (each timer at its
+//!   deadline), so an advert that arrived in time but is read late never causes a false
+//!   failover;
+//! - the director's adverts are sent first, before any other output is looked at; the slow
+//!   work runs on other tasks and never delays an advert: rtnetlink address changes and
+//!   gratuitous ARP / unsolicited NA on one "effects" task (in order), notify scripts on one
+//!   task (in order), fences, resource steps and track scripts each on its own task, their
+//!   results fed back ([`Director::handle_fence_result`], [`Director::handle_step_result`],
+//!   [`Director::handle_track_result`]);
+//! - link state (rtnetlink notifications) goes to [`Director::handle_link`]; a VIP that
+//!   someone else removes while its instance holds it is put back;
+//! - at start, VIPs a crashed earlier run left behind (marked with
+//!   [`VIP_PROTOCOL`](super::netlink::VIP_PROTOCOL)) are removed before any instance can
+//!   become master;
+//! - on shutdown every master sends priority 0, the VIPs are removed, started resource steps
+//!   are stopped in reverse order, and the `STOP` notify scripts run.
+//!
+//! Commands run as argv without a shell, environment cleared but for `PATH`, each with a
+//! timeout ([`super::exec`]).
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::FutureExt;
+use ha_arp::{Announcer, Sender as ArpSender, SourceMac};
+use ha_vrrp_proto::router::RxAdvert;
+use ha_vrrp_proto::wire::{
+    self, Addresses as WireAddresses, Advert, Auth, ChecksumMode, DropReason, Family, Packet,
+    RxContext,
+};
+use ha_vrrp_proto::{AdvertInterval, Seconds, Version, VrId};
+use tokio::sync::{mpsc, watch};
+
+use crate::core::{
+    Director, DirectorAction, DirectorBuilder, DirectorConfigError, DirectorEvent, FenceAttempt,
+    InstanceId, StepKind, StepOp, StepToken, TrackResult, TrackerId, TrackerKind, VipSpec,
+};
+
+use super::exec;
+use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
+use super::socket::{Received, SocketError, VrrpSocket};
+
+/// Per-instance runtime options the sans-io configuration does not carry.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceOptions {
+    /// VRRPv2 authentication (sent and required).
+    pub auth: Auth,
+    /// How the VRRP checksum is computed.
+    pub checksum_mode: ChecksumMode,
+    /// The fence command (heartbeat STONITH) for an instance configured with `fence`: exit
+    /// status 0 means the peer is fenced.
+    pub fence: Option<Vec<String>>,
+}
+
+/// What [`run`] needs.
+#[derive(Debug, Clone)]
+pub struct DirectorConfig {
+    /// The director's configuration; it is built when the sockets are open and the stale
+    /// VIPs are gone.
+    pub director: DirectorBuilder,
+    /// Options by instance name (an instance not listed gets the defaults).
+    pub instances: HashMap<String, InstanceOptions>,
+    /// The gratuitous ARP / unsolicited NA schedule on becoming master.
+    pub announce: ha_arp::Config,
+    /// How long a notify script may run.
+    pub notify_timeout: Duration,
+    /// How long a fence command or a resource step may run (then it failed).
+    pub command_timeout: Duration,
+    /// How often track scripts run and track files are read (keepalived `interval`).
+    pub track_interval: Duration,
+    /// How long a track script may run (then it failed).
+    pub track_timeout: Duration,
+    /// The command that starts and stops a [`StepKind::Service`]: run as
+    /// `service_command... start|stop NAME`.
+    pub service_command: Vec<String>,
+    /// Remove the VIPs a crashed earlier run left behind, at start.
+    pub remove_stale: bool,
+    /// The most time a shutdown waits for resource steps to stop.
+    pub shutdown_grace: Duration,
+}
+
+impl DirectorConfig {
+    /// Defaults: keepalived's (1 s track interval, ARP schedule of [`ha_arp::Config`]), 10 s
+    /// for commands, `systemctl` for services, stale VIPs removed.
+    pub fn new(director: DirectorBuilder) -> DirectorConfig {
+        DirectorConfig {
+            director,
+            instances: HashMap::new(),
+            announce: ha_arp::Config::default(),
+            notify_timeout: Duration::from_secs(10),
+            command_timeout: Duration::from_secs(10),
+            track_interval: Duration::from_secs(1),
+            track_timeout: Duration::from_secs(5),
+            service_command: vec!["systemctl".to_owned()],
+            remove_stale: true,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What the runtime reports to an embedder: the director's events and its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeEvent {
+    /// The sans-io director's event.
+    Director(DirectorEvent),
+    /// A received packet was dropped by validation.
+    Dropped {
+        /// The socket's interface.
+        interface: String,
+        /// Why.
+        reason: DropReason,
+        /// From whom.
+        src: IpAddr,
+    },
+    /// Addresses left behind by an earlier run were removed at start.
+    StaleRemoved(Vec<Vip>),
+    /// A virtual address someone else removed while the instance held it was put back.
+    VipRestored {
+        /// The instance.
+        instance: InstanceId,
+        /// The address.
+        addr: IpAddr,
+    },
+    /// A notify script ran.
+    Notified {
+        /// Its command line.
+        argv: Vec<String>,
+        /// Whether it exited 0 in time.
+        ok: bool,
+    },
+}
+
+/// Counters of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DirectorCounters {
+    /// Adverts sent.
+    pub sent: u64,
+    /// Adverts that could not be sent or encoded.
+    pub send_errors: u64,
+    /// Packets received (valid or not).
+    pub received: u64,
+    /// Packets dropped by validation (or for a VRID no instance runs).
+    pub dropped: u64,
+    /// Adverts read after a timer had come due that they preceded: fed at their receive time,
+    /// before that timer (without this, each could have been a false takeover).
+    pub rescued: u64,
+    /// Notify scripts run.
+    pub notified: u64,
+    /// Fence commands run.
+    pub fences: u64,
+    /// Resource step commands run.
+    pub steps: u64,
+    /// Track script runs and file reads.
+    pub track_checks: u64,
+}
+
+/// Errors that stop [`run`].
+#[derive(Debug, thiserror::Error)]
+pub enum DirectorRunError {
+    /// The director's configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] DirectorConfigError),
+    /// An instance's options are inconsistent.
+    #[error("instance {instance:?}: {detail}")]
+    Instance {
+        /// The instance.
+        instance: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A VRRP socket failed.
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    /// rtnetlink failed.
+    #[error("{what}: {source}")]
+    Netlink {
+        /// What was being done.
+        what: String,
+        /// The failure.
+        #[source]
+        source: NetlinkError,
+    },
+    /// An AF_PACKET sender for announcements could not be opened.
+    #[error("announcements on {interface}: {source}")]
+    Arp {
+        /// The interface.
+        interface: String,
+        /// The failure.
+        #[source]
+        source: ha_arp::SenderError,
+    },
+}
+
+/// A result fed back from a task.
+#[derive(Debug)]
+enum Feedback {
+    Fence {
+        instance: InstanceId,
+        attempt: FenceAttempt,
+        ok: bool,
+    },
+    Step {
+        instance: InstanceId,
+        token: StepToken,
+        ok: bool,
+    },
+    Track {
+        tracker: TrackerId,
+        result: TrackResult,
+    },
+}
+
+/// What the effects task does, in order.
+enum Effect {
+    Add(InstanceId, Vec<Vip>),
+    Remove(InstanceId, Vec<Vip>),
+    Announce(InstanceId, Vec<(u32, Vec<IpAddr>)>),
+    Routes {
+        add: bool,
+        routes: Vec<String>,
+    },
+    /// An address disappeared from the kernel.
+    Gone(Vip),
+    /// Start a command's task once everything queued before it is done (a resource step
+    /// starts after its addresses are added, and stops after they are removed).
+    Spawn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+}
+
+impl std::fmt::Debug for Effect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Effect::Add(i, v) => f.debug_tuple("Add").field(i).field(v).finish(),
+            Effect::Remove(i, v) => f.debug_tuple("Remove").field(i).field(v).finish(),
+            Effect::Announce(i, v) => f.debug_tuple("Announce").field(i).field(v).finish(),
+            Effect::Routes { add, routes } => f
+                .debug_struct("Routes")
+                .field("add", add)
+                .field("routes", routes)
+                .finish(),
+            Effect::Gone(v) => f.debug_tuple("Gone").field(v).finish(),
+            Effect::Spawn(_) => f.write_str("Spawn"),
+        }
+    }
+}
+
+/// One VRRP socket.
+struct Sock {
+    sock: VrrpSocket,
+    interface: String,
+    family: Family,
+}
+
+/// What sending and validating need for one instance.
+struct InstIo {
+    auth: Auth,
+    checksum_mode: ChecksumMode,
+    v2_interval: Seconds,
+    src: IpAddr,
+    sock: usize,
+    v4: Vec<Ipv4Addr>,
+    v6: Vec<Ipv6Addr>,
+}
+
+/// The most packets read from one socket in one go (a flood cannot hold the loop).
+const MAX_DRAIN: usize = 256;
+/// A bound on timer firings per feed.
+const MAX_FIRINGS: usize = 64;
+
+/// Runs one node until `shutdown` becomes true (or its sender is dropped), then shuts down
+/// (masters send priority 0, VIPs removed, steps stopped in reverse, `STOP` notified) and
+/// returns the counters. Events go to `events` if given. Needs a tokio runtime with IO and
+/// time enabled (and, for commands, the process driver: `enable_all`). Dropping the future
+/// is a crash: nothing is cleaned up (the next start removes the stale VIPs).
+pub async fn run(
+    cfg: DirectorConfig,
+    events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<DirectorCounters, DirectorRunError> {
+    let nl = |what: &str| {
+        let what = what.to_owned();
+        move |source| DirectorRunError::Netlink { what, source }
+    };
+    let emit = |ev: RuntimeEvent| {
+        if let Some(tx) = &events {
+            let _ = tx.send(ev);
+        }
+    };
+    let addrs = Addresses::open().map_err(nl("opening rtnetlink"))?;
+    let mut watch = NetWatch::open().map_err(nl("watching links"))?;
+    if cfg.remove_stale {
+        let stale = addrs
+            .remove_stale()
+            .await
+            .map_err(nl("removing stale VIPs"))?;
+        if !stale.is_empty() {
+            tracing::warn!(?stale, "removed VIPs left behind by an earlier run");
+            emit(RuntimeEvent::StaleRemoved(stale));
+        }
+    }
+    // Built now to check it and to learn the interfaces; rebuilt just before the loop starts
+    // so that its clock starts with the loop.
+    let probe = cfg.director.clone().build(Instant::now())?;
+    let n = probe.instance_count();
+
+    // Interfaces: the instances' and their VIPs' devices, and interface trackers.
+    let mut ifnames: Vec<String> = Vec::new();
+    let mut push_if = |name: &str| {
+        if !ifnames.iter().any(|n| n == name) {
+            ifnames.push(name.to_owned());
+        }
+    };
+    for i in 0..n {
+        let c = probe.instance_config(InstanceId(i as u32)).expect("index");
+        push_if(&c.interface);
+        for v in c.vips.iter().chain(&c.excluded_vips) {
+            push_if(v.dev_or(&c.interface));
+        }
+    }
+    for t in 0..probe.tracker_count() {
+        if let Some(TrackerKind::Interface { ifname }) =
+            probe.tracker_config(TrackerId(t as u32)).map(|c| &c.kind)
+        {
+            push_if(ifname);
+        }
+    }
+    let mut ifindex: HashMap<String, u32> = HashMap::new();
+    for name in &ifnames {
+        let i = addrs
+            .ifindex(name)
+            .await
+            .map_err(nl(&format!("interface {name}")))?;
+        ifindex.insert(name.clone(), i);
+    }
+
+    // Sockets and per-instance IO.
+    let mut socks: Vec<Sock> = Vec::new();
+    let mut io: Vec<InstIo> = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = probe.instance_config(InstanceId(i as u32)).expect("index");
+        let opts = cfg.instances.get(&c.name).cloned().unwrap_or_default();
+        if c.fence && opts.fence.as_ref().is_none_or(|f| f.is_empty()) {
+            return Err(DirectorRunError::Instance {
+                instance: c.name.clone(),
+                detail: "fencing is on but no fence command is given".into(),
+            });
+        }
+        let family = Family::of(c.router.primary_address);
+        if c.router.primary_address.is_unspecified() {
+            return Err(DirectorRunError::Instance {
+                instance: c.name.clone(),
+                detail: "the primary address must be given".into(),
+            });
+        }
+        let multicast = c.router.peers.is_empty();
+        let sock = match socks
+            .iter()
+            .position(|s| s.interface == c.interface && s.family == family)
+        {
+            Some(s) => s,
+            None => {
+                let idx = ifindex[&c.interface];
+                let sock = match family {
+                    Family::Ipv4 => VrrpSocket::open_v4(&c.interface, idx, multicast)?,
+                    Family::Ipv6 => VrrpSocket::open_v6(&c.interface, idx, multicast)?,
+                };
+                socks.push(Sock {
+                    sock,
+                    interface: c.interface.clone(),
+                    family,
+                });
+                socks.len() - 1
+            }
+        };
+        let adv = probe.advert_addresses(InstanceId(i as u32));
+        let v4: Vec<Ipv4Addr> = adv
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(a) => Some(*a),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let v6: Vec<Ipv6Addr> = adv
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V6(a) => Some(*a),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
+        let check = match family {
+            Family::Ipv4 => WireAddresses::v4(&v4).map(|_| ()),
+            Family::Ipv6 => WireAddresses::v6(&v6).map(|_| ()),
+        };
+        check.map_err(|e| DirectorRunError::Instance {
+            instance: c.name.clone(),
+            detail: e.to_string(),
+        })?;
+        io.push(InstIo {
+            auth: opts.auth,
+            checksum_mode: opts.checksum_mode,
+            v2_interval: match c.router.advert_interval {
+                AdvertInterval::V2(s) => s,
+                AdvertInterval::V3(_) => Seconds(1),
+            },
+            src: c.router.primary_address,
+            sock,
+            v4,
+            v6,
+        });
+    }
+
+    // Announcement senders, one per interface carrying VIPs.
+    let mut senders: HashMap<u32, (ArpSender, ha_arp::Interface)> = HashMap::new();
+    for name in &ifnames {
+        let s = ArpSender::bind(name.as_str()).map_err(|source| DirectorRunError::Arp {
+            interface: name.clone(),
+            source,
+        })?;
+        let iface = s.interface().map_err(|source| DirectorRunError::Arp {
+            interface: name.clone(),
+            source,
+        })?;
+        senders.insert(ifindex[name], (s, iface));
+    }
+
+    // The initial link states (later changes come from the watch).
+    let mut link_up: HashMap<String, bool> = HashMap::new();
+    for s in senders.values() {
+        if let Ok(up) = s.0.is_up() {
+            link_up.insert(s.0.name().to_owned(), up);
+        }
+    }
+    let names_by_index: HashMap<u32, String> =
+        ifindex.iter().map(|(n, i)| (*i, n.clone())).collect();
+
+    let (fb_tx, mut fb_rx) = mpsc::unbounded_channel::<Feedback>();
+    let (fx_tx, fx_rx) = mpsc::unbounded_channel::<Effect>();
+    let (notify_tx, notify_rx) = mpsc::unbounded_channel::<Vec<String>>();
+    let effects = tokio::spawn(
+        Effects {
+            addrs: addrs.clone(),
+            senders,
+            announcer: Announcer::new(cfg.announce, ha_arp::Pacing::default()),
+            held: HashMap::new(),
+            events: events.clone(),
+        }
+        .run(fx_rx),
+    );
+    let notifier = tokio::spawn(notify_task(notify_rx, cfg.notify_timeout, events.clone()));
+
+    let start = Instant::now();
+    let mut d = cfg.director.clone().build(start)?;
+    for (name, up) in &link_up {
+        if !up {
+            d.handle_link(start, name, false);
+        }
+    }
+    let mut node = Node {
+        d,
+        cfg: &cfg,
+        io,
+        ifindex: ifindex.clone(),
+        last: start,
+        counters: DirectorCounters::default(),
+        queue: Vec::new(),
+        seq: 0,
+        buf: vec![0u8; 65536],
+        tx_buf: vec![0u8; 1500],
+        fb_tx,
+        fx_tx,
+        notify_tx,
+        inflight: 0,
+        tracks_running: HashSet::new(),
+        events: events.clone(),
+    };
+    let mut track_tick = tokio::time::interval(cfg.track_interval);
+    track_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let has_trackers = (0..node.d.tracker_count()).any(|t| {
+        matches!(
+            node.d.tracker_config(TrackerId(t as u32)).map(|c| &c.kind),
+            Some(
+                TrackerKind::Script { .. }
+                    | TrackerKind::File { .. }
+                    | TrackerKind::PingNode { .. }
+            )
+        )
+    });
+    let mut stopping: Option<Instant> = None;
+    tracing::info!(instances = n, sockets = socks.len(), "director starting");
+
+    loop {
+        node.flush(&socks).await;
+        if let Some(since) = stopping
+            && ((node.d.is_idle() && node.inflight == 0) || since.elapsed() > cfg.shutdown_grace)
+        {
+            break;
+        }
+        let deadline = node.d.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(t.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let readable = async {
+            if socks.is_empty() {
+                std::future::pending::<Result<(), SocketError>>().await
+            } else {
+                futures::future::select_all(socks.iter().map(|s| s.sock.readable().boxed()))
+                    .await
+                    .0
+            }
+        };
+        tokio::select! {
+            biased;
+            changed = shutdown.changed(), if stopping.is_none() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    node.drain(&socks)?;
+                    let now = node.feed(Instant::now());
+                    node.d.shutdown(now);
+                    stopping = Some(Instant::now());
+                }
+            }
+            r = readable => {
+                r?;
+                node.drain(&socks)?;
+                node.feed(Instant::now());
+            }
+            _ = sleep => {
+                // What is queued is read before the timer is acted on.
+                node.drain(&socks)?;
+                node.feed(Instant::now());
+            }
+            fb = fb_rx.recv() => {
+                node.inflight = node.inflight.saturating_sub(1);
+                node.drain(&socks)?;
+                let now = node.feed(Instant::now());
+                match fb {
+                    Some(Feedback::Fence { instance, attempt, ok }) => {
+                        let _ = node.d.handle_fence_result(now, instance, attempt, ok);
+                    }
+                    Some(Feedback::Step { instance, token, ok }) => {
+                        let _ = node.d.handle_step_result(now, instance, token, ok);
+                    }
+                    Some(Feedback::Track { tracker, result }) => {
+                        node.tracks_running.remove(&tracker);
+                        if let Err(e) = node.d.handle_track_result(now, tracker, result) {
+                            tracing::warn!(error = %e, "track result not taken");
+                        }
+                    }
+                    None => {}
+                }
+            }
+            ev = watch.next() => {
+                node.drain(&socks)?;
+                let now = node.feed(Instant::now());
+                match ev {
+                    Some(NetEvent::Link { ifindex: i, up, .. }) => {
+                        if let Some(name) = names_by_index.get(&i)
+                            && link_up.insert(name.clone(), up) != Some(up)
+                        {
+                            tracing::info!(interface = %name, up, "link");
+                            node.d.handle_link(now, name, up);
+                        }
+                    }
+                    Some(NetEvent::AddressRemoved(v)) => {
+                        let _ = node.fx_tx.send(Effect::Gone(v));
+                    }
+                    Some(_) => {}
+                    None => {
+                        return Err(DirectorRunError::Netlink {
+                            what: "watching links".into(),
+                            source: NetlinkError::Other {
+                                op: "watch",
+                                what: "links and addresses".into(),
+                                detail: "netlink connection closed".into(),
+                            },
+                        });
+                    }
+                }
+            }
+            _ = track_tick.tick(), if has_trackers && stopping.is_none() => {
+                node.track_round();
+            }
+        }
+    }
+    let mut counters = node.counters;
+    drop(node);
+    // The effects and notify tasks finish what was queued (VIP removal, STOP scripts).
+    let grace = cfg.notify_timeout + Duration::from_secs(2);
+    let _ = tokio::time::timeout(grace, effects).await;
+    if let Ok(Ok(count)) = tokio::time::timeout(grace, notifier).await {
+        counters.notified = count;
+    }
+    tracing::info!(?counters, "director stopped");
+    Ok(counters)
+}
+
+/// The loop's state.
+struct Node<'a> {
+    d: Director,
+    cfg: &'a DirectorConfig,
+    io: Vec<InstIo>,
+    /// Interface names to ifindexes, resolved at start.
+    ifindex: HashMap<String, u32>,
+    /// The latest time given to the director.
+    last: Instant,
+    counters: DirectorCounters,
+    /// Validated adverts read but not yet fed: (receive time, arrival, instance, advert).
+    queue: Vec<(Instant, u64, InstanceId, RxAdvert)>,
+    seq: u64,
+    buf: Vec<u8>,
+    tx_buf: Vec<u8>,
+    fb_tx: mpsc::UnboundedSender<Feedback>,
+    fx_tx: mpsc::UnboundedSender<Effect>,
+    notify_tx: mpsc::UnboundedSender<Vec<String>>,
+    /// Fence and step tasks running.
+    inflight: usize,
+    tracks_running: HashSet<TrackerId>,
+    events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
+}
+
+impl Node<'_> {
+    fn emit(&self, ev: RuntimeEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(ev);
+        }
+    }
+
+    /// Reads every packet queued on every socket; validates and queues the adverts.
+    fn drain(&mut self, socks: &[Sock]) -> Result<(), SocketError> {
+        // One reading of both clocks converts every kernel timestamp of this batch.
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        for s in socks {
+            for _ in 0..MAX_DRAIN {
+                let Some(r) = s.sock.try_recv(&mut self.buf)? else {
+                    break;
+                };
+                self.counters.received += 1;
+                let at = now.checked_sub(r.age(wall)).unwrap_or(now);
+                match self.validate(s, &r) {
+                    Ok((instance, adv)) => {
+                        self.queue.push((at, self.seq, instance, adv));
+                        self.seq += 1;
+                    }
+                    Err(reason) => {
+                        self.counters.dropped += 1;
+                        if reason != DropReason::VridMismatch {
+                            tracing::debug!(interface = %s.interface, src = %r.src, ?reason, "advert dropped");
+                        }
+                        self.emit(RuntimeEvent::Dropped {
+                            interface: s.interface.clone(),
+                            reason,
+                            src: r.src,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Demultiplexes by VRID and validates with the instance's context.
+    fn validate(&self, s: &Sock, r: &Received) -> Result<(InstanceId, RxAdvert), DropReason> {
+        let bytes = self
+            .buf
+            .get(r.payload.0..r.payload.1)
+            .ok_or(DropReason::TooShort)?;
+        let p = Packet::new_checked(bytes, s.family).map_err(|e| e.reason())?;
+        let vrid = VrId::new(p.vrid()).ok_or(DropReason::ZeroVrid)?;
+        let instance = self
+            .d
+            .find_instance(&s.interface, vrid, s.family == Family::Ipv4)
+            .ok_or(DropReason::VridMismatch)?;
+        let c = self.d.instance_config(instance).expect("found");
+        let io = &self.io[instance.0 as usize];
+        let ctx = RxContext {
+            version: c.router.version,
+            vrid,
+            family: s.family,
+            auth: io.auth,
+            v2_interval: io.v2_interval,
+            checksum_mode: io.checksum_mode,
+            src: r.src,
+            dst: r.dst,
+            ttl: r.ttl,
+        };
+        let a = wire::validate(&p, &ctx).map_err(|e| e.reason())?;
+        Ok((
+            instance,
+            RxAdvert::new(r.src, a.vrid, a.priority, a.interval),
+        ))
+    }
+
+    /// Feeds the queued adverts in receive-time order and the timers due by `now`, each at its
+    /// time; returns the (monotonic) time for an input that comes next.
+    fn feed(&mut self, now: Instant) -> Instant {
+        let now = now.max(self.last);
+        self.queue.sort_unstable_by_key(|&(t, seq, _, _)| (t, seq));
+        let queue = std::mem::take(&mut self.queue);
+        for &(received_at, _, instance, adv) in &queue {
+            let at = received_at.min(now);
+            self.fire_timers(at);
+            let at = at.max(self.last);
+            if self
+                .d
+                .router(instance)
+                .is_some_and(|r| r.poll_timeout().is_some_and(|d| at < d && d <= now))
+            {
+                self.counters.rescued += 1;
+            }
+            let _ = self.d.handle_advert(at, instance, adv);
+            self.last = at;
+        }
+        self.queue = queue;
+        self.queue.clear();
+        self.fire_timers(now);
+        self.last = now;
+        now
+    }
+
+    /// Fires the timers due by `until`, each at its deadline.
+    fn fire_timers(&mut self, until: Instant) {
+        for _ in 0..MAX_FIRINGS {
+            let Some(deadline) = self.d.poll_timeout() else {
+                break;
+            };
+            if deadline > until {
+                break;
+            }
+            let at = deadline.max(self.last);
+            self.d.handle_timeout(at);
+            self.last = at;
+            if self.d.poll_timeout() == Some(deadline) {
+                break;
+            }
+        }
+    }
+
+    /// Sends the adverts, then hands out the actions, then reports the events.
+    async fn flush(&mut self, socks: &[Sock]) {
+        while let Some((instance, t)) = self.d.poll_transmit() {
+            let io = &self.io[instance.0 as usize];
+            let addresses = match io.src {
+                IpAddr::V4(_) => WireAddresses::v4(&io.v4),
+                IpAddr::V6(_) => WireAddresses::v6(&io.v6),
+            };
+            let Ok(addresses) = addresses else {
+                self.counters.send_errors += 1;
+                continue;
+            };
+            let advert = Advert {
+                vrid: t.vrid,
+                priority: t.priority,
+                interval: t.interval,
+                addresses,
+                auth: if t.version == Version::V2 {
+                    io.auth
+                } else {
+                    Auth::None
+                },
+            };
+            let dst = t.destination.addr();
+            let sent = match advert.emit(&mut self.tx_buf, io.checksum_mode, io.src, dst) {
+                Ok(len) => socks[io.sock]
+                    .sock
+                    .send_to(&self.tx_buf[..len], dst)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match sent {
+                Ok(()) => self.counters.sent += 1,
+                Err(e) => {
+                    self.counters.send_errors += 1;
+                    tracing::warn!(instance = instance.0, error = %e, "advert not sent");
+                }
+            }
+        }
+        while let Some(action) = self.d.poll_action() {
+            self.act(action);
+        }
+        while let Some(ev) = self.d.poll_event() {
+            tracing::info!(event = ?ev, "director");
+            self.emit(RuntimeEvent::Director(ev));
+        }
+    }
+
+    fn vips(&self, vips: &[VipSpec], instance: InstanceId) -> Vec<Vip> {
+        let c = self.d.instance_config(instance).expect("instance");
+        vips.iter()
+            .filter_map(|v| {
+                let dev = v.dev_or(&c.interface);
+                let ifindex = self.ifindex_of(dev)?;
+                Some(Vip {
+                    ifindex,
+                    addr: v.addr,
+                    prefix: v.prefix,
+                })
+            })
+            .collect()
+    }
+
+    fn ifindex_of(&self, dev: &str) -> Option<u32> {
+        self.ifindex.get(dev).copied()
+    }
+
+    /// Hands one action to the task that carries it out.
+    fn act(&mut self, action: DirectorAction) {
+        match action {
+            DirectorAction::AddVips { instance, vips } => {
+                let v = self.vips(&vips, instance);
+                let _ = self.fx_tx.send(Effect::Add(instance, v));
+            }
+            DirectorAction::RemoveVips { instance, vips } => {
+                let v = self.vips(&vips, instance);
+                let _ = self.fx_tx.send(Effect::Remove(instance, v));
+            }
+            DirectorAction::AddRoutes { routes, .. } => {
+                let _ = self.fx_tx.send(Effect::Routes { add: true, routes });
+            }
+            DirectorAction::RemoveRoutes { routes, .. } => {
+                let _ = self.fx_tx.send(Effect::Routes { add: false, routes });
+            }
+            DirectorAction::Announce {
+                instance,
+                addresses,
+            } => {
+                let c = self.d.instance_config(instance).expect("instance");
+                let mut per_if: Vec<(u32, Vec<IpAddr>)> = Vec::new();
+                for a in addresses {
+                    let dev = c
+                        .vips
+                        .iter()
+                        .chain(&c.excluded_vips)
+                        .find(|v| v.addr == a)
+                        .map_or(c.interface.as_str(), |v| v.dev_or(&c.interface));
+                    let Some(i) = self.ifindex_of(dev) else {
+                        continue;
+                    };
+                    match per_if.iter_mut().find(|(x, _)| *x == i) {
+                        Some((_, list)) => list.push(a),
+                        None => per_if.push((i, vec![a])),
+                    }
+                }
+                let _ = self.fx_tx.send(Effect::Announce(instance, per_if));
+            }
+            DirectorAction::Fence { instance, attempt } => {
+                let c = self.d.instance_config(instance).expect("instance");
+                let argv = self
+                    .cfg
+                    .instances
+                    .get(&c.name)
+                    .and_then(|o| o.fence.clone())
+                    .unwrap_or_default();
+                let timeout = self.cfg.command_timeout;
+                let tx = self.fb_tx.clone();
+                self.inflight += 1;
+                self.counters.fences += 1;
+                let _ = self.fx_tx.send(Effect::Spawn(Box::pin(async move {
+                    let ok = exec::succeeds("fence", &argv, timeout).await;
+                    let _ = tx.send(Feedback::Fence {
+                        instance,
+                        attempt,
+                        ok,
+                    });
+                })));
+            }
+            DirectorAction::RunStep {
+                instance,
+                op,
+                step,
+                token,
+                ..
+            } => {
+                let word = match op {
+                    StepOp::Start => "start",
+                    StepOp::Stop => "stop",
+                };
+                let argv = match step.kind {
+                    StepKind::Command { start, stop } => match op {
+                        StepOp::Start => start,
+                        StepOp::Stop => stop,
+                    },
+                    StepKind::Service(name) => {
+                        let mut a = self.cfg.service_command.clone();
+                        a.extend([word.to_owned(), name]);
+                        a
+                    }
+                };
+                let timeout = self.cfg.command_timeout;
+                let tx = self.fb_tx.clone();
+                self.inflight += 1;
+                self.counters.steps += 1;
+                let _ = self.fx_tx.send(Effect::Spawn(Box::pin(async move {
+                    let ok = exec::succeeds(word, &argv, timeout).await;
+                    let _ = tx.send(Feedback::Step {
+                        instance,
+                        token,
+                        ok,
+                    });
+                })));
+            }
+            DirectorAction::Ipvs { server, ops } => {
+                tracing::warn!(
+                    server = server.0,
+                    ops = ops.len(),
+                    "IPVS operations are not applied by this runtime"
+                );
+            }
+            DirectorAction::Notify { argv } => {
+                let _ = self.notify_tx.send(argv);
+            }
+        }
+    }
+
+    /// Starts a round of tracking: reads the files, starts the scripts not still running.
+    fn track_round(&mut self) {
+        let now_fb = self.fb_tx.clone();
+        for t in 0..self.d.tracker_count() {
+            let id = TrackerId(t as u32);
+            let Some(kind) = self.d.tracker_config(id).map(|c| c.kind.clone()) else {
+                continue;
+            };
+            let argv = match kind {
+                TrackerKind::File { path } => {
+                    self.counters.track_checks += 1;
+                    let value = read_track_file(&path);
+                    let now = self.feed(Instant::now());
+                    if let Err(e) = self
+                        .d
+                        .handle_track_result(now, id, TrackResult::Value(value))
+                    {
+                        tracing::warn!(error = %e, "track file result not taken");
+                    }
+                    continue;
+                }
+                TrackerKind::Script { argv } => argv,
+                TrackerKind::PingNode { addr } => vec![
+                    "ping".to_owned(),
+                    "-c".to_owned(),
+                    "1".to_owned(),
+                    "-W".to_owned(),
+                    "1".to_owned(),
+                    addr.to_string(),
+                ],
+                TrackerKind::Interface { .. } | TrackerKind::Pool { .. } => continue,
+            };
+            if !self.tracks_running.insert(id) {
+                continue;
+            }
+            self.counters.track_checks += 1;
+            self.inflight += 1;
+            let timeout = self.cfg.track_timeout;
+            let tx = now_fb.clone();
+            tokio::spawn(async move {
+                let code = match exec::run(&argv, timeout).await {
+                    Ok(code) => code,
+                    Err(e) => {
+                        tracing::debug!(?argv, error = %e, "track script failed");
+                        1
+                    }
+                };
+                let _ = tx.send(Feedback::Track {
+                    tracker: id,
+                    result: TrackResult::Exit(code),
+                });
+            });
+        }
+    }
+}
+
+/// keepalived `track_file`: the file's integer; a missing or unreadable file, or one that
+/// does not hold an integer, counts as 0.
+fn read_track_file(path: &str) -> i64 {
+    // A small local file: read in place.
+    match std::fs::read_to_string(path) {
+        Ok(s) => s
+            .split_whitespace()
+            .next()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(0),
+        Err(_) => 0,
+    }
+}
+
+/// Runs the notify scripts one at a time, in order; returns how many ran.
+async fn notify_task(
+    mut rx: mpsc::UnboundedReceiver<Vec<String>>,
+    timeout: Duration,
+    events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
+) -> u64 {
+    let mut count = 0;
+    while let Some(argv) = rx.recv().await {
+        let ok = exec::succeeds("notify", &argv, timeout).await;
+        count += 1;
+        if let Some(tx) = &events {
+            let _ = tx.send(RuntimeEvent::Notified { argv, ok });
+        }
+    }
+    count
+}
+
+/// The slow side: rtnetlink addresses and routes, gratuitous ARP / NA.
+struct Effects {
+    addrs: Addresses,
+    senders: HashMap<u32, (ArpSender, ha_arp::Interface)>,
+    announcer: Announcer<(u32, u32)>,
+    /// The VIPs each instance holds.
+    held: HashMap<InstanceId, Vec<Vip>>,
+    events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
+}
+
+impl Effects {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Effect>) {
+        loop {
+            while let Some(frame) = self.announcer.poll_transmit() {
+                if let Some((s, _)) = self.senders.get(&frame.ifindex)
+                    && let Err(e) = s.send(frame.bytes)
+                {
+                    tracing::warn!(error = %e, "announcement not sent");
+                }
+            }
+            let deadline = self.announcer.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                e = rx.recv() => match e {
+                    None => break,
+                    Some(e) => self.apply(e).await,
+                },
+                _ = sleep => self.announcer.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    async fn apply(&mut self, e: Effect) {
+        match e {
+            Effect::Add(instance, vips) => {
+                for v in &vips {
+                    if let Err(e) = self.addrs.add(*v).await {
+                        tracing::error!(instance = instance.0, error = %e, "adding a virtual address");
+                    }
+                }
+                self.held.insert(instance, vips);
+            }
+            Effect::Remove(instance, vips) => {
+                self.held.remove(&instance);
+                let now = Instant::now();
+                for i in self.senders.keys().copied().collect::<Vec<_>>() {
+                    self.announcer.cancel(now, &(instance.0, i));
+                }
+                for v in &vips {
+                    if let Err(e) = self.addrs.remove(*v).await {
+                        tracing::error!(instance = instance.0, error = %e, "removing a virtual address");
+                    }
+                }
+            }
+            Effect::Announce(instance, per_if) => {
+                let now = Instant::now();
+                for (i, addresses) in per_if {
+                    if let Some((_, iface)) = self.senders.get(&i) {
+                        let iface = *iface;
+                        self.announcer.announce(
+                            now,
+                            (instance.0, i),
+                            &iface,
+                            &addresses,
+                            SourceMac::Interface,
+                        );
+                    }
+                }
+            }
+            Effect::Routes { add, routes } => {
+                for r in routes {
+                    let mut argv: Vec<String> = vec!["ip".into(), "route".into()];
+                    argv.push(if add { "replace" } else { "del" }.into());
+                    argv.extend(r.split_whitespace().map(str::to_owned));
+                    exec::succeeds("virtual route", &argv, Duration::from_secs(5)).await;
+                }
+            }
+            Effect::Spawn(task) => {
+                tokio::spawn(task);
+            }
+            Effect::Gone(v) => {
+                let owner = self
+                    .held
+                    .iter()
+                    .find(|(_, vips)| vips.contains(&v))
+                    .map(|(i, _)| *i);
+                if let Some(instance) = owner {
+                    match self.addrs.add(v).await {
+                        Ok(_) => {
+                            tracing::warn!(vip = %v, "a held virtual address was removed: put back");
+                            if let Some(tx) = &self.events {
+                                let _ = tx.send(RuntimeEvent::VipRestored {
+                                    instance,
+                                    addr: v.addr,
+                                });
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(vip = %v, error = %e, "putting back a virtual address")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{InstanceConfig, TrackerConfig};
+    use ha_vrrp_proto::router::{Config as RouterConfig, State};
+    use ha_vrrp_proto::{Centiseconds, Priority};
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn builder(tracker: Option<TrackerKind>) -> DirectorBuilder {
+        let mut r = RouterConfig::new(
+            Version::V3,
+            VrId::new(7).unwrap(),
+            "10.0.0.2".parse().unwrap(),
+        );
+        r.advert_interval = AdvertInterval::V3(Centiseconds::new(100).unwrap());
+        let mut c = InstanceConfig::new("VI_1", "eth0", r);
+        c.vips.push(VipSpec::parse("10.0.0.100/24").unwrap());
+        let mut b = DirectorBuilder::new();
+        if let Some(kind) = tracker {
+            let t = b.add_tracker(TrackerConfig::new("t", kind));
+            c.track.push(crate::core::TrackRef::new(t, 0));
+        }
+        b.add_instance(c).unwrap();
+        b
+    }
+
+    struct Harness {
+        cfg: DirectorConfig,
+        fb: mpsc::UnboundedReceiver<Feedback>,
+        fx: mpsc::UnboundedReceiver<Effect>,
+        _notify: mpsc::UnboundedReceiver<Vec<String>>,
+    }
+
+    fn node(h: &mut Option<Harness>, b: DirectorBuilder, start: Instant) -> Node<'_> {
+        let (fb_tx, fb) = mpsc::unbounded_channel();
+        let (fx_tx, fx) = mpsc::unbounded_channel();
+        let (notify_tx, notify) = mpsc::unbounded_channel();
+        let d = b.clone().build(start).unwrap();
+        let h = h.insert(Harness {
+            cfg: DirectorConfig::new(b),
+            fb,
+            fx,
+            _notify: notify,
+        });
+        Node {
+            d,
+            cfg: &h.cfg,
+            io: Vec::new(),
+            ifindex: HashMap::from([("eth0".to_owned(), 2)]),
+            last: start,
+            counters: DirectorCounters::default(),
+            queue: Vec::new(),
+            seq: 0,
+            buf: Vec::new(),
+            tx_buf: Vec::new(),
+            fb_tx,
+            fx_tx,
+            notify_tx,
+            inflight: 0,
+            tracks_running: HashSet::new(),
+            events: None,
+        }
+    }
+
+    fn became_master(n: &mut Node<'_>) -> bool {
+        let mut any = false;
+        while let Some(e) = n.d.poll_event() {
+            any |= matches!(
+                e,
+                DirectorEvent::Transition {
+                    to: State::Master,
+                    ..
+                }
+            );
+        }
+        any
+    }
+
+    fn advert(priority: u8) -> RxAdvert {
+        RxAdvert::new(
+            "10.0.0.1".parse().unwrap(),
+            VrId::new(7).unwrap(),
+            Priority(priority),
+            AdvertInterval::V3(Centiseconds::new(100).unwrap()),
+        )
+    }
+
+    /// An advert that arrived before the Master_Down_Timer expired but is read after it is
+    /// honoured at its receive time: no false takeover.
+    #[test]
+    fn advert_read_late_is_fed_before_the_timer_it_preceded() {
+        let t0 = Instant::now();
+        let mut h = None;
+        let mut n = node(&mut h, builder(None), t0);
+        n.feed(t0);
+        assert_eq!(n.d.state(InstanceId(0)), Some(State::Backup));
+        let deadline = n.d.poll_timeout().unwrap();
+        n.queue
+            .push((deadline - 10 * MS, 0, InstanceId(0), advert(200)));
+        n.feed(deadline + 500 * MS);
+        assert_eq!(n.d.state(InstanceId(0)), Some(State::Backup));
+        assert!(!became_master(&mut n), "a false takeover");
+        assert_eq!(n.counters.rescued, 1);
+        assert!(n.d.poll_timeout().unwrap() > deadline + 500 * MS);
+        // Without an advert the same lateness makes it master.
+        let deadline = n.d.poll_timeout().unwrap();
+        n.feed(deadline + 500 * MS);
+        assert_eq!(n.d.state(InstanceId(0)), Some(State::Master));
+        assert!(became_master(&mut n));
+    }
+
+    /// Adverts are fed in receive-time order whatever order they were read in, and time never
+    /// goes backwards for the director.
+    #[test]
+    fn queued_adverts_are_fed_in_time_order() {
+        let t0 = Instant::now();
+        let mut h = None;
+        let mut n = node(&mut h, builder(None), t0);
+        n.feed(t0);
+        let deadline = n.d.poll_timeout().unwrap();
+        // Read second, received first: a master with priority 0 (stop) then a live master.
+        n.queue
+            .push((deadline - 5 * MS, 1, InstanceId(0), advert(200)));
+        n.queue
+            .push((deadline - 20 * MS, 0, InstanceId(0), advert(0)));
+        // In the wrong order priority 0 would come last and Skew_Time (0.61 s) would expire.
+        let last = n.feed(deadline + 1000 * MS);
+        assert_eq!(n.d.state(InstanceId(0)), Some(State::Backup));
+        assert!(!became_master(&mut n), "fed out of order");
+        assert_eq!(last, deadline + 1000 * MS);
+        // An input stamped earlier than what was fed is given the later time.
+        assert_eq!(n.feed(t0), deadline + 1000 * MS);
+    }
+
+    #[test]
+    fn actions_go_to_the_effects_task_in_order() {
+        let t0 = Instant::now();
+        let mut h = None;
+        let mut n = node(&mut h, builder(None), t0);
+        n.feed(t0);
+        let deadline = n.d.poll_timeout().unwrap();
+        n.feed(deadline);
+        assert_eq!(n.d.state(InstanceId(0)), Some(State::Master));
+        while let Some(a) = n.d.poll_action() {
+            n.act(a);
+        }
+        n.d.shutdown(deadline + MS);
+        while let Some(a) = n.d.poll_action() {
+            n.act(a);
+        }
+        drop(n);
+        let fx = &mut h.as_mut().unwrap().fx;
+        let vip = Vip {
+            ifindex: 2,
+            addr: "10.0.0.100".parse().unwrap(),
+            prefix: 24,
+        };
+        assert!(matches!(fx.try_recv(), Ok(Effect::Add(InstanceId(0), v)) if v == [vip]));
+        assert!(
+            matches!(fx.try_recv(), Ok(Effect::Announce(InstanceId(0), v)) if v == [(2, vec![vip.addr])])
+        );
+        assert!(matches!(fx.try_recv(), Ok(Effect::Remove(InstanceId(0), v)) if v == [vip]));
+        assert!(fx.try_recv().is_err());
+    }
+
+    #[test]
+    fn track_scripts_and_files_report_results() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let t0 = Instant::now();
+            let mut h = None;
+            let script = TrackerKind::Script {
+                argv: vec!["sh".into(), "-c".into(), "exit 3".into()],
+            };
+            let mut n = node(&mut h, builder(Some(script)), t0);
+            n.track_round();
+            // Still running: not started twice.
+            n.track_round();
+            assert_eq!(n.counters.track_checks, 1);
+            drop(n);
+            let fb = &mut h.as_mut().unwrap().fb;
+            let got = tokio::time::timeout(Duration::from_secs(10), fb.recv())
+                .await
+                .unwrap();
+            assert!(matches!(
+                got,
+                Some(Feedback::Track {
+                    tracker: TrackerId(0),
+                    result: TrackResult::Exit(3)
+                })
+            ));
+        });
+        let dir = std::env::temp_dir().join(format!("frt-track-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("v");
+        std::fs::write(&f, " -42\n").unwrap();
+        assert_eq!(read_track_file(f.to_str().unwrap()), -42);
+        std::fs::write(&f, "x").unwrap();
+        assert_eq!(read_track_file(f.to_str().unwrap()), 0);
+        assert_eq!(read_track_file(dir.join("none").to_str().unwrap()), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

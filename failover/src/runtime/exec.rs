@@ -1,0 +1,172 @@
+//! Running the commands a director asks for: notify scripts, fence commands, resource steps and
+//! track scripts.
+//!
+//! Every command is an argv (`argv[0]` is the program, looked up in `PATH`): no shell ever
+//! interprets it. The child gets an empty environment but for `PATH`, no standard input, and
+//! its output is discarded. It runs at most `timeout`; then it is killed (`SIGKILL`) and the run
+//! counts as failed. A child whose runtime goes away (a crash of the embedding program, a
+//! dropped future) is killed too.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+/// `PATH` when the embedding process has none.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Why a command did not exit normally.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The argv is empty.
+    #[error("empty command")]
+    Empty,
+    /// The program could not be started.
+    #[error("starting {program:?}: {source}")]
+    Spawn {
+        /// `argv[0]`.
+        program: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Waiting for the child failed.
+    #[error("waiting for {program:?}: {source}")]
+    Wait {
+        /// `argv[0]`.
+        program: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// It ran longer than allowed and was killed.
+    #[error("{program:?} did not finish within {timeout:?} and was killed")]
+    Timeout {
+        /// `argv[0]`.
+        program: String,
+        /// The limit.
+        timeout: Duration,
+    },
+    /// A signal ended it.
+    #[error("{program:?} was killed by signal {signal}")]
+    Signal {
+        /// `argv[0]`.
+        program: String,
+        /// The signal number.
+        signal: i32,
+    },
+}
+
+/// Runs `argv` (no shell, environment cleared but for `PATH`) for at most `timeout`; returns its
+/// exit status.
+pub async fn run(argv: &[String], timeout: Duration) -> Result<i32, ExecError> {
+    use std::os::unix::process::ExitStatusExt;
+
+    let (program, args) = argv.split_first().ok_or(ExecError::Empty)?;
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .env_clear()
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| ExecError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    let status = match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(r) => r.map_err(|source| ExecError::Wait {
+            program: program.clone(),
+            source,
+        })?,
+        Err(_) => {
+            // SIGKILL and reap; the error that matters is the timeout.
+            let _ = child.kill().await;
+            return Err(ExecError::Timeout {
+                program: program.clone(),
+                timeout,
+            });
+        }
+    };
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Ok(code),
+        (None, Some(signal)) => Err(ExecError::Signal {
+            program: program.clone(),
+            signal,
+        }),
+        (None, None) => Err(ExecError::Signal {
+            program: program.clone(),
+            signal: 0,
+        }),
+    }
+}
+
+/// Whether `argv` ran and exited 0 within `timeout`; failures are logged with `what`.
+pub async fn succeeds(what: &str, argv: &[String], timeout: Duration) -> bool {
+    match run(argv, timeout).await {
+        Ok(0) => true,
+        Ok(code) => {
+            tracing::warn!(what, ?argv, code, "command failed");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(what, ?argv, error = %e, "command failed");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn exit_status_timeout_and_environment() {
+        rt().block_on(async {
+            let t = Duration::from_secs(10);
+            assert_eq!(run(&argv(&["true"]), t).await.unwrap(), 0);
+            assert_eq!(run(&argv(&["sh", "-c", "exit 7"]), t).await.unwrap(), 7);
+            assert!(matches!(run(&[], t).await, Err(ExecError::Empty)));
+            assert!(matches!(
+                run(&argv(&["/nonexistent/program"]), t).await,
+                Err(ExecError::Spawn { .. })
+            ));
+            let started = std::time::Instant::now();
+            assert!(matches!(
+                run(&argv(&["sleep", "5"]), Duration::from_millis(100)).await,
+                Err(ExecError::Timeout { .. })
+            ));
+            assert!(started.elapsed() < Duration::from_secs(4));
+            // Only PATH survives: HOME (set in any test environment) is gone.
+            assert!(std::env::var_os("PATH").is_some());
+            let code = run(
+                &argv(&[
+                    "sh",
+                    "-c",
+                    "test -z \"$HOME$USER$CARGO\" && test -n \"$PATH\"",
+                ]),
+                t,
+            )
+            .await
+            .unwrap();
+            assert_eq!(code, 0, "environment not cleared");
+            // No shell: metacharacters are plain arguments.
+            assert_eq!(
+                run(&argv(&["test", "a;b", "=", "a;b"]), t).await.unwrap(),
+                0
+            );
+        });
+    }
+}

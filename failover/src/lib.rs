@@ -1,9 +1,13 @@
 //! Failover composed from the ha-* primitives: VRRP instances, announcements, virtual addresses,
 //! IPVS pools and health checks.
 //!
-//! The sans-io core is being built (issue 7). The `tokio` feature provides the runtime's IO:
-//! raw VRRP sockets ([`runtime::socket`]) and virtual addresses and link state through
-//! rtnetlink ([`runtime::netlink`]).
+//! - [`core`] (sans-io): a `Director` owning many VRRP instances with VIP ownership, sync
+//!   groups, tracking, fencing, resource groups, notify and virtual servers.
+//! - [`late`] (sans-io): the late-tolerant driver that feeds adverts queued on a socket by their
+//!   kernel receive time before any timer fires, so a starved process does not fail over falsely.
+//! - `runtime` (feature `tokio`): every socket and process: raw VRRP sockets, virtual addresses
+//!   and link state through rtnetlink, announcements, scripts; `runtime::director::run` executes
+//!   a core `Director` on a host and `runtime::instance::run` runs one instance alone.
 #![warn(missing_docs)]
 
 pub use ha_arp as arp;

@@ -33,7 +33,7 @@
 //!   with a tracker). A failed stop is reported and the step counted as stopped.
 //! - **Virtual servers** ([`pool`], keepalived `virtual_server`): real-server health becomes
 //!   the IPVS desired state in ha-ipvs's model, emitted as [`DirectorAction::Ipvs`] with the
-//!   operations of [`ha_ipvs::diff`] (`inhibit_on_failure`, `sorry_server`, `quorum` with
+//!   operations of [`ha_ipvs::diff()`] (`inhibit_on_failure`, `sorry_server`, `quorum` with
 //!   `hysteresis`); the quorum may feed a pool tracker.
 //! - **Notify**: every transition gives a [`DirectorEvent`] with its [`Cause`] and keepalived's
 //!   scripts as [`DirectorAction::Notify`]: the per-state script (`notify_master`, ...) as

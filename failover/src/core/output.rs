@@ -127,7 +127,7 @@ pub enum DirectorAction {
         /// The run to quote.
         token: StepToken,
     },
-    /// Apply these IPVS operations (from [`ha_ipvs::diff`]) for a virtual server whose
+    /// Apply these IPVS operations (from [`ha_ipvs::diff()`]) for a virtual server whose
     /// desired state changed; the first one for a server creates it.
     Ipvs {
         /// The virtual server.

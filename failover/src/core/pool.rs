@@ -11,7 +11,7 @@
 //!   VRRP instance can track its pool's health.
 //!
 //! Each change of the desired state comes out as [`DirectorAction::Ipvs`] with the operations
-//! from [`ha_ipvs::diff`] (the first one creates the service).
+//! from [`ha_ipvs::diff()`] (the first one creates the service).
 //!
 //! [`TrackerKind::Pool`]: super::TrackerKind::Pool
 //! [`DirectorAction::Ipvs`]: super::DirectorAction::Ipvs

@@ -184,7 +184,7 @@ fn lint() -> Result<String> {
 /// passed, Err when any failed.
 fn cargo_test(test_args: &[&str]) -> Result<usize> {
     let mut cmd = util::cargo();
-    cmd.args(["test", "--workspace", "--all-features"]);
+    cmd.args(["test", "--workspace", "--all-features", "--no-fail-fast"]);
     if !test_args.is_empty() {
         cmd.arg("--").args(test_args);
     }

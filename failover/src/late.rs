@@ -17,9 +17,8 @@
 //!   router has already been given is fed at the latest time given);
 //! - a master's Adver_Timer that is late fires once, at the last point of its schedule that
 //!   has passed (`deadline + k * Advertisement_Interval`): the advert goes out at once and the
-//!   router, which sets its next deadline to `now + Advertisement_Interval`
-//!   (RFC 9568 section 6.4.3), stays on the original grid instead of drifting by the lateness;
-//!   the missed ticks are counted, not sent in a burst.
+//!   schedule stays on the original grid (RFC 9568 section 6.4.3; the router keeps the grid
+//!   too); the missed ticks are counted, not sent in a burst.
 //!
 //! Inputs other than adverts and timers (link, priority, shutdown) are given to the router by
 //! the caller with [`LateDriver::clock`], after a [`LateDriver::drive`], so they too are
@@ -259,9 +258,8 @@ impl LateDriver {
             }
             let mut at = deadline;
             if router.state() == State::Master {
-                // RFC 9568 section 6.4.3: the router sets the next deadline to
-                // `now + Advertisement_Interval`; firing at the last grid point keeps the
-                // schedule, and sends one advert for all the missed ticks.
+                // RFC 9568 section 6.4.3: firing at the last grid point sends one advert for
+                // all the missed ticks and counts them.
                 let interval = router.config().advert_interval.to_duration();
                 if !interval.is_zero() {
                     let missed =

@@ -250,10 +250,9 @@ impl Router {
     /// Fires the current state's timer if it is due; a no-op before the deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.clock(now);
-        match self.timer {
-            Some(t) if t <= now => {}
-            _ => return,
-        }
+        let Some(deadline) = self.timer.filter(|t| *t <= now) else {
+            return;
+        };
         match self.state {
             // RFC 9568 section 6.4.1 / RFC 3768 section 6.4.1: the Startup event, after the
             // configured startup delay.
@@ -272,9 +271,16 @@ impl Router {
             }
             // RFC 9568 section 6.4.3 / RFC 3768 section 6.4.3: "If the Adver_Timer fires":
             // send an advertisement and reset the Adver_Timer.
+            // The Adver_Timer keeps its grid: a late wake sends at once and the next advert is
+            // due on the next tick of the original schedule, so lateness never accumulates into
+            // drift; ticks missed entirely are skipped, not sent in a burst.
             State::Master => {
                 self.send_advert(self.priority);
-                self.timer = Some(now + self.cfg.advert_interval.to_duration());
+                self.timer = Some(next_tick(
+                    deadline,
+                    now,
+                    self.cfg.advert_interval.to_duration(),
+                ));
             }
             // Fault runs no timer; a stale one is cleared.
             State::Fault => self.timer = None,
@@ -746,6 +752,28 @@ mod force_tests {
     }
 
     #[test]
+    fn a_late_advert_timer_sends_at_once_and_stays_on_the_grid() {
+        // RFC 9568 section 6.4.3: the Adver_Timer fires every Advertisement_Interval; a wake
+        // that comes late must not shift every later advert.
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut r = router(100, t0);
+        assert!(r.force_master(t0));
+        let _ = drain(&mut r);
+        assert_eq!(r.poll_timeout(), Some(t0 + ms(1000)));
+        r.handle_timeout(t0 + ms(1300));
+        assert_eq!(drain(&mut r).0.len(), 1, "the late tick sends at once");
+        assert_eq!(r.poll_timeout(), Some(t0 + ms(2000)));
+        r.handle_timeout(t0 + ms(4500));
+        assert_eq!(
+            drain(&mut r).0.len(),
+            1,
+            "missed ticks are not sent in a burst"
+        );
+        assert_eq!(r.poll_timeout(), Some(t0 + ms(5000)));
+    }
+
+    #[test]
     fn force_master_from_backup_only() {
         let t0 = Instant::now();
         let mut r = router(100, t0);
@@ -849,5 +877,38 @@ mod force_tests {
         let _ = drain(&mut r);
         r.handle_advert(t2, lower);
         assert_eq!(r.counters().dropped(DropReason::LowerPriority), 1);
+    }
+}
+
+/// The first tick of the grid `deadline + k * interval` (k >= 1) that is after `now`.
+fn next_tick(deadline: Instant, now: Instant, interval: Duration) -> Instant {
+    let late = now.saturating_duration_since(deadline);
+    if interval.is_zero() {
+        return now;
+    }
+    if late < interval {
+        return deadline + interval;
+    }
+    match u32::try_from(late.as_nanos() / interval.as_nanos() + 1) {
+        Ok(k) => deadline + interval * k,
+        Err(_) => now + interval,
+    }
+}
+
+#[cfg(test)]
+mod grid_tests {
+    use super::*;
+
+    #[test]
+    fn a_late_master_tick_keeps_the_advert_grid() {
+        let t0 = Instant::now();
+        let d = Duration::from_millis(10);
+        let ms = Duration::from_millis;
+        // On time, a little late, and so late that ticks were missed: always back on the grid.
+        assert_eq!(next_tick(t0, t0, d), t0 + d);
+        assert_eq!(next_tick(t0, t0 + ms(4), d), t0 + d);
+        assert_eq!(next_tick(t0, t0 + ms(10), d), t0 + 2 * d);
+        assert_eq!(next_tick(t0, t0 + ms(37), d), t0 + 4 * d);
+        assert_eq!(next_tick(t0, t0 + ms(3), Duration::ZERO), t0 + ms(3));
     }
 }

@@ -107,7 +107,39 @@ pub struct VrrpSocket {
     ipv6: bool,
 }
 
+/// `map_err` for a setup step of the socket on `interface`.
+fn setup<'a>(interface: &'a str, what: &'static str) -> impl FnOnce(io::Error) -> SocketError + 'a {
+    move |source| SocketError::Setup {
+        interface: interface.to_owned(),
+        what,
+        source,
+    }
+}
+
 impl VrrpSocket {
+    /// A raw VRRP socket of `domain` bound to `interface`.
+    fn raw(interface: &str, domain: Domain, what: &'static str) -> Result<Socket, SocketError> {
+        let s = Socket::new(domain, Type::RAW, Some(Protocol::from(VRRP_PROTOCOL)))
+            .map_err(setup(interface, what))?;
+        s.bind_device(Some(interface.as_bytes()))
+            .map_err(setup(interface, "SO_BINDTODEVICE"))?;
+        Ok(s)
+    }
+
+    /// Kernel receive timestamps, non-blocking, registered with tokio.
+    fn finish(s: Socket, interface: &str, ipv6: bool) -> Result<VrrpSocket, SocketError> {
+        sys::setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+            .map_err(setup(interface, "SO_TIMESTAMPNS"))?;
+        s.set_nonblocking(true)
+            .map_err(setup(interface, "O_NONBLOCK"))?;
+        let fd = sys::register(s).map_err(setup(interface, "register with tokio"))?;
+        Ok(VrrpSocket {
+            fd,
+            interface: interface.to_owned(),
+            ipv6,
+        })
+    }
+
     /// Opens an IPv4 VRRP socket on `interface` (ifindex `ifindex`) and joins 224.0.0.18
     /// there when `multicast` is set.
     pub fn open_v4(
@@ -115,39 +147,22 @@ impl VrrpSocket {
         ifindex: u32,
         multicast: bool,
     ) -> Result<VrrpSocket, SocketError> {
-        let setup = |what| {
-            move |source| SocketError::Setup {
-                interface: interface.to_owned(),
-                what,
-                source,
-            }
-        };
-        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(VRRP_PROTOCOL)))
-            .map_err(setup("socket(AF_INET, SOCK_RAW, 112)"))?;
-        s.bind_device(Some(interface.as_bytes()))
-            .map_err(setup("SO_BINDTODEVICE"))?;
-        s.set_ttl_v4(255).map_err(setup("IP_TTL 255"))?;
+        let s = Self::raw(interface, Domain::IPV4, "socket(AF_INET, SOCK_RAW, 112)")?;
+        let step = |what| setup(interface, what);
+        s.set_ttl_v4(255).map_err(step("IP_TTL 255"))?;
         s.set_multicast_ttl_v4(255)
-            .map_err(setup("IP_MULTICAST_TTL 255"))?;
+            .map_err(step("IP_MULTICAST_TTL 255"))?;
         s.set_multicast_loop_v4(false)
-            .map_err(setup("IP_MULTICAST_LOOP off"))?;
+            .map_err(step("IP_MULTICAST_LOOP off"))?;
         s.set_multicast_all_v4(false)
-            .map_err(setup("IP_MULTICAST_ALL off"))?;
+            .map_err(step("IP_MULTICAST_ALL off"))?;
         s.set_multicast_if_v4(&Ipv4Addr::UNSPECIFIED)
-            .map_err(setup("IP_MULTICAST_IF"))?;
+            .map_err(step("IP_MULTICAST_IF"))?;
         if multicast {
             s.join_multicast_v4_n(&VRRP_GROUP_V4, &InterfaceIndexOrAddress::Index(ifindex))
-                .map_err(setup("join 224.0.0.18"))?;
+                .map_err(step("join 224.0.0.18"))?;
         }
-        sys::setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
-            .map_err(setup("SO_TIMESTAMPNS"))?;
-        s.set_nonblocking(true).map_err(setup("O_NONBLOCK"))?;
-        let fd = sys::register(s).map_err(setup("register with tokio"))?;
-        Ok(VrrpSocket {
-            fd,
-            interface: interface.to_owned(),
-            ipv6: false,
-        })
+        Self::finish(s, interface, false)
     }
 
     /// Opens an IPv6 VRRP socket on `interface` (ifindex `ifindex`) and joins ff02::12 there
@@ -157,44 +172,27 @@ impl VrrpSocket {
         ifindex: u32,
         multicast: bool,
     ) -> Result<VrrpSocket, SocketError> {
-        let setup = |what| {
-            move |source| SocketError::Setup {
-                interface: interface.to_owned(),
-                what,
-                source,
-            }
-        };
-        let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(VRRP_PROTOCOL)))
-            .map_err(setup("socket(AF_INET6, SOCK_RAW, 112)"))?;
-        s.bind_device(Some(interface.as_bytes()))
-            .map_err(setup("SO_BINDTODEVICE"))?;
+        let s = Self::raw(interface, Domain::IPV6, "socket(AF_INET6, SOCK_RAW, 112)")?;
+        let step = |what| setup(interface, what);
         s.set_unicast_hops_v6(255)
-            .map_err(setup("IPV6_UNICAST_HOPS 255"))?;
+            .map_err(step("IPV6_UNICAST_HOPS 255"))?;
         s.set_multicast_hops_v6(255)
-            .map_err(setup("IPV6_MULTICAST_HOPS 255"))?;
+            .map_err(step("IPV6_MULTICAST_HOPS 255"))?;
         s.set_multicast_loop_v6(false)
-            .map_err(setup("IPV6_MULTICAST_LOOP off"))?;
+            .map_err(step("IPV6_MULTICAST_LOOP off"))?;
         s.set_multicast_all_v6(false)
-            .map_err(setup("IPV6_MULTICAST_ALL off"))?;
+            .map_err(step("IPV6_MULTICAST_ALL off"))?;
         s.set_multicast_if_v6(ifindex)
-            .map_err(setup("IPV6_MULTICAST_IF"))?;
+            .map_err(step("IPV6_MULTICAST_IF"))?;
         s.set_recv_hoplimit_v6(true)
-            .map_err(setup("IPV6_RECVHOPLIMIT"))?;
+            .map_err(step("IPV6_RECVHOPLIMIT"))?;
         sys::setsockopt_int(&s, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)
-            .map_err(setup("IPV6_RECVPKTINFO"))?;
+            .map_err(step("IPV6_RECVPKTINFO"))?;
         if multicast {
             s.join_multicast_v6(&VRRP_GROUP_V6, ifindex)
-                .map_err(setup("join ff02::12"))?;
+                .map_err(step("join ff02::12"))?;
         }
-        sys::setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
-            .map_err(setup("SO_TIMESTAMPNS"))?;
-        s.set_nonblocking(true).map_err(setup("O_NONBLOCK"))?;
-        let fd = sys::register(s).map_err(setup("register with tokio"))?;
-        Ok(VrrpSocket {
-            fd,
-            interface: interface.to_owned(),
-            ipv6: true,
-        })
+        Self::finish(s, interface, true)
     }
 
     /// The interface this socket is bound to.

@@ -35,8 +35,7 @@ use futures::FutureExt;
 use ha_arp::{Announcer, Sender as ArpSender, SourceMac};
 use ha_vrrp_proto::router::RxAdvert;
 use ha_vrrp_proto::wire::{
-    self, Addresses as WireAddresses, Advert, Auth, ChecksumMode, DropReason, Family, Packet,
-    RxContext,
+    Addresses as WireAddresses, Advert, Auth, ChecksumMode, DropReason, Family, Packet, RxContext,
 };
 use ha_vrrp_proto::{AdvertInterval, Seconds, Version, VrId};
 use tokio::sync::{mpsc, watch};
@@ -683,7 +682,7 @@ impl Node<'_> {
             .ok_or(DropReason::VridMismatch)?;
         let c = self.d.instance_config(instance).expect("found");
         let io = &self.io[instance.0 as usize];
-        let ctx = RxContext {
+        let local = RxContext {
             version: c.router.version,
             vrid,
             family: s.family,
@@ -694,11 +693,8 @@ impl Node<'_> {
             dst: r.dst,
             ttl: r.ttl,
         };
-        let a = wire::validate(&p, &ctx).map_err(|e| e.reason())?;
-        Ok((
-            instance,
-            RxAdvert::new(r.src, a.vrid, a.priority, a.interval),
-        ))
+        let adv = r.validate(&p, &local).map_err(|e| e.reason())?;
+        Ok((instance, adv))
     }
 
     /// Feeds the queued adverts in receive-time order and the timers due by `now`, each at its

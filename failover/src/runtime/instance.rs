@@ -23,8 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ha_arp::{Announcer, Sender as ArpSender, SourceMac};
 use ha_vrrp_proto::router::{Action, Config as RouterConfig, Event, Router, RxAdvert, State};
 use ha_vrrp_proto::wire::{
-    self, Addresses as WireAddresses, Advert, Auth, ChecksumMode, DropReason, Family, Packet,
-    RxContext,
+    Addresses as WireAddresses, Advert, Auth, ChecksumMode, DropReason, Family, Packet, RxContext,
 };
 use ha_vrrp_proto::{AdvertInterval, Seconds, Version};
 use tokio::sync::{mpsc, watch};
@@ -505,7 +504,7 @@ impl Rx<'_> {
         emit_event: &impl Fn(InstanceEvent),
     ) -> Option<RxAdvert> {
         let bytes = buf.get(r.payload.0..r.payload.1)?;
-        let ctx = RxContext {
+        let local = RxContext {
             version: self.cfg.router.version,
             vrid: self.cfg.router.vrid,
             family: self.family,
@@ -516,9 +515,7 @@ impl Rx<'_> {
             dst: r.dst,
             ttl: r.ttl,
         };
-        let result = Packet::new_checked(bytes, self.family).and_then(|p| {
-            wire::validate(&p, &ctx).map(|a| RxAdvert::new(r.src, a.vrid, a.priority, a.interval))
-        });
+        let result = Packet::new_checked(bytes, self.family).and_then(|p| r.validate(&p, &local));
         match result {
             Ok(adv) => Some(adv),
             Err(e) => {

@@ -20,6 +20,9 @@ use socket2::{
 };
 use tokio::io::unix::AsyncFd;
 
+use ha_vrrp_proto::router::RxAdvert;
+use ha_vrrp_proto::wire::{self, Packet, RxContext, WireError};
+
 use super::sys;
 
 /// The IP protocol number of VRRP.
@@ -96,6 +99,26 @@ impl Received {
         self.timestamp
             .and_then(|t| now.duration_since(t).ok())
             .unwrap_or_default()
+    }
+}
+
+impl Received {
+    /// Validates the VRRP message `packet` of this received packet against the instance's
+    /// receive settings (`local`: what the configuration says; its `src`, `dst` and `ttl` are
+    /// ignored and taken from the IP layer here) and turns it into the router's input.
+    pub fn validate(
+        &self,
+        packet: &Packet<&[u8]>,
+        local: &RxContext,
+    ) -> Result<RxAdvert, WireError> {
+        let ctx = RxContext {
+            src: self.src,
+            dst: self.dst,
+            ttl: self.ttl,
+            ..*local
+        };
+        wire::validate(packet, &ctx)
+            .map(|a| RxAdvert::new(self.src, a.vrid, a.priority, a.interval))
     }
 }
 

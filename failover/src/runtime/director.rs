@@ -43,9 +43,11 @@ use tokio::sync::{mpsc, watch};
 use crate::core::{
     Director, DirectorAction, DirectorBuilder, DirectorConfigError, DirectorEvent, FenceAttempt,
     InstanceId, StepKind, StepOp, StepToken, TrackResult, TrackerId, TrackerKind, VipSpec,
+    VirtualServerId,
 };
 
 use super::exec;
+use super::status::Status;
 use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
 use super::socket::{Received, SocketError, VrrpSocket};
 
@@ -86,6 +88,47 @@ pub struct DirectorConfig {
     pub remove_stale: bool,
     /// The most time a shutdown waits for resource steps to stop.
     pub shutdown_grace: Duration,
+    /// How the virtual servers reach the kernel's IPVS: `None` logs their operations only (a
+    /// node with no virtual servers, or a test without IPVS).
+    pub ipvs: Option<IpvsOptions>,
+    /// The real servers' health checks; a real server is alive while all its checks are up.
+    pub health: Vec<HealthTarget>,
+    /// The health-check scheduler's settings.
+    pub health_scheduler: ha_healthcheck::SchedulerConfig,
+    /// The user and group scripts (notify, track, fence, steps, MISC_CHECK) run as; `None`:
+    /// as the daemon's own user (keepalived `script_user`).
+    pub script_user: Option<exec::User>,
+}
+
+/// One health check of one real server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthTarget {
+    /// The virtual server.
+    pub server: VirtualServerId,
+    /// The real server's index in its [`VirtualServerConfig`](crate::core::VirtualServerConfig).
+    pub index: usize,
+    /// The check and its timing.
+    pub target: ha_healthcheck::TargetConfig,
+}
+
+/// Driving the kernel's IPVS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpvsOptions {
+    /// Delete the virtual servers this node installed when it stops (keepalived does).
+    pub remove_on_stop: bool,
+    /// The connection sync daemon, following an instance's role.
+    pub sync_daemon: Option<SyncDaemonOptions>,
+}
+
+/// keepalived `lvs_sync_daemon INTERFACE INSTANCE [id N] ...`: the IPVS connection sync
+/// daemon runs as master while `instance` is master and as backup otherwise, so connections
+/// the master set up survive a failover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncDaemonOptions {
+    /// The VRRP instance it follows.
+    pub instance: String,
+    /// Interface, sync id and multicast settings (the role is set by the runtime).
+    pub daemon: ha_ipvs::model::SyncDaemon,
 }
 
 impl DirectorConfig {
@@ -103,6 +146,10 @@ impl DirectorConfig {
             service_command: vec!["systemctl".to_owned()],
             remove_stale: true,
             shutdown_grace: Duration::from_secs(30),
+            ipvs: None,
+            health: Vec::new(),
+            health_scheduler: ha_healthcheck::SchedulerConfig::default(),
+            script_user: None,
         }
     }
 }
@@ -200,6 +247,58 @@ pub enum DirectorRunError {
     },
 }
 
+/// What [`run_with`] talks to besides the network.
+#[derive(Debug)]
+pub struct RunIo {
+    /// Where events go, if anywhere.
+    pub events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
+    /// Becomes `true` (or its sender is dropped) to stop gracefully.
+    pub shutdown: watch::Receiver<bool>,
+    /// Where status snapshots are published, if anywhere.
+    pub status: Option<watch::Sender<Status>>,
+    /// New configurations to switch to without restarting (SIGHUP).
+    pub reload: Option<mpsc::UnboundedReceiver<Reload>>,
+}
+
+impl RunIo {
+    /// Events and shutdown only.
+    pub fn new(shutdown: watch::Receiver<bool>) -> RunIo {
+        RunIo {
+            events: None,
+            shutdown,
+            status: None,
+            reload: None,
+        }
+    }
+}
+
+/// A request to switch to a new configuration.
+#[derive(Debug)]
+pub struct Reload {
+    /// The new configuration.
+    pub config: DirectorConfig,
+    /// Where the outcome goes: what changed, or why the new configuration was refused (the
+    /// running one is kept then).
+    pub done: tokio::sync::oneshot::Sender<Result<ReloadReport, DirectorRunError>>,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Instances kept as they were (state, timers and VIPs untouched).
+    pub kept: Vec<String>,
+    /// Instances re-created (changed configuration).
+    pub recreated: Vec<String>,
+    /// Instances added.
+    pub added: Vec<String>,
+    /// Instances removed (they stopped as on shutdown).
+    pub removed: Vec<String>,
+    /// Health checks added, changed and removed.
+    pub checks: ha_healthcheck::ReconcileStats,
+    /// Virtual servers whose configuration changed (their IPVS state was re-diffed).
+    pub virtual_servers_changed: usize,
+}
+
 /// A result fed back from a task.
 #[derive(Debug)]
 enum Feedback {
@@ -283,8 +382,23 @@ const MAX_FIRINGS: usize = 64;
 pub async fn run(
     cfg: DirectorConfig,
     events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<DirectorCounters, DirectorRunError> {
+    let mut io = RunIo::new(shutdown);
+    io.events = events;
+    run_with(cfg, io).await
+}
+
+/// [`run`] with status snapshots published on `io.status` and configurations taken from
+/// `io.reload` while running.
+pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters, DirectorRunError> {
+    let RunIo {
+        events,
+        mut shutdown,
+        status,
+        reload,
+    } = io;
+    let _ = (&status, &reload);
     let nl = |what: &str| {
         let what = what.to_owned();
         move |source| DirectorRunError::Netlink { what, source }

@@ -13,6 +13,15 @@ use std::time::Duration;
 /// `PATH` when the embedding process has none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The user and group a command runs as (keepalived `script_user`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct User {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
 /// Why a command did not exit normally.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {

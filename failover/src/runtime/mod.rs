@@ -7,4 +7,5 @@ pub mod instance;
 pub mod netlink;
 pub mod sched;
 pub mod socket;
+pub mod status;
 mod sys;

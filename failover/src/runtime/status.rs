@@ -1,0 +1,169 @@
+//! A running director's state as plain data: what `ha-director status` prints and what the
+//! metrics endpoint exports.
+//!
+//! [`super::director::run_with`] publishes a [`Status`] on a `tokio::sync::watch` channel when
+//! something changed (a transition, a real server, an IPVS operation) and at least once a
+//! second for the counters. Building one allocates; it is never built on the advert path.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime};
+
+use ha_vrrp_proto::router::State;
+use ha_vrrp_proto::wire::DropReason;
+
+use super::director::DirectorCounters;
+
+/// A snapshot of a running director.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    /// When the snapshot was taken.
+    pub taken: SystemTime,
+    /// How long the director has been running.
+    pub uptime: Duration,
+    /// The VRRP instances, in configuration order.
+    pub instances: Vec<InstanceStatus>,
+    /// The virtual servers, in configuration order.
+    pub pools: Vec<PoolStatus>,
+    /// The runtime's counters.
+    pub counters: DirectorCounters,
+    /// Received packets dropped, by reason (every reason, zeros included, in
+    /// [`DropReason::ALL`] order).
+    pub drops: Vec<(DropReason, u64)>,
+    /// The IPVS side.
+    pub ipvs: IpvsStatus,
+    /// Health checks run, by outcome.
+    pub checks: CheckCounters,
+    /// How late the loop acted on timers and read adverts.
+    pub lateness: Lateness,
+}
+
+impl Default for Status {
+    fn default() -> Self {
+        Status {
+            taken: SystemTime::UNIX_EPOCH,
+            uptime: Duration::ZERO,
+            instances: Vec::new(),
+            pools: Vec::new(),
+            counters: DirectorCounters::default(),
+            drops: DropReason::ALL.iter().map(|r| (*r, 0)).collect(),
+            ipvs: IpvsStatus::default(),
+            checks: CheckCounters::default(),
+            lateness: Lateness::default(),
+        }
+    }
+}
+
+/// One VRRP instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceStatus {
+    /// Its name.
+    pub name: String,
+    /// Its interface.
+    pub interface: String,
+    /// Its virtual router id.
+    pub vrid: u8,
+    /// VRRP version (2 or 3).
+    pub version: u8,
+    /// Its state.
+    pub state: State,
+    /// The effective priority (after tracking).
+    pub priority: u8,
+    /// The configured priority.
+    pub base_priority: u8,
+    /// The master as far as this node knows: itself when master, the source of the last
+    /// accepted advert when backup, `None` when unknown.
+    pub master: Option<IpAddr>,
+    /// Whether it holds its virtual addresses.
+    pub holds_vips: bool,
+    /// Its virtual addresses.
+    pub vips: Vec<IpAddr>,
+    /// State changes since start.
+    pub transitions: u64,
+    /// Adverts it sent.
+    pub adverts_sent: u64,
+    /// Adverts it accepted.
+    pub adverts_received: u64,
+    /// Priority-0 adverts it sent.
+    pub priority_zero_sent: u64,
+    /// Priority-0 adverts it received.
+    pub priority_zero_received: u64,
+}
+
+/// One virtual server (an IPVS service and its pool).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Its name.
+    pub name: String,
+    /// The service, as ipvsadm writes it (`TCP 10.0.0.1:80`, `FWM 7`).
+    pub service: String,
+    /// Whether the quorum is met.
+    pub quorum_up: bool,
+    /// The real servers, in configuration order.
+    pub members: Vec<MemberStatus>,
+    /// Whether the sorry server is in use.
+    pub sorry_active: bool,
+}
+
+/// One real server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStatus {
+    /// Its address and port.
+    pub address: SocketAddr,
+    /// Its configured weight.
+    pub weight: u32,
+    /// Whether the director counts it alive (all its checks up).
+    pub alive: bool,
+    /// Its checks.
+    pub checks: Vec<CheckStatus>,
+}
+
+/// One health check of a real server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckStatus {
+    /// What kind (`tcp`, `http`, `https`, `dns`, `smtp`, `udp`, `ping`, `script`).
+    pub kind: &'static str,
+    /// Whether it is up.
+    pub up: bool,
+    /// The last attempt's failure, if it failed (`refused`, `timeout`, `status 503`, ...).
+    pub last_failure: Option<String>,
+    /// Checks completed (attempts with an outcome, retries included).
+    pub runs: u64,
+}
+
+/// The IPVS side's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpvsStatus {
+    /// Whether the runtime drives the kernel's IPVS (otherwise operations are only logged).
+    pub enabled: bool,
+    /// Operations the kernel accepted.
+    pub ops_applied: u64,
+    /// Operations the kernel refused.
+    pub ops_failed: u64,
+    /// The last refusal, as text (operation and errno).
+    pub last_error: Option<String>,
+    /// The sync daemon role now running (`master`, `backup`) if a sync daemon is configured.
+    pub sync_daemon: Option<&'static str>,
+}
+
+/// Health checks by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckCounters {
+    /// Attempts that succeeded.
+    pub up: u64,
+    /// Attempts that failed.
+    pub down: u64,
+    /// Real-server state changes reported to the director.
+    pub changes: u64,
+}
+
+/// How late the loop acted (issue 9's counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lateness {
+    /// Adverts read after a timer they preceded had come due (each would have been a false
+    /// takeover without the drain-first rule).
+    pub rescued: u64,
+    /// The largest delay between an advert's kernel receive time and its processing.
+    pub max_read_delay: Duration,
+    /// The largest delay between a timer's deadline and its handling.
+    pub max_timer_delay: Duration,
+}

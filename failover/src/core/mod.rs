@@ -889,6 +889,24 @@ impl Director {
         self.pools.iter().map(Pool::desired).collect()
     }
 
+    /// A virtual server's configuration and whether each of its real servers is alive (in
+    /// configuration order).
+    pub fn pool(&self, server: VirtualServerId) -> Option<(&VirtualServerConfig, &[bool])> {
+        self.pools
+            .get(server.0 as usize)
+            .map(|p| (&p.cfg, &p.alive[..]))
+    }
+
+    /// The number of virtual servers.
+    pub fn pool_count(&self) -> usize {
+        self.pools.len()
+    }
+
+    /// The IPVS desired state of one virtual server.
+    pub fn desired_ipvs_of(&self, server: VirtualServerId) -> Option<ha_ipvs::model::VirtualService> {
+        self.pools.get(server.0 as usize).map(Pool::desired)
+    }
+
     /// Whether a virtual server's quorum is met.
     pub fn pool_quorum(&self, server: VirtualServerId) -> Option<bool> {
         self.pools.get(server.0 as usize).map(|p| p.quorum_up)

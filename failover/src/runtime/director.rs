@@ -47,7 +47,12 @@ use crate::core::{
 };
 
 use super::exec;
-use super::status::Status;
+use super::pools::{self, HealthShared, HealthTask, IpvsWork, RealServerHealth};
+use super::status::{
+    InstanceStatus, IpvsStatus, Lateness, MemberStatus, PoolStatus, Status,
+};
+use ha_ipvs::model::DaemonRole;
+use std::sync::{Arc, Mutex};
 use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
 use super::socket::{Received, SocketError, VrrpSocket};
 
@@ -236,6 +241,9 @@ pub enum DirectorRunError {
         #[source]
         source: NetlinkError,
     },
+    /// The kernel's IPVS could not be reached (virtual servers are configured).
+    #[error("IPVS: {0}")]
+    Ipvs(#[source] ha_ipvs::Error),
     /// An AF_PACKET sender for announcements could not be opened.
     #[error("announcements on {interface}: {source}")]
     Arp {
@@ -398,7 +406,8 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
         status,
         reload,
     } = io;
-    let _ = (&status, &reload);
+    let _ = &reload;
+    let started = Instant::now();
     let nl = |what: &str| {
         let what = what.to_owned();
         move |source| DirectorRunError::Netlink { what, source }
@@ -424,6 +433,26 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
     // so that its clock starts with the loop.
     let probe = cfg.director.clone().build(Instant::now())?;
     let n = probe.instance_count();
+    let ipvs_client = match &cfg.ipvs {
+        Some(_) => Some(
+            ha_ipvs::Client::connect()
+                .await
+                .map_err(DirectorRunError::Ipvs)?,
+        ),
+        None => None,
+    };
+    if let Some(sd) = cfg.ipvs.as_ref().and_then(|o| o.sync_daemon.as_ref())
+        && !(0..n).any(|i| {
+            probe
+                .instance_config(InstanceId(i as u32))
+                .is_some_and(|c| c.name == sd.instance)
+        })
+    {
+        return Err(DirectorRunError::Instance {
+            instance: sd.instance.clone(),
+            detail: "the IPVS sync daemon follows an instance that is not configured".into(),
+        });
+    }
 
     // Interfaces: the instances' and their VIPs' devices, and interface trackers.
     let mut ifnames: Vec<String> = Vec::new();
@@ -568,7 +597,41 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
         }
         .run(fx_rx),
     );
-    let notifier = tokio::spawn(notify_task(notify_rx, cfg.notify_timeout, events.clone()));
+    let notifier = tokio::spawn(notify_task(
+        notify_rx,
+        cfg.notify_timeout,
+        cfg.script_user,
+        events.clone(),
+    ));
+    let ipvs_shared: pools::IpvsShared = Arc::new(Mutex::new(IpvsStatus {
+        enabled: ipvs_client.is_some(),
+        ..IpvsStatus::default()
+    }));
+    let (ipvs_tx, ipvs_task) = match (ipvs_client, &cfg.ipvs) {
+        (Some(client), Some(opts)) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let task = tokio::spawn(pools::ipvs_task(
+                client,
+                opts.clone(),
+                rx,
+                ipvs_shared.clone(),
+            ));
+            (Some(tx), Some(task))
+        }
+        _ => (None, None),
+    };
+    let health_shared = Arc::new(Mutex::new(HealthShared::default()));
+    let (health_tx, mut health_rx) = mpsc::unbounded_channel::<RealServerHealth>();
+    let (_health_reload_tx, health_reload_rx) = mpsc::unbounded_channel::<pools::HealthReload>();
+    let health_task = tokio::spawn(
+        HealthTask::new(
+            cfg.health_scheduler,
+            cfg.health.clone(),
+            health_shared.clone(),
+            health_tx,
+        )
+        .run(health_reload_rx),
+    );
 
     let start = Instant::now();
     let mut d = cfg.director.clone().build(start)?;
@@ -594,7 +657,21 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
         inflight: 0,
         tracks_running: HashSet::new(),
         events: events.clone(),
+        ipvs_tx,
+        sync_instance: cfg
+            .ipvs
+            .as_ref()
+            .and_then(|o| o.sync_daemon.as_ref())
+            .map(|d| d.instance.clone()),
+        drops: [0; DropReason::ALL.len()],
+        lateness: Lateness::default(),
+        dirty: true,
+        started,
+        ipvs_shared: ipvs_shared.clone(),
+        health_shared: health_shared.clone(),
     };
+    let mut publish_tick = tokio::time::interval(Duration::from_secs(1));
+    publish_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut track_tick = tokio::time::interval(cfg.track_interval);
     track_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let has_trackers = (0..node.d.tracker_count()).any(|t| {
@@ -612,6 +689,12 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
 
     loop {
         node.flush(&socks).await;
+        if node.dirty
+            && let Some(tx) = &status
+        {
+            node.dirty = false;
+            let _ = tx.send(node.status());
+        }
         if let Some(since) = stopping
             && ((node.d.is_idle() && node.inflight == 0) || since.elapsed() > cfg.shutdown_grace)
         {
@@ -704,13 +787,38 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
             _ = track_tick.tick(), if has_trackers && stopping.is_none() => {
                 node.track_round();
             }
+            Some(h) = health_rx.recv() => {
+                node.drain(&socks)?;
+                let now = node.feed(Instant::now());
+                if let Err(e) = node.d.handle_real_server(now, h.server, h.index, h.alive) {
+                    tracing::warn!(error = %e, "real server health not taken");
+                }
+            }
+            _ = publish_tick.tick(), if status.is_some() => {
+                node.dirty = true;
+            }
         }
+    }
+    health_task.abort();
+    if let Some(tx) = &node.ipvs_tx {
+        let keys = (0..node.d.pool_count())
+            .filter_map(|p| node.d.pool(VirtualServerId(p as u32)))
+            .map(|(c, _)| c.service.key.clone())
+            .collect();
+        let _ = tx.send(IpvsWork::Stop(keys));
+    }
+    node.ipvs_tx = None;
+    if let Some(tx) = &status {
+        let _ = tx.send(node.status());
     }
     let mut counters = node.counters;
     drop(node);
     // The effects and notify tasks finish what was queued (VIP removal, STOP scripts).
     let grace = cfg.notify_timeout + Duration::from_secs(2);
     let _ = tokio::time::timeout(grace, effects).await;
+    if let Some(t) = ipvs_task {
+        let _ = tokio::time::timeout(grace, t).await;
+    }
     if let Ok(Ok(count)) = tokio::time::timeout(grace, notifier).await {
         counters.notified = count;
     }
@@ -740,9 +848,107 @@ struct Node<'a> {
     inflight: usize,
     tracks_running: HashSet<TrackerId>,
     events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
+    /// The IPVS task, when IPVS is driven.
+    ipvs_tx: Option<mpsc::UnboundedSender<IpvsWork>>,
+    /// The instance the sync daemon follows.
+    sync_instance: Option<String>,
+    /// Received packets dropped, by [`DropReason::index`].
+    drops: [u64; DropReason::ALL.len()],
+    lateness: Lateness,
+    /// Something a status shows changed since the last snapshot.
+    dirty: bool,
+    started: Instant,
+    ipvs_shared: pools::IpvsShared,
+    health_shared: Arc<Mutex<HealthShared>>,
 }
 
 impl Node<'_> {
+    /// A snapshot of everything a status shows.
+    fn status(&self) -> Status {
+        use ha_vrrp_proto::router::State;
+        let instances = (0..self.d.instance_count())
+            .filter_map(|i| {
+                let id = InstanceId(i as u32);
+                let c = self.d.instance_config(id)?;
+                let r = self.d.router(id)?;
+                let state = r.state();
+                let k = r.counters();
+                Some(InstanceStatus {
+                    name: c.name.clone(),
+                    interface: c.interface.clone(),
+                    vrid: c.router.vrid.get(),
+                    version: match c.router.version {
+                        Version::V2 => 2,
+                        Version::V3 => 3,
+                    },
+                    state,
+                    priority: r.priority().get(),
+                    base_priority: c.router.priority.get(),
+                    master: if state == State::Master {
+                        Some(c.router.primary_address)
+                    } else {
+                        r.known_master().map(|(a, _)| a)
+                    },
+                    holds_vips: self.d.holds_vips(id),
+                    vips: c.vips.iter().map(|v| v.addr).collect(),
+                    transitions: k.transitions_total(),
+                    adverts_sent: k.adverts_sent,
+                    adverts_received: k.adverts_received,
+                    priority_zero_sent: k.priority_zero_sent,
+                    priority_zero_received: k.priority_zero_received,
+                })
+            })
+            .collect();
+        let health = self.health_shared.lock().expect("health status");
+        let targets = &self.cfg.health;
+        let pools = (0..self.d.pool_count())
+            .filter_map(|p| {
+                let server = VirtualServerId(p as u32);
+                let (c, alive) = self.d.pool(server)?;
+                let members = c
+                    .real_servers
+                    .iter()
+                    .zip(alive)
+                    .enumerate()
+                    .map(|(index, (rs, alive))| MemberStatus {
+                        address: rs.destination.addr,
+                        weight: rs.destination.weight,
+                        alive: *alive,
+                        checks: targets
+                            .iter()
+                            .zip(&health.checks)
+                            .filter(|(t, _)| t.server == server && t.index == index)
+                            .map(|(_, s)| s.clone())
+                            .collect(),
+                    })
+                    .collect();
+                Some(PoolStatus {
+                    name: c.name.clone(),
+                    service: c.service.key.to_string(),
+                    quorum_up: self.d.pool_quorum(server).unwrap_or(false),
+                    members,
+                    sorry_active: c.sorry_server.is_some() && !alive.iter().any(|a| *a),
+                })
+            })
+            .collect();
+        let mut lateness = self.lateness;
+        lateness.rescued = self.counters.rescued;
+        Status {
+            taken: SystemTime::now(),
+            uptime: self.started.elapsed(),
+            instances,
+            pools,
+            counters: self.counters,
+            drops: DropReason::ALL
+                .iter()
+                .map(|r| (*r, self.drops[r.index()]))
+                .collect(),
+            ipvs: self.ipvs_shared.lock().expect("ipvs status").clone(),
+            checks: health.counters,
+            lateness,
+        }
+    }
+
     fn emit(&self, ev: RuntimeEvent) {
         if let Some(tx) = &self.events {
             let _ = tx.send(ev);
@@ -759,7 +965,9 @@ impl Node<'_> {
                     break;
                 };
                 self.counters.received += 1;
-                let at = now.checked_sub(r.age(wall)).unwrap_or(now);
+                let age = r.age(wall);
+                self.lateness.max_read_delay = self.lateness.max_read_delay.max(age);
+                let at = now.checked_sub(age).unwrap_or(now);
                 match self.validate(s, &r) {
                     Ok((instance, adv)) => {
                         self.queue.push((at, self.seq, instance, adv));
@@ -767,6 +975,7 @@ impl Node<'_> {
                     }
                     Err(reason) => {
                         self.counters.dropped += 1;
+                        self.drops[reason.index()] += 1;
                         if reason != DropReason::VridMismatch {
                             tracing::debug!(interface = %s.interface, src = %r.src, ?reason, "advert dropped");
                         }
@@ -848,6 +1057,10 @@ impl Node<'_> {
                 break;
             }
             let at = deadline.max(self.last);
+            self.lateness.max_timer_delay = self
+                .lateness
+                .max_timer_delay
+                .max(Instant::now().saturating_duration_since(deadline));
             self.d.handle_timeout(at);
             self.last = at;
             if self.d.poll_timeout() == Some(deadline) {
@@ -899,8 +1112,28 @@ impl Node<'_> {
         while let Some(action) = self.d.poll_action() {
             self.act(action);
         }
+        self.handle_events();
+    }
+
+    /// Reports the director's events; the IPVS sync daemon follows its instance's role.
+    fn handle_events(&mut self) {
         while let Some(ev) = self.d.poll_event() {
             tracing::info!(event = ?ev, "director");
+            self.dirty = true;
+            if let DirectorEvent::Transition { instance, to, .. } = &ev
+                && let Some(tx) = &self.ipvs_tx
+                && self
+                    .sync_instance
+                    .as_ref()
+                    .is_some_and(|n| self.d.instance_config(*instance).is_some_and(|c| &c.name == n))
+            {
+                let role = if *to == ha_vrrp_proto::router::State::Master {
+                    DaemonRole::Master
+                } else {
+                    DaemonRole::Backup
+                };
+                let _ = tx.send(IpvsWork::Daemon(role));
+            }
             self.emit(RuntimeEvent::Director(ev));
         }
     }
@@ -973,11 +1206,12 @@ impl Node<'_> {
                     .and_then(|o| o.fence.clone())
                     .unwrap_or_default();
                 let timeout = self.cfg.command_timeout;
+                let user = self.cfg.script_user;
                 let tx = self.fb_tx.clone();
                 self.inflight += 1;
                 self.counters.fences += 1;
                 let _ = self.fx_tx.send(Effect::Spawn(Box::pin(async move {
-                    let ok = exec::succeeds("fence", &argv, timeout).await;
+                    let ok = exec::succeeds_as("fence", &argv, timeout, user).await;
                     let _ = tx.send(Feedback::Fence {
                         instance,
                         attempt,
@@ -1008,11 +1242,12 @@ impl Node<'_> {
                     }
                 };
                 let timeout = self.cfg.command_timeout;
+                let user = self.cfg.script_user;
                 let tx = self.fb_tx.clone();
                 self.inflight += 1;
                 self.counters.steps += 1;
                 let _ = self.fx_tx.send(Effect::Spawn(Box::pin(async move {
-                    let ok = exec::succeeds(word, &argv, timeout).await;
+                    let ok = exec::succeeds_as(word, &argv, timeout, user).await;
                     let _ = tx.send(Feedback::Step {
                         instance,
                         token,
@@ -1020,13 +1255,22 @@ impl Node<'_> {
                     });
                 })));
             }
-            DirectorAction::Ipvs { server, ops } => {
-                tracing::warn!(
+            DirectorAction::Ipvs { server, ops } => match &self.ipvs_tx {
+                Some(tx) => {
+                    if let Some(desired) = self.d.desired_ipvs_of(server) {
+                        let _ = tx.send(IpvsWork::Apply {
+                            server,
+                            ops,
+                            desired,
+                        });
+                    }
+                }
+                None => tracing::info!(
                     server = server.0,
-                    ops = ops.len(),
-                    "IPVS operations are not applied by this runtime"
-                );
-            }
+                    ops = ?ops,
+                    "IPVS is not driven by this node: operations logged only"
+                ),
+            },
             DirectorAction::Notify { argv } => {
                 let _ = self.notify_tx.send(argv);
             }
@@ -1071,9 +1315,10 @@ impl Node<'_> {
             self.counters.track_checks += 1;
             self.inflight += 1;
             let timeout = self.cfg.track_timeout;
+            let user = self.cfg.script_user;
             let tx = now_fb.clone();
             tokio::spawn(async move {
-                let code = match exec::run(&argv, timeout).await {
+                let code = match exec::run_as(&argv, timeout, user).await {
                     Ok(code) => code,
                     Err(e) => {
                         tracing::debug!(?argv, error = %e, "track script failed");
@@ -1107,11 +1352,12 @@ fn read_track_file(path: &str) -> i64 {
 async fn notify_task(
     mut rx: mpsc::UnboundedReceiver<Vec<String>>,
     timeout: Duration,
+    user: Option<exec::User>,
     events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
 ) -> u64 {
     let mut count = 0;
     while let Some(argv) = rx.recv().await {
-        let ok = exec::succeeds("notify", &argv, timeout).await;
+        let ok = exec::succeeds_as("notify", &argv, timeout, user).await;
         count += 1;
         if let Some(tx) = &events {
             let _ = tx.send(RuntimeEvent::Notified { argv, ok });
@@ -1295,6 +1541,14 @@ mod tests {
             inflight: 0,
             tracks_running: HashSet::new(),
             events: None,
+            ipvs_tx: None,
+            sync_instance: None,
+            drops: [0; DropReason::ALL.len()],
+            lateness: Lateness::default(),
+            dirty: false,
+            started: start,
+            ipvs_shared: Arc::default(),
+            health_shared: Arc::default(),
         }
     }
 
@@ -1366,6 +1620,80 @@ mod tests {
         assert_eq!(last, deadline + 1000 * MS);
         // An input stamped earlier than what was fed is given the later time.
         assert_eq!(n.feed(t0), deadline + 1000 * MS);
+    }
+
+    /// keepalived's rule: the sync daemon runs as master while its instance is master, as
+    /// backup otherwise; a real server's death reaches IPVS with the desired state.
+    #[test]
+    fn sync_daemon_follows_the_role_and_pool_changes_reach_ipvs() {
+        use ha_ipvs::model::{Destination, Forward, Scheduler, Service, ServiceKey};
+        let t0 = Instant::now();
+        let mut h = None;
+        let mut b = builder(None);
+        let vip: std::net::SocketAddr = "10.0.0.100:80".parse().unwrap();
+        let rs = |a: &str| crate::core::RealServer {
+            destination: Destination::new(a.parse().unwrap(), Forward::Route, 1),
+            inhibit_on_failure: false,
+        };
+        b.add_virtual_server(crate::core::VirtualServerConfig::new(
+            "web",
+            Service::new(ServiceKey::tcp(vip), Scheduler::Rr),
+            vec![rs("10.0.0.11:80"), rs("10.0.0.12:80")],
+        ))
+        .unwrap();
+        let mut n = node(&mut h, b, t0);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        n.ipvs_tx = Some(tx);
+        n.sync_instance = Some("VI_1".into());
+        n.feed(t0);
+        while let Some(a) = n.d.poll_action() {
+            n.act(a);
+        }
+        n.handle_events();
+        // The first desired state creates the service with both servers.
+        let mut daemon = Vec::new();
+        let mut applied = Vec::new();
+        while let Ok(w) = rx.try_recv() {
+            match w {
+                IpvsWork::Daemon(r) => daemon.push(r),
+                IpvsWork::Apply { desired, ops, .. } => applied.push((ops.len(), desired)),
+                IpvsWork::Stop(_) => panic!("stop"),
+            }
+        }
+        assert_eq!(applied.len(), 1, "{applied:?}");
+        assert_eq!(applied[0].1.destinations.len(), 2);
+        // Initialize -> Backup: the backup daemon receives the master's connections.
+        assert_eq!(daemon, vec![DaemonRole::Backup]);
+        let deadline = n.d.poll_timeout().unwrap();
+        n.feed(deadline);
+        assert_eq!(n.d.state(InstanceId(0)), Some(State::Master));
+        n.handle_events();
+        assert!(matches!(rx.try_recv(), Ok(IpvsWork::Daemon(DaemonRole::Master))));
+        // A real server dies: one operation, and the desired state without it.
+        n.d.handle_real_server(deadline, VirtualServerId(0), 0, false)
+            .unwrap();
+        while let Some(a) = n.d.poll_action() {
+            n.act(a);
+        }
+        match rx.try_recv() {
+            Ok(IpvsWork::Apply { ops, desired, .. }) => {
+                assert_eq!(ops.len(), 1, "{ops:?}");
+                assert_eq!(desired.destinations.len(), 1);
+                assert_eq!(desired.destinations[0].addr, "10.0.0.12:80".parse().unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+        // A higher-priority master appears: backup again, and so is the daemon.
+        n.queue.push((deadline + MS, 0, InstanceId(0), advert(200)));
+        n.feed(deadline + 2 * MS);
+        assert_eq!(n.d.state(InstanceId(0)), Some(State::Backup));
+        n.handle_events();
+        assert!(matches!(rx.try_recv(), Ok(IpvsWork::Daemon(DaemonRole::Backup))));
+        let st = n.status();
+        assert_eq!(st.pools.len(), 1);
+        assert_eq!(st.pools[0].members.iter().filter(|m| m.alive).count(), 1);
+        assert_eq!(st.instances[0].state, State::Backup);
+        assert_eq!(st.instances[0].master, Some("10.0.0.1".parse().unwrap()));
     }
 
     #[test]

@@ -67,11 +67,25 @@ pub enum ExecError {
 /// Runs `argv` (no shell, environment cleared but for `PATH`) for at most `timeout`; returns its
 /// exit status.
 pub async fn run(argv: &[String], timeout: Duration) -> Result<i32, ExecError> {
+    run_as(argv, timeout, None).await
+}
+
+/// [`run`] as `user` when given (the child's supplementary groups are dropped too; the
+/// daemon needs CAP_SETUID and CAP_SETGID for it).
+pub async fn run_as(
+    argv: &[String],
+    timeout: Duration,
+    user: Option<User>,
+) -> Result<i32, ExecError> {
     use std::os::unix::process::ExitStatusExt;
 
     let (program, args) = argv.split_first().ok_or(ExecError::Empty)?;
     let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
-    let mut child = tokio::process::Command::new(program)
+    let mut cmd = tokio::process::Command::new(program);
+    if let Some(u) = user {
+        cmd.uid(u.uid).gid(u.gid);
+    }
+    let mut child = cmd
         .args(args)
         .env_clear()
         .env("PATH", path)
@@ -113,7 +127,17 @@ pub async fn run(argv: &[String], timeout: Duration) -> Result<i32, ExecError> {
 
 /// Whether `argv` ran and exited 0 within `timeout`; failures are logged with `what`.
 pub async fn succeeds(what: &str, argv: &[String], timeout: Duration) -> bool {
-    match run(argv, timeout).await {
+    succeeds_as(what, argv, timeout, None).await
+}
+
+/// [`succeeds`] as `user` when given.
+pub async fn succeeds_as(
+    what: &str,
+    argv: &[String],
+    timeout: Duration,
+    user: Option<User>,
+) -> bool {
+    match run_as(argv, timeout, user).await {
         Ok(0) => true,
         Ok(code) => {
             tracing::warn!(what, ?argv, code, "command failed");
@@ -176,6 +200,34 @@ mod tests {
                 run(&argv(&["test", "a;b", "=", "a;b"]), t).await.unwrap(),
                 0
             );
+        });
+    }
+
+    #[test]
+    fn runs_as_the_given_user() {
+        // SAFETY-free check of who we are: only root may switch users.
+        let me = std::fs::metadata("/proc/self").map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.uid()
+        });
+        rt().block_on(async {
+            let t = Duration::from_secs(10);
+            let nobody = User {
+                uid: 65534,
+                gid: 65534,
+            };
+            let r = run_as(
+                &argv(&["sh", "-c", "test \"$(id -u):$(id -g)\" = 65534:65534"]),
+                t,
+                Some(nobody),
+            )
+            .await;
+            if me.ok() == Some(0) {
+                assert_eq!(r.unwrap(), 0, "the command did not run as 65534:65534");
+            } else {
+                // Not root: the switch is refused, and says so.
+                assert!(matches!(r, Err(ExecError::Spawn { .. })), "{r:?}");
+            }
         });
     }
 }

@@ -32,6 +32,7 @@ use crate::late::{LateDriver, LateStats};
 
 use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
 use super::socket::{Received, SocketError, VrrpSocket};
+use super::vmac::{Vmac, VmacConfig, VmacError, VmacMode};
 
 /// The configuration of one instance.
 #[derive(Debug, Clone)]
@@ -51,6 +52,12 @@ pub struct InstanceConfig {
     pub checksum_mode: ChecksumMode,
     /// The gratuitous ARP / NA schedule on becoming master.
     pub announce: ha_arp::Config,
+    /// Run with a VRRP virtual MAC interface of this name (keepalived's `use_vmac`;
+    /// [`super::vmac::default_name`] gives keepalived's `vrrp.<vrid>`): a macvlan of
+    /// `interface` with the virtual router MAC (RFC 9568 section 7.3) holds the virtual
+    /// addresses, and adverts and announcements are sent from it. Adverts are still received
+    /// on `interface`. See [`super::vmac`].
+    pub vmac: Option<String>,
 }
 
 /// Something the instance did, for embedders (and tests).
@@ -109,6 +116,15 @@ pub enum InstanceError {
         instance: String,
         /// What is wrong.
         detail: String,
+    },
+    /// The virtual MAC interface could not be set up.
+    #[error("instance {instance}: {source}")]
+    Vmac {
+        /// The instance's name.
+        instance: String,
+        /// What failed.
+        #[source]
+        source: VmacError,
     },
     /// The announcer's sender failed.
     #[error("instance {instance}: {source}")]
@@ -183,7 +199,52 @@ pub async fn run(
         Family::Ipv6 => VrrpSocket::open_v6(&cfg.interface, ifindex, multicast),
     }
     .map_err(sock_err)?;
-    let arp = ArpSender::bind(cfg.interface.as_str()).map_err(|source| InstanceError::Arp {
+    // With a virtual MAC: the vmac interface, a send-only socket on it bound to the primary
+    // address (the vmac's own addresses are the VIPs), and the VIP interface is the vmac.
+    let (vmac, tx_socket) = match &cfg.vmac {
+        None => (None, None),
+        Some(vname) => {
+            let vmac = Vmac::create(&VmacConfig {
+                parent: cfg.interface.clone(),
+                name: vname.clone(),
+                vrid: cfg.router.vrid.get(),
+                ipv6: family == Family::Ipv6,
+                mode: VmacMode::Private,
+            })
+            .await
+            .map_err(|source| InstanceError::Vmac {
+                instance: name.clone(),
+                source,
+            })?;
+            if let IpAddr::V6(ll) = cfg.router.primary_address
+                && ll.is_unicast_link_local()
+            {
+                // The vmac has no link-local of its own (keepalived copies the parent's too):
+                // IPv6 adverts from it keep the primary address as their source.
+                addrs
+                    .add(Vip {
+                        ifindex: vmac.ifindex(),
+                        addr: cfg.router.primary_address,
+                        prefix: 64,
+                    })
+                    .await
+                    .map_err(nl)?;
+            }
+            let tx = match family {
+                Family::Ipv4 => VrrpSocket::open_v4(vmac.name(), vmac.ifindex(), false),
+                Family::Ipv6 => VrrpSocket::open_v6(vmac.name(), vmac.ifindex(), false),
+            }
+            .map_err(sock_err)?;
+            tx.bind_source(cfg.router.primary_address)
+                .map_err(sock_err)?;
+            (Some(vmac), Some(tx))
+        }
+    };
+    let vip_ifindex = vmac.as_ref().map_or(ifindex, Vmac::ifindex);
+    let announce_if = vmac
+        .as_ref()
+        .map_or(cfg.interface.clone(), |v| v.name().to_owned());
+    let arp = ArpSender::bind(announce_if.as_str()).map_err(|source| InstanceError::Arp {
         instance: name.clone(),
         source,
     })?;
@@ -221,7 +282,7 @@ pub async fn run(
         .vips
         .iter()
         .map(|&(addr, prefix)| Vip {
-            ifindex,
+            ifindex: vip_ifindex,
             addr,
             prefix,
         })
@@ -290,7 +351,7 @@ pub async fn run(
             };
             let dst = t.destination.addr();
             match advert.emit(&mut tx_buf, cfg.checksum_mode, src, dst) {
-                Ok(len) => match socket.send_to(&tx_buf[..len], dst).await {
+                Ok(len) => match tx_socket.as_ref().unwrap_or(&socket).send_to(&tx_buf[..len], dst).await {
                     Ok(()) => counters.sent += 1,
                     Err(e) => tracing::warn!(instance = %name, error = %e, "advert not sent"),
                 },
@@ -370,6 +431,12 @@ pub async fn run(
         .unwrap_or_default();
     counters.announced = announced;
     counters.late = *driver.stats();
+    drop(tx_socket);
+    if let Some(v) = vmac
+        && let Err(e) = v.remove()
+    {
+        tracing::warn!(instance = %name, error = %e, "removing the virtual MAC interface");
+    }
     tracing::info!(instance = %name, late = ?counters.late, "VRRP instance stopped");
     Ok(counters)
 }

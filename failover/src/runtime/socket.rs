@@ -218,6 +218,17 @@ impl VrrpSocket {
         Self::finish(s, interface, true)
     }
 
+    /// Binds the socket to the local address `addr`, so that it is the source of every packet
+    /// sent, whatever the interface's own addresses (a send-only socket on a virtual MAC
+    /// interface, whose only IPv4 addresses are the VIPs). A bound raw socket only receives
+    /// packets addressed to `addr`: use it for sending only.
+    pub fn bind_source(&self, addr: IpAddr) -> Result<(), SocketError> {
+        self.fd
+            .get_ref()
+            .bind(&SockAddr::from(SocketAddr::new(addr, 0)))
+            .map_err(setup(&self.interface, "bind to the source address"))
+    }
+
     /// The interface this socket is bound to.
     pub fn interface(&self) -> &str {
         &self.interface

@@ -1,0 +1,422 @@
+//! The virtual servers' IO for [`super::director`]: the task that programs the kernel's IPVS
+//! (and its connection sync daemon), and the task that runs the real servers' health checks.
+//!
+//! Neither ever runs on the VRRP loop: the loop hands them work through channels and takes
+//! their results back the same way, so a slow netlink answer or a hanging check cannot delay
+//! an advert.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use ha_healthcheck::{
+    EventKind, Outcome, ProbeId, Scheduler, SchedulerConfig, StartState, TargetId,
+};
+use ha_ipvs::model::{DaemonRole, ServiceKey, SyncDaemon, VirtualService};
+use ha_ipvs::{Client, Op};
+use tokio::sync::mpsc;
+
+use super::director::{HealthTarget, IpvsOptions};
+use super::status::{CheckCounters, CheckStatus, IpvsStatus};
+use crate::core::VirtualServerId;
+
+/// Work for the IPVS task, done in order.
+#[derive(Debug)]
+pub(super) enum IpvsWork {
+    /// A virtual server's desired state changed: `ops` take the previous desired state to
+    /// `desired`.
+    Apply {
+        server: VirtualServerId,
+        ops: Vec<Op>,
+        desired: VirtualService,
+    },
+    /// The sync daemon's role (the instance it follows changed state).
+    Daemon(DaemonRole),
+    /// Stop: stop the sync daemons and, if configured, delete these services.
+    Stop(Vec<ServiceKey>),
+}
+
+/// What the IPVS task reports, shared with the status.
+pub(super) type IpvsShared = Arc<Mutex<IpvsStatus>>;
+
+/// Programs IPVS. The first time a virtual server is touched (and after any refused
+/// operation) its kernel state is read back and diffed against the desired state, so a
+/// restart after a crash, or someone else's `ipvsadm`, is corrected instead of failing with
+/// EEXIST; otherwise the core's minimal operations are applied as they are.
+pub(super) async fn ipvs_task(
+    mut client: Client,
+    opts: IpvsOptions,
+    mut rx: mpsc::UnboundedReceiver<IpvsWork>,
+    shared: IpvsShared,
+) {
+    // Servers whose kernel state is known to match what was last applied.
+    let mut synced: HashMap<VirtualServerId, bool> = HashMap::new();
+    // The latest desired state of servers that need a retry.
+    let mut retry: HashMap<VirtualServerId, VirtualService> = HashMap::new();
+    let mut retry_tick = tokio::time::interval(Duration::from_secs(5));
+    retry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut role: Option<DaemonRole> = None;
+    loop {
+        let work = tokio::select! {
+            w = rx.recv() => w,
+            _ = retry_tick.tick(), if !retry.is_empty() => {
+                for (server, desired) in std::mem::take(&mut retry) {
+                    let ok = resync(&mut client, &desired, &shared).await;
+                    synced.insert(server, ok);
+                    if !ok {
+                        retry.insert(server, desired);
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(work) = work else { break };
+        match work {
+            IpvsWork::Apply {
+                server,
+                ops,
+                desired,
+            } => {
+                let ok = if synced.get(&server).copied().unwrap_or(false) {
+                    apply(&mut client, &ops, &shared).await
+                } else {
+                    resync(&mut client, &desired, &shared).await
+                };
+                synced.insert(server, ok);
+                if ok {
+                    retry.remove(&server);
+                } else {
+                    retry.insert(server, desired);
+                }
+            }
+            IpvsWork::Daemon(new) => {
+                if let Some(d) = &opts.sync_daemon {
+                    set_daemon(&mut client, &d.daemon, role, new, &shared).await;
+                    role = Some(new);
+                }
+            }
+            IpvsWork::Stop(keys) => {
+                if opts.sync_daemon.is_some() {
+                    for r in [DaemonRole::Master, DaemonRole::Backup] {
+                        let _ = client.stop_daemon(r).await;
+                    }
+                    shared.lock().expect("ipvs status").sync_daemon = None;
+                }
+                if opts.remove_on_stop {
+                    let ops: Vec<Op> = keys.into_iter().map(Op::DelService).collect();
+                    apply(&mut client, &ops, &shared).await;
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// Applies `ops`; counts and logs each outcome; true if all were accepted.
+async fn apply(client: &mut Client, ops: &[Op], shared: &IpvsShared) -> bool {
+    if ops.is_empty() {
+        return true;
+    }
+    match client.apply_idempotent(ops).await {
+        Ok(report) => {
+            let mut s = shared.lock().expect("ipvs status");
+            s.ops_applied += report.succeeded() as u64;
+            let mut ok = true;
+            for (_, e) in report.failures() {
+                ok = false;
+                s.ops_failed += 1;
+                tracing::error!(error = %e, "IPVS operation refused");
+                s.last_error = Some(e.to_string());
+            }
+            ok
+        }
+        Err(e) => {
+            let mut s = shared.lock().expect("ipvs status");
+            s.ops_failed += ops.len() as u64;
+            s.last_error = Some(e.to_string());
+            tracing::error!(error = %e, "IPVS netlink failed");
+            false
+        }
+    }
+}
+
+/// Reads the kernel's state of `desired`'s service and applies the difference.
+async fn resync(client: &mut Client, desired: &VirtualService, shared: &IpvsShared) -> bool {
+    let key = &desired.service.key;
+    let current = match client.service(key).await {
+        Ok(None) => Vec::new(),
+        Ok(Some(entry)) => match client.destinations(key).await {
+            Ok(dests) => vec![VirtualService {
+                service: entry.service,
+                destinations: dests.into_iter().map(|d| d.destination).collect(),
+            }],
+            Err(e) => return read_failed(shared, key, &e),
+        },
+        Err(e) => return read_failed(shared, key, &e),
+    };
+    let ops = ha_ipvs::diff(&current, std::slice::from_ref(desired));
+    if !current.is_empty() && !ops.is_empty() {
+        tracing::info!(service = %key, ops = ops.len(), "IPVS service found in the kernel: corrected");
+    }
+    apply(client, &ops, shared).await
+}
+
+fn read_failed(shared: &IpvsShared, key: &ServiceKey, e: &ha_ipvs::Error) -> bool {
+    let mut s = shared.lock().expect("ipvs status");
+    s.last_error = Some(format!("reading {key}: {e}"));
+    tracing::error!(service = %key, error = %e, "reading an IPVS service");
+    false
+}
+
+/// keepalived's rule: the master runs the master sync daemon, a backup the backup one; the
+/// other role is stopped first (a kernel where both may run still gets one).
+async fn set_daemon(
+    client: &mut Client,
+    cfg: &SyncDaemon,
+    old: Option<DaemonRole>,
+    new: DaemonRole,
+    shared: &IpvsShared,
+) {
+    if old == Some(new) {
+        return;
+    }
+    let other = match new {
+        DaemonRole::Master => DaemonRole::Backup,
+        DaemonRole::Backup => DaemonRole::Master,
+    };
+    // Not running is fine (ESRCH).
+    let _ = client.stop_daemon(other).await;
+    let mut d = cfg.clone();
+    d.role = new;
+    let name = match new {
+        DaemonRole::Master => "master",
+        DaemonRole::Backup => "backup",
+    };
+    match client.start_daemon(&d).await {
+        Ok(()) => {
+            tracing::info!(role = name, interface = %d.ifname, sync_id = d.sync_id, "IPVS sync daemon started");
+            shared.lock().expect("ipvs status").sync_daemon = Some(name);
+        }
+        Err(ha_ipvs::Error::Kernel(e)) if e.is_exists() => {
+            shared.lock().expect("ipvs status").sync_daemon = Some(name);
+        }
+        Err(e) => {
+            tracing::error!(role = name, error = %e, "IPVS sync daemon not started");
+            let mut s = shared.lock().expect("ipvs status");
+            s.sync_daemon = None;
+            s.last_error = Some(format!("sync daemon {name}: {e}"));
+        }
+    }
+}
+
+/// A real server's health as the director sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RealServerHealth {
+    pub server: VirtualServerId,
+    pub index: usize,
+    pub alive: bool,
+}
+
+/// The health task's shared view, for the status.
+#[derive(Debug, Default)]
+pub(super) struct HealthShared {
+    /// Per target (index in the configuration's list).
+    pub checks: Vec<CheckStatus>,
+    /// Totals.
+    pub counters: CheckCounters,
+}
+
+/// New health targets (a reload); answered with what changed.
+pub(super) type HealthReload = (
+    Vec<HealthTarget>,
+    tokio::sync::oneshot::Sender<ha_healthcheck::ReconcileStats>,
+);
+
+type Probe = Pin<Box<dyn Future<Output = (ProbeId, TargetId, Outcome)> + Send>>;
+
+/// The kind of a check, for the status.
+pub(super) fn check_kind(c: &ha_healthcheck::Check) -> &'static str {
+    use ha_healthcheck::Check;
+    match c {
+        Check::Tcp(_) => "tcp",
+        Check::Http(h) if h.tls.is_some() => "https",
+        Check::Http(_) => "http",
+        Check::Dns(_) => "dns",
+        Check::Smtp(_) => "smtp",
+        Check::Udp(_) => "udp",
+        Check::Ping(_) => "ping",
+        Check::Script(_) => "script",
+    }
+}
+
+/// The health checks: a sans-io [`Scheduler`] whose due probes run concurrently here; a
+/// real server is alive while every one of its checks is up, and each change of that goes
+/// to `tx`.
+pub(super) struct HealthTask {
+    sched: Scheduler,
+    /// By target id (its index in `targets`).
+    targets: Vec<HealthTarget>,
+    /// Per (server, index): whether alive as last reported.
+    reported: HashMap<(VirtualServerId, usize), bool>,
+    up: Vec<bool>,
+    shared: Arc<Mutex<HealthShared>>,
+    tx: mpsc::UnboundedSender<RealServerHealth>,
+}
+
+impl HealthTask {
+    pub(super) fn new(
+        cfg: SchedulerConfig,
+        targets: Vec<HealthTarget>,
+        shared: Arc<Mutex<HealthShared>>,
+        tx: mpsc::UnboundedSender<RealServerHealth>,
+    ) -> HealthTask {
+        let mut t = HealthTask {
+            sched: Scheduler::new(cfg),
+            targets: Vec::new(),
+            reported: HashMap::new(),
+            up: Vec::new(),
+            shared,
+            tx,
+        };
+        t.set_targets(Instant::now(), targets);
+        t
+    }
+
+    /// Switches to `targets`, keeping the state of those that did not change.
+    fn set_targets(
+        &mut self,
+        now: Instant,
+        targets: Vec<HealthTarget>,
+    ) -> ha_healthcheck::ReconcileStats {
+        // Keep the health of an unchanged (server, index, check) across the renumbering.
+        let up: Vec<bool> = targets
+            .iter()
+            .map(|t| {
+                self.targets
+                    .iter()
+                    .zip(&self.up)
+                    .find(|(o, _)| o == &t)
+                    .map_or(t.target.start == StartState::Up, |(_, up)| *up)
+            })
+            .collect();
+        let stats = self.sched.reconcile(
+            now,
+            targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (TargetId(i as u64), t.target.clone())),
+        );
+        let checks = targets
+            .iter()
+            .zip(&up)
+            .map(|(t, up)| CheckStatus {
+                kind: check_kind(&t.target.check),
+                up: *up,
+                last_failure: None,
+                runs: 0,
+            })
+            .collect();
+        self.shared.lock().expect("health status").checks = checks;
+        self.targets = targets;
+        self.up = up;
+        self.reported
+            .retain(|k, _| self.targets.iter().any(|t| (t.server, t.index) == *k));
+        stats
+    }
+
+    pub(super) async fn run(mut self, mut reload: mpsc::UnboundedReceiver<HealthReload>) {
+        let mut running: FuturesUnordered<Probe> = FuturesUnordered::new();
+        loop {
+            let now = Instant::now();
+            while let Some(req) = self.sched.poll_due(now) {
+                let (id, target) = (req.id, req.target);
+                running.push(Box::pin(async move {
+                    let outcome = ha_healthcheck::probe::run(&req.check, req.timeout).await;
+                    (id, target, outcome)
+                }));
+            }
+            let deadline = self.sched.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                Some((id, target, outcome)) = running.next(), if !running.is_empty() => {
+                    self.outcome(id, target, outcome);
+                }
+                r = reload.recv() => match r {
+                    Some((targets, done)) => {
+                        let stats = self.set_targets(Instant::now(), targets);
+                        let _ = done.send(stats);
+                    }
+                    None => break,
+                },
+                _ = sleep => {}
+            }
+        }
+    }
+
+    fn outcome(&mut self, id: ProbeId, TargetId(t): TargetId, outcome: Outcome) {
+        let now = Instant::now();
+        let failure = match &outcome {
+            Outcome::Up { .. } => None,
+            Outcome::Down(f) => Some(f.to_string()),
+        };
+        let taken = self.sched.handle_outcome(now, id, outcome);
+        {
+            let mut s = self.shared.lock().expect("health status");
+            if taken {
+                match failure {
+                    None => s.counters.up += 1,
+                    Some(_) => s.counters.down += 1,
+                }
+                if let Some(c) = s.checks.get_mut(t as usize) {
+                    c.runs += 1;
+                    c.last_failure = failure;
+                }
+            }
+        }
+        while let Some(ev) = self.sched.poll_event() {
+            let i = ev.target.0 as usize;
+            let Some(up) = self.up.get_mut(i) else {
+                continue;
+            };
+            *up = matches!(
+                ev.kind,
+                EventKind::Up { .. } | EventKind::Weight { .. }
+            );
+            let t = &self.targets[i];
+            tracing::info!(
+                server = t.server.0,
+                real_server = t.index,
+                check = check_kind(&t.target.check),
+                event = ?ev.kind,
+                "health check"
+            );
+            let key = (t.server, t.index);
+            if let Some(c) = self.shared.lock().expect("health status").checks.get_mut(i) {
+                c.up = *up;
+            }
+            let alive = self
+                .targets
+                .iter()
+                .zip(&self.up)
+                .filter(|(t, _)| (t.server, t.index) == key)
+                .all(|(_, up)| *up);
+            if self.reported.insert(key, alive) != Some(alive) {
+                self.shared.lock().expect("health status").counters.changes += 1;
+                let _ = self.tx.send(RealServerHealth {
+                    server: key.0,
+                    index: key.1,
+                    alive,
+                });
+            }
+        }
+    }
+}

@@ -76,6 +76,7 @@
 mod config;
 mod output;
 pub mod pool;
+mod reload;
 pub mod track;
 pub mod vip;
 
@@ -96,6 +97,7 @@ pub use output::{
     Cause, DirectorAction, DirectorEvent, FenceAttempt, NotifyState, StepOp, StepToken,
 };
 pub use pool::{RealServer, VirtualServerConfig, VirtualServerId};
+pub use reload::{ReconfigureError, Reconfigured};
 pub use track::{
     Contribution, TrackRef, TrackResult, TrackStatus, TrackerConfig, TrackerId, TrackerKind,
 };

@@ -241,6 +241,9 @@ pub enum DirectorRunError {
         #[source]
         source: NetlinkError,
     },
+    /// A new configuration cannot be adopted in place.
+    #[error("reload: {0}")]
+    Reconfigure(#[source] crate::core::ReconfigureError),
     /// The kernel's IPVS could not be reached (virtual servers are configured).
     #[error("IPVS: {0}")]
     Ipvs(#[source] ha_ipvs::Error),
@@ -359,6 +362,14 @@ impl std::fmt::Debug for Effect {
     }
 }
 
+/// The next reload request, or never when there is no channel.
+async fn recv_reload(rx: &mut Option<mpsc::UnboundedReceiver<Reload>>) -> Option<Reload> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// One VRRP socket.
 struct Sock {
     sock: VrrpSocket,
@@ -367,6 +378,7 @@ struct Sock {
 }
 
 /// What sending and validating need for one instance.
+#[derive(Debug, Clone)]
 struct InstIo {
     auth: Auth,
     checksum_mode: ChecksumMode,
@@ -375,6 +387,52 @@ struct InstIo {
     sock: usize,
     v4: Vec<Ipv4Addr>,
     v6: Vec<Ipv6Addr>,
+    /// Multicast (no unicast peers): its socket joined the VRRP group.
+    multicast: bool,
+}
+
+/// What sending and validating need for one instance.
+fn inst_io(
+    c: &crate::core::InstanceConfig,
+    adv: Vec<IpAddr>,
+    opts: &InstanceOptions,
+    sock: usize,
+) -> Result<InstIo, DirectorRunError> {
+    let v4: Vec<Ipv4Addr> = adv
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V4(a) => Some(*a),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let v6: Vec<Ipv6Addr> = adv
+        .iter()
+        .filter_map(|a| match a {
+            IpAddr::V6(a) => Some(*a),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    let check = match Family::of(c.router.primary_address) {
+        Family::Ipv4 => WireAddresses::v4(&v4).map(|_| ()),
+        Family::Ipv6 => WireAddresses::v6(&v6).map(|_| ()),
+    };
+    check.map_err(|e| DirectorRunError::Instance {
+        instance: c.name.clone(),
+        detail: e.to_string(),
+    })?;
+    Ok(InstIo {
+        auth: opts.auth,
+        checksum_mode: opts.checksum_mode,
+        v2_interval: match c.router.advert_interval {
+            AdvertInterval::V2(s) => s,
+            AdvertInterval::V3(_) => Seconds(1),
+        },
+        src: c.router.primary_address,
+        sock,
+        v4,
+        v6,
+        multicast: c.router.peers.is_empty(),
+    })
 }
 
 /// The most packets read from one socket in one go (a flood cannot hold the loop).
@@ -406,7 +464,7 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
         status,
         reload,
     } = io;
-    let _ = &reload;
+    let mut reload = reload;
     let started = Instant::now();
     let nl = |what: &str| {
         let what = what.to_owned();
@@ -523,41 +581,7 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
                 socks.len() - 1
             }
         };
-        let adv = probe.advert_addresses(InstanceId(i as u32));
-        let v4: Vec<Ipv4Addr> = adv
-            .iter()
-            .filter_map(|a| match a {
-                IpAddr::V4(a) => Some(*a),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
-        let v6: Vec<Ipv6Addr> = adv
-            .iter()
-            .filter_map(|a| match a {
-                IpAddr::V6(a) => Some(*a),
-                IpAddr::V4(_) => None,
-            })
-            .collect();
-        let check = match family {
-            Family::Ipv4 => WireAddresses::v4(&v4).map(|_| ()),
-            Family::Ipv6 => WireAddresses::v6(&v6).map(|_| ()),
-        };
-        check.map_err(|e| DirectorRunError::Instance {
-            instance: c.name.clone(),
-            detail: e.to_string(),
-        })?;
-        io.push(InstIo {
-            auth: opts.auth,
-            checksum_mode: opts.checksum_mode,
-            v2_interval: match c.router.advert_interval {
-                AdvertInterval::V2(s) => s,
-                AdvertInterval::V3(_) => Seconds(1),
-            },
-            src: c.router.primary_address,
-            sock,
-            v4,
-            v6,
-        });
+        io.push(inst_io(c, probe.advert_addresses(InstanceId(i as u32)), &opts, sock)?);
     }
 
     // Announcement senders, one per interface carrying VIPs.
@@ -622,7 +646,7 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
     };
     let health_shared = Arc::new(Mutex::new(HealthShared::default()));
     let (health_tx, mut health_rx) = mpsc::unbounded_channel::<RealServerHealth>();
-    let (_health_reload_tx, health_reload_rx) = mpsc::unbounded_channel::<pools::HealthReload>();
+    let (health_reload_tx, health_reload_rx) = mpsc::unbounded_channel::<pools::HealthReload>();
     let health_task = tokio::spawn(
         HealthTask::new(
             cfg.health_scheduler,
@@ -642,7 +666,7 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
     }
     let mut node = Node {
         d,
-        cfg: &cfg,
+        cfg: cfg.clone(),
         io,
         ifindex: ifindex.clone(),
         last: start,
@@ -797,6 +821,17 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
             _ = publish_tick.tick(), if status.is_some() => {
                 node.dirty = true;
             }
+            Some(r) = recv_reload(&mut reload), if stopping.is_none() => {
+                node.drain(&socks)?;
+                node.feed(Instant::now());
+                let result = node.reload(&socks, r.config, &health_reload_tx).await;
+                match &result {
+                    Ok(report) => tracing::info!(?report, "configuration reloaded"),
+                    Err(e) => tracing::error!(error = %e, "reload refused: the running configuration is kept"),
+                }
+                node.dirty = true;
+                let _ = r.done.send(result);
+            }
         }
     }
     health_task.abort();
@@ -827,9 +862,9 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
 }
 
 /// The loop's state.
-struct Node<'a> {
+struct Node {
     d: Director,
-    cfg: &'a DirectorConfig,
+    cfg: DirectorConfig,
     io: Vec<InstIo>,
     /// Interface names to ifindexes, resolved at start.
     ifindex: HashMap<String, u32>,
@@ -862,7 +897,99 @@ struct Node<'a> {
     health_shared: Arc<Mutex<HealthShared>>,
 }
 
-impl Node<'_> {
+impl Node {
+    /// Switches to `new` in place (see [`Director::reconfigure_begin`]): unchanged instances
+    /// are not touched, a changed one sends priority 0 with its old settings and starts
+    /// afresh, health checks and virtual servers keep the state of what did not change.
+    async fn reload(
+        &mut self,
+        socks: &[Sock],
+        new: DirectorConfig,
+        health: &mpsc::UnboundedSender<pools::HealthReload>,
+    ) -> Result<ReloadReport, DirectorRunError> {
+        let now = self.last;
+        let next = new.director.clone().build(now)?;
+        // The runtime's side: sockets, interfaces and IPVS are set up at start.
+        let mut ios = Vec::with_capacity(next.instance_count());
+        let mut force = Vec::new();
+        for i in 0..next.instance_count() {
+            let id = InstanceId(i as u32);
+            let c = next.instance_config(id).expect("index");
+            let opts = new.instances.get(&c.name).cloned().unwrap_or_default();
+            let restart = |detail: String| DirectorRunError::Instance {
+                instance: c.name.clone(),
+                detail: format!("{detail}: needs a restart"),
+            };
+            let family = Family::of(c.router.primary_address);
+            let Some(sock) = socks
+                .iter()
+                .position(|s| s.interface == c.interface && s.family == family)
+            else {
+                return Err(restart(format!("no VRRP socket on {}", c.interface)));
+            };
+            for v in c.vips.iter().chain(&c.excluded_vips) {
+                let dev = v.dev_or(&c.interface);
+                if self.ifindex_of(dev).is_none() {
+                    return Err(restart(format!("address {} on new interface {dev}", v.addr)));
+                }
+            }
+            let io = inst_io(c, next.advert_addresses(id), &opts, sock)?;
+            if let Some(old) = self.io.get(i) {
+                if old.multicast != io.multicast {
+                    return Err(restart("switching between multicast and unicast".into()));
+                }
+                let old_opts = self
+                    .cfg
+                    .instances
+                    .get(&c.name)
+                    .cloned()
+                    .unwrap_or_default();
+                if old_opts.auth != opts.auth
+                    || old_opts.checksum_mode != opts.checksum_mode
+                    || old_opts.fence != opts.fence
+                {
+                    force.push(id);
+                }
+            }
+            ios.push(io);
+        }
+        if new.ipvs.is_some() != self.ipvs_tx.is_some() || new.ipvs != self.cfg.ipvs {
+            return Err(DirectorRunError::Instance {
+                instance: String::new(),
+                detail: "the IPVS settings (sync daemon, removal on stop) changed: needs a restart"
+                    .into(),
+            });
+        }
+        let changed = self
+            .d
+            .reconfigure_begin(now, &next, &force)
+            .map_err(DirectorRunError::Reconfigure)?;
+        // The changed instances' last adverts go out with their old settings.
+        self.flush(socks).await;
+        for id in &changed {
+            let i = id.0 as usize;
+            self.io[i] = ios[i].clone();
+        }
+        let done = self.d.reconfigure_finish(now, next, &changed);
+        if let Some(tx) = &self.ipvs_tx
+            && !done.removed_services.is_empty()
+        {
+            let _ = tx.send(IpvsWork::Delete(done.removed_services.clone()));
+        }
+        self.cfg = new;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let _ = health.send((self.cfg.health.clone(), reply));
+        let checks = answer.await.unwrap_or_default();
+        Ok(ReloadReport {
+            kept: done.kept,
+            recreated: done.recreated,
+            added: Vec::new(),
+            removed: Vec::new(),
+            checks,
+            virtual_servers_changed: done.virtual_servers_changed,
+        })
+    }
+
     /// A snapshot of everything a status shows.
     fn status(&self) -> Status {
         use ha_vrrp_proto::router::State;
@@ -1513,7 +1640,7 @@ mod tests {
         _notify: mpsc::UnboundedReceiver<Vec<String>>,
     }
 
-    fn node(h: &mut Option<Harness>, b: DirectorBuilder, start: Instant) -> Node<'_> {
+    fn node(h: &mut Option<Harness>, b: DirectorBuilder, start: Instant) -> Node {
         let (fb_tx, fb) = mpsc::unbounded_channel();
         let (fx_tx, fx) = mpsc::unbounded_channel();
         let (notify_tx, notify) = mpsc::unbounded_channel();
@@ -1526,7 +1653,7 @@ mod tests {
         });
         Node {
             d,
-            cfg: &h.cfg,
+            cfg: h.cfg.clone(),
             io: Vec::new(),
             ifindex: HashMap::from([("eth0".to_owned(), 2)]),
             last: start,
@@ -1552,7 +1679,7 @@ mod tests {
         }
     }
 
-    fn became_master(n: &mut Node<'_>) -> bool {
+    fn became_master(n: &mut Node) -> bool {
         let mut any = false;
         while let Some(e) = n.d.poll_event() {
             any |= matches!(
@@ -1657,7 +1784,7 @@ mod tests {
             match w {
                 IpvsWork::Daemon(r) => daemon.push(r),
                 IpvsWork::Apply { desired, ops, .. } => applied.push((ops.len(), desired)),
-                IpvsWork::Stop(_) => panic!("stop"),
+                IpvsWork::Stop(_) | IpvsWork::Delete(_) => panic!("stop"),
             }
         }
         assert_eq!(applied.len(), 1, "{applied:?}");

@@ -36,6 +36,8 @@ pub(super) enum IpvsWork {
     },
     /// The sync daemon's role (the instance it follows changed state).
     Daemon(DaemonRole),
+    /// Delete these services (no longer configured after a reload).
+    Delete(Vec<ServiceKey>),
     /// Stop: stop the sync daemons and, if configured, delete these services.
     Stop(Vec<ServiceKey>),
 }
@@ -98,6 +100,10 @@ pub(super) async fn ipvs_task(
                     set_daemon(&mut client, &d.daemon, role, new, &shared).await;
                     role = Some(new);
                 }
+            }
+            IpvsWork::Delete(keys) => {
+                let ops: Vec<Op> = keys.into_iter().map(Op::DelService).collect();
+                apply(&mut client, &ops, &shared).await;
             }
             IpvsWork::Stop(keys) => {
                 if opts.sync_daemon.is_some() {

@@ -1,0 +1,216 @@
+//! Switching a running [`Director`] to a new configuration (SIGHUP) without touching what did
+//! not change.
+//!
+//! In two steps, so the runtime can send the last adverts of a changed instance with that
+//! instance's old addresses before it switches its own per-instance IO:
+//! 1. [`Director::reconfigure_begin`] checks the new configuration can be adopted in place and
+//!    stops each changed instance as on shutdown (a master sends priority 0 and releases its
+//!    addresses, its resource steps stop);
+//! 2. [`Director::reconfigure_finish`] puts a fresh instance in place of each changed one
+//!    (it starts in Initialize, as at startup), keeps every unchanged instance as it is
+//!    (state, timers, addresses: no flap), and adopts the new virtual servers: a real server
+//!    that is still configured keeps its health, and the IPVS operations are the difference
+//!    between what was applied and the new desired state.
+//!
+//! In place means: the same instances, by name and in the same order, on the same interfaces
+//! and address families, with the same sync groups and trackers. Adding, removing or reordering
+//! instances, or changing groups or trackers, needs a restart (an error says which).
+
+use std::time::Instant;
+
+use ha_ipvs::model::ServiceKey;
+use ha_vrrp_proto::router::Router;
+
+use super::pool::Pool;
+use super::{Director, InstanceId, Inst, Steps, Takeover};
+
+/// Why a configuration cannot be adopted in place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReconfigureError {
+    /// The instances differ in number, names or order.
+    #[error("the instances changed ({old} -> {new}): adding, removing or reordering instances needs a restart")]
+    Instances {
+        /// The running instances' names.
+        old: String,
+        /// The new ones'.
+        new: String,
+    },
+    /// An instance moved to another interface or address family.
+    #[error("instance {instance:?} moved to another interface or address family: needs a restart")]
+    Moved {
+        /// The instance.
+        instance: String,
+    },
+    /// Sync groups or trackers changed.
+    #[error("the {what} changed: needs a restart")]
+    Structure {
+        /// `sync groups` or `trackers`.
+        what: &'static str,
+    },
+}
+
+/// What [`Director::reconfigure_finish`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconfigured {
+    /// Instances kept as they were.
+    pub kept: Vec<String>,
+    /// Instances re-created.
+    pub recreated: Vec<String>,
+    /// Virtual servers whose configuration changed or that are new.
+    pub virtual_servers_changed: usize,
+    /// Virtual servers no longer configured: the runtime deletes these IPVS services.
+    pub removed_services: Vec<ServiceKey>,
+}
+
+impl Director {
+    /// Step 1: checks that `new` can be adopted in place, then stops the instances whose
+    /// configuration differs, or that are listed in `force` (a runtime option of theirs
+    /// changed), and returns them.
+    pub fn reconfigure_begin(
+        &mut self,
+        now: Instant,
+        new: &Director,
+        force: &[InstanceId],
+    ) -> Result<Vec<InstanceId>, ReconfigureError> {
+        let names = |d: &Director| {
+            d.insts
+                .iter()
+                .map(|i| i.cfg.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if names(self) != names(new) {
+            return Err(ReconfigureError::Instances {
+                old: names(self),
+                new: names(new),
+            });
+        }
+        for (a, b) in self.insts.iter().zip(&new.insts) {
+            if a.cfg.interface != b.cfg.interface
+                || a.cfg.router.primary_address.is_ipv4() != b.cfg.router.primary_address.is_ipv4()
+            {
+                return Err(ReconfigureError::Moved {
+                    instance: a.cfg.name.clone(),
+                });
+            }
+        }
+        let groups = |d: &Director| d.groups.iter().map(|g| g.cfg.clone()).collect::<Vec<_>>();
+        if groups(self) != groups(new) {
+            return Err(ReconfigureError::Structure {
+                what: "sync groups",
+            });
+        }
+        let trackers = |d: &Director| d.trackers.iter().map(|t| t.cfg.clone()).collect::<Vec<_>>();
+        if trackers(self) != trackers(new) {
+            return Err(ReconfigureError::Structure { what: "trackers" });
+        }
+        let changed: Vec<InstanceId> = (0..self.insts.len())
+            .map(|i| InstanceId(i as u32))
+            .filter(|id| {
+                let i = id.0 as usize;
+                force.contains(id) || self.insts[i].cfg != new.insts[i].cfg
+            })
+            .collect();
+        for id in &changed {
+            // RFC 9568 6.4.3 / RFC 3768 6.4.3 "Shutdown": a master sends priority 0 and
+            // releases its addresses; the director stops its steps.
+            self.insts[id.0 as usize].router.shutdown(now);
+        }
+        self.pump(now);
+        Ok(changed)
+    }
+
+    /// Step 2: adopts `new` (checked by [`Director::reconfigure_begin`], which returned
+    /// `changed`).
+    pub fn reconfigure_finish(
+        &mut self,
+        now: Instant,
+        new: Director,
+        changed: &[InstanceId],
+    ) -> Reconfigured {
+        let mut report = Reconfigured::default();
+        let Director {
+            insts: new_insts,
+            pools: new_pools,
+            ..
+        } = new;
+        for (i, n) in new_insts.into_iter().enumerate() {
+            if !changed.contains(&InstanceId(i as u32)) {
+                report.kept.push(n.cfg.name.clone());
+                continue;
+            }
+            // A fresh router, as at startup, with the effective priority and fault the new
+            // configuration gives it.
+            let rcfg = n.router.config().clone();
+            let router = match n.applied_fault {
+                Some(t) => Router::new_in_fault(rcfg, now, t),
+                None => Router::new(rcfg, now),
+            };
+            let Ok(router) = router else {
+                // The same configuration built once already: cannot fail.
+                continue;
+            };
+            let nsteps = n.cfg.steps.len();
+            report.recreated.push(n.cfg.name.clone());
+            self.insts[i] = Inst {
+                cfg: n.cfg,
+                router,
+                group: n.group,
+                applied_fault: n.applied_fault,
+                pending_cause: None,
+                takeover: Takeover::Idle,
+                vips_held: false,
+                steps: Steps {
+                    started: vec![false; nsteps],
+                    inflight: None,
+                    want_up: false,
+                    rollback: false,
+                },
+            };
+        }
+        // Virtual servers: matched by service; health kept per real-server address.
+        let mut old_pools = std::mem::take(&mut self.pools);
+        let mut pools = Vec::with_capacity(new_pools.len());
+        for mut p in new_pools {
+            match old_pools
+                .iter()
+                .position(|o| o.cfg.service.key == p.cfg.service.key)
+            {
+                Some(j) => {
+                    let old = old_pools.swap_remove(j);
+                    for (k, rs) in p.cfg.real_servers.iter().enumerate() {
+                        if let Some(m) = old
+                            .cfg
+                            .real_servers
+                            .iter()
+                            .position(|o| o.destination.addr == rs.destination.addr)
+                        {
+                            p.alive[k] = old.alive[m];
+                        }
+                    }
+                    p.quorum_up = old.quorum_up;
+                    let _ = p.update_quorum();
+                    if p.cfg != old.cfg {
+                        report.virtual_servers_changed += 1;
+                    }
+                    p.applied = old.applied;
+                }
+                None => {
+                    report.virtual_servers_changed += 1;
+                    p.applied = None;
+                }
+            }
+            pools.push(p);
+        }
+        report.removed_services = old_pools
+            .into_iter()
+            .map(|p: Pool| p.cfg.service.key)
+            .collect();
+        self.pools = pools;
+        for p in 0..self.pools.len() {
+            self.emit_pool(p);
+        }
+        self.pump(now);
+        report
+    }
+}

@@ -63,12 +63,18 @@ fn a_changed_instance_is_recreated_alone_and_pools_keep_health() {
     let t1 = at(t0, 4000);
     d.handle_timeout(t1);
     assert_eq!(states(&d), vec![State::Master, State::Master]);
-    d.handle_real_server(t1, VirtualServerId(0), 1, false).unwrap();
+    d.handle_real_server(t1, VirtualServerId(0), 1, false)
+        .unwrap();
     drain(&mut d);
 
     // B's priority changes; a real server is added; .12 stays dead.
     let t2 = at(t0, 5000);
-    let new = build(t2, 130, &["10.0.0.11:80", "10.0.0.12:80", "10.0.0.13:80"], false);
+    let new = build(
+        t2,
+        130,
+        &["10.0.0.11:80", "10.0.0.12:80", "10.0.0.13:80"],
+        false,
+    );
     let changed = d.reconfigure_begin(t2, &new, &[]).unwrap();
     assert_eq!(changed, vec![InstanceId(1)]);
     let out = drain(&mut d);
@@ -131,7 +137,10 @@ fn the_same_configuration_changes_nothing() {
     let report = d.reconfigure_finish(at(t0, 4500), new, &changed);
     assert_eq!(report.kept.len(), 2);
     let out = drain(&mut d);
-    assert!(out.transmits.is_empty() && out.actions.is_empty() && out.events.is_empty(), "{out:?}");
+    assert!(
+        out.transmits.is_empty() && out.actions.is_empty() && out.events.is_empty(),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -145,6 +154,9 @@ fn adding_an_instance_needs_a_restart_and_changes_nothing() {
     assert!(matches!(e, ReconfigureError::Instances { .. }), "{e}");
     assert!(e.to_string().contains("A, B -> A, B, C"), "{e}");
     let out = drain(&mut d);
-    assert!(out.transmits.is_empty() && out.actions.is_empty(), "{out:?}");
+    assert!(
+        out.transmits.is_empty() && out.actions.is_empty(),
+        "{out:?}"
+    );
     assert_eq!(states(&d), vec![State::Master, State::Master]);
 }

@@ -18,7 +18,9 @@ use ha_failover::runtime::director::{
 };
 use ha_failover::runtime::status::Status;
 use ha_healthcheck::{Check, TargetConfig, TcpCheck};
-use ha_ipvs::model::{DaemonRole, Destination, Forward, Scheduler, Service, ServiceKey, SyncDaemon};
+use ha_ipvs::model::{
+    DaemonRole, Destination, Forward, Scheduler, Service, ServiceKey, SyncDaemon,
+};
 use ha_testsupport::{Host, Lab, require_vm, wait_until};
 use ha_vrrp_proto::router::{Config as RouterConfig, State};
 use ha_vrrp_proto::{AdvertInterval, Centiseconds, Priority, Version, VrId};
@@ -35,8 +37,7 @@ fn config(h: &Host, primary: &str, priority: u8) -> DirectorConfig {
     r.priority = Priority(priority);
     r.advert_interval = AdvertInterval::V3(Centiseconds::new(20).unwrap());
     let mut c = InstanceConfig::new("VI_1", h.ifname(), r);
-    c.vips
-        .push(VipSpec::parse(&format!("{VIP}/24")).unwrap());
+    c.vips.push(VipSpec::parse(&format!("{VIP}/24")).unwrap());
     let mut b = DirectorBuilder::new();
     b.add_instance(c).unwrap();
     let vs: SocketAddr = format!("{VIP}:80").parse().unwrap();
@@ -102,7 +103,10 @@ impl Node {
                 rt.block_on(async move {
                     let mut io = RunIo::new(stop_rx);
                     io.status = Some(st_tx);
-                    run_with(cfg, io).await.map(|_| ()).map_err(|e| e.to_string())
+                    run_with(cfg, io)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
                 })
             })
         });
@@ -139,7 +143,10 @@ fn table(h: &Host) -> String {
 }
 
 fn destinations(h: &Host) -> usize {
-    table(h).lines().filter(|l| l.contains("-> 10.77.0.")).count()
+    table(h)
+        .lines()
+        .filter(|l| l.contains("-> 10.77.0."))
+        .count()
 }
 
 fn daemon(h: &Host) -> String {
@@ -181,15 +188,21 @@ fn vm_director_programs_ipvs_follows_health_and_moves_the_sync_daemon() {
             d.name(),
             table(d)
         );
-        assert!(table(d).contains(&format!("TCP  {VIP}:80 rr")), "{}", table(d));
+        assert!(
+            table(d).contains(&format!("TCP  {VIP}:80 rr")),
+            "{}",
+            table(d)
+        );
     }
     assert!(
-        wait_until(Duration::from_secs(5), || daemon(&d1).contains("master sync daemon")),
+        wait_until(Duration::from_secs(5), || daemon(&d1)
+            .contains("master sync daemon")),
         "d1: {}",
         daemon(&d1)
     );
     assert!(
-        wait_until(Duration::from_secs(5), || daemon(&d2).contains("backup sync daemon")),
+        wait_until(Duration::from_secs(5), || daemon(&d2)
+            .contains("backup sync daemon")),
         "d2: {}",
         daemon(&d2)
     );
@@ -232,11 +245,16 @@ fn vm_director_programs_ipvs_follows_health_and_moves_the_sync_daemon() {
         n2.status()
     );
     assert!(
-        wait_until(Duration::from_secs(5), || daemon(&d2).contains("master sync daemon")),
+        wait_until(Duration::from_secs(5), || daemon(&d2)
+            .contains("master sync daemon")),
         "d2: {}",
         daemon(&d2)
     );
-    assert!(!table(&d1).contains(VIP), "d1 kept its service: {}", table(&d1));
+    assert!(
+        !table(&d1).contains(VIP),
+        "d1 kept its service: {}",
+        table(&d1)
+    );
     assert!(
         !daemon(&d1).contains("sync daemon"),
         "d1 kept a sync daemon: {}",

@@ -905,7 +905,10 @@ impl Director {
     }
 
     /// The IPVS desired state of one virtual server.
-    pub fn desired_ipvs_of(&self, server: VirtualServerId) -> Option<ha_ipvs::model::VirtualService> {
+    pub fn desired_ipvs_of(
+        &self,
+        server: VirtualServerId,
+    ) -> Option<ha_ipvs::model::VirtualService> {
         self.pools.get(server.0 as usize).map(Pool::desired)
     }
 

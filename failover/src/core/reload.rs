@@ -22,13 +22,15 @@ use ha_ipvs::model::ServiceKey;
 use ha_vrrp_proto::router::Router;
 
 use super::pool::Pool;
-use super::{Director, InstanceId, Inst, Steps, Takeover};
+use super::{Director, Inst, InstanceId, Steps, Takeover};
 
 /// Why a configuration cannot be adopted in place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReconfigureError {
     /// The instances differ in number, names or order.
-    #[error("the instances changed ({old} -> {new}): adding, removing or reordering instances needs a restart")]
+    #[error(
+        "the instances changed ({old} -> {new}): adding, removing or reordering instances needs a restart"
+    )]
     Instances {
         /// The running instances' names.
         old: String,

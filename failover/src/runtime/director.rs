@@ -47,14 +47,12 @@ use crate::core::{
 };
 
 use super::exec;
+use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
 use super::pools::{self, HealthShared, HealthTask, IpvsWork, RealServerHealth};
-use super::status::{
-    InstanceStatus, IpvsStatus, Lateness, MemberStatus, PoolStatus, Status,
-};
+use super::socket::{Received, SocketError, VrrpSocket};
+use super::status::{InstanceStatus, IpvsStatus, Lateness, MemberStatus, PoolStatus, Status};
 use ha_ipvs::model::DaemonRole;
 use std::sync::{Arc, Mutex};
-use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
-use super::socket::{Received, SocketError, VrrpSocket};
 
 /// Per-instance runtime options the sans-io configuration does not carry.
 #[derive(Debug, Clone, Default)]
@@ -293,17 +291,14 @@ pub struct Reload {
     pub done: tokio::sync::oneshot::Sender<Result<ReloadReport, DirectorRunError>>,
 }
 
-/// What a reload changed.
+/// What a reload changed. Adding, removing or reordering instances, and changing sync
+/// groups, trackers, interfaces or the IPVS settings, are refused (they need a restart).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReloadReport {
     /// Instances kept as they were (state, timers and VIPs untouched).
     pub kept: Vec<String>,
     /// Instances re-created (changed configuration).
     pub recreated: Vec<String>,
-    /// Instances added.
-    pub added: Vec<String>,
-    /// Instances removed (they stopped as on shutdown).
-    pub removed: Vec<String>,
     /// Health checks added, changed and removed.
     pub checks: ha_healthcheck::ReconcileStats,
     /// Virtual servers whose configuration changed (their IPVS state was re-diffed).
@@ -457,7 +452,10 @@ pub async fn run(
 
 /// [`run`] with status snapshots published on `io.status` and configurations taken from
 /// `io.reload` while running.
-pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters, DirectorRunError> {
+pub async fn run_with(
+    cfg: DirectorConfig,
+    io: RunIo,
+) -> Result<DirectorCounters, DirectorRunError> {
     let RunIo {
         events,
         mut shutdown,
@@ -581,7 +579,12 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
                 socks.len() - 1
             }
         };
-        io.push(inst_io(c, probe.advert_addresses(InstanceId(i as u32)), &opts, sock)?);
+        io.push(inst_io(
+            c,
+            probe.advert_addresses(InstanceId(i as u32)),
+            &opts,
+            sock,
+        )?);
     }
 
     // Announcement senders, one per interface carrying VIPs.
@@ -838,7 +841,7 @@ pub async fn run_with(cfg: DirectorConfig, io: RunIo) -> Result<DirectorCounters
     if let Some(tx) = &node.ipvs_tx {
         let keys = (0..node.d.pool_count())
             .filter_map(|p| node.d.pool(VirtualServerId(p as u32)))
-            .map(|(c, _)| c.service.key.clone())
+            .map(|(c, _)| c.service.key)
             .collect();
         let _ = tx.send(IpvsWork::Stop(keys));
     }
@@ -930,7 +933,10 @@ impl Node {
             for v in c.vips.iter().chain(&c.excluded_vips) {
                 let dev = v.dev_or(&c.interface);
                 if self.ifindex_of(dev).is_none() {
-                    return Err(restart(format!("address {} on new interface {dev}", v.addr)));
+                    return Err(restart(format!(
+                        "address {} on new interface {dev}",
+                        v.addr
+                    )));
                 }
             }
             let io = inst_io(c, next.advert_addresses(id), &opts, sock)?;
@@ -938,12 +944,7 @@ impl Node {
                 if old.multicast != io.multicast {
                     return Err(restart("switching between multicast and unicast".into()));
                 }
-                let old_opts = self
-                    .cfg
-                    .instances
-                    .get(&c.name)
-                    .cloned()
-                    .unwrap_or_default();
+                let old_opts = self.cfg.instances.get(&c.name).cloned().unwrap_or_default();
                 if old_opts.auth != opts.auth
                     || old_opts.checksum_mode != opts.checksum_mode
                     || old_opts.fence != opts.fence
@@ -983,8 +984,6 @@ impl Node {
         Ok(ReloadReport {
             kept: done.kept,
             recreated: done.recreated,
-            added: Vec::new(),
-            removed: Vec::new(),
             checks,
             virtual_servers_changed: done.virtual_servers_changed,
         })
@@ -1249,10 +1248,11 @@ impl Node {
             self.dirty = true;
             if let DirectorEvent::Transition { instance, to, .. } = &ev
                 && let Some(tx) = &self.ipvs_tx
-                && self
-                    .sync_instance
-                    .as_ref()
-                    .is_some_and(|n| self.d.instance_config(*instance).is_some_and(|c| &c.name == n))
+                && self.sync_instance.as_ref().is_some_and(|n| {
+                    self.d
+                        .instance_config(*instance)
+                        .is_some_and(|c| &c.name == n)
+                })
             {
                 let role = if *to == ha_vrrp_proto::router::State::Master {
                     DaemonRole::Master
@@ -1795,7 +1795,10 @@ mod tests {
         n.feed(deadline);
         assert_eq!(n.d.state(InstanceId(0)), Some(State::Master));
         n.handle_events();
-        assert!(matches!(rx.try_recv(), Ok(IpvsWork::Daemon(DaemonRole::Master))));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(IpvsWork::Daemon(DaemonRole::Master))
+        ));
         // A real server dies: one operation, and the desired state without it.
         n.d.handle_real_server(deadline, VirtualServerId(0), 0, false)
             .unwrap();
@@ -1806,7 +1809,10 @@ mod tests {
             Ok(IpvsWork::Apply { ops, desired, .. }) => {
                 assert_eq!(ops.len(), 1, "{ops:?}");
                 assert_eq!(desired.destinations.len(), 1);
-                assert_eq!(desired.destinations[0].addr, "10.0.0.12:80".parse().unwrap());
+                assert_eq!(
+                    desired.destinations[0].addr,
+                    "10.0.0.12:80".parse().unwrap()
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -1815,7 +1821,10 @@ mod tests {
         n.feed(deadline + 2 * MS);
         assert_eq!(n.d.state(InstanceId(0)), Some(State::Backup));
         n.handle_events();
-        assert!(matches!(rx.try_recv(), Ok(IpvsWork::Daemon(DaemonRole::Backup))));
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(IpvsWork::Daemon(DaemonRole::Backup))
+        ));
         let st = n.status();
         assert_eq!(st.pools.len(), 1);
         assert_eq!(st.pools[0].members.iter().filter(|m| m.alive).count(), 1);

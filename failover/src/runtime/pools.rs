@@ -393,10 +393,7 @@ impl HealthTask {
             let Some(up) = self.up.get_mut(i) else {
                 continue;
             };
-            *up = matches!(
-                ev.kind,
-                EventKind::Up { .. } | EventKind::Weight { .. }
-            );
+            *up = matches!(ev.kind, EventKind::Up { .. } | EventKind::Weight { .. });
             let t = &self.targets[i];
             tracing::info!(
                 server = t.server.0,

@@ -211,3 +211,51 @@ fn invalid_virtual_servers_are_rejected() {
     vs.tracker = None;
     assert_eq!(b.add_virtual_server(vs), Ok(VirtualServerId(0)));
 }
+
+/// keepalived `misc_dynamic`: a check's weight replaces the configured one in IPVS and in the
+/// quorum while the server is alive; `None` goes back to the configured weight.
+#[test]
+fn dynamic_weight_reaches_ipvs_and_quorum() {
+    let t0 = Instant::now();
+    let key = ServiceKey::tcp(sa("10.0.0.100:80"));
+    let mut vs = VirtualServerConfig::new(
+        "web",
+        Service::new(key, Scheduler::Wrr),
+        vec![RealServer {
+            destination: Destination::new(sa("10.0.0.11:80"), Forward::Route, 5),
+            inhibit_on_failure: false,
+        }],
+    );
+    vs.quorum = 3;
+    let mut b = DirectorBuilder::new();
+    b.add_virtual_server(vs).unwrap();
+    let mut d = b.build(t0).unwrap();
+    drain(&mut d);
+    assert_eq!(d.pool_quorum(VirtualServerId(0)), Some(true));
+    d.handle_real_server_weight(t0, VirtualServerId(0), 0, Some(2))
+        .unwrap();
+    let out = drain(&mut d);
+    let ops = ipvs_ops(&out);
+    assert!(
+        matches!(&ops[..], [Op::EditDest(_, dst)] if dst.weight == 2),
+        "{ops:?}"
+    );
+    // Weight 2 < quorum 3: the pool lost its quorum.
+    assert_eq!(d.pool_quorum(VirtualServerId(0)), Some(false));
+    // The same weight again changes nothing; None restores 5.
+    d.handle_real_server_weight(t0, VirtualServerId(0), 0, Some(2))
+        .unwrap();
+    assert!(ipvs_ops(&drain(&mut d)).is_empty());
+    d.handle_real_server_weight(t0, VirtualServerId(0), 0, None)
+        .unwrap();
+    let ops = ipvs_ops(&drain(&mut d));
+    assert!(
+        matches!(&ops[..], [Op::EditDest(_, dst)] if dst.weight == 5),
+        "{ops:?}"
+    );
+    assert_eq!(d.pool_quorum(VirtualServerId(0)), Some(true));
+    assert!(matches!(
+        d.handle_real_server_weight(t0, VirtualServerId(0), 9, None),
+        Err(DirectorError::UnknownRealServer { .. })
+    ));
+}

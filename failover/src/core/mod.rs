@@ -736,6 +736,37 @@ impl Director {
             index,
             alive,
         });
+        self.pool_changed(now, server);
+        Ok(())
+    }
+
+    /// Reports the weight a real server's check gave (keepalived `misc_dynamic`: exit code
+    /// minus 2), or `None` to go back to the configured weight. The IPVS destination and the
+    /// quorum use it while the server is alive.
+    pub fn handle_real_server_weight(
+        &mut self,
+        now: Instant,
+        server: VirtualServerId,
+        index: usize,
+        weight: Option<u32>,
+    ) -> Result<(), DirectorError> {
+        let p = server.0 as usize;
+        let slot = self
+            .pools
+            .get_mut(p)
+            .and_then(|pool| pool.weights.get_mut(index))
+            .ok_or(DirectorError::UnknownRealServer { server, index })?;
+        if *slot == weight {
+            return Ok(());
+        }
+        *slot = weight;
+        self.pool_changed(now, server);
+        Ok(())
+    }
+
+    /// A pool's health or weights changed: new IPVS state, quorum, pool tracker.
+    fn pool_changed(&mut self, now: Instant, server: VirtualServerId) {
+        let p = server.0 as usize;
         self.emit_pool(p);
         if let Some(up) = self.pools[p].update_quorum() {
             self.events
@@ -753,7 +784,6 @@ impl Director {
             }
         }
         self.pump(now);
-        Ok(())
     }
 
     /// Shuts every instance down (a master sends priority 0 and releases its addresses; the

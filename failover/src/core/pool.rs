@@ -75,6 +75,8 @@ impl VirtualServerConfig {
 pub(crate) struct Pool {
     pub(crate) cfg: VirtualServerConfig,
     pub(crate) alive: Vec<bool>,
+    /// A weight a check reported (keepalived `misc_dynamic`), in place of the configured one.
+    pub(crate) weights: Vec<Option<u32>>,
     pub(crate) quorum_up: bool,
     /// The desired state last emitted.
     pub(crate) applied: Option<VirtualService>,
@@ -83,9 +85,11 @@ pub(crate) struct Pool {
 impl Pool {
     pub(crate) fn new(cfg: VirtualServerConfig) -> Pool {
         let alive = vec![cfg.alive_on_start; cfg.real_servers.len()];
+        let weights = vec![None; cfg.real_servers.len()];
         let mut p = Pool {
             cfg,
             alive,
+            weights,
             quorum_up: false,
             applied: None,
         };
@@ -98,8 +102,9 @@ impl Pool {
             .real_servers
             .iter()
             .zip(&self.alive)
-            .filter(|(_, a)| **a)
-            .map(|(r, _)| u64::from(r.destination.weight))
+            .zip(&self.weights)
+            .filter(|((_, a), _)| **a)
+            .map(|((r, _), w)| u64::from(w.unwrap_or(r.destination.weight)))
             .sum()
     }
 
@@ -122,9 +127,19 @@ impl Pool {
     /// The desired IPVS state of this virtual server.
     pub(crate) fn desired(&self) -> VirtualService {
         let mut destinations = Vec::with_capacity(self.cfg.real_servers.len() + 1);
-        for (rs, alive) in self.cfg.real_servers.iter().zip(&self.alive) {
+        for ((rs, alive), weight) in self
+            .cfg
+            .real_servers
+            .iter()
+            .zip(&self.alive)
+            .zip(&self.weights)
+        {
             if *alive {
-                destinations.push(rs.destination.clone());
+                let mut d = rs.destination.clone();
+                if let Some(w) = weight {
+                    d.weight = *w;
+                }
+                destinations.push(d);
             } else if rs.inhibit_on_failure {
                 let mut d = rs.destination.clone();
                 d.weight = 0;

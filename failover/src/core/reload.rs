@@ -188,6 +188,7 @@ impl Director {
                             .position(|o| o.destination.addr == rs.destination.addr)
                         {
                             p.alive[k] = old.alive[m];
+                            p.weights[k] = old.weights[m];
                         }
                     }
                     p.quorum_up = old.quorum_up;

@@ -817,6 +817,11 @@ pub async fn run_with(
             Some(h) = health_rx.recv() => {
                 node.drain(&socks)?;
                 let now = node.feed(Instant::now());
+                if let Some(w) = h.weight
+                    && let Err(e) = node.d.handle_real_server_weight(now, h.server, h.index, w)
+                {
+                    tracing::warn!(error = %e, "real server weight not taken");
+                }
                 if let Err(e) = node.d.handle_real_server(now, h.server, h.index, h.alive) {
                     tracing::warn!(error = %e, "real server health not taken");
                 }

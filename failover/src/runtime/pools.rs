@@ -225,6 +225,8 @@ pub(super) struct RealServerHealth {
     pub server: VirtualServerId,
     pub index: usize,
     pub alive: bool,
+    /// A weight a check reported (`Some(None)`: back to the configured weight).
+    pub weight: Option<Option<u32>>,
 }
 
 /// The health task's shared view, for the status.
@@ -394,6 +396,10 @@ impl HealthTask {
                 continue;
             };
             *up = matches!(ev.kind, EventKind::Up { .. } | EventKind::Weight { .. });
+            let weight = match ev.kind {
+                EventKind::Up { weight } | EventKind::Weight { weight } => Some(weight),
+                EventKind::Down { .. } => None,
+            };
             let t = &self.targets[i];
             tracing::info!(
                 server = t.server.0,
@@ -412,12 +418,16 @@ impl HealthTask {
                 .zip(&self.up)
                 .filter(|(t, _)| (t.server, t.index) == key)
                 .all(|(_, up)| *up);
-            if self.reported.insert(key, alive) != Some(alive) {
+            let changed = self.reported.insert(key, alive) != Some(alive);
+            if changed {
                 self.shared.lock().expect("health status").counters.changes += 1;
+            }
+            if changed || weight.is_some() {
                 let _ = self.tx.send(RealServerHealth {
                     server: key.0,
                     index: key.1,
                     alive,
+                    weight,
                 });
             }
         }

@@ -3,6 +3,8 @@
 //! three-node partition, and the ping loss a client sees over a takeover.
 #![cfg(feature = "tokio")]
 
+mod node_support;
+
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
@@ -12,13 +14,11 @@ use ha_failover::core::{
     Cause, DirectorBuilder, DirectorEvent, InstanceConfig, NotifyScripts, Step, StepKind,
     SyncGroupConfig, TrackRef, TrackerConfig, TrackerKind, VipSpec,
 };
-use ha_failover::runtime::director::{
-    DirectorConfig, DirectorCounters, InstanceOptions, RuntimeEvent, run,
-};
+use ha_failover::runtime::director::{DirectorConfig, InstanceOptions, RuntimeEvent};
 use ha_failover::vrrp::router::{Config as RouterConfig, State, TransitionReason};
 use ha_failover::vrrp::{AdvertInterval, Centiseconds, Priority, Version, VrId};
 use ha_testsupport::{Host, Lab, require_root, wait_until};
-use tokio::sync::{mpsc, oneshot, watch};
+use node_support::Node;
 
 /// The advert interval of every test (loose: the machine is loaded).
 const INTERVAL_CS: u16 = 20;
@@ -82,116 +82,6 @@ fn fast(mut cfg: DirectorConfig) -> DirectorConfig {
     cfg.notify_timeout = Duration::from_secs(5);
     cfg.announce.second_burst_delay = None;
     cfg
-}
-
-/// A node: the director runtime on its own thread (a current-thread tokio runtime) inside a
-/// host's namespace.
-struct Node {
-    stop: watch::Sender<bool>,
-    crash: Option<oneshot::Sender<()>>,
-    events: mpsc::UnboundedReceiver<RuntimeEvent>,
-    seen: Vec<RuntimeEvent>,
-    thread: Option<std::thread::JoinHandle<Option<Result<DirectorCounters, String>>>>,
-}
-
-impl Node {
-    fn start(host: &Host, cfg: DirectorConfig) -> Node {
-        let (stop, stop_rx) = watch::channel(false);
-        let (crash, crash_rx) = oneshot::channel::<()>();
-        let (ev_tx, events) = mpsc::unbounded_channel();
-        let h = host.clone();
-        let thread = std::thread::spawn(move || {
-            h.run_in(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                // Leaving block_on drops the runtime and every task: a crash, nothing cleaned.
-                rt.block_on(async move {
-                    tokio::select! {
-                        r = run(cfg, Some(ev_tx), stop_rx) => Some(r.map_err(|e| e.to_string())),
-                        _ = crash_rx => None,
-                    }
-                })
-            })
-        });
-        Node {
-            stop,
-            crash: Some(crash),
-            events,
-            seen: Vec::new(),
-            thread: Some(thread),
-        }
-    }
-
-    /// Collects the events so far.
-    fn poll(&mut self) -> &[RuntimeEvent] {
-        while let Ok(e) = self.events.try_recv() {
-            self.seen.push(e);
-        }
-        &self.seen
-    }
-
-    /// The last state reported for an instance.
-    fn state(&mut self, instance: u32) -> Option<State> {
-        self.poll().iter().rev().find_map(|e| match e {
-            RuntimeEvent::Director(DirectorEvent::Transition {
-                instance: i, to, ..
-            }) if i.0 == instance => Some(*to),
-            _ => None,
-        })
-    }
-
-    /// The causes of every transition to Master so far.
-    fn master_causes(&mut self) -> Vec<Cause> {
-        self.poll()
-            .iter()
-            .filter_map(|e| match e {
-                RuntimeEvent::Director(DirectorEvent::Transition {
-                    to: State::Master,
-                    cause,
-                    ..
-                }) => Some(*cause),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Drops the running future without any cleanup.
-    fn crash(mut self) {
-        if let Some(c) = self.crash.take() {
-            let _ = c.send(());
-        }
-        let r = self.thread.take().unwrap().join().expect("node thread");
-        assert!(r.is_none(), "the node ended before the crash: {r:?}");
-    }
-
-    /// Asks for a clean shutdown and returns the counters.
-    fn stop(mut self) -> DirectorCounters {
-        self.stop.send(true).unwrap();
-        let r = self.thread.take().unwrap().join().expect("node thread");
-        match r {
-            Some(Ok(c)) => c,
-            other => panic!("the node did not stop cleanly: {other:?}"),
-        }
-    }
-
-    /// Panics with the error if the node has stopped by itself.
-    fn check_running(&mut self) {
-        if self.thread.as_ref().is_some_and(|t| t.is_finished()) {
-            let r = self.thread.take().unwrap().join();
-            panic!("the node stopped by itself: {r:?}");
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(t) = self.thread.take() {
-            let _ = self.stop.send(true);
-            let _ = t.join();
-        }
-    }
 }
 
 /// Two instances (IPv4 VRID 51, IPv6 VRID 52) in a sync group, and the director's config.

@@ -4,18 +4,19 @@
 //! kept.
 #![cfg(feature = "tokio")]
 
+mod node_support;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ha_failover::core::{DirectorBuilder, InstanceConfig, VipSpec};
-use ha_failover::runtime::director::{DirectorConfig, Reload, ReloadReport, RunIo, run_with};
-use ha_failover::runtime::status::Status;
+use ha_failover::runtime::director::DirectorConfig;
 use ha_failover::vrrp::router::{Config as RouterConfig, State};
 use ha_failover::vrrp::{AdvertInterval, Centiseconds, Priority, Version, VrId};
 use ha_testsupport::{Host, Lab, require_root, wait_until};
-use tokio::sync::{mpsc, oneshot, watch};
+use node_support::Node;
 
 fn config(priority_b: u8, extra: bool) -> DirectorConfig {
     let mut b = DirectorBuilder::new();
@@ -39,80 +40,6 @@ fn config(priority_b: u8, extra: bool) -> DirectorConfig {
     let mut cfg = DirectorConfig::new(b);
     cfg.announce.second_burst_delay = None;
     cfg
-}
-
-struct Node {
-    stop: watch::Sender<bool>,
-    status: watch::Receiver<Status>,
-    reload: mpsc::UnboundedSender<Reload>,
-    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
-}
-
-impl Node {
-    fn start(host: &Host, cfg: DirectorConfig) -> Node {
-        let (stop, stop_rx) = watch::channel(false);
-        let (st_tx, status) = watch::channel(Status::default());
-        let (reload, reload_rx) = mpsc::unbounded_channel();
-        let h = host.clone();
-        let thread = std::thread::spawn(move || {
-            h.run_in(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let mut io = RunIo::new(stop_rx);
-                    io.status = Some(st_tx);
-                    io.reload = Some(reload_rx);
-                    run_with(cfg, io)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                })
-            })
-        });
-        Node {
-            stop,
-            status,
-            reload,
-            thread: Some(thread),
-        }
-    }
-
-    fn reload(&self, cfg: DirectorConfig) -> Result<ReloadReport, String> {
-        let (done, rx) = oneshot::channel();
-        self.reload.send(Reload { config: cfg, done }).unwrap();
-        rx.blocking_recv()
-            .expect("the director answers")
-            .map_err(|e| e.to_string())
-    }
-
-    fn transitions(&self) -> Vec<u64> {
-        self.status
-            .borrow()
-            .instances
-            .iter()
-            .map(|i| i.transitions)
-            .collect()
-    }
-
-    fn states(&self) -> Vec<State> {
-        self.status
-            .borrow()
-            .instances
-            .iter()
-            .map(|i| i.state)
-            .collect()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(t) = self.thread.take() {
-            let _ = self.stop.send(true);
-            let _ = t.join();
-        }
-    }
 }
 
 fn holds(h: &Host, addr: &str) -> bool {
@@ -148,7 +75,7 @@ fn host_reload_keeps_unchanged_instances_and_recreates_a_changed_one() {
         wait_until(Duration::from_secs(10), || node.states()
             == vec![State::Master, State::Master]),
         "{:?}",
-        node.status.borrow()
+        node.status()
     );
     assert!(wait_until(Duration::from_secs(5), || holds(
         &h,
@@ -183,11 +110,11 @@ fn host_reload_keeps_unchanged_instances_and_recreates_a_changed_one() {
     assert_eq!(report.recreated, vec!["B".to_owned()]);
     assert!(
         wait_until(Duration::from_secs(10), || {
-            let s = node.status.borrow();
+            let s = node.status();
             s.instances[1].priority == 130 && s.instances[1].state == State::Master
         }),
         "{:?}",
-        node.status.borrow()
+        node.status()
     );
     assert!(wait_until(Duration::from_secs(5), || holds(
         &h,

@@ -6,6 +6,8 @@
 //! backup and swaps on failover, and a stopped director removes its virtual server.
 #![cfg(feature = "tokio")]
 
+mod node_support;
+
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +16,8 @@ use ha_failover::core::{
     DirectorBuilder, InstanceConfig, RealServer, VipSpec, VirtualServerConfig, VirtualServerId,
 };
 use ha_failover::runtime::director::{
-    DirectorConfig, HealthTarget, IpvsOptions, RunIo, SyncDaemonOptions, run_with,
+    DirectorConfig, HealthTarget, IpvsOptions, SyncDaemonOptions,
 };
-use ha_failover::runtime::status::Status;
 use ha_healthcheck::{Check, TargetConfig, TcpCheck};
 use ha_ipvs::model::{
     DaemonRole, Destination, Forward, Scheduler, Service, ServiceKey, SyncDaemon,
@@ -24,7 +25,7 @@ use ha_ipvs::model::{
 use ha_testsupport::{Host, Lab, require_vm, wait_until};
 use ha_vrrp_proto::router::{Config as RouterConfig, State};
 use ha_vrrp_proto::{AdvertInterval, Centiseconds, Priority, Version, VrId};
-use tokio::sync::watch;
+use node_support::Node;
 
 const VIP: &str = "10.77.0.100";
 
@@ -81,60 +82,6 @@ fn config(h: &Host, primary: &str, priority: u8) -> DirectorConfig {
         })
         .collect();
     cfg
-}
-
-struct Node {
-    stop: watch::Sender<bool>,
-    status: watch::Receiver<Status>,
-    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
-}
-
-impl Node {
-    fn start(host: &Host, cfg: DirectorConfig) -> Node {
-        let (stop, stop_rx) = watch::channel(false);
-        let (st_tx, status) = watch::channel(Status::default());
-        let h = host.clone();
-        let thread = std::thread::spawn(move || {
-            h.run_in(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    let mut io = RunIo::new(stop_rx);
-                    io.status = Some(st_tx);
-                    run_with(cfg, io)
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                })
-            })
-        });
-        Node {
-            stop,
-            status,
-            thread: Some(thread),
-        }
-    }
-
-    fn status(&self) -> Status {
-        self.status.borrow().clone()
-    }
-
-    fn stop(mut self) {
-        let _ = self.stop.send(true);
-        let r = self.thread.take().unwrap().join().expect("node thread");
-        r.expect("the director did not stop cleanly");
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(t) = self.thread.take() {
-            let _ = self.stop.send(true);
-            let _ = t.join();
-        }
-    }
 }
 
 /// `ipvsadm -Ln` in a namespace.

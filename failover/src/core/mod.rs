@@ -344,22 +344,7 @@ impl DirectorBuilder {
                 instance: cfg.name.clone(),
                 source,
             })?;
-            let nsteps = cfg.steps.len();
-            insts.push(Inst {
-                cfg,
-                router,
-                group,
-                applied_fault: fault,
-                pending_cause: None,
-                takeover: Takeover::Idle,
-                vips_held: false,
-                steps: Steps {
-                    started: vec![false; nsteps],
-                    inflight: None,
-                    want_up: false,
-                    rollback: false,
-                },
-            });
+            insts.push(Inst::new(cfg, router, group, fault));
         }
         let groups = self
             .groups
@@ -513,6 +498,31 @@ struct Inst {
 }
 
 impl Inst {
+    /// An instance as at startup: no takeover, no addresses, no step started.
+    fn new(
+        cfg: InstanceConfig,
+        router: Router,
+        group: Option<GroupId>,
+        fault: Option<TrackId>,
+    ) -> Inst {
+        let nsteps = cfg.steps.len();
+        Inst {
+            cfg,
+            router,
+            group,
+            applied_fault: fault,
+            pending_cause: None,
+            takeover: Takeover::Idle,
+            vips_held: false,
+            steps: Steps {
+                started: vec![false; nsteps],
+                inflight: None,
+                want_up: false,
+                rollback: false,
+            },
+        }
+    }
+
     fn all_vips(&self) -> Vec<VipSpec> {
         self.cfg
             .vips

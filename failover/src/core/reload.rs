@@ -22,7 +22,7 @@ use ha_ipvs::model::ServiceKey;
 use ha_vrrp_proto::router::Router;
 
 use super::pool::Pool;
-use super::{Director, Inst, InstanceId, Steps, Takeover};
+use super::{Director, Inst, InstanceId};
 
 /// Why a configuration cannot be adopted in place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,23 +152,8 @@ impl Director {
                 // The same configuration built once already: cannot fail.
                 continue;
             };
-            let nsteps = n.cfg.steps.len();
             report.recreated.push(n.cfg.name.clone());
-            self.insts[i] = Inst {
-                cfg: n.cfg,
-                router,
-                group: n.group,
-                applied_fault: n.applied_fault,
-                pending_cause: None,
-                takeover: Takeover::Idle,
-                vips_held: false,
-                steps: Steps {
-                    started: vec![false; nsteps],
-                    inflight: None,
-                    want_up: false,
-                    rollback: false,
-                },
-            };
+            self.insts[i] = Inst::new(n.cfg, router, n.group, n.applied_fault);
         }
         // Virtual servers: matched by service; health kept per real-server address.
         let mut old_pools = std::mem::take(&mut self.pools);

@@ -116,7 +116,7 @@ fn convert_prints_toml_that_check_config_accepts() {
 }
 
 #[test]
-fn usage_errors_and_unimplemented_subcommands() {
+fn usage_errors() {
     assert_eq!(run(&[]).status.code(), Some(2));
     assert_eq!(
         run(&["check-config"]).status.code(),
@@ -129,19 +129,74 @@ fn usage_errors_and_unimplemented_subcommands() {
             .code(),
         Some(2)
     );
-    for sub in [
-        &["status"][..],
-        &["realserver"][..],
-        &["run", "--config", "x.toml"][..],
-    ] {
-        let o = run(sub);
-        assert_eq!(o.status.code(), Some(3), "{sub:?}");
-        assert!(
-            s(&o.stderr).contains("not implemented yet in this build"),
-            "{}",
-            s(&o.stderr)
-        );
-    }
+    assert_eq!(run(&["run"]).status.code(), Some(2), "run needs a source");
+    assert_eq!(
+        run(&["realserver"]).status.code(),
+        Some(2),
+        "realserver needs --vip"
+    );
+    assert_eq!(
+        run(&["realserver", "--vip", "not-an-ip"]).status.code(),
+        Some(2)
+    );
     let help = s(&run(&["--help"]).stdout);
-    assert!(help.contains("NOT IMPLEMENTED YET"), "{help}");
+    for sub in ["run", "check-config", "convert", "status", "realserver"] {
+        assert!(help.contains(sub), "{help}");
+    }
+    assert!(help.contains("Exit codes"), "{help}");
+}
+
+#[test]
+fn run_refuses_an_invalid_configuration_with_exit_1() {
+    let t = tmp(
+        "run-bad.toml",
+        "[[instances]]\nname = \"A\"\ninterface = \"eth0\"\nvrid = 300\nvips = [\"10.0.0.1\"]\n",
+    );
+    let o = run(&["run", "--config", t.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", s(&o.stderr));
+    let err = s(&o.stderr);
+    assert!(err.contains("vrid 300 is outside 1..=255"), "{err}");
+    assert!(err.contains("run-bad.toml:2:"), "{err}");
+    std::fs::remove_file(t).unwrap();
+}
+
+#[test]
+fn run_refuses_an_instance_without_a_source_address() {
+    // The interface does not exist, so no primary address can be found: a configuration
+    // error naming the instance (before any socket is opened).
+    let t = tmp(
+        "run-noif.toml",
+        "[[instances]]\nname = \"VI_Z\"\ninterface = \"nosuchif0\"\nvrid = 3\nvips = [\"10.0.0.1\"]\n",
+    );
+    let o = run(&["run", "--config", t.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", s(&o.stderr));
+    let err = s(&o.stderr);
+    assert!(err.contains("VI_Z") && err.contains("nosuchif0"), "{err}");
+    std::fs::remove_file(t).unwrap();
+}
+
+#[test]
+fn status_without_a_director_exits_1_with_a_clear_message() {
+    let sock = std::env::temp_dir().join(format!("no-director-{}.sock", std::process::id()));
+    let o = run(&["status", "--socket", sock.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = s(&o.stderr);
+    assert!(err.contains("no director is running at"), "{err}");
+    assert!(err.contains(sock.to_str().unwrap()), "{err}");
+}
+
+#[test]
+fn run_accepts_status_socket_and_metrics_listen_overrides() {
+    let help = s(&run(&["run", "--help"]).stdout);
+    assert!(
+        help.contains("--status-socket") && help.contains("--metrics-listen"),
+        "{help}"
+    );
+    assert!(help.contains("--watch-config"), "{help}");
+    assert_eq!(
+        run(&["run", "--config", "x.toml", "--metrics-listen", "nope"])
+            .status
+            .code(),
+        Some(2)
+    );
 }

@@ -1,36 +1,71 @@
-//! `ha-director`: the reference LVS-DR director.
+//! `ha-director`: the reference LVS-DR director (VRRP + IPVS + health checks).
 //!
-//! In this build only the configuration subcommands work: `check-config` and `convert`.
-//! `run`, `status` and `realserver` exist but exit with code 3 ("not implemented yet").
+//! Subcommands:
+//! - `run --config F.toml | --keepalived-conf F [--watch-config] [--status-socket PATH]
+//!   [--metrics-listen ADDR:PORT]`: run the director in the foreground (the two options
+//!   override `global.status_socket` / `global.metrics_listen`, which a keepalived.conf
+//!   cannot set). Logs go to stderr (`tracing`; no colours unless stderr is a terminal, no
+//!   timestamps under journald; filter with `HA_DIRECTOR_LOG` or `RUST_LOG`, default `info`).
+//!   SIGTERM/SIGINT stop gracefully (masters send priority 0, VIPs are removed). SIGHUP
+//!   re-reads and re-validates the configuration: a bad one is logged with its
+//!   `file:line:column` and the running one kept; a good one is handed to the runtime as a
+//!   reload and what changed is logged. `--watch-config` does the same when the file's mtime
+//!   changes (polled every second, ldirectord's `autoreload`). Under systemd (`Type=notify`)
+//!   it sends `READY=1`, `RELOADING=1`/`READY=1` around a reload, `STOPPING=1`, and
+//!   `WATCHDOG=1` every `WATCHDOG_USEC/2` while the director task is alive. The JSON status
+//!   is served on the unix socket `global.status_socket` (default
+//!   `/run/ha-director/status.sock`); with `global.metrics_listen` an HTTP endpoint serves
+//!   `GET /metrics` (Prometheus) and `GET /status` (JSON).
+//! - `check-config --config F.toml | --keepalived-conf F [--dump]`: validate, like
+//!   `keepalived -t`.
+//! - `convert --keepalived-conf F`: print the TOML equivalent of a keepalived.conf.
+//! - `status [--socket PATH]`: print a running director's JSON status (pretty).
+//! - `realserver --vip ADDR... [--interface IF] [--undo] [--state-file PATH]`: the LVS-DR
+//!   real-server side (VIPs on `lo`, `arp_ignore=1`, `arp_announce=2`), reversible.
 //!
-//! Exit codes: 0 success; 1 invalid configuration (messages `file:line:column: message` on
-//! stderr); 2 usage error; 3 subcommand not implemented yet in this build.
+//! Exit codes: 0 success (for `run`: a graceful stop); 1 invalid configuration (messages
+//! `file:line:column: message` on stderr), or for `status` no director answering on the
+//! socket; 2 usage error; 3 a run-time failure (the director stopped with an error, a socket
+//! could not be bound, `realserver` failed).
 #![warn(missing_docs)]
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
-use ha_examples::director::{self, ConfigError, Loaded};
+use ha_examples::director::build::{self, Accounts, Built};
+use ha_examples::director::sdnotify::{self, Notifier};
+use ha_examples::director::{self, ConfigError, Loaded, observe, realserver};
+use ha_failover::runtime::director::{
+    DirectorRunError, Reload, ReloadReport, RunIo, RuntimeEvent, run_with,
+};
+use ha_failover::runtime::status::Status;
+use tokio::sync::{mpsc, oneshot, watch};
 
-/// Exit code for an invalid configuration.
+/// Exit code for an invalid configuration (and for `status` with no director).
 const EXIT_INVALID: u8 = 1;
-/// Exit code for a subcommand that is not implemented in this build.
-const EXIT_NOT_IMPLEMENTED: u8 = 3;
+/// Exit code for a failure at run time.
+const EXIT_RUNTIME: u8 = 3;
+/// How long a reload may take before it is reported as unanswered.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Parser)]
 #[command(
     name = "ha-director",
     version,
     about = "Highly available LVS-DR director (VRRP + IPVS + health checks)",
-    after_help = "Exit codes: 0 ok, 1 invalid configuration, 2 usage error, 3 not implemented yet in this build.\nIn this build only `check-config` and `convert` work; `run`, `status` and `realserver` exit with code 3."
+    after_help = "Exit codes: 0 ok, 1 invalid configuration (or `status`: no director on the socket), 2 usage error, 3 run-time failure."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 #[group(required = true, multiple = false)]
 struct Source {
     /// A TOML configuration file.
@@ -39,6 +74,15 @@ struct Source {
     /// A keepalived.conf to read instead (includes are followed).
     #[arg(long, value_name = "FILE")]
     keepalived_conf: Option<PathBuf>,
+}
+
+impl Source {
+    fn path(&self) -> &Path {
+        self.config
+            .as_deref()
+            .or(self.keepalived_conf.as_deref())
+            .unwrap_or(Path::new(""))
+    }
 }
 
 #[derive(Subcommand)]
@@ -58,16 +102,44 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         keepalived_conf: PathBuf,
     },
-    /// NOT IMPLEMENTED YET in this build (exits with code 3): run the director.
+    /// Run the director in the foreground (SIGHUP reloads, SIGTERM stops gracefully).
     Run {
         #[command(flatten)]
         source: Source,
+        /// Reload when the configuration file's modification time changes (checked every
+        /// second; ldirectord's autoreload).
+        #[arg(long)]
+        watch_config: bool,
+        /// Serve the status here instead of `global.status_socket` (for a keepalived.conf,
+        /// which cannot say it).
+        #[arg(long, value_name = "PATH")]
+        status_socket: Option<PathBuf>,
+        /// Serve metrics and status over HTTP here, overriding `global.metrics_listen`.
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
-    /// NOT IMPLEMENTED YET in this build (exits with code 3): show a running director's state.
-    Status,
-    /// NOT IMPLEMENTED YET in this build (exits with code 3): configure a real server for
-    /// LVS-DR (VIP on lo, arp_ignore/arp_announce).
-    Realserver,
+    /// Print a running director's status as JSON (exit 1 if none answers on the socket).
+    Status {
+        /// The director's status socket.
+        #[arg(long, value_name = "PATH", default_value = director::model::DEFAULT_STATUS_SOCKET)]
+        socket: PathBuf,
+    },
+    /// Configure this host as an LVS-DR real server: the VIPs on lo, arp_ignore=1 and
+    /// arp_announce=2 (saved first, so --undo restores exactly what was there).
+    Realserver {
+        /// A virtual address (repeat for several).
+        #[arg(long = "vip", value_name = "ADDR", required_unless_present = "undo")]
+        vips: Vec<IpAddr>,
+        /// The interface facing the director (its ARP sysctls are set too).
+        #[arg(long, value_name = "IF")]
+        interface: Option<String>,
+        /// Undo what an earlier apply did (from the state file).
+        #[arg(long)]
+        undo: bool,
+        /// Where the previous state is kept.
+        #[arg(long, value_name = "PATH", default_value = realserver::DEFAULT_STATE_FILE)]
+        state_file: PathBuf,
+    },
 }
 
 fn load(source: &Source) -> Result<Loaded, Vec<ConfigError>> {
@@ -86,11 +158,326 @@ fn report(errors: &[ConfigError]) -> ExitCode {
     ExitCode::from(EXIT_INVALID)
 }
 
-fn not_implemented(what: &str) -> ExitCode {
-    eprintln!(
-        "ha-director {what}: not implemented yet in this build (only check-config and convert work)"
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HA_DIRECTOR_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(filter);
+    // journald stamps every line itself.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        b.without_time().init();
+    } else {
+        b.init();
+    }
+}
+
+/// Loads, validates and builds; logs every problem. `None`: refused.
+fn load_and_build(source: &Source) -> Option<(Loaded, Built)> {
+    let loaded = match load(source) {
+        Ok(l) => l,
+        Err(errs) => {
+            for e in &errs {
+                tracing::error!("{e}");
+            }
+            tracing::error!(
+                file = %source.path().display(),
+                "configuration is invalid: {} error(s)",
+                errs.len()
+            );
+            return None;
+        }
+    };
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let built = match build::build(
+        &loaded.config,
+        &mut build::interface_address,
+        &Accounts::system(),
+    ) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(file = %source.path().display(), "{e}");
+            return None;
+        }
+    };
+    for n in &built.notes {
+        tracing::warn!("{n}");
+    }
+    Some((loaded, built))
+}
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn log_event(names: &[String], ev: &RuntimeEvent) {
+    use ha_failover::core::DirectorEvent;
+    let name = |i: ha_failover::core::InstanceId| {
+        names
+            .get(i.0 as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("#{}", i.0))
+    };
+    match ev {
+        RuntimeEvent::Director(DirectorEvent::Transition {
+            instance,
+            from,
+            to,
+            cause,
+            priority,
+        }) => tracing::info!(
+            instance = %name(*instance),
+            from = observe::state_name(*from),
+            to = observe::state_name(*to),
+            priority = priority.0,
+            ?cause,
+            "transition"
+        ),
+        // The runtime logs these itself; kept here at debug with the instance names.
+        RuntimeEvent::Director(e) => tracing::debug!(event = ?e, ?names, "director"),
+        RuntimeEvent::Dropped {
+            interface,
+            reason,
+            src,
+        } => tracing::debug!(%interface, %reason, %src, "advert dropped"),
+        RuntimeEvent::StaleRemoved(v) => tracing::warn!(?v, "stale VIPs removed"),
+        RuntimeEvent::VipRestored { instance, addr } => {
+            tracing::warn!(instance = %name(*instance), %addr, "VIP put back")
+        }
+        RuntimeEvent::Notified { argv, ok } => tracing::info!(?argv, ok, "notify script"),
+    }
+}
+
+fn log_reload(r: &ReloadReport) {
+    tracing::info!(
+        kept = ?r.kept,
+        recreated = ?r.recreated,
+        checks_added = r.checks.added,
+        checks_changed = r.checks.changed,
+        checks_unchanged = r.checks.unchanged,
+        checks_removed = r.checks.removed,
+        virtual_servers_changed = r.virtual_servers_changed,
+        "configuration reloaded"
     );
-    ExitCode::from(EXIT_NOT_IMPLEMENTED)
+}
+
+type PendingReload =
+    Pin<Box<tokio::time::Timeout<oneshot::Receiver<Result<ReloadReport, DirectorRunError>>>>>;
+
+async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Built) -> ExitCode {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let notifier = match Notifier::from_env() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "NOTIFY_SOCKET unusable");
+            None
+        }
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (status_tx, status_rx) = watch::channel(Status::default());
+    let (reload_tx, reload_rx) = mpsc::unbounded_channel::<Reload>();
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<RuntimeEvent>();
+
+    let sock_path = loaded.config.global.status_socket_path();
+    if let Err(e) = observe::serve_unix(&sock_path, status_rx.clone()) {
+        tracing::error!(socket = %sock_path.display(), error = %e, "cannot serve the status socket");
+        return ExitCode::from(EXIT_RUNTIME);
+    }
+    tracing::info!(socket = %sock_path.display(), "status socket");
+    if let Some(addr) = loaded.config.global.metrics_listen {
+        match observe::serve_http(addr, status_rx.clone()).await {
+            Ok((a, _)) => tracing::info!(listen = %a, "metrics and status over HTTP"),
+            Err(e) => {
+                tracing::error!(listen = %addr, error = %e, "cannot serve metrics");
+                let _ = std::fs::remove_file(&sock_path);
+                return ExitCode::from(EXIT_RUNTIME);
+            }
+        }
+    }
+
+    let mut names: Vec<String> = loaded
+        .config
+        .instances
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    let (names_tx, names_rx) = watch::channel(names.clone());
+    tokio::spawn(async move {
+        while let Some(ev) = ev_rx.recv().await {
+            log_event(&names_rx.borrow(), &ev);
+        }
+    });
+
+    let io = RunIo {
+        events: Some(ev_tx),
+        shutdown: stop_rx,
+        status: Some(status_tx),
+        reload: Some(reload_rx),
+    };
+    let mut director = tokio::spawn(run_with(built.config, io));
+
+    let (mut term, mut int, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+        _ => {
+            tracing::error!("cannot install signal handlers");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+
+    // READY once the director survived its start (sockets opened, stale VIPs removed) or
+    // published a first status.
+    let mut first_status = status_rx.clone();
+    tokio::select! {
+        r = &mut director => {
+            let _ = std::fs::remove_file(&sock_path);
+            return finished(r);
+        }
+        _ = first_status.changed() => {}
+        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+    }
+    sdnotify::send(notifier.as_ref(), "READY=1\nSTATUS=running");
+    tracing::info!(instances = names.len(), "director running");
+
+    let watchdog = sdnotify::watchdog_interval();
+    let mut wd_tick = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    wd_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut cfg_tick = tokio::time::interval(Duration::from_secs(1));
+    cfg_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_mtime = mtime(source.path());
+    let mut pending: Option<PendingReload> = None;
+    let mut stopping = false;
+    // What the file said at start (the command line may override it).
+    let running_globals = load(&source)
+        .map(|l| l.config.global)
+        .unwrap_or_else(|_| loaded.config.global.clone());
+
+    let code = loop {
+        let mut reload_now = false;
+        tokio::select! {
+            r = &mut director => break finished(r),
+            _ = term.recv() => stopping = true,
+            _ = int.recv() => stopping = true,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                reload_now = true;
+            }
+            _ = wd_tick.tick(), if watchdog.is_some() => {
+                if !director.is_finished() {
+                    sdnotify::send(notifier.as_ref(), "WATCHDOG=1");
+                }
+            }
+            _ = cfg_tick.tick(), if watch_config && !stopping => {
+                let now = mtime(source.path());
+                if now != last_mtime {
+                    last_mtime = now;
+                    tracing::info!(file = %source.path().display(), "configuration file changed: reloading");
+                    reload_now = true;
+                }
+            }
+            r = async { pending.as_mut().expect("guarded").await }, if pending.is_some() => {
+                pending = None;
+                match r {
+                    Ok(Ok(Ok(report))) => log_reload(&report),
+                    Ok(Ok(Err(e))) => tracing::error!(error = %e, "reload refused by the runtime; the running configuration is kept"),
+                    Ok(Err(_)) => tracing::error!("reload not applied: the runtime dropped the request; the running configuration is kept"),
+                    Err(_) => tracing::error!("reload not answered within {RELOAD_TIMEOUT:?}"),
+                }
+                sdnotify::send(notifier.as_ref(), "READY=1\nSTATUS=running");
+            }
+        }
+        if stopping && !*stop_tx.borrow() {
+            tracing::info!("stopping: priority 0 from masters, VIPs removed");
+            sdnotify::send(notifier.as_ref(), "STOPPING=1");
+            let _ = stop_tx.send(true);
+        }
+        if reload_now && !stopping {
+            if pending.is_some() {
+                tracing::warn!("a reload is still in progress: this one is skipped");
+                continue;
+            }
+            sdnotify::send(notifier.as_ref(), "RELOADING=1");
+            match load_and_build(&source) {
+                None => {
+                    tracing::error!("reload refused: the running configuration is kept");
+                    sdnotify::send(
+                        notifier.as_ref(),
+                        "READY=1\nSTATUS=running (last reload refused)",
+                    );
+                }
+                Some((l, b)) => {
+                    if l.config.global.status_socket != running_globals.status_socket
+                        || l.config.global.metrics_listen != running_globals.metrics_listen
+                    {
+                        tracing::warn!(
+                            "status_socket and metrics_listen changes take effect at the next start"
+                        );
+                    }
+                    names = l.config.instances.iter().map(|i| i.name.clone()).collect();
+                    let (done, rx) = oneshot::channel();
+                    if reload_tx
+                        .send(Reload {
+                            config: b.config,
+                            done,
+                        })
+                        .is_err()
+                    {
+                        tracing::error!("reload not applied: the director does not take reloads");
+                        sdnotify::send(notifier.as_ref(), "READY=1");
+                    } else {
+                        let _ = names_tx.send(names.clone());
+                        pending = Some(Box::pin(tokio::time::timeout(RELOAD_TIMEOUT, rx)));
+                    }
+                }
+            }
+        }
+    };
+    let _ = std::fs::remove_file(&sock_path);
+    code
+}
+
+fn finished(
+    r: Result<
+        Result<ha_failover::runtime::director::DirectorCounters, DirectorRunError>,
+        tokio::task::JoinError,
+    >,
+) -> ExitCode {
+    match r {
+        Ok(Ok(c)) => {
+            tracing::info!(sent = c.sent, received = c.received, "director stopped");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "director failed");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "director task panicked");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("ha-director: cannot start the tokio runtime: {e}");
+            None
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -136,8 +523,74 @@ fn main() -> ExitCode {
                 Err(errors) => report(&errors),
             }
         }
-        Command::Run { .. } => not_implemented("run"),
-        Command::Status => not_implemented("status"),
-        Command::Realserver => not_implemented("realserver"),
+        Command::Run {
+            source,
+            watch_config,
+            status_socket,
+            metrics_listen,
+        } => {
+            init_logging();
+            let Some((mut loaded, built)) = load_and_build(&source) else {
+                return ExitCode::from(EXIT_INVALID);
+            };
+            if status_socket.is_some() {
+                loaded.config.global.status_socket = status_socket;
+            }
+            if metrics_listen.is_some() {
+                loaded.config.global.metrics_listen = metrics_listen;
+            }
+            let Some(rt) = runtime() else {
+                return ExitCode::from(EXIT_RUNTIME);
+            };
+            rt.block_on(run_async(source, watch_config, loaded, built))
+        }
+        Command::Status { socket } => {
+            let Some(rt) = runtime() else {
+                return ExitCode::from(EXIT_RUNTIME);
+            };
+            match rt.block_on(observe::fetch_unix(&socket)) {
+                Ok(v) => {
+                    use std::io::Write;
+                    let text = serde_json::to_string_pretty(&v).unwrap_or_else(|_| v.to_string());
+                    // A closed pipe (`| head`) is not an error worth a panic.
+                    let _ = writeln!(std::io::stdout(), "{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ha-director status: {e}");
+                    ExitCode::from(EXIT_INVALID)
+                }
+            }
+        }
+        Command::Realserver {
+            vips,
+            interface,
+            undo,
+            state_file,
+        } => {
+            let Some(rt) = runtime() else {
+                return ExitCode::from(EXIT_RUNTIME);
+            };
+            let mut opts = realserver::RealserverOptions::new(vips);
+            opts.interface = interface;
+            opts.state_file = state_file;
+            let r = rt.block_on(async {
+                if undo {
+                    realserver::undo(&opts).await
+                } else {
+                    realserver::apply(&opts).await
+                }
+            });
+            match r {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ha-director realserver: {e}");
+                    ExitCode::from(EXIT_RUNTIME)
+                }
+            }
+        }
     }
 }

@@ -68,12 +68,60 @@ pub struct Global {
     /// Default group scripts run as (second argument of keepalived `script_user`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub script_group: Option<String>,
+    /// The unix socket `ha-director status` reads the JSON status from (default
+    /// [`DEFAULT_STATUS_SOCKET`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_socket: Option<std::path::PathBuf>,
+    /// Where the HTTP endpoint (`GET /metrics` in Prometheus text, `GET /status` in JSON)
+    /// listens, e.g. `"127.0.0.1:9650"`; off when not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The IPVS connection sync daemon (keepalived `lvs_sync_daemon`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_daemon: Option<SyncDaemon>,
 }
+
+/// Where the status socket is when `global.status_socket` is not set.
+pub const DEFAULT_STATUS_SOCKET: &str = "/run/ha-director/status.sock";
 
 impl Global {
     fn is_default(&self) -> bool {
         *self == Self::default()
     }
+
+    /// The status socket's path (the configured one or [`DEFAULT_STATUS_SOCKET`]).
+    pub fn status_socket_path(&self) -> std::path::PathBuf {
+        self.status_socket
+            .clone()
+            .unwrap_or_else(|| DEFAULT_STATUS_SOCKET.into())
+    }
+}
+
+/// The IPVS connection sync daemon (keepalived `lvs_sync_daemon INTERFACE INSTANCE [id N]
+/// [maxlen N] [port N] [ttl N] [group IP]`): master while `instance` is master, backup
+/// otherwise, so connections survive a failover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncDaemon {
+    /// The interface the sync messages go out on and come in from.
+    pub interface: String,
+    /// The VRRP instance whose role the daemon follows.
+    pub instance: String,
+    /// Sync id, 0..=255 (default: the instance's VRID, as keepalived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
+    /// Largest sync message payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxlen: Option<u16>,
+    /// Multicast port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Multicast TTL, 1..=255.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u8>,
+    /// Multicast group (default 224.0.0.81).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<IpAddr>,
 }
 
 /// A tracking script: run periodically, its exit status changes an instance's priority or

@@ -11,6 +11,9 @@ pub const KNOWN_SCHEDULERS: &[&str] = &[
     "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
 ];
 
+/// [`Item::Global`], for errors about global settings.
+static GLOBAL_ITEM: Item = Item::Global;
+
 /// The configuration item an error is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Item {
@@ -212,6 +215,23 @@ pub enum ValidationError {
         /// Why.
         reason: String,
     },
+    /// A global setting problem (sync daemon, listen address).
+    #[error("global: {reason}")]
+    BadGlobal {
+        /// Why.
+        reason: String,
+    },
+    /// A script that a user other than root could modify, refused because
+    /// `script_security` (keepalived `enable_script_security`) is on.
+    #[error("{item}: script {path} is insecure: {reason} (script_security is on)")]
+    InsecureScript {
+        /// Where the script is used.
+        item: Item,
+        /// The program's path.
+        path: String,
+        /// What makes it insecure.
+        reason: String,
+    },
     /// A script problem.
     #[error("{item}: {reason}")]
     BadScript {
@@ -227,6 +247,7 @@ impl ValidationError {
     pub fn item(&self) -> Option<&Item> {
         match self {
             Self::EmptyName { .. } => None,
+            Self::BadGlobal { .. } => Some(&GLOBAL_ITEM),
             Self::DuplicateName { item }
             | Self::VridOutOfRange { item, .. }
             | Self::PriorityOutOfRange { item, .. }
@@ -245,6 +266,7 @@ impl ValidationError {
             | Self::BadVirtualServer { item, .. }
             | Self::BadRealServer { item, .. }
             | Self::BadCheck { item, .. }
+            | Self::InsecureScript { item, .. }
             | Self::BadScript { item, .. } => Some(item),
         }
     }
@@ -395,6 +417,27 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
 
     for vs in &cfg.virtual_servers {
         validate_vs(&mut errs, vs);
+    }
+    if let Some(d) = &cfg.global.sync_daemon {
+        let bad = |reason: String| ValidationError::BadGlobal { reason };
+        if !instances.contains(d.instance.as_str()) {
+            errs.push(bad(format!(
+                "sync daemon: unknown instance {:?}",
+                d.instance
+            )));
+        }
+        if d.interface.is_empty() {
+            errs.push(bad("sync daemon: empty interface".into()));
+        }
+        if d.id.is_some_and(|id| id > 255) {
+            errs.push(bad(format!(
+                "sync daemon: id {} is outside 0..=255",
+                d.id.unwrap_or_default()
+            )));
+        }
+        if d.ttl == Some(0) {
+            errs.push(bad("sync daemon: ttl must be 1..=255".into()));
+        }
     }
     errs
 }
@@ -647,4 +690,129 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
             }
         }
     }
+}
+
+/// Every command line of a configuration with the item it belongs to: track scripts, notify
+/// hooks, resource steps, quorum and real-server hooks, MISC_CHECK programs.
+pub fn commands(cfg: &Config) -> Vec<(Item, &str)> {
+    let mut out: Vec<(Item, &str)> = Vec::new();
+    fn push_notify<'a>(out: &mut Vec<(Item, &'a str)>, item: &Item, n: &'a super::model::Notify) {
+        for c in [&n.master, &n.backup, &n.fault, &n.stop, &n.any]
+            .into_iter()
+            .flatten()
+        {
+            out.push((item.clone(), c));
+        }
+    }
+    for s in &cfg.scripts {
+        out.push((Item::Script(s.name.clone()), &s.command));
+    }
+    for i in &cfg.instances {
+        push_notify(&mut out, &Item::Instance(i.name.clone()), &i.notify);
+    }
+    for g in &cfg.sync_groups {
+        push_notify(&mut out, &Item::SyncGroup(g.name.clone()), &g.notify);
+    }
+    for r in &cfg.resource_groups {
+        for s in &r.steps {
+            if let super::model::Step::Script { start, stop } = s {
+                out.push((Item::ResourceGroup(r.name.clone()), start));
+                out.push((Item::ResourceGroup(r.name.clone()), stop));
+            }
+        }
+    }
+    for v in &cfg.virtual_servers {
+        let item = Item::VirtualServer(v.name.clone());
+        for c in [&v.quorum_up, &v.quorum_down].into_iter().flatten() {
+            out.push((item.clone(), c));
+        }
+        for rs in &v.real_servers {
+            for c in [&rs.notify_up, &rs.notify_down].into_iter().flatten() {
+                out.push((item.clone(), c));
+            }
+            for c in rs.checks.iter().filter_map(|c| c.misc_path.as_deref()) {
+                out.push((item.clone(), c));
+            }
+        }
+    }
+    out
+}
+
+/// Finds a program as `execvp` would: a name with a `/` as is, otherwise the first
+/// executable file of that name in `PATH` (or the default path).
+pub fn find_program(program: &str) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        return Some(program.into());
+    }
+    let path = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Why `path` (a file, and every folder above it) could be modified by a user other than
+/// root: writable by others, by a group other than root's, or by a non-root owner. A folder
+/// with the sticky bit (like `/tmp`) does not let others replace what is in it, so its own
+/// write bits are allowed. `Ok(())` for a secure path; a path that does not exist is not
+/// reported (running it fails later).
+pub fn script_insecurity(path: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return Ok(());
+    };
+    let mut at: Option<&std::path::Path> = Some(&real);
+    let mut first = true;
+    while let Some(p) = at {
+        let Ok(m) = std::fs::metadata(p) else {
+            return Ok(());
+        };
+        let mode = m.mode();
+        let sticky_dir = !first && mode & 0o1000 != 0;
+        let what = if first { "the file" } else { "folder" };
+        if !sticky_dir {
+            if mode & 0o002 != 0 {
+                return Err(format!("{what} {} is writable by others", p.display()));
+            }
+            if mode & 0o020 != 0 && m.gid() != 0 {
+                return Err(format!(
+                    "{what} {} is writable by group {}",
+                    p.display(),
+                    m.gid()
+                ));
+            }
+            if mode & 0o200 != 0 && m.uid() != 0 {
+                return Err(format!(
+                    "{what} {} is owned and writable by user {}",
+                    p.display(),
+                    m.uid()
+                ));
+            }
+        }
+        first = false;
+        at = p.parent();
+    }
+    Ok(())
+}
+
+/// keepalived's `enable_script_security`: every command's program must be modifiable by
+/// root only ([`script_insecurity`]). Reads the file system; returns every refusal.
+pub fn check_script_security(cfg: &Config) -> Vec<ValidationError> {
+    let mut errs = Vec::new();
+    for (item, command) in commands(cfg) {
+        let Some(program) = command.split_whitespace().next() else {
+            continue;
+        };
+        let Some(path) = find_program(program) else {
+            continue;
+        };
+        if let Err(reason) = script_insecurity(&path) {
+            errs.push(ValidationError::InsecureScript {
+                item,
+                path: path.display().to_string(),
+                reason,
+            });
+        }
+    }
+    errs
 }

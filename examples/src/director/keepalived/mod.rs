@@ -18,8 +18,8 @@ use parse::Node;
 
 use super::model::{
     Auth, Check, CheckKind, Config, Family, InitialState, Instance, Method, Notify, Protocol,
-    RealServer, SorryServer, SyncGroup, TrackInterface, TrackScript, TrackScriptRef, UrlCheck, Vip,
-    VirtualServer,
+    RealServer, SorryServer, SyncDaemon, SyncGroup, TrackInterface, TrackScript, TrackScriptRef,
+    UrlCheck, Vip, VirtualServer,
 };
 use super::validate::Item;
 use super::{ConfigError, Location, Warning};
@@ -123,6 +123,8 @@ struct Conv {
     errors: Vec<ConfigError>,
     locations: HashMap<Item, Location>,
     default_version: u8,
+    /// The old `lvs_sync_daemon_interface IF` of an instance: (interface, instance).
+    old_sync_daemon: Option<(String, String)>,
 }
 
 impl Conv {
@@ -272,6 +274,7 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
         errors: Vec::new(),
         locations: HashMap::new(),
         default_version: 2,
+        old_sync_daemon: None,
     };
     let mut cfg = Config::default();
     // global_defs first: vrrp_version changes the default of every instance.
@@ -313,6 +316,19 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
             _ => c.warn(n, "ignored"),
         }
     }
+    if let Some((interface, instance)) = c.old_sync_daemon.take()
+        && cfg.global.sync_daemon.is_none()
+    {
+        cfg.global.sync_daemon = Some(SyncDaemon {
+            interface,
+            instance,
+            id: None,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+        });
+    }
     if c.errors.is_empty() {
         Ok(KeepalivedConfig {
             config: cfg,
@@ -325,8 +341,12 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
 }
 
 fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
+    c.locations
+        .entry(Item::Global)
+        .or_insert_with(|| n.location.clone());
     for k in c.block(n) {
         match k.keyword.as_str() {
+            "lvs_sync_daemon" => cfg.global.sync_daemon = lvs_sync_daemon(c, k),
             "router_id" | "lvs_id" => cfg.global.router_id = c.arg(k).map(str::to_string),
             "enable_script_security" => cfg.global.script_security = c.flag(k),
             "script_user" => {
@@ -563,6 +583,11 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
             "track_file" | "track_process" | "track_bfd" => {
                 c.unsafe_(k, "this kind of tracking is not supported; the instance could become master while the tracked thing is down")
             }
+            "lvs_sync_daemon_interface" => {
+                if let Some(a) = c.arg(k) {
+                    c.old_sync_daemon = Some((a.to_string(), name.clone()));
+                }
+            }
             "use_vmac" | "vmac_xmit_base" => c.warn(k, "ignored: the interface's own MAC is used"),
             _ => c.warn(k, "ignored"),
         }
@@ -585,6 +610,56 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
     }
     c.locations.insert(Item::Instance(name), n.location.clone());
     Some(i)
+}
+
+/// `lvs_sync_daemon INTERFACE INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`.
+fn lvs_sync_daemon(c: &mut Conv, k: &Node) -> Option<SyncDaemon> {
+    let interface = c.arg(k)?.to_string();
+    let Some(instance) = k.args.get(1).cloned() else {
+        c.error(
+            k,
+            KeepalivedErrorKind::MissingArgument {
+                keyword: "lvs_sync_daemon INTERFACE INSTANCE".into(),
+            },
+        );
+        return None;
+    };
+    let mut d = SyncDaemon {
+        interface,
+        instance,
+        id: None,
+        maxlen: None,
+        port: None,
+        ttl: None,
+        group: None,
+    };
+    let mut rest = k.args[2..].iter();
+    while let Some(opt) = rest.next() {
+        let Some(v) = rest.next() else {
+            c.bad(k, opt, "OPTION VALUE pairs (id, maxlen, port, ttl, group)");
+            return None;
+        };
+        let ok = match opt.as_str() {
+            "id" => v.parse().map(|x| d.id = Some(x)).is_ok(),
+            "maxlen" => v.parse().map(|x| d.maxlen = Some(x)).is_ok(),
+            "port" => v.parse().map(|x| d.port = Some(x)).is_ok(),
+            "ttl" => v.parse().map(|x| d.ttl = Some(x)).is_ok(),
+            "group" => v.parse().map(|x| d.group = Some(x)).is_ok(),
+            _ => {
+                c.bad(k, opt, "id, maxlen, port, ttl or group");
+                return None;
+            }
+        };
+        if !ok {
+            c.bad(
+                k,
+                v,
+                "a number (id 0..=255, maxlen, port, ttl 1..=255) or an IP (group)",
+            );
+            return None;
+        }
+    }
+    Some(d)
 }
 
 /// `NAME [weight W]` inside track_interface / track_script. `None` on a hard error.

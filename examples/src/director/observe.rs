@@ -1,0 +1,661 @@
+//! Observability of a running director: the JSON status ([`status_json`]) served on a unix
+//! socket ([`serve_unix`]: a client connects, reads the JSON, the server closes) and on
+//! HTTP `GET /status`, and Prometheus metrics ([`metrics_text`]) on HTTP `GET /metrics`
+//! ([`serve_http`], hyper 1). Both read the latest [`Status`] the runtime published; building
+//! them never touches the director's loop.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use ha_failover::runtime::status::Status;
+use ha_failover::vrrp::router::State;
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, Response, StatusCode};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+
+/// A VRRP state as the status and metrics write it.
+pub fn state_name(s: State) -> &'static str {
+    match s {
+        State::Initialize => "INIT",
+        State::Backup => "BACKUP",
+        State::Master => "MASTER",
+        State::Fault => "FAULT",
+    }
+}
+
+/// A VRRP state as a number (metric `ha_director_instance_state_code`): 0 init, 1 backup,
+/// 2 master, 3 fault.
+pub fn state_code(s: State) -> i64 {
+    match s {
+        State::Initialize => 0,
+        State::Backup => 1,
+        State::Master => 2,
+        State::Fault => 3,
+    }
+}
+
+/// The status as JSON: every instance's state, priority, master and counters, every pool's
+/// members and their checks, the runtime's counters, drops by reason, IPVS and lateness.
+pub fn status_json(s: &Status) -> Value {
+    let instances: Vec<Value> = s
+        .instances
+        .iter()
+        .map(|i| {
+            json!({
+                "name": i.name,
+                "interface": i.interface,
+                "vrid": i.vrid,
+                "version": i.version,
+                "state": state_name(i.state),
+                "priority": i.priority,
+                "base_priority": i.base_priority,
+                "master": i.master.map(|m| m.to_string()),
+                "holds_vips": i.holds_vips,
+                "vips": i.vips.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "transitions": i.transitions,
+                "adverts_sent": i.adverts_sent,
+                "adverts_received": i.adverts_received,
+                "priority_zero_sent": i.priority_zero_sent,
+                "priority_zero_received": i.priority_zero_received,
+            })
+        })
+        .collect();
+    let pools: Vec<Value> = s
+        .pools
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name,
+                "service": p.service,
+                "quorum_up": p.quorum_up,
+                "sorry_active": p.sorry_active,
+                "members": p.members.iter().map(|m| json!({
+                    "address": m.address.to_string(),
+                    "weight": m.weight,
+                    "alive": m.alive,
+                    "checks": m.checks.iter().map(|c| json!({
+                        "kind": c.kind,
+                        "up": c.up,
+                        "last_failure": c.last_failure,
+                        "runs": c.runs,
+                    })).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let c = &s.counters;
+    let taken = s
+        .taken
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    json!({
+        "taken_unix": taken,
+        "uptime_s": s.uptime.as_secs_f64(),
+        "instances": instances,
+        "pools": pools,
+        "counters": {
+            "sent": c.sent,
+            "send_errors": c.send_errors,
+            "received": c.received,
+            "dropped": c.dropped,
+            "rescued": c.rescued,
+            "notified": c.notified,
+            "fences": c.fences,
+            "steps": c.steps,
+            "track_checks": c.track_checks,
+        },
+        "drops": s.drops.iter().map(|(r, n)| (r.as_str().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "ipvs": {
+            "enabled": s.ipvs.enabled,
+            "ops_applied": s.ipvs.ops_applied,
+            "ops_failed": s.ipvs.ops_failed,
+            "last_error": s.ipvs.last_error,
+            "sync_daemon": s.ipvs.sync_daemon,
+        },
+        "checks": {
+            "up": s.checks.up,
+            "down": s.checks.down,
+            "changes": s.checks.changes,
+        },
+        "lateness": {
+            "rescued": s.lateness.rescued,
+            "max_read_delay_ms": s.lateness.max_read_delay.as_secs_f64() * 1e3,
+            "max_timer_delay_ms": s.lateness.max_timer_delay.as_secs_f64() * 1e3,
+        },
+    })
+}
+
+type Labels = Vec<(String, String)>;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn gauge_family(reg: &mut Registry, name: &str, help: &str) -> Family<Labels, Gauge> {
+    let f = Family::<Labels, Gauge>::default();
+    reg.register(name, help, f.clone());
+    f
+}
+
+fn counter_family(reg: &mut Registry, name: &str, help: &str) -> Family<Labels, Counter> {
+    let f = Family::<Labels, Counter>::default();
+    reg.register(name, help, f.clone());
+    f
+}
+
+fn gauge_f64(reg: &mut Registry, name: &str, help: &str, v: f64) {
+    let g = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+    g.set(v);
+    reg.register(name, help, g);
+}
+
+/// The Prometheus text exposition of a status (names prefixed `ha_director_`).
+pub fn metrics_text(s: &Status) -> String {
+    let mut reg = Registry::with_prefix("ha_director");
+    let state = gauge_family(
+        &mut reg,
+        "instance_state",
+        "1 for the instance's current VRRP state (label state), 0 for the others",
+    );
+    let code = gauge_family(
+        &mut reg,
+        "instance_state_code",
+        "VRRP state as a number: 0 init, 1 backup, 2 master, 3 fault",
+    );
+    let prio = gauge_family(&mut reg, "instance_priority", "Effective priority");
+    let base = gauge_family(&mut reg, "instance_base_priority", "Configured priority");
+    let holds = gauge_family(&mut reg, "instance_holds_vips", "1 while it holds its VIPs");
+    let transitions = counter_family(&mut reg, "instance_transitions", "State changes");
+    let sent = counter_family(&mut reg, "instance_adverts_sent", "Adverts sent");
+    let recv = counter_family(&mut reg, "instance_adverts_received", "Adverts accepted");
+    let p0s = counter_family(
+        &mut reg,
+        "instance_priority_zero_sent",
+        "Priority-0 adverts sent",
+    );
+    let p0r = counter_family(
+        &mut reg,
+        "instance_priority_zero_received",
+        "Priority-0 adverts received",
+    );
+    for i in &s.instances {
+        let l = [
+            ("instance", i.name.as_str()),
+            ("interface", i.interface.as_str()),
+        ];
+        for st in [
+            State::Initialize,
+            State::Backup,
+            State::Master,
+            State::Fault,
+        ] {
+            let mut ls = labels(&l);
+            ls.push(("state".into(), state_name(st).into()));
+            state.get_or_create(&ls).set(i64::from(st == i.state));
+        }
+        let l = labels(&l);
+        code.get_or_create(&l).set(state_code(i.state));
+        prio.get_or_create(&l).set(i64::from(i.priority));
+        base.get_or_create(&l).set(i64::from(i.base_priority));
+        holds.get_or_create(&l).set(i64::from(i.holds_vips));
+        transitions.get_or_create(&l).inc_by(i.transitions);
+        sent.get_or_create(&l).inc_by(i.adverts_sent);
+        recv.get_or_create(&l).inc_by(i.adverts_received);
+        p0s.get_or_create(&l).inc_by(i.priority_zero_sent);
+        p0r.get_or_create(&l).inc_by(i.priority_zero_received);
+    }
+    let dropped = counter_family(
+        &mut reg,
+        "adverts_dropped",
+        "Received VRRP packets dropped by validation, by reason",
+    );
+    for (r, n) in &s.drops {
+        dropped
+            .get_or_create(&labels(&[("reason", r.as_str())]))
+            .inc_by(*n);
+    }
+    let c = &s.counters;
+    let runtime = counter_family(&mut reg, "runtime", "Runtime counters by kind");
+    for (k, v) in [
+        ("sent", c.sent),
+        ("send_errors", c.send_errors),
+        ("received", c.received),
+        ("dropped", c.dropped),
+        ("notified", c.notified),
+        ("fences", c.fences),
+        ("steps", c.steps),
+        ("track_checks", c.track_checks),
+    ] {
+        runtime.get_or_create(&labels(&[("kind", k)])).inc_by(v);
+    }
+    let alive = gauge_family(
+        &mut reg,
+        "real_server_alive",
+        "1 while the real server is alive",
+    );
+    let weight = gauge_family(&mut reg, "real_server_weight", "Configured weight");
+    let quorum = gauge_family(
+        &mut reg,
+        "virtual_server_quorum_up",
+        "1 while the quorum is met",
+    );
+    let sorry = gauge_family(
+        &mut reg,
+        "virtual_server_sorry_active",
+        "1 while the sorry server is in use",
+    );
+    for p in &s.pools {
+        let lp = labels(&[
+            ("virtual_server", p.name.as_str()),
+            ("service", p.service.as_str()),
+        ]);
+        quorum.get_or_create(&lp).set(i64::from(p.quorum_up));
+        sorry.get_or_create(&lp).set(i64::from(p.sorry_active));
+        for m in &p.members {
+            let a = m.address.to_string();
+            let l = labels(&[
+                ("virtual_server", p.name.as_str()),
+                ("real_server", a.as_str()),
+            ]);
+            alive.get_or_create(&l).set(i64::from(m.alive));
+            weight.get_or_create(&l).set(i64::from(m.weight));
+        }
+    }
+    let checks = counter_family(&mut reg, "checks", "Health-check attempts by outcome");
+    checks
+        .get_or_create(&labels(&[("outcome", "up")]))
+        .inc_by(s.checks.up);
+    checks
+        .get_or_create(&labels(&[("outcome", "down")]))
+        .inc_by(s.checks.down);
+    let changes = Counter::<u64>::default();
+    changes.inc_by(s.checks.changes);
+    reg.register("real_server_changes", "Real-server state changes", changes);
+    let ipvs = counter_family(&mut reg, "ipvs_ops", "IPVS operations by result");
+    ipvs.get_or_create(&labels(&[("result", "applied")]))
+        .inc_by(s.ipvs.ops_applied);
+    ipvs.get_or_create(&labels(&[("result", "failed")]))
+        .inc_by(s.ipvs.ops_failed);
+    let rescued = Counter::<u64>::default();
+    rescued.inc_by(s.lateness.rescued);
+    reg.register(
+        "late_adverts_rescued",
+        "Adverts read after a timer they preceded had come due (each a false takeover avoided)",
+        rescued,
+    );
+    gauge_f64(
+        &mut reg,
+        "max_read_delay_seconds",
+        "Largest delay between an advert's kernel receive time and its processing",
+        s.lateness.max_read_delay.as_secs_f64(),
+    );
+    gauge_f64(
+        &mut reg,
+        "max_timer_delay_seconds",
+        "Largest delay between a timer's deadline and its handling",
+        s.lateness.max_timer_delay.as_secs_f64(),
+    );
+    gauge_f64(
+        &mut reg,
+        "uptime_seconds",
+        "Time since the director started",
+        s.uptime.as_secs_f64(),
+    );
+    let mut out = String::new();
+    if let Err(e) = encode(&mut out, &reg) {
+        tracing::error!(error = %e, "encoding metrics");
+    }
+    out
+}
+
+/// Serves the status JSON on a unix socket at `path` (its folder is created, a stale socket
+/// replaced): each client gets the latest status as one JSON document, then the connection
+/// closes. Returns once listening; the server runs on a task until the runtime ends.
+pub fn serve_unix(
+    path: &Path,
+    status: watch::Receiver<Status>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    Ok(tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((mut stream, _)) => {
+                    let body = {
+                        let s = status.borrow();
+                        let mut t = status_json(&s).to_string();
+                        t.push('\n');
+                        t
+                    };
+                    tokio::spawn(async move {
+                        let _ = stream.write_all(body.as_bytes()).await;
+                        let _ = stream.shutdown().await;
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "status socket accept");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }))
+}
+
+/// Why `ha-director status` could not read a status.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusClientError {
+    /// Nothing listens there.
+    #[error("no director is running at {} ({source})", path.display())]
+    Connect {
+        /// The socket.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading failed or took more than 5 s.
+    #[error("reading the status from {}: {detail}", path.display())]
+    Read {
+        /// The socket.
+        path: PathBuf,
+        /// What happened.
+        detail: String,
+    },
+    /// What came back is not JSON.
+    #[error("the status from {} is not JSON: {source}", path.display())]
+    Json {
+        /// The socket.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Reads the status JSON from a director's unix socket.
+pub async fn fetch_unix(path: &Path) -> Result<Value, StatusClientError> {
+    let mut s = tokio::net::UnixStream::connect(path)
+        .await
+        .map_err(|source| StatusClientError::Connect {
+            path: path.to_owned(),
+            source,
+        })?;
+    let mut buf = Vec::new();
+    match tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut buf)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            return Err(StatusClientError::Read {
+                path: path.to_owned(),
+                detail: e.to_string(),
+            });
+        }
+        Err(_) => {
+            return Err(StatusClientError::Read {
+                path: path.to_owned(),
+                detail: "timed out after 5 s".into(),
+            });
+        }
+    }
+    serde_json::from_slice(&buf).map_err(|source| StatusClientError::Json {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn respond(
+    req: &Request<hyper::body::Incoming>,
+    status: &watch::Receiver<Status>,
+) -> Response<Full<Bytes>> {
+    let reply = |code: StatusCode, ctype: &str, body: String| {
+        let mut r = Response::new(Full::new(Bytes::from(body)));
+        *r.status_mut() = code;
+        if let Ok(v) = hyper::header::HeaderValue::from_str(ctype) {
+            r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+        }
+        r
+    };
+    if req.method() != hyper::Method::GET && req.method() != hyper::Method::HEAD {
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "only GET\n".into(),
+        );
+    }
+    match req.uri().path() {
+        "/metrics" => reply(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            metrics_text(&status.borrow()),
+        ),
+        "/status" => {
+            let mut t = status_json(&status.borrow()).to_string();
+            t.push('\n');
+            reply(StatusCode::OK, "application/json", t)
+        }
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found: GET /metrics or /status\n".into(),
+        ),
+    }
+}
+
+/// Serves `GET /metrics` (Prometheus text) and `GET /status` (JSON) on `addr` with hyper
+/// (HTTP/1.1). Returns the bound address (port 0 picks one) once listening.
+pub async fn serve_http(
+    addr: SocketAddr,
+    status: watch::Receiver<Status>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metrics accept");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let status = status.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let r = respond(&req, &status);
+                    async move { Ok::<_, Infallible>(r) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+                if let Ok(Err(e)) =
+                    tokio::time::timeout(std::time::Duration::from_secs(30), conn).await
+                {
+                    tracing::debug!(error = %e, "metrics connection");
+                }
+            });
+        }
+    });
+    Ok((local, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ha_failover::runtime::status::{CheckStatus, InstanceStatus, MemberStatus, PoolStatus};
+    use std::time::Duration;
+
+    fn sample() -> Status {
+        let mut s = Status {
+            uptime: Duration::from_secs(12),
+            ..Status::default()
+        };
+        s.instances.push(InstanceStatus {
+            name: "VI_1".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            version: 3,
+            state: State::Master,
+            priority: 150,
+            base_priority: 150,
+            master: Some("10.0.0.1".parse().unwrap()),
+            holds_vips: true,
+            vips: vec!["10.0.0.100".parse().unwrap()],
+            transitions: 2,
+            adverts_sent: 40,
+            adverts_received: 3,
+            priority_zero_sent: 0,
+            priority_zero_received: 1,
+        });
+        s.pools.push(PoolStatus {
+            name: "web".into(),
+            service: "TCP 10.0.0.100:80".into(),
+            quorum_up: true,
+            members: vec![MemberStatus {
+                address: "10.0.0.11:80".parse().unwrap(),
+                weight: 3,
+                alive: false,
+                checks: vec![CheckStatus {
+                    kind: "http",
+                    up: false,
+                    last_failure: Some("refused".into()),
+                    runs: 7,
+                }],
+            }],
+            sorry_active: false,
+        });
+        s.drops[3].1 = 5;
+        s.ipvs.ops_applied = 9;
+        s.checks.down = 4;
+        s.lateness.max_timer_delay = Duration::from_millis(3);
+        s
+    }
+
+    #[test]
+    fn json_carries_states_counters_and_pools() {
+        let j = status_json(&sample());
+        assert_eq!(j["instances"][0]["state"], "MASTER");
+        assert_eq!(j["instances"][0]["transitions"], 2);
+        assert_eq!(j["instances"][0]["master"], "10.0.0.1");
+        assert_eq!(j["pools"][0]["members"][0]["alive"], false);
+        assert_eq!(
+            j["pools"][0]["members"][0]["checks"][0]["last_failure"],
+            "refused"
+        );
+        assert_eq!(j["drops"]["bad_version"], 5);
+        assert_eq!(j["ipvs"]["ops_applied"], 9);
+        assert_eq!(j["lateness"]["max_timer_delay_ms"], 3.0);
+    }
+
+    #[test]
+    fn metrics_carry_state_gauges_and_counters() {
+        let m = metrics_text(&sample());
+        assert!(
+            m.contains(
+                r#"ha_director_instance_state{instance="VI_1",interface="eth0",state="MASTER"} 1"#
+            ),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                r#"ha_director_instance_state{instance="VI_1",interface="eth0",state="BACKUP"} 0"#
+            ),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_instance_state_code{instance="VI_1",interface="eth0"} 2"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                r#"ha_director_instance_transitions_total{instance="VI_1",interface="eth0"} 2"#
+            ),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_adverts_dropped_total{reason="bad_version"} 5"#),
+            "{m}"
+        );
+        assert!(m.contains(r#"ha_director_real_server_alive{virtual_server="web",real_server="10.0.0.11:80"} 0"#), "{m}");
+        assert!(
+            m.contains(r#"ha_director_checks_total{outcome="down"} 4"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_ipvs_ops_total{result="applied"} 9"#),
+            "{m}"
+        );
+        assert!(
+            m.contains("ha_director_max_timer_delay_seconds 0.003"),
+            "{m}"
+        );
+        assert!(m.ends_with("# EOF\n"), "{m}");
+    }
+
+    #[test]
+    fn unix_socket_and_http_serve_the_latest_status() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dir = std::env::temp_dir().join(format!("observe-{}", std::process::id()));
+            let path = dir.join("sub/status.sock");
+            let (tx, rx) = watch::channel(Status::default());
+            let _srv = serve_unix(&path, rx.clone()).unwrap();
+            let j = fetch_unix(&path).await.unwrap();
+            assert_eq!(j["instances"].as_array().unwrap().len(), 0);
+            tx.send(sample()).unwrap();
+            let j = fetch_unix(&path).await.unwrap();
+            assert_eq!(j["instances"][0]["name"], "VI_1");
+
+            let (addr, _h) = serve_http("127.0.0.1:0".parse().unwrap(), rx)
+                .await
+                .unwrap();
+            let get = |p: &'static str| async move {
+                let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                s.write_all(
+                    format!("GET {p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+                )
+                .await
+                .unwrap();
+                let mut out = String::new();
+                s.read_to_string(&mut out).await.unwrap();
+                out
+            };
+            let m = get("/metrics").await;
+            assert!(m.starts_with("HTTP/1.1 200"), "{m}");
+            assert!(m.contains("ha_director_instance_priority{"), "{m}");
+            let st = get("/status").await;
+            assert!(st.contains("\"VI_1\""), "{st}");
+            assert!(get("/nope").await.starts_with("HTTP/1.1 404"));
+            let _ = std::fs::remove_dir_all(&dir);
+            let gone = fetch_unix(&dir.join("none.sock")).await.unwrap_err();
+            assert!(
+                gone.to_string().contains("no director is running"),
+                "{gone}"
+            );
+        });
+    }
+}

@@ -40,6 +40,23 @@ pub struct SocketOptions {
     pub interface: Option<String>,
     /// Firewall mark set with `SO_MARK` (keepalived `fwmark`); needs `CAP_NET_ADMIN`.
     pub fwmark: Option<u32>,
+    /// How the TCP based probes (TCP, HTTP(S), SMTP) close their connection; ignored by the
+    /// others. Default: [`TcpClose::Reset`].
+    pub close: TcpClose,
+}
+
+/// How a TCP based probe closes its connection once the check is decided.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TcpClose {
+    /// `SO_LINGER` with a zero timeout: `close(2)` sends an RST and frees the connection at
+    /// once (an ABORT, RFC 9293 §3.10.5). One segment instead of the
+    /// FIN/ACK exchange, and no `TIME_WAIT` entry on either side, so thousands of checks a
+    /// second do not fill the port space. HAProxy closes its health checks the same way. A
+    /// server may log the reset.
+    #[default]
+    Reset,
+    /// A normal close: FIN handshake, `TIME_WAIT` on whichever side closed first.
+    Graceful,
 }
 
 /// TCP connect check.

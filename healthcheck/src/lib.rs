@@ -8,7 +8,9 @@
 //! - `probe` (feature `tokio`): the probe implementations; [`probe::run`] executes one
 //!   [`Check`] within a timeout and returns an [`Outcome`].
 //!
-//! A driver loop on tokio (see `examples/src/bin/check-scale.rs` for a complete one):
+//! A driver loop on tokio, with a task per probe (simple; for thousands of checks a second
+//! run them all from one task with `probe::InFlight`, as `examples/src/bin/check-scale.rs`
+//! does):
 //!
 //! ```no_run
 //! # #[cfg(feature = "tokio")]
@@ -48,7 +50,7 @@ pub mod wire;
 
 pub use check::{
     Check, DnsCheck, DnsType, HttpCheck, PingCheck, ScriptCheck, SmtpCheck, SocketOptions,
-    StatusRange, TcpCheck, TlsOptions, TlsVerify, UdpCheck, parse_md5_hex,
+    StatusRange, TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck, parse_md5_hex,
 };
 pub use outcome::{Failure, Outcome, outcome_from_exit};
 pub use scheduler::{

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use ha_healthcheck::probe::run;
 use ha_healthcheck::{
     Check, DnsCheck, DnsType, Failure, HttpCheck, Outcome, ScriptCheck, SmtpCheck, StatusRange,
-    TcpCheck, TlsOptions, TlsVerify, UdpCheck,
+    TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck,
 };
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
@@ -149,6 +149,85 @@ async fn tcp_success_refused_timeout() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let o = probe(Check::Tcp(TcpCheck::new(full)), Duration::from_millis(500)).await;
     assert_eq!(o, down(Failure::Timeout));
+}
+
+/// The connection the probe made, as the server's accepted socket sees it once the probe
+/// has closed: read(2) result.
+fn server_side_read_after_probe(close: TcpClose) -> std::io::Result<usize> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let mut c = TcpCheck::new(addr);
+    c.socket.close = close;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let o = rt.block_on(run(&Check::Tcp(c), T));
+    assert_eq!(o, Outcome::UP);
+    // The probe has returned (and closed); the connection waited in the accept queue.
+    let (mut s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 16];
+    std::io::Read::read(&mut s, &mut buf)
+}
+
+#[test]
+fn tcp_close_sends_rst_by_default_and_fin_when_graceful() {
+    // SO_LINGER 0: the server's socket was reset (RST), not closed in order (FIN).
+    let reset = server_side_read_after_probe(TcpClose::Reset);
+    assert_eq!(
+        reset.as_ref().map_err(std::io::Error::kind),
+        Err(std::io::ErrorKind::ConnectionReset),
+        "default close: {reset:?}"
+    );
+    assert_eq!(TcpClose::default(), TcpClose::Reset);
+    // A graceful close: the server reads end of stream.
+    let fin = server_side_read_after_probe(TcpClose::Graceful);
+    assert_eq!(fin.ok(), Some(0), "graceful close");
+}
+
+/// A handshake that does not finish inside connect(2): the probe waits for writability
+/// (the path taken for every remote server) and still succeeds.
+#[tokio::test]
+async fn tcp_connect_that_completes_later() {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .unwrap();
+    sock.listen(0).unwrap();
+    let addr: SocketAddr = sock.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let _ = s.connect(&addr.into());
+        fillers.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Drain the accept queue a little later: the probe's SYN was dropped and its
+    // retransmission (about 1 s later) gets through.
+    let drain = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        sock.set_nonblocking(true).unwrap();
+        let mut accepted = Vec::new();
+        let end = Instant::now() + Duration::from_secs(4);
+        while Instant::now() < end {
+            if let Ok(s) = sock.accept() {
+                accepted.push(s);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        accepted.len()
+    });
+    let t0 = Instant::now();
+    let o = probe(Check::Tcp(TcpCheck::new(addr)), Duration::from_secs(4)).await;
+    assert_eq!(o, Outcome::UP);
+    assert!(
+        t0.elapsed() > Duration::from_millis(250),
+        "the handshake was expected to finish late: {:?}",
+        t0.elapsed()
+    );
+    drop(fillers);
+    assert!(drain.join().unwrap() >= 1);
 }
 
 #[tokio::test]

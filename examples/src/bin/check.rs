@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use ha_healthcheck::{
     Check, DnsCheck, DnsType, HttpCheck, Outcome, PingCheck, ScriptCheck, SmtpCheck, SocketOptions,
-    StatusRange, TcpCheck, TlsOptions, TlsVerify, UdpCheck,
+    StatusRange, TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck,
 };
 
 #[derive(Parser, Debug)]
@@ -54,6 +54,9 @@ struct Sock {
     /// Firewall mark (SO_MARK).
     #[arg(long)]
     fwmark: Option<u32>,
+    /// Close TCP connections with a FIN handshake instead of an RST (SO_LINGER 0).
+    #[arg(long)]
+    graceful_close: bool,
 }
 
 impl Sock {
@@ -63,6 +66,11 @@ impl Sock {
             bind_port: self.bind_port,
             interface: self.interface,
             fwmark: self.fwmark,
+            close: if self.graceful_close {
+                TcpClose::Graceful
+            } else {
+                TcpClose::Reset
+            },
         }
     }
 }

@@ -2,7 +2,11 @@
 //!
 //! [`run`] executes one [`Check`] and returns its [`Outcome`]; it never takes longer than the
 //! timeout (plus the time to reap a killed script). Each probe opens its own connection (no
-//! pooling) and closes it when done.
+//! pooling) and closes it when done: TCP based probes with an RST by default
+//! ([`crate::TcpClose`]). A plain TCP check whose handshake completes inside `connect(2)`
+//! (a peer on this host) never touches the IO driver.
+//!
+//! [`InFlight`] runs many probes from one task (no spawn or channel per probe).
 
 use std::time::Duration;
 
@@ -11,6 +15,7 @@ use crate::outcome::{Failure, Outcome};
 
 mod dns;
 mod http;
+mod inflight;
 mod ping;
 mod script;
 mod smtp;
@@ -20,6 +25,7 @@ mod tcp;
 mod tls;
 mod udp;
 
+pub use inflight::InFlight;
 pub use tls::NoVerification;
 
 /// Run `check` once, within `timeout` (one deadline for connect, TLS, request and reply).
@@ -27,8 +33,10 @@ pub async fn run(check: &Check, timeout: Duration) -> Outcome {
     match check {
         // These two manage their deadline themselves: a script must be killed and reaped,
         // and a UDP check without `require_reply` succeeds when the deadline passes quietly.
-        Check::Script(c) => script::run(c, timeout).await,
-        Check::Udp(c) => udp::run(c, timeout).await,
+        // Boxed (like the larger probes below) so that the future of a TCP check stays
+        // small: it is moved into place per check, and thousands may be in flight.
+        Check::Script(c) => Box::pin(script::run(c, timeout)).await,
+        Check::Udp(c) => Box::pin(udp::run(c, timeout)).await,
         _ => match tokio::time::timeout(timeout, run_bounded(check)).await {
             Ok(outcome) => outcome,
             Err(_elapsed) => Outcome::Down(Failure::Timeout),
@@ -39,14 +47,28 @@ pub async fn run(check: &Check, timeout: Duration) -> Outcome {
 async fn run_bounded(check: &Check) -> Outcome {
     let result = match check {
         Check::Tcp(c) => tcp::run(c).await,
-        Check::Http(c) => http::run(c).await,
-        Check::Dns(c) => dns::run(c).await,
-        Check::Smtp(c) => smtp::run(c).await,
-        Check::Ping(c) => ping::run(c).await,
+        Check::Http(c) => Box::pin(http::run(c)).await,
+        Check::Dns(c) => Box::pin(dns::run(c)).await,
+        Check::Smtp(c) => Box::pin(smtp::run(c)).await,
+        Check::Ping(c) => Box::pin(ping::run(c)).await,
         Check::Script(_) | Check::Udp(_) => unreachable!("handled by run"),
     };
     match result {
         Ok(o) => o,
         Err(f) => Outcome::Down(f),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The future of a check is moved into place for every check and thousands may be in
+    /// flight: the probes with large state are boxed so that a TCP check's stays small.
+    #[test]
+    fn probe_future_is_small() {
+        let check = Check::Tcp(crate::TcpCheck::new("127.0.0.1:1".parse().unwrap()));
+        let size = std::mem::size_of_val(&run(&check, Duration::from_secs(1)));
+        assert!(size <= 768, "probe::run future is {size} bytes");
     }
 }

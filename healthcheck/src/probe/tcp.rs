@@ -2,7 +2,7 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::sock::{io_fail, tcp_connect};
+use super::sock::{io_fail, tcp_connect_raw};
 use crate::check::TcpCheck;
 use crate::outcome::{Failure, Outcome};
 
@@ -10,7 +10,17 @@ use crate::outcome::{Failure, Outcome};
 const READ_CAP: usize = 64 * 1024;
 
 pub(crate) async fn run(c: &TcpCheck) -> Result<Outcome, Failure> {
-    let mut stream = tcp_connect(c.addr, &c.socket).await?;
+    let conn = tcp_connect_raw(c.addr, &c.socket).await?;
+    if c.send.is_none() && c.expect.is_none() {
+        // A plain connect check is decided: close (with an RST unless a graceful close was
+        // asked for, see `TcpClose`).
+        return Ok(Outcome::UP);
+    }
+    // Boxed: the read buffer would make every TCP check's future large.
+    Box::pin(exchange(conn.into_stream()?, c)).await
+}
+
+async fn exchange(mut stream: tokio::net::TcpStream, c: &TcpCheck) -> Result<Outcome, Failure> {
     if let Some(send) = &c.send {
         stream.write_all(send).await.map_err(io_fail)?;
     }
@@ -31,7 +41,7 @@ pub(crate) async fn run(c: &TcpCheck) -> Result<Outcome, Failure> {
             buf.extend_from_slice(&chunk[..n]);
         }
     }
-    // Dropping the stream closes it (FIN); no shutdown(2) of our own needed.
+    // Dropping the stream closes it (RST or FIN, see `TcpClose`).
     Ok(Outcome::UP)
 }
 

@@ -1,0 +1,416 @@
+//! [`InFlight`]: a bounded set of probe futures polled by one task, without a task spawn,
+//! a channel message or a heap allocation per probe once its slots exist.
+//!
+//! Each slot owns one boxed future that is replaced in place ([`Pin::set`]) when the slot
+//! is reused, and one [`Waker`] made once that queues the slot's index, so a wakeup polls
+//! only the probe it concerns. The set is generic over the future so that it stores the
+//! concrete type of an `async` block (no `dyn`, no per-probe box).
+//!
+//! Two rules for the task that owns the set, because one task now does what thousands of
+//! tasks did:
+//! - Each future runs outside tokio's cooperative budget ([`tokio::task::unconstrained`]);
+//!   otherwise the task's budget, spent after about a hundred socket operations, would make
+//!   every further probe in the same poll return `Pending` until the task yields.
+//! - The task must return to the runtime regularly (after handling a batch of outputs,
+//!   e.g. with [`tokio::task::yield_now`]): the runtime reads IO readiness and fires timers
+//!   only then, so a task that always finds more work would stall the probes waiting on a
+//!   socket or on their timeout.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use tokio::task::{Unconstrained, unconstrained};
+
+/// Most polls in one [`InFlight::poll_next`] call that produce no output; past it the call
+/// yields (waking itself) so that a busy set never starves the rest of the task.
+const POLL_BUDGET: usize = 256;
+
+/// Wakeups shared by the slot wakers and the set.
+#[derive(Default)]
+struct Shared {
+    /// Slots to poll, in wakeup order.
+    ready: Mutex<VecDeque<u32>>,
+    /// The task polling the set.
+    parent: Mutex<Option<Waker>>,
+}
+
+struct SlotWaker {
+    index: u32,
+    /// True while the index is in `ready` (a slot is queued once however often it is woken).
+    queued: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for SlotWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.enqueue(true);
+    }
+}
+
+impl SlotWaker {
+    /// Queue the slot for a poll (once), waking the parent task if asked and needed.
+    fn enqueue(&self, wake_parent: bool) {
+        if self.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let was_empty = {
+            let mut ready = self
+                .shared
+                .ready
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            ready.push_back(self.index);
+            ready.len() == 1
+        };
+        if wake_parent && was_empty {
+            let parent = self
+                .shared
+                .parent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(w) = parent.as_ref() {
+                w.wake_by_ref();
+            }
+        }
+    }
+}
+
+struct Slot<F> {
+    future: Pin<Box<Option<Unconstrained<F>>>>,
+    waker: Arc<SlotWaker>,
+    /// The waker made from `waker`, kept to avoid a reference-count round trip per poll.
+    task_waker: Waker,
+}
+
+/// A bounded set of in-flight futures of one type, polled together by the task that owns
+/// the set, without a task spawn, channel message or allocation per future once its slot
+/// exists (each slot's box is reused in place, and each slot has one waker that queues
+/// only that slot for a poll).
+///
+/// Rules for the owning task: each future runs outside tokio's cooperative budget (done by
+/// the set: one task polling thousands of probes would otherwise spend its budget and stall
+/// them), and the task must return to the runtime regularly, e.g. with
+/// [`tokio::task::yield_now`] after each batch of outputs, since the runtime reads socket
+/// readiness and fires timers only then.
+///
+/// ```no_run
+/// # async fn demo(mut sched: ha_healthcheck::Scheduler) {
+/// use std::time::Instant;
+/// use ha_healthcheck::probe::{self, InFlight};
+///
+/// let mut inflight = InFlight::new(4096);
+/// loop {
+///     while !inflight.is_full() {
+///         let Some(req) = sched.poll_due(Instant::now()) else { break };
+///         let _ = inflight.push(async move {
+///             (req.id, probe::run(&req.check, req.timeout).await)
+///         });
+///     }
+///     // (also sleep until sched.poll_timeout() in a select!)
+///     if let Some((id, outcome)) = inflight.next().await {
+///         sched.handle_outcome(Instant::now(), id, outcome);
+///     }
+/// }
+/// # }
+/// ```
+pub struct InFlight<F> {
+    slots: Vec<Slot<F>>,
+    free: Vec<u32>,
+    capacity: usize,
+    len: usize,
+    shared: Arc<Shared>,
+}
+
+impl<F: Future> InFlight<F> {
+    /// A set holding at most `capacity` futures at once (at least 1). Slots are made on
+    /// first use, so memory follows the peak number in flight, not the capacity.
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.clamp(1, u32::MAX as usize);
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            capacity,
+            len: 0,
+            shared: Arc::new(Shared::default()),
+        }
+    }
+
+    /// Futures in flight.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if no future is in flight.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// True if [`InFlight::push`] would refuse a future.
+    #[must_use]
+    pub fn is_full(&self) -> bool {
+        self.len >= self.capacity
+    }
+
+    /// The most futures in flight at once.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Add a future; it is first polled by the next [`InFlight::poll_next`]. When the set
+    /// is full the future comes back unpolled.
+    pub fn push(&mut self, future: F) -> Result<(), F> {
+        if self.is_full() {
+            return Err(future);
+        }
+        let index = if let Some(i) = self.free.pop() {
+            self.slots[i as usize]
+                .future
+                .set(Some(unconstrained(future)));
+            i
+        } else {
+            let i = u32::try_from(self.slots.len()).expect("capacity fits in u32");
+            let waker = Arc::new(SlotWaker {
+                index: i,
+                queued: AtomicBool::new(false),
+                shared: Arc::clone(&self.shared),
+            });
+            self.slots.push(Slot {
+                future: Box::pin(Some(unconstrained(future))),
+                task_waker: Waker::from(Arc::clone(&waker)),
+                waker,
+            });
+            i
+        };
+        self.len += 1;
+        // Queued without waking the owner: it is the caller, and calls `poll_next` next.
+        self.slots[index as usize].waker.enqueue(false);
+        Ok(())
+    }
+
+    /// Poll the woken futures until one finishes: `Ready(Some(output))` for it,
+    /// `Ready(None)` if the set is empty, `Pending` otherwise (the task is woken when a
+    /// future in the set is).
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        {
+            let mut parent = self
+                .shared
+                .parent
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match parent.as_ref() {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *parent = Some(cx.waker().clone()),
+            }
+        }
+        if self.len == 0 {
+            return Poll::Ready(None);
+        }
+        for _ in 0..POLL_BUDGET {
+            let next = self
+                .shared
+                .ready
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front();
+            let Some(index) = next else {
+                return Poll::Pending;
+            };
+            let slot = &mut self.slots[index as usize];
+            // Cleared before the poll: a wakeup during the poll queues the slot again.
+            slot.waker.queued.store(false, Ordering::Release);
+            let Some(future) = slot.future.as_mut().as_pin_mut() else {
+                continue; // a late wakeup of a finished future
+            };
+            let mut slot_cx = Context::from_waker(&slot.task_waker);
+            if let Poll::Ready(out) = future.poll(&mut slot_cx) {
+                slot.future.set(None);
+                self.free.push(index);
+                self.len -= 1;
+                return Poll::Ready(Some(out));
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// The next finished future's output (`None` if the set is empty).
+    pub async fn next(&mut self) -> Option<F::Output> {
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// Drop every future in flight (their sockets close); slots are kept for reuse.
+    pub fn clear(&mut self) {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            if slot.future.is_some() {
+                slot.future.set(None);
+                self.free.push(i as u32);
+            }
+        }
+        self.len = 0;
+    }
+}
+
+impl<F> std::fmt::Debug for InFlight<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlight")
+            .field("len", &self.len)
+            .field("capacity", &self.capacity)
+            .field("slots", &self.slots.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::task::Waker;
+
+    /// A future that is pending until its shared flag is set, counting its polls.
+    struct Gate {
+        open: Rc<Cell<bool>>,
+        polls: Rc<Cell<u32>>,
+        waker: Rc<std::cell::RefCell<Option<Waker>>>,
+        value: u32,
+    }
+
+    impl Future for Gate {
+        type Output = u32;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+            self.polls.set(self.polls.get() + 1);
+            if self.open.get() {
+                Poll::Ready(self.value)
+            } else {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    struct CountWake(std::sync::atomic::AtomicU32);
+    impl Wake for CountWake {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn gate(
+        value: u32,
+    ) -> (
+        Gate,
+        Rc<Cell<bool>>,
+        Rc<Cell<u32>>,
+        Rc<std::cell::RefCell<Option<Waker>>>,
+    ) {
+        let open = Rc::new(Cell::new(false));
+        let polls = Rc::new(Cell::new(0));
+        let waker = Rc::new(std::cell::RefCell::new(None));
+        (
+            Gate {
+                open: open.clone(),
+                polls: polls.clone(),
+                waker: waker.clone(),
+                value,
+            },
+            open,
+            polls,
+            waker,
+        )
+    }
+
+    #[test]
+    fn only_woken_futures_are_polled_and_slots_are_reused() {
+        let parent = Arc::new(CountWake(Default::default()));
+        let parent_waker = Waker::from(parent.clone());
+        let mut cx = Context::from_waker(&parent_waker);
+        let mut set = InFlight::new(3);
+        let (g1, open1, polls1, w1) = gate(1);
+        let (g2, open2, polls2, w2) = gate(2);
+        assert!(set.push(g1).is_ok());
+        assert!(set.push(g2).is_ok());
+        assert_eq!(set.len(), 2);
+        // First poll of each.
+        assert!(set.poll_next(&mut cx).is_pending());
+        assert_eq!((polls1.get(), polls2.get()), (1, 1));
+        // Nothing woken: nothing polled.
+        assert!(set.poll_next(&mut cx).is_pending());
+        assert_eq!((polls1.get(), polls2.get()), (1, 1));
+        // Wake the second only, twice: polled once, its output comes out.
+        open2.set(true);
+        let w = w2.borrow_mut().take().unwrap();
+        w.wake_by_ref();
+        w.wake();
+        assert!(
+            parent.0.load(Ordering::Relaxed) >= 1,
+            "the parent task is woken"
+        );
+        assert_eq!(set.poll_next(&mut cx), Poll::Ready(Some(2)));
+        assert_eq!((polls1.get(), polls2.get()), (1, 2));
+        assert_eq!(set.len(), 1);
+        // The freed slot is reused: no new slot is made.
+        let (g3, open3, _polls3, _w3) = gate(3);
+        open3.set(true);
+        assert!(set.push(g3).is_ok());
+        assert_eq!(set.slots.len(), 2);
+        assert_eq!(set.poll_next(&mut cx), Poll::Ready(Some(3)));
+        // The other future still finishes when woken.
+        open1.set(true);
+        w1.borrow_mut().take().unwrap().wake();
+        assert_eq!(set.poll_next(&mut cx), Poll::Ready(Some(1)));
+        assert!(set.is_empty());
+        assert_eq!(set.poll_next(&mut cx), Poll::Ready(None));
+    }
+
+    #[test]
+    fn capacity_is_enforced_and_clear_frees_slots() {
+        let mut set = InFlight::new(2);
+        let (a, ..) = gate(1);
+        let (b, ..) = gate(2);
+        let (c, ..) = gate(3);
+        assert!(set.push(a).is_ok());
+        assert!(set.push(b).is_ok());
+        assert!(set.is_full());
+        let back = set.push(c).unwrap_err();
+        assert_eq!(back.value, 3);
+        set.clear();
+        assert!(set.is_empty() && !set.is_full());
+        assert!(set.push(back).is_ok());
+        assert_eq!(set.slots.len(), 2);
+    }
+
+    #[test]
+    fn a_future_that_keeps_waking_itself_does_not_hold_the_caller() {
+        struct Spin;
+        impl Future for Spin {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+        let parent = Arc::new(CountWake(Default::default()));
+        let parent_waker = Waker::from(parent.clone());
+        let mut cx = Context::from_waker(&parent_waker);
+        let mut set = InFlight::new(1);
+        assert!(set.push(Spin).is_ok());
+        assert!(set.poll_next(&mut cx).is_pending());
+        assert!(parent.0.load(Ordering::Relaxed) >= 1);
+    }
+}

@@ -6,6 +6,8 @@
 //! vrrp-speaker -i eth0 --vrid 7 --version 2 --auth-pass secret --vip 10.0.0.7/32 --peer 10.0.0.2
 //! ```
 //!
+//! `--vmac` runs with a VRRP virtual MAC interface (keepalived's `use_vmac`).
+//!
 //! Under load, `--realtime-priority 10 --mlock` runs it with SCHED_FIFO and locked memory.
 //! At exit it prints its counters, with the lateness it saw (receive-to-processing delay of
 //! adverts, timer lateness histogram).
@@ -77,6 +79,14 @@ struct Args {
     /// Lock all memory (mlockall; needs CAP_IPC_LOCK).
     #[arg(long)]
     mlock: bool,
+    /// Use a VRRP virtual MAC (keepalived's use_vmac): a macvlan `vrrp.<vrid>` on the
+    /// interface with MAC 00:00:5e:00:01:<vrid> (IPv6: 00:00:5e:00:02:<vrid>) holds the VIPs
+    /// and sends the adverts and announcements.
+    #[arg(long)]
+    vmac: bool,
+    /// With --vmac: the vmac interface's name instead of `vrrp.<vrid>`.
+    #[arg(long, requires = "vmac")]
+    vmac_name: Option<String>,
 }
 
 fn config(a: &Args) -> Result<InstanceConfig, String> {
@@ -157,6 +167,11 @@ fn config(a: &Args) -> Result<InstanceConfig, String> {
             ChecksumMode::Standard
         },
         announce: ha_arp::Config::default(),
+        vmac: a.vmac.then(|| {
+            a.vmac_name
+                .clone()
+                .unwrap_or_else(|| ha_failover::runtime::vmac::default_name(a.vrid))
+        }),
     })
 }
 

@@ -16,6 +16,14 @@
 //! - a late Adver_Timer sends at once and the schedule stays on its grid (no drift);
 //! - adverts are sent before anything else is done, and the slow effects (rtnetlink address
 //!   changes, gratuitous ARP / NA) run on their own task, so they never delay an advert.
+//!
+//! With unicast peers the socket is bound to the primary address: it is the source of the
+//! adverts whatever VIPs the interface holds (IPv6 source selection would otherwise pick a VIP
+//! of the same prefix once master, and the peers would not recognise the sender).
+//!
+//! With [`InstanceConfig::vmac`] the instance runs on a VRRP virtual MAC interface
+//! ([`super::vmac`]): VIPs on it, adverts and announcements sent from it (by a socket bound
+//! to the primary address), multicast adverts received on it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant, SystemTime};
@@ -194,15 +202,10 @@ pub async fn run(
             })?;
     }
     let multicast = cfg.router.peers.is_empty();
-    let socket = match family {
-        Family::Ipv4 => VrrpSocket::open_v4(&cfg.interface, ifindex, multicast),
-        Family::Ipv6 => VrrpSocket::open_v6(&cfg.interface, ifindex, multicast),
-    }
-    .map_err(sock_err)?;
     // With a virtual MAC: the vmac interface, a send-only socket on it bound to the primary
     // address (the vmac's own addresses are the VIPs), and the VIP interface is the vmac.
-    let (vmac, tx_socket) = match &cfg.vmac {
-        None => (None, None),
+    let vmac = match &cfg.vmac {
+        None => None,
         Some(vname) => {
             let vmac = Vmac::create(&VmacConfig {
                 parent: cfg.interface.clone(),
@@ -230,14 +233,41 @@ pub async fn run(
                     .await
                     .map_err(nl)?;
             }
+            Some(vmac)
+        }
+    };
+    // Multicast adverts of the peers' vmacs carry our own virtual MAC as their source: the
+    // macvlan driver hands such frames to the vmac only (it takes them for its own,
+    // reflected), so with a vmac multicast adverts are received there. Unicast adverts are
+    // addressed to the parent's MAC and arrive on the parent.
+    let (rx_name, rx_ifindex) = match &vmac {
+        Some(v) if multicast => (v.name().to_owned(), v.ifindex()),
+        _ => (cfg.interface.clone(), ifindex),
+    };
+    let socket = match family {
+        Family::Ipv4 => VrrpSocket::open_v4(&rx_name, rx_ifindex, multicast),
+        Family::Ipv6 => VrrpSocket::open_v6(&rx_name, rx_ifindex, multicast),
+    }
+    .map_err(sock_err)?;
+    if !multicast {
+        // Unicast: the adverts' source is the primary address whatever other addresses (the
+        // VIPs once master) the interface has (IPv6 source selection would pick a VIP of the
+        // same prefix), and the peers' adverts are addressed to it.
+        socket
+            .bind_source(cfg.router.primary_address)
+            .map_err(sock_err)?;
+    }
+    let tx_socket = match &vmac {
+        None => None,
+        Some(v) => {
             let tx = match family {
-                Family::Ipv4 => VrrpSocket::open_v4(vmac.name(), vmac.ifindex(), false),
-                Family::Ipv6 => VrrpSocket::open_v6(vmac.name(), vmac.ifindex(), false),
+                Family::Ipv4 => VrrpSocket::open_v4(v.name(), v.ifindex(), false),
+                Family::Ipv6 => VrrpSocket::open_v6(v.name(), v.ifindex(), false),
             }
             .map_err(sock_err)?;
             tx.bind_source(cfg.router.primary_address)
                 .map_err(sock_err)?;
-            (Some(vmac), Some(tx))
+            Some(tx)
         }
     };
     let vip_ifindex = vmac.as_ref().map_or(ifindex, Vmac::ifindex);
@@ -334,6 +364,11 @@ pub async fn run(
         name: &name,
     };
     tracing::info!(instance = %name, interface = %cfg.interface, %src, "VRRP instance starting");
+    // Realtime only: a standby thread on another CPU wakes this one if its CPU stalls.
+    let standby = super::sched::Standby::start(super::sched::STANDBY_MARGIN).unwrap_or_else(|e| {
+        tracing::warn!(instance = %name, error = %e, "no standby thread");
+        None
+    });
 
     loop {
         // Adverts first: nothing the router asked for is carried out before they are sent.
@@ -351,7 +386,12 @@ pub async fn run(
             };
             let dst = t.destination.addr();
             match advert.emit(&mut tx_buf, cfg.checksum_mode, src, dst) {
-                Ok(len) => match tx_socket.as_ref().unwrap_or(&socket).send_to(&tx_buf[..len], dst).await {
+                Ok(len) => match tx_socket
+                    .as_ref()
+                    .unwrap_or(&socket)
+                    .send_to(&tx_buf[..len], dst)
+                    .await
+                {
                     Ok(()) => counters.sent += 1,
                     Err(e) => tracing::warn!(instance = %name, error = %e, "advert not sent"),
                 },
@@ -378,6 +418,9 @@ pub async fn run(
         }
 
         let deadline = router.poll_timeout();
+        if let Some(s) = &standby {
+            s.arm(deadline);
+        }
         let sleep = async {
             match deadline {
                 Some(d) => tokio::time::sleep_until(d.into()).await,

@@ -16,20 +16,22 @@
 //!   parent does not answer ARP for the VIPs held on the vmac with its own MAC, and does not
 //!   use a VIP as the sender address of its own ARP requests, which would teach the clients the
 //!   parent's MAC for the VIP), `arp_ignore=1` on the vmac (it answers only for the VIPs it
-//!   holds), and disables IPv6 on the vmac (no MLD or router solicitation from a backup's vmac
+//!   holds) and `rp_filter=0` (the peers' multicast adverts are received on it), and disables IPv6 on the vmac (no MLD or router solicitation from a backup's vmac
 //!   that would steal the virtual MAC's switch port).
 //! - IPv6: no automatic link-local address on the vmac (`addr_gen_mode` none); the instance
 //!   adds its own link-local address there, so that adverts from the vmac keep the primary
 //!   address as their source (keepalived does the same).
 //!
-//! [`Vmac::remove`] (and `Drop`, best effort) deletes the interface and puts the parent's
-//! sysctls back as they were. One instance per parent interface is assumed for the sysctls.
+//! [`Vmac::remove`] (and `Drop`, best effort) deletes the interface (a reused one too) and puts
+//! the parent's sysctls back as they were. One instance per parent interface is assumed for the sysctls.
 
 use std::io;
 use std::path::PathBuf;
 
 use futures::TryStreamExt;
-use netlink_packet_core::{NLM_F_ACK, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload};
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage, MacVlanMode};
 use rtnetlink::{Handle, LinkMacVlan, LinkUnspec};
@@ -165,7 +167,9 @@ async fn find_link(handle: &Handle, name: &str) -> Result<Option<LinkMessage>, r
     let mut links = handle.link().get().match_name(name.to_owned()).execute();
     match links.try_next().await {
         Ok(m) => Ok(m),
-        Err(rtnetlink::Error::NetlinkError(e)) if e.code.map(|c| -c.get()) == Some(libc::ENODEV) => {
+        Err(rtnetlink::Error::NetlinkError(e))
+            if e.code.map(|c| -c.get()) == Some(libc::ENODEV) =>
+        {
             Ok(None)
         }
         Err(e) => Err(e),
@@ -193,7 +197,10 @@ fn describe(m: &LinkMessage) -> (bool, Option<u32>, Option<Vec<u8>>) {
 }
 
 fn fmt_mac(m: &[u8]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 impl Vmac {
@@ -233,7 +240,11 @@ impl Vmac {
                     parent: cfg.parent.clone(),
                     found: format!(
                         "{} on ifindex {} with MAC {}, wanted a macvlan on ifindex {parent_ifindex} with MAC {}",
-                        if macvlan { "a macvlan" } else { "not a macvlan" },
+                        if macvlan {
+                            "a macvlan"
+                        } else {
+                            "not a macvlan"
+                        },
                         p.map_or("none".into(), |p| p.to_string()),
                         a.as_deref().map_or("none".into(), fmt_mac),
                         fmt_mac(&mac),
@@ -300,7 +311,11 @@ impl Vmac {
             set_sysctl(&p, "1")?;
             return Ok(());
         }
-        for (key, value) in [("arp_ignore", "1"), ("arp_filter", "1"), ("arp_announce", "2")] {
+        for (key, value) in [
+            ("arp_ignore", "1"),
+            ("arp_filter", "1"),
+            ("arp_announce", "2"),
+        ] {
             let p = conf("ipv4", &self.parent, key);
             let old = set_sysctl(&p, value)?;
             if old != value {
@@ -308,6 +323,16 @@ impl Vmac {
             }
         }
         set_sysctl(&conf("ipv4", &self.name, "arp_ignore"), "1")?;
+        // The peers' multicast adverts are received on the vmac, which has no route back to
+        // them (keepalived does the same; a strict `all.rp_filter` still applies).
+        set_sysctl(&conf("ipv4", &self.name, "rp_filter"), "0")?;
+        if std::fs::read_to_string(conf("ipv4", "all", "rp_filter")).is_ok_and(|v| v.trim() == "1")
+        {
+            tracing::warn!(
+                vmac = %self.name,
+                "net.ipv4.conf.all.rp_filter is 1 (strict): adverts received on the vmac will be dropped; set it to 0 or 2"
+            );
+        }
         // No IPv6 (MLD, router solicitations) from an IPv4 vmac; absent when IPv6 is off.
         let p = conf("ipv6", &self.name, "disable_ipv6");
         if p.exists() {
@@ -435,10 +460,13 @@ mod tests {
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::MacVlan),
-            LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(MacVlanMode::Private)])),
+            LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(
+                MacVlanMode::Private,
+            )])),
         ]));
         m.attributes.push(LinkAttribute::Link(3));
-        m.attributes.push(LinkAttribute::Address(virtual_mac(1, false).to_vec()));
+        m.attributes
+            .push(LinkAttribute::Address(virtual_mac(1, false).to_vec()));
         assert_eq!(
             describe(&m),
             (true, Some(3), Some(vec![0, 0, 0x5e, 0, 1, 1]))

@@ -339,6 +339,25 @@ fn source_must_be_link_local() {
     check(&b, &ctx).unwrap();
 }
 
+/// Unicast peers (keepalived `unicast_src_ip`) may use a global source: the link-local rule
+/// is for adverts to ff02::12.
+#[test]
+fn unicast_adverts_may_come_from_a_global_source() {
+    let src: Ipv6Addr = "2001:db8::1".parse().unwrap();
+    let ctx = RxContext {
+        src: IpAddr::V6(src),
+        dst: "2001:db8::2".parse().unwrap(),
+        ..v3_ctx6()
+    };
+    let mut b = v3_bytes6();
+    Packet::new_unchecked(&mut b[..], Family::Ipv6).fill_checksum(
+        ChecksumMode::Standard,
+        ctx.src,
+        ctx.dst,
+    );
+    check(&b, &ctx).unwrap();
+}
+
 #[test]
 fn family_mismatch() {
     let ctx = RxContext {

@@ -42,7 +42,8 @@ pub struct RxContext {
 /// 2. TTL / hop limit 255 ([`WireError::BadTtl`], section 7.1);
 /// 3. families agree: the context's, the packet view's, the IP source's and destination's, and
 ///    VRRPv2 only over IPv4 ([`WireError::FamilyMismatch`]);
-/// 4. IPv6 source link-local ([`WireError::SourceNotLinkLocal`], RFC 9568 section 5.1.2.1);
+/// 4. IPv6 source link-local when sent to ff02::12 ([`WireError::SourceNotLinkLocal`], RFC 9568
+///    section 5.1.2.1; unicast adverts may come from any unicast address);
 /// 5. version is the configured one ([`WireError::BadVersion`], section 7.1);
 /// 6. type is ADVERTISEMENT ([`WireError::BadType`], RFC 9568 section 5.2.2);
 /// 7. at least one address ([`WireError::NoAddresses`], RFC 9568 section 5.2.5) and the length
@@ -79,8 +80,11 @@ pub fn validate<'a, T: AsRef<[u8]>>(
 
     check_families(family, ctx, vrid)?;
 
-    // RFC 9568 section 5.1.2.1: the IPv6 source is the interface's link-local address.
+    // RFC 9568 section 5.1.2.1: the IPv6 source is the interface's link-local address. Only
+    // for the protocol's own multicast group: unicast peers (keepalived's `unicast_peer`, not
+    // in the RFC) may use any unicast source, as keepalived's `unicast_src_ip` does.
     if let IpAddr::V6(src) = ctx.src
+        && ctx.dst == IpAddr::V6(super::MULTICAST_V6)
         && !src.is_unicast_link_local()
     {
         return Err(WireError::SourceNotLinkLocal { vrid, src });

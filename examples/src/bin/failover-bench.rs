@@ -16,7 +16,13 @@
 //! processes spinning, killed after), for `--duration-s` each: false takeovers are counted
 //! from a client's capture (runs of adverts from the backup while the master runs), then both
 //! masters are SIGKILLed under the same load and the takeover is measured.
-//! `--ours-realtime N` runs our speakers with `--realtime-priority N --mlock`.
+//! `--ours-realtime N` runs our speakers with `--realtime-priority N --mlock` (which also gives
+//! each a standby thread on the other CPU: see `ha_failover::runtime::sched::Standby`);
+//! `--keepalived-realtime N` gives keepalived its equivalents (`vrrp_rt_priority N`,
+//! `vrrp_no_swap`); `--tune-ksoftirqd N` raises the kernel's `ksoftirqd/N` threads to
+//! SCHED_FIFO N while the load runs (system tuning for both pairs, restored after). Each false
+//! takeover is listed with the master's silence on the wire before it, which tells a backup
+//! that misjudged from a master (or a machine) that really went quiet.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -51,6 +57,16 @@ struct Args {
     /// Load mode: run our speakers with this realtime priority (SCHED_FIFO) and mlock.
     #[arg(long)]
     ours_realtime: Option<u8>,
+    /// Load mode: run keepalived with its equivalents: `vrrp_rt_priority N` (SCHED_RR) and
+    /// `vrrp_no_swap` (mlockall) in `global_defs`.
+    #[arg(long)]
+    keepalived_realtime: Option<u8>,
+    /// Load mode, system tuning (off by default, applies to both pairs): raise the kernel's
+    /// `ksoftirqd/N` threads to SCHED_FIFO at this priority while the bench runs (restored
+    /// after), so packet processing the kernel defers to them is not starved by the busy loops.
+    /// Use a priority below the speakers'.
+    #[arg(long)]
+    tune_ksoftirqd: Option<u8>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +107,7 @@ fn speaker_path() -> PathBuf {
 }
 
 fn start(lab: &mut Lab, host: &Host, which: Impl, prio: u8, interval_ms: u64) -> Proc {
-    start_vr(lab, host, which, prio, interval_ms, 61, VIP, None)
+    start_vr(lab, host, which, prio, interval_ms, 61, VIP, None, None)
 }
 
 /// Starts one speaker of `which` for VRID `vrid` holding `vip`/24.
@@ -105,6 +121,7 @@ fn start_vr(
     vrid: u8,
     vip: &str,
     realtime: Option<u8>,
+    ka_realtime: Option<u8>,
 ) -> Proc {
     let vip_prefix = format!("{vip}/24");
     match which {
@@ -145,10 +162,14 @@ fn start_vr(
             let dir = lab.dir().join(format!("ka-{}", host.name()));
             std::fs::create_dir_all(&dir).expect("mkdir");
             let conf = dir.join("keepalived.conf");
+            // keepalived's own realtime settings (keepalived.conf(5), global_defs).
+            let rt = ka_realtime.map_or_else(String::new, |p| {
+                format!("  vrrp_rt_priority {p}\n  vrrp_no_swap\n")
+            });
             std::fs::write(
                 &conf,
                 format!(
-                    "global_defs {{\n  router_id {}\n}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  version 3\n  priority {prio}\n  advert_int {}\n  virtual_ipaddress {{\n    {vip_prefix}\n  }}\n}}\n",
+                    "global_defs {{\n  router_id {}\n{rt}}}\nvrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  version 3\n  priority {prio}\n  advert_int {}\n  virtual_ipaddress {{\n    {vip_prefix}\n  }}\n}}\n",
                     host.name(),
                     interval_ms as f64 / 1000.0
                 ),
@@ -367,6 +388,7 @@ fn main() {
 /// under busy loops; false takeovers counted from a client's capture, then a real crash.
 mod load {
     use super::*;
+    use ha_failover::runtime::sched::KsoftirqdBoost;
     use std::process::{Child, Command, Stdio};
 
     /// Busy loops (`sh -c 'while :; do :; done'` on the host), killed on drop.
@@ -411,6 +433,11 @@ mod load {
         master_adverts: usize,
         /// The backup's first advert after the kill, from the master's last (ms).
         takeover: Option<f64>,
+        /// Each false takeover: when (s since the first advert of the capture) and how long
+        /// the master had been silent on the wire before it (ms).
+        false_detail: Vec<(f64, f64)>,
+        /// When the largest gap ended (s since the first advert of the capture).
+        max_gap_at: Option<f64>,
     }
 
     struct Pair {
@@ -448,6 +475,11 @@ mod load {
         let mut f = PairFigures::default();
         let mut last_master: Option<f64> = None;
         let mut in_backup_run = false;
+        let mut last_gap = 0.0f64;
+        let t0 = rows
+            .first()
+            .and_then(|r| r[0].parse::<f64>().ok())
+            .unwrap_or(0.0);
         for r in rows.iter().filter(|r| r[3] == vrid) {
             let (Ok(t), src, prio) = (r[0].parse::<f64>(), r[1].as_str(), r[2].as_str()) else {
                 continue;
@@ -461,7 +493,11 @@ mod load {
             if src == p.master.1 && prio != "0" {
                 if let Some(m) = last_master {
                     let gap = (t - m) * 1000.0;
-                    f.max_gap = Some(f.max_gap.map_or(gap, |g: f64| g.max(gap)));
+                    last_gap = gap;
+                    if f.max_gap.is_none_or(|g| gap > g) {
+                        f.max_gap = Some(gap);
+                        f.max_gap_at = Some(t - t0);
+                    }
                 }
                 last_master = Some(t);
                 f.master_adverts += 1;
@@ -469,6 +505,11 @@ mod load {
             } else if src == p.backup.1 && prio != "0" {
                 if !in_backup_run {
                     f.false_takeovers += 1;
+                    // The master's silence the backup judged: the one still running, or the
+                    // one its last advert just ended (both woke from the same stall).
+                    let since = last_master.map_or(f64::NAN, |m| (t - m) * 1000.0);
+                    let silence = since.max(last_gap);
+                    f.false_detail.push((t - t0, silence));
                 }
                 in_backup_run = true;
             }
@@ -488,11 +529,19 @@ mod load {
         let i = args.interval_ms as f64;
         let bound = 3.0 * i + (256.0 - 100.0) * i / 256.0;
         println!(
-            "load mode: VRRPv3 at {} ms, master 150 / backup 100 (Master_Down_Interval {bound:.2} ms), {} s under load per level, ours realtime: {}",
+            "load mode: VRRPv3 at {} ms, master 150 / backup 100 (Master_Down_Interval {bound:.2} ms), {} s under load per level; ours realtime: {}; keepalived realtime: {}; ksoftirqd: {}",
             args.interval_ms,
             args.duration_s,
             args.ours_realtime
-                .map_or("off".to_owned(), |p| format!("SCHED_FIFO {p} + mlock"))
+                .map_or("off".to_owned(), |p| format!("SCHED_FIFO {p} + mlock")),
+            args.keepalived_realtime
+                .map_or("off".to_owned(), |p| format!(
+                    "vrrp_rt_priority {p} (SCHED_RR) + vrrp_no_swap"
+                )),
+            args.tune_ksoftirqd
+                .map_or("untouched".to_owned(), |p| format!(
+                    "SCHED_FIFO {p} during the load"
+                )),
         );
         println!(
             "{:>5} {:<11} {:>15} {:>11} {:>14} {:>12} {:>9}",
@@ -540,6 +589,7 @@ mod load {
                 p.vrid,
                 p.vip,
                 rt,
+                args.keepalived_realtime,
             ));
         }
         for p in &PAIRS {
@@ -559,6 +609,7 @@ mod load {
                 p.vrid,
                 p.vip,
                 rt,
+                args.keepalived_realtime,
             ));
         }
         std::thread::sleep(Duration::from_secs(1));
@@ -572,6 +623,13 @@ mod load {
             }
         }
         let cap = lab.capture(host("c"), "eth0", Some("ip proto 112"));
+        // System tuning for both pairs, restored when the level ends (also on an error).
+        let boost = match args.tune_ksoftirqd {
+            Some(p) => {
+                Some(KsoftirqdBoost::apply(p).map_err(|e| format!("--tune-ksoftirqd {p}: {e}"))?)
+            }
+            None => None,
+        };
         let busy = Busy::start(n);
         std::thread::sleep(Duration::from_secs(args.duration_s));
         let killed = SystemTime::now();
@@ -584,6 +642,10 @@ mod load {
             .collect::<Vec<_>>();
         std::thread::sleep(Duration::from_millis(300));
         drop(busy);
+        if let Some(b) = boost {
+            b.restore()
+                .map_err(|e| format!("restoring ksoftirqd scheduling: {e}"))?;
+        }
         let pcap = cap.stop();
         // Our backup prints its lateness counters when stopped.
         backups[0].signal(libc::SIGTERM);
@@ -599,8 +661,8 @@ mod load {
             ],
         );
         let t_kill = epoch(killed);
-        for (p, took) in PAIRS.iter().zip(took) {
-            let f = analyse(&rows, p, t_kill);
+        let figures: Vec<PairFigures> = PAIRS.iter().map(|p| analyse(&rows, p, t_kill)).collect();
+        for ((p, took), f) in PAIRS.iter().zip(took).zip(&figures) {
             println!(
                 "{:>5} {:<11} {:>15} {:>11} {:>14} {:>12} {:>9}",
                 n,
@@ -616,16 +678,53 @@ mod load {
                 cell(f.takeover.map(|t| t - bound))
             );
         }
+        for (p, f) in PAIRS.iter().zip(&figures) {
+            if let Some(at) = f.max_gap_at {
+                println!("      {}: largest gap ends at +{at:.3} s", p.which.name());
+            }
+            for (at, silence) in f.false_detail.iter().take(12) {
+                let kind = if *silence >= bound {
+                    "the master was silent on the wire for longer than Master_Down_Interval"
+                } else {
+                    "the master's adverts were on the wire in time"
+                };
+                println!(
+                    "      {}: false takeover at +{at:.3} s after a {silence:.1} ms silence of the master ({kind})",
+                    p.which.name()
+                );
+            }
+        }
         for line in backups[0]
             .stderr()
             .lines()
-            .filter(|l| l.contains("vrrp-speaker:"))
+            .filter(|l| l.contains("vrrp-speaker:") || l.contains("VRRP standby stopped"))
         {
-            println!(
-                "      ours (backup): {}",
-                line.trim_start_matches("vrrp-speaker: ")
-            );
+            let line = match line.find("VRRP standby stopped") {
+                // The tracing line: keep the message and its fields, drop the time, the level
+                // and any colour codes.
+                Some(i) => strip_ansi(&line[i..]),
+                None => line.trim_start_matches("vrrp-speaker: ").to_owned(),
+            };
+            println!("      ours (backup): {line}");
         }
         Ok(())
+    }
+
+    /// `s` without ANSI colour sequences (`ESC [ ... m`).
+    fn strip_ansi(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut chars = s.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for c in chars.by_ref() {
+                    if c == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
     }
 }

@@ -43,6 +43,7 @@ use ha_examples::director::{self, ConfigError, Loaded, observe, realserver};
 use ha_failover::runtime::director::{
     DirectorRunError, Reload, ReloadReport, RunIo, RuntimeEvent, run_with,
 };
+use ha_failover::runtime::sched::{Policy, Realtime};
 use ha_failover::runtime::status::Status;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -319,8 +320,33 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
         shutdown: stop_rx,
         status: Some(status_tx),
         reload: Some(reload_rx),
+        slow: Some(tokio::runtime::Handle::current()),
     };
-    let mut director = tokio::spawn(run_with(built.config, io));
+    let realtime = loaded.config.global.realtime_priority;
+    let director_config = built.config;
+    // The VRRP loop gets a thread of its own (optionally SCHED_FIFO with memory locked), so
+    // that nothing else runs where adverts are sent and timers fire (issue 9); the slow work
+    // (addresses, announcements, scripts, checks, IPVS) runs on this runtime.
+    let mut director = tokio::task::spawn_blocking(move || {
+        if let Some(priority) = realtime {
+            Realtime {
+                priority: Some(priority),
+                policy: Policy::Fifo,
+                mlock: true,
+            }
+            .apply()
+            .map_err(DirectorRunError::Realtime)?;
+            tracing::info!(priority, "VRRP thread: SCHED_FIFO, memory locked");
+        }
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|source| DirectorRunError::Io {
+                what: "building the VRRP thread's runtime",
+                source,
+            })?
+            .block_on(run_with(director_config, io))
+    });
 
     let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),

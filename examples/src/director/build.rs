@@ -372,6 +372,7 @@ pub fn build(
             })?;
             o.auth = Auth::SimpleText(p);
         }
+        o.vmac = inst.vmac.clone();
         options.insert(inst.name.clone(), o);
     }
 

@@ -1,6 +1,8 @@
-//! The configuration layer of `ha-director`: a typed model ([`model`]), its TOML form
-//! ([`toml_format`]), a keepalived.conf reader ([`keepalived`]) and semantic validation
-//! ([`validate`]).
+//! `ha-director`'s library side: a typed configuration model ([`model`]), its TOML form
+//! ([`toml_format`]), a keepalived.conf reader ([`keepalived`]), semantic validation and
+//! script security ([`validate`]), the translation to the runtime's configuration
+//! ([`build`]), status and metrics serving ([`observe`]), systemd notifications
+//! ([`sdnotify`]) and the LVS-DR real-server side ([`realserver`]).
 //!
 //! ```no_run
 //! use ha_examples::director;
@@ -13,8 +15,12 @@
 //! # Ok::<(), String>(())
 //! ```
 
+pub mod build;
 pub mod keepalived;
 pub mod model;
+pub mod observe;
+pub mod realserver;
+pub mod sdnotify;
 pub mod toml_format;
 pub mod validate;
 
@@ -157,7 +163,10 @@ fn finish(
     warnings: Vec<Warning>,
     locations: HashMap<Item, Location>,
 ) -> Result<Loaded, Vec<ConfigError>> {
-    let errors = validate::validate(&config);
+    let mut errors = validate::validate(&config);
+    if errors.is_empty() && config.global.script_security {
+        errors = validate::check_script_security(&config);
+    }
     if errors.is_empty() {
         return Ok(Loaded {
             config,

@@ -79,6 +79,11 @@ pub struct Global {
     /// The IPVS connection sync daemon (keepalived `lvs_sync_daemon`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_daemon: Option<SyncDaemon>,
+    /// Run the VRRP loop on its own thread under `SCHED_FIFO` at this priority (1..=99), with
+    /// memory locked (keepalived `vrrp_rt_priority` and `vrrp_no_swap`); needs CAP_SYS_NICE
+    /// and CAP_IPC_LOCK or root. Off by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realtime_priority: Option<u8>,
 }
 
 /// Where the status socket is when `global.status_socket` is not set.
@@ -220,6 +225,11 @@ pub struct Instance {
     /// VRRPv2 simple-text authentication (RFC 3768 §5.3.6.1); not allowed with v3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<Auth>,
+    /// Run on a VRRP virtual MAC interface of this name (keepalived `use_vmac`; keepalived's
+    /// default name is `vrrp.<vrid>`): VIPs on it, adverts and ARP from
+    /// 00:00:5e:00:01:<vrid>, so neighbours keep their caches across a failover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmac: Option<String>,
     /// Interfaces whose link state is tracked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_interfaces: Vec<TrackInterface>,

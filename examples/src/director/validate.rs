@@ -418,6 +418,13 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
     for vs in &cfg.virtual_servers {
         validate_vs(&mut errs, vs);
     }
+    if let Some(p) = cfg.global.realtime_priority
+        && !(1..=99).contains(&p)
+    {
+        errs.push(ValidationError::BadGlobal {
+            reason: format!("realtime priority {p} is outside 1..=99"),
+        });
+    }
     if let Some(d) = &cfg.global.sync_daemon {
         let bad = |reason: String| ValidationError::BadGlobal { reason };
         if !instances.contains(d.instance.as_str()) {

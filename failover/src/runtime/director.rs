@@ -51,6 +51,7 @@ use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
 use super::pools::{self, HealthShared, HealthTask, IpvsWork, RealServerHealth};
 use super::socket::{Received, SocketError, VrrpSocket};
 use super::status::{InstanceStatus, IpvsStatus, Lateness, MemberStatus, PoolStatus, Status};
+use super::vmac::{Vmac, VmacConfig, VmacMode};
 use ha_ipvs::model::DaemonRole;
 use std::sync::{Arc, Mutex};
 
@@ -64,6 +65,12 @@ pub struct InstanceOptions {
     /// The fence command (heartbeat STONITH) for an instance configured with `fence`: exit
     /// status 0 means the peer is fenced.
     pub fence: Option<Vec<String>>,
+    /// Run on a VRRP virtual MAC interface of this name (keepalived `use_vmac`;
+    /// [`super::vmac::default_name`] gives keepalived's `vrrp.<vrid>`): its VIPs that name
+    /// no device go on it, adverts and announcements leave from it with the virtual MAC
+    /// `00-00-5E-00-01-{VRID}` (RFC 9568 section 7.3), so neighbours never need to update
+    /// their caches on a failover. It is created at start and removed at stop.
+    pub vmac: Option<String>,
 }
 
 /// What [`run`] needs.
@@ -239,9 +246,30 @@ pub enum DirectorRunError {
         #[source]
         source: NetlinkError,
     },
+    /// The realtime settings could not be applied.
+    #[error("realtime scheduling: {0}")]
+    Realtime(#[source] super::sched::SchedError),
+    /// A system call of the runtime's own failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// A new configuration cannot be adopted in place.
     #[error("reload: {0}")]
     Reconfigure(#[source] crate::core::ReconfigureError),
+    /// A virtual MAC interface could not be set up.
+    #[error("instance {instance:?}: {source}")]
+    Vmac {
+        /// The instance.
+        instance: String,
+        /// The failure.
+        #[source]
+        source: super::vmac::VmacError,
+    },
     /// The kernel's IPVS could not be reached (virtual servers are configured).
     #[error("IPVS: {0}")]
     Ipvs(#[source] ha_ipvs::Error),
@@ -267,6 +295,10 @@ pub struct RunIo {
     pub status: Option<watch::Sender<Status>>,
     /// New configurations to switch to without restarting (SIGHUP).
     pub reload: Option<mpsc::UnboundedReceiver<Reload>>,
+    /// Where the slow work runs (addresses, announcements, scripts, health checks, IPVS):
+    /// another runtime, so that the VRRP loop can have its thread (and its realtime priority)
+    /// to itself; `None`: the current runtime.
+    pub slow: Option<tokio::runtime::Handle>,
 }
 
 impl RunIo {
@@ -277,6 +309,7 @@ impl RunIo {
             shutdown,
             status: None,
             reload: None,
+            slow: None,
         }
     }
 }
@@ -384,6 +417,10 @@ struct InstIo {
     v6: Vec<Ipv6Addr>,
     /// Multicast (no unicast peers): its socket joined the VRRP group.
     multicast: bool,
+    /// The socket it sends from when not its receiving one (a virtual MAC's).
+    tx: Option<usize>,
+    /// The device of its VIPs that name none: its interface, or its virtual MAC's.
+    vip_dev: String,
 }
 
 /// What sending and validating need for one instance.
@@ -427,6 +464,8 @@ fn inst_io(
         v4,
         v6,
         multicast: c.router.peers.is_empty(),
+        tx: None,
+        vip_dev: c.interface.clone(),
     })
 }
 
@@ -461,7 +500,9 @@ pub async fn run_with(
         mut shutdown,
         status,
         reload,
+        slow,
     } = io;
+    let slow = slow.unwrap_or_else(tokio::runtime::Handle::current);
     let mut reload = reload;
     let started = Instant::now();
     let nl = |what: &str| {
@@ -532,6 +573,7 @@ pub async fn run_with(
         }
     }
     let mut ifindex: HashMap<String, u32> = HashMap::new();
+    let mut ifnames = ifnames;
     for name in &ifnames {
         let i = addrs
             .ifindex(name)
@@ -540,51 +582,160 @@ pub async fn run_with(
         ifindex.insert(name.clone(), i);
     }
 
-    // Sockets and per-instance IO.
-    let mut socks: Vec<Sock> = Vec::new();
-    let mut io: Vec<InstIo> = Vec::with_capacity(n);
+    // Virtual MAC interfaces (keepalived `use_vmac`), before the sockets that use them.
+    let mut vmacs: Vec<Vmac> = Vec::new();
+    let mut vmac_of: HashMap<usize, usize> = HashMap::new();
     for i in 0..n {
         let c = probe.instance_config(InstanceId(i as u32)).expect("index");
-        let opts = cfg.instances.get(&c.name).cloned().unwrap_or_default();
-        if c.fence && opts.fence.as_ref().is_none_or(|f| f.is_empty()) {
+        let Some(name) = cfg.instances.get(&c.name).and_then(|o| o.vmac.clone()) else {
+            continue;
+        };
+        let v = Vmac::create(&VmacConfig {
+            parent: c.interface.clone(),
+            name,
+            vrid: c.router.vrid.get(),
+            ipv6: !c.router.primary_address.is_ipv4(),
+            mode: VmacMode::Private,
+        })
+        .await
+        .map_err(|source| DirectorRunError::Vmac {
+            instance: c.name.clone(),
+            source,
+        })?;
+        if let IpAddr::V6(ll) = c.router.primary_address
+            && ll.is_unicast_link_local()
+        {
+            // The vmac has no link-local of its own: IPv6 adverts from it keep the primary
+            // address as their source.
+            addrs
+                .add(Vip {
+                    ifindex: v.ifindex(),
+                    addr: c.router.primary_address,
+                    prefix: 64,
+                })
+                .await
+                .map_err(nl(&format!("link-local on {}", v.name())))?;
+        }
+        ifindex.insert(v.name().to_owned(), v.ifindex());
+        ifnames.push(v.name().to_owned());
+        vmac_of.insert(i, vmacs.len());
+        vmacs.push(v);
+    }
+
+    // Sockets and per-instance IO. One receiving socket per (device, family): it joins the
+    // VRRP group if any instance on it is multicast, and is bound to the primary address when
+    // every instance on it is unicast from that one address (IPv6 source selection would
+    // otherwise pick a VIP of the same prefix). With a virtual MAC, multicast adverts arrive on
+    // the vmac, and adverts are sent from it by a socket of their own.
+    struct Want {
+        bind_if: String,
+        family: Family,
+        multicast: bool,
+        src: Option<IpAddr>,
+    }
+    let mut wants: Vec<Want> = Vec::new();
+    let mut sock_of: Vec<usize> = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = probe.instance_config(InstanceId(i as u32)).expect("index");
+        if c.fence
+            && cfg
+                .instances
+                .get(&c.name)
+                .and_then(|o| o.fence.as_ref())
+                .is_none_or(|f| f.is_empty())
+        {
             return Err(DirectorRunError::Instance {
                 instance: c.name.clone(),
                 detail: "fencing is on but no fence command is given".into(),
             });
         }
-        let family = Family::of(c.router.primary_address);
         if c.router.primary_address.is_unspecified() {
             return Err(DirectorRunError::Instance {
                 instance: c.name.clone(),
                 detail: "the primary address must be given".into(),
             });
         }
+        let family = Family::of(c.router.primary_address);
         let multicast = c.router.peers.is_empty();
-        let sock = match socks
-            .iter()
-            .position(|s| s.interface == c.interface && s.family == family)
-        {
-            Some(s) => s,
-            None => {
-                let idx = ifindex[&c.interface];
-                let sock = match family {
-                    Family::Ipv4 => VrrpSocket::open_v4(&c.interface, idx, multicast)?,
-                    Family::Ipv6 => VrrpSocket::open_v6(&c.interface, idx, multicast)?,
-                };
-                socks.push(Sock {
-                    sock,
-                    interface: c.interface.clone(),
-                    family,
-                });
-                socks.len() - 1
-            }
+        let bind_if = match vmac_of.get(&i) {
+            Some(&v) if multicast => vmacs[v].name().to_owned(),
+            _ => c.interface.clone(),
         };
-        io.push(inst_io(
+        let src = (!multicast).then_some(c.router.primary_address);
+        match wants
+            .iter()
+            .position(|w| w.bind_if == bind_if && w.family == family)
+        {
+            Some(w) => {
+                let w2 = &mut wants[w];
+                w2.multicast |= multicast;
+                if w2.src != src {
+                    w2.src = None;
+                }
+                sock_of.push(w);
+            }
+            None => {
+                sock_of.push(wants.len());
+                wants.push(Want {
+                    bind_if,
+                    family,
+                    multicast,
+                    src,
+                });
+            }
+        }
+    }
+    let mut socks: Vec<Sock> = Vec::with_capacity(wants.len());
+    for w in &wants {
+        let idx = ifindex[&w.bind_if];
+        let sock = match w.family {
+            Family::Ipv4 => VrrpSocket::open_v4(&w.bind_if, idx, w.multicast)?,
+            Family::Ipv6 => VrrpSocket::open_v6(&w.bind_if, idx, w.multicast)?,
+        };
+        if let Some(a) = w.src.filter(|_| !w.multicast) {
+            sock.bind_source(a)?;
+        }
+        // The instances' interface, for demultiplexing: a vmac stands for its parent.
+        let interface = vmacs
+            .iter()
+            .find(|v| v.name() == w.bind_if)
+            .and_then(|v| {
+                (0..n).find_map(|i| {
+                    let c = probe.instance_config(InstanceId(i as u32))?;
+                    (vmac_of.get(&i).map(|&k| vmacs[k].name()) == Some(v.name()))
+                        .then(|| c.interface.clone())
+                })
+            })
+            .unwrap_or_else(|| w.bind_if.clone());
+        socks.push(Sock {
+            sock,
+            interface,
+            family: w.family,
+        });
+    }
+    let mut tx_socks: Vec<VrrpSocket> = Vec::new();
+    let mut io: Vec<InstIo> = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = probe.instance_config(InstanceId(i as u32)).expect("index");
+        let opts = cfg.instances.get(&c.name).cloned().unwrap_or_default();
+        let mut one = inst_io(
             c,
             probe.advert_addresses(InstanceId(i as u32)),
             &opts,
-            sock,
-        )?);
+            sock_of[i],
+        )?;
+        if let Some(&v) = vmac_of.get(&i) {
+            let v = &vmacs[v];
+            let tx = match Family::of(c.router.primary_address) {
+                Family::Ipv4 => VrrpSocket::open_v4(v.name(), v.ifindex(), false)?,
+                Family::Ipv6 => VrrpSocket::open_v6(v.name(), v.ifindex(), false)?,
+            };
+            tx.bind_source(c.router.primary_address)?;
+            one.tx = Some(tx_socks.len());
+            one.vip_dev = v.name().to_owned();
+            tx_socks.push(tx);
+        }
+        io.push(one);
     }
 
     // Announcement senders, one per interface carrying VIPs.
@@ -614,7 +765,7 @@ pub async fn run_with(
     let (fb_tx, mut fb_rx) = mpsc::unbounded_channel::<Feedback>();
     let (fx_tx, fx_rx) = mpsc::unbounded_channel::<Effect>();
     let (notify_tx, notify_rx) = mpsc::unbounded_channel::<Vec<String>>();
-    let effects = tokio::spawn(
+    let effects = slow.spawn(
         Effects {
             addrs: addrs.clone(),
             senders,
@@ -624,7 +775,7 @@ pub async fn run_with(
         }
         .run(fx_rx),
     );
-    let notifier = tokio::spawn(notify_task(
+    let notifier = slow.spawn(notify_task(
         notify_rx,
         cfg.notify_timeout,
         cfg.script_user,
@@ -637,7 +788,7 @@ pub async fn run_with(
     let (ipvs_tx, ipvs_task) = match (ipvs_client, &cfg.ipvs) {
         (Some(client), Some(opts)) => {
             let (tx, rx) = mpsc::unbounded_channel();
-            let task = tokio::spawn(pools::ipvs_task(
+            let task = slow.spawn(pools::ipvs_task(
                 client,
                 opts.clone(),
                 rx,
@@ -650,7 +801,7 @@ pub async fn run_with(
     let health_shared = Arc::new(Mutex::new(HealthShared::default()));
     let (health_tx, mut health_rx) = mpsc::unbounded_channel::<RealServerHealth>();
     let (health_reload_tx, health_reload_rx) = mpsc::unbounded_channel::<pools::HealthReload>();
-    let health_task = tokio::spawn(
+    let health_task = slow.spawn(
         HealthTask::new(
             cfg.health_scheduler,
             cfg.health.clone(),
@@ -696,6 +847,7 @@ pub async fn run_with(
         started,
         ipvs_shared: ipvs_shared.clone(),
         health_shared: health_shared.clone(),
+        tx_socks,
     };
     let mut publish_tick = tokio::time::interval(Duration::from_secs(1));
     publish_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -713,6 +865,12 @@ pub async fn run_with(
     });
     let mut stopping: Option<Instant> = None;
     tracing::info!(instances = n, sockets = socks.len(), "director starting");
+    // Realtime only (the embedder made this thread SCHED_FIFO/RR): a standby thread on another
+    // CPU wakes this one if its CPU stalls past a deadline (issue 9; see `sched::Standby`).
+    let standby = super::sched::Standby::start(super::sched::STANDBY_MARGIN).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "no standby thread");
+        None
+    });
 
     loop {
         node.flush(&socks).await;
@@ -728,6 +886,9 @@ pub async fn run_with(
             break;
         }
         let deadline = node.d.poll_timeout();
+        if let Some(s) = &standby {
+            s.arm(deadline);
+        }
         let sleep = async {
             match deadline {
                 Some(t) => tokio::time::sleep_until(t.into()).await,
@@ -862,6 +1023,12 @@ pub async fn run_with(
     if let Some(t) = ipvs_task {
         let _ = tokio::time::timeout(grace, t).await;
     }
+    // The VIPs on the virtual MACs are gone: remove the interfaces.
+    for v in vmacs {
+        if let Err(e) = v.remove() {
+            tracing::warn!(error = %e, "removing a virtual MAC interface");
+        }
+    }
     if let Ok(Ok(count)) = tokio::time::timeout(grace, notifier).await {
         counters.notified = count;
     }
@@ -903,6 +1070,8 @@ struct Node {
     started: Instant,
     ipvs_shared: pools::IpvsShared,
     health_shared: Arc<Mutex<HealthShared>>,
+    /// Send-only sockets (virtual MACs').
+    tx_socks: Vec<VrrpSocket>,
 }
 
 impl Node {
@@ -929,14 +1098,21 @@ impl Node {
                 detail: format!("{detail}: needs a restart"),
             };
             let family = Family::of(c.router.primary_address);
-            let Some(sock) = socks
-                .iter()
-                .position(|s| s.interface == c.interface && s.family == family)
-            else {
+            let old_io = self.io.get(i);
+            let old_vmac = self.cfg.instances.get(&c.name).and_then(|o| o.vmac.clone());
+            if old_vmac != opts.vmac {
+                return Err(restart("its virtual MAC setting changed".into()));
+            }
+            let Some(sock) = old_io.map(|o| o.sock).or_else(|| {
+                socks
+                    .iter()
+                    .position(|s| s.interface == c.interface && s.family == family)
+            }) else {
                 return Err(restart(format!("no VRRP socket on {}", c.interface)));
             };
+            let vip_dev = old_io.map_or(c.interface.clone(), |o| o.vip_dev.clone());
             for v in c.vips.iter().chain(&c.excluded_vips) {
-                let dev = v.dev_or(&c.interface);
+                let dev = v.dev_or(&vip_dev);
                 if self.ifindex_of(dev).is_none() {
                     return Err(restart(format!(
                         "address {} on new interface {dev}",
@@ -944,7 +1120,9 @@ impl Node {
                     )));
                 }
             }
-            let io = inst_io(c, next.advert_addresses(id), &opts, sock)?;
+            let mut io = inst_io(c, next.advert_addresses(id), &opts, sock)?;
+            io.vip_dev = vip_dev;
+            io.tx = old_io.and_then(|o| o.tx);
             if let Some(old) = self.io.get(i) {
                 if old.multicast != io.multicast {
                     return Err(restart("switching between multicast and unicast".into()));
@@ -1225,11 +1403,13 @@ impl Node {
             };
             let dst = t.destination.addr();
             let sent = match advert.emit(&mut self.tx_buf, io.checksum_mode, io.src, dst) {
-                Ok(len) => socks[io.sock]
-                    .sock
-                    .send_to(&self.tx_buf[..len], dst)
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(len) => match io.tx {
+                    Some(t) => &self.tx_socks[t],
+                    None => &socks[io.sock].sock,
+                }
+                .send_to(&self.tx_buf[..len], dst)
+                .await
+                .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             match sent {
@@ -1271,10 +1451,9 @@ impl Node {
     }
 
     fn vips(&self, vips: &[VipSpec], instance: InstanceId) -> Vec<Vip> {
-        let c = self.d.instance_config(instance).expect("instance");
         vips.iter()
             .filter_map(|v| {
-                let dev = v.dev_or(&c.interface);
+                let dev = self.vip_dev(instance, v);
                 let ifindex = self.ifindex_of(dev)?;
                 Some(Vip {
                     ifindex,
@@ -1283,6 +1462,19 @@ impl Node {
                 })
             })
             .collect()
+    }
+
+    /// The device of a VIP: its own, where the instance's interface stands for the
+    /// instance's virtual MAC when it has one.
+    fn vip_dev<'s>(&'s self, instance: InstanceId, v: &'s VipSpec) -> &'s str {
+        let c = self.d.instance_config(instance).expect("instance");
+        match v.dev_or(&c.interface) {
+            d if d == c.interface => self
+                .io
+                .get(instance.0 as usize)
+                .map_or(d, |io| io.vip_dev.as_str()),
+            d => d,
+        }
     }
 
     fn ifindex_of(&self, dev: &str) -> Option<u32> {
@@ -1318,7 +1510,12 @@ impl Node {
                         .iter()
                         .chain(&c.excluded_vips)
                         .find(|v| v.addr == a)
-                        .map_or(c.interface.as_str(), |v| v.dev_or(&c.interface));
+                        .map_or(
+                            self.io
+                                .get(instance.0 as usize)
+                                .map_or(c.interface.as_str(), |io| io.vip_dev.as_str()),
+                            |v| self.vip_dev(instance, v),
+                        );
                     let Some(i) = self.ifindex_of(dev) else {
                         continue;
                     };
@@ -1449,7 +1646,7 @@ impl Node {
             let timeout = self.cfg.track_timeout;
             let user = self.cfg.script_user;
             let tx = now_fb.clone();
-            tokio::spawn(async move {
+            let _ = self.fx_tx.send(Effect::Spawn(Box::pin(async move {
                 let code = match exec::run_as(&argv, timeout, user).await {
                     Ok(code) => code,
                     Err(e) => {
@@ -1461,7 +1658,7 @@ impl Node {
                     tracker: id,
                     result: TrackResult::Exit(code),
                 });
-            });
+            })));
         }
     }
 }
@@ -1681,6 +1878,7 @@ mod tests {
             started: start,
             ipvs_shared: Arc::default(),
             health_shared: Arc::default(),
+            tx_socks: Vec::new(),
         }
     }
 
@@ -1886,6 +2084,16 @@ mod tests {
             n.track_round();
             assert_eq!(n.counters.track_checks, 1);
             drop(n);
+            // The script runs off the VRRP loop: on the effects task.
+            let fx = &mut h.as_mut().unwrap().fx;
+            let mut spawned = 0;
+            while let Ok(e) = fx.try_recv() {
+                if let Effect::Spawn(task) = e {
+                    tokio::spawn(task);
+                    spawned += 1;
+                }
+            }
+            assert_eq!(spawned, 1);
             let fb = &mut h.as_mut().unwrap().fb;
             let got = tokio::time::timeout(Duration::from_secs(10), fb.recv())
                 .await

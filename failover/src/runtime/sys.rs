@@ -72,3 +72,84 @@ pub(crate) fn lock_memory() -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// Sets the scheduling policy and priority of thread `tid` (0: the calling thread).
+pub(crate) fn set_scheduler_of(tid: i32, policy: i32, priority: i32) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: `param` is a live, initialised sched_param that the kernel only reads during the
+    // call; a wrong `tid` is an error (ESRCH), not undefined behaviour.
+    let rc = unsafe { libc::sched_setscheduler(tid, policy, &param) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The scheduling policy and priority of thread `tid` (0: the calling thread).
+pub(crate) fn scheduler_of(tid: i32) -> io::Result<(i32, i32)> {
+    // SAFETY: takes only a thread id; a wrong one is an error (ESRCH).
+    let policy = unsafe { libc::sched_getscheduler(tid) };
+    if policy < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a live sched_param the kernel writes during the call and nothing else.
+    let rc = unsafe { libc::sched_getparam(tid, &mut param) };
+    if rc == 0 {
+        Ok((policy, param.sched_priority))
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The calling thread's id (`gettid`).
+pub(crate) fn thread_id() -> i32 {
+    // SAFETY: gettid takes no argument and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// The CPU the calling thread is running on (`sched_getcpu`).
+pub(crate) fn current_cpu() -> io::Result<usize> {
+    // SAFETY: sched_getcpu takes no argument and touches no memory of ours.
+    let rc = unsafe { libc::sched_getcpu() };
+    usize::try_from(rc).map_err(|_| io::Error::last_os_error())
+}
+
+/// The CPUs thread `tid` (0: the calling thread) may run on.
+pub(crate) fn affinity_of(tid: i32) -> io::Result<Vec<usize>> {
+    // SAFETY: cpu_set_t is a plain bit array; all-zero is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer and size describe `set`, a live cpu_set_t the kernel writes during
+    // the call and nothing else.
+    let rc =
+        unsafe { libc::sched_getaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: CPU_ISSET only reads `set` and every index is below its size in bits.
+    Ok((0..max)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect())
+}
+
+/// Restricts thread `tid` (0: the calling thread) to `cpus`.
+pub(crate) fn set_affinity_of(tid: i32, cpus: &[usize]) -> io::Result<()> {
+    let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: cpu_set_t is a plain bit array; all-zero is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &c in cpus.iter().filter(|&&c| c < max) {
+        // SAFETY: CPU_SET writes one bit of `set`; `c` is below its size in bits.
+        unsafe { libc::CPU_SET(c, &mut set) };
+    }
+    // SAFETY: the pointer and size describe `set`, a live cpu_set_t the kernel only reads.
+    let rc = unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

@@ -347,6 +347,10 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
     for k in c.block(n) {
         match k.keyword.as_str() {
             "lvs_sync_daemon" => cfg.global.sync_daemon = lvs_sync_daemon(c, k),
+            "vrrp_rt_priority" => {
+                cfg.global.realtime_priority = c.num(k, "a realtime priority 1..=99")
+            }
+            "vrrp_no_swap" => {} // memory is locked whenever realtime_priority is set
             "router_id" | "lvs_id" => cfg.global.router_id = c.arg(k).map(str::to_string),
             "enable_script_security" => cfg.global.script_security = c.flag(k),
             "script_user" => {
@@ -513,10 +517,13 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         nopreempt: false,
         preempt_delay_ms: 0,
         auth: None,
+        vmac: None,
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
         notify: Notify::default(),
     };
+    // `use_vmac` without a name: keepalived's `vrrp.<vrid>`, known once the block is read.
+    let mut default_vmac = false;
     let mut have_interface = false;
     let mut have_vrid = false;
     for k in c.block(n) {
@@ -588,9 +595,19 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
                     c.old_sync_daemon = Some((a.to_string(), name.clone()));
                 }
             }
-            "use_vmac" | "vmac_xmit_base" => c.warn(k, "ignored: the interface's own MAC is used"),
+            "use_vmac" => match k.args.first() {
+                Some(name) => i.vmac = Some(name.clone()),
+                None => default_vmac = true,
+            },
+            "vmac_xmit_base" => c.warn(
+                k,
+                "ignored: adverts are sent from the virtual MAC interface (keepalived's default)",
+            ),
             _ => c.warn(k, "ignored"),
         }
+    }
+    if default_vmac && i.vmac.is_none() {
+        i.vmac = Some(format!("vrrp.{}", i.vrid));
     }
     if !have_interface {
         c.error(

@@ -2,8 +2,8 @@
 //!
 //! Builds `ha-lab` and `ha-director` in release, boots the VM (the host kernel has no IPVS) and
 //! runs `ha-lab` there; its narration and figures are printed when the VM is done. Both
-//! directors run `ha-director` unless `HA_LAB_ARGS` says otherwise, for example
-//! `HA_LAB_ARGS="--dir2 keepalived" cargo xtask lab` (director 2 is real keepalived reading the
+//! directors run `ha-director` unless told otherwise after `--` (or in `HA_LAB_ARGS`), for
+//! example `cargo xtask lab -- --dir2 keepalived` (director 2 is real keepalived reading the
 //! same keepalived.conf: the interop lab).
 
 use std::path::PathBuf;
@@ -56,9 +56,10 @@ fn build() -> Result<(PathBuf, PathBuf)> {
 }
 
 /// Runs the lab.
-pub fn run() -> Result<()> {
+pub fn run(extra_args: &[String]) -> Result<()> {
     let (lab, director) = build()?;
     let mut args = vec!["--ha-director".to_owned(), director.display().to_string()];
+    args.extend(extra_args.iter().cloned());
     if let Ok(extra) = std::env::var("HA_LAB_ARGS") {
         args.extend(extra.split_whitespace().map(str::to_owned));
     }

@@ -59,8 +59,13 @@ enum Cmd {
     },
     /// Install the prerequisites (Debian packages, virtme-ng, the VM kernel) and exit.
     Setup,
-    /// Run the LVS-DR lab in the VM: client, director and two real servers.
-    Lab,
+    /// Run the LVS-DR lab in the VM: a client, two directors and two real servers.
+    Lab {
+        /// Arguments for `ha-lab`, after `--` (for example `-- --dir2 keepalived`: director 2
+        /// is real keepalived).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,7 +76,7 @@ fn main() -> ExitCode {
         Cmd::VmRun { program, args } => vm::run_program(&program, &args, ""),
         Cmd::Bench { name, args } => bench::run(&name, &args),
         Cmd::Setup => setup::ensure(setup::Need::all(), true).map(|_| ()),
-        Cmd::Lab => lab::run(),
+        Cmd::Lab { args } => lab::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -657,3 +657,29 @@ proptest::proptest! {
         let _ = parse::wildcard_match(&p, &n);
     }
 }
+
+/// `use_vmac` (with and without a name) and `vrrp_rt_priority` map to the model; a priority
+/// outside 1..=99 is refused.
+#[test]
+fn use_vmac_and_vrrp_rt_priority() {
+    let l = ok("global_defs {\n  vrrp_rt_priority 20\n  vrrp_no_swap\n}\n\
+        vrrp_instance A {\n  interface eth0\n  virtual_router_id 7\n  use_vmac\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\n\
+        vrrp_instance B {\n  interface eth0\n  virtual_router_id 8\n  use_vmac vmac.b\n  virtual_ipaddress {\n    10.0.0.2/24\n  }\n}\n");
+    assert_eq!(l.config.global.realtime_priority, Some(20));
+    assert_eq!(l.config.instances[0].vmac.as_deref(), Some("vrrp.7"));
+    assert_eq!(l.config.instances[1].vmac.as_deref(), Some("vmac.b"));
+    assert!(
+        l.warnings
+            .iter()
+            .all(|w| !w.to_string().contains("use_vmac")),
+        "{:?}",
+        l.warnings
+    );
+    let e = errs(
+        "global_defs {\n  vrrp_rt_priority 120\n}\nvrrp_instance A {\n  interface eth0\n  virtual_router_id 7\n  virtual_ipaddress {\n    10.0.0.1/24\n  }\n}\n",
+    );
+    assert!(
+        e.iter().any(|m| m.contains("realtime priority 120")),
+        "{e:?}"
+    );
+}

@@ -2,6 +2,7 @@
 //! tuning (needs root: CAP_SYS_NICE).
 #![cfg(feature = "tokio")]
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ha_failover::runtime::sched::{
@@ -57,6 +58,9 @@ fn fifo(priority: u8) {
     .expect("SCHED_FIFO as root");
 }
 
+/// The standby tests look for the thread named `vrrp-standby` in this process: one at a time.
+static STANDBY: Mutex<()> = Mutex::new(());
+
 fn require_two_cpus() {
     let n = cpus_of("/proc/thread-self/status").len();
     assert!(n >= 2, "the standby needs two CPUs; this test runs on {n}");
@@ -96,6 +100,7 @@ fn host_late_realtime_priority_applies_to_the_calling_thread() {
 #[test]
 #[ignore = "host suite: needs root and netns; run by cargo xtask test"]
 fn host_late_standby_pins_the_realtime_thread_and_runs_on_another_cpu() {
+    let _one = STANDBY.lock().unwrap_or_else(|e| e.into_inner());
     ha_testsupport::require_root();
     require_two_cpus();
     std::thread::spawn(|| {
@@ -141,6 +146,7 @@ fn host_late_standby_pins_the_realtime_thread_and_runs_on_another_cpu() {
 #[test]
 #[ignore = "host suite: needs root and netns; run by cargo xtask test"]
 fn host_late_standby_rescues_a_stalled_loop_and_only_then() {
+    let _one = STANDBY.lock().unwrap_or_else(|e| e.into_inner());
     ha_testsupport::require_root();
     require_two_cpus();
     std::thread::spawn(|| {

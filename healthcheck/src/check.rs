@@ -57,6 +57,14 @@ pub enum TcpClose {
     Reset,
     /// A normal close: FIN handshake, `TIME_WAIT` on whichever side closed first.
     Graceful,
+    /// Never open the connection: a plain TCP check (no `send`/`expect`) sends a SYN from
+    /// a raw socket shared by all checks, and a SYN-ACK means up, an RST refused (F5's
+    /// `tcp_half_open`, `nmap -sS`); this host's kernel resets the SYN-ACK itself. No
+    /// `socket(2)`, `connect(2)` or `close(2)` per check, and the server's application
+    /// never sees a connection. Needs `CAP_NET_RAW`; IPv4 only; `bind_addr`, `bind_port`,
+    /// `interface` and `fwmark` are not supported. Other probes reject it
+    /// ([`crate::Failure::Setup`]). See [`crate::probe::halfopen`].
+    HalfOpen,
 }
 
 /// TCP connect check.

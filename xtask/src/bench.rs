@@ -44,12 +44,8 @@ pub fn run(name: &str, args: &[String]) -> Result<()> {
             // Both runs of the table; check-scale exits non-zero when a target is missed,
             // which must not hide the second run's figures.
             let tcp = util::run_inherit(&mut Command::new(&exe));
-            let http = util::run_inherit(Command::new(&exe).args([
-                "--kind",
-                "http",
-                "--targets",
-                "2000",
-            ]));
+            let http =
+                util::run_inherit(Command::new(&exe).args(["--kind", "http", "--targets", "2000"]));
             tcp.and(http)
         }
         "failover" => {

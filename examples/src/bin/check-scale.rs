@@ -11,6 +11,7 @@
 //! ```text
 //! check-scale                                   # 10,000 TCP targets, 1 s, 30 s
 //! check-scale --kind http --targets 2000        # 2,000 HTTP targets
+//! check-scale --kind tcp-half-open              # 10,000 SYN / SYN-ACK checks (CAP_NET_RAW)
 //! check-scale --driver spawn --graceful-close   # the previous driver and FIN close
 //! ```
 //!
@@ -38,6 +39,9 @@ enum Kind {
     Tcp,
     /// HTTP GET / expecting 200.
     Http,
+    /// TCP half-open: a SYN from a raw socket, SYN-ACK = up (`TcpClose::HalfOpen`; needs
+    /// CAP_NET_RAW).
+    TcpHalfOpen,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -319,6 +323,8 @@ struct Stats {
     peak_inflight: usize,
     /// Due attempts that waited because the in-flight cap was reached (loop passes).
     capped: u64,
+    /// Failed attempts by reason.
+    failures: std::collections::BTreeMap<String, u64>,
 }
 
 impl Stats {
@@ -333,6 +339,7 @@ impl Stats {
             interval,
             peak_inflight: 0,
             capped: 0,
+            failures: std::collections::BTreeMap::new(),
         }
     }
 
@@ -353,6 +360,9 @@ impl Stats {
             self.up += 1;
         } else {
             self.down += 1;
+            if let Outcome::Down(f) = o {
+                *self.failures.entry(format!("{f:?}")).or_default() += 1;
+            }
         }
     }
 }
@@ -535,13 +545,15 @@ fn main() -> ExitCode {
 
     let addrs = listen_addrs(&cli);
     let interval = Duration::from_millis(cli.interval_ms);
-    let close = if cli.graceful_close {
+    let close = if cli.kind == Kind::TcpHalfOpen {
+        TcpClose::HalfOpen
+    } else if cli.graceful_close {
         TcpClose::Graceful
     } else {
         TcpClose::Reset
     };
     let max_inflight = match (cli.max_inflight, cli.kind) {
-        (0, Kind::Tcp) => 4096,
+        (0, Kind::Tcp | Kind::TcpHalfOpen) => 4096,
         (0, Kind::Http) => 1024,
         (n, _) => n,
     };
@@ -567,7 +579,7 @@ fn main() -> ExitCode {
                 ..SocketOptions::default()
             };
             let check = match cli.kind {
-                Kind::Tcp => {
+                Kind::Tcp | Kind::TcpHalfOpen => {
                     let mut c = TcpCheck::new(addr);
                     c.socket = socket;
                     Check::Tcp(c)
@@ -626,6 +638,9 @@ fn main() -> ExitCode {
         "checks               {} ({} up, {} down)",
         stats.checks, stats.up, stats.down
     );
+    if !stats.failures.is_empty() {
+        println!("failures             {:?}", stats.failures);
+    }
     println!(
         "checks/s             {:.0}",
         stats.checks as f64 / wall.as_secs_f64()

@@ -573,7 +573,6 @@ pub async fn run_with(
         }
     }
     let mut ifindex: HashMap<String, u32> = HashMap::new();
-    let mut ifnames = ifnames;
     for name in &ifnames {
         let i = addrs
             .ifindex(name)
@@ -715,15 +714,10 @@ pub async fn run_with(
     }
     let mut tx_socks: Vec<VrrpSocket> = Vec::new();
     let mut io: Vec<InstIo> = Vec::with_capacity(n);
-    for i in 0..n {
+    for (i, &sock) in sock_of.iter().enumerate() {
         let c = probe.instance_config(InstanceId(i as u32)).expect("index");
         let opts = cfg.instances.get(&c.name).cloned().unwrap_or_default();
-        let mut one = inst_io(
-            c,
-            probe.advert_addresses(InstanceId(i as u32)),
-            &opts,
-            sock_of[i],
-        )?;
+        let mut one = inst_io(c, probe.advert_addresses(InstanceId(i as u32)), &opts, sock)?;
         if let Some(&v) = vmac_of.get(&i) {
             let v = &vmacs[v];
             let tx = match Family::of(c.router.primary_address) {

@@ -8,6 +8,6 @@ pub mod netlink;
 mod pools;
 pub mod sched;
 pub mod socket;
-pub mod vmac;
 pub mod status;
 mod sys;
+pub mod vmac;

@@ -4,16 +4,18 @@
 //! timeout (plus the time to reap a killed script). Each probe opens its own connection (no
 //! pooling) and closes it when done: TCP based probes with an RST by default
 //! ([`crate::TcpClose`]). A plain TCP check whose handshake completes inside `connect(2)`
-//! (a peer on this host) never touches the IO driver.
+//! (a peer on this host) never touches the IO driver. A plain TCP check with
+//! [`crate::TcpClose::HalfOpen`] opens no connection at all: see [`halfopen`].
 //!
 //! [`InFlight`] runs many probes from one task (no spawn or channel per probe).
 
 use std::time::Duration;
 
-use crate::check::Check;
+use crate::check::{Check, TcpClose};
 use crate::outcome::{Failure, Outcome};
 
 mod dns;
+pub mod halfopen;
 mod http;
 mod inflight;
 mod ping;
@@ -46,7 +48,16 @@ pub async fn run(check: &Check, timeout: Duration) -> Outcome {
 
 async fn run_bounded(check: &Check) -> Outcome {
     let result = match check {
+        Check::Tcp(c) if c.socket.close == TcpClose::HalfOpen => halfopen::run(c).await,
         Check::Tcp(c) => tcp::run(c).await,
+        Check::Http(crate::HttpCheck { socket, .. })
+        | Check::Smtp(crate::SmtpCheck { socket, .. })
+            if socket.close == TcpClose::HalfOpen =>
+        {
+            Err(Failure::Setup(
+                "TcpClose::HalfOpen applies to a plain TCP check only".into(),
+            ))
+        }
         Check::Http(c) => Box::pin(http::run(c)).await,
         Check::Dns(c) => Box::pin(dns::run(c)).await,
         Check::Smtp(c) => Box::pin(smtp::run(c)).await,

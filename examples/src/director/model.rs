@@ -129,6 +129,21 @@ pub struct SyncDaemon {
     pub group: Option<IpAddr>,
 }
 
+impl SyncDaemon {
+    /// A sync daemon on `interface` following `instance`, with the kernel's defaults.
+    pub fn new(interface: String, instance: String) -> SyncDaemon {
+        SyncDaemon {
+            interface,
+            instance,
+            id: None,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+        }
+    }
+}
+
 /// A tracking script: run periodically, its exit status changes an instance's priority or
 /// puts it into FAULT (keepalived `vrrp_script`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1131,13 +1131,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
         ),
     );
     rep.takeover = t_taken - t_kill;
-    if !stream.wait_answers(t_taken, 10, Duration::from_secs(15)) {
-        return Err(LabError::Timeout {
-            what: "10 answers through the VIP after the takeover".into(),
-            within: Duration::from_secs(15),
-            detail: answers_since(&stream.samples(), t_taken),
-        });
-    }
+    expect_answers(&stream, t_taken, "the takeover")?;
     let samples = stream.samples();
     rep.failover_outage = max_gap(&samples, t_kill, n.now());
     rep.failed_during_failover = failures_between(&samples, t_kill, n.now());
@@ -1211,13 +1205,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
             rep.failback.as_secs_f64()
         ),
     );
-    if !stream.wait_answers(t_done, 10, Duration::from_secs(15)) {
-        return Err(LabError::Timeout {
-            what: "10 answers through the VIP after the failback".into(),
-            within: Duration::from_secs(15),
-            detail: answers_since(&stream.samples(), t_done),
-        });
-    }
+    expect_answers(&stream, t_done, "the failback")?;
     let samples = stream.samples();
     rep.failback_outage = max_gap(&samples, t_back, n.now());
     n.say(
@@ -1289,6 +1277,19 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
     drop(servers);
     n.say("lab", format_args!("done: {} requests", rep.requests));
     Ok(rep)
+}
+
+/// Waits for 10 answers through the VIP to requests sent after `after` (15 s at most).
+fn expect_answers(stream: &Stream, after: Duration, event: &str) -> Result<(), LabError> {
+    let within = Duration::from_secs(15);
+    if stream.wait_answers(after, 10, within) {
+        return Ok(());
+    }
+    Err(LabError::Timeout {
+        what: format!("10 answers through the VIP after {event}"),
+        within,
+        detail: answers_since(&stream.samples(), after),
+    })
 }
 
 /// `rs1 x3, rs2 x4` for the answers to requests sent after `from`.

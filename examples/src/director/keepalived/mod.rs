@@ -319,15 +319,7 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
     if let Some((interface, instance)) = c.old_sync_daemon.take()
         && cfg.global.sync_daemon.is_none()
     {
-        cfg.global.sync_daemon = Some(SyncDaemon {
-            interface,
-            instance,
-            id: None,
-            maxlen: None,
-            port: None,
-            ttl: None,
-            group: None,
-        });
+        cfg.global.sync_daemon = Some(SyncDaemon::new(interface, instance));
     }
     if c.errors.is_empty() {
         Ok(KeepalivedConfig {
@@ -641,15 +633,7 @@ fn lvs_sync_daemon(c: &mut Conv, k: &Node) -> Option<SyncDaemon> {
         );
         return None;
     };
-    let mut d = SyncDaemon {
-        interface,
-        instance,
-        id: None,
-        maxlen: None,
-        port: None,
-        ttl: None,
-        group: None,
-    };
+    let mut d = SyncDaemon::new(interface, instance);
     let mut rest = k.args[2..].iter();
     while let Some(opt) = rest.next() {
         let Some(v) = rest.next() else {

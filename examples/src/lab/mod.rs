@@ -936,11 +936,15 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
                 .join(", ")
         ),
     );
-    if dir2.has_vip(&vip) {
-        return Err(LabError::Step(
-            "dir2 holds the VIP too while dir1 is master: the directors do not see each other's adverts".into(),
-        ));
-    }
+    // At start both directors may be master for a moment (each came up before hearing the
+    // other: RFC 9568 6.4.2); the lower-priority one must give the VIP up on dir1's adverts.
+    wait_for(
+        "dir2 releases the VIP to the higher-priority dir1 (else the directors do not see each other's adverts)",
+        Duration::from_secs(5),
+        &both,
+        || !dir2.has_vip(&vip),
+        || dir2.log_tail(30),
+    )?;
 
     // Requests alternate.
     let mut stream = Stream::start(

@@ -570,6 +570,15 @@ impl Director {
     fn members(&self, service: &str) -> Vec<Member> {
         parse_ipvsadm_members(&self.ipvsadm(&["-Ln"]), service)
     }
+
+    /// The service's destinations for the narration: `ADDR FORWARD wWEIGHT, ...`.
+    fn pool_line(&self, service: &str) -> String {
+        self.members(service)
+            .iter()
+            .map(|m| format!("{} {} w{}", m.addr, m.forward, m.weight))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 fn in_pool(members: &[Member], addr: &str) -> bool {
@@ -927,14 +936,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
     )?;
     n.say(
         "dir1",
-        format_args!(
-            "ipvsadm -Ln: {}",
-            dir1.members(&service)
-                .iter()
-                .map(|m| format!("{} {} w{}", m.addr, m.forward, m.weight))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        format_args!("ipvsadm -Ln: {}", dir1.pool_line(&service)),
     );
     // At start both directors may be master for a moment (each came up before hearing the
     // other: RFC 9568 6.4.2); the lower-priority one must give the VIP up on dir1's adverts.
@@ -1235,14 +1237,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
     );
     n.say(
         "dir1",
-        format_args!(
-            "ipvsadm -Ln: {}",
-            dir1.members(&service)
-                .iter()
-                .map(|m| format!("{} {} w{}", m.addr, m.forward, m.weight))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        format_args!("ipvsadm -Ln: {}", dir1.pool_line(&service)),
     );
     stream.stop();
     rep.requests = stream.samples().len();

@@ -628,6 +628,8 @@ pub async fn run_with(
     // the vmac, and adverts are sent from it by a socket of their own.
     struct Want {
         bind_if: String,
+        /// The instances' interface, for demultiplexing (a vmac stands for its parent).
+        interface: String,
         family: Family,
         multicast: bool,
         src: Option<IpAddr>,
@@ -677,6 +679,7 @@ pub async fn run_with(
                 sock_of.push(wants.len());
                 wants.push(Want {
                     bind_if,
+                    interface: c.interface.clone(),
                     family,
                     multicast,
                     src,
@@ -694,21 +697,9 @@ pub async fn run_with(
         if let Some(a) = w.src.filter(|_| !w.multicast) {
             sock.bind_source(a)?;
         }
-        // The instances' interface, for demultiplexing: a vmac stands for its parent.
-        let interface = vmacs
-            .iter()
-            .find(|v| v.name() == w.bind_if)
-            .and_then(|v| {
-                (0..n).find_map(|i| {
-                    let c = probe.instance_config(InstanceId(i as u32))?;
-                    (vmac_of.get(&i).map(|&k| vmacs[k].name()) == Some(v.name()))
-                        .then(|| c.interface.clone())
-                })
-            })
-            .unwrap_or_else(|| w.bind_if.clone());
         socks.push(Sock {
             sock,
-            interface,
+            interface: w.interface.clone(),
             family: w.family,
         });
     }
@@ -883,12 +874,7 @@ pub async fn run_with(
         if let Some(s) = &standby {
             s.arm(deadline);
         }
-        let sleep = async {
-            match deadline {
-                Some(t) => tokio::time::sleep_until(t.into()).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = super::sleep_until(deadline);
         let readable = async {
             if socks.is_empty() {
                 std::future::pending::<Result<(), SocketError>>().await
@@ -1710,12 +1696,7 @@ impl Effects {
                 }
             }
             let deadline = self.announcer.poll_timeout();
-            let sleep = async {
-                match deadline {
-                    Some(t) => tokio::time::sleep_until(t.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let sleep = super::sleep_until(deadline);
             tokio::select! {
                 biased;
                 e = rx.recv() => match e {

@@ -421,12 +421,7 @@ pub async fn run(
         if let Some(s) = &standby {
             s.arm(deadline);
         }
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d.into()).await,
-                None => std::future::pending().await,
-            }
-        };
+        let sleep = super::sleep_until(deadline);
         tokio::select! {
             biased;
             changed = shutdown.changed() => {
@@ -523,12 +518,7 @@ impl Effects {
                 }
             }
             let deadline = self.announcer.poll_timeout();
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let sleep = super::sleep_until(deadline);
             tokio::select! {
                 biased;
                 cmd = rx.recv() => match cmd {

@@ -11,3 +11,11 @@ pub mod socket;
 pub mod status;
 mod sys;
 pub mod vmac;
+
+/// Sleeps until `deadline`, or forever when there is none (a sans-io core's `poll_timeout`).
+pub(crate) async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -348,12 +348,7 @@ impl HealthTask {
                 }));
             }
             let deadline = self.sched.poll_timeout();
-            let sleep = async {
-                match deadline {
-                    Some(t) => tokio::time::sleep_until(t.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let sleep = super::sleep_until(deadline);
             tokio::select! {
                 Some((id, target, outcome)) = running.next(), if !running.is_empty() => {
                     self.outcome(id, target, outcome);

@@ -27,10 +27,15 @@
 //! overran its slot is followed by the next one immediately. The first check of a new or
 //! changed target waits a pseudo-random delay in `[0, warmup]` that spreads load.
 //!
-//! Timers are a binary heap with lazy deletion: each target has one live entry, tagged with
-//! a per-slot stamp; rescheduling bumps the stamp and leaves the old entry to be skipped
-//! when it reaches the top. Handling an outcome is O(log n) and does not allocate in steady
-//! state.
+//! Timers use lazy deletion: each target has one live timer entry, tagged with a per-slot
+//! stamp; rescheduling bumps the stamp and leaves the old entry to be skipped when it comes
+//! up. The next attempts of targets wait in a binary heap (one live entry per waiting
+//! target). The lost-probe deadlines of dispatched attempts wait in FIFO queues, one per
+//! attempt timeout: a deadline is the dispatch time plus the timeout plus
+//! [`SchedulerConfig::lost_grace`], and time never goes backwards, so each queue is sorted
+//! as it is filled. A check thus costs one heap push and pop (on a heap no larger than the
+//! number of targets) and one queue push and pop; handling an outcome is O(log n) and does
+//! not allocate in steady state.
 //!
 //! ```no_run
 //! use std::time::{Duration, Instant};
@@ -247,9 +252,9 @@ pub struct TargetStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Next attempt due at the heap entry's time.
+    /// Next attempt due at the live timer entry's time.
     Waiting { due: Instant },
-    /// Attempt dispatched; the heap entry is the lost-probe deadline.
+    /// Attempt dispatched; the live timer entry is the lost-probe deadline.
     InFlight,
 }
 
@@ -275,6 +280,21 @@ struct Slot {
     target: Option<Target>,
 }
 
+/// A timer entry: when, the slot, and the slot's stamp when it was armed.
+type Timer = (Instant, u32, u64);
+
+/// Most lost-probe deadline queues (distinct attempt timeouts in use at once); the
+/// deadlines of further timeouts go to the heap.
+const MAX_DEADLINE_QUEUES: usize = 16;
+
+/// Lost-probe deadlines of attempts dispatched with one timeout, in dispatch order (which is
+/// deadline order).
+#[derive(Debug)]
+struct DeadlineQueue {
+    timeout: Duration,
+    queue: VecDeque<Timer>,
+}
+
 /// The check scheduler. See the [module docs](self).
 #[derive(Debug)]
 pub struct Scheduler {
@@ -283,7 +303,10 @@ pub struct Scheduler {
     slots: Vec<Slot>,
     free: Vec<u32>,
     index: HashMap<TargetId, u32>,
-    heap: BinaryHeap<Reverse<(Instant, u32, u64)>>,
+    /// Next attempts, and the deadlines that found no queue.
+    heap: BinaryHeap<Reverse<Timer>>,
+    /// Lost-probe deadlines by attempt timeout.
+    deadlines: Vec<DeadlineQueue>,
     events: VecDeque<Event>,
 }
 
@@ -298,6 +321,7 @@ impl Scheduler {
             free: Vec::new(),
             index: HashMap::new(),
             heap: BinaryHeap::new(),
+            deadlines: Vec::new(),
             events: VecDeque::new(),
         }
     }
@@ -319,7 +343,7 @@ impl Scheduler {
     pub fn reserve(&mut self, n: usize) {
         self.slots.reserve(n);
         self.index.reserve(n);
-        self.heap.reserve(2 * n + 16);
+        self.heap.reserve(n + 16);
         self.events.reserve(n);
     }
 
@@ -351,15 +375,74 @@ impl Scheduler {
         self.heap.push(Reverse((at, slot, s.stamp)));
     }
 
-    /// Drop lazily deleted entries from the top so that `poll_timeout` is exact.
+    /// Arm the lost-probe deadline `at` of an attempt dispatched with `timeout`: at the back
+    /// of that timeout's queue (where it sorts, as `at` never decreases for one timeout), or
+    /// in the heap when too many timeouts are in use.
+    fn arm_deadline(&mut self, slot: u32, timeout: Duration, at: Instant) {
+        let s = &mut self.slots[slot as usize];
+        s.stamp += 1;
+        let entry = (at, slot, s.stamp);
+        let found = match self.deadlines.iter().position(|d| d.timeout == timeout) {
+            Some(i) => Some(i),
+            // An emptied queue of another timeout is taken over (its capacity kept).
+            None => match self.deadlines.iter().position(|d| d.queue.is_empty()) {
+                Some(i) => {
+                    self.deadlines[i].timeout = timeout;
+                    Some(i)
+                }
+                None if self.deadlines.len() < MAX_DEADLINE_QUEUES => {
+                    self.deadlines.push(DeadlineQueue {
+                        timeout,
+                        queue: VecDeque::new(),
+                    });
+                    Some(self.deadlines.len() - 1)
+                }
+                None => None,
+            },
+        };
+        match found {
+            Some(i) if self.deadlines[i].queue.back().is_none_or(|b| b.0 <= at) => {
+                self.deadlines[i].queue.push_back(entry);
+            }
+            _ => self.heap.push(Reverse(entry)),
+        }
+    }
+
+    fn live(&self, (_, slot, stamp): Timer) -> bool {
+        let s = &self.slots[slot as usize];
+        s.stamp == stamp && s.target.is_some()
+    }
+
+    /// Drop lazily deleted entries from the front of the heap and the queues so that
+    /// `poll_timeout` is exact.
     fn purge(&mut self) {
-        while let Some(&Reverse((_, slot, stamp))) = self.heap.peek() {
-            let s = &self.slots[slot as usize];
-            if s.stamp == stamp && s.target.is_some() {
+        while let Some(&Reverse(t)) = self.heap.peek() {
+            if self.live(t) {
                 break;
             }
             self.heap.pop();
         }
+        for i in 0..self.deadlines.len() {
+            while let Some(&t) = self.deadlines[i].queue.front() {
+                if self.live(t) {
+                    break;
+                }
+                self.deadlines[i].queue.pop_front();
+            }
+        }
+    }
+
+    /// Where the earliest timer is: `None` for the heap, `Some(i)` for deadline queue `i`.
+    fn earliest(&self) -> Option<(Timer, Option<usize>)> {
+        let mut best = self.heap.peek().map(|&Reverse(t)| (t, None));
+        for (i, d) in self.deadlines.iter().enumerate() {
+            if let Some(&t) = d.queue.front()
+                && best.is_none_or(|(b, _)| t < b)
+            {
+                best = Some((t, Some(i)));
+            }
+        }
+        best
     }
 
     /// Add a target or change its configuration. An identical configuration leaves the
@@ -488,11 +571,18 @@ impl Scheduler {
     /// attempts whose outcome never came (timeout + `lost_grace`) as [`Failure::Lost`].
     #[must_use]
     pub fn poll_due(&mut self, now: Instant) -> Option<ProbeRequest> {
-        while let Some(&Reverse((at, slot, stamp))) = self.heap.peek() {
+        while let Some(((at, slot, stamp), source)) = self.earliest() {
             if at > now {
                 return None;
             }
-            self.heap.pop();
+            match source {
+                None => {
+                    self.heap.pop();
+                }
+                Some(i) => {
+                    self.deadlines[i].queue.pop_front();
+                }
+            }
             let s = &mut self.slots[slot as usize];
             if s.stamp != stamp {
                 continue; // lazily deleted
@@ -504,7 +594,7 @@ impl Scheduler {
                     let (target, check, timeout, attempt) =
                         (t.id, Arc::clone(&t.cfg.check), t.cfg.timeout, t.attempt);
                     let deadline = now + timeout + self.cfg.lost_grace;
-                    self.arm(slot, deadline);
+                    self.arm_deadline(slot, timeout, deadline);
                     self.purge();
                     let stamp = self.slots[slot as usize].stamp;
                     return Some(ProbeRequest {
@@ -613,7 +703,7 @@ impl Scheduler {
     /// is overdue). Exact: every mutating call drops lazily deleted entries from the top.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.heap.peek().map(|Reverse((at, _, _))| *at)
+        self.earliest().map(|((at, _, _), _)| at)
     }
 }
 

@@ -454,6 +454,66 @@ fn lost_probe_counts_as_failure() {
     assert_eq!(s.poll_timeout(), Some(t0 + S));
 }
 
+/// Lost-probe deadlines of many different timeouts (more than the scheduler keeps queues
+/// for, so some wait in its heap), dispatched in an order that is not deadline order, with
+/// answered attempts mixed in: every unanswered attempt is lost exactly at dispatch +
+/// timeout + grace (`poll_timeout` names each of those instants), and answered ones are
+/// never reported lost.
+#[test]
+fn lost_deadlines_of_many_timeouts_fire_in_order() {
+    let t0 = Instant::now();
+    let grace = 100 * MS;
+    let mut s = Scheduler::new(SchedulerConfig {
+        lost_grace: grace,
+        ..Default::default()
+    });
+    // Target i is added (and due at once) at t0 + 10 ms * i with a timeout of
+    // 1000 - 20 * i ms: 40 distinct timeouts, later dispatches with earlier deadlines.
+    let n = 40u64;
+    let add_at = |i: u64| t0 + Duration::from_millis(10 * i);
+    let mut next_add = 0u64;
+    let mut expected: Vec<(Instant, TargetId)> = Vec::new();
+    let mut lost = Vec::new();
+    loop {
+        let timer = s.poll_timeout().filter(|&t| t < t0 + 50 * S);
+        let now = match (timer, (next_add < n).then(|| add_at(next_add))) {
+            (Some(t), Some(a)) => t.min(a),
+            (Some(t), None) => t,
+            (None, Some(a)) => a,
+            (None, None) => break,
+        };
+        if next_add < n && add_at(next_add) == now {
+            let c = TargetConfig {
+                interval: 100 * S,
+                timeout: Duration::from_millis(1000 - 20 * next_add),
+                ..cfg(80)
+            };
+            s.upsert(now, TargetId(next_add), c);
+            next_add += 1;
+        }
+        for r in due(&mut s, now) {
+            if r.target.0 % 3 == 0 {
+                assert!(s.handle_outcome(now, r.id, Outcome::UP));
+            } else {
+                expected.push((now + r.timeout + grace, r.target));
+            }
+        }
+        for ev in events(&mut s) {
+            assert_eq!(
+                ev.kind,
+                EventKind::Down {
+                    reason: Failure::Lost
+                }
+            );
+            lost.push((ev.at, ev.target));
+        }
+    }
+    assert_eq!(expected.len(), 26);
+    expected.sort();
+    lost.sort();
+    assert_eq!(lost, expected);
+}
+
 #[test]
 fn dynamic_weight_events() {
     let mut now = Instant::now();

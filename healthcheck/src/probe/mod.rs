@@ -1,9 +1,11 @@
 //! Probe implementations on tokio (feature `tokio`).
 //!
 //! [`run`] executes one [`Check`] and returns its [`Outcome`]; it never takes longer than the
-//! timeout (plus the time to reap a killed script). Each probe opens its own connection (no
-//! pooling) and closes it when done: TCP based probes with an RST by default
-//! ([`crate::TcpClose`]). A plain TCP check whose handshake completes inside `connect(2)`
+//! timeout (plus the time to reap a killed script). Each probe opens its own connection and
+//! closes it when done: TCP based probes with an RST by default ([`crate::TcpClose`]). A
+//! plain TCP check resets its connection with `connect(2)` to `AF_UNSPEC` and leaves the
+//! socket to the next check on the same thread (no `socket(2)` or `close(2)` per check when
+//! no socket option is set). A plain TCP check whose handshake completes inside `connect(2)`
 //! (a peer on this host) never touches the IO driver. A plain TCP check with
 //! [`crate::TcpClose::HalfOpen`] opens no connection at all: see [`halfopen`].
 //!

@@ -12,8 +12,9 @@ const READ_CAP: usize = 64 * 1024;
 pub(crate) async fn run(c: &TcpCheck) -> Result<Outcome, Failure> {
     let conn = tcp_connect_raw(c.addr, &c.socket).await?;
     if c.send.is_none() && c.expect.is_none() {
-        // A plain connect check is decided: close (with an RST unless a graceful close was
-        // asked for, see `TcpClose`).
+        // A plain connect check is decided: reset the connection and keep the socket for
+        // the next check, or close it (see `TcpClose`).
+        conn.release(c.addr.ip(), &c.socket);
         return Ok(Outcome::UP);
     }
     // Boxed: the read buffer would make every TCP check's future large.

@@ -514,6 +514,57 @@ fn lost_deadlines_of_many_timeouts_fire_in_order() {
     assert_eq!(lost, expected);
 }
 
+/// Wakeups (distinct `poll_timeout` instants) and lateness of 1,000 targets over 5 s of
+/// virtual time, every outcome answered at once.
+fn wakeups_with_slack(slack: Duration) -> (usize, u64, Duration) {
+    let t0 = Instant::now();
+    let mut s = Scheduler::new(SchedulerConfig {
+        timer_slack: slack,
+        ..Default::default()
+    });
+    for i in 0..1000 {
+        let c = TargetConfig {
+            warmup: S,
+            ..cfg(80)
+        };
+        s.upsert(t0, TargetId(i), c);
+    }
+    let (mut wakes, mut checks, mut worst) = (0, 0, Duration::ZERO);
+    while let Some(now) = s.poll_timeout().filter(|&t| t < t0 + 5 * S) {
+        wakes += 1;
+        if !slack.is_zero() {
+            assert_eq!((now - t0).as_nanos() % slack.as_nanos(), 0, "on the grid");
+        }
+        let reqs = due(&mut s, now);
+        assert!(
+            !reqs.is_empty(),
+            "a wakeup with nothing to do at {:?}",
+            now - t0
+        );
+        for r in reqs {
+            worst = worst.max(now - r.due);
+            checks += 1;
+            assert!(s.handle_outcome(now, r.id, Outcome::UP));
+        }
+    }
+    (wakes, checks, worst)
+}
+
+#[test]
+fn timer_slack_coalesces_wakeups_within_the_slack() {
+    let (exact_wakes, exact_checks, exact_late) = wakeups_with_slack(Duration::ZERO);
+    assert_eq!(exact_late, Duration::ZERO);
+    assert!(exact_wakes > 4000, "{exact_wakes} distinct due times");
+    let (wakes, checks, late) = wakeups_with_slack(10 * MS);
+    assert!(wakes <= 501, "{wakes} wakeups in 5 s with 10 ms slack");
+    assert!(late < 10 * MS, "started {late:?} late");
+    // The same checks are made, at most one per target fewer at the end of the window.
+    assert!(
+        checks + 1000 >= exact_checks && checks <= exact_checks,
+        "{checks} vs {exact_checks}"
+    );
+}
+
 #[test]
 fn dynamic_weight_events() {
     let mut now = Instant::now();

@@ -87,6 +87,10 @@ struct Cli {
     /// checker then shows late checks instead of growing past its memory budget).
     #[arg(long, default_value_t = 0)]
     max_inflight: usize,
+    /// Scheduler timer slack in milliseconds (`SchedulerConfig::timer_slack`): the checker
+    /// wakes at most once per step and a check starts at most this late. 0: exact.
+    #[arg(long, default_value_t = 10)]
+    slack_ms: u64,
     /// Close with a FIN handshake instead of an RST (SO_LINGER 0, the default).
     #[arg(long)]
     graceful_close: bool,
@@ -388,6 +392,124 @@ impl Started {
     }
 }
 
+/// Checks run for the kernel floor.
+const FLOOR_CHECKS: u32 = 20_000;
+
+/// CPU time of the calling thread (`RUSAGE_THREAD`), user + system.
+fn thread_cpu() -> Duration {
+    let (u, s) = cpu_times(libc::RUSAGE_THREAD);
+    u + s
+}
+
+/// Reset a connected TCP socket and make it ready for another `connect(2)`, as the probe's
+/// spare sockets are (`connect(2)` to `AF_UNSPEC`).
+fn disconnect(s: &socket2::Socket) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an all-zero sockaddr is a valid value of this plain C struct.
+    let mut unspec: libc::sockaddr = unsafe { std::mem::zeroed() };
+    unspec.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+    let len = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
+    // SAFETY: `s` is open for the call; the kernel reads `len` bytes of a live local.
+    if unsafe { libc::connect(s.as_raw_fd(), &unspec, len) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The kernel's own cost of one check of `kind`: the system calls its probe makes, in a
+/// tight loop on this thread against the same listeners (no scheduler, runtime, timer or
+/// wakeup), as CPU time per check. What is left above it at scale is the checker's.
+/// `None` for HTTP (its floor is mostly the server's).
+fn kernel_floor(kind: Kind, addrs: &[SocketAddr]) -> Result<Option<Duration>, String> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let n = FLOOR_CHECKS;
+    let err = |what: &str, e: std::io::Error| format!("kernel floor: {what}: {e}");
+    let target = |i: u32| addrs[i as usize % addrs.len()];
+    match kind {
+        Kind::Http => Ok(None),
+        Kind::Tcp => {
+            // The connect probe: one spare socket with SO_LINGER 0, connect(2) until the
+            // handshake is over, then an RST by connect(2) to AF_UNSPEC.
+            let s = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None)
+                .map_err(|e| err("socket", e))?;
+            s.set_linger(Some(Duration::ZERO))
+                .map_err(|e| err("SO_LINGER", e))?;
+            let cpu0 = thread_cpu();
+            for i in 0..n {
+                let peer = SockAddr::from(target(i));
+                let mut tries = 0;
+                loop {
+                    match s.connect(&peer) {
+                        Ok(()) => break,
+                        Err(e) if e.raw_os_error() == Some(libc::EISCONN) => break,
+                        Err(e)
+                            if matches!(
+                                e.raw_os_error(),
+                                Some(libc::EINPROGRESS | libc::EALREADY)
+                            ) && tries < 1000 =>
+                        {
+                            tries += 1;
+                        }
+                        Err(e) => return Err(err(&format!("connect {}", target(i)), e)),
+                    }
+                }
+                disconnect(&s).map_err(|e| err("disconnect", e))?;
+            }
+            Ok(Some((thread_cpu() - cpu0) / n))
+        }
+        Kind::TcpHalfOpen => {
+            // The half-open probe: a SYN from a raw socket, the SYN-ACK read back (this
+            // host's kernel resets it); the source port is held by a bound-only socket.
+            let raw = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::TCP))
+                .map_err(|e| err("raw socket (CAP_NET_RAW)", e))?;
+            raw.set_read_timeout(Some(Duration::from_secs(1)))
+                .map_err(|e| err("SO_RCVTIMEO", e))?;
+            let hold =
+                Socket::new(Domain::IPV4, Type::STREAM, None).map_err(|e| err("socket", e))?;
+            hold.bind(&SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))))
+                .map_err(|e| err("bind", e))?;
+            let sport = hold
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .map(|a| a.port())
+                .ok_or("kernel floor: no local port")?;
+            let mut buf = [0u8; 128];
+            let cpu0 = thread_cpu();
+            for i in 0..n {
+                let dst = target(i);
+                let IpAddr::V4(dst_ip) = dst.ip() else {
+                    return Err("kernel floor: IPv4 listeners only".into());
+                };
+                let isn = i.wrapping_mul(2_654_435_761);
+                let syn =
+                    probe::halfopen::build_syn(Ipv4Addr::LOCALHOST, sport, dst_ip, dst.port(), isn);
+                raw.send_to(&syn, &SockAddr::from(SocketAddr::new(dst.ip(), 0)))
+                    .map_err(|e| err(&format!("send SYN to {dst}"), e))?;
+                loop {
+                    let len = std::io::Read::read(&mut &raw, &mut buf)
+                        .map_err(|e| err(&format!("SYN-ACK from {dst}"), e))?;
+                    let Some(seg) = probe::halfopen::parse_segment(&buf[..len]) else {
+                        continue;
+                    };
+                    if seg.dport != sport || seg.sport != dst.port() {
+                        continue; // our own SYN, or our kernel's RST, seen on loopback
+                    }
+                    match probe::halfopen::classify(&seg) {
+                        Some((probe::halfopen::Reply::Open, got)) if got == isn => break,
+                        Some((probe::halfopen::Reply::Refused, _)) => {
+                            return Err(format!("kernel floor: {dst} refused"));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Ok(Some((thread_cpu() - cpu0) / n))
+        }
+    }
+}
+
 /// The 1-minute load average, from /proc/loadavg.
 fn load1() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -561,24 +683,44 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
+    // The kernel floor just before and just after the run: the machine's speed drifts
+    // (other guests on the host), and the floor says what the kernel alone costs now.
+    let floor_before = match kernel_floor(cli.kind, &addrs) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("check-scale: {e}");
+            let _ = child.kill();
+            let _ = child.wait();
+            return ExitCode::FAILURE;
+        }
+    };
     let load_before = load1();
     let (user0, sys0) = cpu_times(libc::RUSAGE_SELF);
     let wall0 = Instant::now();
-    let mut stats = Stats::new(cli.targets as usize, interval);
-    rt.block_on(async {
+    let stats = Stats::new(cli.targets as usize, interval);
+    let (targets, kind, duration, driver) = (cli.targets, cli.kind, cli.duration, cli.driver);
+    let timer_slack = Duration::from_millis(cli.slack_ms);
+    let listeners = addrs.clone();
+    // The checker runs as a spawned task, as a program embedding it would run it, not as
+    // the block_on future: a current-thread runtime wakes its block_on future by writing to
+    // its eventfd (a system call and an extra epoll round per wakeup), while a spawned task
+    // woken from the runtime's own thread is only queued.
+    let checker = async move {
+        let mut stats = stats;
         let mut sched = Scheduler::new(SchedulerConfig {
             seed: 1,
+            timer_slack,
             ..Default::default()
         });
-        sched.reserve(cli.targets as usize);
+        sched.reserve(targets as usize);
         let t0 = Instant::now();
-        for i in 0..cli.targets {
-            let addr = addrs[(i as usize) % addrs.len()];
+        for i in 0..targets {
+            let addr = listeners[(i as usize) % listeners.len()];
             let socket = SocketOptions {
                 close,
                 ..SocketOptions::default()
             };
-            let check = match cli.kind {
+            let check = match kind {
                 Kind::Tcp | Kind::TcpHalfOpen => {
                     let mut c = TcpCheck::new(addr);
                     c.socket = socket;
@@ -601,15 +743,21 @@ fn main() -> ExitCode {
             };
             sched.upsert(t0, TargetId(i), cfg);
         }
-        let end = t0 + Duration::from_secs(cli.duration);
-        match cli.driver {
+        let end = t0 + Duration::from_secs(duration);
+        match driver {
             Driver::Inflight => drive_inflight(&mut sched, &mut stats, end, max_inflight).await,
             Driver::Spawn => drive_spawn(&mut sched, &mut stats, end).await,
         }
-    });
+        stats
+    };
+    let stats = rt.block_on(async move { tokio::spawn(checker).await.expect("checker task") });
     let wall = wall0.elapsed();
     let (user1, sys1) = cpu_times(libc::RUSAGE_SELF);
     let load_after = load1();
+    let floor_after = kernel_floor(cli.kind, &addrs).unwrap_or_else(|e| {
+        eprintln!("check-scale: {e}");
+        None
+    });
     let (user, sys) = (user1 - user0, sys1 - sys0);
     let cpu = user + sys;
     drop(child.stdin.take()); // the listener exits on EOF
@@ -625,12 +773,13 @@ fn main() -> ExitCode {
     let pct = |d: Duration| 100.0 * d.as_secs_f64() / wall.as_secs_f64();
     println!("kind                 {:?}", cli.kind);
     println!(
-        "targets              {} on {} listeners, interval {} ms, {} s, driver {:?}, close {close:?}",
+        "targets              {} on {} listeners, interval {} ms, {} s, driver {:?}, close {close:?}, slack {} ms",
         cli.targets,
         addrs.len(),
         cli.interval_ms,
         cli.duration,
-        cli.driver
+        cli.driver,
+        cli.slack_ms
     );
     println!("RLIMIT_NOFILE        {nofile}");
     println!("load average (1 min) {load_before} before, {load_after} after");
@@ -661,6 +810,28 @@ fn main() -> ExitCode {
         "listener process CPU {:.2} s (not counted above)",
         (cu + cs).as_secs_f64()
     );
+    let checks_per_s = stats.checks as f64 / wall.as_secs_f64();
+    // The floor as a share of one core at the rate the run reached.
+    let floor_pct = match (floor_before, floor_after) {
+        (Some(a), Some(b)) => {
+            let floor = (a + b) / 2;
+            let pct = floor.as_secs_f64() * checks_per_s * 100.0;
+            println!(
+                "kernel floor         {:.1} us per check ({:.1} before, {:.1} after the run): the \
+                 probe's system calls alone in a tight loop, {FLOOR_CHECKS} checks; {pct:.1}% of \
+                 one core at this rate",
+                floor.as_secs_f64() * 1e6,
+                a.as_secs_f64() * 1e6,
+                b.as_secs_f64() * 1e6
+            );
+            println!(
+                "checker above floor  {:.1} us per check (scheduler, runtime, timers, wakeups)",
+                per_check(cpu) - floor.as_secs_f64() * 1e6
+            );
+            Some(pct)
+        }
+        _ => None,
+    };
     println!("peak memory (VmHWM)  {:.1} MiB", hwm as f64 / 1024.0);
     if cli.driver == Driver::Inflight {
         println!(
@@ -679,6 +850,12 @@ fn main() -> ExitCode {
         hwm < 64 * 1024,
         stats.down == 0
     );
+    if let Some(pct) = floor_pct.filter(|&p| p >= 15.0) {
+        println!(
+            "                     (the kernel floor alone is {pct:.1}% of one core here: no \
+             checker of this kind can be under 15% on this machine now)"
+        );
+    }
     if ok {
         ExitCode::SUCCESS
     } else {

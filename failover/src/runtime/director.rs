@@ -103,7 +103,8 @@ pub struct DirectorConfig {
     pub ipvs: Option<IpvsOptions>,
     /// The real servers' health checks; a real server is alive while all its checks are up.
     pub health: Vec<HealthTarget>,
-    /// The health-check scheduler's settings.
+    /// The health-check scheduler's settings. Default: 10 ms of timer slack (checks start
+    /// at most 10 ms late; the health task wakes at most 100 times a second).
     pub health_scheduler: ha_healthcheck::SchedulerConfig,
     /// The user and group scripts (notify, track, fence, steps, MISC_CHECK) run as; `None`:
     /// as the daemon's own user (keepalived `script_user`).
@@ -158,7 +159,10 @@ impl DirectorConfig {
             shutdown_grace: Duration::from_secs(30),
             ipvs: None,
             health: Vec::new(),
-            health_scheduler: ha_healthcheck::SchedulerConfig::default(),
+            health_scheduler: ha_healthcheck::SchedulerConfig {
+                timer_slack: Duration::from_millis(10),
+                ..Default::default()
+            },
             script_user: None,
         }
     }

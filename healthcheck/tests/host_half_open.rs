@@ -209,3 +209,66 @@ fn host_half_open_syn_checksum_tshark() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Deadlines kept by the engine's one timer: concurrent probes to an address nobody
+/// answers, a long timeout first and shorter ones after it (the later, earlier deadlines
+/// must re-arm the timer), and a probe that is answered in between. Each silent probe
+/// ends at its own timeout, not at the long one's, and the answered one is not held back.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_half_open_deadlines_of_concurrent_probes() {
+    require_root();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = Lab::new("hodeadl");
+    let a = lab.add_host("a", &["10.9.1.1/24"]);
+    let results = a.run_in(|| {
+        let lo = std::net::TcpListener::bind("127.0.0.1:0").expect("bind lo");
+        let lo_addr = lo.local_addr().expect("lo addr");
+        let silent = |port| half_open(SocketAddr::from((Ipv4Addr::new(10, 9, 1, 99), port)));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let out = rt.block_on(async {
+            let t0 = std::time::Instant::now();
+            let timed = |c: Check, t: Duration| async move {
+                let o = probe::run(&c, t).await;
+                (o, t0.elapsed())
+            };
+            let long = timed(silent(80), Duration::from_millis(2500));
+            let mid = async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                timed(silent(81), Duration::from_millis(900)).await
+            };
+            let short = async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                timed(silent(82), Duration::from_millis(300)).await
+            };
+            let answered = async {
+                // After the short probe's deadline: no reply comes before it to wake the
+                // receiver, so only the re-arming can end the short probe in time.
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                timed(half_open(lo_addr), Duration::from_secs(3)).await
+            };
+            tokio::join!(long, mid, short, answered)
+        });
+        drop(lo);
+        out
+    });
+    let (long, mid, short, answered) = results;
+    let ms = |d: Duration| d.as_millis();
+    for (name, (o, at), due) in [
+        ("long", long, 2500u128),
+        ("mid", mid, 1000),
+        ("short", short, 500),
+    ] {
+        assert_eq!(o, Outcome::Down(Failure::Timeout), "{name}");
+        assert!(
+            ms(at) >= due && ms(at) < due + 150,
+            "{name} probe ended at {} ms, due at {due} ms",
+            ms(at)
+        );
+    }
+    assert_eq!(answered.0, Outcome::UP);
+    assert!(ms(answered.1) < 1400, "answered at {} ms", ms(answered.1));
+}

@@ -27,7 +27,7 @@
 //! fuzzing. IPv4 only (IPv6 is not done: it needs a second raw socket, whose segments
 //! arrive without their IP header); an IPv6 check fails with [`Failure::Setup`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::hash::{BuildHasher, Hasher};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -308,10 +308,44 @@ impl Hasher for FoldHasher {
     }
 }
 
-#[derive(Default)]
 struct Pending {
     waker: Option<Waker>,
     reply: Option<Reply>,
+    /// No reply by the deadline.
+    expired: bool,
+}
+
+/// The probes waiting for a reply, and their deadlines.
+struct Table {
+    map: FastMap<Key, Pending>,
+    /// Deadlines in order (lazily deleted: an entry whose probe is gone or answered is
+    /// dropped when it comes up).
+    expiry: VecDeque<(Instant, Key)>,
+    /// The deadline the receiver task's timer is set to, if any.
+    armed: Option<Instant>,
+}
+
+impl Table {
+    /// Mark the probes whose deadline passed by `now` expired (waking them) and drop the
+    /// deadlines of finished probes from the front; the next deadline to wait for.
+    fn expire(&mut self, now: Instant) -> Option<Instant> {
+        while let Some(&(at, key)) = self.expiry.front() {
+            match self.map.get_mut(&key) {
+                Some(p) if p.reply.is_none() && !p.expired => {
+                    if at > now {
+                        return Some(at);
+                    }
+                    p.expired = true;
+                    if let Some(w) = p.waker.take() {
+                        w.wake();
+                    }
+                }
+                _ => {}
+            }
+            self.expiry.pop_front();
+        }
+        None
+    }
 }
 
 /// splitmix64 (a seeded generator for ISNs and nothing secret: a half-open check needs
@@ -340,7 +374,9 @@ struct Engine {
     ports: Vec<u16>,
     next_port: AtomicUsize,
     rng: Mutex<SplitMix>,
-    pending: Mutex<FastMap<Key, Pending>>,
+    pending: Mutex<Table>,
+    /// Tells the receiver task that a deadline earlier than its timer's was added.
+    rearm: tokio::sync::Notify,
     routes: Mutex<FastMap<Ipv4Addr, (Ipv4Addr, Instant)>>,
     /// False once the receiver task is gone (its runtime shut down).
     alive: AtomicBool,
@@ -397,7 +433,12 @@ impl Engine {
             ports,
             next_port: AtomicUsize::new(0),
             rng: Mutex::new(SplitMix(seed)),
-            pending: Mutex::new(HashMap::with_hasher(BuildFold(seed.rotate_left(17)))),
+            pending: Mutex::new(Table {
+                map: HashMap::with_hasher(BuildFold(seed.rotate_left(17))),
+                expiry: VecDeque::new(),
+                armed: None,
+            }),
+            rearm: tokio::sync::Notify::new(),
             routes: Mutex::new(HashMap::with_hasher(BuildFold(seed.rotate_left(41)))),
             alive: AtomicBool::new(true),
         })
@@ -455,8 +496,9 @@ impl Engine {
                 continue;
             }
             let mut pending = lock(&self.pending);
-            if let Some(p) = pending.get_mut(&(seg.src, seg.sport, seg.dport, isn))
+            if let Some(p) = pending.map.get_mut(&(seg.src, seg.sport, seg.dport, isn))
                 && p.reply.is_none()
+                && !p.expired
             {
                 p.reply = Some(reply);
                 if let Some(w) = p.waker.take() {
@@ -490,7 +532,7 @@ struct Receiver(Arc<Engine>);
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.0.alive.store(false, Ordering::Release);
-        for p in lock(&self.0.pending).values_mut() {
+        for p in lock(&self.0.pending).map.values_mut() {
             if let Some(w) = p.waker.take() {
                 w.wake();
             }
@@ -498,18 +540,49 @@ impl Drop for Receiver {
     }
 }
 
+/// The receiver task: completes probes with the replies read from the raw socket, and
+/// with their deadlines (one timer for every probe of the engine, instead of a tokio timer
+/// registered and cancelled per probe).
 async fn receive(rx: Receiver) {
     let engine = &rx.0;
     let mut buf = [0u8; 128];
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
     loop {
-        if engine.raw.readable().await.is_err() {
-            return;
+        let armed = {
+            let mut t = lock(&engine.pending);
+            let next = t.expire(Instant::now());
+            // Re-armed for an earlier deadline only: a later one is found when the armed
+            // one fires (a reset costs tokio a timer wheel update and often a wakeup of its
+            // driver through the eventfd).
+            if let Some(next) = next
+                && t.armed.is_none_or(|a| next < a)
+            {
+                t.armed = Some(next);
+            }
+            t.armed
+        };
+        if let Some(at) = armed
+            && timer.deadline() != tokio::time::Instant::from_std(at)
+        {
+            timer.as_mut().reset(tokio::time::Instant::from_std(at));
         }
-        // `try_recv` clears the readiness when it would block.
-        match engine.drain(&mut buf) {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            // The socket is broken: the probes time out, and the next one makes an engine.
-            Err(_) | Ok(()) => return,
+        tokio::select! {
+            ready = engine.raw.readable() => {
+                if ready.is_err() {
+                    return;
+                }
+                // `try_recv` clears the readiness when it would block.
+                match engine.drain(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    // The socket is broken: the next probe makes another engine.
+                    Err(_) | Ok(()) => return,
+                }
+            }
+            () = &mut timer, if armed.is_some() => {
+                lock(&engine.pending).armed = None;
+            }
+            () = engine.rearm.notified() => {}
         }
     }
 }
@@ -522,12 +595,14 @@ struct Registered<'a> {
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        lock(&self.engine.pending).remove(&self.key);
+        lock(&self.engine.pending).map.remove(&self.key);
     }
 }
 
-/// Run one half-open check of `c.addr`. The caller bounds it with the timeout.
-pub(crate) async fn run(c: &TcpCheck) -> Result<Outcome, Failure> {
+/// Run one half-open check of `c.addr`, within `timeout` (kept by the engine's receiver
+/// task, so the caller sets no timer of its own).
+pub(crate) async fn run(c: &TcpCheck, timeout: Duration) -> Result<Outcome, Failure> {
+    let deadline = Instant::now() + timeout;
     let o = &c.socket;
     if c.send.is_some() || c.expect.is_some() {
         return Err(Failure::Setup(
@@ -550,9 +625,19 @@ pub(crate) async fn run(c: &TcpCheck) -> Result<Outcome, Failure> {
         // The low 32 bits of a 64-bit draw: the ISN.
         let isn = lock(&engine.rng).next() as u32;
         let key = (*peer.ip(), peer.port(), port, isn);
-        let mut pending = lock(&engine.pending);
-        if let std::collections::hash_map::Entry::Vacant(v) = pending.entry(key) {
-            v.insert(Pending::default());
+        let mut t = lock(&engine.pending);
+        if let std::collections::hash_map::Entry::Vacant(v) = t.map.entry(key) {
+            v.insert(Pending {
+                waker: None,
+                reply: None,
+                expired: false,
+            });
+            // In deadline order: at the back unless a shorter timeout came after a longer.
+            let at = t.expiry.partition_point(|&(d, _)| d <= deadline);
+            t.expiry.insert(at, (deadline, key));
+            if t.armed.is_none_or(|a| deadline < a) {
+                engine.rearm.notify_one();
+            }
             break Registered {
                 engine: &engine,
                 key,
@@ -567,7 +652,12 @@ pub(crate) async fn run(c: &TcpCheck) -> Result<Outcome, Failure> {
         match engine.raw.try_send_to(&syn, to) {
             Ok(_) => break,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                engine.raw.writable().await.map_err(|e| setup("send", e))?;
+                let wait = engine.raw.writable();
+                match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), wait).await
+                {
+                    Ok(r) => r.map_err(|e| setup("send", e))?,
+                    Err(_) => return Err(Failure::Timeout),
+                }
             }
             // Most likely another probe's ICMP error, cleared by reporting it: once more.
             Err(e) if pending_error(&e) && retries < 2 => retries += 1,
@@ -575,12 +665,15 @@ pub(crate) async fn run(c: &TcpCheck) -> Result<Outcome, Failure> {
         }
     }
     let reply = poll_fn(|cx| {
-        let mut pending = lock(&engine.pending);
-        let Some(p) = pending.get_mut(&registered.key) else {
+        let mut t = lock(&engine.pending);
+        let Some(p) = t.map.get_mut(&registered.key) else {
             return Poll::Ready(None);
         };
         if let Some(r) = p.reply {
-            return Poll::Ready(Some(r));
+            return Poll::Ready(Some(Ok(r)));
+        }
+        if p.expired {
+            return Poll::Ready(Some(Err(Failure::Timeout)));
         }
         if !engine.alive.load(Ordering::Acquire) {
             return Poll::Ready(None);
@@ -594,8 +687,9 @@ pub(crate) async fn run(c: &TcpCheck) -> Result<Outcome, Failure> {
     .await;
     drop(registered);
     match reply {
-        Some(Reply::Open) => Ok(Outcome::UP),
-        Some(Reply::Refused) => Err(Failure::Refused),
+        Some(Ok(Reply::Open)) => Ok(Outcome::UP),
+        Some(Ok(Reply::Refused)) => Err(Failure::Refused),
+        Some(Err(f)) => Err(f),
         None => Err(Failure::Setup("half-open: receiver stopped".into())),
     }
 }
@@ -614,6 +708,43 @@ mod tests {
         p.extend_from_slice(&dst.octets());
         p.extend_from_slice(tcp);
         p
+    }
+
+    fn pending() -> Pending {
+        Pending {
+            waker: None,
+            reply: None,
+            expired: false,
+        }
+    }
+
+    /// The deadline queue: expired probes are marked (and only those), answered and gone
+    /// ones are skipped, and the next deadline is that of the oldest waiting probe.
+    #[test]
+    fn table_expires_in_deadline_order_and_skips_finished_probes() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let key = |n: u32| (Ipv4Addr::LOCALHOST, 80, 40000, n);
+        let mut t = Table {
+            map: HashMap::with_hasher(BuildFold(3)),
+            expiry: VecDeque::new(),
+            armed: None,
+        };
+        for (n, at) in [(1, 100), (2, 200), (3, 300), (4, 400)] {
+            t.map.insert(key(n), pending());
+            t.expiry.push_back((ms(at), key(n)));
+        }
+        t.map.get_mut(&key(1)).unwrap().reply = Some(Reply::Open); // answered
+        t.map.remove(&key(3)); // gone (its probe was dropped)
+        assert_eq!(t.expire(ms(50)), Some(ms(200)), "1 is answered: 2 is next");
+        assert!(!t.map[&key(2)].expired);
+        assert_eq!(t.expire(ms(350)), Some(ms(400)));
+        assert!(t.map[&key(2)].expired, "2 passed its deadline");
+        assert!(!t.map[&key(4)].expired);
+        assert!(t.map[&key(1)].reply.is_some() && !t.map[&key(1)].expired);
+        assert_eq!(t.expire(ms(400)), None);
+        assert!(t.map[&key(4)].expired);
+        assert!(t.expiry.is_empty());
     }
 
     /// The low bits a table uses are spread for keys that differ in one field only (as the

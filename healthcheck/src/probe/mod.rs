@@ -35,12 +35,19 @@ pub use tls::NoVerification;
 /// Run `check` once, within `timeout` (one deadline for connect, TLS, request and reply).
 pub async fn run(check: &Check, timeout: Duration) -> Outcome {
     match check {
-        // These two manage their deadline themselves: a script must be killed and reaped,
-        // and a UDP check without `require_reply` succeeds when the deadline passes quietly.
+        // These manage their deadline themselves: a script must be killed and reaped, a UDP
+        // check without `require_reply` succeeds when the deadline passes quietly, and the
+        // half-open engine keeps every probe's deadline with one timer.
         // Boxed (like the larger probes below) so that the future of a TCP check stays
         // small: it is moved into place per check, and thousands may be in flight.
         Check::Script(c) => Box::pin(script::run(c, timeout)).await,
         Check::Udp(c) => Box::pin(udp::run(c, timeout)).await,
+        Check::Tcp(c) if c.socket.close == TcpClose::HalfOpen => {
+            match halfopen::run(c, timeout).await {
+                Ok(o) => o,
+                Err(f) => Outcome::Down(f),
+            }
+        }
         _ => match tokio::time::timeout(timeout, run_bounded(check)).await {
             Ok(outcome) => outcome,
             Err(_elapsed) => Outcome::Down(Failure::Timeout),
@@ -50,7 +57,7 @@ pub async fn run(check: &Check, timeout: Duration) -> Outcome {
 
 async fn run_bounded(check: &Check) -> Outcome {
     let result = match check {
-        Check::Tcp(c) if c.socket.close == TcpClose::HalfOpen => halfopen::run(c).await,
+        Check::Tcp(c) if c.socket.close == TcpClose::HalfOpen => unreachable!("handled by run"),
         Check::Tcp(c) => tcp::run(c).await,
         Check::Http(crate::HttpCheck { socket, .. })
         | Check::Smtp(crate::SmtpCheck { socket, .. })

@@ -420,14 +420,20 @@ fn disconnect(s: &socket2::Socket) -> std::io::Result<()> {
 /// The kernel's own cost of one check of `kind`: the system calls its probe makes, in a
 /// tight loop on this thread against the same listeners (no scheduler, runtime, timer or
 /// wakeup), as CPU time per check. What is left above it at scale is the checker's.
-/// `None` for HTTP (its floor is mostly the server's).
-fn kernel_floor(kind: Kind, addrs: &[SocketAddr]) -> Result<Option<Duration>, String> {
+/// `None` for HTTP (its floor is mostly the server's) and for a graceful close (its probe
+/// opens and closes a socket per check, which this loop does not copy).
+fn kernel_floor(
+    kind: Kind,
+    close: TcpClose,
+    addrs: &[SocketAddr],
+) -> Result<Option<Duration>, String> {
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};
     let n = FLOOR_CHECKS;
     let err = |what: &str, e: std::io::Error| format!("kernel floor: {what}: {e}");
     let target = |i: u32| addrs[i as usize % addrs.len()];
     match kind {
         Kind::Http => Ok(None),
+        Kind::Tcp if close != TcpClose::Reset => Ok(None),
         Kind::Tcp => {
             // The connect probe: one spare socket with SO_LINGER 0, connect(2) until the
             // handshake is over, then an RST by connect(2) to AF_UNSPEC.
@@ -685,7 +691,7 @@ fn main() -> ExitCode {
         .expect("runtime");
     // The kernel floor just before and just after the run: the machine's speed drifts
     // (other guests on the host), and the floor says what the kernel alone costs now.
-    let floor_before = match kernel_floor(cli.kind, &addrs) {
+    let floor_before = match kernel_floor(cli.kind, close, &addrs) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("check-scale: {e}");
@@ -754,7 +760,7 @@ fn main() -> ExitCode {
     let wall = wall0.elapsed();
     let (user1, sys1) = cpu_times(libc::RUSAGE_SELF);
     let load_after = load1();
-    let floor_after = kernel_floor(cli.kind, &addrs).unwrap_or_else(|e| {
+    let floor_after = kernel_floor(cli.kind, close, &addrs).unwrap_or_else(|e| {
         eprintln!("check-scale: {e}");
         None
     });

@@ -401,22 +401,6 @@ fn thread_cpu() -> Duration {
     u + s
 }
 
-/// Reset a connected TCP socket and make it ready for another `connect(2)`, as the probe's
-/// spare sockets are (`connect(2)` to `AF_UNSPEC`).
-fn disconnect(s: &socket2::Socket) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: an all-zero sockaddr is a valid value of this plain C struct.
-    let mut unspec: libc::sockaddr = unsafe { std::mem::zeroed() };
-    unspec.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
-    let len = std::mem::size_of::<libc::sockaddr>() as libc::socklen_t;
-    // SAFETY: `s` is open for the call; the kernel reads `len` bytes of a live local.
-    if unsafe { libc::connect(s.as_raw_fd(), &unspec, len) } == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
 /// The kernel's own cost of one check of `kind`: the system calls its probe makes, in a
 /// tight loop on this thread against the same listeners (no scheduler, runtime, timer or
 /// wakeup), as CPU time per check. What is left above it at scale is the checker's.
@@ -460,7 +444,8 @@ fn kernel_floor(
                         Err(e) => return Err(err(&format!("connect {}", target(i)), e)),
                     }
                 }
-                disconnect(&s).map_err(|e| err("disconnect", e))?;
+                probe::disconnect(std::os::fd::AsFd::as_fd(&s))
+                    .map_err(|e| err("disconnect", e))?;
             }
             Ok(Some((thread_cpu() - cpu0) / n))
         }

@@ -30,6 +30,7 @@ mod tls;
 mod udp;
 
 pub use inflight::InFlight;
+pub use sys::disconnect;
 pub use tls::NoVerification;
 
 /// Run `check` once, within `timeout` (one deadline for connect, TLS, request and reply).

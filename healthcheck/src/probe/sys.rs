@@ -19,8 +19,12 @@ pub(crate) fn kill_process_group(pgid: u32) {
 /// Dissolve the association of a connected or connecting socket with `connect(2)` to an
 /// `AF_UNSPEC` address. On an established TCP connection Linux sends an RST and returns the
 /// socket to the closed state (an ABORT, RFC 9293 §3.10.5), ready for another `connect(2)`;
-/// an automatically chosen local port is released.
-pub(crate) fn disconnect(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
+/// an automatically chosen local port is released. This is how a plain connect check ends
+/// and keeps its socket; public for programs that measure or copy it (`check-scale`).
+///
+/// # Errors
+/// The `connect(2)` error, e.g. `EBADF` or `ENOTSOCK` for a descriptor that is no socket.
+pub fn disconnect(fd: std::os::fd::BorrowedFd<'_>) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: an all-zero sockaddr is a valid value of this plain C struct; its family is
     // then set to AF_UNSPEC, all the kernel looks at.

@@ -1005,7 +1005,9 @@ pub async fn run_with(
     let grace = cfg.notify_timeout + Duration::from_secs(2);
     let _ = tokio::time::timeout(grace, effects).await;
     if let Some(t) = ipvs_task {
-        let _ = tokio::time::timeout(grace, t).await;
+        // Removing the services and stopping the sync daemon (whose kernel threads may take
+        // seconds to end) get the resource steps' grace, not the scripts'.
+        let _ = tokio::time::timeout(grace.max(cfg.shutdown_grace), t).await;
     }
     // The VIPs on the virtual MACs are gone: remove the interfaces.
     for v in vmacs {

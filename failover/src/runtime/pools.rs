@@ -106,15 +106,18 @@ pub(super) async fn ipvs_task(
                 apply(&mut client, &ops, &shared).await;
             }
             IpvsWork::Stop(keys) => {
+                // The services first: they steer traffic, and deleting them is quick, while
+                // stopping a sync daemon waits for its kernel threads to end (seconds on a
+                // slow machine).
+                if opts.remove_on_stop {
+                    let ops: Vec<Op> = keys.into_iter().map(Op::DelService).collect();
+                    apply(&mut client, &ops, &shared).await;
+                }
                 if opts.sync_daemon.is_some() {
                     for r in [DaemonRole::Master, DaemonRole::Backup] {
                         let _ = client.stop_daemon(r).await;
                     }
                     shared.lock().expect("ipvs status").sync_daemon = None;
-                }
-                if opts.remove_on_stop {
-                    let ops: Vec<Op> = keys.into_iter().map(Op::DelService).collect();
-                    apply(&mut client, &ops, &shared).await;
                 }
                 break;
             }

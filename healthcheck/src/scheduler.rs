@@ -358,8 +358,9 @@ impl Scheduler {
         self.index.is_empty()
     }
 
-    /// Reserve room for `n` more targets (and their timers), so that adding them and
-    /// running them does not reallocate.
+    /// Reserve room for `n` more targets, so that adding them does not reallocate. (The
+    /// timer queues grow during the first checks and then keep their size: handling an
+    /// outcome in steady state allocates nothing.)
     pub fn reserve(&mut self, n: usize) {
         self.slots.reserve(n);
         self.stamps.reserve(n);

@@ -283,11 +283,6 @@ struct Target {
     last_failure: Option<Failure>,
 }
 
-#[derive(Debug)]
-struct Slot {
-    target: Option<Target>,
-}
-
 /// A timer entry: when, the slot, and the slot's stamp when it was armed.
 type Timer = (Instant, u32, u64);
 
@@ -312,7 +307,8 @@ struct TimerQueue {
 pub struct Scheduler {
     cfg: SchedulerConfig,
     rng: u64,
-    slots: Vec<Slot>,
+    /// The targets by slot (`None`: a free slot).
+    slots: Vec<Option<Target>>,
     /// Per slot, the stamp of its one live timer entry (and of its in-flight
     /// [`ProbeId`]); never reused. Apart from the targets, so that the checks of timers
     /// against it stay within a few cache lines.
@@ -492,7 +488,6 @@ impl Scheduler {
         self.epoch.get_or_insert(now);
         if let Some(&slot) = self.index.get(&id) {
             let t = self.slots[slot as usize]
-                .target
                 .as_mut()
                 .expect("indexed slot holds a target");
             if t.cfg == cfg {
@@ -508,7 +503,6 @@ impl Scheduler {
             let warmup = t.cfg.warmup;
             let due = now + self.jitter(warmup);
             let t = self.slots[slot as usize]
-                .target
                 .as_mut()
                 .expect("indexed slot holds a target");
             t.cycle_due = due;
@@ -532,13 +526,11 @@ impl Scheduler {
             last_failure: None,
         };
         let slot = if let Some(slot) = self.free.pop() {
-            self.slots[slot as usize].target = Some(target);
+            self.slots[slot as usize] = Some(target);
             slot
         } else {
             let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 targets");
-            self.slots.push(Slot {
-                target: Some(target),
-            });
+            self.slots.push(Some(target));
             self.stamps.push(0);
             slot
         };
@@ -553,7 +545,7 @@ impl Scheduler {
         let Some(slot) = self.index.remove(&id) else {
             return false;
         };
-        self.slots[slot as usize].target = None;
+        self.slots[slot as usize] = None;
         self.bump(slot); // invalidates the timer entry and any in-flight ProbeId
         self.free.push(slot);
         self.purge();
@@ -594,7 +586,7 @@ impl Scheduler {
     #[must_use]
     pub fn status(&self, id: TargetId) -> Option<TargetStatus> {
         let slot = *self.index.get(&id)?;
-        let t = self.slots[slot as usize].target.as_ref()?;
+        let t = self.slots[slot as usize].as_ref()?;
         Some(TargetStatus {
             health: t.health,
             confirmed: t.confirmed,
@@ -620,7 +612,7 @@ impl Scheduler {
             if self.stamps[slot as usize] != stamp {
                 continue; // lazily deleted
             }
-            let Some(t) = self.slots[slot as usize].target.as_mut() else {
+            let Some(t) = self.slots[slot as usize].as_mut() else {
                 continue;
             };
             match t.phase {
@@ -655,7 +647,7 @@ impl Scheduler {
         if self.stamps.get(id.slot as usize) != Some(&id.stamp) {
             return false;
         }
-        match &self.slots[id.slot as usize].target {
+        match &self.slots[id.slot as usize] {
             Some(t) if t.phase == Phase::InFlight => {}
             _ => return false,
         }
@@ -666,7 +658,6 @@ impl Scheduler {
 
     fn apply(&mut self, now: Instant, slot: u32, outcome: Outcome) {
         let t = self.slots[slot as usize]
-            .target
             .as_mut()
             .expect("caller checked the slot");
         // When the next attempt is due, and the period after now it is armed with.

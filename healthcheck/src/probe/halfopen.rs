@@ -308,11 +308,18 @@ impl Hasher for FoldHasher {
     }
 }
 
+#[derive(Default)]
 struct Pending {
     waker: Option<Waker>,
-    reply: Option<Reply>,
+    /// How the probe ended, once it has.
+    done: Option<Done>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Done {
+    Reply(Reply),
     /// No reply by the deadline.
-    expired: bool,
+    Expired,
 }
 
 /// The probes waiting for a reply, and their deadlines.
@@ -331,11 +338,11 @@ impl Table {
     fn expire(&mut self, now: Instant) -> Option<Instant> {
         while let Some(&(at, key)) = self.expiry.front() {
             match self.map.get_mut(&key) {
-                Some(p) if p.reply.is_none() && !p.expired => {
+                Some(p) if p.done.is_none() => {
                     if at > now {
                         return Some(at);
                     }
-                    p.expired = true;
+                    p.done = Some(Done::Expired);
                     if let Some(w) = p.waker.take() {
                         w.wake();
                     }
@@ -497,10 +504,9 @@ impl Engine {
             }
             let mut pending = lock(&self.pending);
             if let Some(p) = pending.map.get_mut(&(seg.src, seg.sport, seg.dport, isn))
-                && p.reply.is_none()
-                && !p.expired
+                && p.done.is_none()
             {
-                p.reply = Some(reply);
+                p.done = Some(Done::Reply(reply));
                 if let Some(w) = p.waker.take() {
                     w.wake();
                 }
@@ -627,11 +633,7 @@ pub(crate) async fn run(c: &TcpCheck, timeout: Duration) -> Result<Outcome, Fail
         let key = (*peer.ip(), peer.port(), port, isn);
         let mut t = lock(&engine.pending);
         if let std::collections::hash_map::Entry::Vacant(v) = t.map.entry(key) {
-            v.insert(Pending {
-                waker: None,
-                reply: None,
-                expired: false,
-            });
+            v.insert(Pending::default());
             // In deadline order: at the back unless a shorter timeout came after a longer.
             let at = t.expiry.partition_point(|&(d, _)| d <= deadline);
             t.expiry.insert(at, (deadline, key));
@@ -669,11 +671,8 @@ pub(crate) async fn run(c: &TcpCheck, timeout: Duration) -> Result<Outcome, Fail
         let Some(p) = t.map.get_mut(&registered.key) else {
             return Poll::Ready(None);
         };
-        if let Some(r) = p.reply {
-            return Poll::Ready(Some(Ok(r)));
-        }
-        if p.expired {
-            return Poll::Ready(Some(Err(Failure::Timeout)));
+        if let Some(done) = p.done {
+            return Poll::Ready(Some(done));
         }
         if !engine.alive.load(Ordering::Acquire) {
             return Poll::Ready(None);
@@ -687,9 +686,9 @@ pub(crate) async fn run(c: &TcpCheck, timeout: Duration) -> Result<Outcome, Fail
     .await;
     drop(registered);
     match reply {
-        Some(Ok(Reply::Open)) => Ok(Outcome::UP),
-        Some(Ok(Reply::Refused)) => Err(Failure::Refused),
-        Some(Err(f)) => Err(f),
+        Some(Done::Reply(Reply::Open)) => Ok(Outcome::UP),
+        Some(Done::Reply(Reply::Refused)) => Err(Failure::Refused),
+        Some(Done::Expired) => Err(Failure::Timeout),
         None => Err(Failure::Setup("half-open: receiver stopped".into())),
     }
 }
@@ -710,14 +709,6 @@ mod tests {
         p
     }
 
-    fn pending() -> Pending {
-        Pending {
-            waker: None,
-            reply: None,
-            expired: false,
-        }
-    }
-
     /// The deadline queue: expired probes are marked (and only those), answered and gone
     /// ones are skipped, and the next deadline is that of the oldest waiting probe.
     #[test]
@@ -731,19 +722,23 @@ mod tests {
             armed: None,
         };
         for (n, at) in [(1, 100), (2, 200), (3, 300), (4, 400)] {
-            t.map.insert(key(n), pending());
+            t.map.insert(key(n), Pending::default());
             t.expiry.push_back((ms(at), key(n)));
         }
-        t.map.get_mut(&key(1)).unwrap().reply = Some(Reply::Open); // answered
+        t.map.get_mut(&key(1)).unwrap().done = Some(Done::Reply(Reply::Open)); // answered
         t.map.remove(&key(3)); // gone (its probe was dropped)
         assert_eq!(t.expire(ms(50)), Some(ms(200)), "1 is answered: 2 is next");
-        assert!(!t.map[&key(2)].expired);
+        assert_eq!(t.map[&key(2)].done, None);
         assert_eq!(t.expire(ms(350)), Some(ms(400)));
-        assert!(t.map[&key(2)].expired, "2 passed its deadline");
-        assert!(!t.map[&key(4)].expired);
-        assert!(t.map[&key(1)].reply.is_some() && !t.map[&key(1)].expired);
+        assert_eq!(
+            t.map[&key(2)].done,
+            Some(Done::Expired),
+            "2 passed its deadline"
+        );
+        assert_eq!(t.map[&key(4)].done, None);
+        assert_eq!(t.map[&key(1)].done, Some(Done::Reply(Reply::Open)));
         assert_eq!(t.expire(ms(400)), None);
-        assert!(t.map[&key(4)].expired);
+        assert_eq!(t.map[&key(4)].done, Some(Done::Expired));
         assert!(t.expiry.is_empty());
     }
 

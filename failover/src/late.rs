@@ -1,5 +1,6 @@
-//! A late-tolerant driver for a VRRP [`Router`], sans-io: the policy that keeps a starved
-//! process from a false failover, shared by the tokio runtime and the simulator tests.
+//! The late-tolerant driver, sans-io: the one policy that keeps a starved process from a false
+//! failover, for a VRRP [`Router`] or a whole [`Director`] ([`LateMachine`]), used by the tokio
+//! runtime and by the simulators.
 //!
 //! A process that is not scheduled in time reads its socket late and sees its timers late.
 //! Acting on what it sees *when* it sees it turns a master's advert that arrived in time, but
@@ -47,6 +48,8 @@
 use std::time::{Duration, Instant};
 
 use ha_vrrp_proto::router::{Router, RxAdvert, State};
+
+use crate::core::{Director, InstanceId};
 
 /// How many packets a driver holds between two [`LateDriver::drive`] calls; more are dropped
 /// and counted (a socket read loop that never drives is a bug, this bounds its memory).
@@ -152,24 +155,114 @@ pub struct LateStats {
     pub overflow: u64,
 }
 
-/// The late-tolerant driver of one [`Router`]. See the [module docs](self).
+/// A sans-io machine the late policy drives: a [`Router`] (one instance) or a
+/// [`Director`] (many). Its timers and its received adverts are all the policy needs.
+pub trait LateMachine {
+    /// A validated advert, ready to feed: an [`RxAdvert`] for a router, an instance and its
+    /// advert for a director.
+    type Input: Copy;
+
+    /// The earliest timer (the machine's `poll_timeout`).
+    fn next_deadline(&self) -> Option<Instant>;
+
+    /// If the timer due at `deadline` is a master's Adver_Timer, its advertisement interval
+    /// (the grid a late firing stays on); `None` for any other timer.
+    fn master_interval(&self, deadline: Instant) -> Option<Duration>;
+
+    /// Fires the timers due by `now`.
+    fn fire(&mut self, now: Instant);
+
+    /// Feeds one validated advert at `at`.
+    fn feed(&mut self, at: Instant, input: Self::Input);
+
+    /// Whether `input`, fed at `at`, reaches a Backup whose Master_Down_Timer is due after
+    /// `at` but by `now`: an advert that arrived in time and is read late.
+    fn rescues(&self, input: &Self::Input, at: Instant, now: Instant) -> bool;
+}
+
+impl LateMachine for Router {
+    type Input = RxAdvert;
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+
+    fn master_interval(&self, deadline: Instant) -> Option<Duration> {
+        (self.state() == State::Master && self.poll_timeout() == Some(deadline))
+            .then(|| self.config().advert_interval.to_duration())
+    }
+
+    fn fire(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+
+    fn feed(&mut self, at: Instant, input: RxAdvert) {
+        self.handle_advert(at, input);
+    }
+
+    fn rescues(&self, _: &RxAdvert, at: Instant, now: Instant) -> bool {
+        backup_due_between(self, at, now)
+    }
+}
+
+impl LateMachine for Director {
+    type Input = (InstanceId, RxAdvert);
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+
+    fn master_interval(&self, deadline: Instant) -> Option<Duration> {
+        // The grid of a master due then; another instance due at the same time or before the
+        // grid point fires with it, once (a router never sends more than one advert per
+        // firing), so no instance bursts.
+        (0..self.instance_count())
+            .filter_map(|i| self.router(InstanceId(i as u32)))
+            .find(|r| r.poll_timeout() == Some(deadline))
+            .and_then(|r| r.master_interval(deadline))
+    }
+
+    fn fire(&mut self, now: Instant) {
+        self.handle_timeout(now);
+    }
+
+    fn feed(&mut self, at: Instant, (instance, advert): (InstanceId, RxAdvert)) {
+        // The instance came from `Director::validate_packet`: it exists.
+        if let Err(e) = self.handle_advert(at, instance, advert) {
+            tracing::error!(error = %e, "late driver: advert for an unknown instance");
+        }
+    }
+
+    fn rescues(&self, (instance, _): &(InstanceId, RxAdvert), at: Instant, now: Instant) -> bool {
+        self.router(*instance)
+            .is_some_and(|r| backup_due_between(r, at, now))
+    }
+}
+
+/// A Backup whose Master_Down_Timer is due after `at` and by `now`.
+fn backup_due_between(r: &Router, at: Instant, now: Instant) -> bool {
+    r.state() == State::Backup && r.poll_timeout().is_some_and(|d| at < d && d <= now)
+}
+
+/// The late-tolerant driver of a [`Router`] or a [`Director`] ([`LateMachine`]). See the
+/// [module docs](self).
 #[derive(Debug, Clone)]
-pub struct LateDriver {
+pub struct LateDriver<I = RxAdvert> {
     /// Queued packets: (receive time, arrival sequence, advert).
-    queued: Vec<(Instant, u64, RxAdvert)>,
+    queued: Vec<(Instant, u64, I)>,
     seq: u64,
-    /// The latest time given to the router.
+    /// The latest time given to the machine.
     last: Instant,
     stats: LateStats,
 }
 
 /// A bound on timer firings per drive (each firing moves the deadline forward, so a correct
-/// router needs few; the bound keeps a misbehaving one from spinning).
+/// machine needs few; the bound keeps a misbehaving one from spinning).
 const MAX_FIRINGS: usize = 64;
 
-impl LateDriver {
-    /// A driver whose clock starts at `now` (the router's creation time).
-    pub fn new(now: Instant) -> LateDriver {
+impl<I: Copy> LateDriver<I> {
+    /// A driver whose clock starts at `now` (the machine's creation time).
+    pub fn new(now: Instant) -> LateDriver<I> {
         LateDriver {
             queued: Vec::new(),
             seq: 0,
@@ -179,7 +272,7 @@ impl LateDriver {
     }
 
     /// Queues a validated advert with the time the kernel received it.
-    pub fn queue(&mut self, received_at: Instant, advert: RxAdvert) {
+    pub fn queue(&mut self, received_at: Instant, advert: I) {
         if self.queued.len() >= MAX_QUEUED {
             self.stats.overflow += 1;
             return;
@@ -198,87 +291,89 @@ impl LateDriver {
         &self.stats
     }
 
-    /// The latest time given to the router.
+    /// The latest time given to the machine.
     pub fn last(&self) -> Instant {
         self.last
     }
 
-    /// A time for an input the caller gives the router itself (link, priority, shutdown):
-    /// `now`, or the latest time already given if that is later. Call [`LateDriver::drive`]
-    /// first so that the input comes after what is queued.
+    /// A time for an input the caller gives the machine itself (link, priority, shutdown, a
+    /// script's result): `now`, or the latest time already given if that is later. Call
+    /// [`LateDriver::drive`] first so that the input comes after what is queued.
     pub fn clock(&mut self, now: Instant) -> Instant {
         self.last = self.last.max(now);
         self.last
     }
 
     /// Feeds every queued advert in receive-time order and fires every timer due by `now` at
-    /// its deadline, interleaved in time order. Drain the router's outputs afterwards.
-    pub fn drive(&mut self, router: &mut Router, now: Instant) {
+    /// its deadline, interleaved in time order. Drain the machine's outputs afterwards.
+    pub fn drive<M: LateMachine<Input = I>>(&mut self, machine: &mut M, now: Instant) {
         let now = now.max(self.last);
         // Stable: equal timestamps keep their arrival order.
         self.queued.sort_unstable_by_key(|&(t, seq, _)| (t, seq));
         let queued = std::mem::take(&mut self.queued);
         for &(received_at, _, advert) in &queued {
             let at = received_at.min(now);
-            self.fire_timers(router, at, now);
+            self.fire_timers(machine, at, now);
             let at = if at < self.last {
                 self.stats.reordered += 1;
                 self.last
             } else {
                 at
             };
-            if router.state() == State::Backup
-                && router.poll_timeout().is_some_and(|d| at < d && d <= now)
-            {
+            if machine.rescues(&advert, at, now) {
                 self.stats.rescued += 1;
             }
             self.stats
                 .rx_delay
                 .record(now.saturating_duration_since(received_at));
-            router.handle_advert(at, advert);
+            machine.feed(at, advert);
             self.last = at;
         }
         // Give the allocation back for the next round.
         self.queued = queued;
         self.queued.clear();
-        self.fire_timers(router, now, now);
+        self.fire_timers(machine, now, now);
         // Everything up to `now` has been looked at: later inputs come after it.
         self.last = now;
     }
 
     /// Fires the timers whose deadline is at or before `until`, each at its deadline (a
     /// master's at the last point of its schedule before `until`).
-    fn fire_timers(&mut self, router: &mut Router, until: Instant, now: Instant) {
+    fn fire_timers<M: LateMachine<Input = I>>(
+        &mut self,
+        machine: &mut M,
+        until: Instant,
+        now: Instant,
+    ) {
         for _ in 0..MAX_FIRINGS {
-            let Some(deadline) = router.poll_timeout() else {
+            let Some(deadline) = machine.next_deadline() else {
                 return;
             };
             if deadline > until {
                 return;
             }
             let mut at = deadline;
-            if router.state() == State::Master {
+            if let Some(interval) = machine.master_interval(deadline)
+                && !interval.is_zero()
+            {
                 // RFC 9568 section 6.4.3: firing at the last grid point sends one advert for
                 // all the missed ticks and counts them.
-                let interval = router.config().advert_interval.to_duration();
-                if !interval.is_zero() {
-                    let missed =
-                        until.saturating_duration_since(deadline).as_nanos() / interval.as_nanos();
-                    let missed = u32::try_from(missed).unwrap_or(u32::MAX);
-                    if missed > 0 {
-                        self.stats.skipped_ticks += u64::from(missed);
-                        at = deadline + interval.saturating_mul(missed);
-                    }
+                let missed =
+                    until.saturating_duration_since(deadline).as_nanos() / interval.as_nanos();
+                let missed = u32::try_from(missed).unwrap_or(u32::MAX);
+                if missed > 0 {
+                    self.stats.skipped_ticks += u64::from(missed);
+                    at = deadline + interval.saturating_mul(missed);
                 }
             }
             let at = at.max(self.last);
             self.stats
                 .timer_lateness
                 .record(now.saturating_duration_since(deadline));
-            router.handle_timeout(at);
+            machine.fire(at);
             self.last = at;
-            if router.poll_timeout() == Some(deadline) {
-                // The router did not move its timer: nothing more can fire.
+            if machine.next_deadline() == Some(deadline) {
+                // The machine did not move its timer: nothing more can fire.
                 return;
             }
         }

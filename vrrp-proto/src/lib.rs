@@ -49,11 +49,13 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod drop;
 pub mod router;
 pub mod sim;
 pub mod types;
 pub mod wire;
 
+pub use drop::{DropCounts, DropReason};
 pub use types::{AdvertInterval, Centiseconds, Priority, Seconds, Version, VrId};
 
 /// The IP protocol number assigned to VRRP (RFC 9568 section 5.1.1.4).

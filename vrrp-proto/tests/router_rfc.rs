@@ -718,9 +718,9 @@ fn every_drop_reason_is_counted() {
     r.handle_advert(t, adv(ME, 200, cs(100)));
     r.handle_advert(t, adv(HIGHER_ADDR, 200, cs(0)));
     let c = r.counters();
-    assert_eq!(c.dropped(DropReason::WrongVrid), 1);
-    assert_eq!(c.dropped(DropReason::WrongVersion), 2);
-    assert_eq!(c.dropped(DropReason::WrongFamily), 1);
+    assert_eq!(c.dropped(DropReason::VridMismatch), 1);
+    assert_eq!(c.dropped(DropReason::BadVersion), 2);
+    assert_eq!(c.dropped(DropReason::FamilyMismatch), 1);
     assert_eq!(c.dropped(DropReason::OwnAdvert), 1);
     assert_eq!(c.dropped(DropReason::ZeroInterval), 1);
     assert_eq!(c.dropped_total(), 6);

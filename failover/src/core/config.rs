@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use ha_vrrp_proto::VrId;
 use ha_vrrp_proto::router::{Config as RouterConfig, ConfigError as RouterConfigError};
+use ha_vrrp_proto::wire::{Auth, ChecksumMode};
 
 use super::track::{TrackRef, TrackerId};
 use super::vip::VipSpec;
@@ -85,6 +86,11 @@ pub struct InstanceConfig {
     pub steps: Vec<Step>,
     /// Notify scripts.
     pub notify: NotifyScripts,
+    /// VRRPv2 authentication (keepalived `authentication`): sent in adverts and required of
+    /// received ones ([`Auth::None`] for VRRPv3).
+    pub auth: Auth,
+    /// How the VRRP checksum is computed (keepalived `v3_checksum_as_v2`).
+    pub checksum_mode: ChecksumMode,
 }
 
 impl InstanceConfig {
@@ -105,6 +111,8 @@ impl InstanceConfig {
             fence: false,
             steps: Vec::new(),
             notify: NotifyScripts::default(),
+            auth: Auth::None,
+            checksum_mode: ChecksumMode::Standard,
         }
     }
 }
@@ -123,6 +131,15 @@ pub struct SyncGroupConfig {
 /// A configuration the director rejected; names the instance, group or tracker.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DirectorConfigError {
+    /// An instance's `virtual_ipaddress` list does not fit one advert.
+    #[error("instance {instance:?}: {source}")]
+    Addresses {
+        /// The instance.
+        instance: String,
+        /// The limit exceeded.
+        #[source]
+        source: ha_vrrp_proto::wire::TooManyAddresses,
+    },
     /// Two instances share a name.
     #[error("instance {name:?} is defined twice")]
     DuplicateInstance {

@@ -41,8 +41,10 @@
 //!   `GROUP name STATE 0`), exactly as keepalived passes them.
 //!
 //! # Call order (the workspace's sans-io shape)
-//! Build with [`DirectorBuilder`]. After **every** `handle_*` call, drain
-//! [`Director::poll_transmit`], [`Director::poll_action`] and [`Director::poll_event`]; then
+//! Build with [`DirectorBuilder`]. Feed received VRRP messages as bytes
+//! ([`Director::handle_packet`]: the core validates, demultiplexes and counts drops; see
+//! [`packet`]). After **every** `handle_*` call, drain [`Director::poll_transmit`] (adverts as
+//! bytes, sent as they are), [`Director::poll_action`] and [`Director::poll_event`]; then
 //! wait until [`Director::poll_timeout`] (or the next input) and call
 //! [`Director::handle_timeout`]. `now` never goes backwards; an early `handle_timeout` is a
 //! no-op. The core keeps no timers for fences and steps: the runtime bounds how long a script
@@ -62,8 +64,11 @@
 //! let mut b = DirectorBuilder::new();
 //! let _id = b.add_instance(vi).unwrap();
 //! let mut director = b.build(now).unwrap();
+//! let mut buf = Vec::new();
 //! loop {
-//!     while let Some((_instance, _tx)) = director.poll_transmit() { /* encode and send */ }
+//!     while let Some(tx) = director.poll_transmit(&mut buf) {
+//!         let _bytes = &buf[..tx.len]; /* send from tx.src to tx.dst on the instance's socket */
+//!     }
 //!     while let Some(_action) = director.poll_action() { /* add VIPs, run scripts, ... */ }
 //!     while let Some(_event) = director.poll_event() { /* log */ }
 //!     let _deadline = director.poll_timeout();
@@ -73,11 +78,18 @@
 //! }
 //! ```
 
+mod builder;
 mod config;
+mod notify;
 mod output;
+pub mod packet;
 pub mod pool;
 mod reload;
+mod servers;
+mod sync;
+mod takeover;
 pub mod track;
+mod tracking;
 pub mod vip;
 
 use std::collections::VecDeque;
@@ -85,10 +97,11 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use ha_vrrp_proto::router::{
-    Config as RouterConfig, Event, Router, RxAdvert, State, TrackId, TransitionReason, Transmit,
+    Event, Router, RxAdvert, State, TrackId, TransitionReason, Transmit as RouterTransmit,
 };
-use ha_vrrp_proto::{Priority, VrId};
+use ha_vrrp_proto::{DropCounts, Priority, VrId};
 
+pub use builder::DirectorBuilder;
 pub use config::{
     DirectorConfigError, DirectorError, GroupId, InstanceConfig, InstanceId, NotifyScripts, Step,
     StepKind, SyncGroupConfig,
@@ -96,6 +109,7 @@ pub use config::{
 pub use output::{
     Cause, DirectorAction, DirectorEvent, FenceAttempt, NotifyState, StepOp, StepToken,
 };
+pub use packet::{MAX_ADVERT_LEN, PacketMeta, Transmit};
 pub use pool::{RealServer, VirtualServerConfig, VirtualServerId};
 pub use reload::{ReconfigureError, Reconfigured};
 pub use track::{
@@ -103,8 +117,13 @@ pub use track::{
 };
 pub use vip::{Scope, VipFlags, VipParseError, VipSpec};
 
+use notify::notify_argvs;
+use packet::InstWire;
 use pool::Pool;
+use sync::{Group, SyncOp};
+use takeover::{Steps, Takeover};
 use track::Tracker;
+use tracking::tracker_fault;
 
 /// The [`TrackId`] the director gives a router that is in Fault because another member of its
 /// sync group has a fault of its own. Tracker `n` is `TrackId(n)`.
@@ -112,376 +131,6 @@ pub const SYNC_GROUP_TRACK: TrackId = TrackId(u32::MAX);
 
 /// An upper bound on internal propagation rounds per input (sync groups converge in a few).
 const MAX_ROUNDS: usize = 1024;
-
-/// Collects the configuration and builds a [`Director`].
-#[derive(Debug, Clone, Default)]
-pub struct DirectorBuilder {
-    trackers: Vec<TrackerConfig>,
-    instances: Vec<InstanceConfig>,
-    groups: Vec<SyncGroupConfig>,
-    pools: Vec<VirtualServerConfig>,
-}
-
-impl DirectorBuilder {
-    /// An empty configuration.
-    pub fn new() -> DirectorBuilder {
-        DirectorBuilder::default()
-    }
-
-    /// Adds a tracker.
-    pub fn add_tracker(&mut self, cfg: TrackerConfig) -> TrackerId {
-        self.trackers.push(cfg);
-        TrackerId((self.trackers.len() - 1) as u32)
-    }
-
-    /// Adds an instance after checking it (router config, address families, tracker
-    /// references and weights, commands, unique name and VRID per interface and family).
-    /// A VIP without a device gets the instance's interface.
-    pub fn add_instance(
-        &mut self,
-        mut cfg: InstanceConfig,
-    ) -> Result<InstanceId, DirectorConfigError> {
-        let name = cfg.name.clone();
-        cfg.router
-            .validate()
-            .map_err(|source| DirectorConfigError::Router {
-                instance: name.clone(),
-                source,
-            })?;
-        for other in &self.instances {
-            if other.name == name {
-                return Err(DirectorConfigError::DuplicateInstance { name });
-            }
-            if other.interface == cfg.interface
-                && other.router.vrid == cfg.router.vrid
-                && other.router.primary_address.is_ipv4() == cfg.router.primary_address.is_ipv4()
-            {
-                return Err(DirectorConfigError::DuplicateVrid {
-                    first: other.name.clone(),
-                    second: name,
-                    vrid: cfg.router.vrid,
-                    interface: cfg.interface,
-                });
-            }
-        }
-        let primary = cfg.router.primary_address;
-        if let Some(v) = cfg
-            .vips
-            .iter()
-            .find(|v| v.addr.is_ipv4() != primary.is_ipv4())
-        {
-            return Err(DirectorConfigError::VipFamily {
-                instance: name,
-                addr: v.addr,
-                primary,
-            });
-        }
-        for t in &cfg.track {
-            let Some(tracker) = self.trackers.get(t.tracker.0 as usize) else {
-                return Err(DirectorConfigError::UnknownTracker {
-                    instance: name,
-                    tracker: t.tracker,
-                });
-            };
-            // keepalived: -253..=253, track_file -254..=254 (a file's value may be negative).
-            let max = if matches!(tracker.kind, TrackerKind::File { .. }) {
-                254
-            } else {
-                253
-            };
-            if !(-max..=max).contains(&t.weight) {
-                return Err(DirectorConfigError::WeightOutOfRange {
-                    instance: name,
-                    tracker: t.tracker,
-                    weight: t.weight,
-                    min: -max,
-                    max,
-                });
-            }
-        }
-        check_scripts(&name, &cfg.notify)?;
-        for (i, s) in cfg.steps.iter().enumerate() {
-            let empty = match &s.kind {
-                StepKind::Command { start, stop } => start.is_empty() || stop.is_empty(),
-                StepKind::Service(svc) => svc.is_empty(),
-            };
-            if empty {
-                return Err(DirectorConfigError::EmptyCommand {
-                    owner: name,
-                    what: format!("step {i} ({:?})", s.name),
-                });
-            }
-        }
-        let ifname = cfg.interface.clone();
-        for v in cfg.vips.iter_mut().chain(cfg.excluded_vips.iter_mut()) {
-            if v.dev.is_none() {
-                v.dev = Some(ifname.clone());
-            }
-        }
-        self.instances.push(cfg);
-        Ok(InstanceId((self.instances.len() - 1) as u32))
-    }
-
-    /// Adds a sync group.
-    pub fn add_sync_group(&mut self, cfg: SyncGroupConfig) -> Result<GroupId, DirectorConfigError> {
-        if cfg.members.is_empty() {
-            return Err(DirectorConfigError::EmptyGroup { group: cfg.name });
-        }
-        if self.groups.iter().any(|g| g.name == cfg.name) {
-            return Err(DirectorConfigError::DuplicateGroup { name: cfg.name });
-        }
-        for (k, m) in cfg.members.iter().enumerate() {
-            let Some(inst) = self.instances.get(m.0 as usize) else {
-                return Err(DirectorConfigError::UnknownMember {
-                    group: cfg.name,
-                    instance: *m,
-                });
-            };
-            let other = if cfg.members[..k].contains(m) {
-                Some(cfg.name.clone())
-            } else {
-                self.groups
-                    .iter()
-                    .find(|g| g.members.contains(m))
-                    .map(|g| g.name.clone())
-            };
-            if let Some(other) = other {
-                return Err(DirectorConfigError::MemberTwice {
-                    group: cfg.name,
-                    instance: inst.name.clone(),
-                    other,
-                });
-            }
-        }
-        check_scripts(&cfg.name, &cfg.notify)?;
-        self.groups.push(cfg);
-        Ok(GroupId((self.groups.len() - 1) as u32))
-    }
-
-    /// Adds a virtual server (see [`pool`]); its IPVS service is created by the first
-    /// [`DirectorAction::Ipvs`] after [`DirectorBuilder::build`].
-    pub fn add_virtual_server(
-        &mut self,
-        cfg: VirtualServerConfig,
-    ) -> Result<VirtualServerId, DirectorConfigError> {
-        let everything = ha_ipvs::model::VirtualService {
-            service: cfg.service.clone(),
-            destinations: cfg
-                .real_servers
-                .iter()
-                .map(|r| r.destination.clone())
-                .chain(cfg.sorry_server.clone())
-                .collect(),
-        };
-        everything
-            .validate()
-            .map_err(|source| DirectorConfigError::VirtualServer {
-                name: cfg.name.clone(),
-                source,
-            })?;
-        if let Some(t) = cfg.tracker
-            && !matches!(
-                self.trackers.get(t.0 as usize).map(|t| &t.kind),
-                Some(TrackerKind::Pool { .. })
-            )
-        {
-            return Err(DirectorConfigError::PoolTracker {
-                name: cfg.name,
-                tracker: t,
-            });
-        }
-        self.pools.push(cfg);
-        Ok(VirtualServerId((self.pools.len() - 1) as u32))
-    }
-
-    /// Builds the director: every router starts now (its Startup event runs at once unless it
-    /// has a startup delay), with the priority its trackers' initial states give. An instance
-    /// whose trackers start in fault (or whose sync group has such a member) starts in Fault
-    /// ([`Router::new_in_fault`]) and sends nothing until it clears. The first outputs may
-    /// already be queued.
-    pub fn build(self, now: Instant) -> Result<Director, DirectorConfigError> {
-        let mut trackers: Vec<Tracker> = self.trackers.into_iter().map(Tracker::new).collect();
-        let pools: Vec<Pool> = self.pools.into_iter().map(Pool::new).collect();
-        // A pool tracker starts with its pool's quorum.
-        for p in &pools {
-            if let Some(t) = p.cfg.tracker.and_then(|t| trackers.get_mut(t.0 as usize)) {
-                t.status = if p.quorum_up {
-                    TrackStatus::Up
-                } else {
-                    TrackStatus::Down
-                };
-            }
-        }
-        // Faults known at start (a tracker that starts failing, and the sync groups of such
-        // instances): those routers start in Fault and never advertise before it clears.
-        let own: Vec<Option<TrackId>> = self
-            .instances
-            .iter()
-            .map(|c| tracker_fault(&trackers, &c.track))
-            .collect();
-        let mut insts = Vec::with_capacity(self.instances.len());
-        for (i, cfg) in self.instances.into_iter().enumerate() {
-            let group = self
-                .groups
-                .iter()
-                .position(|g| g.members.contains(&InstanceId(i as u32)))
-                .map(|g| GroupId(g as u32));
-            let fault = own[i].or_else(|| {
-                let g = &self.groups[group?.0 as usize];
-                g.members
-                    .iter()
-                    .any(|m| m.0 as usize != i && own[m.0 as usize].is_some())
-                    .then_some(SYNC_GROUP_TRACK)
-            });
-            let base = cfg.router.priority;
-            let mut rcfg: RouterConfig = cfg.router.clone();
-            rcfg.priority = track::effective_priority(base, priority_sum(&trackers, &cfg.track));
-            let router = match fault {
-                Some(t) => Router::new_in_fault(rcfg, now, t),
-                None => Router::new(rcfg, now),
-            }
-            .map_err(|source| DirectorConfigError::Router {
-                instance: cfg.name.clone(),
-                source,
-            })?;
-            insts.push(Inst::new(cfg, router, group, fault));
-        }
-        let groups = self
-            .groups
-            .into_iter()
-            .map(|cfg| Group { cfg, state: None })
-            .collect();
-        let mut d = Director {
-            insts,
-            groups,
-            trackers,
-            pools,
-            transmits: VecDeque::new(),
-            actions: VecDeque::new(),
-            events: VecDeque::new(),
-            ops: VecDeque::new(),
-            next_token: 0,
-            stopped: false,
-        };
-        for p in 0..d.pools.len() {
-            d.emit_pool(p);
-        }
-        d.pump(now);
-        Ok(d)
-    }
-}
-
-fn check_scripts(owner: &str, n: &NotifyScripts) -> Result<(), DirectorConfigError> {
-    for (what, s) in [
-        ("notify_master", &n.master),
-        ("notify_backup", &n.backup),
-        ("notify_fault", &n.fault),
-        ("notify_stop", &n.stop),
-        ("notify", &n.generic),
-    ] {
-        if matches!(s, Some(argv) if argv.is_empty()) {
-            return Err(DirectorConfigError::EmptyCommand {
-                owner: owner.to_owned(),
-                what: what.to_owned(),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn priority_sum(trackers: &[Tracker], refs: &[TrackRef]) -> i64 {
-    refs.iter()
-        .filter_map(|r| {
-            let t = trackers.get(r.tracker.0 as usize)?;
-            match track::contribution(r.weight, r.reverse, t.status) {
-                Contribution::Add(v) => Some(v),
-                Contribution::Fault => None,
-            }
-        })
-        .fold(0i64, i64::saturating_add)
-}
-
-fn tracker_fault(trackers: &[Tracker], refs: &[TrackRef]) -> Option<TrackId> {
-    refs.iter().find_map(|r| {
-        let t = trackers.get(r.tracker.0 as usize)?;
-        (track::contribution(r.weight, r.reverse, t.status) == Contribution::Fault)
-            .then_some(TrackId(r.tracker.0))
-    })
-}
-
-/// The keepalived notify command lines for a state change.
-fn notify_argvs(
-    scripts: &NotifyScripts,
-    kind: &str,
-    name: &str,
-    state: NotifyState,
-    priority: u8,
-) -> Vec<Vec<String>> {
-    let specific = match state {
-        NotifyState::Master => &scripts.master,
-        NotifyState::Backup => &scripts.backup,
-        NotifyState::Fault => &scripts.fault,
-        NotifyState::Stop => &scripts.stop,
-    };
-    let mut out = Vec::new();
-    if let Some(argv) = specific {
-        out.push(argv.clone());
-    }
-    if let Some(argv) = &scripts.generic {
-        let mut a = argv.clone();
-        a.extend([
-            kind.to_owned(),
-            name.to_owned(),
-            state.as_str().to_owned(),
-            priority.to_string(),
-        ]);
-        out.push(a);
-    }
-    out
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Takeover {
-    Idle,
-    Fencing(FenceAttempt),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Inflight {
-    index: usize,
-    op: StepOp,
-    token: StepToken,
-}
-
-/// The resource group sequencer of one instance: one step in flight at a time.
-#[derive(Debug, Clone)]
-struct Steps {
-    started: Vec<bool>,
-    inflight: Option<Inflight>,
-    /// Master with its addresses: steps should run.
-    want_up: bool,
-    /// A start failed in this master period: stop everything.
-    rollback: bool,
-}
-
-impl Steps {
-    /// The next step to run, if idle.
-    fn next(&self) -> Option<(usize, StepOp)> {
-        if self.inflight.is_some() {
-            return None;
-        }
-        if self.want_up && !self.rollback {
-            if let Some(i) = self.started.iter().position(|s| !s) {
-                return Some((i, StepOp::Start));
-            }
-            return None;
-        }
-        self.started
-            .iter()
-            .rposition(|s| *s)
-            .map(|i| (i, StepOp::Stop))
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Inst {
@@ -495,6 +144,8 @@ struct Inst {
     takeover: Takeover,
     vips_held: bool,
     steps: Steps,
+    /// Its adverts' address list and the codec's drops.
+    wire: InstWire,
 }
 
 impl Inst {
@@ -504,9 +155,11 @@ impl Inst {
         router: Router,
         group: Option<GroupId>,
         fault: Option<TrackId>,
+        wire: InstWire,
     ) -> Inst {
         let nsteps = cfg.steps.len();
         Inst {
+            wire,
             cfg,
             router,
             group,
@@ -533,20 +186,6 @@ impl Inst {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Group {
-    cfg: SyncGroupConfig,
-    state: Option<NotifyState>,
-}
-
-/// A deferred sync-group operation: make `target` follow `member`'s Master/Backup state.
-#[derive(Debug, Clone, Copy)]
-struct SyncOp {
-    group: GroupId,
-    target: usize,
-    member: usize,
-}
-
 /// One node: many VRRP instances with sync groups, tracking, VIP ownership, fencing,
 /// resource steps and notify. See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -555,7 +194,9 @@ pub struct Director {
     groups: Vec<Group>,
     trackers: Vec<Tracker>,
     pools: Vec<Pool>,
-    transmits: VecDeque<(InstanceId, Transmit)>,
+    transmits: VecDeque<(InstanceId, RouterTransmit)>,
+    /// Messages dropped before an instance was found.
+    unmatched: DropCounts,
     actions: VecDeque<DirectorAction>,
     events: VecDeque<DirectorEvent>,
     ops: VecDeque<SyncOp>,
@@ -619,183 +260,6 @@ impl Director {
         }
     }
 
-    /// Reports a tracker's result (script exit status, file value, pool health, ping).
-    pub fn handle_track_result(
-        &mut self,
-        now: Instant,
-        tracker: TrackerId,
-        result: TrackResult,
-    ) -> Result<(), DirectorError> {
-        let t = tracker.0 as usize;
-        let tr = self
-            .trackers
-            .get(t)
-            .ok_or(DirectorError::UnknownTracker(tracker))?;
-        if !tr.accepts(result) {
-            return Err(DirectorError::WrongResultKind {
-                name: tr.cfg.name.clone(),
-                result: format!("{result:?}"),
-                kind: match tr.cfg.kind {
-                    TrackerKind::Interface { .. } => "interface",
-                    TrackerKind::Script { .. } => "script",
-                    TrackerKind::File { .. } => "file",
-                    TrackerKind::Pool { .. } => "pool",
-                    TrackerKind::PingNode { .. } => "ping node",
-                },
-            });
-        }
-        if self.feed_tracker(t, result) {
-            self.apply_faults(now);
-            self.update_priorities(now);
-            self.pump(now);
-        }
-        Ok(())
-    }
-
-    /// Reports the result of [`DirectorAction::Fence`]. A result for an older attempt, or for
-    /// an instance that left Master meanwhile, is ignored.
-    pub fn handle_fence_result(
-        &mut self,
-        now: Instant,
-        instance: InstanceId,
-        attempt: FenceAttempt,
-        ok: bool,
-    ) -> Result<(), DirectorError> {
-        let i = self.index(instance)?;
-        let inst = &mut self.insts[i];
-        if inst.takeover != Takeover::Fencing(attempt) || inst.router.state() != State::Master {
-            tracing::debug!(instance = %inst.cfg.name, ?attempt, "stale fence result ignored");
-            return Ok(());
-        }
-        inst.takeover = Takeover::Idle;
-        self.events.push_back(DirectorEvent::FenceResult {
-            instance,
-            attempt,
-            ok,
-        });
-        if ok {
-            self.acquire(i);
-        } else {
-            tracing::warn!(instance = %self.insts[i].cfg.name, "fence failed: not taking over");
-            let inst = &mut self.insts[i];
-            inst.pending_cause = Some(Cause::FenceFailed);
-            if !inst.router.force_backup(now) {
-                inst.pending_cause = None;
-            }
-        }
-        self.pump(now);
-        Ok(())
-    }
-
-    /// Reports the result of [`DirectorAction::RunStep`]. A result with an unknown token is
-    /// ignored.
-    pub fn handle_step_result(
-        &mut self,
-        now: Instant,
-        instance: InstanceId,
-        token: StepToken,
-        ok: bool,
-    ) -> Result<(), DirectorError> {
-        let i = self.index(instance)?;
-        let inst = &mut self.insts[i];
-        let Some(f) = inst.steps.inflight.filter(|f| f.token == token) else {
-            tracing::debug!(instance = %inst.cfg.name, ?token, "stale step result ignored");
-            return Ok(());
-        };
-        inst.steps.inflight = None;
-        match (f.op, ok) {
-            (StepOp::Start, true) => inst.steps.started[f.index] = true,
-            // A failed start stops those already started, in reverse.
-            (StepOp::Start, false) => inst.steps.rollback = true,
-            // A failed stop is reported; the step is considered stopped.
-            (StepOp::Stop, _) => inst.steps.started[f.index] = false,
-        }
-        self.events.push_back(DirectorEvent::StepResult {
-            instance,
-            index: f.index,
-            name: inst.cfg.steps[f.index].name.clone(),
-            op: f.op,
-            ok,
-        });
-        self.advance_steps(i);
-        self.pump(now);
-        Ok(())
-    }
-
-    /// Reports a real server's health (from its checker): updates the virtual server's IPVS
-    /// desired state ([`DirectorAction::Ipvs`]), its quorum, and the pool tracker if any.
-    pub fn handle_real_server(
-        &mut self,
-        now: Instant,
-        server: VirtualServerId,
-        index: usize,
-        alive: bool,
-    ) -> Result<(), DirectorError> {
-        let p = server.0 as usize;
-        let slot = self
-            .pools
-            .get_mut(p)
-            .and_then(|pool| pool.alive.get_mut(index))
-            .ok_or(DirectorError::UnknownRealServer { server, index })?;
-        if *slot == alive {
-            return Ok(());
-        }
-        *slot = alive;
-        self.events.push_back(DirectorEvent::RealServerChanged {
-            server,
-            index,
-            alive,
-        });
-        self.pool_changed(now, server);
-        Ok(())
-    }
-
-    /// Reports the weight a real server's check gave (keepalived `misc_dynamic`: exit code
-    /// minus 2), or `None` to go back to the configured weight. The IPVS destination and the
-    /// quorum use it while the server is alive.
-    pub fn handle_real_server_weight(
-        &mut self,
-        now: Instant,
-        server: VirtualServerId,
-        index: usize,
-        weight: Option<u32>,
-    ) -> Result<(), DirectorError> {
-        let p = server.0 as usize;
-        let slot = self
-            .pools
-            .get_mut(p)
-            .and_then(|pool| pool.weights.get_mut(index))
-            .ok_or(DirectorError::UnknownRealServer { server, index })?;
-        if *slot == weight {
-            return Ok(());
-        }
-        *slot = weight;
-        self.pool_changed(now, server);
-        Ok(())
-    }
-
-    /// A pool's health or weights changed: new IPVS state, quorum, pool tracker.
-    fn pool_changed(&mut self, now: Instant, server: VirtualServerId) {
-        let p = server.0 as usize;
-        self.emit_pool(p);
-        if let Some(up) = self.pools[p].update_quorum() {
-            self.events
-                .push_back(DirectorEvent::PoolQuorum { server, up });
-            if let Some(t) = self.pools[p].cfg.tracker {
-                let result = if up {
-                    TrackResult::Up
-                } else {
-                    TrackResult::Down
-                };
-                if self.feed_tracker(t.0 as usize, result) {
-                    self.apply_faults(now);
-                    self.update_priorities(now);
-                }
-            }
-        }
-        self.pump(now);
-    }
-
     /// Shuts every instance down (a master sends priority 0 and releases its addresses; the
     /// `notify_stop` scripts run; started steps are stopped in reverse: keep feeding
     /// [`Director::handle_step_result`] until [`Director::is_idle`]).
@@ -808,13 +272,6 @@ impl Director {
     }
 
     // --- outputs ---
-
-    /// The next advertisement to send, for which instance (encode it with
-    /// [`Director::advert_addresses`] from the instance's primary address).
-    #[must_use]
-    pub fn poll_transmit(&mut self) -> Option<(InstanceId, Transmit)> {
-        self.transmits.pop_front()
-    }
 
     /// The next action for the runtime.
     #[must_use]
@@ -995,85 +452,6 @@ impl Director {
         !inst.router.link_up() || tracker_fault(&self.trackers, &inst.cfg.track).is_some()
     }
 
-    fn feed_tracker(&mut self, t: usize, result: TrackResult) -> bool {
-        match self.trackers[t].feed(result) {
-            Some(status) => {
-                self.events.push_back(DirectorEvent::TrackerChanged {
-                    tracker: TrackerId(t as u32),
-                    status,
-                });
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Sets every router's priority from its trackers (router queues are empty here).
-    fn update_priorities(&mut self, now: Instant) {
-        for i in 0..self.insts.len() {
-            let inst = &mut self.insts[i];
-            let base = inst.cfg.router.priority;
-            if base == Priority::OWNER {
-                continue;
-            }
-            let want =
-                track::effective_priority(base, priority_sum(&self.trackers, &inst.cfg.track));
-            let from = inst.router.priority();
-            if want == from {
-                continue;
-            }
-            match inst.router.set_priority(now, want) {
-                Ok(()) => self.events.push_back(DirectorEvent::PriorityChanged {
-                    instance: InstanceId(i as u32),
-                    from,
-                    to: want,
-                }),
-                Err(e) => tracing::warn!(instance = %inst.cfg.name, error = %e, "priority not set"),
-            }
-            // Drain now so a transition caused by this priority is attributed to it.
-            self.drain_router(i);
-        }
-    }
-
-    /// Applies tracking and sync-group faults to the routers (their queues are empty here).
-    /// Returns whether any router was told something.
-    fn apply_faults(&mut self, now: Instant) -> bool {
-        let own: Vec<bool> = self.insts.iter().map(|i| self.own_fault(i)).collect();
-        let mut touched = false;
-        for i in 0..self.insts.len() {
-            let inst = &self.insts[i];
-            let mut cause = None;
-            let desired = tracker_fault(&self.trackers, &inst.cfg.track).or_else(|| {
-                let g = inst.group?;
-                let member = self.groups[g.0 as usize]
-                    .cfg
-                    .members
-                    .iter()
-                    .find(|m| m.0 as usize != i && own[m.0 as usize])?;
-                cause = Some(Cause::SyncGroup {
-                    group: g,
-                    member: *member,
-                });
-                Some(SYNC_GROUP_TRACK)
-            });
-            if desired == inst.applied_fault {
-                continue;
-            }
-            touched = true;
-            let inst = &mut self.insts[i];
-            let before = inst.router.state();
-            match desired {
-                Some(t) => inst.router.set_fault(now, t),
-                None => inst.router.clear_fault(now),
-            }
-            inst.applied_fault = desired;
-            if inst.router.state() != before {
-                inst.pending_cause = cause;
-            }
-        }
-        touched
-    }
-
     /// Moves the router outputs of instance `i` to the director's queues and acts on its
     /// transitions. Returns whether anything came out.
     fn drain_router(&mut self, i: usize) -> bool {
@@ -1118,23 +496,6 @@ impl Director {
             "sync group propagation did not settle; continuing with the next input"
         );
         self.update_groups();
-    }
-
-    fn run_sync_op(&mut self, now: Instant, op: SyncOp) {
-        let member_state = self.insts[op.member].router.state();
-        let target = &mut self.insts[op.target];
-        target.pending_cause = Some(Cause::SyncGroup {
-            group: op.group,
-            member: InstanceId(op.member as u32),
-        });
-        let moved = match (member_state, target.router.state()) {
-            (State::Master, State::Backup) => target.router.force_master(now),
-            (State::Backup, State::Master) => target.router.force_backup(now),
-            _ => false,
-        };
-        if !moved {
-            target.pending_cause = None;
-        }
     }
 
     fn on_transition(&mut self, i: usize, from: State, to: State, reason: TransitionReason) {
@@ -1184,192 +545,6 @@ impl Director {
         if to == State::Master {
             self.takeover(i);
         }
-        // Sync group propagation (keepalived vrrp_sync_group); forced moves do not propagate.
-        let Some(g) = self.insts[i].group else {
-            return;
-        };
-        if matches!(cause, Cause::SyncGroup { .. }) {
-            return;
-        }
-        let members: Vec<usize> = self.groups[g.0 as usize]
-            .cfg
-            .members
-            .iter()
-            .map(|m| m.0 as usize)
-            .filter(|&m| m != i)
-            .collect();
-        match to {
-            // One member became Master: the others follow.
-            State::Master => {
-                for m in members {
-                    self.ops.push_back(SyncOp {
-                        group: g,
-                        target: m,
-                        member: i,
-                    });
-                }
-            }
-            // A master stepped down (or its fence failed): the others follow.
-            State::Backup if from == State::Master => {
-                for m in members {
-                    self.ops.push_back(SyncOp {
-                        group: g,
-                        target: m,
-                        member: i,
-                    });
-                }
-            }
-            // Started or left Fault while another member is Master: join it.
-            State::Backup => {
-                if let Some(m) = members
-                    .into_iter()
-                    .find(|&m| self.insts[m].router.state() == State::Master)
-                {
-                    self.ops.push_back(SyncOp {
-                        group: g,
-                        target: i,
-                        member: m,
-                    });
-                }
-            }
-            State::Fault | State::Initialize => {}
-        }
-    }
-
-    /// Emits the IPVS operations that move virtual server `p` to its desired state.
-    fn emit_pool(&mut self, p: usize) {
-        let pool = &mut self.pools[p];
-        let desired = pool.desired();
-        let ops = match &pool.applied {
-            Some(old) => ha_ipvs::diff(std::slice::from_ref(old), std::slice::from_ref(&desired)),
-            None => ha_ipvs::diff(&[], std::slice::from_ref(&desired)),
-        };
-        pool.applied = Some(desired);
-        if !ops.is_empty() {
-            self.actions.push_back(DirectorAction::Ipvs {
-                server: VirtualServerId(p as u32),
-                ops,
-            });
-        }
-    }
-
-    fn takeover(&mut self, i: usize) {
-        if self.insts[i].cfg.fence {
-            self.next_token += 1;
-            let attempt = FenceAttempt(self.next_token);
-            self.insts[i].takeover = Takeover::Fencing(attempt);
-            self.actions.push_back(DirectorAction::Fence {
-                instance: InstanceId(i as u32),
-                attempt,
-            });
-        } else {
-            self.acquire(i);
-        }
-    }
-
-    fn acquire(&mut self, i: usize) {
-        let instance = InstanceId(i as u32);
-        let inst = &mut self.insts[i];
-        inst.takeover = Takeover::Idle;
-        inst.vips_held = true;
-        let vips = inst.all_vips();
-        let addresses: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
-        if !vips.is_empty() {
-            self.actions
-                .push_back(DirectorAction::AddVips { instance, vips });
-        }
-        if !inst.cfg.routes.is_empty() {
-            self.actions.push_back(DirectorAction::AddRoutes {
-                instance,
-                routes: inst.cfg.routes.clone(),
-            });
-        }
-        if !addresses.is_empty() {
-            self.actions.push_back(DirectorAction::Announce {
-                instance,
-                addresses,
-            });
-        }
-        self.events
-            .push_back(DirectorEvent::VipsAcquired { instance });
-        inst.steps.want_up = true;
-        inst.steps.rollback = false;
-        self.advance_steps(i);
-    }
-
-    fn release(&mut self, i: usize) {
-        let instance = InstanceId(i as u32);
-        let inst = &mut self.insts[i];
-        inst.takeover = Takeover::Idle;
-        if inst.vips_held {
-            inst.vips_held = false;
-            if !inst.cfg.routes.is_empty() {
-                self.actions.push_back(DirectorAction::RemoveRoutes {
-                    instance,
-                    routes: inst.cfg.routes.clone(),
-                });
-            }
-            let vips = inst.all_vips();
-            if !vips.is_empty() {
-                self.actions
-                    .push_back(DirectorAction::RemoveVips { instance, vips });
-            }
-            self.events
-                .push_back(DirectorEvent::VipsReleased { instance });
-        }
-        inst.steps.want_up = false;
-        self.advance_steps(i);
-    }
-
-    fn advance_steps(&mut self, i: usize) {
-        let inst = &mut self.insts[i];
-        let Some((index, op)) = inst.steps.next() else {
-            return;
-        };
-        self.next_token += 1;
-        let token = StepToken(self.next_token);
-        inst.steps.inflight = Some(Inflight { index, op, token });
-        self.actions.push_back(DirectorAction::RunStep {
-            instance: InstanceId(i as u32),
-            index,
-            op,
-            step: inst.cfg.steps[index].clone(),
-            token,
-        });
-    }
-
-    fn update_groups(&mut self) {
-        for g in 0..self.groups.len() {
-            let states: Vec<State> = self.groups[g]
-                .cfg
-                .members
-                .iter()
-                .map(|m| self.insts[m.0 as usize].router.state())
-                .collect();
-            let new = if states.contains(&State::Fault) {
-                Some(NotifyState::Fault)
-            } else if states.iter().all(|s| *s == State::Master) {
-                Some(NotifyState::Master)
-            } else if states.iter().all(|s| *s == State::Backup) {
-                Some(NotifyState::Backup)
-            } else if self.stopped && states.iter().all(|s| *s == State::Initialize) {
-                Some(NotifyState::Stop)
-            } else {
-                None
-            };
-            let group = &mut self.groups[g];
-            if let Some(state) = new
-                && group.state != Some(state)
-            {
-                group.state = Some(state);
-                self.events.push_back(DirectorEvent::GroupTransition {
-                    group: GroupId(g as u32),
-                    state,
-                });
-                for argv in notify_argvs(&group.cfg.notify, "GROUP", &group.cfg.name, state, 0) {
-                    self.actions.push_back(DirectorAction::Notify { argv });
-                }
-            }
-        }
+        self.propagate(i, from, to, cause);
     }
 }

@@ -153,7 +153,7 @@ impl Director {
                 continue;
             };
             report.recreated.push(n.cfg.name.clone());
-            self.insts[i] = Inst::new(n.cfg, router, n.group, n.applied_fault);
+            self.insts[i] = Inst::new(n.cfg, router, n.group, n.applied_fault, n.wire);
         }
         // Virtual servers: matched by service; health kept per real-server address.
         let mut old_pools = std::mem::take(&mut self.pools);

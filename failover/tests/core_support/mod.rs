@@ -5,7 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use ha_failover::core::{Director, DirectorAction, DirectorEvent, InstanceId};
-use ha_failover::vrrp::router::{Config, RxAdvert, Transmit};
+use ha_failover::vrrp::router::{Config, Destination, RxAdvert, Transmit};
+use ha_failover::vrrp::wire::{self, Family, Packet};
 use ha_failover::vrrp::{AdvertInterval, Centiseconds, Priority, Version, VrId};
 
 /// Everything a director emitted after one input.
@@ -37,9 +38,45 @@ impl Out {
     }
 }
 
+/// The director's adverts, decoded from the bytes it wrote by the real codec.
+pub fn transmits(d: &mut Director) -> Vec<(InstanceId, Transmit)> {
+    let mut buf = Vec::new();
+    std::iter::from_fn(|| {
+        let t = d.poll_transmit(&mut buf)?;
+        let family = Family::of(t.src);
+        // The header as written (an instance without addresses writes an advert the codec
+        // would refuse to receive, RFC 9568 section 5.2.5, so no full parse here).
+        let p = Packet::new_checked(&buf[..t.len], family).expect("a whole advert");
+        let vrid = VrId::new(p.vrid()).expect("VRID");
+        let interval = match p.version() {
+            2 => AdvertInterval::V2(ha_failover::vrrp::Seconds(p.adver_int())),
+            _ => AdvertInterval::V3(Centiseconds::new(p.max_adver_int()).expect("interval")),
+        };
+        let multicast = match t.dst {
+            IpAddr::V4(a) => a == wire::MULTICAST_V4,
+            IpAddr::V6(a) => a == wire::MULTICAST_V6,
+        };
+        Some((
+            t.instance,
+            Transmit {
+                destination: if multicast {
+                    Destination::Multicast(t.dst)
+                } else {
+                    Destination::Unicast(t.dst)
+                },
+                version: interval.version(),
+                vrid,
+                priority: p.priority(),
+                interval,
+            },
+        ))
+    })
+    .collect()
+}
+
 pub fn drain(d: &mut Director) -> Out {
     Out {
-        transmits: std::iter::from_fn(|| d.poll_transmit()).collect(),
+        transmits: transmits(d),
         actions: std::iter::from_fn(|| d.poll_action()).collect(),
         events: std::iter::from_fn(|| d.poll_event()).collect(),
     }

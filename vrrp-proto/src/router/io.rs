@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use crate::types::{AdvertInterval, Priority, Version, VrId};
+use crate::{DropCounts, DropReason};
 
 /// A received advertisement that the codec has already validated (length, checksum, TTL/hop
 /// limit 255, type): only the fields the state machine needs.
@@ -263,71 +264,6 @@ pub enum Event {
     },
 }
 
-/// Why a received advertisement was dropped without effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropReason {
-    /// The router is in Initialize (startup delay pending, or shut down).
-    NotRunning,
-    /// The router is in Fault.
-    InFault,
-    /// The version field (or the interval's unit) is not the configured version.
-    WrongVersion,
-    /// The VRID is not this router's.
-    WrongVrid,
-    /// The source address is not of the configured address family.
-    WrongFamily,
-    /// The source is this router's own primary address (a looped-back advertisement).
-    OwnAdvert,
-    /// Unicast mode: the source is not a configured peer.
-    NotFromPeer,
-    /// VRRPv2: the advertised interval differs from the configured one (RFC 3768 section 7.1).
-    IntervalMismatch,
-    /// VRRPv3: an advertised interval of zero.
-    ZeroInterval,
-    /// A valid advertisement of lower priority, discarded by the RFC rules: a preempting
-    /// backup (RFC 9568 section 6.4.2) or a master with [`LowerPriorityPolicy::Discard`]
-    /// (section 6.4.3).
-    ///
-    /// [`LowerPriorityPolicy::Discard`]: super::LowerPriorityPolicy::Discard
-    LowerPriority,
-}
-
-impl DropReason {
-    /// Every reason, in counter order.
-    pub const ALL: [DropReason; 10] = [
-        DropReason::NotRunning,
-        DropReason::InFault,
-        DropReason::WrongVersion,
-        DropReason::WrongVrid,
-        DropReason::WrongFamily,
-        DropReason::OwnAdvert,
-        DropReason::NotFromPeer,
-        DropReason::IntervalMismatch,
-        DropReason::ZeroInterval,
-        DropReason::LowerPriority,
-    ];
-
-    /// A short stable name, for metrics labels.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DropReason::NotRunning => "not_running",
-            DropReason::InFault => "in_fault",
-            DropReason::WrongVersion => "wrong_version",
-            DropReason::WrongVrid => "wrong_vrid",
-            DropReason::WrongFamily => "wrong_family",
-            DropReason::OwnAdvert => "own_advert",
-            DropReason::NotFromPeer => "not_from_peer",
-            DropReason::IntervalMismatch => "interval_mismatch",
-            DropReason::ZeroInterval => "zero_interval",
-            DropReason::LowerPriority => "lower_priority",
-        }
-    }
-
-    const fn index(self) -> usize {
-        self as usize
-    }
-}
-
 /// Counters of one router.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -339,19 +275,24 @@ pub struct Counters {
     pub priority_zero_received: u64,
     /// Priority-0 advertisements sent.
     pub priority_zero_sent: u64,
-    drops: [u64; DropReason::ALL.len()],
+    drops: DropCounts,
     transitions: [u64; TransitionKind::ALL.len()],
 }
 
 impl Counters {
     /// Advertisements dropped for `reason`.
     pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.drops[reason.index()]
+        self.drops.get(reason)
     }
 
     /// All dropped advertisements.
     pub fn dropped_total(&self) -> u64 {
-        self.drops.iter().sum()
+        self.drops.total()
+    }
+
+    /// The drops by reason.
+    pub fn drops(&self) -> &DropCounts {
+        &self.drops
     }
 
     /// Transitions for reasons of `kind`.
@@ -365,7 +306,7 @@ impl Counters {
     }
 
     pub(super) fn count_drop(&mut self, reason: DropReason) {
-        self.drops[reason.index()] += 1;
+        self.drops.count(reason);
     }
 
     pub(super) fn count_transition(&mut self, kind: TransitionKind) {

@@ -65,9 +65,11 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Instant;
 
+/// The one drop-reason type of the crate (the codec's and the router's reasons).
+pub use crate::DropReason;
 pub use config::{Config, ConfigError, LowerPriorityPolicy, MAX_PREEMPT_DELAY, PriorityError};
 pub use io::{
-    Action, Counters, Destination, DropReason, Event, RxAdvert, State, TrackId, TransitionKind,
+    Action, Counters, Destination, Event, RxAdvert, State, TrackId, TransitionKind,
     TransitionReason, Transmit,
 };
 pub use timing::{master_down_interval, skew_time};
@@ -498,17 +500,17 @@ impl Router {
         // RFC 9568 section 7.1 / RFC 3768 section 7.1: "MUST verify that the VRRP version
         // field is 3" (2 for v2); the interval's unit follows the version.
         if adv.version != self.cfg.version || adv.interval.version() != self.cfg.version {
-            return Err(DropReason::WrongVersion);
+            return Err(DropReason::BadVersion);
         }
         // RFC 9568 section 7.1: "MUST verify that the VRID is configured on the receiving
         // interface"; a runtime normally demultiplexes by VRID before this.
         if adv.vrid != self.cfg.vrid {
-            return Err(DropReason::WrongVrid);
+            return Err(DropReason::VridMismatch);
         }
         // RFC 9568 section 5.1: a virtual router is either IPv4 or IPv6; the other family's
         // adverts belong to another virtual router.
         if adv.src.is_ipv4() != self.cfg.primary_address.is_ipv4() {
-            return Err(DropReason::WrongFamily);
+            return Err(DropReason::FamilyMismatch);
         }
         // Our own advertisement looped back (multicast loopback, a bridge): acting on it
         // would make a master compare with itself.

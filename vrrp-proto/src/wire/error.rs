@@ -1,8 +1,9 @@
-//! Errors of the codec and the per-reason drop counters' keys.
+//! Errors of the codec.
 
 use core::fmt;
 use core::net::Ipv6Addr;
 
+use crate::DropReason;
 use crate::types::{Seconds, Version, VrId};
 
 use super::{AuthType, Family};
@@ -213,95 +214,6 @@ impl WireError {
     }
 }
 
-/// The reason a received message was dropped, without details: a key for drop counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum DropReason {
-    /// See [`WireError::TooShort`].
-    TooShort,
-    /// See [`WireError::LengthMismatch`].
-    LengthMismatch,
-    /// See [`WireError::NoAddresses`].
-    NoAddresses,
-    /// See [`WireError::BadVersion`].
-    BadVersion,
-    /// See [`WireError::BadType`].
-    BadType,
-    /// See [`WireError::ZeroVrid`].
-    ZeroVrid,
-    /// See [`WireError::FamilyMismatch`].
-    FamilyMismatch,
-    /// See [`WireError::BadTtl`].
-    BadTtl,
-    /// See [`WireError::SourceNotLinkLocal`].
-    SourceNotLinkLocal,
-    /// See [`WireError::BadChecksum`].
-    BadChecksum,
-    /// See [`WireError::VridMismatch`].
-    VridMismatch,
-    /// See [`WireError::AuthTypeMismatch`].
-    AuthTypeMismatch,
-    /// See [`WireError::AuthMismatch`].
-    AuthMismatch,
-    /// See [`WireError::AuthAh`].
-    AuthAh,
-    /// See [`WireError::IntervalMismatch`].
-    IntervalMismatch,
-}
-
-impl DropReason {
-    /// Every reason, in declaration order (for metrics registration).
-    pub const ALL: [DropReason; 15] = [
-        DropReason::TooShort,
-        DropReason::LengthMismatch,
-        DropReason::NoAddresses,
-        DropReason::BadVersion,
-        DropReason::BadType,
-        DropReason::ZeroVrid,
-        DropReason::FamilyMismatch,
-        DropReason::BadTtl,
-        DropReason::SourceNotLinkLocal,
-        DropReason::BadChecksum,
-        DropReason::VridMismatch,
-        DropReason::AuthTypeMismatch,
-        DropReason::AuthMismatch,
-        DropReason::AuthAh,
-        DropReason::IntervalMismatch,
-    ];
-
-    /// A stable snake_case name, suitable as a metrics label value.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            DropReason::TooShort => "too_short",
-            DropReason::LengthMismatch => "length_mismatch",
-            DropReason::NoAddresses => "no_addresses",
-            DropReason::BadVersion => "bad_version",
-            DropReason::BadType => "bad_type",
-            DropReason::ZeroVrid => "zero_vrid",
-            DropReason::FamilyMismatch => "family_mismatch",
-            DropReason::BadTtl => "bad_ttl",
-            DropReason::SourceNotLinkLocal => "source_not_link_local",
-            DropReason::BadChecksum => "bad_checksum",
-            DropReason::VridMismatch => "vrid_mismatch",
-            DropReason::AuthTypeMismatch => "auth_type_mismatch",
-            DropReason::AuthMismatch => "auth_mismatch",
-            DropReason::AuthAh => "auth_ah",
-            DropReason::IntervalMismatch => "interval_mismatch",
-        }
-    }
-
-    /// The position of this reason in [`DropReason::ALL`]: an index for a counter array.
-    pub const fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for DropReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// An [`Addresses`](super::Addresses) list built for sending has more addresses than fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{count} {family} addresses do not fit in one VRRP advertisement (at most {max})")]
@@ -328,17 +240,6 @@ pub struct BufferTooShort {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reasons_are_listed_once_in_order() {
-        for (i, r) in DropReason::ALL.iter().enumerate() {
-            assert_eq!(r.index(), i);
-        }
-        let mut names: Vec<&str> = DropReason::ALL.iter().map(|r| r.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), DropReason::ALL.len());
-    }
 
     #[test]
     fn messages_name_the_vrid() {

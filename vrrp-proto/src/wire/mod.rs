@@ -44,8 +44,10 @@ mod error;
 mod packet;
 mod validate;
 
+/// The one drop-reason type of the crate (the codec's and the router's reasons).
+pub use crate::DropReason;
 pub use advert::{AddressIter, Addresses, Advert, Auth, Password};
-pub use error::{BufferTooShort, DropReason, TooManyAddresses, WireError};
+pub use error::{BufferTooShort, TooManyAddresses, WireError};
 pub use packet::{AUTH_DATA_LEN, AuthType, HEADER_LEN, Packet, TYPE_ADVERTISEMENT, field};
 pub use validate::{RxContext, validate};
 

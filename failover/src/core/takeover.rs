@@ -1,0 +1,213 @@
+//! Taking over and giving up: fencing (heartbeat STONITH) before the addresses are added,
+//! the addresses and routes, and the resource group's steps, one at a time, started in order
+//! after the addresses and stopped in reverse.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use ha_vrrp_proto::router::State;
+
+use super::{
+    Cause, Director, DirectorAction, DirectorError, DirectorEvent, FenceAttempt, InstanceId,
+    StepOp, StepToken,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Takeover {
+    Idle,
+    Fencing(FenceAttempt),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Inflight {
+    pub(super) index: usize,
+    pub(super) op: StepOp,
+    pub(super) token: StepToken,
+}
+
+/// The resource group sequencer of one instance: one step in flight at a time.
+#[derive(Debug, Clone)]
+pub(super) struct Steps {
+    pub(super) started: Vec<bool>,
+    pub(super) inflight: Option<Inflight>,
+    /// Master with its addresses: steps should run.
+    pub(super) want_up: bool,
+    /// A start failed in this master period: stop everything.
+    pub(super) rollback: bool,
+}
+
+impl Steps {
+    /// The next step to run, if idle.
+    pub(super) fn next(&self) -> Option<(usize, StepOp)> {
+        if self.inflight.is_some() {
+            return None;
+        }
+        if self.want_up && !self.rollback {
+            if let Some(i) = self.started.iter().position(|s| !s) {
+                return Some((i, StepOp::Start));
+            }
+            return None;
+        }
+        self.started
+            .iter()
+            .rposition(|s| *s)
+            .map(|i| (i, StepOp::Stop))
+    }
+}
+
+impl Director {
+    /// Reports the result of [`DirectorAction::Fence`]. A result for an older attempt, or for
+    /// an instance that left Master meanwhile, is ignored.
+    pub fn handle_fence_result(
+        &mut self,
+        now: Instant,
+        instance: InstanceId,
+        attempt: FenceAttempt,
+        ok: bool,
+    ) -> Result<(), DirectorError> {
+        let i = self.index(instance)?;
+        let inst = &mut self.insts[i];
+        if inst.takeover != Takeover::Fencing(attempt) || inst.router.state() != State::Master {
+            tracing::debug!(instance = %inst.cfg.name, ?attempt, "stale fence result ignored");
+            return Ok(());
+        }
+        inst.takeover = Takeover::Idle;
+        self.events.push_back(DirectorEvent::FenceResult {
+            instance,
+            attempt,
+            ok,
+        });
+        if ok {
+            self.acquire(i);
+        } else {
+            tracing::warn!(instance = %self.insts[i].cfg.name, "fence failed: not taking over");
+            let inst = &mut self.insts[i];
+            inst.pending_cause = Some(Cause::FenceFailed);
+            if !inst.router.force_backup(now) {
+                inst.pending_cause = None;
+            }
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Reports the result of [`DirectorAction::RunStep`]. A result with an unknown token is
+    /// ignored.
+    pub fn handle_step_result(
+        &mut self,
+        now: Instant,
+        instance: InstanceId,
+        token: StepToken,
+        ok: bool,
+    ) -> Result<(), DirectorError> {
+        let i = self.index(instance)?;
+        let inst = &mut self.insts[i];
+        let Some(f) = inst.steps.inflight.filter(|f| f.token == token) else {
+            tracing::debug!(instance = %inst.cfg.name, ?token, "stale step result ignored");
+            return Ok(());
+        };
+        inst.steps.inflight = None;
+        match (f.op, ok) {
+            (StepOp::Start, true) => inst.steps.started[f.index] = true,
+            // A failed start stops those already started, in reverse.
+            (StepOp::Start, false) => inst.steps.rollback = true,
+            // A failed stop is reported; the step is considered stopped.
+            (StepOp::Stop, _) => inst.steps.started[f.index] = false,
+        }
+        self.events.push_back(DirectorEvent::StepResult {
+            instance,
+            index: f.index,
+            name: inst.cfg.steps[f.index].name.clone(),
+            op: f.op,
+            ok,
+        });
+        self.advance_steps(i);
+        self.pump(now);
+        Ok(())
+    }
+
+    pub(super) fn takeover(&mut self, i: usize) {
+        if self.insts[i].cfg.fence {
+            self.next_token += 1;
+            let attempt = FenceAttempt(self.next_token);
+            self.insts[i].takeover = Takeover::Fencing(attempt);
+            self.actions.push_back(DirectorAction::Fence {
+                instance: InstanceId(i as u32),
+                attempt,
+            });
+        } else {
+            self.acquire(i);
+        }
+    }
+
+    fn acquire(&mut self, i: usize) {
+        let instance = InstanceId(i as u32);
+        let inst = &mut self.insts[i];
+        inst.takeover = Takeover::Idle;
+        inst.vips_held = true;
+        let vips = inst.all_vips();
+        let addresses: Vec<IpAddr> = vips.iter().map(|v| v.addr).collect();
+        if !vips.is_empty() {
+            self.actions
+                .push_back(DirectorAction::AddVips { instance, vips });
+        }
+        if !inst.cfg.routes.is_empty() {
+            self.actions.push_back(DirectorAction::AddRoutes {
+                instance,
+                routes: inst.cfg.routes.clone(),
+            });
+        }
+        if !addresses.is_empty() {
+            self.actions.push_back(DirectorAction::Announce {
+                instance,
+                addresses,
+            });
+        }
+        self.events
+            .push_back(DirectorEvent::VipsAcquired { instance });
+        inst.steps.want_up = true;
+        inst.steps.rollback = false;
+        self.advance_steps(i);
+    }
+
+    pub(super) fn release(&mut self, i: usize) {
+        let instance = InstanceId(i as u32);
+        let inst = &mut self.insts[i];
+        inst.takeover = Takeover::Idle;
+        if inst.vips_held {
+            inst.vips_held = false;
+            if !inst.cfg.routes.is_empty() {
+                self.actions.push_back(DirectorAction::RemoveRoutes {
+                    instance,
+                    routes: inst.cfg.routes.clone(),
+                });
+            }
+            let vips = inst.all_vips();
+            if !vips.is_empty() {
+                self.actions
+                    .push_back(DirectorAction::RemoveVips { instance, vips });
+            }
+            self.events
+                .push_back(DirectorEvent::VipsReleased { instance });
+        }
+        inst.steps.want_up = false;
+        self.advance_steps(i);
+    }
+
+    fn advance_steps(&mut self, i: usize) {
+        let inst = &mut self.insts[i];
+        let Some((index, op)) = inst.steps.next() else {
+            return;
+        };
+        self.next_token += 1;
+        let token = StepToken(self.next_token);
+        inst.steps.inflight = Some(Inflight { index, op, token });
+        self.actions.push_back(DirectorAction::RunStep {
+            instance: InstanceId(i as u32),
+            index,
+            op,
+            step: inst.cfg.steps[index].clone(),
+            token,
+        });
+    }
+}

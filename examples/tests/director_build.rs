@@ -130,7 +130,7 @@ vips = ["fd00::100/64"]
     );
     assert_eq!(a.notify.generic.as_ref().unwrap()[0], "/bin/logger");
     assert!(a.notify.backup.is_none());
-    match &b.config.instances["A"].auth {
+    match &a.auth {
         Auth::SimpleText(p) => assert_eq!(p.as_raw(), b"s3cret\0\0"),
         other => panic!("{other:?}"),
     }
@@ -145,7 +145,7 @@ vips = ["fd00::100/64"]
         AdvertInterval::V3(cs) => assert_eq!(cs.get(), 25),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(b.config.instances["B"].auth, Auth::None));
+    assert!(matches!(bb.auth, Auth::None));
     assert!(b.config.ipvs.is_none(), "no virtual servers: no IPVS");
     assert!(b.config.health.is_empty());
 }

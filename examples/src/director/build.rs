@@ -350,7 +350,7 @@ pub fn build(
 
     let mut ids: HashMap<&str, InstanceId> = HashMap::new();
     for inst in &cfg.instances {
-        let c = instance(
+        let mut c = instance(
             cfg,
             inst,
             resolve,
@@ -362,17 +362,19 @@ pub fn build(
             &mut notes,
             steps.remove(inst.name.as_str()).unwrap_or_default(),
         )?;
-        let id = b.add_instance(c)?;
-        ids.insert(inst.name.as_str(), id);
-        let mut o = InstanceOptions::default();
         if let Some(a) = &inst.auth {
             let p = Password::new(a.pass.as_bytes()).ok_or_else(|| BuildError::Instance {
                 instance: inst.name.clone(),
                 detail: "auth pass must be 1..=8 bytes (RFC 3768 §5.3.10)".into(),
             })?;
-            o.auth = Auth::SimpleText(p);
+            c.auth = Auth::SimpleText(p);
         }
-        o.vmac = inst.vmac.clone();
+        let id = b.add_instance(c)?;
+        ids.insert(inst.name.as_str(), id);
+        let o = InstanceOptions {
+            vmac: inst.vmac.clone(),
+            ..InstanceOptions::default()
+        };
         options.insert(inst.name.clone(), o);
     }
 

@@ -67,6 +67,7 @@ pub fn status_json(s: &Status) -> Value {
                 "adverts_received": i.adverts_received,
                 "priority_zero_sent": i.priority_zero_sent,
                 "priority_zero_received": i.priority_zero_received,
+                "drops": i.drops.iter().map(|(r, n)| (r.as_str().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
             })
         })
         .collect();
@@ -109,7 +110,7 @@ pub fn status_json(s: &Status) -> Value {
             "send_errors": c.send_errors,
             "received": c.received,
             "dropped": c.dropped,
-            "rescued": c.rescued,
+            "rescued": c.late.rescued,
             "notified": c.notified,
             "fences": c.fences,
             "steps": c.steps,
@@ -129,9 +130,10 @@ pub fn status_json(s: &Status) -> Value {
             "changes": s.checks.changes,
         },
         "lateness": {
-            "rescued": s.lateness.rescued,
-            "max_read_delay_ms": s.lateness.max_read_delay.as_secs_f64() * 1e3,
-            "max_timer_delay_ms": s.lateness.max_timer_delay.as_secs_f64() * 1e3,
+            "rescued": c.late.rescued,
+            "skipped_ticks": c.late.skipped_ticks,
+            "max_read_delay_ms": c.late.rx_delay.max.as_secs_f64() * 1e3,
+            "max_timer_delay_ms": c.late.timer_lateness.max.as_secs_f64() * 1e3,
         },
     })
 }
@@ -218,10 +220,26 @@ pub fn metrics_text(s: &Status) -> String {
         p0s.get_or_create(&l).inc_by(i.priority_zero_sent);
         p0r.get_or_create(&l).inc_by(i.priority_zero_received);
     }
+    let inst_dropped = counter_family(
+        &mut reg,
+        "instance_adverts_dropped",
+        "VRRP packets for the instance dropped, by reason (codec and router)",
+    );
+    for i in &s.instances {
+        for (r, n) in &i.drops {
+            inst_dropped
+                .get_or_create(&labels(&[
+                    ("instance", i.name.as_str()),
+                    ("interface", i.interface.as_str()),
+                    ("reason", r.as_str()),
+                ]))
+                .inc_by(*n);
+        }
+    }
     let dropped = counter_family(
         &mut reg,
         "adverts_dropped",
-        "Received VRRP packets dropped by validation, by reason",
+        "Received VRRP packets dropped by the node, by reason",
     );
     for (r, n) in &s.drops {
         dropped
@@ -290,24 +308,32 @@ pub fn metrics_text(s: &Status) -> String {
         .inc_by(s.ipvs.ops_applied);
     ipvs.get_or_create(&labels(&[("result", "failed")]))
         .inc_by(s.ipvs.ops_failed);
+    let late = &s.counters.late;
     let rescued = Counter::<u64>::default();
-    rescued.inc_by(s.lateness.rescued);
+    rescued.inc_by(late.rescued);
     reg.register(
         "late_adverts_rescued",
         "Adverts read after a timer they preceded had come due (each a false takeover avoided)",
         rescued,
     );
+    let skipped = Counter::<u64>::default();
+    skipped.inc_by(late.skipped_ticks);
+    reg.register(
+        "late_advert_ticks_skipped",
+        "Advert ticks a late master skipped (one advert sent for all of them, no burst)",
+        skipped,
+    );
     gauge_f64(
         &mut reg,
         "max_read_delay_seconds",
         "Largest delay between an advert's kernel receive time and its processing",
-        s.lateness.max_read_delay.as_secs_f64(),
+        late.rx_delay.max.as_secs_f64(),
     );
     gauge_f64(
         &mut reg,
         "max_timer_delay_seconds",
         "Largest delay between a timer's deadline and its handling",
-        s.lateness.max_timer_delay.as_secs_f64(),
+        late.timer_lateness.max.as_secs_f64(),
     );
     gauge_f64(
         &mut reg,
@@ -504,6 +530,7 @@ pub async fn serve_http(
 mod tests {
     use super::*;
     use ha_failover::runtime::status::{CheckStatus, InstanceStatus, MemberStatus, PoolStatus};
+    use ha_failover::vrrp::DropReason;
     use std::time::Duration;
 
     fn sample() -> Status {
@@ -527,6 +554,7 @@ mod tests {
             adverts_received: 3,
             priority_zero_sent: 0,
             priority_zero_received: 1,
+            drops: vec![(DropReason::AuthMismatch, 4)],
         });
         s.pools.push(PoolStatus {
             name: "web".into(),
@@ -548,7 +576,10 @@ mod tests {
         s.drops[3].1 = 5;
         s.ipvs.ops_applied = 9;
         s.checks.down = 4;
-        s.lateness.max_timer_delay = Duration::from_millis(3);
+        s.counters
+            .late
+            .timer_lateness
+            .record(Duration::from_millis(3));
         s
     }
 
@@ -566,6 +597,7 @@ mod tests {
         assert_eq!(j["drops"]["bad_version"], 5);
         assert_eq!(j["ipvs"]["ops_applied"], 9);
         assert_eq!(j["lateness"]["max_timer_delay_ms"], 3.0);
+        assert_eq!(j["instances"][0]["drops"]["auth_mismatch"], 4);
     }
 
     #[test]
@@ -595,6 +627,10 @@ mod tests {
         );
         assert!(
             m.contains(r#"ha_director_adverts_dropped_total{reason="bad_version"} 5"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_instance_adverts_dropped_total{instance="VI_1",interface="eth0",reason="auth_mismatch"} 4"#),
             "{m}"
         );
         assert!(m.contains(r#"ha_director_real_server_alive{virtual_server="web",real_server="10.0.0.11:80"} 0"#), "{m}");

@@ -31,6 +31,27 @@ impl DirectorBuilder {
         DirectorBuilder::default()
     }
 
+    /// The trackers added, in order ([`TrackerId`] `n` is the `n`th).
+    pub fn trackers(&self) -> &[TrackerConfig] {
+        &self.trackers
+    }
+
+    /// The instances added, in order ([`InstanceId`] `n` is the `n`th), with their VIP
+    /// devices filled in.
+    pub fn instances(&self) -> &[InstanceConfig] {
+        &self.instances
+    }
+
+    /// The sync groups added, in order.
+    pub fn sync_groups(&self) -> &[SyncGroupConfig] {
+        &self.groups
+    }
+
+    /// The virtual servers added, in order.
+    pub fn virtual_servers(&self) -> &[VirtualServerConfig] {
+        &self.pools
+    }
+
     /// Adds a tracker.
     pub fn add_tracker(&mut self, cfg: TrackerConfig) -> TrackerId {
         self.trackers.push(cfg);

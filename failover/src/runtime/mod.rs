@@ -1,12 +1,32 @@
-//! The tokio runtime's IO: raw VRRP sockets, virtual addresses and link state through
-//! rtnetlink. Everything here is IO; the decisions are made by the sans-io cores.
+//! The tokio runtime: every socket and process of a node. Everything here is IO; the
+//! decisions are made by the sans-io core ([`crate::core::Director`]) and the late policy
+//! ([`crate::late`]).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`director`] | the one event loop: bytes in and out of the core, the late policy, actions to the slow tasks, the graceful stop |
+//! | [`instance`] | one VRRP instance alone: a director of one |
+//! | [`config`] | what a node takes and gives: configuration, channels, reload, events |
+//! | [`error`] | the errors that stop a node |
+//! | [`plan`] | interfaces, virtual MACs and sockets, from the configuration (a pure function) |
+//! | `setup` | opening the plan on the host at start |
+//! | `effects` | the slow side: VIPs and routes (rtnetlink), announcements, commands, notify scripts |
+//! | `pools` | the IPVS task and the health-check task |
+//! | [`status`] | a snapshot of a running node (a leaf: plain data) |
+//! | [`netlink`], [`socket`], [`vmac`], [`route`], [`exec`], [`sched`] | host primitives |
 
+pub mod config;
 pub mod director;
+mod effects;
+pub mod error;
 pub mod exec;
 pub mod instance;
 pub mod netlink;
+pub mod plan;
 mod pools;
+pub mod route;
 pub mod sched;
+mod setup;
 pub mod socket;
 pub mod status;
 mod sys;

@@ -182,6 +182,30 @@ impl Addresses {
         }
     }
 
+    /// Adds (replacing one with the same key) or removes a route; removing one that is
+    /// already gone is success.
+    pub async fn route(
+        &self,
+        msg: netlink_packet_route::route::RouteMessage,
+        add: bool,
+        what: &str,
+    ) -> Result<Change, NetlinkError> {
+        if add {
+            match self.handle.route().add(msg).replace().execute().await {
+                Ok(()) => Ok(Change::Done),
+                Err(e) => Err(convert("replace route", what.to_owned(), e)),
+            }
+        } else {
+            match self.handle.route().del(msg).execute().await {
+                Ok(()) => Ok(Change::Done),
+                Err(e) if matches!(kernel_errno(&e), Some(libc::ESRCH) | Some(libc::ENOENT)) => {
+                    Ok(Change::AlreadySo)
+                }
+                Err(e) => Err(convert("remove route", what.to_owned(), e)),
+            }
+        }
+    }
+
     /// Every address on `ifindex` (or on all interfaces), with whether it is marked as ours.
     pub async fn list(&self, ifindex: Option<u32>) -> Result<Vec<(Vip, bool)>, NetlinkError> {
         let mut req = self.handle.address().get();

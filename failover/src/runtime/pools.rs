@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -18,9 +17,9 @@ use ha_healthcheck::{
 };
 use ha_ipvs::model::{DaemonRole, ServiceKey, SyncDaemon, VirtualService};
 use ha_ipvs::{Client, Op};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use super::director::{HealthTarget, IpvsOptions};
+use super::config::{HealthTarget, IpvsOptions};
 use super::status::{CheckCounters, CheckStatus, IpvsStatus};
 use crate::core::VirtualServerId;
 
@@ -42,8 +41,8 @@ pub(super) enum IpvsWork {
     Stop(Vec<ServiceKey>),
 }
 
-/// What the IPVS task reports, shared with the status.
-pub(super) type IpvsShared = Arc<Mutex<IpvsStatus>>;
+/// What the IPVS task reports to the status (a watch channel: no lock shared with the loop).
+pub(super) type IpvsShared = watch::Sender<IpvsStatus>;
 
 /// Programs IPVS. The first time a virtual server is touched (and after any refused
 /// operation) its kernel state is read back and diffed against the desired state, so a
@@ -115,9 +114,9 @@ pub(super) async fn ipvs_task(
                 }
                 if opts.sync_daemon.is_some() {
                     for r in [DaemonRole::Master, DaemonRole::Backup] {
-                        let _ = client.stop_daemon(r).await;
+                        stop_daemon(&mut client, r).await;
                     }
-                    shared.lock().expect("ipvs status").sync_daemon = None;
+                    shared.send_modify(|s| s.sync_daemon = None);
                 }
                 break;
             }
@@ -132,21 +131,23 @@ async fn apply(client: &mut Client, ops: &[Op], shared: &IpvsShared) -> bool {
     }
     match client.apply_idempotent(ops).await {
         Ok(report) => {
-            let mut s = shared.lock().expect("ipvs status");
-            s.ops_applied += report.succeeded() as u64;
             let mut ok = true;
-            for (_, e) in report.failures() {
-                ok = false;
-                s.ops_failed += 1;
-                tracing::error!(error = %e, "IPVS operation refused");
-                s.last_error = Some(e.to_string());
-            }
+            shared.send_modify(|s| {
+                s.ops_applied += report.succeeded() as u64;
+                for (_, e) in report.failures() {
+                    ok = false;
+                    s.ops_failed += 1;
+                    tracing::error!(error = %e, "IPVS operation refused");
+                    s.last_error = Some(e.to_string());
+                }
+            });
             ok
         }
         Err(e) => {
-            let mut s = shared.lock().expect("ipvs status");
-            s.ops_failed += ops.len() as u64;
-            s.last_error = Some(e.to_string());
+            shared.send_modify(|s| {
+                s.ops_failed += ops.len() as u64;
+                s.last_error = Some(e.to_string());
+            });
             tracing::error!(error = %e, "IPVS netlink failed");
             false
         }
@@ -175,8 +176,7 @@ async fn resync(client: &mut Client, desired: &VirtualService, shared: &IpvsShar
 }
 
 fn read_failed(shared: &IpvsShared, key: &ServiceKey, e: &ha_ipvs::Error) -> bool {
-    let mut s = shared.lock().expect("ipvs status");
-    s.last_error = Some(format!("reading {key}: {e}"));
+    shared.send_modify(|s| s.last_error = Some(format!("reading {key}: {e}")));
     tracing::error!(service = %key, error = %e, "reading an IPVS service");
     false
 }
@@ -197,8 +197,7 @@ async fn set_daemon(
         DaemonRole::Master => DaemonRole::Backup,
         DaemonRole::Backup => DaemonRole::Master,
     };
-    // Not running is fine (ESRCH).
-    let _ = client.stop_daemon(other).await;
+    stop_daemon(client, other).await;
     let mut d = cfg.clone();
     d.role = new;
     let name = match new {
@@ -208,17 +207,27 @@ async fn set_daemon(
     match client.start_daemon(&d).await {
         Ok(()) => {
             tracing::info!(role = name, interface = %d.ifname, sync_id = d.sync_id, "IPVS sync daemon started");
-            shared.lock().expect("ipvs status").sync_daemon = Some(name);
+            shared.send_modify(|s| s.sync_daemon = Some(name));
         }
         Err(ha_ipvs::Error::Kernel(e)) if e.is_exists() => {
-            shared.lock().expect("ipvs status").sync_daemon = Some(name);
+            shared.send_modify(|s| s.sync_daemon = Some(name));
         }
         Err(e) => {
             tracing::error!(role = name, error = %e, "IPVS sync daemon not started");
-            let mut s = shared.lock().expect("ipvs status");
-            s.sync_daemon = None;
-            s.last_error = Some(format!("sync daemon {name}: {e}"));
+            shared.send_modify(|s| {
+                s.sync_daemon = None;
+                s.last_error = Some(format!("sync daemon {name}: {e}"));
+            });
         }
+    }
+}
+
+/// Stops the sync daemon of `role`; one that is not running is fine.
+async fn stop_daemon(client: &mut Client, role: DaemonRole) {
+    match client.stop_daemon(role).await {
+        Ok(()) => {}
+        Err(ha_ipvs::Error::Kernel(e)) if e.is_no_service() => {}
+        Err(e) => tracing::warn!(?role, error = %e, "stopping an IPVS sync daemon"),
     }
 }
 
@@ -232,8 +241,8 @@ pub(super) struct RealServerHealth {
     pub weight: Option<Option<u32>>,
 }
 
-/// The health task's shared view, for the status.
-#[derive(Debug, Default)]
+/// The health task's view, for the status (published on a watch channel).
+#[derive(Debug, Default, Clone)]
 pub(super) struct HealthShared {
     /// Per target (index in the configuration's list).
     pub checks: Vec<CheckStatus>,
@@ -274,7 +283,7 @@ pub(super) struct HealthTask {
     /// Per (server, index): whether alive as last reported.
     reported: HashMap<(VirtualServerId, usize), bool>,
     up: Vec<bool>,
-    shared: Arc<Mutex<HealthShared>>,
+    shared: watch::Sender<HealthShared>,
     tx: mpsc::UnboundedSender<RealServerHealth>,
 }
 
@@ -282,7 +291,7 @@ impl HealthTask {
     pub(super) fn new(
         cfg: SchedulerConfig,
         targets: Vec<HealthTarget>,
-        shared: Arc<Mutex<HealthShared>>,
+        shared: watch::Sender<HealthShared>,
         tx: mpsc::UnboundedSender<RealServerHealth>,
     ) -> HealthTask {
         let mut t = HealthTask {
@@ -331,7 +340,7 @@ impl HealthTask {
                 runs: 0,
             })
             .collect();
-        self.shared.lock().expect("health status").checks = checks;
+        self.shared.send_modify(|s| s.checks = checks);
         self.targets = targets;
         self.up = up;
         self.reported
@@ -359,7 +368,9 @@ impl HealthTask {
                 r = reload.recv() => match r {
                     Some((targets, done)) => {
                         let stats = self.set_targets(Instant::now(), targets);
-                        let _ = done.send(stats);
+                        if done.send(stats).is_err() {
+                            tracing::debug!("health reload: the director loop ended");
+                        }
                     }
                     None => break,
                 },
@@ -375,9 +386,8 @@ impl HealthTask {
             Outcome::Down(f) => Some(f.to_string()),
         };
         let taken = self.sched.handle_outcome(now, id, outcome);
-        {
-            let mut s = self.shared.lock().expect("health status");
-            if taken {
+        if taken {
+            self.shared.send_modify(|s| {
                 match failure {
                     None => s.counters.up += 1,
                     Some(_) => s.counters.down += 1,
@@ -386,7 +396,7 @@ impl HealthTask {
                     c.runs += 1;
                     c.last_failure = failure;
                 }
-            }
+            });
         }
         while let Some(ev) = self.sched.poll_event() {
             let i = ev.target.0 as usize;
@@ -407,9 +417,12 @@ impl HealthTask {
                 "health check"
             );
             let key = (t.server, t.index);
-            if let Some(c) = self.shared.lock().expect("health status").checks.get_mut(i) {
-                c.up = *up;
-            }
+            let now_up = *up;
+            self.shared.send_modify(|s| {
+                if let Some(c) = s.checks.get_mut(i) {
+                    c.up = now_up;
+                }
+            });
             let alive = self
                 .targets
                 .iter()
@@ -418,15 +431,20 @@ impl HealthTask {
                 .all(|(_, up)| *up);
             let changed = self.reported.insert(key, alive) != Some(alive);
             if changed {
-                self.shared.lock().expect("health status").counters.changes += 1;
+                self.shared.send_modify(|s| s.counters.changes += 1);
             }
-            if changed || weight.is_some() {
-                let _ = self.tx.send(RealServerHealth {
-                    server: key.0,
-                    index: key.1,
-                    alive,
-                    weight,
-                });
+            if (changed || weight.is_some())
+                && self
+                    .tx
+                    .send(RealServerHealth {
+                        server: key.0,
+                        index: key.1,
+                        alive,
+                        weight,
+                    })
+                    .is_err()
+            {
+                tracing::debug!("real server health: the director loop ended");
             }
         }
     }

@@ -4,14 +4,16 @@
 //! [`super::director::run_with`] publishes a [`Status`] on a `tokio::sync::watch` channel when
 //! something changed (a transition, a real server, an IPVS operation) and at least once a
 //! second for the counters. Building one allocates; it is never built on the advert path.
+//!
+//! A leaf: plain data, used by the runtime and by whoever reads the status.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
 use ha_vrrp_proto::router::State;
-use ha_vrrp_proto::wire::DropReason;
+use ha_vrrp_proto::{DropCounts, DropReason};
 
-use super::director::DirectorCounters;
+use crate::late::LateStats;
 
 /// A snapshot of a running director.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,15 +28,14 @@ pub struct Status {
     pub pools: Vec<PoolStatus>,
     /// The runtime's counters.
     pub counters: DirectorCounters,
-    /// Received packets dropped, by reason (every reason, zeros included, in
-    /// [`DropReason::ALL`] order).
+    /// Received packets dropped by the whole node, by reason (every reason, zeros included,
+    /// in [`DropReason::ALL`] order): the instances' drops and those no instance was found
+    /// for.
     pub drops: Vec<(DropReason, u64)>,
     /// The IPVS side.
     pub ipvs: IpvsStatus,
     /// Health checks run, by outcome.
     pub checks: CheckCounters,
-    /// How late the loop acted on timers and read adverts.
-    pub lateness: Lateness,
 }
 
 impl Default for Status {
@@ -48,7 +49,6 @@ impl Default for Status {
             drops: DropReason::ALL.iter().map(|r| (*r, 0)).collect(),
             ipvs: IpvsStatus::default(),
             checks: CheckCounters::default(),
-            lateness: Lateness::default(),
         }
     }
 }
@@ -87,6 +87,10 @@ pub struct InstanceStatus {
     pub priority_zero_sent: u64,
     /// Priority-0 adverts it received.
     pub priority_zero_received: u64,
+    /// Received messages dropped for this instance, by reason (only reasons with drops):
+    /// the codec's (authentication, checksum, TTL, ...) and the router's (own advert, not
+    /// from a peer, lower priority, ...).
+    pub drops: Vec<(DropReason, u64)>,
 }
 
 /// One virtual server (an IPVS service and its pool).
@@ -156,14 +160,34 @@ pub struct CheckCounters {
     pub changes: u64,
 }
 
-/// How late the loop acted (issue 9's counters).
+/// Counters of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Lateness {
-    /// Adverts read after a timer they preceded had come due (each would have been a false
-    /// takeover without the drain-first rule).
-    pub rescued: u64,
-    /// The largest delay between an advert's kernel receive time and its processing.
-    pub max_read_delay: Duration,
-    /// The largest delay between a timer's deadline and its handling.
-    pub max_timer_delay: Duration,
+pub struct DirectorCounters {
+    /// Adverts sent.
+    pub sent: u64,
+    /// Adverts that could not be sent.
+    pub send_errors: u64,
+    /// Packets received (valid or not).
+    pub received: u64,
+    /// Packets dropped (by the codec, for a VRID no instance runs, or by a router).
+    pub dropped: u64,
+    /// Gratuitous ARP / unsolicited NA frames sent.
+    pub announced: u64,
+    /// Notify scripts run.
+    pub notified: u64,
+    /// Fence commands run.
+    pub fences: u64,
+    /// Resource step commands run.
+    pub steps: u64,
+    /// Track script runs and file reads.
+    pub track_checks: u64,
+    /// The late policy's measurements ([`crate::late`]): receive-to-processing delay, timer
+    /// lateness, adverts read late but fed in time (`rescued`, each a false failover
+    /// avoided), skipped advert ticks.
+    pub late: LateStats,
+}
+
+/// Drop counts as a status list: every reason, or only those with drops.
+pub(crate) fn drop_list(d: &DropCounts, all: bool) -> Vec<(DropReason, u64)> {
+    d.iter().filter(|(_, n)| all || *n > 0).collect()
 }

@@ -1,0 +1,220 @@
+//! What [`super::director::run`] takes and gives: the configuration of a node, the channels to
+//! its embedder, reload requests and the events it reports. Plain data; no IO.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::error::DirectorRunError;
+use super::exec;
+use super::netlink::Vip;
+use super::status::Status;
+use crate::core::{DirectorBuilder, DirectorEvent, InstanceId, VirtualServerId};
+use ha_vrrp_proto::DropReason;
+
+/// Per-instance runtime options the sans-io configuration does not carry (authentication
+/// and the checksum mode are in [`crate::core::InstanceConfig`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceOptions {
+    /// The fence command (heartbeat STONITH) for an instance configured with `fence`: exit
+    /// status 0 means the peer is fenced.
+    pub fence: Option<Vec<String>>,
+    /// Run on a VRRP virtual MAC interface of this name (keepalived `use_vmac`;
+    /// [`super::vmac::default_name`] gives keepalived's `vrrp.<vrid>`): its VIPs that name
+    /// no device go on it, adverts and announcements leave from it with the virtual MAC
+    /// `00-00-5E-00-01-{VRID}` (RFC 9568 section 7.3), so neighbours never need to update
+    /// their caches on a failover. It is created at start and removed at stop.
+    pub vmac: Option<String>,
+}
+
+/// What [`super::director::run`] needs.
+#[derive(Debug, Clone)]
+pub struct DirectorConfig {
+    /// The director's configuration; it is built when the sockets are open and the stale
+    /// VIPs are gone.
+    pub director: DirectorBuilder,
+    /// Options by instance name (an instance not listed gets the defaults).
+    pub instances: HashMap<String, InstanceOptions>,
+    /// The gratuitous ARP / unsolicited NA schedule on becoming master.
+    pub announce: ha_arp::Config,
+    /// How long a notify script may run.
+    pub notify_timeout: Duration,
+    /// How long a fence command or a resource step may run (then it failed).
+    pub command_timeout: Duration,
+    /// How often track scripts run and track files are read (keepalived `interval`).
+    pub track_interval: Duration,
+    /// How long a track script may run (then it failed).
+    pub track_timeout: Duration,
+    /// The command that starts and stops a [`crate::core::StepKind::Service`]: run as
+    /// `service_command... start|stop NAME`.
+    pub service_command: Vec<String>,
+    /// Remove the VIPs a crashed earlier run left behind, at start.
+    pub remove_stale: bool,
+    /// The longest a graceful stop takes, from the request to the return of
+    /// [`super::director::run`]: priority 0 sent, VIPs and routes removed, resource steps
+    /// stopped, virtual servers removed, sync daemon stopped, `STOP` scripts run. What is not
+    /// done by then is abandoned (and logged). Default 2 s.
+    pub shutdown_grace: Duration,
+    /// How the virtual servers reach the kernel's IPVS: `None` logs their operations only (a
+    /// node with no virtual servers, or a test without IPVS).
+    pub ipvs: Option<IpvsOptions>,
+    /// The real servers' health checks; a real server is alive while all its checks are up.
+    pub health: Vec<HealthTarget>,
+    /// The health-check scheduler's settings. Default: 10 ms of timer slack (checks start
+    /// at most 10 ms late; the health task wakes at most 100 times a second).
+    pub health_scheduler: ha_healthcheck::SchedulerConfig,
+    /// The user and group scripts (notify, track, fence, steps, MISC_CHECK) run as; `None`:
+    /// as the daemon's own user (keepalived `script_user`).
+    pub script_user: Option<exec::User>,
+}
+
+impl DirectorConfig {
+    /// Defaults: keepalived's (1 s track interval, ARP schedule of [`ha_arp::Config`]), 10 s
+    /// for commands, `systemctl` for services, stale VIPs removed, 2 s to stop.
+    pub fn new(director: DirectorBuilder) -> DirectorConfig {
+        DirectorConfig {
+            director,
+            instances: HashMap::new(),
+            announce: ha_arp::Config::default(),
+            notify_timeout: Duration::from_secs(10),
+            command_timeout: Duration::from_secs(10),
+            track_interval: Duration::from_secs(1),
+            track_timeout: Duration::from_secs(5),
+            service_command: vec!["systemctl".to_owned()],
+            remove_stale: true,
+            shutdown_grace: Duration::from_secs(2),
+            ipvs: None,
+            health: Vec::new(),
+            health_scheduler: ha_healthcheck::SchedulerConfig {
+                timer_slack: Duration::from_millis(10),
+                ..Default::default()
+            },
+            script_user: None,
+        }
+    }
+
+    /// The options of the instance named `name` (the defaults if not listed).
+    pub fn options(&self, name: &str) -> InstanceOptions {
+        self.instances.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// One health check of one real server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthTarget {
+    /// The virtual server.
+    pub server: VirtualServerId,
+    /// The real server's index in its [`VirtualServerConfig`](crate::core::VirtualServerConfig).
+    pub index: usize,
+    /// The check and its timing.
+    pub target: ha_healthcheck::TargetConfig,
+}
+
+/// Driving the kernel's IPVS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpvsOptions {
+    /// Delete the virtual servers this node installed when it stops (keepalived does).
+    pub remove_on_stop: bool,
+    /// The connection sync daemon, following an instance's role.
+    pub sync_daemon: Option<SyncDaemonOptions>,
+}
+
+/// keepalived `lvs_sync_daemon INTERFACE INSTANCE [id N] ...`: the IPVS connection sync
+/// daemon runs as master while `instance` is master and as backup otherwise, so connections
+/// the master set up survive a failover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncDaemonOptions {
+    /// The VRRP instance it follows.
+    pub instance: String,
+    /// Interface, sync id and multicast settings (the role is set by the runtime).
+    pub daemon: ha_ipvs::model::SyncDaemon,
+}
+
+/// What the runtime reports to an embedder: the director's events and its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeEvent {
+    /// The sans-io director's event.
+    Director(DirectorEvent),
+    /// A received packet was dropped (by the codec, the demultiplexer or the router).
+    Dropped {
+        /// The socket's interface.
+        interface: String,
+        /// Why.
+        reason: DropReason,
+        /// From whom.
+        src: IpAddr,
+    },
+    /// Addresses left behind by an earlier run were removed at start.
+    StaleRemoved(Vec<Vip>),
+    /// A virtual address someone else removed while the instance held it was put back.
+    VipRestored {
+        /// The instance.
+        instance: InstanceId,
+        /// The address.
+        addr: IpAddr,
+    },
+    /// A notify script ran.
+    Notified {
+        /// Its command line.
+        argv: Vec<String>,
+        /// Whether it exited 0 in time.
+        ok: bool,
+    },
+}
+
+/// What [`super::director::run_with`] talks to besides the network.
+#[derive(Debug)]
+pub struct RunIo {
+    /// Where events go, if anywhere.
+    pub events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
+    /// Becomes `true` (or its sender is dropped) to stop gracefully.
+    pub shutdown: watch::Receiver<bool>,
+    /// Where status snapshots are published, if anywhere.
+    pub status: Option<watch::Sender<Status>>,
+    /// New configurations to switch to without restarting (SIGHUP).
+    pub reload: Option<mpsc::UnboundedReceiver<Reload>>,
+    /// Where the slow work runs (addresses, announcements, scripts, health checks, IPVS):
+    /// another runtime, so that the VRRP loop can have its thread (and its realtime priority)
+    /// to itself; `None`: the current runtime.
+    pub slow: Option<tokio::runtime::Handle>,
+}
+
+impl RunIo {
+    /// Events and shutdown only.
+    pub fn new(shutdown: watch::Receiver<bool>) -> RunIo {
+        RunIo {
+            events: None,
+            shutdown,
+            status: None,
+            reload: None,
+            slow: None,
+        }
+    }
+}
+
+/// A request to switch to a new configuration.
+#[derive(Debug)]
+pub struct Reload {
+    /// The new configuration.
+    pub config: DirectorConfig,
+    /// Where the outcome goes: what changed, or why the new configuration was refused (the
+    /// running one is kept then).
+    pub done: tokio::sync::oneshot::Sender<Result<ReloadReport, DirectorRunError>>,
+}
+
+/// What a reload changed. Adding, removing or reordering instances, and changing sync
+/// groups, trackers, interfaces, sockets, virtual MACs or the IPVS settings, are refused
+/// (they need a restart).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReloadReport {
+    /// Instances kept as they were (state, timers and VIPs untouched).
+    pub kept: Vec<String>,
+    /// Instances re-created (changed configuration).
+    pub recreated: Vec<String>,
+    /// Health checks added, changed and removed.
+    pub checks: ha_healthcheck::ReconcileStats,
+    /// Virtual servers whose configuration changed (their IPVS state was re-diffed).
+    pub virtual_servers_changed: usize,
+}

@@ -1,0 +1,188 @@
+//! Starting a node on a host, in order: stale VIPs of a crashed run removed, the plan computed
+//! ([`super::plan`]), IPVS reached, interfaces resolved, virtual MACs created, VRRP sockets
+//! opened, announcement senders bound, link states read. Nothing here runs once the loop runs.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ha_arp::Sender as ArpSender;
+use ha_vrrp_proto::wire::Family;
+
+use super::config::{DirectorConfig, RuntimeEvent};
+use super::effects::report;
+use super::error::DirectorRunError;
+use super::netlink::{Addresses, NetWatch, NetlinkError, Vip};
+use super::plan::{self, Plan};
+use super::socket::VrrpSocket;
+use super::vmac::{Vmac, VmacConfig, VmacMode};
+
+/// One VRRP socket of the plan.
+#[derive(Debug)]
+pub(super) struct Sock {
+    pub sock: VrrpSocket,
+    /// The instances' interface it stands for (demultiplexing).
+    pub interface: String,
+    pub family: Family,
+    /// Only sends (a vmac's): never read.
+    pub send_only: bool,
+}
+
+/// What starting opened.
+pub(super) struct Host {
+    pub addrs: Addresses,
+    pub watch: NetWatch,
+    pub plan: Plan,
+    pub ipvs: Option<ha_ipvs::Client>,
+    /// Interface (and vmac) names to ifindexes.
+    pub ifindex: HashMap<String, u32>,
+    pub vmacs: Vec<Vmac>,
+    pub socks: Vec<Sock>,
+    /// Announcement senders by ifindex.
+    pub senders: HashMap<u32, (ArpSender, ha_arp::Interface)>,
+    /// The link state of each announce device when started.
+    pub link_up: HashMap<String, bool>,
+}
+
+fn nl(what: impl Into<String>) -> impl FnOnce(NetlinkError) -> DirectorRunError {
+    let what = what.into();
+    move |source| DirectorRunError::Netlink { what, source }
+}
+
+/// Opens everything the configuration needs. On an error, what was created is undone (the
+/// vmacs are removed when dropped).
+pub(super) async fn start(
+    cfg: &DirectorConfig,
+    events: &Option<tokio::sync::mpsc::UnboundedSender<RuntimeEvent>>,
+) -> Result<Host, DirectorRunError> {
+    let addrs = Addresses::open().map_err(nl("opening rtnetlink"))?;
+    let watch = NetWatch::open().map_err(nl("watching links"))?;
+    if cfg.remove_stale {
+        let stale = addrs
+            .remove_stale()
+            .await
+            .map_err(nl("removing stale VIPs"))?;
+        if !stale.is_empty() {
+            tracing::warn!(?stale, "removed VIPs left behind by an earlier run");
+            report(events, RuntimeEvent::StaleRemoved(stale));
+        }
+    }
+    let sync_instance = cfg
+        .ipvs
+        .as_ref()
+        .and_then(|o| o.sync_daemon.as_ref())
+        .map(|d| d.instance.as_str());
+    let plan = plan::plan(&cfg.director, &cfg.instances, sync_instance)?;
+    let ipvs = match &cfg.ipvs {
+        Some(_) => Some(
+            ha_ipvs::Client::connect()
+                .await
+                .map_err(DirectorRunError::Ipvs)?,
+        ),
+        None => None,
+    };
+    let mut ifindex: HashMap<String, u32> = HashMap::new();
+    for name in &plan.interfaces {
+        let i = addrs
+            .ifindex(name)
+            .await
+            .map_err(nl(format!("interface {name}")))?;
+        ifindex.insert(name.clone(), i);
+    }
+    let vmacs = create_vmacs(cfg, &plan, &addrs, &mut ifindex).await?;
+    let socks = open_sockets(&plan, &ifindex)?;
+    let mut senders = HashMap::new();
+    let mut link_up = HashMap::new();
+    for name in plan.announce_devices() {
+        let arp = |source| DirectorRunError::Arp {
+            interface: name.to_owned(),
+            source,
+        };
+        let s = ArpSender::bind(name).map_err(arp)?;
+        let iface = s.interface().map_err(arp)?;
+        match s.is_up() {
+            Ok(up) => {
+                link_up.insert(name.to_owned(), up);
+            }
+            Err(e) => tracing::warn!(interface = name, error = %e, "link state unknown at start"),
+        }
+        senders.insert(ifindex[name], (s, iface));
+    }
+    Ok(Host {
+        addrs,
+        watch,
+        plan,
+        ipvs,
+        ifindex,
+        vmacs,
+        socks,
+        senders,
+        link_up,
+    })
+}
+
+/// Creates the virtual MAC interfaces (keepalived `use_vmac`) before the sockets that use
+/// them.
+async fn create_vmacs(
+    cfg: &DirectorConfig,
+    plan: &Plan,
+    addrs: &Addresses,
+    ifindex: &mut HashMap<String, u32>,
+) -> Result<Vec<Vmac>, DirectorRunError> {
+    let mut vmacs = Vec::with_capacity(plan.vmacs.len());
+    for v in &plan.vmacs {
+        let instance = cfg
+            .director
+            .instances()
+            .get(v.instance)
+            .map_or_else(String::new, |c| c.name.clone());
+        let vmac = Vmac::create(&VmacConfig {
+            parent: v.parent.clone(),
+            name: v.name.clone(),
+            vrid: v.vrid,
+            ipv6: v.ipv6,
+            mode: VmacMode::Private,
+        })
+        .await
+        .map_err(|source| DirectorRunError::Vmac { instance, source })?;
+        if let Some(ll @ IpAddr::V6(_)) = v.link_local {
+            // The vmac has no link-local of its own: IPv6 adverts from it keep the primary
+            // address as their source.
+            addrs
+                .add(Vip {
+                    ifindex: vmac.ifindex(),
+                    addr: ll,
+                    prefix: 64,
+                })
+                .await
+                .map_err(nl(format!("link-local on {}", vmac.name())))?;
+        }
+        ifindex.insert(vmac.name().to_owned(), vmac.ifindex());
+        vmacs.push(vmac);
+    }
+    Ok(vmacs)
+}
+
+/// Opens the plan's VRRP sockets.
+fn open_sockets(
+    plan: &Plan,
+    ifindex: &HashMap<String, u32>,
+) -> Result<Vec<Sock>, DirectorRunError> {
+    let mut socks = Vec::with_capacity(plan.sockets.len());
+    for s in &plan.sockets {
+        let idx = ifindex[&s.bind_if];
+        let sock = match s.family {
+            Family::Ipv4 => VrrpSocket::open_v4(&s.bind_if, idx, s.multicast)?,
+            Family::Ipv6 => VrrpSocket::open_v6(&s.bind_if, idx, s.multicast)?,
+        };
+        if let Some(a) = s.bind_source {
+            sock.bind_source(a)?;
+        }
+        socks.push(Sock {
+            sock,
+            interface: s.interface.clone(),
+            family: s.family,
+            send_only: s.send_only,
+        });
+    }
+    Ok(socks)
+}

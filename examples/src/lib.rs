@@ -3,4 +3,5 @@
 #![warn(missing_docs)]
 
 pub mod director;
+#[cfg(feature = "lab")]
 pub mod lab;

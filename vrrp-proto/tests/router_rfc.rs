@@ -117,6 +117,7 @@ fn master(cfg: Config, t0: Instant) -> Router {
 
 // --- 6.4.1 Initialize ---
 
+/// RFC 9568 section 6.4.1: a non-owner goes Backup at Startup with Master_Down_Timer = Master_Down_Interval (section 6.1).
 #[test]
 fn v3_startup_goes_backup_with_master_down_interval() {
     let t0 = Instant::now();
@@ -138,6 +139,7 @@ fn v3_startup_goes_backup_with_master_down_interval() {
     assert_eq!(r.master_adver_interval(), cs(100));
 }
 
+/// RFC 9568 section 6.1: Skew_Time = ((256 - Priority) * Master_Adver_Interval) / 256.
 #[test]
 fn v3_skew_uses_the_interval() {
     let t0 = Instant::now();
@@ -151,6 +153,7 @@ fn v3_skew_uses_the_interval() {
     );
 }
 
+/// RFC 3768 section 6.1 / 6.4.1: Master_Down_Interval = 3 * Advertisement_Interval + Skew_Time, in seconds.
 #[test]
 fn v2_startup_master_down_interval() {
     let t0 = Instant::now();
@@ -162,6 +165,7 @@ fn v2_startup_master_down_interval() {
     assert_eq!(r.poll_timeout(), Some(t0 + us(9_609_375)));
 }
 
+/// RFC 9568 section 6.4.1: the address owner (priority 255) goes Master at Startup and advertises at once.
 #[test]
 fn owner_goes_straight_to_master() {
     for version in [Version::V2, Version::V3] {
@@ -180,6 +184,7 @@ fn owner_goes_straight_to_master() {
     }
 }
 
+/// RFC 9568 section 6.4.1: the router waits in Initialize for the Startup event (here delayed).
 #[test]
 fn startup_delay_defers_the_startup_event() {
     let t0 = Instant::now();
@@ -201,6 +206,7 @@ fn startup_delay_defers_the_startup_event() {
 
 // --- 6.4.2 Backup ---
 
+/// RFC 9568 section 6.4.2: the Master_Down_Timer makes the backup Master; an early timeout is a no-op.
 #[test]
 fn master_down_timer_fires_and_early_timeout_is_a_noop() {
     let t0 = Instant::now();
@@ -224,6 +230,7 @@ fn master_down_timer_fires_and_early_timeout_is_a_noop() {
     assert_eq!(r.counters().transitions(TransitionKind::MasterDown), 1);
 }
 
+/// RFC 9568 section 6.4.2: an accepted advert resets the Master_Down_Timer and sets Master_Adver_Interval.
 #[test]
 fn backup_resets_timer_and_learns_v3_interval() {
     let t0 = Instant::now();
@@ -247,6 +254,7 @@ fn backup_resets_timer_and_learns_v3_interval() {
     assert_eq!(r.poll_timeout(), Some(t + ms(1000)));
 }
 
+/// RFC 3768 section 7.1: an advert whose interval differs from the configured one is discarded.
 #[test]
 fn v2_backup_drops_interval_mismatch() {
     let t0 = Instant::now();
@@ -265,6 +273,7 @@ fn v2_backup_drops_interval_mismatch() {
     assert_eq!(r.poll_timeout(), Some(t0 + ms(1000) + us(3_609_375)));
 }
 
+/// RFC 9568 section 6.4.2: priority 0 sets the Master_Down_Timer to Skew_Time.
 #[test]
 fn backup_receiving_priority_zero_waits_skew_time() {
     let t0 = Instant::now();
@@ -283,6 +292,7 @@ fn backup_receiving_priority_zero_waits_skew_time() {
     assert_eq!(r.counters().priority_zero_received, 1);
 }
 
+/// RFC 3768 section 6.4.2: priority 0 sets the Master_Down_Timer to Skew_Time (seconds).
 #[test]
 fn v2_priority_zero_skew_is_in_seconds() {
     let t0 = Instant::now();
@@ -296,6 +306,7 @@ fn v2_priority_zero_skew_is_in_seconds() {
     assert_eq!(r.poll_timeout(), Some(t0 + ms(100) + us(218_750)));
 }
 
+/// RFC 9568 section 6.4.2: with Preempt_Mode, a lower-priority advert is discarded and the timer expires.
 #[test]
 fn preempting_backup_discards_lower_priority_and_takes_over() {
     let t0 = Instant::now();
@@ -319,6 +330,7 @@ fn preempting_backup_discards_lower_priority_and_takes_over() {
     );
 }
 
+/// RFC 9568 section 6.4.2: an advert of equal priority is accepted (no preemption).
 #[test]
 fn backup_accepts_equal_priority() {
     let t0 = Instant::now();
@@ -328,6 +340,7 @@ fn backup_accepts_equal_priority() {
     assert_eq!(r.poll_timeout(), Some(t0 + ms(1000) + us(3_609_375)));
 }
 
+/// RFC 9568 section 6.4.2: without Preempt_Mode, a lower-priority master is followed.
 #[test]
 fn nopreempt_backup_follows_lower_priority_master() {
     let t0 = Instant::now();
@@ -340,6 +353,7 @@ fn nopreempt_backup_follows_lower_priority_master() {
     assert_eq!(r.counters().dropped(DropReason::LowerPriority), 0);
 }
 
+/// RFC 9568 section 6.4.2 with keepalived's preempt_delay: preemption waits after entering Backup.
 #[test]
 fn preempt_delay_defers_preemption() {
     let t0 = Instant::now();
@@ -356,6 +370,7 @@ fn preempt_delay_defers_preemption() {
     assert_eq!(r.poll_timeout(), Some(t0 + ms(4999) + us(3_218_750)));
 }
 
+/// RFC 9568 section 6.1: the owner always preempts, whatever Preempt_Mode says.
 #[test]
 fn owner_ignores_nopreempt() {
     let t0 = Instant::now();
@@ -372,6 +387,7 @@ fn owner_ignores_nopreempt() {
 
 // --- 6.4.3 Master ---
 
+/// RFC 9568 section 6.4.3: the Adver_Timer sends an advert every Advertisement_Interval.
 #[test]
 fn master_advertises_every_interval() {
     let t0 = Instant::now();
@@ -387,6 +403,7 @@ fn master_advertises_every_interval() {
     }
 }
 
+/// RFC 9568 section 6.4.3: a higher-priority advert makes the master Backup with the learned interval.
 #[test]
 fn master_steps_down_on_higher_priority_and_learns_interval() {
     let t0 = Instant::now();
@@ -408,6 +425,7 @@ fn master_steps_down_on_higher_priority_and_learns_interval() {
     assert_eq!(r.poll_timeout(), Some(t1 + us(10_828_125)));
 }
 
+/// RFC 9568 section 6.4.3: at equal priority the higher primary address wins.
 #[test]
 fn master_tie_break_by_primary_address() {
     let t0 = Instant::now();
@@ -429,6 +447,7 @@ fn master_tie_break_by_primary_address() {
     assert_eq!(r.poll_timeout(), Some(t1 + ms(1000)));
 }
 
+/// RFC 9568 section 6.4.3: the address comparison applies to IPv6 too.
 #[test]
 fn ipv6_tie_break_compares_addresses() {
     let me: IpAddr = "fe80::5".parse().unwrap();
@@ -448,6 +467,7 @@ fn ipv6_tie_break_compares_addresses() {
     assert_eq!(r.state(), State::Backup);
 }
 
+/// RFC 9568 section 6.4.3: a lower-priority advert is discarded (or, keepalived's default, answered).
 #[test]
 fn master_lower_priority_policy() {
     let t0 = Instant::now();
@@ -470,6 +490,7 @@ fn master_lower_priority_policy() {
     assert_eq!(r.state(), State::Master);
 }
 
+/// RFC 9568 section 6.4.3: a master answers a priority-0 advert with an advert at once.
 #[test]
 fn master_answers_priority_zero_with_an_advert() {
     let t0 = Instant::now();
@@ -483,6 +504,7 @@ fn master_answers_priority_zero_with_an_advert() {
 
 // --- Shutdown ---
 
+/// RFC 9568 section 6.4.3: on Shutdown a master sends priority 0 and goes Initialize.
 #[test]
 fn master_shutdown_sends_priority_zero() {
     let t0 = Instant::now();
@@ -508,6 +530,7 @@ fn master_shutdown_sends_priority_zero() {
     assert!(drain(&mut r).events.is_empty());
 }
 
+/// RFC 9568 section 6.4.2: on Shutdown a backup stops its timer and sends nothing.
 #[test]
 fn backup_shutdown_sends_nothing() {
     let t0 = Instant::now();
@@ -522,6 +545,7 @@ fn backup_shutdown_sends_nothing() {
 
 // --- Priority changes ---
 
+/// RFC 9568 section 6.4.3 (tracking, not RFC): a lowered priority is advertised at once.
 #[test]
 fn master_priority_drop_is_advertised_at_once() {
     let t0 = Instant::now();
@@ -536,6 +560,7 @@ fn master_priority_drop_is_advertised_at_once() {
     assert!(drain(&mut r).tx.is_empty());
 }
 
+/// RFC 9568 section 6.4.2 (tracking, not RFC): a backup raised above the master takes over at once when it may preempt.
 #[test]
 fn backup_priority_rise_preempts_at_once() {
     let t0 = Instant::now();
@@ -556,6 +581,7 @@ fn backup_priority_rise_preempts_at_once() {
     assert_eq!(r.poll_timeout(), Some(t0 + ms(2600)));
 }
 
+/// RFC 9568 section 6.1: without Preempt_Mode a raised priority does not take over.
 #[test]
 fn nopreempt_backup_priority_rise_does_not_take_over() {
     let t0 = Instant::now();
@@ -576,6 +602,7 @@ fn nopreempt_backup_priority_rise_does_not_take_over() {
     );
 }
 
+/// RFC 9568 section 5.2.4: 0 and 255 are reserved priorities.
 #[test]
 fn set_priority_rejects_reserved_values() {
     let t0 = Instant::now();
@@ -601,6 +628,7 @@ fn set_priority_rejects_reserved_values() {
 
 // --- Fault ---
 
+/// Fault (not RFC): link down silences a master; leaving Fault is the Startup event of RFC 9568 section 6.4.1.
 #[test]
 fn link_down_master_enters_fault_silently_and_recovers_as_backup() {
     let t0 = Instant::now();
@@ -625,6 +653,7 @@ fn link_down_master_enters_fault_silently_and_recovers_as_backup() {
     assert_eq!(r.poll_timeout(), Some(t1 + us(3_609_375)));
 }
 
+/// RFC 9568 section 6.4.1: leaving Fault, the owner goes Master.
 #[test]
 fn owner_leaving_fault_becomes_master() {
     let t0 = Instant::now();
@@ -639,6 +668,7 @@ fn owner_leaving_fault_becomes_master() {
     assert_eq!(r.poll_timeout(), Some(t0 + ms(1200)));
 }
 
+/// Fault by tracking (not RFC): a master sends priority 0 first, as on Shutdown (RFC 9568 section 6.4.3).
 #[test]
 fn tracking_fault_master_sends_priority_zero() {
     let t0 = Instant::now();
@@ -659,6 +689,7 @@ fn tracking_fault_master_sends_priority_zero() {
     assert_eq!(r.counters().transitions(TransitionKind::LinkUp), 1);
 }
 
+/// RFC 9568 section 6.4.1: leaving Fault, a non-owner goes Backup.
 #[test]
 fn tracking_fault_cleared_goes_backup() {
     let t0 = Instant::now();
@@ -675,6 +706,7 @@ fn tracking_fault_cleared_goes_backup() {
 
 // --- Unicast, input checks, time ---
 
+/// RFC 9568 section 5.1.1.2 (unicast, keepalived unicast_peer): one advert per peer, adverts only from peers.
 #[test]
 fn unicast_sends_to_each_peer_and_accepts_only_peers() {
     let t0 = Instant::now();
@@ -701,6 +733,7 @@ fn unicast_sends_to_each_peer_and_accepts_only_peers() {
     assert_eq!(r.state(), State::Backup);
 }
 
+/// RFC 9568 section 7.1: every receive check the router makes has its own counted reason.
 #[test]
 fn every_drop_reason_is_counted() {
     let t0 = Instant::now();
@@ -735,6 +768,7 @@ fn every_drop_reason_is_counted() {
     }
 }
 
+/// Sans-io rule: `now` never goes backwards for the router.
 #[test]
 fn time_going_backwards_is_clamped() {
     let t0 = Instant::now();
@@ -745,6 +779,7 @@ fn time_going_backwards_is_clamped() {
     assert_eq!(r.poll_timeout(), Some(t0 + ms(2000) + us(3_609_375)));
 }
 
+/// RFC 9568 section 6.4: every transition is counted by its reason.
 #[test]
 fn transitions_are_counted_per_kind() {
     let t0 = Instant::now();
@@ -762,6 +797,7 @@ fn transitions_are_counted_per_kind() {
 
 // --- Config validation ---
 
+/// RFC 9568 section 6.1: configuration ranges (priority, interval, VRID) are checked with a named error.
 #[test]
 fn config_validation_names_what_is_wrong() {
     let v = vrid();

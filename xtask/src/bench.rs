@@ -79,6 +79,8 @@ fn build_example(bin: &str) -> Result<String> {
         "--release",
         "-p",
         "ha-examples",
+        "--features",
+        "lab",
         "--bin",
         bin,
     ]))?;

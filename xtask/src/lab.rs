@@ -23,6 +23,8 @@ fn build() -> Result<(PathBuf, PathBuf)> {
         "--release",
         "--package",
         "ha-examples",
+        "--features",
+        "lab",
         "--bin",
         "ha-lab",
         "--bin",

@@ -1,6 +1,21 @@
 //! The VRRP router state machine of one virtual router instance (RFC 9568 section 6 for v3,
 //! RFC 3768 section 6 for v2), sans-io.
 //!
+//! # Where each RFC rule lives
+//! | rule | RFC 9568 (RFC 3768) | where |
+//! |---|---|---|
+//! | parameters, Priority 255 = owner, Preempt_Mode, Accept_Mode | 6.1 (6.1) | [`Config`], `Router::may_preempt` |
+//! | Skew_Time, Master_Down_Interval (v3: Master_Adver_Interval) | 6.1 (6.1) | [`timing`] |
+//! | Initialize: Startup, owner to Master, others to Backup | 6.4.1 (6.4.1) | `Router::startup` |
+//! | Backup: Master_Down_Timer, accepting / discarding adverts, priority 0 | 6.4.2 (6.4.2) | `Router::backup_rx`, [`Router::handle_timeout`] |
+//! | Master: Adver_Timer, higher priority or higher address, priority 0 on shutdown | 6.4.3 (6.4.3) | `Router::master_rx`, `Router::send_advert`, [`Router::shutdown`] |
+//! | a late Adver_Timer: one advert, the grid kept | 6.4.3 | [`Router::handle_timeout`] |
+//! | receive checks the codec cannot make (version, VRID, family, own advert, peer, interval) | 7.1 (7.1) | `Router::check` |
+//! | receive checks of the packet (TTL, length, checksum, authentication) | 7.1, 5.2 (7.1, 5.3) | [`crate::wire::validate`] |
+//! | Fault, tracking, sync groups (not RFC) | | [`Router::set_fault`], [`Router::force_master`], [`Router::force_backup`] |
+//!
+//! The RFC tests (`tests/router_rfc.rs`) name their section.
+//!
 //! The router never reads a clock nor touches the network. It is fed already-validated
 //! advertisements ([`RxAdvert`], produced by the runtime from the [`crate::wire`] codec),
 //! timer expiries, link and tracking changes, and emits plain values:

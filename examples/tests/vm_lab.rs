@@ -68,6 +68,18 @@ fn assert_scenario(opts: &LabOptions, r: &LabReport) {
         r.conn_before,
         r.conn_after_failover
     );
+    // Every ha-director stops within its shutdown grace (2 s; loose: plus 1 s for the process
+    // to exit under TCG), and no director leaves the VIP behind.
+    for st in &r.stops {
+        assert!(!st.left_vip, "{st:?}");
+        if st.program == "ha-director" {
+            let bound = Duration::from_secs(3);
+            assert!(
+                st.took.is_some_and(|t| t <= bound),
+                "{st:?}: a graceful stop over {bound:?}"
+            );
+        }
+    }
     // Director 1 preempts back with a short outage.
     let back = r.master_down_interval + Duration::from_millis(1500);
     assert!(

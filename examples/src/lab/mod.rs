@@ -162,8 +162,24 @@ pub struct LabReport {
     pub conn_after_failback: Result<String, String>,
     /// Every request the client made.
     pub requests: usize,
+    /// The graceful stop (SIGTERM) of each director at the end, in order.
+    pub stops: Vec<StopReport>,
     /// The narration, one line per event.
     pub narration: Vec<String>,
+}
+
+/// How one director stopped on SIGTERM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopReport {
+    /// `dir1` or `dir2`.
+    pub director: String,
+    /// The program (`ha-director` or `keepalived`).
+    pub program: &'static str,
+    /// How long it took to exit; `None`: it did not exit within the lab's limit and was
+    /// SIGKILLed.
+    pub took: Option<Duration>,
+    /// Whether it left the VIP on its host.
+    pub left_vip: bool,
 }
 
 impl LabReport {
@@ -189,7 +205,8 @@ impl LabReport {
              keep-alive connection after failover: {} (before: {})\n\
              failback after {}, client outage {}\n\
              keep-alive connection after failback: {}\n\
-             {} requests in all",
+             {} requests in all\n\
+             stops: {}",
             if self.alternates { "yes" } else { "NO" },
             self.first_answers.join(" "),
             s(self.rs_leave),
@@ -211,6 +228,18 @@ impl LabReport {
             s(self.failback_outage),
             r(&self.conn_after_failback),
             self.requests,
+            self.stops
+                .iter()
+                .map(|st| format!(
+                    "{} ({}) {}{}",
+                    st.director,
+                    st.program,
+                    st.took
+                        .map_or("SIGKILLed".to_owned(), |t| format!("{:.3} s", t.as_secs_f64())),
+                    if st.left_vip { ", VIP LEFT BEHIND" } else { "" }
+                ))
+                .collect::<Vec<_>>()
+                .join("; "),
         )
     }
 }
@@ -836,6 +865,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
         failback_outage: Duration::ZERO,
         conn_after_failback: not_yet(),
         requests: 0,
+        stops: Vec::new(),
         narration: Vec::new(),
     };
 
@@ -1247,6 +1277,12 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
         d.proc.signal(libc::SIGTERM);
         let stopped = d.proc.wait_exit(STOP_GRACE);
         let held = d.has_vip(&vip);
+        rep.stops.push(StopReport {
+            director: d.name.to_owned(),
+            program: d.kind.program(),
+            took: stopped.then(|| t.elapsed()),
+            left_vip: held,
+        });
         if stopped {
             n.say(
                 d.name,

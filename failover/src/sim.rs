@@ -107,7 +107,7 @@ pub enum ReloadError {
     /// The new configuration cannot be adopted in place.
     #[error(transparent)]
     Reconfigure(#[from] ReconfigureError),
-    /// The node is crashed.
+    /// The node is crashed or shut down.
     #[error("the node is not running")]
     NotRunning,
 }
@@ -185,6 +185,8 @@ struct Node {
     vips: BTreeMap<InstanceId, Vec<VipSpec>>,
     /// The step run in flight per instance.
     inflight_steps: BTreeMap<InstanceId, StepToken>,
+    /// Which steps of each instance run, from the answers given.
+    resources: BTreeMap<InstanceId, Vec<bool>>,
     /// The last result of each tracker, given again after a restart.
     trackers: BTreeMap<TrackerId, TrackResult>,
     fence: FenceConfig,
@@ -207,6 +209,7 @@ impl Node {
         self.deferred.clear();
         self.vips.clear();
         self.inflight_steps.clear();
+        self.resources.clear();
     }
 
     /// Whether `ifname` is on `link`.
@@ -254,6 +257,8 @@ enum Due {
         node: usize,
         epoch: u64,
         instance: InstanceId,
+        index: usize,
+        op: StepOp,
         token: StepToken,
         ok: bool,
     },
@@ -384,6 +389,7 @@ impl Sim {
             deferred: Vec::new(),
             vips: BTreeMap::new(),
             inflight_steps: BTreeMap::new(),
+            resources: BTreeMap::new(),
             trackers: BTreeMap::new(),
             fence: cfg.fence,
             steps: cfg.steps,
@@ -645,7 +651,8 @@ impl Sim {
 
     /// Reloads a node's configuration in place ([`Director::reconfigure_begin`], the outputs
     /// drained, then [`Director::reconfigure_finish`]); later restarts use the new
-    /// configuration. Applies at once, even to a stalled node.
+    /// configuration. Applies at once, even to a stalled node; a crashed or shut-down node is
+    /// not reloaded.
     pub fn reload(
         &mut self,
         node: NodeId,
@@ -653,7 +660,7 @@ impl Sim {
     ) -> Result<Reconfigured, ReloadError> {
         let i = node.0;
         let now = self.now;
-        if self.nodes[i].director.is_none() {
+        if !self.nodes[i].running() {
             return Err(ReloadError::NotRunning);
         }
         let new = builder.clone().build(now)?;
@@ -780,6 +787,22 @@ impl Sim {
     /// actions say (false while crashed).
     pub fn holds_vips(&self, node: NodeId, instance: InstanceId) -> bool {
         self.nodes[node.0].vips.contains_key(&instance)
+    }
+
+    /// Which of an instance's resource steps run, as the simulator's answers made them: a
+    /// successful start starts one, any stop stops it (a failed stop counts as stopped, as in
+    /// the core), a crash stops them all. Independent of what the director remembers, so a
+    /// step the director forgot to stop shows here.
+    pub fn resources(&self, node: NodeId, instance: InstanceId) -> Vec<bool> {
+        let n = &self.nodes[node.0];
+        let len = n
+            .director
+            .as_ref()
+            .and_then(|d| d.instance_config(instance))
+            .map_or(0, |c| c.steps.len());
+        let mut r = n.resources.get(&instance).cloned().unwrap_or_default();
+        r.resize(len.max(r.len()), false);
+        r
     }
 
     /// The addresses a node holds, from its actions.
@@ -1016,6 +1039,8 @@ impl Sim {
                 node,
                 epoch,
                 instance,
+                index,
+                op,
                 token,
                 ok,
             } => {
@@ -1023,6 +1048,13 @@ impl Sim {
                     self.record(node, TraceKind::StaleAnswer);
                     return;
                 }
+                // The resource changed when its script ended, whatever the director does
+                // with the answer.
+                let r = self.nodes[node].resources.entry(instance).or_default();
+                if r.len() <= index {
+                    r.resize(index + 1, false);
+                }
+                r[index] = op == StepOp::Start && ok;
                 self.record(
                     node,
                     TraceKind::StepAnswer {
@@ -1298,6 +1330,8 @@ impl Sim {
                             node: i,
                             epoch,
                             instance,
+                            index,
+                            op,
                             token,
                             ok: reply.outcome == Outcome::Succeed,
                         },

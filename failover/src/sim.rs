@@ -71,6 +71,9 @@
 //! Scripted operations apply at the current virtual time; advance the clock with
 //! [`Sim::step`], [`Sim::run_until`] or [`Sim::run_for`]. The simulator reads no clock and
 //! draws no entropy: the base instant is the caller's.
+//!
+//! [`DirectorAction::Fence`]: crate::core::DirectorAction::Fence
+//! [`DirectorAction::RunStep`]: crate::core::DirectorAction::RunStep
 
 mod config;
 mod engine;

@@ -19,3 +19,4 @@ pub mod core;
 pub mod late;
 #[cfg(feature = "tokio")]
 pub mod runtime;
+pub mod sim;

@@ -130,7 +130,10 @@ fn host_fifty_stops_each_within_the_grace() {
         // Failover: the master stops gracefully (priority 0, VIPs removed, steps stopped).
         let took = timed_stop(master);
         stops.push((round, "a (master)", took));
-        assert!(!holds(&a, "10.61.0.100") && !holds(&a, "10.61.0.101"), "a kept a VIP");
+        assert!(
+            !holds(&a, "10.61.0.100") && !holds(&a, "10.61.0.101"),
+            "a kept a VIP"
+        );
         assert!(
             wait_until(within, || backup.states() == [State::Master, State::Master]
                 && holds(&b, "10.61.0.100")),

@@ -234,8 +234,10 @@ impl LabReport {
                     "{} ({}) {}{}",
                     st.director,
                     st.program,
-                    st.took
-                        .map_or("SIGKILLed".to_owned(), |t| format!("{:.3} s", t.as_secs_f64())),
+                    st.took.map_or("SIGKILLed".to_owned(), |t| format!(
+                        "{:.3} s",
+                        t.as_secs_f64()
+                    )),
                     if st.left_vip { ", VIP LEFT BEHIND" } else { "" }
                 ))
                 .collect::<Vec<_>>()

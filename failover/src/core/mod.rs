@@ -144,6 +144,10 @@ struct Inst {
     takeover: Takeover,
     vips_held: bool,
     steps: Steps,
+    /// Resource groups of earlier configurations that a reload replaced while some of their
+    /// steps were started: stopped (in reverse, with their own commands) before the current
+    /// group may start.
+    retired: Vec<Steps>,
     /// Its adverts' address list and the codec's drops.
     wire: InstWire,
 }
@@ -157,9 +161,10 @@ impl Inst {
         fault: Option<TrackId>,
         wire: InstWire,
     ) -> Inst {
-        let nsteps = cfg.steps.len();
+        let steps = Steps::new(cfg.steps.clone());
         Inst {
             wire,
+            retired: Vec::new(),
             cfg,
             router,
             group,
@@ -167,12 +172,7 @@ impl Inst {
             pending_cause: None,
             takeover: Takeover::Idle,
             vips_held: false,
-            steps: Steps {
-                started: vec![false; nsteps],
-                inflight: None,
-                want_up: false,
-                rollback: false,
-            },
+            steps,
         }
     }
 
@@ -344,9 +344,9 @@ impl Director {
 
     /// Whether no step run and no fence is outstanding.
     pub fn is_idle(&self) -> bool {
-        self.insts
-            .iter()
-            .all(|i| i.steps.inflight.is_none() && i.takeover == Takeover::Idle)
+        self.insts.iter().all(|i| {
+            i.steps.inflight.is_none() && i.retired.is_empty() && i.takeover == Takeover::Idle
+        })
     }
 
     /// The addresses listed in the instance's adverts (`virtual_ipaddress`, not the excluded

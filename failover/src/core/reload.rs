@@ -43,6 +43,9 @@ pub enum ReconfigureError {
         /// The instance.
         instance: String,
     },
+    /// The director was shut down: nothing is started again.
+    #[error("the director is shut down: nothing to reconfigure")]
+    Stopped,
     /// Sync groups or trackers changed.
     #[error("the {what} changed: needs a restart")]
     Structure {
@@ -74,6 +77,9 @@ impl Director {
         new: &Director,
         force: &[InstanceId],
     ) -> Result<Vec<InstanceId>, ReconfigureError> {
+        if self.stopped {
+            return Err(ReconfigureError::Stopped);
+        }
         let names = |d: &Director| {
             d.insts
                 .iter()
@@ -153,7 +159,18 @@ impl Director {
                 continue;
             };
             report.recreated.push(n.cfg.name.clone());
+            // The old resource group keeps stopping with its own commands (the shutdown of
+            // `reconfigure_begin` asked for its first stop); the new one waits for it.
+            let old = &mut self.insts[i];
+            let mut retired = std::mem::take(&mut old.retired);
+            if !old.steps.is_done() {
+                let mut steps = old.steps.clone();
+                steps.want_up = false;
+                retired.push(steps);
+            }
             self.insts[i] = Inst::new(n.cfg, router, n.group, n.applied_fault, n.wire);
+            self.insts[i].retired = retired;
+            self.advance_steps(i);
         }
         // Virtual servers: matched by service; health kept per real-server address.
         let mut old_pools = std::mem::take(&mut self.pools);

@@ -8,7 +8,7 @@ use std::time::Instant;
 use ha_vrrp_proto::router::State;
 
 use super::{
-    Cause, Director, DirectorAction, DirectorError, DirectorEvent, FenceAttempt, InstanceId,
+    Cause, Director, DirectorAction, DirectorError, DirectorEvent, FenceAttempt, InstanceId, Step,
     StepOp, StepToken,
 };
 
@@ -28,6 +28,8 @@ pub(super) struct Inflight {
 /// The resource group sequencer of one instance: one step in flight at a time.
 #[derive(Debug, Clone)]
 pub(super) struct Steps {
+    /// The steps it runs (the instance's configuration when it was created).
+    pub(super) defs: Vec<Step>,
     pub(super) started: Vec<bool>,
     pub(super) inflight: Option<Inflight>,
     /// Master with its addresses: steps should run.
@@ -37,6 +39,36 @@ pub(super) struct Steps {
 }
 
 impl Steps {
+    /// A sequencer of `defs`, nothing started.
+    pub(super) fn new(defs: Vec<Step>) -> Steps {
+        Steps {
+            started: vec![false; defs.len()],
+            defs,
+            inflight: None,
+            want_up: false,
+            rollback: false,
+        }
+    }
+
+    /// Whether nothing is started or running.
+    pub(super) fn is_done(&self) -> bool {
+        self.inflight.is_none() && !self.started.iter().any(|s| *s)
+    }
+
+    /// Takes a step result if `token` is the one in flight; returns what it was.
+    fn take_result(&mut self, token: StepToken, ok: bool) -> Option<Inflight> {
+        let f = self.inflight.filter(|f| f.token == token)?;
+        self.inflight = None;
+        match (f.op, ok) {
+            (StepOp::Start, true) => self.started[f.index] = true,
+            // A failed start stops those already started, in reverse.
+            (StepOp::Start, false) => self.rollback = true,
+            // A failed stop is reported; the step is considered stopped.
+            (StepOp::Stop, _) => self.started[f.index] = false,
+        }
+        Some(f)
+    }
+
     /// The next step to run, if idle.
     pub(super) fn next(&self) -> Option<(usize, StepOp)> {
         if self.inflight.is_some() {
@@ -102,22 +134,22 @@ impl Director {
     ) -> Result<(), DirectorError> {
         let i = self.index(instance)?;
         let inst = &mut self.insts[i];
-        let Some(f) = inst.steps.inflight.filter(|f| f.token == token) else {
+        // The current sequencer's, or one retired by a reload that is still stopping.
+        let taken = std::iter::once(&mut inst.steps)
+            .chain(inst.retired.iter_mut())
+            .find_map(|s| {
+                let f = s.take_result(token, ok)?;
+                Some((f, s.defs[f.index].name.clone()))
+            });
+        let Some((f, name)) = taken else {
             tracing::debug!(instance = %inst.cfg.name, ?token, "stale step result ignored");
             return Ok(());
         };
-        inst.steps.inflight = None;
-        match (f.op, ok) {
-            (StepOp::Start, true) => inst.steps.started[f.index] = true,
-            // A failed start stops those already started, in reverse.
-            (StepOp::Start, false) => inst.steps.rollback = true,
-            // A failed stop is reported; the step is considered stopped.
-            (StepOp::Stop, _) => inst.steps.started[f.index] = false,
-        }
+        inst.retired.retain(|s| !s.is_done());
         self.events.push_back(DirectorEvent::StepResult {
             instance,
             index: f.index,
-            name: inst.cfg.steps[f.index].name.clone(),
+            name,
             op: f.op,
             ok,
         });
@@ -194,19 +226,29 @@ impl Director {
         self.advance_steps(i);
     }
 
-    fn advance_steps(&mut self, i: usize) {
+    /// Starts the instance's next step, if none is in flight: first the stops of sequencers
+    /// a reload retired (oldest first, each in reverse), then the current sequencer's.
+    pub(super) fn advance_steps(&mut self, i: usize) {
         let inst = &mut self.insts[i];
-        let Some((index, op)) = inst.steps.next() else {
+        if inst.steps.inflight.is_some() || inst.retired.iter().any(|s| s.inflight.is_some()) {
+            return;
+        }
+        inst.retired.retain(|s| !s.is_done());
+        let seq = match inst.retired.first_mut() {
+            Some(old) => old,
+            None => &mut inst.steps,
+        };
+        let Some((index, op)) = seq.next() else {
             return;
         };
         self.next_token += 1;
         let token = StepToken(self.next_token);
-        inst.steps.inflight = Some(Inflight { index, op, token });
+        seq.inflight = Some(Inflight { index, op, token });
         self.actions.push_back(DirectorAction::RunStep {
             instance: InstanceId(i as u32),
             index,
             op,
-            step: inst.cfg.steps[index].clone(),
+            step: seq.defs[index].clone(),
             token,
         });
     }

@@ -389,13 +389,16 @@ impl Node {
                     }
                 }
                 r = readable(socks) => match r {
-                    Ok(()) => {
-                        self.advance(socks);
-                    }
+                    Ok(()) => self.wake(socks, &mut inp.watch),
                     Err(e) => self.fail_socket(e),
                 },
                 _ = super::sleep_until(wake) => {
-                    self.advance(socks);
+                    if self.takeover_due() {
+                        // Let the netlink task read what the kernel said meanwhile: a link
+                        // lost during a stall must be known before a takeover through it.
+                        tokio::task::yield_now().await;
+                    }
+                    self.wake(socks, &mut inp.watch);
                 }
                 fb = inp.fb.recv() => self.on_feedback(socks, fb),
                 ev = inp.watch.next() => self.on_net(socks, ev),
@@ -411,6 +414,51 @@ impl Node {
                 }
             }
         }
+    }
+
+    /// A wake-up for packets or timers: link losses the kernel already reported first, then
+    /// what is queued, then the other link and address changes.
+    fn wake(&mut self, socks: &[Sock], watch: &mut NetWatch) {
+        let mut later = Vec::new();
+        while let Some(ev) = watch.try_next() {
+            match ev {
+                NetEvent::Link {
+                    ifindex, up: false, ..
+                } => {
+                    // Superseded by this loss.
+                    later.retain(
+                        |e| !matches!(e, NetEvent::Link { ifindex: i, .. } if *i == ifindex),
+                    );
+                    if let Some(name) = self.names_by_index.get(&ifindex).cloned()
+                        && self.link_up.insert(name.clone(), false) != Some(false)
+                    {
+                        // A link that is down carried nothing after it went down: the loss is
+                        // given at the last time the director was given, before the queued
+                        // adverts and the timers (a backup must not take over through a dead
+                        // link, nor fence a healthy master).
+                        tracing::info!(interface = %name, up = false, "link");
+                        let at = self.driver.last();
+                        self.d.handle_link(at, &name, false);
+                    }
+                }
+                other => later.push(other),
+            }
+        }
+        let now = self.advance(socks);
+        for ev in later {
+            self.apply_net(now, ev);
+        }
+    }
+
+    /// Whether a backup's Master_Down_Timer is due: the next firing may be a takeover.
+    fn takeover_due(&self) -> bool {
+        let now = Instant::now();
+        (0..self.d.instance_count()).any(|i| {
+            self.d.router(InstanceId(i as u32)).is_some_and(|r| {
+                r.state() == ha_vrrp_proto::router::State::Backup
+                    && r.poll_timeout().is_some_and(|t| t <= now)
+            })
+        })
     }
 
     /// Reads what is queued and feeds it and the due timers by the late policy; returns the
@@ -585,16 +633,7 @@ impl Node {
     fn on_net(&mut self, socks: &[Sock], ev: Option<NetEvent>) {
         let now = self.advance(socks);
         match ev {
-            Some(NetEvent::Link { ifindex, up, .. }) => {
-                if let Some(name) = self.names_by_index.get(&ifindex)
-                    && self.link_up.insert(name.clone(), up) != Some(up)
-                {
-                    tracing::info!(interface = %name, up, "link");
-                    self.d.handle_link(now, name, up);
-                }
-            }
-            Some(NetEvent::AddressRemoved(v)) => self.send_fx(Effect::Gone(v)),
-            Some(_) => {}
+            Some(ev) => self.apply_net(now, ev),
             None => {
                 tracing::error!("the netlink link watch closed: stopping the director");
                 if self.fatal.is_none() {
@@ -608,6 +647,22 @@ impl Node {
                     });
                 }
             }
+        }
+    }
+
+    /// A link or address change, at `now`.
+    fn apply_net(&mut self, now: Instant, ev: NetEvent) {
+        match ev {
+            NetEvent::Link { ifindex, up, .. } => {
+                if let Some(name) = self.names_by_index.get(&ifindex)
+                    && self.link_up.insert(name.clone(), up) != Some(up)
+                {
+                    tracing::info!(interface = %name, up, "link");
+                    self.d.handle_link(now, name, up);
+                }
+            }
+            NetEvent::AddressRemoved(v) => self.send_fx(Effect::Gone(v)),
+            NetEvent::AddressAdded(_) | NetEvent::LinkGone { .. } => {}
         }
     }
 

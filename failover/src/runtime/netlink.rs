@@ -306,26 +306,37 @@ impl NetWatch {
     pub async fn next(&mut self) -> Option<NetEvent> {
         loop {
             let (msg, _) = self.rx.next().await?;
-            let NetlinkPayload::InnerMessage(inner) = msg.payload else {
-                continue;
-            };
-            let ev = match inner {
-                RouteNetlinkMessage::NewLink(l) => link_event(&l),
-                RouteNetlinkMessage::DelLink(l) => Some(NetEvent::LinkGone {
-                    ifindex: l.header.index,
-                }),
-                RouteNetlinkMessage::NewAddress(a) => {
-                    vip_of(&a).map(|(v, _)| NetEvent::AddressAdded(v))
-                }
-                RouteNetlinkMessage::DelAddress(a) => {
-                    vip_of(&a).map(|(v, _)| NetEvent::AddressRemoved(v))
-                }
-                _ => None,
-            };
-            if let Some(ev) = ev {
+            if let Some(ev) = net_event(msg) {
                 return Some(ev);
             }
         }
+    }
+
+    /// A change already received, without waiting; `None` when there is none now (or the
+    /// connection is gone: [`NetWatch::next`] says which).
+    pub fn try_next(&mut self) -> Option<NetEvent> {
+        loop {
+            let (msg, _) = self.rx.try_recv().ok()?;
+            if let Some(ev) = net_event(msg) {
+                return Some(ev);
+            }
+        }
+    }
+}
+
+/// The change a notification carries, if it is one we watch.
+fn net_event(msg: NetlinkMessage<RouteNetlinkMessage>) -> Option<NetEvent> {
+    let NetlinkPayload::InnerMessage(inner) = msg.payload else {
+        return None;
+    };
+    match inner {
+        RouteNetlinkMessage::NewLink(l) => link_event(&l),
+        RouteNetlinkMessage::DelLink(l) => Some(NetEvent::LinkGone {
+            ifindex: l.header.index,
+        }),
+        RouteNetlinkMessage::NewAddress(a) => vip_of(&a).map(|(v, _)| NetEvent::AddressAdded(v)),
+        RouteNetlinkMessage::DelAddress(a) => vip_of(&a).map(|(v, _)| NetEvent::AddressRemoved(v)),
+        _ => None,
     }
 }
 

@@ -264,8 +264,20 @@ impl Sim {
                 }
             }
         }
+        // Link losses reported during the stall come first, at the last time the node was
+        // given: a link that is down now carried nothing after it went down, and a backup must
+        // not take over through it before it learns so (the runtime does the same with the
+        // kernel's link notifications).
+        let (downs, inputs): (Vec<Input>, Vec<Input>) = inputs
+            .into_iter()
+            .partition(|i| matches!(i, Input::Carrier { up: false, .. }));
         let Node { director, late, .. } = &mut self.nodes[i];
         if let Some(d) = director.as_mut() {
+            for down in downs {
+                if let Input::Carrier { interface, .. } = down {
+                    d.handle_link(late.last(), &interface, false);
+                }
+            }
             late.drive(d, now);
         }
         self.drain(i);

@@ -137,7 +137,8 @@ pub struct SyncDaemonOptions {
 pub enum RuntimeEvent {
     /// The sans-io director's event.
     Director(DirectorEvent),
-    /// A received packet was dropped (by the codec, the demultiplexer or the router).
+    /// A received packet was dropped by the codec or the demultiplexer (the routers' own
+    /// drops are counted per instance in the status, not reported one by one).
     Dropped {
         /// The socket's interface.
         interface: String,

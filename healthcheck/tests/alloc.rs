@@ -1,7 +1,5 @@
 //! Handling an outcome in steady state allocates nothing (a counting global allocator).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,37 +7,10 @@ use std::time::{Duration, Instant};
 use ha_healthcheck::{
     Check, Failure, Outcome, Scheduler, SchedulerConfig, TargetConfig, TargetId, TcpCheck,
 };
-
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator unchanged; only counts calls on this thread.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use ha_testsupport::alloc::{CountingAlloc, allocations};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocs() -> u64 {
-    ALLOCS.with(Cell::get)
-}
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 #[test]
 fn zero_allocations_per_outcome_in_steady_state() {
@@ -84,9 +55,9 @@ fn zero_allocations_per_outcome_in_steady_state() {
     };
     // Warm up: first checks, state changes, heap growth.
     run(0, 500, &mut s);
-    let before = allocs();
+    let before = allocations();
     let handled = run(500, 2500, &mut s);
-    let after = allocs();
+    let after = allocations();
     assert!(handled > 90_000, "handled {handled}");
     assert_eq!(
         after - before,
@@ -95,8 +66,8 @@ fn zero_allocations_per_outcome_in_steady_state() {
         after - before
     );
     // The counter works: an allocation is seen.
-    let before = allocs();
+    let before = allocations();
     let v = std::hint::black_box(vec![1u8; 10]);
-    assert_eq!(allocs() - before, 1);
+    assert_eq!(allocations() - before, 1);
     drop(v);
 }

@@ -104,24 +104,11 @@ pub fn build_syn(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, seq: u32)
 /// own checksum field in place, a correct segment sums to 0.
 #[must_use]
 pub fn tcp_checksum(src: Ipv4Addr, dst: Ipv4Addr, segment: &[u8]) -> u16 {
-    let mut sum: u64 = 0;
-    for pair in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
-        sum += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
-    }
-    sum += 6; // protocol
-    sum += segment.len() as u64;
-    let mut chunks = segment.chunks_exact(2);
-    for pair in &mut chunks {
-        sum += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u64::from(u16::from_be_bytes([*last, 0]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    // The fold above leaves at most 16 bits.
-    !(sum as u16)
+    use ha_vrrp_proto::wire::checksum::{combine, finish, pseudo_header_sum, sum};
+    // A segment longer than u32 cannot come from an IPv4 packet.
+    let len = u32::try_from(segment.len()).unwrap_or(u32::MAX);
+    let header = pseudo_header_sum(src.into(), dst.into(), 6, len);
+    finish(combine(header, sum(segment)))
 }
 
 /// The fields of a received IPv4 TCP segment that decide a half-open probe.

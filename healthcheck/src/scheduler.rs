@@ -65,6 +65,8 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ha_vrrp_proto::rng::Rng;
+
 use crate::check::Check;
 use crate::outcome::{Failure, Outcome};
 
@@ -306,7 +308,7 @@ struct TimerQueue {
 #[derive(Debug)]
 pub struct Scheduler {
     cfg: SchedulerConfig,
-    rng: u64,
+    rng: Rng,
     /// The targets by slot (`None`: a free slot).
     slots: Vec<Option<Target>>,
     /// Per slot, the stamp of its one live timer entry (and of its in-flight
@@ -330,7 +332,7 @@ impl Scheduler {
     pub fn new(cfg: SchedulerConfig) -> Self {
         Self {
             cfg,
-            rng: cfg.seed,
+            rng: Rng::new(cfg.seed),
             slots: Vec::new(),
             stamps: Vec::new(),
             free: Vec::new(),
@@ -365,21 +367,12 @@ impl Scheduler {
         self.events.reserve(n);
     }
 
-    /// splitmix64 (Steele, Lea, Flood 2014): a tiny seeded generator.
-    fn next_rand(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     fn jitter(&mut self, max: Duration) -> Duration {
         let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
         if nanos == 0 {
             return Duration::ZERO;
         }
-        let r = self.next_rand();
+        let r = self.rng.next_u64();
         Duration::from_nanos(if nanos == u64::MAX {
             r
         } else {

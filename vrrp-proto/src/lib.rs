@@ -49,6 +49,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod rng;
 pub mod router;
 pub mod sim;
 pub mod types;

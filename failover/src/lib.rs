@@ -18,4 +18,8 @@ pub use ha_vrrp_proto as vrrp;
 pub mod core;
 pub mod late;
 #[cfg(feature = "tokio")]
+#[allow(
+    unsafe_code,
+    reason = "runtime/sys.rs and runtime/socket.rs call the kernel; to become runtime/sys.rs alone"
+)]
 pub mod runtime;

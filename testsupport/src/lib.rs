@@ -24,6 +24,7 @@
 //!
 //! Also: [`alloc::CountingAlloc`], the counting global allocator of the zero-allocation tests.
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 pub mod alloc;
 pub mod pcap;

@@ -1,6 +1,7 @@
 //! The few system calls the test support needs that std does not offer, and the
 //! [`GlobalAlloc`](std::alloc::GlobalAlloc) impl of [`CountingAlloc`](crate::alloc::CountingAlloc).
 //! Every `unsafe` block of this crate is here.
+#![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::AsRawFd;

@@ -61,7 +61,7 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -316,7 +316,8 @@ pub struct Scheduler {
     /// against it stay within a few cache lines.
     stamps: Vec<u64>,
     free: Vec<u32>,
-    index: HashMap<TargetId, u32>,
+    /// Target id to slot. Ordered, so that [`Scheduler::reconcile`] removes in id order.
+    index: BTreeMap<TargetId, u32>,
     /// Timers that found no place in a queue.
     heap: BinaryHeap<Reverse<Timer>>,
     /// Timers by period.
@@ -336,7 +337,7 @@ impl Scheduler {
             slots: Vec::new(),
             stamps: Vec::new(),
             free: Vec::new(),
-            index: HashMap::new(),
+            index: BTreeMap::new(),
             heap: BinaryHeap::new(),
             queues: Vec::new(),
             epoch: None,
@@ -356,13 +357,13 @@ impl Scheduler {
         self.index.is_empty()
     }
 
-    /// Reserve room for `n` more targets, so that adding them does not reallocate. (The
-    /// timer queues grow during the first checks and then keep their size: handling an
-    /// outcome in steady state allocates nothing.)
+    /// Reserve room for `n` more targets, so that adding them does not reallocate the slot
+    /// tables, the timer heap and the event queue (the id index, an ordered map, allocates its
+    /// nodes as targets are added). The timer queues grow during the first checks and then
+    /// keep their size: handling an outcome in steady state allocates nothing.
     pub fn reserve(&mut self, n: usize) {
         self.slots.reserve(n);
         self.stamps.reserve(n);
-        self.index.reserve(n);
         self.heap.reserve(n + 16);
         self.events.reserve(n);
     }
@@ -546,14 +547,15 @@ impl Scheduler {
     }
 
     /// Make the target set equal to `targets`: add new ones, change changed ones, keep
-    /// unchanged ones as they are, remove the rest.
+    /// unchanged ones as they are, remove the rest (in ascending [`TargetId`] order, so that
+    /// the slots they free, and hence the order of later timers, do not depend on a hasher).
     pub fn reconcile(
         &mut self,
         now: Instant,
         targets: impl IntoIterator<Item = (TargetId, TargetConfig)>,
     ) -> ReconcileStats {
         let mut stats = ReconcileStats::default();
-        let mut seen = HashSet::new();
+        let mut seen = BTreeSet::new();
         for (id, cfg) in targets {
             seen.insert(id);
             match self.upsert(now, id, cfg) {
@@ -776,7 +778,7 @@ mod tests {
     /// The timer invariants: each queue is sorted, every target has exactly one live timer,
     /// and `poll_timeout` is the earliest live timer.
     fn check_invariants(s: &Scheduler) {
-        let mut live = HashMap::new();
+        let mut live = BTreeMap::new();
         let mut earliest: Option<Instant> = None;
         let mut note = |t: Timer| {
             if s.live(t) {

@@ -384,6 +384,37 @@ fn reload_keeps_unchanged_targets_and_resets_changed_ones() {
     );
 }
 
+/// Two schedulers fed the same calls hand out the same attempts in the same order, also
+/// after a reconcile that removes targets and adds others into the freed slots (removal
+/// order once followed a randomly seeded hash map, and with it the order of equal-time
+/// attempts).
+#[test]
+fn reconcile_is_deterministic() {
+    let run = || {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(SchedulerConfig::default());
+        let all = |ids: std::ops::Range<u16>| ids.map(|i| (TargetId(u64::from(i)), cfg(i)));
+        s.reconcile(t0, all(0..300));
+        let first: Vec<u64> = due(&mut s, t0).iter().map(|r| r.target.0).collect();
+        // Drop the odd half, then add as many new targets: they reuse the freed slots.
+        let kept = || (0..300).filter(|i| i % 2 == 0);
+        let st = s.reconcile(t0 + MS, kept().map(|i| (TargetId(u64::from(i)), cfg(i))));
+        assert_eq!((st.added, st.removed, st.unchanged), (0, 150, 150));
+        let targets = kept().chain(1000..1150);
+        let st = s.reconcile(t0 + MS, targets.map(|i| (TargetId(u64::from(i)), cfg(i))));
+        assert_eq!((st.added, st.removed, st.unchanged), (150, 0, 150));
+        let second: Vec<u64> = due(&mut s, t0 + MS).iter().map(|r| r.target.0).collect();
+        (first, second)
+    };
+    let (first, second) = run();
+    assert_eq!(first.len(), 300);
+    assert_eq!(second.len(), 150);
+    assert!(second.iter().all(|&id| id >= 1000));
+    for _ in 0..4 {
+        assert_eq!(run(), (first.clone(), second.clone()));
+    }
+}
+
 #[test]
 fn removal_stops_checks_and_ignores_late_outcomes() {
     let t0 = Instant::now();

@@ -18,8 +18,8 @@
 //! use std::time::Instant;
 //! let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
 //! loop {
-//!     let now = Instant::now();
-//!     while let Some(req) = sched.poll_due(now) {
+//!     sched.handle_timeout(Instant::now());
+//!     while let Some(req) = sched.poll_probe() {
 //!         let tx = tx.clone();
 //!         tokio::spawn(async move {
 //!             let outcome = ha_healthcheck::probe::run(&req.check, req.timeout).await;

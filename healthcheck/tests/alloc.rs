@@ -18,6 +18,24 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 
 #[test]
 fn zero_allocations_per_outcome_in_steady_state() {
+    steady_state(false);
+}
+
+/// The same with `handle_timeout` and `poll_probe` (its ready queue keeps its size).
+#[test]
+fn zero_allocations_per_outcome_with_handle_timeout() {
+    steady_state(true);
+}
+
+fn next(s: &mut Scheduler, now: Instant, new_api: bool) -> Option<ha_healthcheck::ProbeRequest> {
+    if new_api {
+        s.poll_probe()
+    } else {
+        s.poll_due(now)
+    }
+}
+
+fn steady_state(new_api: bool) {
     let t0 = Instant::now();
     let mut s = Scheduler::new(SchedulerConfig {
         seed: 3,
@@ -44,7 +62,10 @@ fn zero_allocations_per_outcome_in_steady_state() {
         let mut handled = 0;
         for tick in from..to {
             let now = t0 + Duration::from_millis(u64::from(tick) * 10);
-            while let Some(req) = s.poll_due(now) {
+            if new_api {
+                s.handle_timeout(now);
+            }
+            while let Some(req) = next(s, now, new_api) {
                 let o = if req.target.0 % 5 == 0 {
                     Outcome::Down(Failure::Refused)
                 } else {

@@ -491,8 +491,11 @@ async fn drive_inflight(sched: &mut Scheduler, stats: &mut Stats, end: Instant, 
         if now >= end {
             break;
         }
+        // Lost-probe deadlines fire even at the cap; due attempts wait in poll_probe, not in
+        // flight, until there is room.
+        sched.handle_timeout(now);
         while !inflight.is_full() {
-            let Some(req) = sched.poll_due(now) else {
+            let Some(req) = sched.poll_probe() else {
                 break;
             };
             let pushed = inflight.push(async move {
@@ -556,7 +559,8 @@ async fn drive_spawn(sched: &mut Scheduler, stats: &mut Stats, end: Instant) {
         if now >= end {
             break;
         }
-        while let Some(req) = sched.poll_due(now) {
+        sched.handle_timeout(now);
+        while let Some(req) = sched.poll_probe() {
             let tx = tx.clone();
             tokio::spawn(async move {
                 let started = Started::now(&req);

@@ -263,6 +263,15 @@ impl<K> Entry<K> {
 }
 
 /// Schedules and paces announcements for many keys (VRRP instances) over many interfaces.
+/// See the [module docs](self) for the schedule and the call order.
+///
+/// Its methods by class (the shape of every sans-io machine in the workspace):
+/// - queries: [`is_announcing`](Self::is_announcing), [`queued`](Self::queued);
+/// - inputs: [`handle_timeout`](Self::handle_timeout);
+/// - mutators (commands): [`announce`](Self::announce),
+///   [`announce_with`](Self::announce_with), [`cancel`](Self::cancel),
+///   [`set_pacing`](Self::set_pacing);
+/// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_timeout`](Self::poll_timeout).
 #[derive(Debug)]
 pub struct Announcer<K> {
     config: Config,

@@ -37,7 +37,7 @@
 //! }
 //! ```
 #![warn(missing_docs)]
-#![cfg_attr(not(feature = "sys"), forbid(unsafe_code))]
+#![deny(unsafe_code)]
 
 pub mod announce;
 #[cfg(feature = "sys")]

@@ -1,4 +1,5 @@
 //! Every `unsafe` block of the crate: interface lookups and `sockaddr_ll`.
+#![allow(unsafe_code)]
 
 use std::ffi::{CStr, CString};
 use std::io;

@@ -18,5 +18,9 @@ pub use ha_vrrp_proto as vrrp;
 pub mod core;
 pub mod late;
 #[cfg(feature = "tokio")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the IO runtime: it reads the clock and keeps std hash maps (clippy.toml); its unsafe is in runtime/sys.rs alone"
+)]
 pub mod runtime;
 pub mod sim;

@@ -2,6 +2,10 @@
 //! namespaces: sync groups across a crash and a link cut, tracking, notify scripts, a
 //! three-node partition, and the ping loss a client sees over a takeover.
 #![cfg(feature = "tokio")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a test may read the real clock and keep its bookkeeping in std hash maps (clippy.toml)"
+)]
 
 mod node_support;
 

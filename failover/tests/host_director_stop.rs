@@ -3,6 +3,10 @@
 //! a track script and a sync group making each stop do real work (priority 0, VIPs removed,
 //! steps stopped in reverse, `STOP` scripts).
 #![cfg(feature = "tokio")]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a test may read the real clock (clippy.toml)"
+)]
 
 mod node_support;
 

@@ -3,6 +3,10 @@
 //! (`Director::validate_packet`), on a virtual clock. The same rules as for a router (see
 //! `late_driver.rs`): no burst from a late master, rescues counted for backups only, an advert
 //! read late fed before the timer it preceded.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a test may read the real clock (clippy.toml)"
+)]
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};

@@ -20,6 +20,10 @@
 //! On failure the seed, the scenario and the trace are printed; replay one seed with
 //! `SIM_SEED=1234 cargo test -p ha-failover --test sim_directors`, run more with
 //! `SIM_SEEDS=20000`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a test may read the real clock (clippy.toml)"
+)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};

@@ -1,5 +1,9 @@
 //! The simulator's own mechanics (`ha_failover::sim`): unicast and multicast delivery, loss,
 //! duplication, held packets during a stall, stale answers, errors.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a test may read the real clock (clippy.toml)"
+)]
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};

@@ -7,11 +7,16 @@
 //! # Call order
 //! 1. [`Scheduler::upsert`] / [`Scheduler::reconcile`] / [`Scheduler::remove`] the targets
 //!    (any time; unchanged targets keep their state, so a reload never flaps a pool).
-//! 2. Drain [`Scheduler::poll_due`] with the current time and run each [`ProbeRequest`]
-//!    (with its [`ProbeRequest::timeout`]).
-//! 3. Feed each result back with [`Scheduler::handle_outcome`].
+//! 2. Call [`Scheduler::handle_timeout`] with the current time (an early call is a no-op),
+//!    and [`Scheduler::handle_outcome`] with each result that came back.
+//! 3. Drain [`Scheduler::poll_probe`] and run each [`ProbeRequest`] (with its
+//!    [`ProbeRequest::timeout`]). A caller at capacity may stop early: the attempts left
+//!    are not in flight yet, and come out of the next `poll_probe`.
 //! 4. Drain [`Scheduler::poll_event`] for state changes (up, down with the reason, weight).
 //! 5. Sleep until [`Scheduler::poll_timeout`] or the next outcome, then go to 2.
+//!
+//! `now` must never go backwards between calls. [`Scheduler::poll_due`], the earlier pull
+//! form of steps 2 and 3 together, still works.
 //!
 //! # Semantics
 //! A *check* is one to `1 + retries` *attempts*: a failed attempt is retried after
@@ -47,8 +52,8 @@
 //! let check = Check::Tcp(TcpCheck::new("10.0.0.1:80".parse().unwrap()));
 //! sched.upsert(Instant::now(), TargetId(1), TargetConfig::new(Arc::new(check)));
 //! loop {
-//!     let now = Instant::now();
-//!     while let Some(req) = sched.poll_due(now) {
+//!     sched.handle_timeout(Instant::now());
+//!     while let Some(req) = sched.poll_probe() {
 //!         // run req.check with req.timeout, later: sched.handle_outcome(now, req.id, outcome)
 //! #       let _ = req;
 //!     }
@@ -61,9 +66,11 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use ha_vrrp_proto::rng::Rng;
 
 use crate::check::Check;
 use crate::outcome::{Failure, Outcome};
@@ -184,7 +191,8 @@ pub struct ProbeRequest {
     pub timeout: Duration,
     /// 0 for the first attempt of a check, then 1, 2, ... for retries.
     pub attempt: u32,
-    /// When the attempt was due (`now` passed to `poll_due` minus this is the lateness).
+    /// When the attempt was due (the dispatch time, the latest `now` the scheduler was
+    /// given, minus this is the lateness).
     pub due: Instant,
 }
 
@@ -302,11 +310,21 @@ struct TimerQueue {
     queue: VecDeque<Timer>,
 }
 
-/// The check scheduler. See the [module docs](self).
+/// The check scheduler. See the [module docs](self) for the call order.
+///
+/// Its methods by class (the shape of every sans-io machine in the workspace):
+/// - queries: [`len`](Self::len), [`is_empty`](Self::is_empty), [`status`](Self::status);
+/// - inputs: [`handle_timeout`](Self::handle_timeout),
+///   [`handle_outcome`](Self::handle_outcome);
+/// - mutators: [`upsert`](Self::upsert), [`reconcile`](Self::reconcile),
+///   [`remove`](Self::remove), [`reserve`](Self::reserve);
+/// - outputs: [`poll_probe`](Self::poll_probe), [`poll_event`](Self::poll_event),
+///   [`poll_timeout`](Self::poll_timeout); [`poll_due`](Self::poll_due) is the older pull
+///   form of `handle_timeout` and `poll_probe` together.
 #[derive(Debug)]
 pub struct Scheduler {
     cfg: SchedulerConfig,
-    rng: u64,
+    rng: Rng,
     /// The targets by slot (`None`: a free slot).
     slots: Vec<Option<Target>>,
     /// Per slot, the stamp of its one live timer entry (and of its in-flight
@@ -314,13 +332,20 @@ pub struct Scheduler {
     /// against it stay within a few cache lines.
     stamps: Vec<u64>,
     free: Vec<u32>,
-    index: HashMap<TargetId, u32>,
+    /// Target id to slot. Ordered, so that [`Scheduler::reconcile`] removes in id order.
+    index: BTreeMap<TargetId, u32>,
     /// Timers that found no place in a queue.
     heap: BinaryHeap<Reverse<Timer>>,
     /// Timers by period.
     queues: Vec<TimerQueue>,
     /// Origin of the [`SchedulerConfig::timer_slack`] grid: the time of the first upsert.
     epoch: Option<Instant>,
+    /// Attempts that [`Scheduler::handle_timeout`] found due, not yet handed out by
+    /// [`Scheduler::poll_probe`]: (slot, stamp). Such a target has no live timer; the entry
+    /// is stale once the stamp moves on (the target was changed or removed).
+    ready: VecDeque<(u32, u64)>,
+    /// The latest `now` given to any method: the dispatch time of [`Scheduler::poll_probe`].
+    last_now: Option<Instant>,
     events: VecDeque<Event>,
 }
 
@@ -330,14 +355,16 @@ impl Scheduler {
     pub fn new(cfg: SchedulerConfig) -> Self {
         Self {
             cfg,
-            rng: cfg.seed,
+            rng: Rng::new(cfg.seed),
             slots: Vec::new(),
             stamps: Vec::new(),
             free: Vec::new(),
-            index: HashMap::new(),
+            index: BTreeMap::new(),
             heap: BinaryHeap::new(),
             queues: Vec::new(),
             epoch: None,
+            ready: VecDeque::new(),
+            last_now: None,
             events: VecDeque::new(),
         }
     }
@@ -354,24 +381,16 @@ impl Scheduler {
         self.index.is_empty()
     }
 
-    /// Reserve room for `n` more targets, so that adding them does not reallocate. (The
-    /// timer queues grow during the first checks and then keep their size: handling an
-    /// outcome in steady state allocates nothing.)
+    /// Reserve room for `n` more targets, so that adding them does not reallocate the slot
+    /// tables, the timer heap and the event queue (the id index, an ordered map, allocates its
+    /// nodes as targets are added). The timer queues grow during the first checks and then
+    /// keep their size: handling an outcome in steady state allocates nothing.
     pub fn reserve(&mut self, n: usize) {
         self.slots.reserve(n);
         self.stamps.reserve(n);
-        self.index.reserve(n);
         self.heap.reserve(n + 16);
+        self.ready.reserve(n);
         self.events.reserve(n);
-    }
-
-    /// splitmix64 (Steele, Lea, Flood 2014): a tiny seeded generator.
-    fn next_rand(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
     }
 
     fn jitter(&mut self, max: Duration) -> Duration {
@@ -379,7 +398,7 @@ impl Scheduler {
         if nanos == 0 {
             return Duration::ZERO;
         }
-        let r = self.next_rand();
+        let r = self.rng.next_u64();
         Duration::from_nanos(if nanos == u64::MAX {
             r
         } else {
@@ -444,9 +463,15 @@ impl Scheduler {
     }
 
     /// Drop lazily deleted entries from the front until the earliest timer is a live one,
-    /// so that `poll_timeout` is exact. (Stale entries behind a later front wait until
-    /// they come up.)
+    /// so that `poll_timeout` is exact, and stale entries from the front of the ready queue.
+    /// (Stale entries behind a later front wait until they come up.)
     fn purge(&mut self) {
+        while let Some(&(slot, stamp)) = self.ready.front() {
+            if self.stamps[slot as usize] == stamp {
+                break;
+            }
+            self.ready.pop_front();
+        }
         while let Some((t, source)) = self.earliest() {
             if self.live(t) {
                 break;
@@ -485,6 +510,7 @@ impl Scheduler {
     /// in-flight attempt and schedules a first check within `warmup`.
     pub fn upsert(&mut self, now: Instant, id: TargetId, cfg: TargetConfig) -> Upsert {
         let cfg = sanitize(cfg);
+        self.see(now);
         self.epoch.get_or_insert(now);
         if let Some(&slot) = self.index.get(&id) {
             let t = self.slots[slot as usize]
@@ -553,14 +579,15 @@ impl Scheduler {
     }
 
     /// Make the target set equal to `targets`: add new ones, change changed ones, keep
-    /// unchanged ones as they are, remove the rest.
+    /// unchanged ones as they are, remove the rest (in ascending [`TargetId`] order, so that
+    /// the slots they free, and hence the order of later timers, do not depend on a hasher).
     pub fn reconcile(
         &mut self,
         now: Instant,
         targets: impl IntoIterator<Item = (TargetId, TargetConfig)>,
     ) -> ReconcileStats {
         let mut stats = ReconcileStats::default();
-        let mut seen = HashSet::new();
+        let mut seen = BTreeSet::new();
         for (id, cfg) in targets {
             seen.insert(id);
             match self.upsert(now, id, cfg) {
@@ -597,10 +624,73 @@ impl Scheduler {
         })
     }
 
-    /// The next attempt due at or before `now`, if any. Call until `None`. Also counts
+    /// Fire every timer due at or before `now`: an attempt that came due waits for
+    /// [`Scheduler::poll_probe`]; an attempt whose outcome never came (timeout +
+    /// [`SchedulerConfig::lost_grace`]) counts as [`Failure::Lost`] (see
+    /// [`Scheduler::poll_event`]). An early call (before [`Scheduler::poll_timeout`]) does
+    /// nothing. `now` must not go backwards.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.see(now);
+        while let Some((slot, _due)) = self.next_due(now) {
+            let stamp = self.stamps[slot as usize];
+            self.ready.push_back((slot, stamp));
+        }
+        self.purge();
+    }
+
+    /// The next attempt to run now, among those [`Scheduler::handle_timeout`] found due, in
+    /// due order; drain until `None`, or stop while the caller is at capacity: an attempt is
+    /// in flight (its lost-probe deadline running) only once handed out here, at the latest
+    /// `now` the scheduler was given.
+    #[must_use]
+    pub fn poll_probe(&mut self) -> Option<ProbeRequest> {
+        let now = self.last_now?;
+        while let Some((slot, stamp)) = self.ready.pop_front() {
+            if self.stamps[slot as usize] != stamp {
+                continue; // changed or removed since it came due
+            }
+            if let Some(Target {
+                phase: Phase::Waiting { due },
+                ..
+            }) = self.slots[slot as usize]
+            {
+                return Some(self.dispatch(now, slot, due));
+            }
+        }
+        None
+    }
+
+    /// The next attempt due at or before `now`, if any; call until `None`. Also counts
     /// attempts whose outcome never came (timeout + `lost_grace`) as [`Failure::Lost`].
+    ///
+    /// The pull form that came before [`Scheduler::handle_timeout`], kept for the drivers
+    /// written against it: [`Scheduler::poll_probe`] after `handle_timeout(now)`, except
+    /// that it fires timers lazily, only until it finds one due attempt (attempts that an
+    /// earlier `handle_timeout` left waiting come first). Drained without outcomes fed in
+    /// between, it hands out the same attempts in the same order, with the same events.
+    /// Outcomes fed between calls take effect at once: an attempt they make due at `now` (a
+    /// retry without delay) comes in the same drain, where `handle_timeout` leaves it to its
+    /// next call, and events of different targets may come in another order.
     #[must_use]
     pub fn poll_due(&mut self, now: Instant) -> Option<ProbeRequest> {
+        self.see(now);
+        if let Some(req) = self.poll_probe() {
+            return Some(req);
+        }
+        let (slot, due) = self.next_due(now)?;
+        Some(self.dispatch(now, slot, due))
+    }
+
+    /// Record `now` as the latest time seen.
+    fn see(&mut self, now: Instant) {
+        self.last_now = Some(self.last_now.map_or(now, |last| last.max(now)));
+    }
+
+    /// Pop the timers due at or before `now` until one makes an attempt due: its slot and
+    /// due time (the target keeps no live timer until it is dispatched or rescheduled).
+    /// Lost-probe deadlines on the way are applied as [`Failure::Lost`]. `None`: nothing
+    /// more is due.
+    fn next_due(&mut self, now: Instant) -> Option<(u32, Instant)> {
         while let Some((timer, source)) = self.earliest() {
             let (at, slot, stamp) = timer;
             // A lazily deleted timer that popping the one before it brought to the front is
@@ -612,27 +702,11 @@ impl Scheduler {
             if self.stamps[slot as usize] != stamp {
                 continue; // lazily deleted
             }
-            let Some(t) = self.slots[slot as usize].as_mut() else {
+            let Some(t) = self.slots[slot as usize].as_ref() else {
                 continue;
             };
             match t.phase {
-                Phase::Waiting { due } => {
-                    t.phase = Phase::InFlight;
-                    let (target, check, timeout, attempt) =
-                        (t.id, Arc::clone(&t.cfg.check), t.cfg.timeout, t.attempt);
-                    let deadline = now + timeout + self.cfg.lost_grace;
-                    self.arm_queued(slot, timeout + self.cfg.lost_grace, deadline);
-                    self.purge();
-                    let stamp = self.stamps[slot as usize];
-                    return Some(ProbeRequest {
-                        id: ProbeId { slot, stamp },
-                        target,
-                        check,
-                        timeout,
-                        attempt,
-                        due,
-                    });
-                }
+                Phase::Waiting { due } => return Some((slot, due)),
                 Phase::InFlight => {
                     self.apply(now, slot, Outcome::Down(Failure::Lost));
                 }
@@ -641,9 +715,32 @@ impl Scheduler {
         None
     }
 
+    /// Put the due attempt of `slot` in flight at `now`, with its lost-probe deadline.
+    fn dispatch(&mut self, now: Instant, slot: u32, due: Instant) -> ProbeRequest {
+        let t = self.slots[slot as usize]
+            .as_mut()
+            .expect("a due slot holds a target");
+        t.phase = Phase::InFlight;
+        let (target, check, timeout, attempt) =
+            (t.id, Arc::clone(&t.cfg.check), t.cfg.timeout, t.attempt);
+        let deadline = now + timeout + self.cfg.lost_grace;
+        self.arm_queued(slot, timeout + self.cfg.lost_grace, deadline);
+        self.purge();
+        let stamp = self.stamps[slot as usize];
+        ProbeRequest {
+            id: ProbeId { slot, stamp },
+            target,
+            check,
+            timeout,
+            attempt,
+            due,
+        }
+    }
+
     /// Feed the outcome of an attempt. Outcomes of removed or changed targets, duplicates
     /// and outcomes that came after the lost-probe deadline are ignored (returns false).
     pub fn handle_outcome(&mut self, now: Instant, id: ProbeId, outcome: Outcome) -> bool {
+        self.see(now);
         if self.stamps.get(id.slot as usize) != Some(&id.stamp) {
             return false;
         }
@@ -727,12 +824,16 @@ impl Scheduler {
         self.events.pop_front()
     }
 
-    /// When to call [`Scheduler::poll_due`] next (an attempt is due or an in-flight attempt
-    /// is overdue). Exact with no [`SchedulerConfig::timer_slack`] (every mutating call
-    /// drops lazily deleted entries from the front); otherwise the next point of the slack
-    /// grid at or after that time.
+    /// When to call [`Scheduler::handle_timeout`] next (an attempt is due or an in-flight
+    /// attempt is overdue). Exact with no [`SchedulerConfig::timer_slack`] (every mutating
+    /// call drops lazily deleted entries from the front); otherwise the next point of the
+    /// slack grid at or after that time. While attempts wait in [`Scheduler::poll_probe`],
+    /// the latest `now` given (they are due already).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.ready.is_empty() {
+            return self.last_now;
+        }
         self.earliest().map(|((at, _, _), _)| self.coalesce(at))
     }
 
@@ -780,10 +881,23 @@ mod tests {
     use crate::check::TcpCheck;
     use proptest::prelude::*;
 
-    /// The timer invariants: each queue is sorted, every target has exactly one live timer,
-    /// and `poll_timeout` is the earliest live timer.
+    /// The timer invariants: each queue is sorted, every target has exactly one live timer
+    /// or one live entry in the ready queue, the ready queue's front is live, and
+    /// `poll_timeout` is the latest `now` while attempts are ready, else the earliest live
+    /// timer.
     fn check_invariants(s: &Scheduler) {
-        let mut live = HashMap::new();
+        let mut live = BTreeMap::new();
+        for &(slot, stamp) in &s.ready {
+            if s.stamps[slot as usize] == stamp {
+                *live.entry(slot).or_insert(0) += 1;
+            }
+        }
+        if let Some(&(slot, stamp)) = s.ready.front() {
+            assert_eq!(
+                s.stamps[slot as usize], stamp,
+                "stale front of the ready queue"
+            );
+        }
         let mut earliest: Option<Instant> = None;
         let mut note = |t: Timer| {
             if s.live(t) {
@@ -811,7 +925,12 @@ mod tests {
             assert_eq!(live.get(&slot), Some(&1), "{id:?} has one live timer");
         }
         assert_eq!(live.len(), s.index.len());
-        assert_eq!(s.poll_timeout(), earliest);
+        let expect = if s.ready.is_empty() {
+            earliest
+        } else {
+            s.last_now
+        };
+        assert_eq!(s.poll_timeout(), expect);
         assert!(s.queues.len() <= MAX_QUEUES);
     }
 
@@ -836,6 +955,12 @@ mod tests {
             nth: u8,
             up: bool,
         },
+        /// Advance the clock by this many ms, `handle_timeout`, and take at most `take`
+        /// attempts from `poll_probe` (a caller at capacity).
+        Tick {
+            ms: u16,
+            take: u8,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -846,14 +971,16 @@ mod tests {
             1 => (0u8..24).prop_map(|id| Op::Remove { id }),
             4 => (0u16..400).prop_map(|ms| Op::Advance { ms }),
             6 => (any::<u8>(), any::<bool>()).prop_map(|(nth, up)| Op::Answer { nth, up }),
+            4 => (0u16..400, 0u8..6).prop_map(|(ms, take)| Op::Tick { ms, take }),
         ]
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
-        /// Random targets (more periods than queues), outcomes in any order or never, and
-        /// removals: the timer invariants hold after every call, and nothing due is left
-        /// undispatched.
+        /// Random targets (more periods than queues), outcomes in any order or never,
+        /// removals, and both driving forms (`poll_due`, and `handle_timeout` with a
+        /// partly drained `poll_probe`): the timer invariants hold after every call, and
+        /// nothing due is left undispatched.
         #[test]
         fn timers_stay_exact(ops in proptest::collection::vec(op(), 1..300)) {
             let t0 = Instant::now();
@@ -885,6 +1012,21 @@ mod tests {
                             check_invariants(&s);
                         }
                         prop_assert!(s.poll_timeout().is_none_or(|t| t > now), "something due is left");
+                    }
+                    Op::Tick { ms, take } => {
+                        now += Duration::from_millis(u64::from(ms));
+                        s.handle_timeout(now);
+                        check_invariants(&s);
+                        for _ in 0..take {
+                            let Some(req) = s.poll_probe() else { break };
+                            prop_assert!(req.due <= now);
+                            inflight.push(req.id);
+                            check_invariants(&s);
+                        }
+                        if s.poll_timeout().is_some_and(|t| t <= now) {
+                            // Only attempts held back by the cap are due.
+                            prop_assert!(!s.ready.is_empty(), "a due timer is left");
+                        }
                     }
                     Op::Answer { nth, up } => {
                         if !inflight.is_empty() {

@@ -1,4 +1,8 @@
 //! Scheduler tests under a virtual clock.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a test may read the real clock and keep its bookkeeping in std hash maps (clippy.toml)"
+)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -384,6 +388,37 @@ fn reload_keeps_unchanged_targets_and_resets_changed_ones() {
     );
 }
 
+/// Two schedulers fed the same calls hand out the same attempts in the same order, also
+/// after a reconcile that removes targets and adds others into the freed slots (removal
+/// order once followed a randomly seeded hash map, and with it the order of equal-time
+/// attempts).
+#[test]
+fn reconcile_is_deterministic() {
+    let run = || {
+        let t0 = Instant::now();
+        let mut s = Scheduler::new(SchedulerConfig::default());
+        let all = |ids: std::ops::Range<u16>| ids.map(|i| (TargetId(u64::from(i)), cfg(i)));
+        s.reconcile(t0, all(0..300));
+        let first: Vec<u64> = due(&mut s, t0).iter().map(|r| r.target.0).collect();
+        // Drop the odd half, then add as many new targets: they reuse the freed slots.
+        let kept = || (0..300).filter(|i| i % 2 == 0);
+        let st = s.reconcile(t0 + MS, kept().map(|i| (TargetId(u64::from(i)), cfg(i))));
+        assert_eq!((st.added, st.removed, st.unchanged), (0, 150, 150));
+        let targets = kept().chain(1000..1150);
+        let st = s.reconcile(t0 + MS, targets.map(|i| (TargetId(u64::from(i)), cfg(i))));
+        assert_eq!((st.added, st.removed, st.unchanged), (150, 0, 150));
+        let second: Vec<u64> = due(&mut s, t0 + MS).iter().map(|r| r.target.0).collect();
+        (first, second)
+    };
+    let (first, second) = run();
+    assert_eq!(first.len(), 300);
+    assert_eq!(second.len(), 150);
+    assert!(second.iter().all(|&id| id >= 1000));
+    for _ in 0..4 {
+        assert_eq!(run(), (first.clone(), second.clone()));
+    }
+}
+
 #[test]
 fn removal_stops_checks_and_ignores_late_outcomes() {
     let t0 = Instant::now();
@@ -452,6 +487,107 @@ fn lost_probe_counts_as_failure() {
     );
     assert!(!s.handle_outcome(t0 + S, r.id, Outcome::UP), "too late");
     assert_eq!(s.poll_timeout(), Some(t0 + S));
+}
+
+/// `handle_timeout` + a drained `poll_probe` hand out the same attempts in the same order,
+/// with the same events, as draining `poll_due`, when outcomes are fed after the drain: 50
+/// targets with warmup, retries and failures over 20 s of virtual time.
+#[test]
+fn handle_timeout_and_poll_probe_match_poll_due() {
+    type Trace = Vec<(u64, u32, Instant, Option<Event>)>;
+    let t0 = Instant::now();
+    let run = |new_api: bool| -> Trace {
+        let mut s = Scheduler::new(SchedulerConfig {
+            seed: 5,
+            lost_grace: 100 * MS,
+            ..Default::default()
+        });
+        for i in 0..50u16 {
+            let c = TargetConfig {
+                retries: u32::from(i % 3),
+                warmup: S,
+                ..cfg(i)
+            };
+            s.upsert(t0, TargetId(u64::from(i)), c);
+        }
+        let mut trace = Trace::new();
+        let mut now = t0;
+        while now < t0 + 20 * S {
+            let reqs: Vec<ProbeRequest> = if new_api {
+                s.handle_timeout(now);
+                std::iter::from_fn(|| s.poll_probe()).collect()
+            } else {
+                due(&mut s, now)
+            };
+            for r in &reqs {
+                trace.push((r.target.0, r.attempt, r.due, None));
+            }
+            for r in reqs {
+                // Every seventh target fails; every eleventh never answers (lost).
+                let outcome = match r.target.0 {
+                    t if t % 11 == 0 => continue,
+                    t if t % 7 == 0 => down(Failure::Refused),
+                    _ => Outcome::UP,
+                };
+                assert!(s.handle_outcome(now + 20 * MS, r.id, outcome));
+            }
+            trace.extend(events(&mut s).into_iter().map(|e| (0, 0, now, Some(e))));
+            now = s
+                .poll_timeout()
+                .expect("targets keep timers")
+                .max(now + 20 * MS);
+        }
+        trace
+    };
+    let old = run(false);
+    assert!(old.len() > 1000, "{}", old.len());
+    assert_eq!(run(true), old);
+}
+
+/// A caller at capacity takes fewer attempts than are due: the others are not in flight
+/// (never lost while they wait), keep their due time, and get their lost-probe deadline
+/// from the `now` at which `poll_probe` hands them out. An early `handle_timeout` does
+/// nothing; a removed target's waiting attempt is dropped.
+#[test]
+fn poll_probe_holds_attempts_until_taken() {
+    let t0 = Instant::now();
+    let grace = 100 * MS;
+    let mut s = Scheduler::new(SchedulerConfig {
+        lost_grace: grace,
+        ..Default::default()
+    });
+    for i in 1..=3 {
+        s.upsert(t0, TargetId(i), cfg(80));
+    }
+    s.handle_timeout(t0);
+    let first = s.poll_probe().unwrap();
+    assert_eq!(first.target, TargetId(1));
+    // Two wait: poll_timeout says "now", an early handle_timeout changes nothing.
+    assert_eq!(s.poll_timeout(), Some(t0));
+    s.handle_timeout(t0);
+    // Long after the first attempt is lost, the waiting ones are still not.
+    let late = t0 + 2 * S;
+    s.handle_timeout(late);
+    let ev = events(&mut s);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0].target, TargetId(1));
+    assert_eq!(
+        ev[0].kind,
+        EventKind::Down {
+            reason: Failure::Lost
+        }
+    );
+    s.remove(TargetId(3));
+    let second = s.poll_probe().unwrap();
+    assert_eq!((second.target, second.due), (TargetId(2), t0));
+    // Target 3 was removed; target 1's next check came due at `late` (its check overran).
+    let third = s.poll_probe().unwrap();
+    assert_eq!((third.target, third.due), (TargetId(1), late));
+    assert!(s.poll_probe().is_none());
+    // The deadline of target 2's attempt runs from `late`, when it was handed out.
+    s.handle_timeout(late + S / 2 + grace - MS);
+    assert!(events(&mut s).is_empty());
+    assert!(s.handle_outcome(late + S / 2 + grace - MS, second.id, Outcome::UP));
 }
 
 /// Lost-probe deadlines of many different timeouts (more than the scheduler keeps queues

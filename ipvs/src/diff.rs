@@ -12,6 +12,10 @@
 //!   `EditService`, `EditDest`, `AddDest`; so services are added before
 //!   their destinations and destinations are deleted before their services.
 //!
+//! [`diff`], [`plan`] and [`validate`] are pure functions, not a state machine: no state
+//! between calls, no clock. The output is deterministic: operations follow the order of
+//! `current` and `desired`, and lookups use ordered maps (no randomly seeded hasher).
+//!
 //! Equality is the model's: the desired state must say what the kernel will
 //! report back, or every reconcile re-edits. One kernel rewrite to know: a
 //! destination whose address is local to the director is stored with
@@ -19,7 +23,7 @@
 
 use crate::model::{Destination, ModelError, Service, ServiceKey, VirtualService};
 use crate::wire::{IpvsCmd, IpvsMessage};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -96,7 +100,7 @@ impl fmt::Display for Op {
 /// Validate a desired state: every object valid, no service key twice.
 /// Run before applying so that nothing is half-applied because of bad input.
 pub fn validate(desired: &[VirtualService]) -> Result<(), ModelError> {
-    let mut keys = HashSet::new();
+    let mut keys = BTreeSet::new();
     for vs in desired {
         vs.validate()?;
         if !keys.insert(vs.service.key) {
@@ -118,9 +122,9 @@ pub fn plan(current: &[VirtualService], desired: &[VirtualService]) -> Result<Ve
 /// The fewest operations that turn `current` into `desired` (see the module docs).
 /// `desired` is assumed valid (see [`plan`]); if a key repeats, the last one wins.
 pub fn diff(current: &[VirtualService], desired: &[VirtualService]) -> Vec<Op> {
-    let cur: HashMap<&ServiceKey, &VirtualService> =
+    let cur: BTreeMap<&ServiceKey, &VirtualService> =
         current.iter().map(|v| (&v.service.key, v)).collect();
-    let want: HashMap<&ServiceKey, &VirtualService> =
+    let want: BTreeMap<&ServiceKey, &VirtualService> =
         desired.iter().map(|v| (&v.service.key, v)).collect();
 
     let mut del_dest = Vec::new();
@@ -135,7 +139,7 @@ pub fn diff(current: &[VirtualService], desired: &[VirtualService]) -> Vec<Op> {
             del_svc.push(Op::DelService(c.service.key));
         }
     }
-    let mut done = HashSet::new();
+    let mut done = BTreeSet::new();
     for d in desired {
         let key = &d.service.key;
         if !done.insert(key) {
@@ -153,15 +157,15 @@ pub fn diff(current: &[VirtualService], desired: &[VirtualService]) -> Vec<Op> {
                 if c.service != d.service {
                     edit_svc.push(Op::EditService(d.service.clone()));
                 }
-                let have: HashMap<SocketAddr, &Destination> =
+                let have: BTreeMap<SocketAddr, &Destination> =
                     c.destinations.iter().map(|x| (x.addr, x)).collect();
-                let need: HashSet<SocketAddr> = d.destinations.iter().map(|x| x.addr).collect();
+                let need: BTreeSet<SocketAddr> = d.destinations.iter().map(|x| x.addr).collect();
                 for x in &c.destinations {
                     if !need.contains(&x.addr) {
                         del_dest.push(Op::DelDest(*key, x.addr));
                     }
                 }
-                let mut seen = HashSet::new();
+                let mut seen = BTreeSet::new();
                 for x in &d.destinations {
                     if !seen.insert(x.addr) {
                         continue;

@@ -792,7 +792,7 @@ impl VirtualService {
     /// Validate the service, each destination, and that no destination repeats.
     pub fn validate(&self) -> Result<(), ModelError> {
         self.service.validate()?;
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = std::collections::BTreeSet::new();
         for d in &self.destinations {
             d.validate(&self.service.key)?;
             if !seen.insert(d.addr) {

@@ -21,8 +21,12 @@
 //! Names are unique per run: every namespace is called `hat-<pid>-<lab>-<host>`, and a lab's
 //! constructor deletes the namespaces of earlier runs whose process is gone (a crashed test's
 //! leftovers). Cleanup runs on drop, which also runs while a test panics.
+//!
+//! Also: [`alloc::CountingAlloc`], the counting global allocator of the zero-allocation tests.
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
+pub mod alloc;
 pub mod pcap;
 mod process;
 mod sys;

@@ -1,5 +1,7 @@
-//! The few system calls the test support needs that std does not offer. Every `unsafe` block of
-//! this crate is here.
+//! The few system calls the test support needs that std does not offer, and the
+//! [`GlobalAlloc`](std::alloc::GlobalAlloc) impl of [`CountingAlloc`](crate::alloc::CountingAlloc).
+//! Every `unsafe` block of this crate is here.
+#![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -35,5 +37,28 @@ pub(crate) fn kill_group(pgid: u32, sig: i32) {
     // SAFETY: kill has no memory-safety preconditions; a negative pid names a process group.
     unsafe {
         libc::kill(-pgid, sig);
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, which
+// upholds the `GlobalAlloc` contract; the only addition is bumping a const-initialised
+// thread-local counter, which does not allocate.
+unsafe impl std::alloc::GlobalAlloc for crate::alloc::CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        crate::alloc::note_allocation();
+        // SAFETY: the caller upholds `alloc`'s contract; forwarded unchanged.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        crate::alloc::note_allocation();
+        // SAFETY: `ptr` came from `System` through this allocator with `layout`; the caller
+        // upholds `realloc`'s contract for `new_size`; forwarded unchanged.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
     }
 }

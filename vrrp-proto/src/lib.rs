@@ -48,8 +48,16 @@
 //! ```
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::disallowed_methods,
+        reason = "unit tests take their start instant from the real clock; the non-test build of the same code is checked (clippy.toml)"
+    )
+)]
 
 mod drop;
+pub mod rng;
 pub mod router;
 pub mod sim;
 pub mod types;

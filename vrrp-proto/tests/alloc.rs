@@ -2,50 +2,15 @@
 //! (counting per thread, so the test harness's own threads do not interfere) proves it.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
+use ha_testsupport::alloc::{CountingAlloc, allocations_during};
 use ha_vrrp_proto::wire::{
     Addresses, Advert, Auth, ChecksumMode, Packet, Password, RxContext, validate,
 };
 use ha_vrrp_proto::{Centiseconds, Priority, Seconds, Version, VrId};
 
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-struct Counting;
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, which upholds
-// the `GlobalAlloc` contract; the only addition is bumping a const-initialised thread-local
-// counter, which does not allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: same contract as ours, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` through `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|c| c.set(c.get() + 1));
-        // SAFETY: `ptr` came from `System` with `layout`; forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 const VIPS4: [Ipv4Addr; 3] = [
     Ipv4Addr::new(192, 0, 2, 100),

@@ -5,6 +5,10 @@
 //! The case count per property defaults to a value that keeps this file well under 30 s in a
 //! debug build. Run more with e.g.
 //! `SIM_CASES=5000 cargo test -p ha-vrrp-proto --release --test sim_invariants`.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a test may read the real clock and keep its bookkeeping in std hash maps (clippy.toml)"
+)]
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};

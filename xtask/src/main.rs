@@ -1,5 +1,6 @@
 //! Project automation: `cargo xtask test` runs every suite, `cargo xtask vm` runs VM tests,
 //! `cargo xtask setup` installs the prerequisites, `cargo xtask lab` runs the LVS-DR lab.
+#![forbid(unsafe_code)]
 
 mod bench;
 mod lab;

@@ -12,7 +12,7 @@ use crate::vm;
 pub const SUITES: &[(&str, &str)] = &[
     (
         "lint",
-        "cargo fmt --check, clippy -D warnings, protocol crates free of tokio",
+        "cargo fmt --check, clippy -D warnings, protocol crates free of tokio and building without default features",
     ),
     (
         "unit",
@@ -28,7 +28,10 @@ pub const SUITES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Crates whose normal dependency tree must not contain tokio (the sans-io rule).
+/// The library crates: their normal dependency tree must not contain tokio (the sans-io
+/// rule), and each must build on its own without default features (`cargo check
+/// --no-default-features -p CRATE`), which `--workspace` builds never try: there the
+/// features the other members enable (`tokio`, `sys`) are unified in.
 const SANS_IO: &[&str] = &[
     "ha-vrrp-proto",
     "ha-arp",
@@ -173,10 +176,45 @@ fn lint() -> Result<String> {
             Err(e) => failures.push(e),
         }
     }
+    for krate in SANS_IO {
+        if let Err(e) = check_without_default_features(krate) {
+            failures.push(e);
+        }
+    }
     if failures.is_empty() {
-        Ok(format!("fmt, clippy, sans-io ({} crates)", SANS_IO.len()))
+        Ok(format!(
+            "fmt, clippy, sans-io and no-default-features builds ({} crates)",
+            SANS_IO.len()
+        ))
     } else {
         Err(failures.join("; "))
+    }
+}
+
+/// `cargo check --no-default-features -p KRATE`, its output echoed; Err when it fails or warns
+/// (a warning there is usually an import or item that only an IO feature uses: a missing
+/// cfg gate).
+fn check_without_default_features(krate: &str) -> Result<()> {
+    let mut cmd = util::cargo();
+    cmd.args(["check", "--no-default-features", "-p", krate]);
+    let desc = util::describe(&cmd);
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {desc}: {e}"))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprint!("{stderr}");
+    if !out.status.success() {
+        Err(format!(
+            "{krate} does not build without default features: {desc} failed ({})",
+            out.status
+        ))
+    } else if stderr.lines().any(|l| l.starts_with("warning")) {
+        Err(format!(
+            "{krate} warns without default features ({desc}): a cfg gate is missing?"
+        ))
+    } else {
+        Ok(())
     }
 }
 

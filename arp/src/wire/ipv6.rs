@@ -191,28 +191,11 @@ pub fn pseudo_header_checksum(
     next_header: u8,
     message: &[u8],
 ) -> u16 {
-    let mut sum: u64 = 0;
-    let mut add = |bytes: &[u8]| {
-        let mut chunks = bytes.chunks_exact(2);
-        for c in &mut chunks {
-            sum += u64::from(u16::from_be_bytes([c[0], c[1]]));
-        }
-        if let [last] = chunks.remainder() {
-            sum += u64::from(u16::from_be_bytes([*last, 0]));
-        }
-    };
-    add(&src.octets());
-    add(&dst.octets());
+    use ha_vrrp_proto::wire::checksum::{combine, finish, pseudo_header_sum, sum};
     // Upper-layer lengths above u32 cannot occur for a slice carried in an IPv6 packet.
-    add(&u32::try_from(message.len())
-        .unwrap_or(u32::MAX)
-        .to_be_bytes());
-    add(&[0, 0, 0, next_header]);
-    add(message);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    let len = u32::try_from(message.len()).unwrap_or(u32::MAX);
+    let header = pseudo_header_sum((*src).into(), (*dst).into(), next_header, len);
+    finish(combine(header, sum(message)))
 }
 
 #[cfg(test)]

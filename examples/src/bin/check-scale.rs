@@ -16,6 +16,7 @@
 //! ```
 //!
 //! Only loopback addresses are used; the run is bounded by `--duration`.
+#![deny(unsafe_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -26,6 +27,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use std::task::Poll;
 
+use ha_examples::sys::{cpu_times, raise_nofile, register_listener};
 use ha_healthcheck::probe::{self, InFlight};
 use ha_healthcheck::{
     Check, HttpCheck, Outcome, ProbeId, ProbeRequest, Scheduler, SchedulerConfig, SocketOptions,
@@ -110,34 +112,6 @@ fn listen_addrs(cli: &Cli) -> Vec<SocketAddr> {
     v
 }
 
-/// Raise RLIMIT_NOFILE to its hard limit: thousands of probes may hold a socket at once.
-fn raise_nofile() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we own; no other memory is touched.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 0;
-    }
-    lim.rlim_cur = lim.rlim_max;
-    // SAFETY: setrlimit reads the struct we own; raising the soft limit up to the hard one
-    // needs no privilege.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
-    lim.rlim_cur
-}
-
-/// (user, system) CPU time of this process (`RUSAGE_SELF`) or of its waited-for children
-/// (`RUSAGE_CHILDREN`), from getrusage.
-fn cpu_times(who: libc::c_int) -> (Duration, Duration) {
-    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(who, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
-    (tv(ru.ru_utime), tv(ru.ru_stime))
-}
-
 /// Peak resident memory (VmHWM) in KiB.
 fn vm_hwm_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -178,11 +152,7 @@ fn serve(cli: &Cli) -> ExitCode {
             if !http {
                 // Accept and close without registering the accepted socket with epoll: the
                 // listener shares the machine with the checker it serves.
-                let registered = l.into_std().and_then(|l| {
-                    // SAFETY: the listener owns its descriptor, which stays open and is
-                    // never replaced while the AsyncFd owns the listener.
-                    unsafe { tokio::io::unix::AsyncFd::register(l) }.map_err(Into::into)
-                });
+                let registered = l.into_std().and_then(register_listener);
                 let l = match registered {
                     Ok(l) => l,
                     Err(e) => {
@@ -521,8 +491,11 @@ async fn drive_inflight(sched: &mut Scheduler, stats: &mut Stats, end: Instant, 
         if now >= end {
             break;
         }
+        // Lost-probe deadlines fire even at the cap; due attempts wait in poll_probe, not in
+        // flight, until there is room.
+        sched.handle_timeout(now);
         while !inflight.is_full() {
-            let Some(req) = sched.poll_due(now) else {
+            let Some(req) = sched.poll_probe() else {
                 break;
             };
             let pushed = inflight.push(async move {
@@ -586,7 +559,8 @@ async fn drive_spawn(sched: &mut Scheduler, stats: &mut Stats, end: Instant) {
         if now >= end {
             break;
         }
-        while let Some(req) = sched.poll_due(now) {
+        sched.handle_timeout(now);
+        while let Some(req) = sched.poll_probe() {
             let tx = tx.clone();
             tokio::spawn(async move {
                 let started = Started::now(&req);

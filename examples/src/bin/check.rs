@@ -12,6 +12,7 @@
 //! ```
 //!
 //! Exit status: 0 when up, 1 when down, 2 on a usage error.
+#![deny(unsafe_code)]
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;

@@ -23,6 +23,7 @@
 //! SCHED_FIFO N while the load runs (system tuning for both pairs, restored after). Each false
 //! takeover is listed with the master's silence on the wire before it, which tells a backup
 //! that misjudged from a master (or a machine) that really went quiet.
+#![deny(unsafe_code)]
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -8,6 +8,7 @@
 //! ```
 //!
 //! Needs CAP_NET_RAW. Exits 0 after the schedule (or `--duration-ms`) is over, 1 on an error.
+#![deny(unsafe_code)]
 
 use std::net::IpAddr;
 use std::process::ExitCode;

@@ -28,6 +28,7 @@
 //! socket; 2 usage error; 3 a run-time failure (the director stopped with an error, a socket
 //! could not be bound, `realserver` failed).
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 use std::io::IsTerminal;
 use std::net::IpAddr;

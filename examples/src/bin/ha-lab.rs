@@ -6,6 +6,7 @@
 //! Exit codes: 0 the scenario ran (its figures are printed), 1 it failed (the reason is
 //! printed), 2 usage error.
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -4,6 +4,7 @@
 //! 1. install N services with D destinations each from empty (`ipvsadm -R` vs `Client::apply`);
 //! 2. dump them all (`ipvsadm -Sn` vs `Client::dump`);
 //! 3. a no-op reconcile of the same set (must write nothing).
+#![deny(unsafe_code)]
 
 use clap::Parser;
 use ha_ipvs::ipvsadm::to_rules;

@@ -8,6 +8,7 @@
 //! ```
 //! The file format is `ha_ipvs::spec` (see its docs): `[[service]]` tables with
 //! `[[service.destination]]` entries.
+#![deny(unsafe_code)]
 
 use clap::{Parser, Subcommand};
 use ha_ipvs::spec::StateSpec;

@@ -14,6 +14,7 @@
 //!
 //! Each transition is printed on stdout as one line: `transition FROM -> TO (REASON)`.
 //! SIGTERM or SIGINT stops it gracefully: a master sends priority 0 and removes its addresses.
+#![deny(unsafe_code)]
 
 use std::net::IpAddr;
 use std::process::ExitCode;

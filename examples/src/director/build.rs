@@ -198,65 +198,13 @@ pub fn resolve_user(
     Ok(User { uid, gid })
 }
 
-/// The first address of `interface` in a family, from `getifaddrs`: for IPv6 a link-local
-/// address first (the source RFC 9568 §5.1.2.1 wants), then any other.
+/// The primary address of `interface` in a family, from `getifaddrs`, picked as
+/// [`ha_failover::core::pick_primary_address`] does: for IPv6 a link-local address first (the
+/// source RFC 9568 §5.1.2.1 wants), then any other.
 pub fn interface_address(interface: &str, ipv6: bool) -> Result<IpAddr, String> {
-    let all = sys::interface_addresses(interface).map_err(|e| format!("getifaddrs: {e}"))?;
-    let list: Vec<IpAddr> = all.into_iter().filter(|a| a.is_ipv6() == ipv6).collect();
-    let pick = if ipv6 {
-        list.iter()
-            .find(|a| matches!(a, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80))
-            .or(list.first())
-    } else {
-        list.first()
-    };
-    pick.copied()
+    let all = crate::sys::interface_addresses(interface).map_err(|e| format!("getifaddrs: {e}"))?;
+    ha_failover::core::pick_primary_address(&all, ipv6, &[])
         .ok_or_else(|| "the interface has no such address (or does not exist)".to_owned())
-}
-
-mod sys {
-    //! `getifaddrs(3)`: the one unsafe corner of the director.
-    use std::ffi::CStr;
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-    /// The addresses configured on `interface`.
-    pub(super) fn interface_addresses(interface: &str) -> std::io::Result<Vec<IpAddr>> {
-        let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-        // SAFETY: getifaddrs writes a list head into `head`; it is freed below.
-        if unsafe { libc::getifaddrs(&mut head) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let mut out = Vec::new();
-        let mut p = head;
-        while !p.is_null() {
-            // SAFETY: `p` is a node of the list getifaddrs returned, alive until freeifaddrs;
-            // ifa_name is a NUL-terminated string and ifa_addr, when not null, points to a
-            // sockaddr whose sa_family tells its real type (sockaddr_in / sockaddr_in6).
-            unsafe {
-                let ifa = &*p;
-                let name = CStr::from_ptr(ifa.ifa_name);
-                if name.to_bytes() == interface.as_bytes() && !ifa.ifa_addr.is_null() {
-                    match i32::from((*ifa.ifa_addr).sa_family) {
-                        libc::AF_INET => {
-                            let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                            out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                                sin.sin_addr.s_addr,
-                            ))));
-                        }
-                        libc::AF_INET6 => {
-                            let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
-                            out.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
-                        }
-                        _ => {}
-                    }
-                }
-                p = ifa.ifa_next;
-            }
-        }
-        // SAFETY: `head` came from a successful getifaddrs and is freed once.
-        unsafe { libc::freeifaddrs(head) };
-        Ok(out)
-    }
 }
 
 fn argv(command: &str) -> Vec<String> {

@@ -186,8 +186,9 @@ impl DirectorBuilder {
         Ok(GroupId((self.groups.len() - 1) as u32))
     }
 
-    /// Adds a virtual server (see [`pool`]); its IPVS service is created by the first
-    /// [`DirectorAction::Ipvs`] after [`DirectorBuilder::build`].
+    /// Adds a virtual server (see [`pool`](super::pool)); its IPVS service is created by the
+    /// first [`DirectorAction::Ipvs`](super::DirectorAction::Ipvs) after
+    /// [`DirectorBuilder::build`].
     pub fn add_virtual_server(
         &mut self,
         cfg: VirtualServerConfig,

@@ -115,7 +115,7 @@ pub use reload::{ReconfigureError, Reconfigured};
 pub use track::{
     Contribution, TrackRef, TrackResult, TrackStatus, TrackerConfig, TrackerId, TrackerKind,
 };
-pub use vip::{Scope, VipFlags, VipParseError, VipSpec};
+pub use vip::{Scope, VipFlags, VipParseError, VipSpec, pick_primary_address};
 
 use notify::notify_argvs;
 use packet::InstWire;
@@ -188,6 +188,28 @@ impl Inst {
 
 /// One node: many VRRP instances with sync groups, tracking, VIP ownership, fencing,
 /// resource steps and notify. See the [module docs](self).
+///
+/// Its methods by class (the shape of every sans-io machine in the workspace):
+/// - constructor: [`DirectorBuilder::build`];
+/// - queries: [`instance_count`](Self::instance_count), [`instance_config`](Self::instance_config),
+///   [`router`](Self::router), [`state`](Self::state), [`priority`](Self::priority),
+///   [`holds_vips`](Self::holds_vips), [`is_fencing`](Self::is_fencing),
+///   [`steps_started`](Self::steps_started), [`is_idle`](Self::is_idle),
+///   [`find_instance`](Self::find_instance), [`drops`](Self::drops),
+///   [`unmatched_drops`](Self::unmatched_drops), groups, pools and trackers;
+/// - inputs: [`handle_packet`](Self::handle_packet) (or
+///   [`validate_packet`](Self::validate_packet) then [`handle_advert`](Self::handle_advert)),
+///   [`handle_timeout`](Self::handle_timeout), [`handle_link`](Self::handle_link),
+///   [`handle_track_result`](Self::handle_track_result),
+///   [`handle_fence_result`](Self::handle_fence_result),
+///   [`handle_step_result`](Self::handle_step_result),
+///   [`handle_real_server`](Self::handle_real_server),
+///   [`handle_real_server_weight`](Self::handle_real_server_weight);
+/// - mutators (commands): [`shutdown`](Self::shutdown),
+///   [`reconfigure_begin`](Self::reconfigure_begin) /
+///   [`reconfigure_finish`](Self::reconfigure_finish);
+/// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_action`](Self::poll_action),
+///   [`poll_event`](Self::poll_event), [`poll_timeout`](Self::poll_timeout).
 #[derive(Debug, Clone)]
 pub struct Director {
     insts: Vec<Inst>,

@@ -363,9 +363,57 @@ pub enum VipParseError {
     },
 }
 
+/// The primary address of an interface for a virtual router, from the interface's addresses
+/// (in the kernel's order): for IPv4 the first that is not one of `vips`; for IPv6 the first
+/// link-local one (the source RFC 9568 section 5.1.2.1 requires for multicast adverts), else
+/// the first other that is not one of `vips`. Sans-io: the caller lists the addresses.
+pub fn pick_primary_address(addresses: &[IpAddr], ipv6: bool, vips: &[IpAddr]) -> Option<IpAddr> {
+    let mut ours = addresses
+        .iter()
+        .copied()
+        .filter(|a| a.is_ipv6() == ipv6 && !vips.contains(a));
+    if ipv6 {
+        let all: Vec<IpAddr> = ours.collect();
+        all.iter()
+            .copied()
+            .find(|a| matches!(a, IpAddr::V6(v) if v.is_unicast_link_local()))
+            .or(all.first().copied())
+    } else {
+        ours.next()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn primary_address_picks_by_family_skipping_vips() {
+        let a = |s: &str| s.parse::<IpAddr>().unwrap();
+        let list = [
+            a("10.0.0.100"),
+            a("fd00::2"),
+            a("10.0.0.2"),
+            a("fe80::2"),
+            a("10.0.0.3"),
+        ];
+        let vips = [a("10.0.0.100"), a("fd00::2")];
+        assert_eq!(
+            pick_primary_address(&list, false, &vips),
+            Some(a("10.0.0.2"))
+        );
+        assert_eq!(
+            pick_primary_address(&list, false, &[]),
+            Some(a("10.0.0.100"))
+        );
+        assert_eq!(pick_primary_address(&list, true, &vips), Some(a("fe80::2")));
+        assert_eq!(
+            pick_primary_address(&list[..2], true, &[]),
+            Some(a("fd00::2"))
+        );
+        assert_eq!(pick_primary_address(&list[..2], true, &vips), None);
+        assert_eq!(pick_primary_address(&[], false, &[]), None);
+    }
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     #[test]

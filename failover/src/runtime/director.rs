@@ -3,7 +3,7 @@
 //! single instance is a director of one ([`super::instance`]).
 //!
 //! [`run`] owns the IO; every decision is the sans-io core's:
-//! - at start ([`super::setup`]): VIPs a crashed earlier run left behind (marked with
+//! - at start (`runtime::setup`): VIPs a crashed earlier run left behind (marked with
 //!   [`VIP_PROTOCOL`](super::netlink::VIP_PROTOCOL)) are removed before any instance can
 //!   become master; interfaces, virtual MACs and sockets follow the pure [`super::plan`];
 //! - receive: every packet queued on the sockets is read as bytes and given to the core
@@ -12,8 +12,8 @@
 //!   due timers in the order of their times, so an advert that arrived in time but is read
 //!   late never causes a false failover, and a late master never sends a burst;
 //! - send: the director's adverts ([`Director::poll_transmit`], bytes) go out first, before
-//!   any other output is looked at; the slow work runs on other tasks ([`super::effects`],
-//!   [`super::pools`]) and never delays an advert or blocks the loop: VIPs, routes and
+//!   any other output is looked at; the slow work runs on other tasks (`runtime::effects`,
+//!   `runtime::pools`) and never delays an advert or blocks the loop: VIPs, routes and
 //!   announcements in order, commands (fences, steps, track scripts and files) started in
 //!   order, notify scripts one at a time, IPVS, health checks;
 //! - failure is loud and safe: a task of the runtime that ends while the node runs is a
@@ -28,7 +28,7 @@
 //! Commands run as argv without a shell, environment cleared but for `PATH`, each with a
 //! timeout ([`super::exec`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -320,7 +320,7 @@ struct Node {
     /// Interface names to ifindexes, resolved at start.
     ifindex: HashMap<String, u32>,
     names_by_index: HashMap<u32, String>,
-    link_up: HashMap<String, bool>,
+    link_up: BTreeMap<String, bool>,
     counters: DirectorCounters,
     buf: Vec<u8>,
     tx_buf: Vec<u8>,

@@ -294,22 +294,25 @@ fn error(name: &str, e: DirectorRunError) -> InstanceError {
     }
 }
 
-/// The interface's first IPv4 address not among the VIPs, or its IPv6 link-local address.
+/// The interface's primary address ([`core::pick_primary_address`]).
 async fn primary_address(
     addrs: &Addresses,
     ifindex: u32,
     family: Family,
     vips: &[(IpAddr, u8)],
 ) -> Result<Option<IpAddr>, NetlinkError> {
-    let listed = addrs.list(Some(ifindex)).await?;
-    Ok(listed
+    let listed: Vec<IpAddr> = addrs
+        .list(Some(ifindex))
+        .await?
         .into_iter()
         .map(|(v, _)| v.addr)
-        .find(|a| match (family, a) {
-            (Family::Ipv4, IpAddr::V4(_)) => !vips.iter().any(|(v, _)| v == a),
-            (Family::Ipv6, IpAddr::V6(v6)) => v6.is_unicast_link_local(),
-            _ => false,
-        }))
+        .collect();
+    let vips: Vec<IpAddr> = vips.iter().map(|(a, _)| *a).collect();
+    Ok(core::pick_primary_address(
+        &listed,
+        family == Family::Ipv6,
+        &vips,
+    ))
 }
 
 /// How long a stop may take.

@@ -5,7 +5,7 @@
 //! their results back the same way, so a slow netlink answer or a hanging check cannot delay
 //! an advert.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -55,9 +55,10 @@ pub(super) async fn ipvs_task(
     shared: IpvsShared,
 ) {
     // Servers whose kernel state is known to match what was last applied.
-    let mut synced: HashMap<VirtualServerId, bool> = HashMap::new();
+    let mut synced: BTreeMap<VirtualServerId, bool> = BTreeMap::new();
     // The latest desired state of servers that need a retry.
-    let mut retry: HashMap<VirtualServerId, VirtualService> = HashMap::new();
+    // In server order: retries run in a deterministic order.
+    let mut retry: BTreeMap<VirtualServerId, VirtualService> = BTreeMap::new();
     let mut retry_tick = tokio::time::interval(Duration::from_secs(5));
     retry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut role: Option<DaemonRole> = None;
@@ -352,7 +353,8 @@ impl HealthTask {
         let mut running: FuturesUnordered<Probe> = FuturesUnordered::new();
         loop {
             let now = Instant::now();
-            while let Some(req) = self.sched.poll_due(now) {
+            self.sched.handle_timeout(now);
+            while let Some(req) = self.sched.poll_probe() {
                 let (id, target) = (req.id, req.target);
                 running.push(Box::pin(async move {
                     let outcome = ha_healthcheck::probe::run(&req.check, req.timeout).await;

@@ -2,7 +2,7 @@
 //! ([`super::plan`]), IPVS reached, interfaces resolved, virtual MACs created, VRRP sockets
 //! opened, announcement senders bound, link states read. Nothing here runs once the loop runs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use ha_arp::Sender as ArpSender;
@@ -39,8 +39,9 @@ pub(super) struct Host {
     pub socks: Vec<Sock>,
     /// Announcement senders by ifindex.
     pub senders: HashMap<u32, (ArpSender, ha_arp::Interface)>,
-    /// The link state of each announce device when started.
-    pub link_up: HashMap<String, bool>,
+    /// The link state of each announce device when started (in name order: the core is
+    /// told about the down ones in a deterministic order).
+    pub link_up: BTreeMap<String, bool>,
 }
 
 fn nl(what: impl Into<String>) -> impl FnOnce(NetlinkError) -> DirectorRunError {
@@ -91,7 +92,7 @@ pub(super) async fn start(
     let vmacs = create_vmacs(cfg, &plan, &addrs, &mut ifindex).await?;
     let socks = open_sockets(&plan, &ifindex)?;
     let mut senders = HashMap::new();
-    let mut link_up = HashMap::new();
+    let mut link_up = BTreeMap::new();
     for name in plan.announce_devices() {
         let arp = |source| DirectorRunError::Arp {
             interface: name.to_owned(),

@@ -1,5 +1,6 @@
 //! The socket options and buffer casts that socket2 does not offer. Every `unsafe` block of
 //! ha-failover is in this module.
+#![allow(unsafe_code, reason = "the one module of ha-failover with unsafe code")]
 
 use std::io;
 use std::mem::MaybeUninit;

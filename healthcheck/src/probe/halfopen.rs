@@ -7,7 +7,8 @@
 //! engine per process owns ONE raw IPv4 socket (`CAP_NET_RAW`): probes send their SYN on
 //! it and a receiver task drains the segments it receives, handing a
 //! SYN-ACK or RST to the probe it answers, matched on (peer address, peer port, our port,
-//! acknowledgment = our ISN + 1). ISNs come from a seeded splitmix64 generator.
+//! acknowledgment = our ISN + 1). ISNs come from a seeded SplitMix64 generator
+//! ([`ha_vrrp_proto::rng::Rng`]).
 //!
 //! Source ports: the engine reserves [`PORTS`] ports by binding ordinary TCP sockets to
 //! port 0 without listening or connecting. A bound-only socket is in the bind table (so no
@@ -36,6 +37,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
+use ha_vrrp_proto::rng::Rng;
 use socket2::{Domain, Protocol, SockFilter, Socket, Type};
 use tokio::net::UdpSocket;
 
@@ -104,24 +106,11 @@ pub fn build_syn(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, seq: u32)
 /// own checksum field in place, a correct segment sums to 0.
 #[must_use]
 pub fn tcp_checksum(src: Ipv4Addr, dst: Ipv4Addr, segment: &[u8]) -> u16 {
-    let mut sum: u64 = 0;
-    for pair in src.octets().chunks(2).chain(dst.octets().chunks(2)) {
-        sum += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
-    }
-    sum += 6; // protocol
-    sum += segment.len() as u64;
-    let mut chunks = segment.chunks_exact(2);
-    for pair in &mut chunks {
-        sum += u64::from(u16::from_be_bytes([pair[0], pair[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        sum += u64::from(u16::from_be_bytes([*last, 0]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    // The fold above leaves at most 16 bits.
-    !(sum as u16)
+    use ha_vrrp_proto::wire::checksum::{combine, finish, pseudo_header_sum, sum};
+    // A segment longer than u32 cannot come from an IPv4 packet.
+    let len = u32::try_from(segment.len()).unwrap_or(u32::MAX);
+    let header = pseudo_header_sum(src.into(), dst.into(), 6, len);
+    finish(combine(header, sum(segment)))
 }
 
 /// The fields of a received IPv4 TCP segment that decide a half-open probe.
@@ -355,20 +344,6 @@ impl Table {
     }
 }
 
-/// splitmix64 (a seeded generator for ISNs and nothing secret: a half-open check needs
-/// ISNs that do not repeat, not ones an attacker cannot guess).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 /// The shared half-open engine: one raw IPv4 TCP socket, the reserved source ports and the
 /// probes waiting for a reply.
 struct Engine {
@@ -380,7 +355,9 @@ struct Engine {
     _reserved: Vec<Socket>,
     ports: Vec<u16>,
     next_port: AtomicUsize,
-    rng: Mutex<SplitMix>,
+    /// ISNs: seeded SplitMix64, nothing secret (a half-open check needs ISNs that do not
+    /// repeat, not ones an attacker cannot guess).
+    rng: Mutex<Rng>,
     pending: Mutex<Table>,
     /// Tells the receiver task that a deadline earlier than its timer's was added.
     rearm: tokio::sync::Notify,
@@ -439,7 +416,7 @@ impl Engine {
             _reserved: reserved,
             ports,
             next_port: AtomicUsize::new(0),
-            rng: Mutex::new(SplitMix(seed)),
+            rng: Mutex::new(Rng::new(seed)),
             pending: Mutex::new(Table {
                 map: HashMap::with_hasher(BuildFold(seed.rotate_left(17))),
                 expiry: VecDeque::new(),
@@ -629,7 +606,7 @@ pub(crate) async fn run(c: &TcpCheck, timeout: Duration) -> Result<Outcome, Fail
     let port = engine.ports[engine.next_port.fetch_add(1, Ordering::Relaxed) % engine.ports.len()];
     let registered = loop {
         // The low 32 bits of a 64-bit draw: the ISN.
-        let isn = lock(&engine.rng).next() as u32;
+        let isn = lock(&engine.rng).next_u64() as u32;
         let key = (*peer.ip(), peer.port(), port, isn);
         let mut t = lock(&engine.pending);
         if let std::collections::hash_map::Entry::Vacant(v) = t.map.entry(key) {

@@ -108,8 +108,9 @@ struct Slot<F> {
 ///
 /// let mut inflight = InFlight::new(4096);
 /// loop {
+///     sched.handle_timeout(Instant::now());
 ///     while !inflight.is_full() {
-///         let Some(req) = sched.poll_due(Instant::now()) else { break };
+///         let Some(req) = sched.poll_probe() else { break };
 ///         let _ = inflight.push(async move {
 ///             (req.id, probe::run(&req.check, req.timeout).await)
 ///         });

@@ -11,21 +11,9 @@ use super::sock::{io_fail, socket};
 use crate::check::PingCheck;
 use crate::outcome::{Failure, Outcome};
 use crate::wire::{EchoReply, icmp_echo_reply};
+use ha_vrrp_proto::wire::checksum::checksum;
 
 static SEQ: AtomicU16 = AtomicU16::new(1);
-
-/// RFC 1071 Internet checksum.
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for pair in data.chunks(2) {
-        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
-        sum += u32::from(word);
-    }
-    while sum >> 16 != 0 {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
 
 pub(crate) async fn run(c: &PingCheck) -> Result<Outcome, Failure> {
     let v4 = c.addr.is_ipv4();
@@ -67,17 +55,5 @@ pub(crate) async fn run(c: &PingCheck) -> Result<Outcome, Failure> {
             EchoReply::Unreachable => return Err(Failure::Unreachable),
             EchoReply::Other => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc1071_example() {
-        // RFC 1071 §3 example bytes: sum 0xddf2, checksum 0x220d.
-        assert_eq!(
-            super::checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
-            0x220d
-        );
     }
 }

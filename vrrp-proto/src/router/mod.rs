@@ -111,6 +111,23 @@ struct KnownMaster {
 }
 
 /// One VRRP virtual router instance. See the [module docs](self) for the call order.
+///
+/// Its methods by class (the shape of every sans-io machine in the workspace):
+/// - constructors: [`new`](Self::new), [`new_in_fault`](Self::new_in_fault);
+/// - queries: [`config`](Self::config), [`state`](Self::state),
+///   [`priority`](Self::priority), [`master_adver_interval`](Self::master_adver_interval),
+///   [`skew_time`](Self::skew_time), [`master_down_interval`](Self::master_down_interval),
+///   [`known_master`](Self::known_master), [`counters`](Self::counters),
+///   [`is_stopped`](Self::is_stopped), [`track_fault`](Self::track_fault),
+///   [`link_up`](Self::link_up);
+/// - inputs: [`handle_timeout`](Self::handle_timeout),
+///   [`handle_advert`](Self::handle_advert), [`handle_link`](Self::handle_link);
+/// - mutators (commands): [`set_priority`](Self::set_priority),
+///   [`set_fault`](Self::set_fault), [`clear_fault`](Self::clear_fault),
+///   [`force_master`](Self::force_master), [`force_backup`](Self::force_backup),
+///   [`shutdown`](Self::shutdown);
+/// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_action`](Self::poll_action),
+///   [`poll_event`](Self::poll_event), [`poll_timeout`](Self::poll_timeout).
 #[derive(Debug, Clone)]
 pub struct Router {
     cfg: Config,

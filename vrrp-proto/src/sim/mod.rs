@@ -31,8 +31,6 @@
 //! Scripted operations (`crash`, `partition`, ...) apply at the current virtual time; advance
 //! the clock with [`Sim::step`], [`Sim::run_until`] or [`Sim::run_for`].
 
-mod rng;
-
 use core::cmp::{Ordering, Reverse};
 use core::fmt;
 use core::time::Duration;
@@ -40,7 +38,7 @@ use std::collections::BinaryHeap;
 use std::net::IpAddr;
 use std::time::Instant;
 
-pub use rng::Rng;
+pub use crate::rng::Rng;
 
 use crate::router::{
     Action, Config, ConfigError, Destination, Event, PriorityError, Router, RxAdvert, State,

@@ -1,4 +1,6 @@
-//! A tiny seeded PRNG (SplitMix64) so the simulator needs no entropy and no `rand`.
+//! A tiny seeded PRNG (SplitMix64), so that sans-io code needs no entropy and no `rand`: the
+//! workspace's one copy, used by the [simulator](crate::sim), the health-check scheduler's
+//! warmup jitter and the half-open check's initial sequence numbers.
 
 use core::time::Duration;
 

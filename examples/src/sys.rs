@@ -1,0 +1,94 @@
+//! Every `unsafe` block of the example programs: the few system calls std does not offer
+//! (`getifaddrs(3)`, `getrlimit(2)`/`setrlimit(2)`, `getrusage(2)`) and registering a listener
+//! with tokio's reactor. Each block is small and states why it is sound; the rest of the
+//! library and every binary are `deny(unsafe_code)`.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+/// The addresses configured on `interface`, in the order `getifaddrs(3)` lists them.
+///
+/// # Errors
+/// The `getifaddrs(3)` error.
+pub fn interface_addresses(interface: &str) -> io::Result<Vec<IpAddr>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list head into `head`; it is freed below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut p = head;
+    while !p.is_null() {
+        // SAFETY: `p` is a node of the list getifaddrs returned, alive until freeifaddrs;
+        // ifa_name is a NUL-terminated string and ifa_addr, when not null, points to a
+        // sockaddr whose sa_family tells its real type (sockaddr_in / sockaddr_in6).
+        unsafe {
+            let ifa = &*p;
+            let name = CStr::from_ptr(ifa.ifa_name);
+            if name.to_bytes() == interface.as_bytes() && !ifa.ifa_addr.is_null() {
+                match i32::from((*ifa.ifa_addr).sa_family) {
+                    libc::AF_INET => {
+                        let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                        out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                            sin.sin_addr.s_addr,
+                        ))));
+                    }
+                    libc::AF_INET6 => {
+                        let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
+                        out.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
+                    }
+                    _ => {}
+                }
+            }
+            p = ifa.ifa_next;
+        }
+    }
+    // SAFETY: `head` came from a successful getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to its hard limit and returns the new soft limit (0 when
+/// the limit cannot be read). Raising the soft limit up to the hard one needs no privilege.
+pub fn raise_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own; no other memory is touched.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 0;
+    }
+    lim.rlim_cur = lim.rlim_max;
+    // SAFETY: setrlimit reads the struct we own.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    lim.rlim_cur
+}
+
+/// (user, system) CPU time from `getrusage(2)` for `who`: `libc::RUSAGE_SELF`,
+/// `libc::RUSAGE_CHILDREN` (the waited-for children) or `libc::RUSAGE_THREAD`. Zero for a
+/// `who` the kernel rejects.
+pub fn cpu_times(who: libc::c_int) -> (Duration, Duration) {
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own (and nothing on an invalid `who`).
+    unsafe { libc::getrusage(who, &mut ru) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+/// Registers a listening socket with the current tokio runtime's reactor, without the
+/// per-socket machinery of `tokio::net::TcpListener`.
+///
+/// # Errors
+/// The reactor's registration error (e.g. no runtime, or the descriptor limit).
+pub fn register_listener(
+    listener: std::net::TcpListener,
+) -> io::Result<tokio::io::unix::AsyncFd<std::net::TcpListener>> {
+    // SAFETY: the listener owns its descriptor, which stays open and is never replaced while
+    // the AsyncFd owns the listener (it is deregistered before the listener closes it).
+    unsafe { tokio::io::unix::AsyncFd::register(listener) }.map_err(Into::into)
+}

@@ -1,0 +1,52 @@
+//! A counting global allocator for the zero-allocation tests.
+//!
+//! A test binary installs it and measures a closure:
+//!
+//! ```no_run
+//! use ha_testsupport::alloc::{CountingAlloc, allocations_during};
+//!
+//! #[global_allocator]
+//! static GLOBAL: CountingAlloc = CountingAlloc;
+//!
+//! let n = allocations_during(|| {
+//!     std::hint::black_box(Vec::<u8>::with_capacity(16));
+//! });
+//! assert_eq!(n, 1);
+//! ```
+//!
+//! Allocations are counted per thread, so the test harness's other threads (and other tests
+//! running in parallel) do not disturb a measurement. `alloc` and `realloc` count; `dealloc`
+//! does not. Without [`CountingAlloc`] installed as the binary's global allocator every count
+//! stays 0: a test should also check that a known allocation is seen.
+
+use std::cell::Cell;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The system allocator, counting the calling thread's `alloc` and `realloc` calls. Install it
+/// with `#[global_allocator]`; its `GlobalAlloc` impl is in the crate's `sys` module.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountingAlloc;
+
+/// Counts one allocation of the calling thread. Never allocates (the counter is a
+/// const-initialised thread-local without a destructor) and does nothing while the thread's
+/// locals are being torn down.
+pub(crate) fn note_allocation() {
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+/// The allocations made by the calling thread so far (0 unless [`CountingAlloc`] is the global
+/// allocator).
+#[must_use]
+pub fn allocations() -> u64 {
+    ALLOCATIONS.try_with(Cell::get).unwrap_or(0)
+}
+
+/// The allocations the calling thread made while running `f`.
+pub fn allocations_during(f: impl FnOnce()) -> u64 {
+    let before = allocations();
+    f();
+    allocations() - before
+}

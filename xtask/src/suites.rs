@@ -181,9 +181,30 @@ fn lint() -> Result<String> {
             failures.push(e);
         }
     }
+    // The production director never links the test support (it is behind the examples'
+    // `lab` feature, for ha-lab and failover-bench).
+    match util::run_capture(util::cargo().args([
+        "tree",
+        "-p",
+        "ha-examples",
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+    ])) {
+        Ok(tree) => {
+            if tree.lines().any(|l| l.starts_with("ha-testsupport ")) {
+                failures.push(
+                    "ha-examples (ha-director) depends on ha-testsupport without the `lab` feature"
+                        .into(),
+                );
+            }
+        }
+        Err(e) => failures.push(e),
+    }
     if failures.is_empty() {
         Ok(format!(
-            "fmt, clippy, sans-io and no-default-features builds ({} crates)",
+            "fmt, clippy, sans-io and no-default-features builds ({} crates), no test support in ha-director",
             SANS_IO.len()
         ))
     } else {

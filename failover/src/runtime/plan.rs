@@ -285,13 +285,13 @@ mod tests {
             .unwrap();
         b.add_instance(inst("D", "eth1", 4, "10.0.1.2", &["10.0.1.3"]))
             .unwrap();
-        let t = b.add_tracker(TrackerConfig::new(
+        // An interface tracker's interface is resolved too.
+        b.add_tracker(TrackerConfig::new(
             "up",
             TrackerKind::Interface {
                 ifname: "eth2".into(),
             },
         ));
-        let _ = t;
         let p = plan(&b, &HashMap::new(), None).unwrap();
         assert_eq!(p.interfaces, ["eth0", "lo", "eth5", "eth1", "eth2"]);
         assert_eq!(p.instances[0].routes[0].dev.as_deref(), Some("eth5"));

@@ -94,11 +94,49 @@ fn io(context: &'static str) -> impl FnOnce(std::io::Error) -> Error {
     move |source| Error::Io { context, source }
 }
 
+/// `modprobe -q -- ip_vs`, as ipvsadm runs it when the family is missing. Blocks for the
+/// module load (once, when connecting).
+fn load_ip_vs() -> Result<(), Error> {
+    let out = std::process::Command::new("modprobe")
+        .args(["-q", "--", "ip_vs"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::ModuleNotLoaded {
+            detail: format!("cannot run modprobe: {e}"),
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        Err(Error::ModuleNotLoaded {
+            detail: format!("modprobe ip_vs: {} {}", out.status, stderr.trim()),
+        })
+    }
+}
+
 impl Client {
-    /// Open a generic netlink socket and resolve the `IPVS` family id (once).
-    ///
-    /// Fails with [`Error::FamilyNotFound`] when the kernel has no IPVS.
+    /// Open a generic netlink socket and resolve the `IPVS` family id (once). When the kernel
+    /// has no IPVS family, loads the `ip_vs` module with `modprobe` and tries again, as
+    /// ipvsadm does ([`Error::ModuleNotLoaded`] if that does not help); see
+    /// [`Client::connect_no_load`] to never load a module.
     pub async fn connect() -> Result<Client, Error> {
+        match Client::connect_no_load().await {
+            Err(Error::FamilyNotFound) => {
+                load_ip_vs()?;
+                Client::connect_no_load().await.map_err(|e| match e {
+                    Error::FamilyNotFound => Error::ModuleNotLoaded {
+                        detail: "modprobe succeeded but the family is still missing".into(),
+                    },
+                    other => other,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// [`Client::connect`] without loading a module: fails with [`Error::FamilyNotFound`]
+    /// when the kernel has no IPVS.
+    pub async fn connect_no_load() -> Result<Client, Error> {
         let mut sock = TokioSocket::new(NETLINK_GENERIC).map_err(io("open"))?;
         sock.socket_mut().bind_auto().map_err(io("bind"))?;
         sock.socket_mut()

@@ -162,6 +162,15 @@ pub enum Error {
     /// The kernel has no IPVS family.
     #[error("IPVS generic netlink family not found: is the ip_vs module loaded?")]
     FamilyNotFound,
+    /// The kernel has no IPVS family and loading the `ip_vs` module (as ipvsadm does) did
+    /// not give it one.
+    #[error(
+        "IPVS generic netlink family not found, and `modprobe ip_vs` did not help: {detail} (the kernel needs CONFIG_IP_VS; loading a module needs CAP_SYS_MODULE)"
+    )]
+    ModuleNotLoaded {
+        /// What modprobe said, or why it could not run.
+        detail: String,
+    },
     /// A socket call failed.
     #[error("netlink socket {context}: {source}")]
     Io {

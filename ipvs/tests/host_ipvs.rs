@@ -10,7 +10,8 @@ fn host_missing_ipvs_is_reported_plainly() {
         .build()
         .unwrap();
     let has_ipvs = std::path::Path::new("/proc/net/ip_vs").exists();
-    match rt.block_on(ha_ipvs::Client::connect()) {
+    // Without loading a module: the plain "not found".
+    match rt.block_on(ha_ipvs::Client::connect_no_load()) {
         Ok(c) => assert!(
             has_ipvs,
             "connected (family {}) but /proc/net/ip_vs is absent",
@@ -23,6 +24,17 @@ fn host_missing_ipvs_is_reported_plainly() {
                 e.to_string(),
                 "IPVS generic netlink family not found: is the ip_vs module loaded?"
             );
+        }
+    }
+    // Loading it as ipvsadm does: this kernel has no module to load, and the error says what
+    // modprobe said.
+    match rt.block_on(ha_ipvs::Client::connect()) {
+        Ok(_) => assert!(has_ipvs || std::path::Path::new("/proc/net/ip_vs").exists()),
+        Err(e) => {
+            assert!(matches!(e, ha_ipvs::Error::ModuleNotLoaded { .. }), "{e:?}");
+            let msg = e.to_string();
+            assert!(msg.contains("modprobe ip_vs"), "{msg}");
+            assert!(msg.contains("CONFIG_IP_VS"), "{msg}");
         }
     }
 }

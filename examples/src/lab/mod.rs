@@ -342,6 +342,9 @@ impl Narrator {
 /// How long a director may take to stop on SIGTERM at the end of the scenario.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+/// ha-director's own stop grace (`shutdown_grace`, 2 s by default).
+const HA_STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// Failed requests in a row that the narration reports.
 const FAILURE_STREAK: usize = 3;
 
@@ -1279,12 +1282,21 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
         d.proc.signal(libc::SIGTERM);
         let stopped = d.proc.wait_exit(STOP_GRACE);
         let held = d.has_vip(&vip);
+        let took = stopped.then(|| t.elapsed());
         rep.stops.push(StopReport {
             director: d.name.to_owned(),
             program: d.kind.program(),
-            took: stopped.then(|| t.elapsed()),
+            took,
             left_vip: held,
         });
+        // A stop slower than ha-director's grace: what it logged while stopping.
+        if d.kind == DirectorKind::Ha && took.is_none_or(|t| t > HA_STOP_GRACE) {
+            let err = d.proc.stderr();
+            let lines: Vec<&str> = err.lines().filter(|l| l.contains("stop")).collect();
+            for line in &lines[lines.len().saturating_sub(12)..] {
+                n.say(d.name, format_args!("log: {line}"));
+            }
+        }
         if stopped {
             n.say(
                 d.name,

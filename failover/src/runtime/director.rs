@@ -234,6 +234,18 @@ fn d_has_polled_trackers(d: &Director) -> bool {
     })
 }
 
+/// keepalived's rule for the IPVS sync daemon of the instance it follows: master while the
+/// instance is master, backup otherwise; nothing when it stops (the stop ends the daemons, and
+/// starting the backup one first would only make the stop wait for one more kernel thread).
+fn daemon_role(state: ha_vrrp_proto::router::State) -> Option<DaemonRole> {
+    use ha_vrrp_proto::router::State;
+    match state {
+        State::Master => Some(DaemonRole::Master),
+        State::Backup | State::Fault => Some(DaemonRole::Backup),
+        State::Initialize => None,
+    }
+}
+
 /// The channels to the slow tasks. A send that fails means the task ended: fatal.
 struct Senders {
     fx: Option<mpsc::UnboundedSender<Effect>>,
@@ -548,12 +560,9 @@ impl Node {
                     .is_some_and(|c| &c.name == n)
             })
         {
-            let role = if *to == ha_vrrp_proto::router::State::Master {
-                DaemonRole::Master
-            } else {
-                DaemonRole::Backup
-            };
-            self.send_ipvs(IpvsWork::Daemon(role));
+            if let Some(role) = daemon_role(*to) {
+                self.send_ipvs(IpvsWork::Daemon(role));
+            }
         }
         report(&self.events, RuntimeEvent::Director(ev));
     }
@@ -565,6 +574,15 @@ impl Node {
         self.d.shutdown(now);
         self.stop_deadline = Some(Instant::now() + self.cfg.shutdown_grace);
         tracing::info!(grace = ?self.cfg.shutdown_grace, "director stopping");
+        // IPVS goes at once, in parallel with the rest: removing the services and stopping the
+        // sync daemon's kernel threads is the slowest part of a stop. Later pool changes are
+        // only logged.
+        let keys: Vec<_> = (0..self.d.pool_count())
+            .filter_map(|p| self.d.pool(VirtualServerId(p as u32)))
+            .map(|(c, _)| c.service.key)
+            .collect();
+        self.send_ipvs(IpvsWork::Stop(keys));
+        self.tasks.ipvs = None;
     }
 
     /// A task of the runtime ended while running: stop, and return the error.
@@ -749,6 +767,11 @@ impl Node {
                         });
                     }
                 }
+                None if self.stop_deadline.is_some() => tracing::debug!(
+                    server = server.0,
+                    ops = ?ops,
+                    "stopping: IPVS operations not applied"
+                ),
                 None => tracing::info!(
                     server = server.0,
                     ops = ?ops,
@@ -1158,11 +1181,13 @@ impl Node {
             self.flush(socks).await;
         }
         let deadline = self.stop_deadline.unwrap_or_else(Instant::now);
-        let keys: Vec<_> = (0..self.d.pool_count())
-            .filter_map(|p| self.d.pool(VirtualServerId(p as u32)))
-            .map(|(c, _)| c.service.key)
-            .collect();
-        self.send_ipvs(IpvsWork::Stop(keys));
+        let asked = deadline
+            .checked_sub(self.cfg.shutdown_grace)
+            .unwrap_or(deadline);
+        let phase = |what: &str| {
+            tracing::info!(phase = what, since_stop = ?asked.elapsed(), "stopping");
+        };
+        phase("adverts sent, steps stopped");
         // Closing the channels lets each task finish its queue and end.
         self.tasks.fx = None;
         self.tasks.notify = None;
@@ -1193,6 +1218,7 @@ impl Node {
                 ),
             }
         }
+        phase("VIPs and routes removed");
         if !effects_done {
             // The safety net: nothing of ours stays on the host (every VIP we add is marked).
             match self.addrs.remove_stale().await {
@@ -1212,6 +1238,7 @@ impl Node {
             );
             h.abort();
         }
+        phase("IPVS done");
         // The VIPs on the virtual MACs are gone: remove the interfaces.
         for v in vmacs {
             if let Err(e) = v.remove() {
@@ -1231,6 +1258,7 @@ impl Node {
                 }
             }
         }
+        phase("notify scripts done");
         let counters = self.counters();
         let late = Instant::now().saturating_duration_since(deadline);
         if !late.is_zero() {
@@ -1247,5 +1275,19 @@ impl Node {
     fn publish_final(&mut self) {
         self.dirty = true;
         self.publish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ha_vrrp_proto::router::State;
+
+    #[test]
+    fn the_sync_daemon_follows_the_role_and_is_left_alone_on_stop() {
+        assert_eq!(daemon_role(State::Master), Some(DaemonRole::Master));
+        assert_eq!(daemon_role(State::Backup), Some(DaemonRole::Backup));
+        assert_eq!(daemon_role(State::Fault), Some(DaemonRole::Backup));
+        assert_eq!(daemon_role(State::Initialize), None);
     }
 }

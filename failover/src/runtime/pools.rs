@@ -109,15 +109,20 @@ pub(super) async fn ipvs_task(
                 // The services first: they steer traffic, and deleting them is quick, while
                 // stopping a sync daemon waits for its kernel threads to end (seconds on a
                 // slow machine).
+                let t = Instant::now();
                 if opts.remove_on_stop {
                     let ops: Vec<Op> = keys.into_iter().map(Op::DelService).collect();
                     apply(&mut client, &ops, &shared).await;
+                    tracing::info!(took = ?t.elapsed(), "stopping: IPVS services removed");
                 }
                 if opts.sync_daemon.is_some() {
-                    for r in [DaemonRole::Master, DaemonRole::Backup] {
+                    // Only the role that runs (the other is not started: no ESRCH round trip
+                    // that could wait behind a kernel thread).
+                    for r in role.into_iter() {
                         stop_daemon(&mut client, r).await;
                     }
                     shared.send_modify(|s| s.sync_daemon = None);
+                    tracing::info!(took = ?t.elapsed(), ?role, "stopping: sync daemon stopped");
                 }
                 break;
             }

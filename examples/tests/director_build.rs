@@ -513,8 +513,8 @@ fn sample_toml_builds_completely() {
     let d = b.config.director.clone().build(Instant::now()).unwrap();
     assert_eq!(d.instance_count(), 2);
     assert_eq!(d.desired_ipvs().len(), 3);
-    // 2 URLs + tcp, 1 URL, dns + smtp + misc.
-    assert_eq!(b.config.health.len(), 3 + 1 + 3);
+    // 2 URLs + tcp, 1 URL, dns + smtp + misc + udp + ping.
+    assert_eq!(b.config.health.len(), 3 + 1 + 5);
     assert_eq!(
         b.config.script_user.map(|u| (u.uid, u.gid)),
         Some((996, 995))
@@ -535,6 +535,102 @@ fn sample_toml_builds_completely() {
         Check::Http(c) => assert!(c.tls.is_some(), "SSL_GET is HTTPS"),
         other => panic!("{other:?}"),
     }
+    assert!(matches!(&*b.config.health[7].target.check, Check::Udp(_)));
+    assert!(matches!(&*b.config.health[8].target.check, Check::Ping(_)));
+}
+
+/// UDP_CHECK and PING_CHECK from a keepalived.conf become `Check::Udp` / `Check::Ping` health
+/// targets with keepalived's options, defaults and timing.
+#[test]
+fn udp_and_ping_checks_become_udp_and_ping_targets() {
+    let text = "virtual_server 10.0.0.1 53 {
+ delay_loop 7
+ protocol UDP
+ real_server 10.0.0.2 53 {
+  UDP_CHECK {
+   connect_timeout 2
+   bindto 10.0.0.1
+   bind_port 40000
+   warmup 3
+   retry 4
+   delay_before_retry 0.5
+   payload 01 02 0304
+   require_reply 8x 0
+   min_reply_length 3
+   max_reply_length 600
+  }
+  UDP_CHECK {
+   connect_ip 10.0.0.3
+   connect_port 5000
+  }
+  UDP_CHECK {
+   require_reply
+  }
+  PING_CHECK {
+   connect_ip 10.0.0.9
+  }
+  PING_CHECK {
+  }
+ }
+}
+";
+    let loaded = director::load_keepalived_str(text, Path::new("k.conf"))
+        .unwrap_or_else(|e| panic!("{}", e[0]));
+    let b = build_ok(&loaded.config);
+    let h = &b.config.health;
+    assert_eq!(h.len(), 5);
+    match &*h[0].target.check {
+        Check::Udp(c) => {
+            assert_eq!(c.addr, "10.0.0.2:53".parse().unwrap());
+            assert_eq!(c.payload, [1, 2, 3, 4]);
+            assert!(c.require_reply);
+            let m = c.reply_match.as_ref().expect("require_reply HEX_STR");
+            assert_eq!(
+                (m.data.as_slice(), m.mask.as_slice()),
+                (&[0x80, 0][..], &[0x0f, 0][..])
+            );
+            assert_eq!((m.min_len, m.max_len), (3, 600));
+            assert_eq!(c.socket.bind_addr, Some("10.0.0.1".parse().unwrap()));
+            assert_eq!(c.socket.bind_port, Some(40000));
+        }
+        other => panic!("{other:?}"),
+    }
+    let t = &h[0].target;
+    assert_eq!(t.timeout, Duration::from_secs(2));
+    assert_eq!(t.interval, Duration::from_secs(7));
+    assert_eq!(t.warmup, Duration::from_secs(3));
+    assert_eq!(t.retries, 4);
+    assert_eq!(t.delay_before_retry, Duration::from_millis(500));
+    match &*h[1].target.check {
+        Check::Udp(c) => {
+            assert_eq!(c.addr, "10.0.0.3:5000".parse().unwrap());
+            assert_eq!(
+                c.payload, *b"keepalived check - keepalived ch",
+                "keepalived's default payload"
+            );
+            assert!(!c.require_reply && c.reply_match.is_none() && c.expect.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        h[1].target.timeout,
+        Duration::from_secs(5),
+        "connect_timeout default"
+    );
+    assert_eq!(h[1].target.warmup, Duration::ZERO);
+    match &*h[2].target.check {
+        Check::Udp(c) => assert!(c.require_reply && c.reply_match.is_none()),
+        other => panic!("{other:?}"),
+    }
+    match &*h[3].target.check {
+        Check::Ping(c) => assert_eq!(c.addr, "10.0.0.9".parse::<IpAddr>().unwrap()),
+        other => panic!("{other:?}"),
+    }
+    match &*h[4].target.check {
+        Check::Ping(c) => assert_eq!(c.addr, "10.0.0.2".parse::<IpAddr>().unwrap()),
+        other => panic!("{other:?}"),
+    }
+    assert!(h.iter().all(|t| t.index == 0));
 }
 
 #[test]

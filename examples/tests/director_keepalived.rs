@@ -260,8 +260,15 @@ fn every_checker_fwmark_and_v3() {
     let kinds: Vec<CheckKind> = checks.iter().map(|c| c.kind).collect();
     assert_eq!(
         kinds,
-        vec![CheckKind::Dns, CheckKind::Smtp, CheckKind::Misc]
+        vec![
+            CheckKind::Dns,
+            CheckKind::Smtp,
+            CheckKind::Misc,
+            CheckKind::Udp,
+            CheckKind::Ping
+        ]
     );
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
     assert_eq!(checks[0].dns_type.as_deref(), Some("A"));
     assert_eq!(checks[0].dns_name.as_deref(), Some("example.com"));
     // Old SMTP `host {}` form: the host's address plus the block's settings.
@@ -681,5 +688,105 @@ fn use_vmac_and_vrrp_rt_priority() {
     assert!(
         e.iter().any(|m| m.contains("realtime priority 120")),
         "{e:?}"
+    );
+}
+
+/// UDP_CHECK with every keepalived 2.2.7 option, and PING_CHECK, land in the model; the
+/// HEX_STRs are read as keepalived reads them (pairs per word, a lone digit is a byte).
+#[test]
+fn udp_and_ping_checks_map_with_their_options() {
+    let text = "virtual_server 10.0.0.1 53 {\n real_server 10.0.0.2 53 {\n  UDP_CHECK {\n   connect_ip 10.0.0.3\n   connect_port 5353\n   bindto 10.0.0.1\n   bind_port 40000\n   connect_timeout 2\n   retry 3\n   delay_before_retry 0.5\n   warmup 4\n   delay_loop 6\n   payload Ab12f 3 456\n   require_reply 0a Xb c\n   min_reply_length 2\n   max_reply_length 300\n  }\n  PING_CHECK {\n   connect_ip 10.0.0.4\n   bindto 10.0.0.1\n   connect_timeout 1\n  }\n }\n}\n";
+    let l = ok(text);
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let checks = &l.config.virtual_servers[0].real_servers[0].checks;
+    let mut udp = Check::new(CheckKind::Udp);
+    udp.connect_ip = Some(ip("10.0.0.3"));
+    udp.connect_port = Some(5353);
+    udp.bind_ip = Some(ip("10.0.0.1"));
+    udp.bind_port = Some(40000);
+    udp.connect_timeout_ms = Some(2000);
+    udp.retry = Some(3);
+    udp.delay_before_retry_ms = Some(500);
+    udp.warmup_ms = Some(4000);
+    udp.delay_loop_ms = Some(6000);
+    udp.udp_payload = Some("ab120f034506".into());
+    udp.udp_require_reply = true;
+    udp.udp_reply = Some("0axb0c".into());
+    udp.udp_min_reply_length = Some(2);
+    udp.udp_max_reply_length = Some(300);
+    let mut ping = Check::new(CheckKind::Ping);
+    ping.connect_ip = Some(ip("10.0.0.4"));
+    ping.bind_ip = Some(ip("10.0.0.1"));
+    ping.connect_timeout_ms = Some(1000);
+    assert_eq!(checks, &vec![udp, ping]);
+}
+
+/// Reply lengths without `require_reply HEX_STR` do nothing in keepalived: they are dropped
+/// with a warning at their line, not silently; a ping's port likewise.
+#[test]
+fn udp_lengths_without_reply_data_and_ping_ports_are_warnings() {
+    let text = "virtual_server 10.0.0.1 53 {\n real_server 10.0.0.2 53 {\n  UDP_CHECK {\n   require_reply\n   min_reply_length 2\n   max_reply_length 9\n  }\n  PING_CHECK {\n   connect_port 80\n  }\n }\n}\n";
+    let l = ok(text);
+    let w: Vec<(u32, &str)> = l
+        .warnings
+        .iter()
+        .map(|w| (w.location.line, w.keyword.as_str()))
+        .collect();
+    assert_eq!(
+        w,
+        [
+            (5, "min_reply_length"),
+            (6, "max_reply_length"),
+            (9, "connect_port")
+        ]
+    );
+    assert!(l.warnings[0].action.contains("require_reply HEX_STR"));
+    let checks = &l.config.virtual_servers[0].real_servers[0].checks;
+    assert!(checks[0].udp_require_reply && checks[0].udp_reply.is_none());
+    assert_eq!(
+        (
+            checks[0].udp_min_reply_length,
+            checks[0].udp_max_reply_length
+        ),
+        (None, None)
+    );
+    assert_eq!(checks[1].connect_port, None);
+}
+
+/// FILE_CHECK and BFD_CHECK would leave the real server with no check: errors at their
+/// file:line:column naming the keyword. Bad UDP values are errors at theirs.
+#[test]
+fn file_and_bfd_checks_and_bad_udp_values_are_errors() {
+    let e = errs(
+        "track_file tf {\n file /run/rs1\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n  }\n  FILE_CHECK {\n   track_file tf\n  }\n    BFD_CHECK {\n   name b1\n  }\n }\n}\n",
+    );
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert!(
+        e[0].starts_with(
+            "k.conf:8:3: `FILE_CHECK` is not supported: the real server would have no check"
+        ),
+        "{e:#?}"
+    );
+    assert_eq!(
+        e[1],
+        "k.conf:11:5: `BFD_CHECK` is not supported: the real server would have no check (there is no BFD here; PING_CHECK or UDP_CHECK can watch the server)"
+    );
+    let e = errs(
+        "virtual_server 10.0.0.1 53 {\n real_server 10.0.0.2 53 {\n  UDP_CHECK {\n   payload 0x\n   require_reply 0g\n  }\n }\n}\n",
+    );
+    assert_eq!(
+        e,
+        [
+            "k.conf:4:4: `payload`: bad value \"0x\", expected hex digits",
+            "k.conf:5:4: `require_reply`: bad value \"0g\", expected hex digits (x for any nibble)",
+        ]
+    );
+    let e = errs(
+        "virtual_server 10.0.0.1 53 {\n real_server 10.0.0.2 53 {\n  UDP_CHECK {\n   require_reply 01\n   min_reply_length 300\n  }\n }\n}\n",
+    );
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(
+        e[0].starts_with("k.conf:5:4: `min_reply_length`: bad value \"300\""),
+        "{e:#?}"
     );
 }

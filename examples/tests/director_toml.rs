@@ -54,6 +54,8 @@ fn the_commented_example_is_valid_and_covers_every_feature() {
         CheckKind::Dns,
         CheckKind::Smtp,
         CheckKind::Misc,
+        CheckKind::Udp,
+        CheckKind::Ping,
     ] {
         assert!(kinds.contains(&k), "{k:?} missing from the example");
     }
@@ -275,5 +277,92 @@ fn convert_round_trips() {
         });
         assert_eq!(back.config, l.config, "{f}");
         assert!(!back.config.instances.is_empty());
+    }
+}
+
+/// UDP_CHECK and PING_CHECK survive `convert`: the TOML printed reads back to the same model,
+/// with the hex strings in their canonical form.
+#[test]
+fn udp_and_ping_checks_round_trip_through_toml() {
+    let text = "virtual_server 10.0.0.1 53 {\n real_server 10.0.0.2 53 {\n  UDP_CHECK {\n   bind_port 40000\n   warmup 1.5\n   payload Ab12f 3\n   require_reply 0x X1\n   min_reply_length 1\n   max_reply_length 9\n  }\n  PING_CHECK {\n   connect_ip 10.0.0.9\n   connect_timeout 1\n  }\n }\n}\n";
+    let l = ha_examples::director::load_keepalived_str(text, Path::new("k.conf"))
+        .unwrap_or_else(|e| panic!("{}", e[0]));
+    let printed = to_toml(&l.config).unwrap();
+    assert!(printed.contains("udp_payload = \"ab120f03\""), "{printed}");
+    assert!(printed.contains("udp_reply = \"0xx1\""), "{printed}");
+    assert!(printed.contains("kind = \"ping\""), "{printed}");
+    let back = load_toml_str(&printed, Path::new("converted.toml"))
+        .unwrap_or_else(|e| panic!("{}\n{printed}", e[0]));
+    assert_eq!(back.config, l.config);
+    let checks = &back.config.virtual_servers[0].real_servers[0].checks;
+    assert_eq!(checks[0].kind, CheckKind::Udp);
+    assert_eq!(checks[0].bind_port, Some(40000));
+    assert_eq!(checks[0].warmup_ms, Some(1500));
+    assert!(checks[0].udp_require_reply);
+    assert_eq!(
+        (
+            checks[0].udp_min_reply_length,
+            checks[0].udp_max_reply_length
+        ),
+        (Some(1), Some(9))
+    );
+    assert_eq!(checks[1].kind, CheckKind::Ping);
+    assert_eq!(checks[1].connect_ip, Some("10.0.0.9".parse().unwrap()));
+}
+
+/// The UDP and PING settings are validated in TOML too: each mistake is named.
+#[test]
+fn udp_and_ping_settings_are_validated() {
+    let check = |body: &str| {
+        let text = format!(
+            "[[virtual_servers]]\nname = \"v\"\naddress = \"10.0.0.1\"\nport = 53\n\n[[virtual_servers.real_servers]]\naddress = \"10.0.0.2\"\n\n[[virtual_servers.real_servers.checks]]\n{body}\n"
+        );
+        match load_toml_str(&text, Path::new("c.toml")) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }
+    };
+    assert_eq!(
+        check("kind = \"udp\"\nudp_reply = \"0a\"\nudp_max_reply_length = 3"),
+        Vec::<String>::new()
+    );
+    for (body, want) in [
+        (
+            "kind = \"tcp\"\nudp_require_reply = true",
+            "udp_* settings are only for UDP_CHECK",
+        ),
+        (
+            "kind = \"udp\"\nudp_payload = \"0g\"",
+            "udp_payload \"0g\" is not hex digits",
+        ),
+        (
+            "kind = \"udp\"\nudp_payload = \"0x\"",
+            "udp_payload \"0x\" is not hex digits",
+        ),
+        (
+            "kind = \"udp\"\nudp_reply = \"zz\"",
+            "udp_reply \"zz\" is not hex digits",
+        ),
+        ("kind = \"udp\"\nudp_min_reply_length = 3", "need udp_reply"),
+        (
+            "kind = \"udp\"\nudp_reply = \"0a\"\nudp_min_reply_length = 300",
+            "exceeds udp_max_reply_length",
+        ),
+        (
+            "kind = \"ping\"\nconnect_port = 7",
+            "connect_port is not for PING_CHECK",
+        ),
+        (
+            "kind = \"ping\"\nbind_port = 7",
+            "bind_port is not for PING_CHECK",
+        ),
+    ] {
+        let e = check(body);
+        assert!(
+            e.len() == 1
+                && e[0].contains(want)
+                && e[0].contains("UDP_CHECK check") == body.contains("\"udp\""),
+            "{body}: {e:#?}"
+        );
     }
 }

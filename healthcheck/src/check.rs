@@ -270,8 +270,106 @@ pub struct UdpCheck {
     pub require_reply: bool,
     /// The reply must start with these bytes, when given (implies `require_reply`).
     pub expect: Option<Vec<u8>>,
+    /// keepalived's reply rules (`require_reply HEX_STR`, `min_reply_length`,
+    /// `max_reply_length`), when given (implies `require_reply`).
+    pub reply_match: Option<UdpReplyMatch>,
     /// Socket options.
     pub socket: SocketOptions,
+}
+
+impl UdpCheck {
+    /// A check that sends `payload` to `addr` and succeeds unless an ICMP error comes back
+    /// (no reply required, no reply rules, default socket options).
+    #[must_use]
+    pub fn new(addr: SocketAddr, payload: Vec<u8>) -> Self {
+        Self {
+            addr,
+            payload,
+            require_reply: false,
+            expect: None,
+            reply_match: None,
+            socket: SocketOptions::default(),
+        }
+    }
+}
+
+/// What a UDP reply must look like, by keepalived 2.2.7's rules (`check_udp_reply` in
+/// `check_udp.c`): the reply's length must lie in `min_len..=max_len`, and its first
+/// `min(reply length, data length)` bytes must equal `data` in every bit that `mask` does not
+/// set. A reply shorter than `data` that agrees as far as it goes passes (bound it with
+/// `min_len`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpReplyMatch {
+    /// The expected bytes (keepalived `require_reply HEX_STR`).
+    pub data: Vec<u8>,
+    /// Bits to ignore, byte for byte with `data` (a nibble written `X` in the HEX_STR is
+    /// `0x0f` here); shorter than `data` means the remaining bytes are compared in full.
+    pub mask: Vec<u8>,
+    /// Shortest reply accepted, in bytes (keepalived `min_reply_length`, default 0).
+    pub min_len: usize,
+    /// Longest reply accepted, in bytes (keepalived `max_reply_length`, default 255).
+    pub max_len: usize,
+}
+
+impl UdpReplyMatch {
+    /// Rules for `data` (and its wildcard `mask`) with keepalived's default lengths 0..=255.
+    #[must_use]
+    pub fn new(data: Vec<u8>, mask: Vec<u8>) -> Self {
+        Self {
+            data,
+            mask,
+            min_len: 0,
+            max_len: 255,
+        }
+    }
+
+    /// True if `reply` passes.
+    #[must_use]
+    pub fn matches(&self, reply: &[u8]) -> bool {
+        if reply.len() < self.min_len || reply.len() > self.max_len {
+            return false;
+        }
+        reply
+            .iter()
+            .zip(&self.data)
+            .enumerate()
+            .all(|(i, (got, want))| {
+                let ignore = self.mask.get(i).copied().unwrap_or(0);
+                (got ^ want) & !ignore == 0
+            })
+    }
+}
+
+/// Parses keepalived's `HEX_STR` (`UDP_CHECK` `payload` and `require_reply`): hex digits in
+/// pairs, each whitespace-separated word read from its start, a lone last digit of a word is
+/// a byte of its own (`"Ab12f 3 456"` is `AB 12 0F 03 45 06`). With `wildcards`, an `x` or
+/// `X` digit matches any nibble: returns the bytes (wildcard nibbles 0) and the mask (wildcard
+/// nibbles `0xf`, all zero without wildcards). `None` when empty or not hex.
+#[must_use]
+pub fn parse_keepalived_hex(text: &str, wildcards: bool) -> Option<(Vec<u8>, Vec<u8>)> {
+    let nibble = |c: char| -> Option<(u8, u8)> {
+        match c {
+            'x' | 'X' if wildcards => Some((0, 0xf)),
+            // A hex digit is < 16.
+            _ => c.to_digit(16).map(|d| (d as u8, 0)),
+        }
+    };
+    let mut data = Vec::new();
+    let mut mask = Vec::new();
+    for word in text.split_whitespace() {
+        let digits: Vec<char> = word.chars().collect();
+        for pair in digits.chunks(2) {
+            let (mut v, mut m) = nibble(pair[0])?;
+            if let Some(&low) = pair.get(1) {
+                let (lv, lm) = nibble(low)?;
+                v = v << 4 | lv;
+                m = m << 4 | lm;
+            }
+            data.push(v);
+            mask.push(m);
+        }
+    }
+    (!data.is_empty()).then_some((data, mask))
 }
 
 /// ICMP echo check.
@@ -342,6 +440,54 @@ mod tests {
         assert!(parse_md5_hex("0011").is_none());
         assert!(parse_md5_hex("zz112233445566778899aabbccddeeff").is_none());
         assert!(parse_md5_hex("é0112233445566778899aabbccddeef").is_none());
+    }
+
+    #[test]
+    fn keepalived_hex() {
+        // The example of keepalived.conf(5).
+        let (data, mask) = parse_keepalived_hex("Ab12f 3 456 546443123", false).unwrap();
+        assert_eq!(
+            data,
+            [
+                0xab, 0x12, 0x0f, 0x03, 0x45, 0x06, 0x54, 0x64, 0x43, 0x12, 0x03
+            ]
+        );
+        assert!(mask.iter().all(|m| *m == 0));
+        let (data, mask) = parse_keepalived_hex("1x X2 x", true).unwrap();
+        assert_eq!(
+            (data, mask),
+            (vec![0x10, 0x02, 0x00], vec![0x0f, 0xf0, 0x0f])
+        );
+        assert!(
+            parse_keepalived_hex("1x", false).is_none(),
+            "x only with wildcards"
+        );
+        assert!(parse_keepalived_hex("12 g4", true).is_none());
+        assert!(parse_keepalived_hex("  ", true).is_none());
+    }
+
+    #[test]
+    fn udp_reply_rules() {
+        let mut m = UdpReplyMatch::new(vec![0xab, 0x10], vec![0, 0x0f]);
+        assert!(
+            m.matches(&[0xab, 0x1f, 0x99]),
+            "wildcard nibble and extra bytes"
+        );
+        assert!(!m.matches(&[0xab, 0x2f]), "fixed nibble differs");
+        assert!(!m.matches(&[0xac]));
+        assert!(
+            m.matches(&[0xab]),
+            "a shorter reply is compared as far as it goes"
+        );
+        m.min_len = 2;
+        assert!(!m.matches(&[0xab]), "min_len");
+        m.max_len = 2;
+        assert!(!m.matches(&[0xab, 0x10, 0]), "max_len");
+        assert!(m.matches(&[0xab, 0x10]));
+        assert!(
+            !UdpReplyMatch::new(vec![1], vec![]).matches(&[0; 256]),
+            "default max 255"
+        );
     }
 
     #[test]

@@ -62,7 +62,8 @@ pub mod wire;
 
 pub use check::{
     Check, DnsCheck, DnsType, HttpCheck, PingCheck, ScriptCheck, SmtpCheck, SocketOptions,
-    StatusRange, TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck, parse_md5_hex,
+    StatusRange, TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch,
+    parse_keepalived_hex, parse_md5_hex,
 };
 pub use outcome::{Failure, Outcome, outcome_from_exit};
 pub use scheduler::{

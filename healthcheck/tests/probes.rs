@@ -13,7 +13,7 @@ use bytes::Bytes;
 use ha_healthcheck::probe::run;
 use ha_healthcheck::{
     Check, DnsCheck, DnsType, Failure, HttpCheck, Outcome, ScriptCheck, SmtpCheck, StatusRange,
-    TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck,
+    TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch, parse_keepalived_hex,
 };
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
@@ -652,6 +652,7 @@ async fn udp_echo_refused_silent() {
             payload: b"hello".to_vec(),
             require_reply,
             expect: expect.map(<[u8]>::to_vec),
+            reply_match: None,
             socket: Default::default(),
         })
     };
@@ -677,6 +678,48 @@ async fn udp_echo_refused_silent() {
         probe(udp(quiet, false, None), T).await,
         down(Failure::Refused),
         "ICMP port unreachable fails"
+    );
+}
+
+/// keepalived's reply rules against a real echo server: the reply ("hello" echoed) must match
+/// the masked bytes and lie within the length bounds.
+#[tokio::test]
+async fn udp_keepalived_reply_rules() {
+    let echo = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = echo.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, peer)) = echo.recv_from(&mut buf).await {
+            let _ = echo.send_to(&buf[..n], peer).await;
+        }
+    });
+    let udp = |hex: &str, min_len: usize, max_len: usize| {
+        let (data, mask) = parse_keepalived_hex(hex, true).unwrap();
+        let mut c = UdpCheck::new(addr, b"hello".to_vec());
+        c.reply_match = Some(UdpReplyMatch {
+            data,
+            mask,
+            min_len,
+            max_len,
+        });
+        Check::Udp(c)
+    };
+    // "hello" is 68 65 6c 6c 6f.
+    assert_eq!(probe(udp("6865 6c", 0, 255), T).await, Outcome::UP);
+    assert_eq!(probe(udp("6x65 xc", 5, 5), T).await, Outcome::UP);
+    assert_eq!(
+        probe(udp("6866", 0, 255), T).await,
+        down(Failure::ReplyMismatch)
+    );
+    assert_eq!(
+        probe(udp("68", 6, 255), T).await,
+        down(Failure::ReplyMismatch),
+        "shorter than min_reply_length"
+    );
+    assert_eq!(
+        probe(udp("68", 0, 4), T).await,
+        down(Failure::ReplyMismatch),
+        "longer than max_reply_length"
     );
 }
 

@@ -328,6 +328,7 @@ fn build(kind: Kind) -> Result<Check, String> {
             payload: payload.into_bytes(),
             require_reply,
             expect: expect.map(String::into_bytes),
+            reply_match: None,
             socket: sock.options(),
         }),
         Kind::Ping { target, sock } => Check::Ping(PingCheck {

@@ -35,8 +35,9 @@ use ha_failover::vrrp::router::Config as RouterConfig;
 use ha_failover::vrrp::wire::{Auth, Password};
 use ha_failover::vrrp::{AdvertInterval, Centiseconds, Priority, Seconds, Version, VrId};
 use ha_healthcheck::{
-    Check as HcCheck, DnsCheck, DnsType, HttpCheck, ScriptCheck, SmtpCheck, SocketOptions,
-    StartState, StatusRange, TargetConfig, TcpCheck, TlsOptions, TlsVerify,
+    Check as HcCheck, DnsCheck, DnsType, HttpCheck, PingCheck, ScriptCheck, SmtpCheck,
+    SocketOptions, StartState, StatusRange, TargetConfig, TcpCheck, TlsOptions, TlsVerify,
+    UdpCheck, UdpReplyMatch, parse_keepalived_hex,
 };
 use ha_ipvs::model::{
     DaemonRole, Destination, Family as IpvsFamily, Forward, Persistence, Protocol as IpvsProtocol,
@@ -45,7 +46,7 @@ use ha_ipvs::model::{
 
 use super::model::{
     Check, CheckKind, Config, Family, Instance, Method, Notify, Protocol, RealServer as RsModel,
-    Step as StepModel, Vip, VirtualServer,
+    Step as StepModel, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
 };
 
 /// Why a configuration cannot be turned into a runtime configuration. Each names the
@@ -716,6 +717,7 @@ fn check_targets(
     };
     let socket = SocketOptions {
         bind_addr: ch.bind_ip,
+        bind_port: ch.bind_port,
         ..SocketOptions::default()
     };
     let checks: Vec<HcCheck> = match ch.kind {
@@ -787,6 +789,29 @@ fn check_targets(
             s.dynamic = ch.misc_dynamic;
             vec![HcCheck::Script(s)]
         }
+        CheckKind::Udp => {
+            let payload = match &ch.udp_payload {
+                Some(p) => {
+                    parse_keepalived_hex(p, false)
+                        .ok_or_else(|| bad(format!("udp_payload {p:?} is not hex digits")))?
+                        .0
+                }
+                None => UDP_DEFAULT_PAYLOAD.to_vec(),
+            };
+            let mut u = UdpCheck::new(addr(port)?, payload);
+            u.require_reply = ch.udp_require_reply || ch.udp_reply.is_some();
+            if let Some(r) = &ch.udp_reply {
+                let (data, mask) = parse_keepalived_hex(r, true)
+                    .ok_or_else(|| bad(format!("udp_reply {r:?} is not hex digits")))?;
+                let mut m = UdpReplyMatch::new(data, mask);
+                m.min_len = ch.udp_min_reply_length.map_or(0, usize::from);
+                m.max_len = ch.udp_max_reply_length.map_or(255, usize::from);
+                u.reply_match = Some(m);
+            }
+            u.socket = socket;
+            vec![HcCheck::Udp(u)]
+        }
+        CheckKind::Ping => vec![HcCheck::Ping(PingCheck { addr: ip, socket })],
     };
     let interval = ms(ch.delay_loop_ms.unwrap_or(vs.delay_loop_ms));
     let timeout = match ch.kind {
@@ -801,6 +826,7 @@ fn check_targets(
             t.timeout = timeout;
             t.retries = ch.retry.unwrap_or(1);
             t.delay_before_retry = ms(ch.delay_before_retry_ms.unwrap_or(1000));
+            t.warmup = ms(ch.warmup_ms.unwrap_or(0));
             t.start = if vs.alpha {
                 StartState::Down
             } else {

@@ -651,6 +651,10 @@ pub enum CheckKind {
     Smtp,
     /// External command (keepalived `MISC_CHECK`).
     Misc,
+    /// A UDP datagram, optionally a reply (keepalived `UDP_CHECK`).
+    Udp,
+    /// ICMP / ICMPv6 echo (keepalived `PING_CHECK`).
+    Ping,
 }
 
 impl CheckKind {
@@ -663,6 +667,8 @@ impl CheckKind {
             Self::Dns => "DNS_CHECK",
             Self::Smtp => "SMTP_CHECK",
             Self::Misc => "MISC_CHECK",
+            Self::Udp => "UDP_CHECK",
+            Self::Ping => "PING_CHECK",
         }
     }
 }
@@ -682,6 +688,9 @@ pub struct Check {
     /// Source address (keepalived `bindto`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind_ip: Option<IpAddr>,
+    /// Source port (keepalived `bind_port`); not for PING and MISC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_port: Option<u16>,
     /// Connect/answer time limit, milliseconds (default 5000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout_ms: Option<u64>,
@@ -694,6 +703,10 @@ pub struct Check {
     /// Wait between attempts, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_before_retry_ms: Option<u64>,
+    /// Upper bound of the random delay before the first check, milliseconds (keepalived
+    /// `warmup`; default none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_ms: Option<u64>,
     /// HTTP/SSL: URLs to fetch; all must match.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub urls: Vec<UrlCheck>,
@@ -718,7 +731,33 @@ pub struct Check {
     /// MISC: exit code 2..=255 sets weight to code - 2.
     #[serde(default, skip_serializing_if = "is_false")]
     pub misc_dynamic: bool,
+    /// UDP: the datagram to send, in keepalived's HEX_STR form (hex digit pairs; the reader
+    /// writes them without spaces). Default: keepalived's 32 bytes of `"keepalived check - "`
+    /// repeated ([`UDP_DEFAULT_PAYLOAD`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_payload: Option<String>,
+    /// UDP: a reply must come back within the timeout (keepalived `require_reply`); without
+    /// it silence is success and only an ICMP error (port unreachable) fails the check.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub udp_require_reply: bool,
+    /// UDP: what the reply must hold (keepalived `require_reply HEX_STR`; an `x` digit
+    /// matches any nibble). Its first `min(reply length, length of this)` bytes are
+    /// compared, as keepalived does. Implies `udp_require_reply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_reply: Option<String>,
+    /// UDP: shortest reply accepted, bytes (keepalived `min_reply_length`, default 0); only
+    /// with `udp_reply` (keepalived checks lengths only against reply data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_min_reply_length: Option<u16>,
+    /// UDP: longest reply accepted, bytes (keepalived `max_reply_length`, default 255); only
+    /// with `udp_reply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_max_reply_length: Option<u16>,
 }
+
+/// What a UDP check sends when `udp_payload` is not set: keepalived 2.2.7's 32 bytes
+/// (`set_buf` in `layer4.c`).
+pub const UDP_DEFAULT_PAYLOAD: &[u8; 32] = b"keepalived check - keepalived ch";
 
 impl Check {
     /// A check of `kind` with every parameter at its default.
@@ -740,6 +779,13 @@ impl Check {
             misc_path: None,
             misc_timeout_ms: None,
             misc_dynamic: false,
+            bind_port: None,
+            warmup_ms: None,
+            udp_payload: None,
+            udp_require_reply: false,
+            udp_reply: None,
+            udp_min_reply_length: None,
+            udp_max_reply_length: None,
         }
     }
 }

@@ -687,6 +687,48 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
             } else if c.misc_path.is_some() || c.misc_timeout_ms.is_some() || c.misc_dynamic {
                 bad_c("misc_path, misc_timeout and misc_dynamic are only for MISC_CHECK".into());
             }
+            let udp = c.kind == CheckKind::Udp;
+            if !udp
+                && (c.udp_payload.is_some()
+                    || c.udp_require_reply
+                    || c.udp_reply.is_some()
+                    || c.udp_min_reply_length.is_some()
+                    || c.udp_max_reply_length.is_some())
+            {
+                bad_c("udp_* settings are only for UDP_CHECK".into());
+            }
+            if let Some(p) = &c.udp_payload
+                && ha_healthcheck::parse_keepalived_hex(p, false).is_none()
+            {
+                bad_c(format!("udp_payload {p:?} is not hex digits"));
+            }
+            if let Some(r) = &c.udp_reply
+                && ha_healthcheck::parse_keepalived_hex(r, true).is_none()
+            {
+                bad_c(format!(
+                    "udp_reply {r:?} is not hex digits (x for any nibble)"
+                ));
+            }
+            if c.udp_reply.is_none()
+                && (c.udp_min_reply_length.is_some() || c.udp_max_reply_length.is_some())
+            {
+                bad_c(
+                    "udp_min_reply_length and udp_max_reply_length need udp_reply (keepalived checks lengths only against reply data)"
+                        .into(),
+                );
+            }
+            if c.udp_min_reply_length.unwrap_or(0) > c.udp_max_reply_length.unwrap_or(255) {
+                bad_c(
+                    "udp_min_reply_length exceeds udp_max_reply_length (default 255): every reply would fail"
+                        .into(),
+                );
+            }
+            if c.kind == CheckKind::Ping && c.connect_port.is_some() {
+                bad_c("an ICMP echo has no port: connect_port is not for PING_CHECK".into());
+            }
+            if matches!(c.kind, CheckKind::Ping | CheckKind::Misc) && c.bind_port.is_some() {
+                bad_c("bind_port is not for PING_CHECK or MISC_CHECK".into());
+            }
             if c.connect_timeout_ms == Some(0) || c.delay_loop_ms == Some(0) {
                 bad_c("timeouts and delay_loop must be > 0".into());
             }

@@ -17,13 +17,19 @@ pub(crate) async fn run(c: &UdpCheck, timeout: Duration) -> Outcome {
     if let Err(e) = sock.send(&c.payload).await {
         return Outcome::Down(io_fail(e));
     }
-    let need_reply = c.require_reply || c.expect.is_some();
+    let need_reply = c.require_reply || c.expect.is_some() || c.reply_match.is_some();
     let mut buf = vec![0u8; 65536];
     match tokio::time::timeout_at(deadline, sock.recv(&mut buf)).await {
-        Ok(Ok(n)) => match &c.expect {
-            Some(want) if !buf[..n].starts_with(want) => Outcome::Down(Failure::ReplyMismatch),
-            _ => Outcome::UP,
-        },
+        Ok(Ok(n)) => {
+            let reply = &buf[..n];
+            let prefix_ok = c.expect.as_ref().is_none_or(|want| reply.starts_with(want));
+            let rules_ok = c.reply_match.as_ref().is_none_or(|m| m.matches(reply));
+            if prefix_ok && rules_ok {
+                Outcome::UP
+            } else {
+                Outcome::Down(Failure::ReplyMismatch)
+            }
+        }
         Ok(Err(e)) => Outcome::Down(io_fail(e)),
         Err(_) if need_reply => Outcome::Down(Failure::NoReply),
         // keepalived UDP_CHECK without require_reply: silence is success.

@@ -62,6 +62,15 @@ pub enum KeepalivedErrorKind {
         /// Why it matters.
         reason: String,
     },
+    /// A checker that cannot run here: accepting it would leave the real server in the pool
+    /// with no check at all.
+    #[error("`{keyword}` is not supported: {reason}")]
+    UnsupportedCheck {
+        /// The checker keyword (`FILE_CHECK`, `BFD_CHECK`).
+        keyword: String,
+        /// Why, and what to use instead.
+        reason: &'static str,
+    },
     /// An `include` problem.
     #[error("include {pattern:?}: {reason}")]
     Include {
@@ -311,7 +320,7 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
             "vrrp_track_process" | "track_process" | "vrrp_track_file" | "track_file"
             | "bfd_instance" => c.warn(
                 n,
-                "ignored: not supported (an instance tracking it is an error)",
+                "ignored: not supported (an instance tracking it, a FILE_CHECK or a BFD_CHECK is an error)",
             ),
             _ => c.warn(n, "ignored"),
         }
@@ -960,6 +969,28 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
             "DNS_CHECK" => CheckKind::Dns,
             "SMTP_CHECK" => CheckKind::Smtp,
             "MISC_CHECK" => CheckKind::Misc,
+            "UDP_CHECK" => CheckKind::Udp,
+            "PING_CHECK" => CheckKind::Ping,
+            "FILE_CHECK" => {
+                c.error(
+                    k,
+                    KeepalivedErrorKind::UnsupportedCheck {
+                        keyword: k.keyword.clone(),
+                        reason: "the real server would have no check (track_file values are not read here; a MISC_CHECK script can test the file)",
+                    },
+                );
+                continue;
+            }
+            "BFD_CHECK" => {
+                c.error(
+                    k,
+                    KeepalivedErrorKind::UnsupportedCheck {
+                        keyword: k.keyword.clone(),
+                        reason: "the real server would have no check (there is no BFD here; PING_CHECK or UDP_CHECK can watch the server)",
+                    },
+                );
+                continue;
+            }
             _ => {
                 c.warn(k, "ignored");
                 continue;
@@ -973,7 +1004,13 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
 fn check(c: &mut Conv, n: &Node, kind: CheckKind) -> Vec<Check> {
     let mut ch = Check::new(kind);
     let mut hosts = Vec::new();
+    // The `min_reply_length` / `max_reply_length` lines, for the checks after the block.
+    let mut udp_lengths: Vec<Node> = Vec::new();
     for k in c.block(n) {
+        if kind == CheckKind::Ping && matches!(k.keyword.as_str(), "connect_port" | "bind_port") {
+            c.warn(k, "ignored: an ICMP echo has no port");
+            continue;
+        }
         if common_check_key(c, k, &mut ch) {
             continue;
         }
@@ -1032,12 +1069,39 @@ fn check(c: &mut Conv, n: &Node, kind: CheckKind) -> Vec<Check> {
             (CheckKind::Misc, "misc_path") => ch.misc_path = c.command(k),
             (CheckKind::Misc, "misc_timeout") => ch.misc_timeout_ms = c.timer(k),
             (CheckKind::Misc, "misc_dynamic") => ch.misc_dynamic = c.flag(k),
+            (CheckKind::Udp, "payload") => ch.udp_payload = hex_arg(c, k, false),
+            (CheckKind::Udp, "require_reply") => {
+                if k.block.is_some() {
+                    c.error(
+                        k,
+                        KeepalivedErrorKind::Block {
+                            keyword: k.keyword.clone(),
+                            problem: "takes no block",
+                        },
+                    );
+                }
+                ch.udp_require_reply = true;
+                if !k.args.is_empty() {
+                    ch.udp_reply = hex_arg(c, k, true);
+                }
+            }
+            (CheckKind::Udp, "min_reply_length") => {
+                ch.udp_min_reply_length = c.num(k, "a length 0..=65535");
+                udp_lengths.push(k.clone());
+            }
+            (CheckKind::Udp, "max_reply_length") => {
+                ch.udp_max_reply_length = c.num(k, "a length 0..=65535");
+                udp_lengths.push(k.clone());
+            }
             (CheckKind::Misc, _) => c.unsafe_(
                 k,
                 "unsupported MISC_CHECK option: the script would not run as configured",
             ),
             _ => c.warn(k, "ignored"),
         }
+    }
+    if kind == CheckKind::Udp {
+        udp_reply_lengths(c, n, &mut ch, &udp_lengths);
     }
     if hosts.is_empty() {
         return vec![ch];
@@ -1067,10 +1131,79 @@ fn common_check_key(c: &mut Conv, k: &Node, ch: &mut Check) -> bool {
         // nb_get_retry is the old spelling of retry.
         "retry" | "nb_get_retry" => ch.retry = c.num(k, "a count"),
         "delay_before_retry" => ch.delay_before_retry_ms = c.timer(k),
-        "bind_port" | "bind_if" | "fwmark" | "warmup" | "log_all_failures" | "alpha" => {
-            c.warn(k, "ignored")
-        }
+        "bind_port" => ch.bind_port = c.num(k, "a port"),
+        "warmup" => ch.warmup_ms = c.timer(k),
+        "bind_if" | "fwmark" | "log_all_failures" | "alpha" => c.warn(k, "ignored"),
         _ => return false,
     }
     true
+}
+
+/// A `UDP_CHECK` HEX_STR argument (`payload`, `require_reply`), joined over all arguments
+/// as keepalived does and rewritten as digit pairs without spaces, so that the TOML form
+/// reads back to the same bytes.
+fn hex_arg(c: &mut Conv, k: &Node, wildcards: bool) -> Option<String> {
+    c.arg(k)?;
+    let text = k.args.join(" ");
+    match ha_healthcheck::parse_keepalived_hex(&text, wildcards) {
+        Some((data, mask)) => Some(format_hex(&data, &mask)),
+        None => {
+            c.bad(
+                k,
+                &text,
+                if wildcards {
+                    "hex digits (x for any nibble)"
+                } else {
+                    "hex digits"
+                },
+            );
+            None
+        }
+    }
+}
+
+/// Hex digit pairs of `data`, `x` for a nibble set in `mask`.
+fn format_hex(data: &[u8], mask: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(data.len() * 2);
+    for (i, b) in data.iter().enumerate() {
+        let m = mask.get(i).copied().unwrap_or(0);
+        for shift in [4, 0] {
+            out.push(if (m >> shift) & 0xf != 0 {
+                'x'
+            } else {
+                char::from(DIGITS[usize::from((b >> shift) & 0xf)])
+            });
+        }
+    }
+    out
+}
+
+/// keepalived compares reply lengths only against `require_reply HEX_STR` data: without it
+/// the bounds have no effect there, so they are dropped here with a warning (not silently);
+/// bounds that no reply can meet are an error (keepalived: "will always fail").
+fn udp_reply_lengths(c: &mut Conv, n: &Node, ch: &mut Check, lines: &[Node]) {
+    if ch.udp_reply.is_none() {
+        for k in lines {
+            c.warn(
+                k,
+                "ignored: keepalived checks reply lengths only with `require_reply HEX_STR`",
+            );
+        }
+        ch.udp_min_reply_length = None;
+        ch.udp_max_reply_length = None;
+        return;
+    }
+    let min = ch.udp_min_reply_length.unwrap_or(0);
+    let max = ch.udp_max_reply_length.unwrap_or(255);
+    if min > max {
+        c.error(
+            lines.last().unwrap_or(n),
+            KeepalivedErrorKind::BadValue {
+                keyword: "min_reply_length".into(),
+                value: min.to_string(),
+                expected: "at most max_reply_length (default 255): every reply would fail",
+            },
+        );
+    }
 }

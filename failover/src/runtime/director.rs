@@ -559,10 +559,9 @@ impl Node {
                     .instance_config(*instance)
                     .is_some_and(|c| &c.name == n)
             })
+            && let Some(role) = daemon_role(*to)
         {
-            if let Some(role) = daemon_role(*to) {
-                self.send_ipvs(IpvsWork::Daemon(role));
-            }
+            self.send_ipvs(IpvsWork::Daemon(role));
         }
         report(&self.events, RuntimeEvent::Director(ev));
     }

@@ -118,7 +118,7 @@ impl Client {
     /// Open a generic netlink socket and resolve the `IPVS` family id (once). When the kernel
     /// has no IPVS family, loads the `ip_vs` module with `modprobe` and tries again, as
     /// ipvsadm does ([`Error::ModuleNotLoaded`] if that does not help); see
-    /// [`Client::connect_no_load`] to never load a module.
+    /// [`Client::connect_no_load`] to never run `modprobe`.
     pub async fn connect() -> Result<Client, Error> {
         match Client::connect_no_load().await {
             Err(Error::FamilyNotFound) => {
@@ -134,8 +134,9 @@ impl Client {
         }
     }
 
-    /// [`Client::connect`] without loading a module: fails with [`Error::FamilyNotFound`]
-    /// when the kernel has no IPVS.
+    /// [`Client::connect`] without running `modprobe`: fails with [`Error::FamilyNotFound`]
+    /// when the kernel has no IPVS. (A kernel with module autoloading may still load `ip_vs`
+    /// by itself when the family is asked for, through the module's generic netlink alias.)
     pub async fn connect_no_load() -> Result<Client, Error> {
         let mut sock = TokioSocket::new(NETLINK_GENERIC).map_err(io("open"))?;
         sock.socket_mut().bind_auto().map_err(io("bind"))?;

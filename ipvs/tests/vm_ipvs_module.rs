@@ -1,5 +1,7 @@
-//! VM suite: connecting loads the `ip_vs` module when the kernel has not loaded it yet, as
-//! ipvsadm does (`modprobe -q -- ip_vs`).
+//! VM suite: connecting works on a kernel that has not loaded `ip_vs` yet. This Debian kernel
+//! loads it by itself when the generic netlink family is asked for (the module's
+//! `net-pf-16-proto-16-family-IPVS` alias); where that does not happen, `Client::connect`
+//! runs `modprobe -q -- ip_vs` as ipvsadm does.
 #![cfg(feature = "tokio")]
 
 use std::process::Command;

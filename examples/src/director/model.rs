@@ -445,6 +445,11 @@ pub struct SyncGroup {
     /// Group notify hooks.
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,
+    /// keepalived `sync_group_tracking_weight`: the members' tracking weights apply. Without
+    /// it (keepalived's default), a member's weighted tracked interface only puts it in fault
+    /// (weight 0) and a weighted tracked script is not tracked at all, as keepalived does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tracking_weight: bool,
 }
 
 /// Ordered steps acquired on master (in order) and released on leaving master (reverse).

@@ -746,6 +746,7 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
         name: name.clone(),
         instances: Vec::new(),
         notify: Notify::default(),
+        tracking_weight: false,
     };
     for k in c.block(n) {
         if c.notify(k, &mut g.notify) {
@@ -757,6 +758,14 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
                     g.instances.push(m.keyword.clone());
                     g.instances.extend(m.args.iter().cloned());
                 }
+            }
+            "sync_group_tracking_weight" => g.tracking_weight = true,
+            "global_tracking" => {
+                g.tracking_weight = true;
+                c.warn(
+                    k,
+                    "deprecated (keepalived): read as sync_group_tracking_weight",
+                );
             }
             "track_script" | "track_interface" | "track_file" | "track_process" | "track_bfd" => c
                 .unsafe_(

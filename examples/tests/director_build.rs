@@ -949,3 +949,26 @@ track_scripts = [{ name = "chk" }]
         b.notes
     );
 }
+
+/// keepalived `lower_prio_no_advert` (on in strict mode): the router discards lower-priority
+/// adverts as RFC 9568 section 6.4.3 says, instead of answering them.
+#[test]
+fn lower_prio_no_advert_discards_lower_priority_adverts() {
+    use ha_failover::vrrp::router::LowerPriorityPolicy;
+    let text = "global_defs {\n vrrp_strict\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.168.200.16\n }\n}\n";
+    let loaded = director::load_keepalived_str(text, Path::new("k.conf")).unwrap();
+    let mut asked = Vec::new();
+    let b = build::build(&loaded.config, &mut resolver(&mut asked), &accounts()).unwrap();
+    assert_eq!(
+        router_of(&b, 0).lower_priority,
+        LowerPriorityPolicy::Discard
+    );
+    let loaded =
+        director::load_keepalived_str(&text.replace(" vrrp_strict\n", ""), Path::new("k.conf"))
+            .unwrap();
+    let b = build::build(&loaded.config, &mut resolver(&mut asked), &accounts()).unwrap();
+    assert_eq!(
+        router_of(&b, 0).lower_priority,
+        LowerPriorityPolicy::Readvertise
+    );
+}

@@ -514,6 +514,9 @@ fn instance(
     r.preempt = !inst.nopreempt;
     r.preempt_delay = ms(inst.preempt_delay_ms);
     r.peers = inst.unicast_peers.clone();
+    if inst.lower_prio_no_advert {
+        r.lower_priority = ha_failover::vrrp::router::LowerPriorityPolicy::Discard;
+    }
     if inst.state == super::model::InitialState::Master && priority != 255 {
         notes.push(format!(
             "instance {:?}: state MASTER: it starts as backup and becomes master when no better master is heard (RFC 9568 §6.4.1)",

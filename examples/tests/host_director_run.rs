@@ -500,26 +500,7 @@ fn host_vrrp_strict_pass_file_elects_one_master_with_keepalived() {
                 sock.to_str().unwrap(),
             ],
         );
-        let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
-        let (p1, p2, p3) = (p("k.pid"), p("v.pid"), p("c.pid"));
-        let pk = lab.spawn(
-            &k,
-            &[
-                "keepalived",
-                "-n",
-                "-l",
-                "-D",
-                "-P",
-                "-f",
-                &ck,
-                "-p",
-                &p1,
-                "-r",
-                &p2,
-                "-c",
-                &p3,
-            ],
-        );
+        let pk = lab.spawn_keepalived(&k, Path::new(&ck));
         let (winner, loser) = if ours_higher { (&a, &k) } else { (&k, &a) };
         let one_master = || holds(winner, VIP) && !holds(loser, VIP);
         assert!(

@@ -846,3 +846,129 @@ fn interface_addresses_come_from_getifaddrs() {
     let e = build::interface_address("nosuchif0", false).unwrap_err();
     assert!(e.contains("no such address"), "{e}");
 }
+
+/// keepalived's rule (`vrrp_complete_instance`): sync-group members run no floating priority
+/// unless the group says `sync_group_tracking_weight`. The project's own sample: VI_EXT is in
+/// VG_1 with `track_interface { eth1 weight -30 }` and a `track_script` of weight -20.
+#[test]
+fn sync_group_members_ignore_tracking_weights_as_keepalived() {
+    let path = samples().join("lvs-dr-master.conf");
+    let loaded = director::load_keepalived_file(&path).unwrap_or_else(|e| panic!("{}", e[0]));
+    let mut asked = Vec::new();
+    let b = build::build(&loaded.config, &mut resolver(&mut asked), &accounts()).unwrap();
+    let d = b.config.director.clone().build(Instant::now()).unwrap();
+    let ext = d.instance_config(InstanceId(0)).unwrap();
+    assert_eq!(ext.name, "VI_EXT");
+    let kinds: Vec<(String, i32)> = ext
+        .track
+        .iter()
+        .map(|t| {
+            let k = &d.tracker_config(t.tracker).unwrap().kind;
+            (format!("{k:?}"), t.weight)
+        })
+        .collect();
+    // The interface only faults (weight 0); the weighted script is not tracked at all.
+    assert!(
+        kinds.iter().any(|(k, w)| k.contains("eth1") && *w == 0),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.iter().any(|(k, _)| k.contains("Script")),
+        "{kinds:?}"
+    );
+    assert!(
+        b.notes
+            .iter()
+            .any(|n| n.contains("VI_EXT") && n.contains("chk_haproxy") && n.contains("sync group")),
+        "{:?}",
+        b.notes
+    );
+    // With sync_group_tracking_weight the weights apply as configured.
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "vrrp_sync_group VG_1 {",
+        "vrrp_sync_group VG_1 {\n    sync_group_tracking_weight",
+    );
+    let loaded = director::load_keepalived_str(&text, &path).unwrap();
+    assert!(loaded.config.sync_groups[0].tracking_weight);
+    let b = build::build(&loaded.config, &mut resolver(&mut asked), &accounts()).unwrap();
+    let d = b.config.director.clone().build(Instant::now()).unwrap();
+    let ext = d.instance_config(InstanceId(0)).unwrap();
+    let weights: Vec<i32> = ext.track.iter().map(|t| t.weight).collect();
+    assert!(
+        weights.contains(&-30) && weights.contains(&-20),
+        "{weights:?}"
+    );
+}
+
+/// The address owner (priority 255) ignores weighted tracking, as keepalived does.
+#[test]
+fn the_address_owner_ignores_weighted_tracking() {
+    let cfg = toml(
+        r#"
+[[scripts]]
+name = "chk"
+command = "/bin/true"
+weight = -10
+
+[[instances]]
+name = "A"
+interface = "eth0"
+vrid = 1
+priority = 255
+vips = ["192.168.10.100/24"]
+track_interfaces = [{ name = "eth1", weight = -5 }, { name = "eth2", weight = 0 }]
+track_scripts = [{ name = "chk" }]
+"#,
+    );
+    let b = build_ok(&cfg);
+    let d = b.config.director.clone().build(Instant::now()).unwrap();
+    let a = d.instance_config(InstanceId(0)).unwrap();
+    let tracked: Vec<String> = a
+        .track
+        .iter()
+        .map(|t| {
+            format!(
+                "{:?}/{}",
+                d.tracker_config(t.tracker).unwrap().kind,
+                t.weight
+            )
+        })
+        .collect();
+    assert_eq!(tracked.len(), 1, "{tracked:?}");
+    assert!(
+        tracked[0].contains("eth2") && tracked[0].ends_with("/0"),
+        "{tracked:?}"
+    );
+    assert_eq!(
+        b.notes
+            .iter()
+            .filter(|n| n.contains("address owner"))
+            .count(),
+        2,
+        "{:?}",
+        b.notes
+    );
+}
+
+/// keepalived `lower_prio_no_advert` (on in strict mode): the router discards lower-priority
+/// adverts as RFC 9568 section 6.4.3 says, instead of answering them.
+#[test]
+fn lower_prio_no_advert_discards_lower_priority_adverts() {
+    use ha_failover::vrrp::router::LowerPriorityPolicy;
+    let text = "global_defs {\n vrrp_strict\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.168.200.16\n }\n}\n";
+    let loaded = director::load_keepalived_str(text, Path::new("k.conf")).unwrap();
+    let mut asked = Vec::new();
+    let b = build::build(&loaded.config, &mut resolver(&mut asked), &accounts()).unwrap();
+    assert_eq!(
+        router_of(&b, 0).lower_priority,
+        LowerPriorityPolicy::Discard
+    );
+    let loaded =
+        director::load_keepalived_str(&text.replace(" vrrp_strict\n", ""), Path::new("k.conf"))
+            .unwrap();
+    let b = build::build(&loaded.config, &mut resolver(&mut asked), &accounts()).unwrap();
+    assert_eq!(
+        router_of(&b, 0).lower_priority,
+        LowerPriorityPolicy::Readvertise
+    );
+}

@@ -790,3 +790,48 @@ fn file_and_bfd_checks_and_bad_udp_values_are_errors() {
         "{e:#?}"
     );
 }
+
+/// keepalived's stock sample: `vrrp_strict` with `auth_type PASS`. keepalived drops the
+/// authentication in strict mode (it sends and expects none), so the same file here must too,
+/// or a mixed pair drops each other's adverts; preempt_delay is reset; a master never answers
+/// a lower-priority advert.
+#[test]
+fn vrrp_strict_has_keepalived_effects() {
+    let text = "global_defs {\n vrrp_strict\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 51\n priority 100\n preempt_delay 5\n authentication {\n  auth_type PASS\n  auth_pass 1111\n }\n virtual_ipaddress {\n  192.168.200.16\n }\n}\n";
+    let l = ok(text);
+    let i = &l.config.instances[0];
+    assert!(i.auth.is_none(), "{:?}", i.auth);
+    assert_eq!(i.preempt_delay_ms, 0);
+    assert!(i.lower_prio_no_advert);
+    let w: Vec<(u32, &str)> = l
+        .warnings
+        .iter()
+        .map(|w| (w.location.line, w.keyword.as_str()))
+        .collect();
+    assert!(w.contains(&(9, "authentication")), "{w:?}");
+    assert!(w.contains(&(8, "preempt_delay")), "{w:?}");
+    // Without strict mode the same instance keeps its password and answers lower priorities.
+    let l = ok(&text.replace(" vrrp_strict\n", ""));
+    let i = &l.config.instances[0];
+    assert!(i.auth.is_some() && !i.lower_prio_no_advert && i.preempt_delay_ms == 5000);
+    // An instance's own strict_mode overrides the global.
+    let l = ok(&text.replace(" priority 100\n", " priority 100\n strict_mode off\n"));
+    assert!(l.config.instances[0].auth.is_some());
+    // Unicast peers are refused; an instance needs a VIP.
+    let e = errs(
+        "global_defs {\n vrrp_strict\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 51\n unicast_peer {\n  10.0.0.2\n }\n virtual_ipaddress {\n  10.0.0.100\n }\n}\n",
+    );
+    has_unsafe(&e, 7, "unicast_peer");
+    let e = errs(
+        "global_defs {\n vrrp_strict\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 51\n}\n",
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:4:") && e.contains("vrrp_strict requires")),
+        "{e:?}"
+    );
+    // The TOML keeps it.
+    let l = ok(text);
+    let toml = ha_examples::director::toml_format::to_toml(&l.config).unwrap();
+    assert!(toml.contains("lower_prio_no_advert = true"), "{toml}");
+}

@@ -465,3 +465,69 @@ fn host_director_realserver_apply_and_undo_via_the_binary() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("nosuch0"));
 }
+
+/// keepalived's own stock sample shape: `vrrp_strict` with `auth_type PASS` (VRRPv2). keepalived
+/// drops the authentication in strict mode; ha-director reading the same file must too, or the
+/// pair drops each other's adverts and both become master. One master in both roles.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_vrrp_strict_pass_file_elects_one_master_with_keepalived() {
+    require_root();
+    for ours_higher in [true, false] {
+        let mut lab = Lab::new("hdstrict");
+        let a = lab.add_host("a", &["10.61.0.1/24"]);
+        let k = lab.add_host("k", &["10.61.0.2/24"]);
+        let dir = lab.dir().to_path_buf();
+        let conf = |name: &str, prio: u8| {
+            let text = format!(
+                "global_defs {{\n    router_id {name}\n    vrrp_strict\n}}\n\nvrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 61\n    priority {prio}\n    advert_int 1\n    authentication {{\n        auth_type PASS\n        auth_pass 1111\n    }}\n    virtual_ipaddress {{\n        {VIP}/24\n    }}\n}}\n"
+            );
+            let path = dir.join(format!("{name}.conf"));
+            std::fs::write(&path, text).unwrap();
+            path.to_string_lossy().into_owned()
+        };
+        let (pa_prio, pk_prio) = if ours_higher { (150, 100) } else { (100, 150) };
+        let (ca, ck) = (conf("a", pa_prio), conf("k", pk_prio));
+        let sock = dir.join("a.sock");
+        let pa = lab.spawn(
+            &a,
+            &[
+                BIN,
+                "run",
+                "--keepalived-conf",
+                &ca,
+                "--status-socket",
+                sock.to_str().unwrap(),
+            ],
+        );
+        let pk = lab.spawn_keepalived(&k, Path::new(&ck));
+        let (winner, loser) = if ours_higher { (&a, &k) } else { (&k, &a) };
+        let one_master = || holds(winner, VIP) && !holds(loser, VIP);
+        assert!(
+            wait_until(Duration::from_secs(20), one_master),
+            "ours higher: {ours_higher}: a {} k {}\n{}\n--- keepalived ---\n{}",
+            holds(&a, VIP),
+            holds(&k, VIP),
+            dump(&pa),
+            pk.stderr()
+        );
+        // And it stays so: no dual master from dropped adverts.
+        std::thread::sleep(Duration::from_secs(5));
+        assert!(
+            one_master(),
+            "ours higher: {ours_higher}: a dual master or a flap\n{}",
+            dump(&pa)
+        );
+        let want = if ours_higher { "MASTER" } else { "BACKUP" };
+        assert_eq!(state(&sock), want, "{}", dump(&pa));
+        // Nothing was dropped for authentication.
+        let st = status(&sock).unwrap();
+        assert!(
+            st["instances"][0]["drops"]
+                .get("auth_type_mismatch")
+                .is_none()
+                && st["instances"][0]["drops"].get("auth_mismatch").is_none(),
+            "{st}"
+        );
+    }
+}

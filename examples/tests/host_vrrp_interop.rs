@@ -32,31 +32,7 @@ fn keepalived(lab: &mut Lab, host: &Host, instance: &str) -> Proc {
         ),
     )
     .unwrap();
-    let p = |n: &str| dir.join(n).to_string_lossy().into_owned();
-    let (conf, p1, p2, p3) = (
-        conf.to_string_lossy().into_owned(),
-        p("k.pid"),
-        p("v.pid"),
-        p("c.pid"),
-    );
-    lab.spawn(
-        host,
-        &[
-            "keepalived",
-            "-n",
-            "-l",
-            "-D",
-            "-P",
-            "-f",
-            &conf,
-            "-p",
-            &p1,
-            "-r",
-            &p2,
-            "-c",
-            &p3,
-        ],
-    )
+    lab.spawn_keepalived(host, &conf)
 }
 
 fn wait_vip(host: &Host, vip: &str, present: bool, within: Duration, why: &str) {

@@ -457,6 +457,42 @@ impl Lab {
             .unwrap_or_else(|| panic!("no host {name} in this lab"))
     }
 
+    /// Starts keepalived in `host` on the configuration file `conf`, in the foreground mode the
+    /// tests need (`-n -l -D -P`: no fork, log to the console, detailed, VRRP only) with pid
+    /// files of its own beside `conf` (so that several run at once).
+    pub fn spawn_keepalived(&mut self, host: &Host, conf: &Path) -> Proc {
+        let dir = conf.parent().unwrap_or(&self.dir).to_path_buf();
+        let s = |n: &str| dir.join(n).to_string_lossy().into_owned();
+        let stem = conf
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (p1, p2, p3) = (
+            s(&format!("{stem}.k.pid")),
+            s(&format!("{stem}.v.pid")),
+            s(&format!("{stem}.c.pid")),
+        );
+        let conf = conf.to_string_lossy().into_owned();
+        self.spawn(
+            host,
+            &[
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-f",
+                &conf,
+                "-p",
+                &p1,
+                "-r",
+                &p2,
+                "-c",
+                &p3,
+            ],
+        )
+    }
+
     /// Starts `argv` in the background inside `host`'s namespace; stdout and stderr go to files in
     /// the lab's directory. The process is killed when the lab is dropped.
     pub fn spawn(&mut self, host: &Host, argv: &[&str]) -> Proc {

@@ -176,26 +176,7 @@ fn start_vr(
                 ),
             )
             .expect("write conf");
-            let s = |n: &str| dir.join(n).to_string_lossy().into_owned();
-            let (c, p1, p2, p3) = (s("keepalived.conf"), s("k.pid"), s("v.pid"), s("c.pid"));
-            lab.spawn(
-                host,
-                &[
-                    "keepalived",
-                    "-n",
-                    "-l",
-                    "-D",
-                    "-P",
-                    "-f",
-                    &c,
-                    "-p",
-                    &p1,
-                    "-r",
-                    &p2,
-                    "-c",
-                    &p3,
-                ],
-            )
+            lab.spawn_keepalived(host, &dir.join("keepalived.conf"))
         }
     }
 }

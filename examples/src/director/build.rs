@@ -514,6 +514,9 @@ fn instance(
     r.preempt = !inst.nopreempt;
     r.preempt_delay = ms(inst.preempt_delay_ms);
     r.peers = inst.unicast_peers.clone();
+    if inst.lower_prio_no_advert {
+        r.lower_priority = ha_failover::vrrp::router::LowerPriorityPolicy::Discard;
+    }
     if inst.state == super::model::InitialState::Master && priority != 255 {
         notes.push(format!(
             "instance {:?}: state MASTER: it starts as backup and becomes master when no better master is heard (RFC 9568 §6.4.1)",
@@ -525,7 +528,41 @@ fn instance(
     c.excluded_vips = inst.excluded_vips.iter().map(vip_spec).collect();
     c.notify = notify_scripts(&inst.notify);
     c.steps = steps;
+    // keepalived's rule (`vrrp_complete_instance`): a member of a sync group without
+    // `sync_group_tracking_weight` runs no floating priority, so a weighted tracked interface
+    // only faults it (weight 0) and a weighted tracked script is not tracked; the address
+    // owner ignores weighted tracking altogether. Each is a note, as keepalived warns.
+    let group = cfg
+        .sync_groups
+        .iter()
+        .find(|g| g.instances.contains(&inst.name));
+    let no_weights = match group {
+        Some(g) if !g.tracking_weight => Some(format!(
+            "sync group {:?} (set sync_group_tracking_weight to keep them)",
+            g.name
+        )),
+        _ if priority == 255 => Some("the address owner (priority 255)".to_owned()),
+        _ => None,
+    };
+    let in_sync_rule = group.is_some_and(|g| !g.tracking_weight);
     for t in &inst.track_interfaces {
+        let mut weight = t.weight;
+        if let Some(why) = &no_weights
+            && weight != 0
+        {
+            if !in_sync_rule {
+                notes.push(format!(
+                    "instance {:?}: tracked interface {} with weight {weight} not tracked: {why}, as keepalived does",
+                    inst.name, t.name
+                ));
+                continue;
+            }
+            notes.push(format!(
+                "instance {:?}: tracked interface {}: weight {weight} ignored (a fault when down): {why}, as keepalived does",
+                inst.name, t.name
+            ));
+            weight = 0;
+        }
         let id = *if_trackers.entry(t.name.clone()).or_insert_with(|| {
             b.add_tracker(TrackerConfig::new(
                 format!("interface {}", t.name),
@@ -534,7 +571,7 @@ fn instance(
                 },
             ))
         });
-        c.track.push(TrackRef::new(id, t.weight));
+        c.track.push(TrackRef::new(id, weight));
     }
     for t in &inst.track_scripts {
         let s = cfg
@@ -542,6 +579,16 @@ fn instance(
             .iter()
             .find(|s| s.name == t.name)
             .ok_or_else(|| bad(format!("tracks script {:?}, which is not defined", t.name)))?;
+        let weight = t.weight.unwrap_or(s.weight);
+        if let Some(why) = &no_weights
+            && weight != 0
+        {
+            notes.push(format!(
+                "instance {:?}: tracked script {:?} with weight {weight} not tracked: {why}, as keepalived does",
+                inst.name, s.name
+            ));
+            continue;
+        }
         let id = match script_trackers.get(&s.name) {
             Some(id) => *id,
             None => {
@@ -560,8 +607,7 @@ fn instance(
                 id
             }
         };
-        c.track
-            .push(TrackRef::new(id, t.weight.unwrap_or(s.weight)));
+        c.track.push(TrackRef::new(id, weight));
     }
     Ok(c)
 }

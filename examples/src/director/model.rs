@@ -254,6 +254,11 @@ pub struct Instance {
     /// Notify hooks.
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,
+    /// A master never answers a lower-priority advert with one of its own (RFC 9568 section
+    /// 6.4.3's discard; keepalived `lower_prio_no_advert`, on in strict mode). Off: it answers
+    /// at once, keepalived's default.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lower_prio_no_advert: bool,
 }
 
 fn default_version() -> u8 {
@@ -445,6 +450,11 @@ pub struct SyncGroup {
     /// Group notify hooks.
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,
+    /// keepalived `sync_group_tracking_weight`: the members' tracking weights apply. Without
+    /// it (keepalived's default), a member's weighted tracked interface only puts it in fault
+    /// (weight 0) and a weighted tracked script is not tracked at all, as keepalived does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tracking_weight: bool,
 }
 
 /// Ordered steps acquired on master (in order) and released on leaving master (reverse).

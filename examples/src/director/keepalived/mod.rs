@@ -132,6 +132,10 @@ struct Conv {
     errors: Vec<ConfigError>,
     locations: HashMap<Item, Location>,
     default_version: u8,
+    /// `vrrp_strict` in global_defs (an instance's `strict_mode` overrides it).
+    strict: bool,
+    /// `vrrp_lower_prio_no_advert` in global_defs.
+    lower_prio_no_advert: bool,
     /// The old `lvs_sync_daemon_interface IF` of an instance: (interface, instance).
     old_sync_daemon: Option<(String, String)>,
 }
@@ -283,6 +287,8 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
         errors: Vec::new(),
         locations: HashMap::new(),
         default_version: 2,
+        strict: false,
+        lower_prio_no_advert: false,
         old_sync_daemon: None,
     };
     let mut cfg = Config::default();
@@ -363,6 +369,8 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
                     }
                 }
             }
+            "vrrp_strict" => c.strict = c.flag(k),
+            "vrrp_lower_prio_no_advert" => c.lower_prio_no_advert = c.flag(k),
             "vrrp_version" => match c.num::<u8>(k, "2 or 3") {
                 Some(v @ (2 | 3)) => c.default_version = v,
                 Some(v) => c.bad(k, &v.to_string(), "2 or 3"),
@@ -522,7 +530,11 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
         notify: Notify::default(),
+        lower_prio_no_advert: c.lower_prio_no_advert,
     };
+    let mut strict = c.strict;
+    // Where the keywords that strict mode changes were written.
+    let (mut auth_at, mut peers_at, mut delay_at) = (None, None, None);
     // `use_vmac` without a name: keepalived's `vrrp.<vrid>`, known once the block is read.
     let mut default_vmac = false;
     let mut have_interface = false;
@@ -559,7 +571,10 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
             }
             // mcast_src_ip is the old spelling: both set the advert source address.
             "unicast_src_ip" | "mcast_src_ip" => i.unicast_src_ip = c.ip(k),
+            "strict_mode" => strict = c.flag(k),
+            "lower_prio_no_advert" => i.lower_prio_no_advert = c.flag(k),
             "unicast_peer" => {
+                peers_at = Some(k.clone());
                 for p in c.block(k) {
                     if let Some(a) = c.parse_ip(p, &p.keyword) {
                         i.unicast_peers.push(a);
@@ -574,8 +589,14 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
                 }
             }
             "nopreempt" => i.nopreempt = c.flag(k),
-            "preempt_delay" => i.preempt_delay_ms = c.timer(k).unwrap_or(0),
-            "authentication" => i.auth = authentication(c, k),
+            "preempt_delay" => {
+                delay_at = Some(k.clone());
+                i.preempt_delay_ms = c.timer(k).unwrap_or(0);
+            }
+            "authentication" => {
+                auth_at = Some(k.clone());
+                i.auth = authentication(c, k);
+            }
             "track_interface" => {
                 for t in c.block(k) {
                     let weight = tracked_weight(c, t)?;
@@ -610,6 +631,9 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
     if default_vmac && i.vmac.is_none() {
         i.vmac = Some(format!("vrrp.{}", i.vrid));
     }
+    if strict {
+        strict_mode(c, n, &mut i, auth_at, peers_at, delay_at);
+    }
     if !have_interface {
         c.error(
             n,
@@ -628,6 +652,48 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
     }
     c.locations.insert(Item::Instance(name), n.location.clone());
     Some(i)
+}
+
+/// keepalived's strict mode (`vrrp_strict`, or an instance's `strict_mode`), with
+/// keepalived 2.2's effects (`vrrp_complete_instance`): authentication is dropped (keepalived
+/// sends and expects none, so a peer with the same file does too), unicast peers are refused,
+/// `preempt_delay` is reset, a master never answers a lower-priority advert
+/// (`lower_prio_no_advert`), an instance needs a VIP. What keepalived only warns about is a
+/// warning here, at the keyword.
+fn strict_mode(
+    c: &mut Conv,
+    n: &Node,
+    i: &mut Instance,
+    auth_at: Option<Node>,
+    peers_at: Option<Node>,
+    delay_at: Option<Node>,
+) {
+    if let (Some(k), Some(_)) = (auth_at, &i.auth) {
+        i.auth = None;
+        c.warn(
+            &k,
+            "dropped by vrrp_strict: adverts carry no authentication (keepalived does the same)",
+        );
+    }
+    if let Some(k) = peers_at.filter(|_| !i.unicast_peers.is_empty()) {
+        c.unsafe_(
+            &k,
+            "unicast peers are not allowed with vrrp_strict (keepalived refuses the instance too)",
+        );
+    }
+    if let Some(k) = delay_at.filter(|_| i.preempt_delay_ms != 0) {
+        i.preempt_delay_ms = 0;
+        c.warn(&k, "reset by vrrp_strict (keepalived does the same)");
+    }
+    i.lower_prio_no_advert = true;
+    if i.vips.is_empty() {
+        c.error(
+            n,
+            KeepalivedErrorKind::MissingArgument {
+                keyword: "virtual_ipaddress (vrrp_strict requires at least one)".into(),
+            },
+        );
+    }
 }
 
 /// `lvs_sync_daemon INTERFACE INSTANCE [id N] [maxlen N] [port N] [ttl N] [group IP]`.
@@ -746,6 +812,7 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
         name: name.clone(),
         instances: Vec::new(),
         notify: Notify::default(),
+        tracking_weight: false,
     };
     for k in c.block(n) {
         if c.notify(k, &mut g.notify) {
@@ -757,6 +824,14 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
                     g.instances.push(m.keyword.clone());
                     g.instances.extend(m.args.iter().cloned());
                 }
+            }
+            "sync_group_tracking_weight" => g.tracking_weight = true,
+            "global_tracking" => {
+                g.tracking_weight = true;
+                c.warn(
+                    k,
+                    "deprecated (keepalived): read as sync_group_tracking_weight",
+                );
             }
             "track_script" | "track_interface" | "track_file" | "track_process" | "track_bfd" => c
                 .unsafe_(

@@ -95,6 +95,14 @@ impl DirectorConfig {
         }
     }
 
+    /// The instance the IPVS sync daemon follows, if any.
+    pub fn sync_instance(&self) -> Option<&str> {
+        self.ipvs
+            .as_ref()
+            .and_then(|o| o.sync_daemon.as_ref())
+            .map(|d| d.instance.as_str())
+    }
+
     /// The options of the instance named `name` (the defaults if not listed).
     pub fn options(&self, name: &str) -> InstanceOptions {
         self.instances.get(name).cloned().unwrap_or_default()

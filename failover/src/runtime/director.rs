@@ -161,11 +161,6 @@ pub async fn run_with(
     }
     let has_trackers = d_has_polled_trackers(&d);
     let names_by_index = ifindex.iter().map(|(n, i)| (*i, n.clone())).collect();
-    let sync_instance = cfg
-        .ipvs
-        .as_ref()
-        .and_then(|o| o.sync_daemon.as_ref())
-        .map(|d| d.instance.clone());
     let mut node = Node {
         d,
         driver: LateDriver::new(start),
@@ -187,7 +182,6 @@ pub async fn run_with(
         inflight: 0,
         tracks_running: HashSet::new(),
         events,
-        sync_instance,
         dirty: true,
         started,
         status_tx: status,
@@ -312,15 +306,23 @@ async fn recv_reload(rx: &mut Option<mpsc::UnboundedReceiver<Reload>>) -> Option
     }
 }
 
-/// Waits until a receiving socket is readable.
+/// Waits until a receiving socket is readable. One socket (the usual node) is waited on
+/// directly, without the boxed futures of several, on every wake-up.
 async fn readable(socks: &[Sock]) -> Result<(), super::socket::SocketError> {
-    let mut rx = socks.iter().filter(|s| !s.send_only).peekable();
-    if rx.peek().is_none() {
-        return std::future::pending().await;
+    let mut rx = socks.iter().filter(|s| !s.send_only);
+    match (rx.next(), rx.clone().next()) {
+        (None, _) => std::future::pending().await,
+        (Some(one), None) => one.sock.readable().await,
+        (Some(first), Some(_)) => {
+            futures::future::select_all(
+                std::iter::once(first)
+                    .chain(rx)
+                    .map(|s| s.sock.readable().boxed()),
+            )
+            .await
+            .0
+        }
     }
-    futures::future::select_all(rx.map(|s| s.sock.readable().boxed()))
-        .await
-        .0
 }
 
 /// The loop's state.
@@ -341,8 +343,6 @@ struct Node {
     inflight: usize,
     tracks_running: HashSet<TrackerId>,
     events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
-    /// The instance the sync daemon follows.
-    sync_instance: Option<String>,
     /// Something a status shows changed since the last snapshot.
     dirty: bool,
     started: Instant,
@@ -513,14 +513,18 @@ impl Node {
                         if reason != ha_vrrp_proto::DropReason::VridMismatch {
                             tracing::debug!(interface = %s.interface, src = %r.src, %reason, "advert dropped");
                         }
-                        report(
-                            &self.events,
-                            RuntimeEvent::Dropped {
-                                interface: s.interface.clone(),
-                                reason,
-                                src: r.src,
-                            },
-                        );
+                        // Built only for a listener: no allocation per dropped packet
+                        // otherwise (other VRIDs on a shared segment are dropped all the time).
+                        if self.events.is_some() {
+                            report(
+                                &self.events,
+                                RuntimeEvent::Dropped {
+                                    interface: s.interface.clone(),
+                                    reason,
+                                    src: r.src,
+                                },
+                            );
+                        }
                     }
                 }
             }
@@ -554,11 +558,11 @@ impl Node {
         tracing::info!(event = ?ev, "director");
         self.dirty = true;
         if let DirectorEvent::Transition { instance, to, .. } = &ev
-            && self.sync_instance.as_ref().is_some_and(|n| {
-                self.d
-                    .instance_config(*instance)
-                    .is_some_and(|c| &c.name == n)
-            })
+            && let Some(n) = self.cfg.sync_instance()
+            && self
+                .d
+                .instance_config(*instance)
+                .is_some_and(|c| c.name == n)
             && let Some(role) = daemon_role(*to)
         {
             self.send_ipvs(IpvsWork::Daemon(role));
@@ -1010,12 +1014,7 @@ impl Node {
         socks: &[Sock],
         new: DirectorConfig,
     ) -> Result<ReloadReport, DirectorRunError> {
-        let sync_instance = new
-            .ipvs
-            .as_ref()
-            .and_then(|o| o.sync_daemon.as_ref())
-            .map(|d| d.instance.as_str());
-        let plan = super::plan::plan(&new.director, &new.instances, sync_instance)?;
+        let plan = super::plan::plan(&new.director, &new.instances, new.sync_instance())?;
         let restart = |detail: &str| DirectorRunError::Instance {
             instance: String::new(),
             detail: format!("{detail}: needs a restart"),
@@ -1192,7 +1191,9 @@ impl Node {
         self.tasks.notify = None;
         self.tasks.ipvs = None;
         self.tasks.health = None;
-        self.publish_final();
+        // The last status: everything stopped.
+        self.dirty = true;
+        self.publish();
         let Handles {
             effects,
             notify,
@@ -1269,18 +1270,44 @@ impl Node {
             None => Ok(counters),
         }
     }
-
-    /// The last status: everything stopped.
-    fn publish_final(&mut self) {
-        self.dirty = true;
-        self.publish();
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use ha_vrrp_proto::router::State;
+
+    /// A slow task that ends while the node runs is found and named with how it ended (what
+    /// becomes `DirectorRunError::TaskEnded`); the others are still watched.
+    #[test]
+    fn a_runtime_task_that_ends_is_named_with_how_it_ended() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let effects = tokio::spawn(async {
+                if std::hint::black_box(true) {
+                    panic!("the effects task fails");
+                }
+                EffectsReport::default()
+            });
+            let notify = tokio::spawn(std::future::pending::<u64>());
+            let abort = notify.abort_handle();
+            let mut h = Handles {
+                effects: Some(effects),
+                notify: Some(notify),
+                ipvs: None,
+                health: Some(tokio::spawn(std::future::pending::<()>())),
+            };
+            assert_eq!(h.first_ended().await, ("effects", "it panicked".to_owned()));
+            assert!(h.effects.is_none() && h.notify.is_some() && h.health.is_some());
+            abort.abort();
+            let (task, how) = h.first_ended().await;
+            assert_eq!(task, "notify");
+            assert!(how.starts_with("it was cancelled"), "{how}");
+        });
+    }
 
     #[test]
     fn the_sync_daemon_follows_the_role_and_is_left_alone_on_stop() {

@@ -67,12 +67,7 @@ pub(super) async fn start(
             report(events, RuntimeEvent::StaleRemoved(stale));
         }
     }
-    let sync_instance = cfg
-        .ipvs
-        .as_ref()
-        .and_then(|o| o.sync_daemon.as_ref())
-        .map(|d| d.instance.as_str());
-    let plan = plan::plan(&cfg.director, &cfg.instances, sync_instance)?;
+    let plan = plan::plan(&cfg.director, &cfg.instances, cfg.sync_instance())?;
     let ipvs = match &cfg.ipvs {
         Some(_) => Some(
             ha_ipvs::Client::connect()

@@ -117,8 +117,49 @@ pub struct TlsOptions {
     /// Server name sent in SNI and checked against the certificate. `None` uses the URL's
     /// host (or the `Host` header), falling back to the IP address (no SNI for an IP).
     pub sni: Option<String>,
+    /// Send the server name in the handshake (SNI, RFC 6066 §3). On by default; keepalived's
+    /// `SSL_GET` sends none unless `enable_sni` is set. The name is still what a verifying
+    /// check matches the certificate against.
+    pub send_sni: bool,
     /// How to verify the server certificate.
     pub verify: TlsVerify,
+    /// A client certificate presented when the server asks for one (keepalived's top-level
+    /// `SSL { certificate; key }`).
+    pub client_cert: Option<ClientCert>,
+}
+
+impl TlsOptions {
+    /// TLS with `verify`, SNI from the host, no client certificate.
+    #[must_use]
+    pub fn new(verify: TlsVerify) -> Self {
+        Self {
+            sni: None,
+            send_sni: true,
+            verify,
+            client_cert: None,
+        }
+    }
+}
+
+/// A client certificate and its private key, both PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// The certificate chain, leaf first (PEM).
+    pub cert_chain: PathBuf,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1; not encrypted).
+    pub key: PathBuf,
+}
+
+/// The request line and connection header of an HTTP check (keepalived `http_protocol`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpProtocol {
+    /// `HTTP/1.0` without a `Connection` header (keepalived's default, `1.0`).
+    Http10,
+    /// `HTTP/1.0` with `Connection: close` (keepalived `1.0C`).
+    Http10Close,
+    /// `HTTP/1.1` with `Connection: close` (keepalived `1.1`); this crate's default.
+    #[default]
+    Http11,
 }
 
 /// Server certificate verification policy.
@@ -148,8 +189,19 @@ pub struct HttpCheck {
     pub host: Option<String>,
     /// Accepted status codes; empty means any 2xx (keepalived's default `status_code`).
     pub status: Vec<StatusRange>,
-    /// A regular expression the body must match (keepalived `regex`, ldirectord `receive`).
+    /// A regular expression the body must match (keepalived `regex`, ldirectord `receive`),
+    /// in the `regex` crate's syntax; searched anywhere in the body unless anchored.
     pub body_regex: Option<String>,
+    /// Invert [`body_regex`](Self::body_regex): the check fails when the body matches
+    /// (keepalived `regex_no_match`).
+    pub body_regex_no_match: bool,
+    /// The earliest body offset a match may start at (keepalived `regex_min_offset`).
+    pub body_regex_min_offset: usize,
+    /// The latest body offset a match may start at (keepalived `regex_max_offset`); `None`:
+    /// anywhere.
+    pub body_regex_max_offset: Option<usize>,
+    /// Request line version and `Connection` header.
+    pub protocol: HttpProtocol,
     /// The MD5 digest the body must have (keepalived `digest`, as printed by `genhash`).
     pub digest: Option<[u8; 16]>,
     /// Read at most this many body bytes; the regex and digest see only them.
@@ -169,6 +221,10 @@ impl HttpCheck {
             host: None,
             status: Vec::new(),
             body_regex: None,
+            body_regex_no_match: false,
+            body_regex_min_offset: 0,
+            body_regex_max_offset: None,
+            protocol: HttpProtocol::default(),
             digest: None,
             max_body: 64 * 1024,
             socket: SocketOptions::default(),

@@ -61,9 +61,9 @@ pub mod scheduler;
 pub mod wire;
 
 pub use check::{
-    Check, DnsCheck, DnsType, HttpCheck, PingCheck, ScriptCheck, SmtpCheck, SocketOptions,
-    StatusRange, TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch,
-    parse_keepalived_hex, parse_md5_hex,
+    Check, ClientCert, DnsCheck, DnsType, HttpCheck, HttpProtocol, PingCheck, ScriptCheck,
+    SmtpCheck, SocketOptions, StatusRange, TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck,
+    UdpReplyMatch, parse_keepalived_hex, parse_md5_hex,
 };
 pub use outcome::{Failure, Outcome, outcome_from_exit};
 pub use scheduler::{

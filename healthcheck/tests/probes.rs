@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ha_healthcheck::probe::run;
 use ha_healthcheck::{
-    Check, DnsCheck, DnsType, Failure, HttpCheck, Outcome, ScriptCheck, SmtpCheck, StatusRange,
-    TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch, parse_keepalived_hex,
+    Check, ClientCert, DnsCheck, DnsType, Failure, HttpCheck, HttpProtocol, Outcome, ScriptCheck,
+    SmtpCheck, StatusRange, TcpCheck, TcpClose, TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch,
+    parse_keepalived_hex,
 };
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::A;
@@ -371,6 +372,10 @@ async fn http_failures_refused_hang_timeout() {
 struct Pki {
     ca_pem_path: std::path::PathBuf,
     server: rustls::ServerConfig,
+    /// A server that requires a client certificate issued by the CA.
+    server_mtls: rustls::ServerConfig,
+    /// A client certificate (PEM) and key (PEM) issued by the CA.
+    client_cert: ClientCert,
 }
 
 fn pki(dir: &std::path::Path) -> Pki {
@@ -388,18 +393,44 @@ fn pki(dir: &std::path::Path) -> Pki {
     let ca_pem_path = dir.join("ca.pem");
     std::fs::write(&ca_pem_path, ca_cert.pem()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server = rustls::ServerConfig::builder_with_provider(provider)
+    let chain = vec![cert.der().clone(), ca_cert.der().clone()];
+    let server_key = || rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let server = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone(), ca_cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
+        .with_single_cert(chain.clone(), server_key())
         .unwrap();
+    let mut client_roots = rustls::RootCertStore::empty();
+    client_roots.add(ca_cert.der().clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(client_roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let server_mtls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, server_key())
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client = CertificateParams::new(vec!["director.example.org".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &issuer)
+        .unwrap();
+    let client_cert = ClientCert {
+        cert_chain: dir.join("client.pem"),
+        key: dir.join("client.key"),
+    };
+    std::fs::write(&client_cert.cert_chain, client.pem()).unwrap();
+    std::fs::write(&client_cert.key, client_key.serialize_pem()).unwrap();
     Pki {
         ca_pem_path,
         server,
+        server_mtls,
+        client_cert,
     }
 }
 
@@ -428,10 +459,9 @@ async fn https_verification_on_off_and_ca() {
     let addr = https_server(pki.server).await;
     let https = |verify: TlsVerify, sni: Option<&str>| {
         let mut c = http(addr, "/health");
-        c.tls = Some(TlsOptions {
-            sni: sni.map(str::to_owned),
-            verify,
-        });
+        let mut t = TlsOptions::new(verify);
+        t.sni = sni.map(str::to_owned);
+        c.tls = Some(t);
         c.body_regex = Some("ok".into());
         Check::Http(c)
     };
@@ -460,25 +490,122 @@ async fn https_verification_on_off_and_ca() {
     // TLS to a plain HTTP server fails in the handshake.
     let plain = http_server().await;
     let mut c = http(plain, "/health");
-    c.tls = Some(TlsOptions {
-        sni: None,
-        verify: TlsVerify::Off,
-    });
+    c.tls = Some(TlsOptions::new(TlsVerify::Off));
     assert!(matches!(
         probe(Check::Http(c), T).await,
         Outcome::Down(Failure::Tls(_))
     ));
     // A missing CA file is a setup error.
     let mut c = http(addr, "/health");
-    c.tls = Some(TlsOptions {
-        sni: None,
-        verify: TlsVerify::CaFile(dir.join("missing.pem")),
-    });
+    c.tls = Some(TlsOptions::new(TlsVerify::CaFile(dir.join("missing.pem"))));
     assert!(matches!(
         probe(Check::Http(c), T).await,
         Outcome::Down(Failure::Setup(_))
     ));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn https_client_certificate_and_sni_switch() {
+    let dir = std::env::temp_dir().join(format!("ha-hc-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pki = pki(&dir);
+    let addr = https_server(pki.server_mtls).await;
+    let https = |cert: Option<ClientCert>| {
+        let mut c = http(addr, "/health");
+        let mut t = TlsOptions::new(TlsVerify::CaFile(pki.ca_pem_path.clone()));
+        t.sni = Some("rs1.example.org".into());
+        t.client_cert = cert;
+        c.tls = Some(t);
+        Check::Http(c)
+    };
+    // The server asks for a certificate: without one the handshake fails, with one it passes.
+    match probe(https(None), T).await {
+        Outcome::Down(Failure::Tls(msg)) => assert!(msg.contains("CertificateRequired"), "{msg}"),
+        o => panic!(
+            "a server requiring a client certificate must refuse a client without one: {o:?}"
+        ),
+    }
+    assert_eq!(
+        probe(https(Some(pki.client_cert.clone())), T).await,
+        Outcome::UP
+    );
+    // A key file that holds no key is a setup error naming the file.
+    let bad = ClientCert {
+        cert_chain: pki.client_cert.cert_chain.clone(),
+        key: pki.client_cert.cert_chain.clone(),
+    };
+    match probe(https(Some(bad)), T).await {
+        Outcome::Down(Failure::Setup(msg)) => assert!(msg.contains("client.pem"), "{msg}"),
+        o => panic!("expected a setup failure, got {o:?}"),
+    }
+    // SNI off: the name is still what the certificate is checked against.
+    let mut c = http(addr, "/health");
+    let mut t = TlsOptions::new(TlsVerify::CaFile(pki.ca_pem_path.clone()));
+    t.sni = Some("rs1.example.org".into());
+    t.send_sni = false;
+    t.client_cert = Some(pki.client_cert.clone());
+    c.tls = Some(t);
+    assert_eq!(probe(Check::Http(c), T).await, Outcome::UP);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A server that answers one request with `reply` and hands back the request head it read.
+async fn recording_server(
+    reply: &'static str,
+) -> (SocketAddr, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.ends_with(b"\r\n\r\n") {
+            let n = s.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
+        s.write_all(reply.as_bytes()).await.unwrap();
+        s.shutdown().await.unwrap();
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn http_protocol_versions_on_the_wire() {
+    const REPLY: &str = "HTTP/1.0 200 OK\r\n\r\nservice ok\n";
+    for (protocol, line, close) in [
+        (HttpProtocol::Http10, "GET /h HTTP/1.0\r\n", false),
+        (HttpProtocol::Http10Close, "GET /h HTTP/1.0\r\n", true),
+        (HttpProtocol::Http11, "GET /h HTTP/1.1\r\n", true),
+    ] {
+        let (addr, head) = recording_server(REPLY).await;
+        let mut c = http(addr, "/h");
+        c.protocol = protocol;
+        c.body_regex = Some("service ok".into());
+        assert_eq!(probe(Check::Http(c), T).await, Outcome::UP, "{protocol:?}");
+        let head = head.await.unwrap().to_ascii_lowercase();
+        assert!(
+            head.starts_with(&line.to_ascii_lowercase()),
+            "{protocol:?}: {head:?}"
+        );
+        assert_eq!(
+            head.contains("connection: close"),
+            close,
+            "{protocol:?}: {head:?}"
+        );
+    }
+    // regex_no_match: the same body now fails.
+    let (addr, _head) = recording_server(REPLY).await;
+    let mut c = http(addr, "/h");
+    c.body_regex = Some("service ok".into());
+    c.body_regex_no_match = true;
+    assert_eq!(probe(Check::Http(c), T).await, down(Failure::BodyMismatch));
 }
 
 /// A tiny authoritative responder: example.org A 192.0.2.1; everything else NXDOMAIN.

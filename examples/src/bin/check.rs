@@ -287,7 +287,9 @@ fn build(kind: Kind) -> Result<Check, String> {
                     (false, None) => TlsVerify::System,
                 };
                 let sni = sni.or_else(|| Some(url_host.trim_matches(['[', ']']).to_owned()));
-                c.tls = Some(TlsOptions { sni, verify });
+                let mut t = TlsOptions::new(verify);
+                t.sni = sni;
+                c.tls = Some(t);
             }
             Check::Http(c)
         }

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::sock::tcp_connect;
 use super::tls::client_config;
-use crate::check::HttpCheck;
+use crate::check::{HttpCheck, HttpProtocol};
 use crate::outcome::{Failure, Outcome};
 
 pub(crate) async fn run(c: &HttpCheck) -> Result<Outcome, Failure> {
@@ -101,10 +101,17 @@ where
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io)
         .await
         .map_err(|e| Failure::Protocol(e.to_string()))?;
-    let req = http::Request::get(c.path.as_str())
+    let mut req = http::Request::get(c.path.as_str())
+        .version(match c.protocol {
+            HttpProtocol::Http10 | HttpProtocol::Http10Close => http::Version::HTTP_10,
+            HttpProtocol::Http11 => http::Version::HTTP_11,
+        })
         .header(http::header::HOST, host)
-        .header(http::header::USER_AGENT, "ha-healthcheck")
-        .header(http::header::CONNECTION, "close")
+        .header(http::header::USER_AGENT, "ha-healthcheck");
+    if c.protocol != HttpProtocol::Http10 {
+        req = req.header(http::header::CONNECTION, "close");
+    }
+    let req = req
         .body(Empty::new())
         .map_err(|e| Failure::Setup(format!("request for path {:?}: {e}", c.path)))?;
     let work = async move {
@@ -131,7 +138,7 @@ where
             }
         }
         if let Some(re) = regex
-            && !re.is_match(&buf)
+            && !body_passes(c, re, &buf)
         {
             return Err(Failure::BodyMismatch);
         }
@@ -156,11 +163,27 @@ where
     }
 }
 
+/// True if the body passes the body pattern: a match starting inside the configured offsets,
+/// or none with `body_regex_no_match`. A body too short to reach the minimum offset has no
+/// match.
+fn body_passes(c: &HttpCheck, re: &regex::bytes::Regex, body: &[u8]) -> bool {
+    let found = c.body_regex_min_offset <= body.len()
+        && re
+            .find_at(body, c.body_regex_min_offset)
+            .is_some_and(|m| c.body_regex_max_offset.is_none_or(|max| m.start() <= max));
+    found != c.body_regex_no_match
+}
+
 fn hyper_fail(e: hyper::Error) -> Failure {
     use std::error::Error as _;
     let mut src = e.source();
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            // A TLS alert after the handshake (TLS 1.3: a server refusing the client's
+            // certificate says so on the first read) comes wrapped in an io error.
+            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                return Failure::Tls(tls.to_string());
+            }
             return Failure::from_io(io);
         }
         src = s.source();
@@ -175,6 +198,38 @@ fn hyper_fail(e: hyper::Error) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_pattern_offsets_and_inversion() {
+        let re = regex::bytes::Regex::new("ok").unwrap();
+        let mut c = HttpCheck::new("127.0.0.1:80".parse().unwrap(), "/");
+        assert!(body_passes(&c, &re, b"..ok"));
+        assert!(!body_passes(&c, &re, b"..no"));
+        c.body_regex_min_offset = 3;
+        assert!(
+            !body_passes(&c, &re, b"..ok"),
+            "the match starts at 2, before 3"
+        );
+        assert!(
+            body_passes(&c, &re, b"..ok.ok"),
+            "the second match starts at 5"
+        );
+        assert!(
+            !body_passes(&c, &re, b"o"),
+            "shorter than the minimum offset"
+        );
+        c.body_regex_max_offset = Some(4);
+        assert!(!body_passes(&c, &re, b"..ok.ok"), "5 is after 4");
+        assert!(body_passes(&c, &re, b"...ok"), "3 is inside 3..=4");
+        c.body_regex_no_match = true;
+        assert!(!body_passes(&c, &re, b"...ok"));
+        assert!(body_passes(&c, &re, b"..ok.ok"));
+        // Lookaround context is the whole body: `\b` before the minimum offset counts.
+        let wb = regex::bytes::Regex::new(r"\bok").unwrap();
+        c = HttpCheck::new("127.0.0.1:80".parse().unwrap(), "/");
+        c.body_regex_min_offset = 1;
+        assert!(!body_passes(&c, &wb, b"xok"));
+    }
 
     #[test]
     fn host_only_strips_port_and_brackets() {

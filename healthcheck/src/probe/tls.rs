@@ -5,10 +5,10 @@ use std::sync::Arc;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::check::{TlsOptions, TlsVerify};
+use crate::check::{ClientCert, TlsOptions, TlsVerify};
 use crate::outcome::Failure;
 
 /// The system trust store read for [`TlsVerify::System`].
@@ -75,19 +75,56 @@ pub(crate) fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Fail
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| Failure::Setup(format!("tls versions: {e}")))?;
-    let config = match &opts.verify {
+    let builder = match &opts.verify {
         TlsVerify::Off => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification::new(&provider)))
-            .with_no_client_auth(),
-        TlsVerify::System => builder
-            .with_root_certificates(roots(SYSTEM_CA_FILE.as_ref())?)
-            .with_no_client_auth(),
-        TlsVerify::CaFile(p) => builder
-            .with_root_certificates(roots(p)?)
-            .with_no_client_auth(),
+            .with_custom_certificate_verifier(Arc::new(NoVerification::new(&provider))),
+        TlsVerify::System => builder.with_root_certificates(roots(SYSTEM_CA_FILE.as_ref())?),
+        TlsVerify::CaFile(p) => builder.with_root_certificates(roots(p)?),
     };
+    let mut config = match &opts.client_cert {
+        None => builder.with_no_client_auth(),
+        Some(cc) => {
+            let (chain, key) = client_identity(cc)?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                Failure::Setup(format!(
+                    "client certificate {} with key {}: {e}",
+                    cc.cert_chain.display(),
+                    cc.key.display()
+                ))
+            })?
+        }
+    };
+    config.enable_sni = opts.send_sni;
     Ok(Arc::new(config))
+}
+
+/// The certificate chain and private key of a client certificate, read from PEM files.
+fn client_identity(
+    cc: &ClientCert,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), Failure> {
+    let file_err = |what: &str, p: &std::path::Path, e: &dyn std::fmt::Display| {
+        Failure::Setup(format!("client {what} {}: {e}", p.display()))
+    };
+    let chain = CertificateDer::pem_file_iter(&cc.cert_chain)
+        .map_err(|e| file_err("certificate", &cc.cert_chain, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| file_err("certificate", &cc.cert_chain, &e))?;
+    if chain.is_empty() {
+        return Err(file_err(
+            "certificate",
+            &cc.cert_chain,
+            &"no CERTIFICATE block",
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(&cc.key).map_err(|e| {
+        file_err(
+            "key",
+            &cc.key,
+            &format!("{e} (an encrypted key must be decrypted first)"),
+        )
+    })?;
+    Ok((chain, key))
 }
 
 fn roots(path: &std::path::Path) -> Result<RootCertStore, Failure> {

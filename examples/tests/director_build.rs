@@ -12,7 +12,7 @@ use ha_failover::core::{InstanceId, StepKind, TrackerId, TrackerKind};
 use ha_failover::vrrp::router::Config as RouterConfig;
 use ha_failover::vrrp::wire::Auth;
 use ha_failover::vrrp::{AdvertInterval, Priority, Version};
-use ha_healthcheck::{Check, StartState};
+use ha_healthcheck::{Check, ClientCert, HttpProtocol, StartState, TlsVerify};
 use ha_ipvs::model::{DaemonRole, Forward, ServiceKey};
 
 fn samples() -> PathBuf {
@@ -617,7 +617,10 @@ fn udp_and_ping_checks_become_udp_and_ping_targets() {
         Duration::from_secs(5),
         "connect_timeout default"
     );
-    assert_eq!(h[1].target.warmup, Duration::ZERO);
+    assert_eq!(
+        h[1].target.warmup, h[1].target.interval,
+        "keepalived spreads first checks over one delay_loop by default"
+    );
     match &*h[2].target.check {
         Check::Udp(c) => assert!(c.require_reply && c.reply_match.is_none()),
         other => panic!("{other:?}"),
@@ -971,4 +974,97 @@ fn lower_prio_no_advert_discards_lower_priority_adverts() {
         router_of(&b, 0).lower_priority,
         LowerPriorityPolicy::Readvertise
     );
+}
+
+#[test]
+fn check_settings_inherit_check_then_real_then_virtual_server_then_keepalived_defaults() {
+    let conf = "SSL {\n certificate /etc/ka/client.pem\n key /etc/ka/client.key\n}\n\
+virtual_server 10.0.0.1 443 {\n delay_loop 10\n connect_timeout 4\n virtualhost vs.example.org\n\
+ real_server 10.0.0.2 443 {\n  retry 4\n  virtualhost rs.example.org\n\
+  SSL_GET {\n   enable_sni\n   url {\n    path /a\n    status_code 200-204 301\n    regex \"^ok$\"\n    regex_no_match\n    regex_min_offset 2\n   }\n   url {\n    path /b\n    virtualhost url.example.org\n   }\n  }\n\
+  HTTP_GET {\n   http_protocol 1.1\n   delay_before_retry 0.5\n   warmup 0\n   bind_if eth9\n   fwmark 12\n   url {\n    path /c\n   }\n  }\n\
+  DNS_CHECK {\n   name example.org\n  }\n\
+  MISC_CHECK {\n   misc_path /bin/true\n  }\n }\n\
+ real_server 10.0.0.3 443 {\n  TCP_CHECK {\n  }\n }\n}\n";
+    let l = ha_examples::director::load_keepalived_str(conf, std::path::Path::new("k.conf"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let b = build_ok(&l.config);
+    let h = &b.config.health;
+    assert_eq!(h.len(), 6, "two URLs, one each for HTTP, DNS, MISC, TCP");
+    let http = |i: usize| match &*h[i].target.check {
+        Check::Http(c) => c.clone(),
+        other => panic!("{other:?}"),
+    };
+    // SSL_GET /a: status ranges, the inverted pattern with its offset, SNI on with the real
+    // server's virtualhost (no check or URL one), the client certificate, no verification.
+    let a = http(0);
+    assert!(a.status_ok(204) && a.status_ok(301) && !a.status_ok(205) && !a.status_ok(200 + 100));
+    assert_eq!(a.body_regex.as_deref(), Some(r"^ok\n?\z"));
+    assert!(a.body_regex_no_match);
+    assert_eq!(
+        (a.body_regex_min_offset, a.body_regex_max_offset),
+        (2, None)
+    );
+    assert_eq!(a.host.as_deref(), Some("rs.example.org"));
+    assert_eq!(
+        a.protocol,
+        HttpProtocol::Http10,
+        "keepalived's default request"
+    );
+    let tls = a.tls.as_ref().unwrap();
+    assert!(tls.send_sni);
+    assert_eq!(tls.sni.as_deref(), Some("rs.example.org"));
+    assert_eq!(tls.verify, TlsVerify::Off);
+    assert_eq!(
+        tls.client_cert,
+        Some(ClientCert {
+            cert_chain: "/etc/ka/client.pem".into(),
+            key: "/etc/ka/client.key".into(),
+        })
+    );
+    // SSL_GET /b: the URL's virtualhost wins.
+    assert_eq!(http(1).host.as_deref(), Some("url.example.org"));
+    assert_eq!(http(1).tls.unwrap().sni.as_deref(), Some("url.example.org"));
+    // HTTP_GET /c: 1.1, bind_if and fwmark on the socket.
+    let c = http(2);
+    assert_eq!(c.protocol, HttpProtocol::Http11);
+    assert_eq!(c.socket.interface.as_deref(), Some("eth9"));
+    assert_eq!(c.socket.fwmark, Some(12));
+    assert!(c.tls.is_none());
+    let t = |i: usize| &h[i].target;
+    // SSL_GET: retry from the real server, timeout from the virtual server, keepalived's
+    // 3 s HTTP delay_before_retry, warmup one delay_loop.
+    assert_eq!(t(0).retries, 4);
+    assert_eq!(t(0).timeout, Duration::from_secs(4));
+    assert_eq!(t(0).interval, Duration::from_secs(10));
+    assert_eq!(t(0).delay_before_retry, Duration::from_secs(3));
+    assert_eq!(t(0).warmup, Duration::from_secs(10));
+    // HTTP_GET: its own delay_before_retry and warmup.
+    assert_eq!(t(2).delay_before_retry, Duration::from_millis(500));
+    assert_eq!(t(2).warmup, Duration::ZERO);
+    // DNS_CHECK on the same real server: retry 4 from the real server; delay_before_retry is
+    // keepalived's DNS default, the delay_loop.
+    assert_eq!(t(3).retries, 4);
+    assert_eq!(t(3).delay_before_retry, Duration::from_secs(10));
+    // The other real server: keepalived's per-checker defaults (MISC: no retry is on the
+    // first server; TCP here: retry 1, 1 s).
+    assert_eq!(t(5).retries, 1);
+    assert_eq!(t(5).delay_before_retry, Duration::from_secs(1));
+    assert_eq!(
+        t(5).timeout,
+        Duration::from_secs(4),
+        "virtual server's connect_timeout"
+    );
+    assert_eq!(
+        t(4).retries,
+        4,
+        "MISC_CHECK takes the real server's retry too"
+    );
+    // A MISC_CHECK with no retry anywhere gets keepalived's 0.
+    let conf2 = "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n  }\n  DNS_CHECK {\n  }\n }\n}\n";
+    let l =
+        ha_examples::director::load_keepalived_str(conf2, std::path::Path::new("k.conf")).unwrap();
+    let b = build_ok(&l.config);
+    assert_eq!(b.config.health[0].target.retries, 0);
+    assert_eq!(b.config.health[1].target.retries, 3, "DNS_CHECK default");
 }

@@ -172,14 +172,12 @@ fn classic_lvs_dr_pair_parses_to_the_expected_model() {
     let mut http = Check::new(CheckKind::Http);
     http.urls = vec![
         UrlCheck {
-            path: "/health".into(),
-            status_code: Some(200),
-            digest: None,
+            status_code: Some("200".parse().unwrap()),
+            ..UrlCheck::new("/health")
         },
         UrlCheck {
-            path: "/index.html".into(),
-            status_code: None,
             digest: Some("9b3a0c85a887a256d6939da88aabd8cd".into()),
+            ..UrlCheck::new("/index.html")
         },
     ];
     http.connect_timeout_ms = Some(3000);
@@ -421,8 +419,9 @@ fn safety_keywords_are_errors() {
         "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n   user nobody\n  }\n }\n}\n",
     );
     has_unsafe(&e, 5, "user");
+    // A PCRE look-ahead has no equivalent in the regex engine: an error at the regex line.
     let e = errs(
-        "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path /\n    regex \"ok\"\n   }\n  }\n }\n}\n",
+        "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  HTTP_GET {\n   url {\n    path /\n    regex \"ok(?=!)\"\n   }\n  }\n }\n}\n",
     );
     has_unsafe(&e, 6, "regex");
     // enable_script_security is honoured (kept in the model), not ignored.
@@ -834,4 +833,199 @@ fn vrrp_strict_has_keepalived_effects() {
     let l = ok(text);
     let toml = ha_examples::director::toml_format::to_toml(&l.config).unwrap();
     assert!(toml.contains("lower_prio_no_advert = true"), "{toml}");
+}
+
+/// `HTTP_GET { ... }` inside a real server of a virtual server, with `extra` lines in the
+/// virtual server and `rs_extra` in the real server.
+fn http_conf(extra: &str, rs_extra: &str, check: &str) -> String {
+    format!(
+        "virtual_server 10.0.0.1 80 {{\n{extra}\n real_server 10.0.0.2 80 {{\n{rs_extra}\n  HTTP_GET {{\n{check}\n  }}\n }}\n}}\n"
+    )
+}
+
+#[test]
+fn http_checks_carry_regex_status_ranges_virtualhost_and_protocol() {
+    let l = ok(&http_conf(
+        "",
+        "",
+        "   http_protocol 1.0C\n   virtualhost www.example.org\n   url {\n    path /health\n    status_code 200-299 301 404\n    status_code 302\n    virtualhost api.example.org\n    regex \"^service (ok|up)$\"\n    regex_options caseless no_auto_capture\n    regex_min_offset 0\n    regex_max_offset 10\n   }\n   url {\n    path /maint\n    regex MAINTENANCE\n    regex_no_match\n    regex_options dollar_endonly\n   }\n   bind_if eth1\n   fwmark 7\n   fast_recovery",
+    ));
+    let ch = &l.config.virtual_servers[0].real_servers[0].checks[0];
+    assert_eq!(ch.http_protocol, Some(HttpProtocol::Http10Close));
+    assert_eq!(ch.virtualhost.as_deref(), Some("www.example.org"));
+    assert_eq!(ch.bind_if.as_deref(), Some("eth1"));
+    assert_eq!(ch.fwmark, Some(7));
+    let u = &ch.urls[0];
+    assert_eq!(
+        u.status_code.as_ref().unwrap().0,
+        [(200, 299), (301, 301), (404, 404), (302, 302)]
+    );
+    assert_eq!(u.virtualhost.as_deref(), Some("api.example.org"));
+    // caseless became an inline flag; PCRE's `$` kept its meaning (end or before a final
+    // newline); no_auto_capture changes nothing the check can see.
+    assert_eq!(u.regex.as_deref(), Some(r"(?i)^service (ok|up)\n?\z"));
+    assert_eq!(
+        (u.regex_min_offset, u.regex_max_offset),
+        (Some(0), Some(10))
+    );
+    let re = regex::bytes::Regex::new(u.regex.as_deref().unwrap()).unwrap();
+    assert!(
+        re.is_match(b"Service OK\n")
+            && re.is_match(b"service up")
+            && !re.is_match(b"service ok\n\n")
+    );
+    let m = &ch.urls[1];
+    assert!(m.regex_no_match);
+    assert_eq!(
+        m.regex.as_deref(),
+        Some("MAINTENANCE"),
+        "dollar_endonly: no rewrite needed"
+    );
+    // fast_recovery is what happens anyway: a warning that says so, not silence.
+    assert!(
+        l.warnings.iter().any(|w| w.keyword == "fast_recovery"),
+        "{:?}",
+        l.warnings
+    );
+    assert!(
+        !l.warnings.iter().any(|w| w.keyword != "fast_recovery"),
+        "{:?}",
+        l.warnings
+    );
+
+    // The converted file reads back from TOML to the same model.
+    let text = ha_examples::director::toml_format::to_toml(&l.config).unwrap();
+    assert!(
+        text.contains("status_code = \"200-299 301 404 302\""),
+        "{text}"
+    );
+    let back = ha_examples::director::toml_format::parse_toml(&text, Path::new("x.toml")).unwrap();
+    assert_eq!(back, l.config);
+}
+
+#[test]
+fn pcre_dollar_rewrite_leaves_classes_and_escapes_alone() {
+    for (pcre, ours) in [
+        ("a$", r"a\n?\z"),
+        (r"a\$", r"a\$"),
+        ("[$]x", "[$]x"),
+        ("[]$]x$", r"[]$]x\n?\z"),
+        (r"[^]$]\Z", r"[^]$]\n?\z"),
+        (r"a\\$", r"a\\\n?\z"),
+    ] {
+        let l = ok(&http_conf(
+            "",
+            "",
+            &format!(
+                "   url {{\n    path /\n    regex \"{}\"\n   }}",
+                pcre.replace('\\', "\\\\")
+            ),
+        ));
+        let got = l.config.virtual_servers[0].real_servers[0].checks[0].urls[0]
+            .regex
+            .clone();
+        assert_eq!(got.as_deref(), Some(ours), "{pcre}");
+    }
+}
+
+#[test]
+fn regex_options_and_ssl_settings_that_cannot_be_honoured_are_errors() {
+    let e = errs(&http_conf(
+        "",
+        "",
+        "   url {\n    path /\n    regex ok\n    regex_options firstline\n   }",
+    ));
+    has_unsafe(&e, 9, "regex_options");
+    let e = errs(&http_conf(
+        "",
+        "",
+        "   url {\n    path /\n    regex ok\n    regex_options shouty\n   }",
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:9:") && e.contains("shouty")),
+        "{e:#?}"
+    );
+    let e = errs(&http_conf(
+        "",
+        "",
+        "   url {\n    path /\n    status_code 200-1000\n   }",
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:8:") && e.contains("200-1000")),
+        "{e:#?}"
+    );
+    let e = errs(&http_conf(
+        "",
+        "",
+        "   http_protocol 2\n   url {\n    path /\n   }",
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:6:") && e.contains("1.0C")),
+        "{e:#?}"
+    );
+    let e = errs(&http_conf("", "", "   alpha\n   url {\n    path /\n   }"));
+    has_unsafe(&e, 6, "alpha");
+    let e = errs(&format!(
+        "SSL {{\n certificate /etc/c.pem\n key /etc/k.pem\n password secret\n}}\n{}",
+        http_conf("", "", "   url {\n    path /\n   }")
+    ));
+    has_unsafe(&e, 4, "password");
+    // regex parameters without a regex are dropped with a warning, as keepalived does.
+    let l = ok(&http_conf(
+        "",
+        "",
+        "   url {\n    path /\n    regex_no_match\n   }",
+    ));
+    assert!(!l.config.virtual_servers[0].real_servers[0].checks[0].urls[0].regex_no_match);
+    assert!(l.warnings.iter().any(|w| w.keyword == "regex_no_match"));
+}
+
+#[test]
+fn ssl_block_sni_and_check_defaults_at_every_level() {
+    let l = ok(
+        "SSL {\n certificate /etc/ka/client.pem\n key /etc/ka/client.key\n ca /etc/ka/ca.pem\n}\nvirtual_server 10.0.0.1 443 {\n delay_loop 10\n connect_timeout 4\n retry 5\n delay_before_retry 2\n warmup 1\n virtualhost vs.example.org\n real_server 10.0.0.2 443 {\n  delay_loop 7\n  connect_timeout 3\n  retry 4\n  delay_before_retry 1.5\n  warmup 0.5\n  virtualhost rs.example.org\n  SSL_GET {\n   enable_sni\n   sni_name sni.example.org\n   url {\n    path /\n   }\n  }\n }\n}\n",
+    );
+    let ssl = l.config.global.ssl.as_ref().unwrap();
+    assert_eq!(
+        ssl.certificate.as_deref(),
+        Some(Path::new("/etc/ka/client.pem"))
+    );
+    assert_eq!(ssl.key.as_deref(), Some(Path::new("/etc/ka/client.key")));
+    assert_eq!(ssl.verify_ca, None, "keepalived never verifies with its ca");
+    assert!(
+        l.warnings.iter().any(|w| w.keyword == "ca"),
+        "{:?}",
+        l.warnings
+    );
+    let vs = &l.config.virtual_servers[0];
+    assert_eq!(
+        (
+            vs.connect_timeout_ms,
+            vs.retry,
+            vs.delay_before_retry_ms,
+            vs.warmup_ms
+        ),
+        (Some(4000), Some(5), Some(2000), Some(1000))
+    );
+    let rs = &vs.real_servers[0];
+    assert_eq!(
+        (
+            rs.delay_loop_ms,
+            rs.connect_timeout_ms,
+            rs.retry,
+            rs.delay_before_retry_ms,
+            rs.warmup_ms
+        ),
+        (Some(7000), Some(3000), Some(4), Some(1500), Some(500))
+    );
+    assert_eq!(rs.virtualhost.as_deref(), Some("rs.example.org"));
+    let ch = &rs.checks[0];
+    assert!(ch.enable_sni);
+    assert_eq!(ch.sni_name.as_deref(), Some("sni.example.org"));
+    let text = ha_examples::director::toml_format::to_toml(&l.config).unwrap();
+    let back = ha_examples::director::toml_format::parse_toml(&text, Path::new("x.toml")).unwrap();
+    assert_eq!(back, l.config);
 }

@@ -209,6 +209,10 @@ fn validation_names_the_item() {
         omega: false,
         virtualhost: None,
         real_servers: vec![],
+        connect_timeout_ms: None,
+        retry: None,
+        delay_before_retry_ms: None,
+        warmup_ms: None,
     });
     assert_eq!(validate(&c), vec![]);
     for s in [
@@ -240,6 +244,12 @@ fn validation_names_the_item() {
         notify_up: None,
         notify_down: None,
         checks: vec![http],
+        delay_loop_ms: None,
+        connect_timeout_ms: None,
+        retry: None,
+        delay_before_retry_ms: None,
+        warmup_ms: None,
+        virtualhost: None,
     });
     let e: Vec<String> = validate(&c).iter().map(ToString::to_string).collect();
     assert_eq!(

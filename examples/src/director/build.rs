@@ -35,9 +35,9 @@ use ha_failover::vrrp::router::Config as RouterConfig;
 use ha_failover::vrrp::wire::{Auth, Password};
 use ha_failover::vrrp::{AdvertInterval, Centiseconds, Priority, Seconds, Version, VrId};
 use ha_healthcheck::{
-    Check as HcCheck, DnsCheck, DnsType, HttpCheck, PingCheck, ScriptCheck, SmtpCheck,
-    SocketOptions, StartState, StatusRange, TargetConfig, TcpCheck, TlsOptions, TlsVerify,
-    UdpCheck, UdpReplyMatch, parse_keepalived_hex,
+    Check as HcCheck, ClientCert, DnsCheck, DnsType, HttpCheck, HttpProtocol, PingCheck,
+    ScriptCheck, SmtpCheck, SocketOptions, StartState, StatusRange, TargetConfig, TcpCheck,
+    TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch, parse_keepalived_hex,
 };
 use ha_ipvs::model::{
     DaemonRole, Destination, Family as IpvsFamily, Forward, Persistence, Protocol as IpvsProtocol,
@@ -45,8 +45,9 @@ use ha_ipvs::model::{
 };
 
 use super::model::{
-    Check, CheckKind, Config, Family, Instance, Method, Notify, Protocol, RealServer as RsModel,
-    Step as StepModel, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
+    Check, CheckKind, Config, Family, HttpProtocol as HttpProtocolModel, Instance, Method, Notify,
+    Protocol, RealServer as RsModel, SslClient, Step as StepModel, UDP_DEFAULT_PAYLOAD, Vip,
+    VirtualServer,
 };
 
 /// Why a configuration cannot be turned into a runtime configuration. Each names the
@@ -352,7 +353,7 @@ pub fn build(
 
     let mut health = Vec::new();
     for vs in &cfg.virtual_servers {
-        let (vcfg, targets) = virtual_server(vs, &mut notes)?;
+        let (vcfg, targets) = virtual_server(vs, cfg.global.ssl.as_ref(), &mut notes)?;
         let id = b.add_virtual_server(vcfg)?;
         for (index, target) in targets {
             health.push(HealthTarget {
@@ -621,6 +622,7 @@ fn rs_name(rs: &RsModel) -> String {
 
 fn virtual_server(
     vs: &VirtualServer,
+    ssl: Option<&SslClient>,
     notes: &mut Vec<String>,
 ) -> Result<(VirtualServerConfig, Vec<(usize, TargetConfig)>), BuildError> {
     let bad = |detail: String| BuildError::VirtualServer {
@@ -724,7 +726,7 @@ fn virtual_server(
     let mut targets = Vec::new();
     for (index, rs) in vs.real_servers.iter().enumerate() {
         for ch in &rs.checks {
-            for t in check_targets(vs, rs, ch)? {
+            for t in check_targets(vs, rs, ch, ssl)? {
                 targets.push((index, t));
             }
         }
@@ -737,6 +739,7 @@ fn check_targets(
     vs: &VirtualServer,
     rs: &RsModel,
     ch: &Check,
+    ssl: Option<&SslClient>,
 ) -> Result<Vec<TargetConfig>, BuildError> {
     let kind = ch.kind.keepalived_name();
     let bad = |detail: String| BuildError::Check {
@@ -764,6 +767,8 @@ fn check_targets(
     let socket = SocketOptions {
         bind_addr: ch.bind_ip,
         bind_port: ch.bind_port,
+        interface: ch.bind_if.clone(),
+        fwmark: ch.fwmark,
         ..SocketOptions::default()
     };
     let checks: Vec<HcCheck> = match ch.kind {
@@ -781,9 +786,20 @@ fn check_targets(
                 .iter()
                 .map(|u| {
                     let mut h = HttpCheck::new(a, u.path.clone());
-                    h.host = ch.virtualhost.clone().or(vs.virtualhost.clone());
-                    if let Some(s) = u.status_code {
-                        h.status = vec![StatusRange { min: s, max: s }];
+                    // keepalived's order: the URL's, the check's, the real server's, the
+                    // virtual server's virtualhost.
+                    h.host = u
+                        .virtualhost
+                        .clone()
+                        .or(ch.virtualhost.clone())
+                        .or(rs.virtualhost.clone())
+                        .or(vs.virtualhost.clone());
+                    if let Some(codes) = &u.status_code {
+                        h.status = codes
+                            .0
+                            .iter()
+                            .map(|&(min, max)| StatusRange { min, max })
+                            .collect();
                     }
                     if let Some(d) = &u.digest {
                         h.digest =
@@ -791,12 +807,39 @@ fn check_targets(
                                 bad(format!("digest {d:?} is not 32 hex digits"))
                             })?);
                     }
+                    // Validation checked that the pattern compiles.
+                    if let Some(r) = &u.regex {
+                        h.body_regex = Some(r.clone());
+                        h.body_regex_no_match = u.regex_no_match;
+                        h.body_regex_min_offset = u.regex_min_offset.map_or(0, |o| o as usize);
+                        h.body_regex_max_offset = u.regex_max_offset.map(|o| o as usize);
+                    }
+                    h.protocol = match ch.http_protocol.unwrap_or_default() {
+                        HttpProtocolModel::Http10 => HttpProtocol::Http10,
+                        HttpProtocolModel::Http10Close => HttpProtocol::Http10Close,
+                        HttpProtocolModel::Http11 => HttpProtocol::Http11,
+                    };
                     if ch.kind == CheckKind::Ssl {
-                        // keepalived's SSL_GET checks liveness, not the certificate.
-                        h.tls = Some(TlsOptions {
-                            sni: h.host.clone(),
-                            verify: TlsVerify::Off,
+                        // keepalived's SSL_GET checks liveness, not the certificate, unless
+                        // a CA to verify against is configured (TOML only).
+                        let mut t = TlsOptions::new(match ssl.and_then(|s| s.verify_ca.clone()) {
+                            Some(ca) => TlsVerify::CaFile(ca),
+                            None => TlsVerify::Off,
                         });
+                        t.send_sni = ch.enable_sni;
+                        t.sni = ch.sni_name.clone().or(h.host.clone());
+                        if let Some(SslClient {
+                            certificate: Some(cert_chain),
+                            key: Some(key),
+                            ..
+                        }) = ssl
+                        {
+                            t.client_cert = Some(ClientCert {
+                                cert_chain: cert_chain.clone(),
+                                key: key.clone(),
+                            });
+                        }
+                        h.tls = Some(t);
                     }
                     h.socket = socket.clone();
                     Ok(HcCheck::Http(h))
@@ -859,20 +902,50 @@ fn check_targets(
         }
         CheckKind::Ping => vec![HcCheck::Ping(PingCheck { addr: ip, socket })],
     };
-    let interval = ms(ch.delay_loop_ms.unwrap_or(vs.delay_loop_ms));
+    // keepalived's inheritance (`validate_check_config`): the check's value, else the real
+    // server's, else the virtual server's, else the checker's default.
+    let delay_loop = ch
+        .delay_loop_ms
+        .or(rs.delay_loop_ms)
+        .unwrap_or(vs.delay_loop_ms);
+    let interval = ms(delay_loop);
     let timeout = match ch.kind {
         CheckKind::Misc => ch.misc_timeout_ms.map(ms).unwrap_or(interval),
-        _ => ms(ch.connect_timeout_ms.unwrap_or(5000)),
+        _ => ms(ch
+            .connect_timeout_ms
+            .or(rs.connect_timeout_ms)
+            .or(vs.connect_timeout_ms)
+            .unwrap_or(5000)),
     };
+    let retries = ch.retry.or(rs.retry).or(vs.retry).unwrap_or(match ch.kind {
+        CheckKind::Dns => 3,
+        CheckKind::Misc => 0,
+        _ => 1,
+    });
+    let delay_before_retry = ch
+        .delay_before_retry_ms
+        .or(rs.delay_before_retry_ms)
+        .or(vs.delay_before_retry_ms)
+        .unwrap_or(match ch.kind {
+            CheckKind::Http | CheckKind::Ssl => 3000,
+            CheckKind::Dns => delay_loop,
+            _ => 1000,
+        });
+    // keepalived spreads first checks over one delay_loop unless told otherwise.
+    let warmup = ch
+        .warmup_ms
+        .or(rs.warmup_ms)
+        .or(vs.warmup_ms)
+        .unwrap_or(delay_loop);
     Ok(checks
         .into_iter()
         .map(|c| {
             let mut t = TargetConfig::new(Arc::new(c));
             t.interval = interval;
             t.timeout = timeout;
-            t.retries = ch.retry.unwrap_or(1);
-            t.delay_before_retry = ms(ch.delay_before_retry_ms.unwrap_or(1000));
-            t.warmup = ms(ch.warmup_ms.unwrap_or(0));
+            t.retries = retries;
+            t.delay_before_retry = ms(delay_before_retry);
+            t.warmup = ms(warmup);
             t.start = if vs.alpha {
                 StartState::Down
             } else {

@@ -84,6 +84,9 @@ pub struct Global {
     /// and CAP_IPC_LOCK or root. Off by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realtime_priority: Option<u8>,
+    /// The client side of SSL checks (keepalived's top-level `SSL { }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<SslClient>,
 }
 
 /// Where the status socket is when `global.status_socket` is not set.
@@ -595,6 +598,18 @@ pub struct VirtualServer {
     /// The real servers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub real_servers: Vec<RealServer>,
+    /// Default `connect_timeout_ms` of its checks (keepalived sets it at virtual-server level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_ms: Option<u64>,
+    /// Default `retry` of its checks (keepalived sets it at virtual-server level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<u32>,
+    /// Default `delay_before_retry_ms` of its checks (keepalived sets it at virtual-server level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_before_retry_ms: Option<u64>,
+    /// Default `warmup_ms` of its checks (keepalived sets it at virtual-server level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_ms: Option<u64>,
 }
 
 fn default_scheduler() -> String {
@@ -639,6 +654,24 @@ pub struct RealServer {
     /// Health checks; all must pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
+    /// Default `delay_loop_ms` of its checks (before the virtual server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_loop_ms: Option<u64>,
+    /// Default `connect_timeout_ms` of its checks (before the virtual server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout_ms: Option<u64>,
+    /// Default `retry` of its checks (before the virtual server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<u32>,
+    /// Default `delay_before_retry_ms` of its checks (before the virtual server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_before_retry_ms: Option<u64>,
+    /// Default `warmup_ms` of its checks (before the virtual server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_ms: Option<u64>,
+    /// Default `Host:` header of its HTTP/SSL checks (before the virtual server's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtualhost: Option<String>,
 }
 
 fn one_u32() -> u32 {
@@ -763,6 +796,40 @@ pub struct Check {
     /// with `udp_reply`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub udp_max_reply_length: Option<u16>,
+    /// Interface the check's socket is bound to (keepalived `bind_if`, `SO_BINDTODEVICE`);
+    /// needed with an IPv6 link-local `bind_ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_if: Option<String>,
+    /// Firewall mark on the check's packets (keepalived `fwmark`, `SO_MARK`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fwmark: Option<u32>,
+    /// HTTP/SSL: request version and `Connection` header (keepalived `http_protocol`;
+    /// default `1.0`, keepalived's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_protocol: Option<HttpProtocol>,
+    /// SSL: send the server name in the handshake (keepalived `enable_sni`; off by default as
+    /// in keepalived). The name is `sni_name`, else the URL's, the check's, the real server's
+    /// or the virtual server's `virtualhost`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub enable_sni: bool,
+    /// SSL: the name sent with `enable_sni` (keepalived `sni_name`; implies `enable_sni`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni_name: Option<String>,
+}
+
+/// The HTTP request version of an HTTP/SSL check (keepalived `http_protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum HttpProtocol {
+    /// `HTTP/1.0`, no `Connection` header (keepalived's default).
+    #[default]
+    #[serde(rename = "1.0")]
+    Http10,
+    /// `HTTP/1.0` with `Connection: close`.
+    #[serde(rename = "1.0C")]
+    Http10Close,
+    /// `HTTP/1.1` with `Connection: close`.
+    #[serde(rename = "1.1")]
+    Http11,
 }
 
 /// What a UDP check sends when `udp_payload` is not set: keepalived 2.2.7's 32 bytes
@@ -796,6 +863,11 @@ impl Check {
             udp_reply: None,
             udp_min_reply_length: None,
             udp_max_reply_length: None,
+            bind_if: None,
+            fwmark: None,
+            http_protocol: None,
+            enable_sni: false,
+            sni_name: None,
         }
     }
 }
@@ -806,10 +878,141 @@ impl Check {
 pub struct UrlCheck {
     /// Path (and query) to GET.
     pub path: String,
-    /// Expected status (default: any 2xx).
+    /// Accepted status codes (default: any 2xx): one code (`200`), or codes and ranges as
+    /// keepalived writes them (`"200-299 301"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<u16>,
+    pub status_code: Option<StatusCodes>,
     /// Expected MD5 of the body, 32 hex digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// `Host:` header for this URL (keepalived's `virtualhost` inside `url`), before the
+    /// check's, the real server's and the virtual server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtualhost: Option<String>,
+    /// A pattern the body must match, anywhere unless anchored, in the `regex` crate's syntax
+    /// (keepalived `regex`, PCRE; its `regex_options` become inline flags such as `(?i)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+    /// The check fails when the body matches `regex` (keepalived `regex_no_match`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub regex_no_match: bool,
+    /// The earliest body offset a match may start at (keepalived `regex_min_offset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex_min_offset: Option<u32>,
+    /// The latest body offset a match may start at (keepalived `regex_max_offset`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex_max_offset: Option<u32>,
+}
+
+impl UrlCheck {
+    /// A URL check of `path` with every option at its default.
+    pub fn new(path: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            status_code: None,
+            digest: None,
+            virtualhost: None,
+            regex: None,
+            regex_no_match: false,
+            regex_min_offset: None,
+            regex_max_offset: None,
+        }
+    }
+}
+
+/// HTTP status codes and ranges, each `100..=999` (keepalived's `status_code` bounds).
+///
+/// Serialized as one integer when it is a single code, otherwise as keepalived writes it:
+/// a string of codes and `MIN-MAX` ranges separated by spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "StatusCodesRepr", into = "StatusCodesRepr")]
+pub struct StatusCodes(pub Vec<(u16, u16)>);
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum StatusCodesRepr {
+    One(u16),
+    Text(String),
+}
+
+impl FromStr for StatusCodes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut v = Vec::new();
+        for item in s
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|w| !w.is_empty())
+        {
+            let (a, b) = item.split_once('-').unwrap_or((item, item));
+            let code = |t: &str| {
+                t.parse::<u16>()
+                    .ok()
+                    .filter(|c| (100..=999).contains(c))
+                    .ok_or_else(|| {
+                        format!("{item:?} is not a status code 100..=999 or a range MIN-MAX")
+                    })
+            };
+            let (min, max) = (code(a)?, code(b)?);
+            if min > max {
+                return Err(format!("range {item:?} is empty (min above max)"));
+            }
+            v.push((min, max));
+        }
+        if v.is_empty() {
+            return Err("no status code".into());
+        }
+        Ok(StatusCodes(v))
+    }
+}
+
+impl fmt::Display for StatusCodes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (a, b)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            if a == b {
+                write!(f, "{a}")?;
+            } else {
+                write!(f, "{a}-{b}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TryFrom<StatusCodesRepr> for StatusCodes {
+    type Error = String;
+    fn try_from(r: StatusCodesRepr) -> Result<Self, Self::Error> {
+        match r {
+            StatusCodesRepr::One(c) => c.to_string().parse(),
+            StatusCodesRepr::Text(t) => t.parse(),
+        }
+    }
+}
+
+impl From<StatusCodes> for StatusCodesRepr {
+    fn from(s: StatusCodes) -> Self {
+        match s.0.as_slice() {
+            [(a, b)] if a == b => StatusCodesRepr::One(*a),
+            _ => StatusCodesRepr::Text(s.to_string()),
+        }
+    }
+}
+
+/// The client side of HTTPS checks (keepalived's top-level `SSL { }`): a client certificate
+/// presented to servers that ask for one, and a CA to verify servers against.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SslClient {
+    /// The client certificate chain, PEM (keepalived `certificate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<std::path::PathBuf>,
+    /// Its private key, PEM, not encrypted (keepalived `key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<std::path::PathBuf>,
+    /// Verify every SSL check's server certificate against this PEM CA file. keepalived's
+    /// `ca` loads a file but never verifies, so the keepalived reader does not set this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_ca: Option<std::path::PathBuf>,
 }

@@ -425,6 +425,13 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
             reason: format!("realtime priority {p} is outside 1..=99"),
         });
     }
+    if let Some(ssl) = &cfg.global.ssl
+        && ssl.certificate.is_some() != ssl.key.is_some()
+    {
+        errs.push(ValidationError::BadGlobal {
+            reason: "ssl: a client certificate needs both certificate and key".into(),
+        });
+    }
     if let Some(d) = &cfg.global.sync_daemon {
         let bad = |reason: String| ValidationError::BadGlobal { reason };
         if !instances.contains(d.instance.as_str()) {
@@ -661,11 +668,35 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
                 {
                     bad_c(format!("digest {d:?} is not 32 hex digits (an MD5)"));
                 }
-                if let Some(s) = u.status_code
-                    && !(100..=599).contains(&s)
+                if let Some(r) = &u.regex {
+                    if let Err(e) = regex::bytes::Regex::new(r) {
+                        let why = e.to_string();
+                        let why = why.lines().last().unwrap_or_default().trim();
+                        bad_c(format!("url {:?}: regex {r:?}: {why}", u.path));
+                    }
+                } else if u.regex_no_match
+                    || u.regex_min_offset.is_some()
+                    || u.regex_max_offset.is_some()
                 {
-                    bad_c(format!("status_code {s} is outside 100..=599"));
+                    bad_c(format!(
+                        "url {:?}: regex_no_match and regex offsets need a regex",
+                        u.path
+                    ));
                 }
+                if let (Some(min), Some(max)) = (u.regex_min_offset, u.regex_max_offset)
+                    && min > max
+                {
+                    bad_c(format!(
+                        "url {:?}: regex_min_offset {min} is above regex_max_offset {max}",
+                        u.path
+                    ));
+                }
+            }
+            if !http && c.http_protocol.is_some() {
+                bad_c("http_protocol is only for HTTP_GET and SSL_GET".into());
+            }
+            if c.kind != CheckKind::Ssl && (c.enable_sni || c.sni_name.is_some()) {
+                bad_c("enable_sni and sni_name are only for SSL_GET".into());
             }
             if c.kind != CheckKind::Dns && (c.dns_name.is_some() || c.dns_type.is_some()) {
                 bad_c("type and name are only for DNS_CHECK".into());

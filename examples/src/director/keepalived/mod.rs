@@ -17,9 +17,9 @@ use std::str::FromStr;
 use parse::Node;
 
 use super::model::{
-    Auth, Check, CheckKind, Config, Family, InitialState, Instance, Method, Notify, Protocol,
-    RealServer, SorryServer, SyncDaemon, SyncGroup, TrackInterface, TrackScript, TrackScriptRef,
-    UrlCheck, Vip, VirtualServer,
+    Auth, Check, CheckKind, Config, Family, HttpProtocol, InitialState, Instance, Method, Notify,
+    Protocol, RealServer, SorryServer, SslClient, StatusCodes, SyncDaemon, SyncGroup,
+    TrackInterface, TrackScript, TrackScriptRef, UrlCheck, Vip, VirtualServer,
 };
 use super::validate::Item;
 use super::{ConfigError, Location, Warning};
@@ -319,6 +319,7 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
                     cfg.virtual_servers.push(v);
                 }
             }
+            "SSL" => ssl_block(&mut c, n, &mut cfg),
             "virtual_server_group" => c.warn(
                 n,
                 "ignored: virtual server groups are not supported (a `virtual_server group` using it is an error)",
@@ -907,10 +908,19 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
         omega: false,
         virtualhost: None,
         real_servers: Vec::new(),
+        connect_timeout_ms: None,
+        retry: None,
+        delay_before_retry_ms: None,
+        warmup_ms: None,
     };
     for k in c.block(n) {
         match k.keyword.as_str() {
             "delay_loop" => vs.delay_loop_ms = c.timer(k).unwrap_or(0),
+            // Defaults for the checks of every real server (keepalived 2.x).
+            "connect_timeout" => vs.connect_timeout_ms = c.timer(k),
+            "retry" => vs.retry = c.num(k, "a count"),
+            "delay_before_retry" => vs.delay_before_retry_ms = c.timer(k),
+            "warmup" => vs.warmup_ms = c.timer(k),
             // lb_algo is the old spelling of lvs_sched.
             "lvs_sched" | "lb_algo" => vs.scheduler = c.arg(k).unwrap_or_default().to_string(),
             // lb_kind is the old spelling of lvs_method.
@@ -1016,6 +1026,12 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
         notify_up: None,
         notify_down: None,
         checks: Vec::new(),
+        delay_loop_ms: None,
+        connect_timeout_ms: None,
+        retry: None,
+        delay_before_retry_ms: None,
+        warmup_ms: None,
+        virtualhost: None,
     };
     let Some(block) = &n.block else {
         return Some(rs);
@@ -1036,6 +1052,35 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
             }
             "notify_down" => {
                 rs.notify_down = c.command(k);
+                continue;
+            }
+            // Defaults for this real server's checks (keepalived 2.x).
+            "delay_loop" => {
+                rs.delay_loop_ms = c.timer(k);
+                continue;
+            }
+            "connect_timeout" => {
+                rs.connect_timeout_ms = c.timer(k);
+                continue;
+            }
+            "retry" => {
+                rs.retry = c.num(k, "a count");
+                continue;
+            }
+            "delay_before_retry" => {
+                rs.delay_before_retry_ms = c.timer(k);
+                continue;
+            }
+            "warmup" => {
+                rs.warmup_ms = c.timer(k);
+                continue;
+            }
+            "virtualhost" => {
+                rs.virtualhost = c.arg(k).map(str::to_string);
+                continue;
+            }
+            "alpha" => {
+                c.unsafe_(k, ALPHA_LEVEL);
                 continue;
             }
             "TCP_CHECK" => CheckKind::Tcp,
@@ -1090,40 +1135,23 @@ fn check(c: &mut Conv, n: &Node, kind: CheckKind) -> Vec<Check> {
             continue;
         }
         match (kind, k.keyword.as_str()) {
-            (CheckKind::Http | CheckKind::Ssl, "url") => {
-                let mut u = UrlCheck {
-                    path: String::new(),
-                    status_code: None,
-                    digest: None,
-                };
-                for p in c.block(k) {
-                    match p.keyword.as_str() {
-                        "path" => u.path = c.arg(p).unwrap_or_default().to_string(),
-                        "digest" => u.digest = c.arg(p).map(str::to_ascii_lowercase),
-                        "status_code" => {
-                            if p.args.len() > 1 || p.args.first().is_some_and(|a| a.contains('-')) {
-                                c.unsafe_(p, "only one status code is supported; the check would accept other codes than configured");
-                            } else {
-                                u.status_code = c.num(p, "an HTTP status code");
-                            }
-                        }
-                        "regex" | "regex_no_match" | "regex_options" | "regex_stack" | "regex_min_offset"
-                        | "regex_max_offset" => c.unsafe_(
-                            p,
-                            "body regex matching is not supported; the check would pass servers that fail it",
-                        ),
-                        _ => c.warn(p, "ignored"),
-                    }
+            (CheckKind::Http | CheckKind::Ssl, "url") => ch.urls.push(url(c, k)),
+            (CheckKind::Http | CheckKind::Ssl, "http_protocol") => match c.arg(k) {
+                Some("1.0") => ch.http_protocol = Some(HttpProtocol::Http10),
+                Some("1.0C" | "1.0c") => ch.http_protocol = Some(HttpProtocol::Http10Close),
+                Some("1.1") => ch.http_protocol = Some(HttpProtocol::Http11),
+                Some(v) => c.bad(k, v, "1.0, 1.0C or 1.1"),
+                None => {}
+            },
+            (CheckKind::Http | CheckKind::Ssl, "fast_recovery") => {
+                if c.flag(k) {
+                    c.warn(k, "every URL is checked in every period already (what fast_recovery asks for)");
                 }
-                if u.path.is_empty() {
-                    c.error(
-                        k,
-                        KeepalivedErrorKind::MissingArgument {
-                            keyword: "path".into(),
-                        },
-                    );
-                }
-                ch.urls.push(u);
+            }
+            (CheckKind::Ssl, "enable_sni") => ch.enable_sni = c.flag(k),
+            (CheckKind::Ssl, "sni_name") => {
+                ch.sni_name = c.arg(k).map(str::to_string);
+                ch.enable_sni = true;
             }
             (CheckKind::Http | CheckKind::Ssl, "virtualhost") => {
                 ch.virtualhost = c.arg(k).map(str::to_string)
@@ -1208,10 +1236,276 @@ fn common_check_key(c: &mut Conv, k: &Node, ch: &mut Check) -> bool {
         "delay_before_retry" => ch.delay_before_retry_ms = c.timer(k),
         "bind_port" => ch.bind_port = c.num(k, "a port"),
         "warmup" => ch.warmup_ms = c.timer(k),
-        "bind_if" | "fwmark" | "log_all_failures" | "alpha" => c.warn(k, "ignored"),
+        "bind_if" => ch.bind_if = c.arg(k).map(str::to_string),
+        "fwmark" => ch.fwmark = c.num(k, "a mark 0..=4294967295"),
+        "alpha" => c.unsafe_(k, ALPHA_LEVEL),
+        "log_all_failures" => {
+            if c.flag(k) {
+                c.warn(
+                    k,
+                    "every failed attempt is logged at debug level; a real server going down is logged at warn",
+                );
+            }
+        }
         _ => return false,
     }
     true
+}
+
+/// Why `alpha` below the virtual server is refused.
+const ALPHA_LEVEL: &str = "alpha is supported on the virtual_server only (it decides whether its real servers start in the pool); set it there";
+
+/// One `url { }` block of an `HTTP_GET` / `SSL_GET`.
+fn url(c: &mut Conv, k: &Node) -> UrlCheck {
+    let mut u = UrlCheck::new("");
+    let mut codes: Vec<(u16, u16)> = Vec::new();
+    let mut options: Vec<&Node> = Vec::new();
+    let mut regex_only: Vec<&Node> = Vec::new();
+    let mut regex_at: Option<&Node> = None;
+    let block = c.block(k);
+    for p in block {
+        match p.keyword.as_str() {
+            "path" => u.path = c.arg(p).unwrap_or_default().to_string(),
+            "digest" => u.digest = c.arg(p).map(str::to_ascii_lowercase),
+            "virtualhost" => u.virtualhost = c.arg(p).map(str::to_string),
+            "status_code" => {
+                if c.arg(p).is_some() {
+                    for a in &p.args {
+                        match a.parse::<StatusCodes>() {
+                            Ok(s) => codes.extend(s.0),
+                            Err(_) => c.bad(p, a, "a status code 100..=999 or a range MIN-MAX"),
+                        }
+                    }
+                }
+            }
+            "regex" => match p.args.as_slice() {
+                [r] => {
+                    u.regex = Some(r.clone());
+                    regex_at = Some(p);
+                }
+                [] => {
+                    c.arg(p);
+                }
+                more => c.bad(
+                    p,
+                    &more.join(" "),
+                    "one pattern (quote it if it has spaces)",
+                ),
+            },
+            "regex_no_match" => {
+                u.regex_no_match = c.flag(p);
+                regex_only.push(p);
+            }
+            "regex_options" => {
+                options.push(p);
+                regex_only.push(p);
+            }
+            "regex_min_offset" => {
+                u.regex_min_offset = c.num(p, "a byte offset");
+                regex_only.push(p);
+            }
+            "regex_max_offset" => {
+                u.regex_max_offset = c.num(p, "a byte offset");
+                regex_only.push(p);
+            }
+            "regex_stack" => {
+                c.warn(
+                    p,
+                    "ignored: PCRE's JIT stack size; the regex engine here needs none",
+                );
+                regex_only.push(p);
+            }
+            _ => c.warn(p, "ignored"),
+        }
+    }
+    if !codes.is_empty() {
+        u.status_code = Some(StatusCodes(codes));
+    }
+    if u.path.is_empty() {
+        c.error(
+            k,
+            KeepalivedErrorKind::MissingArgument {
+                keyword: "path".into(),
+            },
+        );
+    }
+    match u.regex.take() {
+        Some(pattern) => u.regex = pcre_to_regex(c, regex_at.unwrap_or(k), &pattern, &options),
+        None => {
+            // keepalived drops regex parameters without a regex, with a log line.
+            for p in regex_only {
+                c.warn(p, "ignored: there is no regex in this url");
+            }
+            u.regex_no_match = false;
+            u.regex_min_offset = None;
+            u.regex_max_offset = None;
+        }
+    }
+    if let (Some(min), Some(max)) = (u.regex_min_offset, u.regex_max_offset)
+        && min > max
+    {
+        c.error(
+            k,
+            KeepalivedErrorKind::BadValue {
+                keyword: "regex_min_offset".into(),
+                value: min.to_string(),
+                expected: "at most regex_max_offset",
+            },
+        );
+    }
+    u
+}
+
+/// keepalived's `regex` (PCRE2) with its `regex_options`, as a pattern of the `regex` crate:
+/// the options become inline flags, and PCRE's `$` (end, or before a final newline) is
+/// rewritten so that it keeps that meaning. A pattern or option the `regex` crate cannot
+/// express is an error: the check would pass or fail other bodies than keepalived's.
+fn pcre_to_regex(c: &mut Conv, at: &Node, pattern: &str, options: &[&Node]) -> Option<String> {
+    let mut flags = String::new();
+    let mut dollar_endonly = false;
+    let mut multiline = false;
+    for o in options {
+        for opt in &o.args {
+            let flag = match opt.as_str() {
+                "caseless" => "i",
+                "multiline" => {
+                    multiline = true;
+                    "m"
+                }
+                "dotall" => "s",
+                "extended" => "x",
+                "ungreedy" => "U",
+                "never_utf" | "never_ucp" => "-u",
+                "dollar_endonly" => {
+                    dollar_endonly = true;
+                    ""
+                }
+                // Unicode matching is the regex crate's default; the rest only tune PCRE's
+                // compiler or forbid syntax the regex crate has not got.
+                "utf" | "ucp" | "auto_callout" | "no_auto_capture" | "no_auto_possess"
+                | "no_dotstar_anchor" | "no_start_optimize" | "dupnames" | "never_backslash_c"
+                | "use_offset_limit" => "",
+                "allow_empty_class"
+                | "alt_bsux"
+                | "match_unset_backref"
+                | "alt_circumflex"
+                | "alt_verbnames"
+                | "firstline" => {
+                    c.unsafe_(o, &format!("regex option {opt:?} changes what the pattern matches and has no equivalent here"));
+                    continue;
+                }
+                other => {
+                    c.bad(o, other, "a PCRE2 option keepalived knows (caseless, multiline, dotall, extended, ungreedy, ...)");
+                    continue;
+                }
+            };
+            if flag == "-u" {
+                flags.push_str("(?-u)");
+            } else if !flag.is_empty() {
+                flags.push_str(&format!("(?{flag})"));
+            }
+        }
+    }
+    let body = if dollar_endonly || multiline {
+        pattern.to_string()
+    } else {
+        pcre_dollars(pattern)
+    };
+    let out = format!("{flags}{body}");
+    match regex::bytes::Regex::new(&out) {
+        Ok(_) => Some(out),
+        Err(e) => {
+            let first = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            c.unsafe_(
+                at,
+                &format!("regex {pattern:?} cannot be run here ({first}): PCRE features such as look-around and back-references have no equivalent"),
+            );
+            None
+        }
+    }
+}
+
+/// Rewrites PCRE's unescaped `$` outside classes (and `\Z`) as `\n?\z`: end of the body or
+/// before a final newline, which is what they mean in PCRE without `multiline` or
+/// `dollar_endonly`. Only where a match starts matters to the check, so consuming the newline
+/// changes nothing.
+fn pcre_dollars(p: &str) -> String {
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut chars = p.chars();
+    let mut class = false;
+    while let Some(ch) = chars.next() {
+        match ch {
+            '\\' => match chars.next() {
+                Some('Z') if !class => out.push_str("\\n?\\z"),
+                Some(n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            },
+            '[' if !class => {
+                class = true;
+                out.push('[');
+                // A `]` right after `[` or `[^` is a literal member.
+                let rest = chars.as_str();
+                let skip = if rest.starts_with("^]") {
+                    2
+                } else if rest.starts_with(']') {
+                    1
+                } else {
+                    0
+                };
+                out.push_str(&rest[..skip]);
+                chars = rest[skip..].chars();
+            }
+            ']' if class => {
+                class = false;
+                out.push(']');
+            }
+            '$' if !class => out.push_str("\\n?\\z"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The top-level `SSL { }` block: the client side of every `SSL_GET`.
+fn ssl_block(c: &mut Conv, n: &Node, cfg: &mut Config) {
+    let mut ssl = SslClient::default();
+    for k in c.block(n) {
+        match k.keyword.as_str() {
+            "certificate" => ssl.certificate = c.arg(k).map(Into::into),
+            "key" => ssl.key = c.arg(k).map(Into::into),
+            "password" => c.unsafe_(
+                k,
+                "encrypted private keys are not supported: the SSL checks could not present their certificate (decrypt the key with `openssl pkey -in KEY -out KEY.plain`)",
+            ),
+            "ca" => c.warn(
+                k,
+                "not used for verification: keepalived loads it but never verifies server certificates, and neither does this check (global.ssl.verify_ca in TOML verifies)",
+            ),
+            _ => c.warn(k, "ignored"),
+        }
+    }
+    if ssl.certificate.is_some() != ssl.key.is_some() {
+        c.error(
+            n,
+            KeepalivedErrorKind::MissingArgument {
+                keyword: if ssl.key.is_none() {
+                    "key".into()
+                } else {
+                    "certificate".into()
+                },
+            },
+        );
+    }
+    cfg.global.ssl = Some(ssl);
 }
 
 /// A `UDP_CHECK` HEX_STR argument (`payload`, `require_reply`), joined over all arguments

@@ -179,3 +179,208 @@ fn host_ping_check_from_keepalived_conf_is_up_while_the_host_answers() {
     );
     drop(lab);
 }
+
+/// Waits until something listens on `addr` inside `host` (a TCP connect succeeds).
+fn wait_listening(host: &Host, addr: &str) {
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let up = ha_testsupport::wait_until(Duration::from_secs(15), || {
+        host.run_in(move || {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        })
+    });
+    assert!(up, "nothing listens on {addr}");
+}
+
+fn http_conf(port: u16, ssl: &str, checks: &str) -> String {
+    format!(
+        "{ssl}virtual_server 10.79.0.100 {port} {{\n    real_server {RS} {port} {{\n{checks}\n    }}\n}}\n"
+    )
+}
+
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_http_get_regex_status_ranges_and_protocol_against_a_real_web_server() {
+    ha_testsupport::require_tool("python3", "python3");
+    let mut lab = Lab::new("httpchk");
+    let director = lab.add_host("dir", &["10.79.0.1/24"]);
+    let rs = lab.add_host("rs", &[&format!("{RS}/24")]);
+    let www = lab.dir().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("health"), "Service OK\n").unwrap();
+    let www_s = www.to_string_lossy().into_owned();
+    let server = lab.spawn(
+        &rs,
+        &[
+            "python3",
+            "-m",
+            "http.server",
+            "8080",
+            "--bind",
+            RS,
+            "--directory",
+            &www_s,
+        ],
+    );
+    wait_listening(&rs, &format!("{RS}:8080"));
+
+    let checks = checks_of(&http_conf(
+        8080,
+        "",
+        "        HTTP_GET {\n            connect_timeout 2\n            url {\n                path /health\n                status_code 200-299\n                regex \"^service (ok|up)$\"\n                regex_options caseless\n            }\n            url {\n                path /missing\n                status_code 301 400-404\n            }\n        }\n        HTTP_GET {\n            connect_timeout 2\n            http_protocol 1.1\n            url {\n                path /health\n                regex OK\n                regex_no_match\n            }\n            url {\n                path /missing\n            }\n        }\n",
+    ));
+    assert_eq!(checks.len(), 4);
+    let run = |i: usize| probe_from(&director, &checks[i].0, checks[i].1);
+    assert_eq!(
+        run(0),
+        Outcome::UP,
+        "the body matches, case-insensitively, up to the final newline"
+    );
+    assert_eq!(run(1), Outcome::UP, "404 is inside 400-404");
+    assert_eq!(
+        run(2),
+        Outcome::Down(Failure::BodyMismatch),
+        "regex_no_match"
+    );
+    assert_eq!(
+        run(3),
+        Outcome::Down(Failure::Status(404)),
+        "default: any 2xx"
+    );
+    // keepalived's default request is HTTP/1.0; `http_protocol 1.1` sends 1.1. The server's
+    // access log shows the request lines it received.
+    let log = server.stderr();
+    assert!(log.contains("\"GET /health HTTP/1.0\""), "{log}");
+    assert!(log.contains("\"GET /health HTTP/1.1\""), "{log}");
+    // The service reports trouble: the body no longer matches, the inverted check passes.
+    std::fs::write(www.join("health"), "service degraded\n").unwrap();
+    assert_eq!(run(0), Outcome::Down(Failure::BodyMismatch));
+    assert_eq!(run(2), Outcome::UP);
+    drop(lab);
+}
+
+/// `openssl` with `args`, in `dir`; panics with its stderr on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_ssl_get_presents_the_ssl_block_client_certificate_to_a_server_that_requires_one() {
+    ha_testsupport::require_tool("openssl", "openssl");
+    let mut lab = Lab::new("sslchk");
+    let director = lab.add_host("dir", &["10.79.0.1/24"]);
+    let rs = lab.add_host("rs", &[&format!("{RS}/24")]);
+    let pki = lab.dir().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &pki,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-subj",
+                "/CN=test-ca",
+                "-days",
+                "2",
+            ],
+        ]
+        .concat(),
+    );
+    // Extensions make them X.509 v3 certificates (rustls refuses v1 ones).
+    std::fs::write(
+        pki.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n",
+    )
+    .unwrap();
+    for name in ["server", "client"] {
+        let (key, csr, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.pem"),
+        );
+        let cn = format!("/CN={name}.example.org");
+        openssl(
+            &pki,
+            &[
+                &["req"][..],
+                &ec,
+                &["-keyout", &key, "-out", &csr, "-subj", &cn],
+            ]
+            .concat(),
+        );
+        openssl(
+            &pki,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+            ],
+        );
+    }
+    let p = |f: &str| pki.join(f).to_string_lossy().into_owned();
+    // A TLS server that refuses clients without a certificate from our CA (`-Verify 1`);
+    // `-www` answers GET / with 200 and a status page.
+    let accept = format!("{RS}:8443");
+    let (cert, key, ca) = (p("server.pem"), p("server.key"), p("ca.pem"));
+    lab.spawn(
+        &rs,
+        &[
+            "openssl", "s_server", "-accept", &accept, "-cert", &cert, "-key", &key, "-CAfile",
+            &ca, "-Verify", "1", "-www",
+        ],
+    );
+    wait_listening(&rs, &accept);
+    let check = "        SSL_GET {\n            connect_timeout 2\n            url {\n                path /\n                regex \"s_server\"\n            }\n        }\n";
+    let with_cert = checks_of(&http_conf(
+        8443,
+        &format!(
+            "SSL {{\n    certificate {}\n    key {}\n}}\n",
+            p("client.pem"),
+            p("client.key")
+        ),
+        check,
+    ));
+    let without = checks_of(&http_conf(8443, "", check));
+    assert_eq!(
+        probe_from(&director, &with_cert[0].0, with_cert[0].1),
+        Outcome::UP,
+        "the client certificate from the SSL block is accepted"
+    );
+    match probe_from(&director, &without[0].0, without[0].1) {
+        Outcome::Down(Failure::Tls(_) | Failure::Reset) => {}
+        o => panic!("without a client certificate the server must refuse: {o:?}"),
+    }
+    drop(lab);
+}

@@ -37,6 +37,8 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     ("arping", "arping"),
     ("ping", "iputils-ping"),
     ("sysctl", "procps"),
+    ("openssl", "openssl"),
+    ("python3", "python3"),
 ];
 
 const VM_PACKAGES: &[(&str, &str)] = &[

@@ -1030,6 +1030,7 @@ virtual_server 10.0.0.1 443 {\n delay_loop 10\n connect_timeout 4\n virtualhost 
     assert_eq!(c.protocol, HttpProtocol::Http11);
     assert_eq!(c.socket.interface.as_deref(), Some("eth9"));
     assert_eq!(c.socket.fwmark, Some(12));
+    assert!(!h[0].log_all_failures);
     assert!(c.tls.is_none());
     let t = |i: usize| &h[i].target;
     // SSL_GET: retry from the real server, timeout from the virtual server, keepalived's

@@ -848,13 +848,14 @@ fn http_checks_carry_regex_status_ranges_virtualhost_and_protocol() {
     let l = ok(&http_conf(
         "",
         "",
-        "   http_protocol 1.0C\n   virtualhost www.example.org\n   url {\n    path /health\n    status_code 200-299 301 404\n    status_code 302\n    virtualhost api.example.org\n    regex \"^service (ok|up)$\"\n    regex_options caseless no_auto_capture\n    regex_min_offset 0\n    regex_max_offset 10\n   }\n   url {\n    path /maint\n    regex MAINTENANCE\n    regex_no_match\n    regex_options dollar_endonly\n   }\n   bind_if eth1\n   fwmark 7\n   fast_recovery",
+        "   http_protocol 1.0C\n   virtualhost www.example.org\n   url {\n    path /health\n    status_code 200-299 301 404\n    status_code 302\n    virtualhost api.example.org\n    regex \"^service (ok|up)$\"\n    regex_options caseless no_auto_capture\n    regex_min_offset 0\n    regex_max_offset 10\n   }\n   url {\n    path /maint\n    regex MAINTENANCE\n    regex_no_match\n    regex_options dollar_endonly\n   }\n   bind_if eth1\n   fwmark 7\n   log_all_failures\n   fast_recovery",
     ));
     let ch = &l.config.virtual_servers[0].real_servers[0].checks[0];
     assert_eq!(ch.http_protocol, Some(HttpProtocol::Http10Close));
     assert_eq!(ch.virtualhost.as_deref(), Some("www.example.org"));
     assert_eq!(ch.bind_if.as_deref(), Some("eth1"));
     assert_eq!(ch.fwmark, Some(7));
+    assert!(ch.log_all_failures);
     let u = &ch.urls[0];
     assert_eq!(
         u.status_code.as_ref().unwrap().0,

@@ -78,6 +78,7 @@ fn config(h: &Host, primary: &str, priority: u8) -> DirectorConfig {
                 server: VirtualServerId(0),
                 index,
                 target: t,
+                log_all_failures: false,
             }
         })
         .collect();

@@ -355,11 +355,12 @@ pub fn build(
     for vs in &cfg.virtual_servers {
         let (vcfg, targets) = virtual_server(vs, cfg.global.ssl.as_ref(), &mut notes)?;
         let id = b.add_virtual_server(vcfg)?;
-        for (index, target) in targets {
+        for (index, target, log_all_failures) in targets {
             health.push(HealthTarget {
                 server: id,
                 index,
                 target,
+                log_all_failures,
             });
         }
     }
@@ -620,11 +621,15 @@ fn rs_name(rs: &RsModel) -> String {
     }
 }
 
+/// A health target of a virtual server's real server: its index, the target and
+/// `log_all_failures`.
+type RsTarget = (usize, TargetConfig, bool);
+
 fn virtual_server(
     vs: &VirtualServer,
     ssl: Option<&SslClient>,
     notes: &mut Vec<String>,
-) -> Result<(VirtualServerConfig, Vec<(usize, TargetConfig)>), BuildError> {
+) -> Result<(VirtualServerConfig, Vec<RsTarget>), BuildError> {
     let bad = |detail: String| BuildError::VirtualServer {
         name: vs.name.clone(),
         detail,
@@ -727,7 +732,7 @@ fn virtual_server(
     for (index, rs) in vs.real_servers.iter().enumerate() {
         for ch in &rs.checks {
             for t in check_targets(vs, rs, ch, ssl)? {
-                targets.push((index, t));
+                targets.push((index, t, ch.log_all_failures));
             }
         }
     }

@@ -815,6 +815,10 @@ pub struct Check {
     /// SSL: the name sent with `enable_sni` (keepalived `sni_name`; implies `enable_sni`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sni_name: Option<String>,
+    /// Log every failed attempt at warn, also those that retries absorb (keepalived
+    /// `log_all_failures`); by default only the change to down is.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub log_all_failures: bool,
 }
 
 /// The HTTP request version of an HTTP/SSL check (keepalived `http_protocol`).
@@ -868,6 +872,7 @@ impl Check {
             http_protocol: None,
             enable_sni: false,
             sni_name: None,
+            log_all_failures: false,
         }
     }
 }

@@ -118,6 +118,10 @@ pub struct HealthTarget {
     pub index: usize,
     /// The check and its timing.
     pub target: ha_healthcheck::TargetConfig,
+    /// Log every failed attempt at warn, also while retries keep the server up (keepalived
+    /// `log_all_failures`); otherwise they are logged at debug and only the change to down
+    /// at warn.
+    pub log_all_failures: bool,
 }
 
 /// Driving the kernel's IPVS.

@@ -393,6 +393,15 @@ impl HealthTask {
             Outcome::Down(f) => Some(f.to_string()),
         };
         let taken = self.sched.handle_outcome(now, id, outcome);
+        if taken && let (Some(why), Some(target)) = (&failure, self.targets.get(t as usize)) {
+            let (server, real_server) = (target.server.0, target.index);
+            let check = check_kind(&target.target.check);
+            if target.log_all_failures {
+                tracing::warn!(server, real_server, check, failure = %why, "health check attempt failed");
+            } else {
+                tracing::debug!(server, real_server, check, failure = %why, "health check attempt failed");
+            }
+        }
         if taken {
             self.shared.send_modify(|s| {
                 match failure {
@@ -454,5 +463,90 @@ impl HealthTask {
                 tracing::debug!("real server health: the director loop ended");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use ha_healthcheck::{Check, Failure, TargetConfig, TcpCheck};
+
+    use super::*;
+
+    /// A log sink for one test.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Sink {
+        type Writer = Sink;
+        fn make_writer(&'a self) -> Sink {
+            self.clone()
+        }
+    }
+
+    /// What one failed attempt of a check with retries left logs.
+    fn log_of_one_failed_attempt(log_all_failures: bool) -> String {
+        let sink = Sink::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(sink.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let (shared, _status) = watch::channel(HealthShared::default());
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let check = Check::Tcp(TcpCheck::new("127.0.0.1:9".parse().unwrap()));
+            let mut target = TargetConfig::new(Arc::new(check));
+            target.retries = 2;
+            let mut task = HealthTask::new(
+                SchedulerConfig::default(),
+                vec![HealthTarget {
+                    server: VirtualServerId(0),
+                    index: 0,
+                    target,
+                    log_all_failures,
+                }],
+                shared,
+                tx,
+            );
+            task.sched.handle_timeout(Instant::now());
+            let p = task
+                .sched
+                .poll_probe()
+                .expect("the first check is due at once");
+            task.outcome(p.id, p.target, Outcome::Down(Failure::Refused));
+            assert!(
+                rx.try_recv().is_err(),
+                "a retry is left: the server stays up"
+            );
+        });
+        let text = sink.0.lock().unwrap().clone();
+        String::from_utf8(text).unwrap()
+    }
+
+    #[test]
+    fn log_all_failures_logs_attempts_that_retries_absorb_at_warn() {
+        let loud = log_of_one_failed_attempt(true);
+        assert!(
+            loud.contains("WARN") && loud.contains("health check attempt failed"),
+            "{loud}"
+        );
+        let quiet = log_of_one_failed_attempt(false);
+        assert!(
+            quiet.contains("DEBUG") && quiet.contains("health check attempt failed"),
+            "{quiet}"
+        );
+        assert!(!quiet.contains("WARN"), "{quiet}");
     }
 }

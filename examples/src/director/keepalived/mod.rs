@@ -1239,14 +1239,7 @@ fn common_check_key(c: &mut Conv, k: &Node, ch: &mut Check) -> bool {
         "bind_if" => ch.bind_if = c.arg(k).map(str::to_string),
         "fwmark" => ch.fwmark = c.num(k, "a mark 0..=4294967295"),
         "alpha" => c.unsafe_(k, ALPHA_LEVEL),
-        "log_all_failures" => {
-            if c.flag(k) {
-                c.warn(
-                    k,
-                    "every failed attempt is logged at debug level; a real server going down is logged at warn",
-                );
-            }
-        }
+        "log_all_failures" => ch.log_all_failures = c.flag(k),
         _ => return false,
     }
     true

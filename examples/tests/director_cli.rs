@@ -200,3 +200,18 @@ fn run_accepts_status_socket_and_metrics_listen_overrides() {
         Some(2)
     );
 }
+
+#[test]
+fn config_id_picks_the_conditional_lines() {
+    let f = tmp(
+        "cfgid.conf",
+        "vrrp_instance VI {\n    interface eth0\n    virtual_router_id 7\n@lb1 priority 150\n@^lb1 priority 100\n    virtual_ipaddress {\n        10.0.0.50\n    }\n}\n",
+    );
+    let path = f.to_str().unwrap();
+    let o = run(&["convert", "--keepalived-conf", path, "--config-id", "lb1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", s(&o.stderr));
+    assert!(s(&o.stdout).contains("priority = 150"), "{}", s(&o.stdout));
+    let o = run(&["--config-id", "lb2", "convert", "--keepalived-conf", path]);
+    assert!(s(&o.stdout).contains("priority = 100"), "{}", s(&o.stdout));
+    std::fs::remove_file(&f).unwrap();
+}

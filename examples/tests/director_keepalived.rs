@@ -651,6 +651,13 @@ proptest::proptest! {
             proptest::strategy::Just("real_server".to_string()),
             proptest::strategy::Just("HTTP_GET".to_string()),
             proptest::strategy::Just("url".to_string()),
+            proptest::strategy::Just("$A=".to_string()),
+            proptest::strategy::Just("$A".to_string()),
+            proptest::strategy::Just("${A}".to_string()),
+            proptest::strategy::Just("@lb1".to_string()),
+            proptest::strategy::Just("@^lb1".to_string()),
+            proptest::strategy::Just("\\".to_string()),
+            proptest::strategy::Just("~SEQ".to_string()),
             "[a-z0-9./ ]{0,8}",
         ], 0..60)
     ) {
@@ -1029,4 +1036,52 @@ fn ssl_block_sni_and_check_defaults_at_every_level() {
     let text = ha_examples::director::toml_format::to_toml(&l.config).unwrap();
     let back = ha_examples::director::toml_format::parse_toml(&text, Path::new("x.toml")).unwrap();
     assert_eq!(back, l.config);
+}
+
+#[test]
+fn parameters_flow_through_includes_and_config_id_lines_pick_the_node() {
+    let d = tmpdir();
+    std::fs::write(
+        d.join("defs.conf"),
+        "# shared by both directors\n$IF=eth1\n$VIPS=10.0.0.50 \\\n   10.0.0.51\n$PRIO=abc\n",
+    )
+    .unwrap();
+    let main = d.join("keepalived.conf");
+    std::fs::write(
+        &main,
+        "include defs.conf\nvrrp_instance VI {\n    interface $IF\n    virtual_router_id 7\n@lb1 priority 150\n@^lb1 priority 100\n    virtual_ipaddress {\n        $VIPS\n    }\n}\n",
+    )
+    .unwrap();
+    let read = |id: &str| {
+        ha_examples::director::load_keepalived_file_with_config_id(&main, Some(id.into()))
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    };
+    let lb1 = read("lb1");
+    let i = &lb1.config.instances[0];
+    assert_eq!((i.interface.as_str(), i.priority), ("eth1", 150));
+    assert_eq!(
+        i.vips
+            .iter()
+            .map(|v| v.address.to_string())
+            .collect::<Vec<_>>(),
+        ["10.0.0.50", "10.0.0.51"]
+    );
+    assert_eq!(read("lb2").config.instances[0].priority, 100);
+    // A bad value from a parameter is reported at the line that used it.
+    std::fs::write(
+        &main,
+        "include defs.conf\nvrrp_instance VI {\n    interface $IF\n    virtual_router_id 7\n    priority $PRIO\n    virtual_ipaddress {\n        $VIPS\n    }\n}\n",
+    )
+    .unwrap();
+    let e: Vec<String> =
+        match ha_examples::director::load_keepalived_file_with_config_id(&main, None) {
+            Ok(_) => panic!("priority abc must be refused"),
+            Err(e) => e.iter().map(ToString::to_string).collect(),
+        };
+    assert!(
+        e.iter()
+            .any(|e| e.contains("keepalived.conf:5:") && e.contains("abc")),
+        "{e:#?}"
+    );
+    std::fs::remove_dir_all(&d).unwrap();
 }

@@ -63,6 +63,10 @@ const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
     after_help = "Exit codes: 0 ok, 1 invalid configuration (or `status`: no director on the socket), 2 usage error, 3 run-time failure."
 )]
 struct Cli {
+    /// The id that keepalived.conf's `@ID` / `@^ID` lines are compared with (keepalived's
+    /// `--config-id`; default: the host name up to its first dot).
+    #[arg(long, global = true, value_name = "ID")]
+    config_id: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -144,10 +148,20 @@ enum Command {
     },
 }
 
+/// The config id for `@ID` lines, from the command line (set once in `main`).
+static CONFIG_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+fn config_id() -> Option<String> {
+    CONFIG_ID
+        .get()
+        .cloned()
+        .unwrap_or_else(director::keepalived::preproc::default_config_id)
+}
+
 fn load(source: &Source) -> Result<Loaded, Vec<ConfigError>> {
     match (&source.config, &source.keepalived_conf) {
         (Some(toml), _) => director::load_toml_file(toml),
-        (None, Some(k)) => director::load_keepalived_file(k),
+        (None, Some(k)) => director::load_keepalived_file_with_config_id(k, config_id()),
         (None, None) => unreachable!("clap requires one source"),
     }
 }
@@ -509,6 +523,11 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = CONFIG_ID.set(
+        cli.config_id
+            .clone()
+            .or_else(director::keepalived::preproc::default_config_id),
+    );
     match cli.command {
         Command::CheckConfig { source, dump } => match load(&source) {
             Ok(loaded) => {
@@ -527,7 +546,7 @@ fn main() -> ExitCode {
             Err(errors) => report(&errors),
         },
         Command::Convert { keepalived_conf } => {
-            match director::load_keepalived_file(&keepalived_conf) {
+            match director::load_keepalived_file_with_config_id(&keepalived_conf, config_id()) {
                 Ok(loaded) => {
                     for w in &loaded.warnings {
                         eprintln!("{w}");

@@ -243,6 +243,16 @@ pub fn load_keepalived_file(path: &Path) -> Result<Loaded, Vec<ConfigError>> {
     finish(path, out.config, out.warnings, out.locations)
 }
 
+/// [`load_keepalived_file`] with `config_id` for the file's `@ID` lines (keepalived
+/// `--config-id`).
+pub fn load_keepalived_file_with_config_id(
+    path: &Path,
+    config_id: Option<String>,
+) -> Result<Loaded, Vec<ConfigError>> {
+    let out = keepalived::read_file_with_config_id(path, config_id)?;
+    finish(path, out.config, out.warnings, out.locations)
+}
+
 /// Converts keepalived.conf text (includes resolved relative to `file`'s folder) and
 /// validates the result.
 pub fn load_keepalived_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>> {

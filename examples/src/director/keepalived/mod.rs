@@ -8,6 +8,7 @@
 
 pub mod lexer;
 pub mod parse;
+pub mod preproc;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -96,6 +97,19 @@ pub struct KeepalivedConfig {
 pub fn read_file(path: &Path) -> Result<KeepalivedConfig, Vec<ConfigError>> {
     let mut warnings = Vec::new();
     let nodes = parse::parse_file(path, 0, &mut warnings)?;
+    convert(&nodes, warnings)
+}
+
+/// Reads a keepalived.conf with `config_id` for its `@ID` lines (keepalived `--config-id`;
+/// [`read_file`] uses the host name up to its first dot, keepalived's default).
+pub fn read_file_with_config_id(
+    path: &Path,
+    config_id: Option<String>,
+) -> Result<KeepalivedConfig, Vec<ConfigError>> {
+    let mut warnings = Vec::new();
+    let mut defs = preproc::Defs::new(config_id);
+    let src = preproc::load(path, 0, &mut defs, &mut warnings)?;
+    let nodes = parse::parse_source(&src)?;
     convert(&nodes, warnings)
 }
 

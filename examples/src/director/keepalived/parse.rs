@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::KeepalivedErrorKind;
 use super::lexer::{Token, TokenKind, tokenize};
+use super::preproc::{Defs, Source, default_config_id, load, preprocess};
 use crate::director::{ConfigError, Location, Warning};
 
 /// Deepest include nesting accepted (stops include loops).
@@ -36,7 +37,7 @@ fn err(file: &Path, line: u32, column: u32, kind: KeepalivedErrorKind) -> Config
     }
 }
 
-/// Parses one file's text into statements (no include expansion).
+/// Parses one file's text into statements (no preprocessing, no include expansion).
 pub fn parse_str(text: &str, file: &Path) -> Result<Vec<Node>, ConfigError> {
     let tokens = tokenize(text).map_err(|e| {
         err(
@@ -47,8 +48,34 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Vec<Node>, ConfigError> {
         )
     })?;
     let mut pos = 0;
-    let nodes = parse_block(&tokens, &mut pos, file, None)?;
-    Ok(nodes)
+    parse_block(&tokens, &mut pos, file, None)
+}
+
+/// Parses preprocessed lines into statements (no include expansion): each line is tokenized
+/// on its own and its tokens keep the line number it came from.
+fn parse_lines(src: &Source) -> Result<Vec<Node>, ConfigError> {
+    let mut tokens = Vec::new();
+    for (no, text) in &src.lines {
+        let line_tokens = tokenize(text).map_err(|e| {
+            err(
+                &src.file,
+                *no,
+                e.column,
+                KeepalivedErrorKind::Syntax(e.message.to_string()),
+            )
+        })?;
+        tokens.extend(line_tokens.into_iter().map(|mut t| {
+            t.line = *no;
+            t
+        }));
+        tokens.push(Token {
+            kind: TokenKind::Newline,
+            line: *no,
+            column: u32::try_from(text.chars().count() + 1).unwrap_or(u32::MAX),
+        });
+    }
+    let mut pos = 0;
+    parse_block(&tokens, &mut pos, &src.file, None)
 }
 
 fn parse_block(
@@ -145,81 +172,45 @@ fn parse_block(
     }
 }
 
-/// Reads `path` and expands every `include` (at any depth, glob patterns relative to the
-/// including file's folder, matches in sorted order).
+/// Reads `path`, preprocesses it (conditionals, parameters; see [`super::preproc`]) with
+/// keepalived's default config id, and expands every `include` (at any depth, glob patterns
+/// relative to the including file's folder, matches in sorted order).
 pub fn parse_file(
     path: &Path,
     depth: usize,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Node>, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path).map_err(|source| {
-        vec![ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        }]
-    })?;
-    parse_text_expanding(&text, path, depth, warnings)
+    let mut defs = Defs::new(default_config_id());
+    let src = load(path, depth, &mut defs, warnings)?;
+    parse_source(&src)
 }
 
-/// Parses `text` (of `path`) and expands includes.
+/// Parses `text` (of `path`) with keepalived's default config id and expands includes.
 pub fn parse_text_expanding(
     text: &str,
     path: &Path,
     depth: usize,
     warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Node>, Vec<ConfigError>> {
-    let nodes = parse_str(text, path).map_err(|e| vec![e])?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    expand(nodes, &base, depth, warnings)
+    let mut defs = Defs::new(default_config_id());
+    let src = preprocess(text, path, depth, &mut defs, warnings)?;
+    parse_source(&src)
 }
 
-fn expand(
-    nodes: Vec<Node>,
-    base: &Path,
-    depth: usize,
-    warnings: &mut Vec<Warning>,
-) -> Result<Vec<Node>, Vec<ConfigError>> {
+/// Parses a preprocessed file and the files its `include`s pulled in.
+pub fn parse_source(src: &Source) -> Result<Vec<Node>, Vec<ConfigError>> {
+    let nodes = parse_lines(src).map_err(|e| vec![e])?;
+    expand(nodes, src)
+}
+
+fn expand(nodes: Vec<Node>, src: &Source) -> Result<Vec<Node>, Vec<ConfigError>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for mut n in nodes {
         if n.keyword == "include" {
-            let bad = |kind| {
-                vec![ConfigError::Keepalived {
-                    location: n.location.clone(),
-                    kind,
-                }]
-            };
-            let [pattern] = n.args.as_slice() else {
-                return Err(bad(KeepalivedErrorKind::BadValue {
-                    keyword: "include".into(),
-                    value: n.args.join(" "),
-                    expected: "exactly one file name or glob pattern",
-                }));
-            };
-            if depth >= MAX_INCLUDE_DEPTH {
-                return Err(bad(KeepalivedErrorKind::Include {
-                    pattern: pattern.clone(),
-                    reason: format!("includes nested deeper than {MAX_INCLUDE_DEPTH} (a loop?)"),
-                }));
-            }
-            let full = base.join(pattern);
-            let files = glob(&full);
-            if files.is_empty() {
-                if has_wildcard(pattern) {
-                    warnings.push(Warning {
-                        location: n.location.clone(),
-                        keyword: format!("include {pattern}"),
-                        action: "the pattern matches no file: nothing included".into(),
-                    });
-                } else {
-                    return Err(bad(KeepalivedErrorKind::Include {
-                        pattern: pattern.clone(),
-                        reason: format!("{} does not exist", full.display()),
-                    }));
-                }
-            }
-            for f in files {
-                match parse_file(&f, depth + 1, warnings) {
+            // The preprocessor read the files (and reported problems) where the line was.
+            for inc in src.includes.get(&n.location.line).into_iter().flatten() {
+                match parse_source(inc) {
                     Ok(nodes) => out.extend(nodes),
                     Err(e) => errors.extend(e),
                 }
@@ -227,7 +218,7 @@ fn expand(
             continue;
         }
         if let Some(block) = n.block.take() {
-            match expand(block, base, depth, warnings) {
+            match expand(block, src) {
                 Ok(b) => n.block = Some(b),
                 Err(e) => errors.extend(e),
             }

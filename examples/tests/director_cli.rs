@@ -27,7 +27,12 @@ fn tmp(name: &str, text: &str) -> PathBuf {
 #[test]
 fn check_config_valid_keepalived_prints_summary_and_warnings() {
     let f = samples().join("lvs-dr-master.conf");
-    let o = run(&["check-config", "--keepalived-conf", f.to_str().unwrap()]);
+    let o = run(&[
+        "check-config",
+        "--offline",
+        "--keepalived-conf",
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", s(&o.stderr));
     assert!(
         s(&o.stdout).starts_with("configuration is valid: 2 instance(s), 1 sync group(s)"),
@@ -44,7 +49,7 @@ fn check_config_valid_keepalived_prints_summary_and_warnings() {
 #[test]
 fn check_config_valid_toml() {
     let f = samples().join("ha-director.toml");
-    let o = run(&["check-config", "--config", f.to_str().unwrap()]);
+    let o = run(&["check-config", "--offline", "--config", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", s(&o.stderr));
 }
 
@@ -102,7 +107,13 @@ fn convert_prints_toml_that_check_config_accepts() {
         "{out}"
     );
     let t = tmp("converted.toml", &out);
-    let o = run(&["check-config", "--config", t.to_str().unwrap(), "--dump"]);
+    let o = run(&[
+        "check-config",
+        "--offline",
+        "--config",
+        t.to_str().unwrap(),
+        "--dump",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", s(&o.stderr));
     // The dump of the TOML equals the converted text minus the comment header.
     let body: String = out
@@ -214,4 +225,36 @@ fn config_id_picks_the_conditional_lines() {
     let o = run(&["--config-id", "lb2", "convert", "--keepalived-conf", path]);
     assert!(s(&o.stdout).contains("priority = 100"), "{}", s(&o.stdout));
     std::fs::remove_file(&f).unwrap();
+}
+
+#[test]
+fn check_config_builds_as_run_does_and_prints_its_notes() {
+    // On this host (no eth1, no keepalived_script user) the sample cannot run: check-config
+    // says so, as run would, naming the instance and the interface.
+    let f = samples().join("lvs-dr-master.conf");
+    let o = run(&["check-config", "--keepalived-conf", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", s(&o.stderr));
+    let err = s(&o.stderr);
+    assert!(
+        err.contains("instance \"VI_INT\"") && err.contains("\"eth1\""),
+        "{err}"
+    );
+    // --offline checks the rest and prints the build's notes (sync-group weights here) and
+    // what it did not look up.
+    let o = run(&[
+        "check-config",
+        "--offline",
+        "--keepalived-conf",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", s(&o.stderr));
+    let err = s(&o.stderr);
+    assert!(
+        err.contains("note: interface eth1: its IPv4 address is not looked up (--offline)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("note: instance \"VI_EXT\": tracked script \"chk_haproxy\""),
+        "{err}"
+    );
 }

@@ -16,8 +16,9 @@
 //!   is served on the unix socket `global.status_socket` (default
 //!   `/run/ha-director/status.sock`); with `global.metrics_listen` an HTTP endpoint serves
 //!   `GET /metrics` (Prometheus) and `GET /status` (JSON).
-//! - `check-config --config F.toml | --keepalived-conf F [--dump]`: validate, like
-//!   `keepalived -t`.
+//! - `check-config --config F.toml | --keepalived-conf F [--dump] [--offline]`: validate, like
+//!   `keepalived -t`, and build as `run` does up to opening sockets, printing the same notes;
+//!   `--offline` does not look up interface addresses and script users on this host.
 //! - `convert --keepalived-conf F`: print the TOML equivalent of a keepalived.conf.
 //! - `status [--socket PATH]`: print a running director's JSON status (pretty).
 //! - `realserver --vip ADDR... [--interface IF] [--undo] [--state-file PATH]`: the LVS-DR
@@ -101,6 +102,11 @@ enum Command {
         /// Print the validated configuration as TOML too.
         #[arg(long)]
         dump: bool,
+        /// Check the file for another machine: interface addresses and script users are not
+        /// looked up on this host (each is named in a note), everything else is checked as
+        /// `run` would.
+        #[arg(long)]
+        offline: bool,
     },
     /// Print the TOML equivalent of a keepalived.conf (warnings go to stderr).
     Convert {
@@ -225,6 +231,23 @@ fn load_and_build(source: &Source) -> Option<(Loaded, Built)> {
         tracing::warn!("{n}");
     }
     Some((loaded, built))
+}
+
+/// Accounts for `check-config --offline`: the configured script user and group exist with
+/// placeholder ids (noted), so the build can go on without this host's /etc/passwd.
+fn offline_accounts(cfg: &director::Config, notes: &mut Vec<String>) -> Accounts {
+    let mut a = Accounts {
+        passwd: String::new(),
+        group: String::new(),
+    };
+    if let Some(u) = &cfg.global.script_user {
+        a.passwd = format!("{u}:x:65534:65534::/:/usr/sbin/nologin\n");
+        notes.push(format!("script user {u}: not looked up (--offline)"));
+    }
+    if let Some(g) = &cfg.global.script_group {
+        a.group = format!("{g}:x:65534:\n");
+    }
+    a
 }
 
 fn mtime(path: &Path) -> Option<SystemTime> {
@@ -529,10 +552,53 @@ fn main() -> ExitCode {
             .or_else(director::keepalived::preproc::default_config_id),
     );
     match cli.command {
-        Command::CheckConfig { source, dump } => match load(&source) {
+        Command::CheckConfig {
+            source,
+            dump,
+            offline,
+        } => match load(&source) {
             Ok(loaded) => {
                 for w in &loaded.warnings {
                     eprintln!("{w}");
+                }
+                // What `run` does next, up to opening sockets: the build, with its notes.
+                let mut offline_notes = Vec::new();
+                let built = if offline {
+                    let accounts = offline_accounts(&loaded.config, &mut offline_notes);
+                    let mut resolve = |interface: &str, ipv6: bool| {
+                        offline_notes.push(format!(
+                            "interface {interface}: its {} address is not looked up (--offline)",
+                            if ipv6 { "IPv6" } else { "IPv4" }
+                        ));
+                        Ok(if ipv6 {
+                            std::net::IpAddr::V6(std::net::Ipv6Addr::new(
+                                0xfe80, 0, 0, 0, 0, 0, 0, 1,
+                            ))
+                        } else {
+                            std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1))
+                        })
+                    };
+                    build::build(&loaded.config, &mut resolve, &accounts)
+                } else {
+                    build::build(
+                        &loaded.config,
+                        &mut build::interface_address,
+                        &Accounts::system(),
+                    )
+                };
+                match built {
+                    Ok(b) => {
+                        for n in offline_notes.iter().chain(&b.notes) {
+                            eprintln!("{}: note: {n}", source.path().display());
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("{}: {e}", source.path().display());
+                        eprintln!(
+                            "configuration is invalid: it cannot run on this host (--offline checks it for another)"
+                        );
+                        return ExitCode::from(EXIT_INVALID);
+                    }
                 }
                 println!("configuration is valid: {}", loaded.summary());
                 if dump {

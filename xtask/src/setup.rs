@@ -39,6 +39,8 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     ("sysctl", "procps"),
     ("openssl", "openssl"),
     ("python3", "python3"),
+    ("killall", "psmisc"),
+    ("setpriv", "util-linux"),
 ];
 
 const VM_PACKAGES: &[(&str, &str)] = &[

@@ -115,6 +115,8 @@ pub fn status_json(s: &Status) -> Value {
             "fences": c.fences,
             "steps": c.steps,
             "track_checks": c.track_checks,
+            "track_failures": c.track_failures,
+            "script_errors": c.script_errors,
         },
         "drops": s.drops.iter().map(|(r, n)| (r.as_str().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "ipvs": {
@@ -257,6 +259,8 @@ pub fn metrics_text(s: &Status) -> String {
         ("fences", c.fences),
         ("steps", c.steps),
         ("track_checks", c.track_checks),
+        ("track_failures", c.track_failures),
+        ("script_errors", c.script_errors),
     ] {
         runtime.get_or_create(&labels(&[("kind", k)])).inc_by(v);
     }

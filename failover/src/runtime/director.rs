@@ -52,7 +52,9 @@ pub use super::config::{
 pub use super::error::DirectorRunError;
 pub use super::status::DirectorCounters;
 
-use super::effects::{self, Effect, Effects, EffectsReport, Feedback, Route, feed_back, report};
+use super::effects::{
+    self, Effect, Effects, EffectsReport, Feedback, Route, ScriptFailure, feed_back, report,
+};
 use super::exec;
 use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
 use super::plan::Plan;
@@ -181,6 +183,7 @@ pub async fn run_with(
         },
         inflight: 0,
         tracks_running: HashSet::new(),
+        script_failing: HashMap::new(),
         events,
         dirty: true,
         started,
@@ -342,6 +345,9 @@ struct Node {
     /// Fence and step commands running (a stop waits for them, within its grace).
     inflight: usize,
     tracks_running: HashSet<TrackerId>,
+    /// Per track script: the class of its current failure (absent: succeeding), so that a
+    /// failure is logged once when it starts or changes kind, not on every run.
+    script_failing: HashMap<TrackerId, String>,
     events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
     /// Something a status shows changed since the last snapshot.
     dirty: bool,
@@ -641,8 +647,13 @@ impl Node {
                 token,
                 ok,
             } => self.d.handle_step_result(now, instance, token, ok),
-            Feedback::Track { tracker, result } => {
+            Feedback::Track {
+                tracker,
+                result,
+                failure,
+            } => {
                 self.tracks_running.remove(&tracker);
+                self.report_script(tracker, failure);
                 self.d.handle_track_result(now, tracker, result)
             }
         };
@@ -938,6 +949,34 @@ impl Node {
         })));
     }
 
+    /// Logs a track script's failure when it starts or changes kind (at warn, with the exit
+    /// code or error and the first line of its standard error) and when it ends (at info);
+    /// counts the runs that did not run to their end.
+    fn report_script(&mut self, tracker: TrackerId, failure: Option<ScriptFailure>) {
+        let name = self
+            .d
+            .tracker_config(tracker)
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        match failure {
+            Some(f) => {
+                self.counters.track_failures += 1;
+                if f.error {
+                    self.counters.script_errors += 1;
+                }
+                if self.script_failing.get(&tracker) != Some(&f.class) {
+                    tracing::warn!(tracker = %name, reason = %f.reason, "track script failing");
+                    self.script_failing.insert(tracker, f.class);
+                }
+            }
+            None => {
+                if self.script_failing.remove(&tracker).is_some() {
+                    tracing::info!(tracker = %name, "track script succeeds again");
+                }
+            }
+        }
+    }
+
     /// Starts a round of tracking: every polled tracker not still running reads its file or
     /// runs its script, off the loop; the results come back as feedback.
     fn track_round(&mut self) {
@@ -962,10 +1001,11 @@ impl Node {
                 self.tasks.fb.clone(),
             );
             self.send_fx(Effect::Spawn(Box::pin(async move {
-                let result = match kind {
-                    TrackerKind::File { path } => {
-                        TrackResult::Value(effects::read_track_file(&path).await)
-                    }
+                let (result, failure) = match kind {
+                    TrackerKind::File { path } => (
+                        TrackResult::Value(effects::read_track_file(&path).await),
+                        None,
+                    ),
                     TrackerKind::Script { argv } => {
                         effects::run_track_script(&argv, timeout, user).await
                     }
@@ -983,6 +1023,7 @@ impl Node {
                     Feedback::Track {
                         tracker: id,
                         result,
+                        failure,
                     },
                 );
             })));

@@ -82,7 +82,21 @@ pub(super) enum Feedback {
     Track {
         tracker: TrackerId,
         result: TrackResult,
+        /// Why a script run failed, for the log (`None`: it exited 0, or not a script).
+        failure: Option<ScriptFailure>,
     },
+}
+
+/// Why a track script run failed: a `class` that only changes when the kind of failure does
+/// (so the log says it once per change) and the full `reason`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ScriptFailure {
+    /// `exit N`, `not started`, `timed out` or `killed`.
+    pub class: String,
+    /// The exit code or error with the first line of standard error.
+    pub reason: String,
+    /// It did not run to its end (not started, timed out, killed by a signal).
+    pub error: bool,
 }
 
 /// Sends a command's result to the loop; the loop may be gone (stopping), then the result
@@ -261,12 +275,34 @@ pub(super) async fn run_track_script(
     argv: &[String],
     timeout: Duration,
     user: Option<exec::User>,
-) -> TrackResult {
-    match exec::run_as(argv, timeout, user).await {
-        Ok(code) => TrackResult::Exit(code),
+) -> (TrackResult, Option<ScriptFailure>) {
+    match exec::run_as_report(argv, timeout, user).await {
+        Ok(exec::Exit { code: 0, .. }) => (TrackResult::Exit(0), None),
+        Ok(exec::Exit { code, stderr }) => {
+            let reason = if stderr.is_empty() {
+                format!("exit {code}")
+            } else {
+                format!("exit {code}: {stderr}")
+            };
+            let failure = ScriptFailure {
+                class: format!("exit {code}"),
+                reason,
+                error: false,
+            };
+            (TrackResult::Exit(code), Some(failure))
+        }
         Err(e) => {
-            tracing::warn!(?argv, error = %e, "track script did not run to its end: counted as failed");
-            TrackResult::Exit(1)
+            let class = match &e {
+                exec::ExecError::Timeout { .. } => "timed out",
+                exec::ExecError::Signal { .. } => "killed",
+                _ => "not started",
+            };
+            let failure = ScriptFailure {
+                class: class.to_owned(),
+                reason: format!("{e} (counted as failed)"),
+                error: true,
+            };
+            (TrackResult::Exit(1), Some(failure))
         }
     }
 }
@@ -291,15 +327,30 @@ mod tests {
             assert_eq!(read_track_file(f.to_str().unwrap()).await, 0);
             assert_eq!(read_track_file(dir.join("none").to_str().unwrap()).await, 0);
             let _ = std::fs::remove_dir_all(&dir);
-            let argv: Vec<String> = ["sh", "-c", "exit 3"].map(String::from).into();
-            assert_eq!(
-                run_track_script(&argv, Duration::from_secs(10), None).await,
-                TrackResult::Exit(3)
-            );
+            let argv: Vec<String> = ["sh", "-c", "echo no nginx >&2; exit 3"]
+                .map(String::from)
+                .into();
+            let (result, failure) = run_track_script(&argv, Duration::from_secs(10), None).await;
+            assert_eq!(result, TrackResult::Exit(3));
+            let failure = failure.unwrap();
+            assert_eq!((failure.class.as_str(), failure.error), ("exit 3", false));
+            assert_eq!(failure.reason, "exit 3: no nginx");
             let argv: Vec<String> = ["sleep", "5"].map(String::from).into();
+            let (result, failure) = run_track_script(&argv, Duration::from_millis(100), None).await;
+            assert_eq!(result, TrackResult::Exit(1));
+            assert_eq!(failure.unwrap().class, "timed out");
+            let argv: Vec<String> = ["/nonexistent/check"].map(String::from).into();
+            let (_, failure) = run_track_script(&argv, Duration::from_secs(1), None).await;
+            let failure = failure.unwrap();
+            assert!(
+                failure.error && failure.class == "not started",
+                "{failure:?}"
+            );
+            assert!(failure.reason.contains("/nonexistent/check"), "{failure:?}");
+            let argv: Vec<String> = ["true"].map(String::from).into();
             assert_eq!(
-                run_track_script(&argv, Duration::from_millis(100), None).await,
-                TrackResult::Exit(1)
+                run_track_script(&argv, Duration::from_secs(1), None).await,
+                (TrackResult::Exit(0), None)
             );
         });
     }

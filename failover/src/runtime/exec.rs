@@ -3,7 +3,8 @@
 //!
 //! Every command is an argv (`argv[0]` is the program, looked up in `PATH`): no shell ever
 //! interprets it. The child gets an empty environment but for `PATH`, no standard input, and
-//! its output is discarded. It runs at most `timeout`; then it is killed (`SIGKILL`) and the run
+//! its standard output is discarded; the start of its standard error is kept for the log
+//! ([`run_as_report`]). It runs at most `timeout`; then it is killed (`SIGKILL`) and the run
 //! counts as failed. A child whose runtime goes away (a crash of the embedding program, a
 //! dropped future) is killed too.
 
@@ -77,7 +78,31 @@ pub async fn run_as(
     timeout: Duration,
     user: Option<User>,
 ) -> Result<i32, ExecError> {
+    run_as_report(argv, timeout, user).await.map(|e| e.code)
+}
+
+/// How a command ended: its exit code and the first line of what it wrote to standard error
+/// (at most [`STDERR_KEPT`] bytes read), which says why a check script failed
+/// (`killall: nginx: no process found`, `Operation not permitted`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit code.
+    pub code: i32,
+    /// The first line of standard error, trimmed; empty when it wrote nothing.
+    pub stderr: String,
+}
+
+/// Bytes of a child's standard error kept for [`Exit::stderr`].
+pub const STDERR_KEPT: usize = 1024;
+
+/// [`run_as`], keeping the start of the child's standard error.
+pub async fn run_as_report(
+    argv: &[String],
+    timeout: Duration,
+    user: Option<User>,
+) -> Result<Exit, ExecError> {
     use std::os::unix::process::ExitStatusExt;
+    use tokio::io::AsyncReadExt;
 
     let (program, args) = argv.split_first().ok_or(ExecError::Empty)?;
     let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
@@ -91,13 +116,23 @@ pub async fn run_as(
         .env("PATH", path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|source| ExecError::Spawn {
             program: program.clone(),
             source,
         })?;
+    // Standard error is read beside the wait, so a chatty child never blocks on a full pipe;
+    // past STDERR_KEPT bytes the pipe is closed (the child gets EPIPE, as with a closed log).
+    let stderr = child.stderr.take();
+    let reader = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        if let Some(e) = stderr {
+            let _ = e.take(STDERR_KEPT as u64).read_to_end(&mut buf).await;
+        }
+        buf
+    });
     let status = match tokio::time::timeout(timeout, child.wait()).await {
         Ok(r) => r.map_err(|source| ExecError::Wait {
             program: program.clone(),
@@ -112,8 +147,20 @@ pub async fn run_as(
             });
         }
     };
+    // A grandchild may hold standard error open after the child exited: wait briefly only.
+    let buf = match tokio::time::timeout(Duration::from_millis(100), reader).await {
+        Ok(Ok(b)) => b,
+        _ => Vec::new(),
+    };
+    let text = String::from_utf8_lossy(&buf);
+    let stderr = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_owned();
     match (status.code(), status.signal()) {
-        (Some(code), _) => Ok(code),
+        (Some(code), _) => Ok(Exit { code, stderr }),
         (None, Some(signal)) => Err(ExecError::Signal {
             program: program.clone(),
             signal,
@@ -163,6 +210,28 @@ mod tests {
             .enable_all()
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn the_first_line_of_standard_error_is_kept() {
+        rt().block_on(async {
+            let t = Duration::from_secs(10);
+            let e = run_as_report(
+                &argv(&["sh", "-c", "echo out; printf '\\n  killall: nginx: no process found  \\nmore\\n' >&2; exit 1"]),
+                t,
+                None,
+            )
+            .await
+            .unwrap();
+            assert_eq!(e.code, 1);
+            assert_eq!(e.stderr, "killall: nginx: no process found");
+            // A child that writes far more than is kept still finishes (no blocked pipe).
+            let e = run_as_report(&argv(&["sh", "-c", "yes 2>/dev/null | head -c 1000000 >&2; exit 3"]), t, None)
+                .await
+                .unwrap();
+            assert_eq!(e.code, 3);
+            assert!(e.stderr.len() <= STDERR_KEPT);
+        });
     }
 
     #[test]

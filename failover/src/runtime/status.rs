@@ -181,6 +181,11 @@ pub struct DirectorCounters {
     pub steps: u64,
     /// Track script runs and file reads.
     pub track_checks: u64,
+    /// Track script runs that failed (a non-zero exit or not run to the end).
+    pub track_failures: u64,
+    /// Track script runs that did not run to their end: not started (a missing program, a
+    /// user the daemon may not switch to), timed out or killed.
+    pub script_errors: u64,
     /// The late policy's measurements ([`crate::late`]): receive-to-processing delay, timer
     /// lateness, adverts read late but fed in time (`rescued`, each a false failover
     /// avoided), skipped advert ticks.

@@ -112,6 +112,20 @@ pub fn ensure(need: Need, install: bool) -> Result<Ready> {
         apt_install(&missing)?;
     }
 
+    if need.host && !python_has("aiosmtpd") {
+        let cmd = "python3 -m pip install aiosmtpd";
+        if !can_install {
+            return Err(format!(
+                "aiosmtpd (the SMTP server the alert tests mail to) is missing; run:\n    {cmd}"
+            ));
+        }
+        println!("xtask: installing aiosmtpd from PyPI");
+        run_inherit(Command::new("python3").args(["-m", "pip", "install", "-q", "aiosmtpd"]))?;
+        if !python_has("aiosmtpd") {
+            return Err("pip installed aiosmtpd but python3 cannot import it".into());
+        }
+    }
+
     let mut ready = Ready::default();
     if need.vm {
         if vng().is_none() {
@@ -128,6 +142,16 @@ pub fn ensure(need: Need, install: bool) -> Result<Ready> {
         ready.kernel = Some(kernel(can_install)?);
     }
     Ok(ready)
+}
+
+/// Whether `python3` can import `module`.
+fn python_has(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The `vng` program: on PATH, or in the scripts folder of the `python3` that pip installs into.

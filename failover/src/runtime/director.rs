@@ -214,7 +214,7 @@ pub async fn run_with(
     node.finish(&socks, inputs.handles, vmacs).await
 }
 
-/// Whether the director has trackers the runtime polls (scripts, files, ping nodes).
+/// Whether the director has trackers the runtime polls (scripts, files, ping nodes, processes).
 fn d_has_polled_trackers(d: &Director) -> bool {
     (0..d.tracker_count()).any(|t| {
         matches!(
@@ -223,6 +223,7 @@ fn d_has_polled_trackers(d: &Director) -> bool {
                 TrackerKind::Script { .. }
                     | TrackerKind::File { .. }
                     | TrackerKind::PingNode { .. }
+                    | TrackerKind::Process(_)
             )
         )
     })
@@ -975,6 +976,9 @@ impl Node {
                         let mut argv = argv;
                         argv.push(addr.to_string());
                         effects::run_track_script(&argv, timeout, user).await
+                    }
+                    TrackerKind::Process(spec) => {
+                        TrackResult::Processes(effects::count_processes(spec).await)
                     }
                     TrackerKind::Interface { .. } | TrackerKind::Pool { .. } => return,
                 };

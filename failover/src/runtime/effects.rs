@@ -256,6 +256,73 @@ pub(super) async fn read_track_file(path: &str) -> i64 {
     }
 }
 
+/// keepalived `vrrp_track_process`: how many processes match `spec`, counted from `/proc`
+/// (keepalived listens to the kernel's process connector instead; counting on each tracking
+/// round means a start or an exit is seen within one round). Zombies are not counted; threads
+/// are not listed in `/proc` and so not counted, as keepalived counts processes.
+///
+/// Every user's processes are seen only when `/proc` shows them: a `hidepid=` mount or
+/// systemd's `ProtectProc=invisible` hides other users' processes from a daemon that is not
+/// root (or lacks `CAP_SYS_PTRACE`), and the count is then too low.
+pub(super) async fn count_processes(spec: crate::core::ProcessSpec) -> u32 {
+    match tokio::task::spawn_blocking(move || {
+        count_processes_in(std::path::Path::new("/proc"), &spec)
+    })
+    .await
+    {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "process count did not finish: counted as none");
+            0
+        }
+    }
+}
+
+/// [`count_processes`] over a `/proc`-like directory.
+pub(super) fn count_processes_in(proc: &std::path::Path, spec: &crate::core::ProcessSpec) -> u32 {
+    let Ok(dir) = std::fs::read_dir(proc) else {
+        tracing::warn!(path = %proc.display(), "cannot list processes: counted as none");
+        return 0;
+    };
+    let mut n = 0u32;
+    for ent in dir.flatten() {
+        let name = ent.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let base = proc.join(pid);
+        // `/proc/PID/stat`: "PID (COMM) STATE ...", COMM may itself hold ')' and spaces.
+        let Ok(stat) = std::fs::read(base.join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (
+            stat.iter().position(|b| *b == b'('),
+            stat.iter().rposition(|b| *b == b')'),
+        ) else {
+            continue;
+        };
+        if close < open || matches!(stat.get(close + 2), Some(b'Z' | b'X')) {
+            continue;
+        }
+        let comm = String::from_utf8_lossy(&stat[open + 1..close]);
+        let cmdline = if spec.uses_cmdline() {
+            match std::fs::read(base.join("cmdline")) {
+                Ok(c) => c,
+                Err(_) => continue,
+            }
+        } else {
+            Vec::new()
+        };
+        if spec.matches(&comm, &cmdline) {
+            n = n.saturating_add(1);
+        }
+    }
+    n
+}
+
 /// A track script's result: its exit status; a script that cannot run or times out fails.
 pub(super) async fn run_track_script(
     argv: &[String],
@@ -276,6 +343,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn process_count_from_a_proc_tree() {
+        let dir = std::env::temp_dir().join(format!("ha-proc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let add = |pid: &str, stat: &str, cmdline: &[u8]| {
+            let d = dir.join(pid);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("stat"), stat).unwrap();
+            std::fs::write(d.join("cmdline"), cmdline).unwrap();
+        };
+        add("10", "10 (sleep) S 1 2 3", b"sleep\01000\0");
+        add("11", "11 (sleep) S 1 2 3", b"sleep\0999\0");
+        add("12", "12 (sleep) Z 1 2 3", b"");
+        add("13", "13 (odd) name) R 1", b"x\0");
+        std::fs::create_dir_all(dir.join("self-not-a-pid")).unwrap();
+        let spec = crate::core::ProcessSpec::new("sleep");
+        assert_eq!(
+            count_processes_in(&dir, &spec),
+            2,
+            "the zombie is not counted"
+        );
+        let mut exact = spec.clone();
+        exact.params = Some(vec!["1000".into()]);
+        assert_eq!(count_processes_in(&dir, &exact), 1);
+        assert_eq!(
+            count_processes_in(&dir, &crate::core::ProcessSpec::new("odd) name")),
+            1
+        );
+        assert_eq!(count_processes_in(&dir.join("none"), &spec), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn track_files_and_scripts() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -291,6 +390,15 @@ mod tests {
             assert_eq!(read_track_file(f.to_str().unwrap()).await, 0);
             assert_eq!(read_track_file(dir.join("none").to_str().unwrap()).await, 0);
             let _ = std::fs::remove_dir_all(&dir);
+            let me = crate::core::ProcessSpec::new(
+                std::fs::read_to_string("/proc/self/comm")
+                    .unwrap()
+                    .trim_end(),
+            );
+            assert!(
+                count_processes(me).await >= 1,
+                "this test's own process counts"
+            );
             let argv: Vec<String> = ["sh", "-c", "exit 3"].map(String::from).into();
             assert_eq!(
                 run_track_script(&argv, Duration::from_secs(10), None).await,

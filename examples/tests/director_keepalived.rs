@@ -415,7 +415,8 @@ fn safety_keywords_are_errors() {
         "vrrp_script s {{\n script /bin/true\n weight 10 sideways\n}}\n{MIN_INSTANCE}"
     ));
     assert!(
-        e.iter().any(|e| e.starts_with("k.conf:3:2:") && e.contains("sideways")),
+        e.iter()
+            .any(|e| e.starts_with("k.conf:3:2:") && e.contains("sideways")),
         "{e:#?}"
     );
     // Tracking that cannot be done: BFD; a tracked file that is not defined.
@@ -428,7 +429,8 @@ fn safety_keywords_are_errors() {
     );
     assert!(
         e.iter()
-            .any(|e| e.starts_with("k.conf:1:1: instance \"VI\"") && e.contains("unknown track file \"f1\"")),
+            .any(|e| e.starts_with("k.conf:1:1: instance \"VI\"")
+                && e.contains("unknown track file \"f1\"")),
         "{e:#?}"
     );
     // MISC_CHECK user option, regex in HTTP_GET.

@@ -616,22 +616,23 @@ fn tracking(
         };
         Ok::<_, BuildError>((id, s))
     };
-    let file_tracker = |b: &mut DirectorBuilder, files: &mut HashMap<String, TrackerId>, name: &str| {
-        let f = cfg
-            .track_files
-            .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| bad(format!("tracks file {name:?}, which is not defined")))?;
-        let id = *files.entry(f.name.clone()).or_insert_with(|| {
-            b.add_tracker(TrackerConfig::new(
-                format!("file {}", f.name),
-                TrackerKind::File {
-                    path: f.path.clone(),
-                },
-            ))
-        });
-        Ok::<_, BuildError>((id, f))
-    };
+    let file_tracker =
+        |b: &mut DirectorBuilder, files: &mut HashMap<String, TrackerId>, name: &str| {
+            let f = cfg
+                .track_files
+                .iter()
+                .find(|f| f.name == name)
+                .ok_or_else(|| bad(format!("tracks file {name:?}, which is not defined")))?;
+            let id = *files.entry(f.name.clone()).or_insert_with(|| {
+                b.add_tracker(TrackerConfig::new(
+                    format!("file {}", f.name),
+                    TrackerKind::File {
+                        path: f.path.clone(),
+                    },
+                ))
+            });
+            Ok::<_, BuildError>((id, f))
+        };
     let process_tracker =
         |b: &mut DirectorBuilder, procs: &mut HashMap<String, TrackerId>, name: &str| {
             let p = cfg
@@ -669,6 +670,15 @@ fn tracking(
     };
     let in_sync_rule = group.is_some_and(|g| !g.tracking_weight);
     for t in &inst.track_interfaces {
+        if t.name == inst.interface {
+            // keepalived: the own interface is tracked anyway (or, with dont_track_primary,
+            // deliberately not).
+            notes.push(format!(
+                "instance {:?}: track_interface {} ignored: it is the instance's own interface, as keepalived does",
+                inst.name, t.name
+            ));
+            continue;
+        }
         let mut weight = t.weight;
         if let Some(why) = &no_weights
             && weight != 0
@@ -687,7 +697,14 @@ fn tracking(
             weight = 0;
         }
         let id = if_tracker(b, &t.name);
-        track.push(tref(id, weight, t.reverse));
+        add_ref(
+            &mut track,
+            notes,
+            b.trackers(),
+            &inst.name,
+            tref(id, weight, t.reverse),
+            false,
+        );
     }
     for t in &inst.track_scripts {
         let (id, s) = script_tracker(b, &t.name)?;
@@ -701,7 +718,8 @@ fn tracking(
             ));
             continue;
         }
-        track.push(tref(id, weight, t.reverse.unwrap_or(s.reverse)));
+        let r = tref(id, weight, t.reverse.unwrap_or(s.reverse));
+        add_ref(&mut track, notes, b.trackers(), &inst.name, r, false);
     }
     for t in &inst.track_files {
         let (id, f) = file_tracker(b, &mut more.files, &t.name)?;
@@ -721,15 +739,17 @@ fn tracking(
                 continue;
             }
         }
-        track.push(tref(id, weight, t.reverse.unwrap_or(f.reverse)));
+        let r = tref(id, weight, t.reverse.unwrap_or(f.reverse));
+        add_ref(&mut track, notes, b.trackers(), &inst.name, r, false);
     }
     for t in &inst.track_processes {
         let (id, p) = process_tracker(b, &mut more.processes, &t.name)?;
-        track.push(tref(
+        let r = tref(
             id,
             t.weight.unwrap_or(p.weight),
             t.reverse.unwrap_or(p.reverse),
-        ));
+        );
+        add_ref(&mut track, notes, b.trackers(), &inst.name, r, false);
     }
 
     // The sync group's own tracking (keepalived `sync_group_tracking_init`): every member
@@ -741,39 +761,108 @@ fn tracking(
                 .iter()
                 .any(|i| &i.name == m && i.priority == 255)
         });
-        let mut weight = |what: String, w: i32| {
+        // Only the first member reports a weight cleared for the owner.
+        let first = g.instances.first() == Some(&inst.name);
+        let weight = |notes: &mut Vec<String>, what: String, w: i32| {
             if owner_member && w != 0 {
-                notes.push(format!(
-                    "sync group {:?}: {what}: weight {w} read as 0 (a member has priority 255), as keepalived does",
-                    g.name
-                ));
+                if first {
+                    notes.push(format!(
+                        "sync group {:?}: {what}: weight {w} read as 0 (a member has priority 255), as keepalived does",
+                        g.name
+                    ));
+                }
                 0
             } else {
                 w
             }
         };
         for t in &g.track_interfaces {
+            // The member's own interface: it faults on it already, unless dont_track_primary
+            // (keepalived then takes the group's weight for it).
+            if t.name == inst.interface && !inst.dont_track_primary {
+                continue;
+            }
             let id = if_tracker(b, &t.name);
-            let w = weight(format!("tracked interface {}", t.name), t.weight);
-            track.push(tref(id, w, t.reverse));
+            let w = weight(notes, format!("tracked interface {}", t.name), t.weight);
+            add_ref(
+                &mut track,
+                notes,
+                b.trackers(),
+                &inst.name,
+                tref(id, w, t.reverse),
+                true,
+            );
         }
         for t in &g.track_scripts {
             let (id, s) = script_tracker(b, &t.name)?;
-            let w = weight(format!("tracked script {}", s.name), t.weight.unwrap_or(s.weight));
-            track.push(tref(id, w, t.reverse.unwrap_or(s.reverse)));
+            let w = weight(
+                notes,
+                format!("tracked script {}", s.name),
+                t.weight.unwrap_or(s.weight),
+            );
+            let r = tref(id, w, t.reverse.unwrap_or(s.reverse));
+            add_ref(&mut track, notes, b.trackers(), &inst.name, r, true);
         }
         for t in &g.track_files {
             let (id, f) = file_tracker(b, &mut more.files, &t.name)?;
-            let w = weight(format!("tracked file {}", f.name), t.weight.unwrap_or(f.weight));
-            track.push(tref(id, w, t.reverse.unwrap_or(f.reverse)));
+            let w = weight(
+                notes,
+                format!("tracked file {}", f.name),
+                t.weight.unwrap_or(f.weight),
+            );
+            let r = tref(id, w, t.reverse.unwrap_or(f.reverse));
+            add_ref(&mut track, notes, b.trackers(), &inst.name, r, true);
         }
         for t in &g.track_processes {
             let (id, p) = process_tracker(b, &mut more.processes, &t.name)?;
-            let w = weight(format!("tracked process {}", p.name), t.weight.unwrap_or(p.weight));
-            track.push(tref(id, w, t.reverse.unwrap_or(p.reverse)));
+            let w = weight(
+                notes,
+                format!("tracked process {}", p.name),
+                t.weight.unwrap_or(p.weight),
+            );
+            let r = tref(id, w, t.reverse.unwrap_or(p.reverse));
+            add_ref(&mut track, notes, b.trackers(), &inst.name, r, true);
         }
     }
     Ok(track)
+}
+
+/// Adds a tracker reference as keepalived does: a second reference to one tracker from the
+/// instance itself is ignored; one from the sync group replaces the instance's weight unless
+/// the instance's is 0 (keepalived: "configured on VRRP instance and sync group"). Each is a
+/// note.
+fn add_ref(
+    track: &mut Vec<TrackRef>,
+    notes: &mut Vec<String>,
+    trackers: &[TrackerConfig],
+    instance: &str,
+    r: TrackRef,
+    from_group: bool,
+) {
+    let name = trackers
+        .get(r.tracker.0 as usize)
+        .map_or("?", |t| t.name.as_str());
+    let Some(old) = track.iter_mut().find(|t| t.tracker == r.tracker) else {
+        track.push(r);
+        return;
+    };
+    if !from_group {
+        notes.push(format!(
+            "instance {instance:?}: {name} referenced twice: the second is ignored, as keepalived does"
+        ));
+    } else {
+        notes.push(format!(
+            "instance {instance:?}: {name} is tracked by the instance and its sync group: {}, as keepalived does",
+            if old.weight != 0 {
+                "the group's weight applies"
+            } else {
+                "the instance's weight 0 applies"
+            }
+        ));
+        if old.weight != 0 {
+            *old = r;
+        }
+    }
 }
 
 /// The core's process matcher for a tracked process.

@@ -927,9 +927,9 @@ fn validate_tracking(errs: &mut Vec<ValidationError>, cfg: &Config) {
         }
         weight_254(errs, &item, "the process", p.weight);
         match p.quorum_max {
-            Some(0) if p.quorum != 0 => {
-                errs.push(bad("quorum_max 0 (up while none runs) needs quorum 0".into()))
-            }
+            Some(0) if p.quorum != 0 => errs.push(bad(
+                "quorum_max 0 (up while none runs) needs quorum 0".into(),
+            )),
             Some(m) if m < p.quorum => errs.push(bad(format!(
                 "quorum {} is more than quorum_max {m}",
                 p.quorum
@@ -978,7 +978,12 @@ fn validate_tracking(errs: &mut Vec<ValidationError>, cfg: &Config) {
     for g in &cfg.sync_groups {
         let item = Item::SyncGroup(g.name.clone());
         for t in &g.track_interfaces {
-            check_weight(errs, &item, format!("tracked interface {}", t.name), t.weight);
+            check_weight(
+                errs,
+                &item,
+                format!("tracked interface {}", t.name),
+                t.weight,
+            );
         }
         refs(errs, &item, "script", &scripts, &g.track_scripts);
         refs(errs, &item, "track file", &files, &g.track_files);

@@ -984,7 +984,11 @@ fn track_process(c: &mut Conv, n: &Node) -> Option<TrackProcess> {
     if p.quorum_max.is_some_and(|m| m < p.quorum) {
         c.bad(
             n,
-            &format!("quorum {} > quorum_max {}", p.quorum, p.quorum_max.unwrap_or(0)),
+            &format!(
+                "quorum {} > quorum_max {}",
+                p.quorum,
+                p.quorum_max.unwrap_or(0)
+            ),
             "quorum at most quorum_max",
         );
     }

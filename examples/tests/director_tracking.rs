@@ -24,8 +24,8 @@ fn sample() -> PathBuf {
 
 fn accounts() -> Accounts {
     Accounts {
-        passwd: "root:x:0:0:root:/root:/bin/bash\n".into(),
-        group: "root:x:0:\n".into(),
+        passwd: "root:x:0:0:root:/root:/bin/bash\nkeepalived_script:x:996:995::/nonexistent:/usr/sbin/nologin\n".into(),
+        group: "root:x:0:\nkeepalived_script:x:995:\n".into(),
     }
 }
 
@@ -426,4 +426,27 @@ fn init_file_creates_or_overwrites_the_file() {
     let p = build::init_track_files(&cfg, false);
     assert!(p.len() == 1 && p[0].contains("not a regular file"), "{p:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_commented_toml_example_tracks_files_and_processes() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("director/ha-director.toml");
+    let l = director::load_toml_file(&path).unwrap_or_else(|e| panic!("{e:?}"));
+    let c = &l.config;
+    assert_eq!(c.track_files[0].name, "maint");
+    assert_eq!(c.track_processes[0].process, "haproxy");
+    assert_eq!(c.instances[0].track_files, vec![r("maint", Some(0), None)]);
+    assert_eq!(
+        c.instances[0].track_processes,
+        vec![r("haproxy", None, None)]
+    );
+    let b = build_ok(c);
+    assert!(
+        b.config
+            .director
+            .trackers()
+            .iter()
+            .any(|t| matches!(t.kind, TrackerKind::Process(_))),
+        "a process tracker is built"
+    );
 }

@@ -454,6 +454,13 @@ mod tests {
     const UP: TrackStatus = TrackStatus::Up;
     const DOWN: TrackStatus = TrackStatus::Down;
 
+    /// An arbitrary starting point for the tests' own clock (the code under test never reads
+    /// one).
+    #[allow(clippy::disallowed_methods)]
+    fn start() -> Instant {
+        Instant::now()
+    }
+
     #[test]
     fn weight_rules() {
         assert_eq!(contribution(20, false, UP), Contribution::Add(20));
@@ -510,7 +517,7 @@ mod tests {
         cfg.rise = 2;
         cfg.fall = 3;
         let mut t = Tracker::new(cfg);
-        let now = Instant::now();
+        let now = start();
         assert_eq!(t.status, UP);
         assert_eq!(t.feed(now, TrackResult::Exit(1)), None);
         assert_eq!(t.feed(now, TrackResult::Exit(1)), None);
@@ -530,7 +537,7 @@ mod tests {
         cfg.init_fail = true;
         let mut t = Tracker::new(cfg);
         assert_eq!(t.status, DOWN);
-        assert_eq!(t.feed(Instant::now(), TrackResult::Exit(0)), Some(UP));
+        assert_eq!(t.feed(start(), TrackResult::Exit(0)), Some(UP));
     }
 
     fn cmdline(args: &[&str]) -> Vec<u8> {
@@ -589,7 +596,7 @@ mod tests {
         spec.fork_delay = Duration::from_secs(2);
         spec.terminate_delay = Duration::from_secs(5);
         let mut t = Tracker::new(TrackerConfig::new("p", TrackerKind::Process(spec)));
-        let t0 = Instant::now();
+        let t0 = start();
         let at = |s: u64| t0 + Duration::from_secs(s);
         let n = TrackResult::Processes;
         // The first count applies at once.

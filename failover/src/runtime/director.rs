@@ -160,6 +160,7 @@ pub async fn run_with(
         }
     }
     let has_trackers = d_has_polled_trackers(&d);
+    warn_if_processes_hidden(&d);
     let names_by_index = ifindex.iter().map(|(n, i)| (*i, n.clone())).collect();
     let mut node = Node {
         d,
@@ -212,6 +213,19 @@ pub async fn run_with(
     );
     node.run(&socks, &mut inputs).await;
     node.finish(&socks, inputs.handles, vmacs).await
+}
+
+/// Warns once at start when process trackers cannot see every process (`/proc` hidden).
+fn warn_if_processes_hidden(d: &Director) {
+    let tracks_processes = (0..d.tracker_count()).any(|t| {
+        matches!(
+            d.tracker_config(TrackerId(t as u32)).map(|c| &c.kind),
+            Some(TrackerKind::Process(_))
+        )
+    });
+    if tracks_processes && let Some(why) = effects::proc_hides_processes() {
+        tracing::warn!("{why}");
+    }
 }
 
 /// Whether the director has trackers the runtime polls (scripts, files, ping nodes, processes).

@@ -278,6 +278,41 @@ pub(super) async fn count_processes(spec: crate::core::ProcessSpec) -> u32 {
     }
 }
 
+/// Why `/proc` may hide other users' processes from this daemon: a `hidepid=` option on the
+/// `/proc` mount (systemd's `ProtectProc=invisible` mounts it so) while the daemon lacks
+/// `CAP_SYS_PTRACE`. `None`: every process is seen (or it cannot be told).
+pub(super) fn proc_hides_processes() -> Option<String> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    proc_hides_processes_in(&mountinfo, &status)
+}
+
+/// [`proc_hides_processes`] over the texts of `/proc/self/mountinfo` and `/proc/self/status`.
+pub(super) fn proc_hides_processes_in(mountinfo: &str, status: &str) -> Option<String> {
+    const CAP_SYS_PTRACE: u32 = 19;
+    let hidepid = mountinfo.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let sep = f.iter().position(|w| *w == "-")?;
+        if f.get(4) != Some(&"/proc") || f.get(sep + 1) != Some(&"proc") {
+            return None;
+        }
+        f.get(sep + 3)?
+            .split(',')
+            .find_map(|o| o.strip_prefix("hidepid="))
+            .filter(|v| !matches!(*v, "0" | "off"))
+            .map(str::to_owned)
+    })?;
+    let cap_eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())?;
+    (cap_eff & (1 << CAP_SYS_PTRACE) == 0).then(|| {
+        format!(
+            "/proc is mounted with hidepid={hidepid} (systemd ProtectProc=invisible does this) and this daemon lacks CAP_SYS_PTRACE: processes of other users are not counted by track_process"
+        )
+    })
+}
+
 /// [`count_processes`] over a `/proc`-like directory.
 pub(super) fn count_processes_in(proc: &std::path::Path, spec: &crate::core::ProcessSpec) -> u32 {
     let Ok(dir) = std::fs::read_dir(proc) else {
@@ -343,6 +378,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hidden_processes_are_detected() {
+        let mi = "22 26 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw,hidepid=invisible\n";
+        let no_ptrace = "Name:\tx\nCapEff:\t0000000000003000\n";
+        let ptrace = "Name:\tx\nCapEff:\t000001ffffffffff\n";
+        let w = proc_hides_processes_in(mi, no_ptrace).unwrap();
+        assert!(w.contains("hidepid=invisible"), "{w}");
+        assert_eq!(proc_hides_processes_in(mi, ptrace), None);
+        let plain = mi.replace(",hidepid=invisible", "");
+        assert_eq!(proc_hides_processes_in(&plain, no_ptrace), None);
+        let off = mi.replace("hidepid=invisible", "hidepid=0");
+        assert_eq!(proc_hides_processes_in(&off, no_ptrace), None);
+    }
+
+    #[test]
     fn process_count_from_a_proc_tree() {
         let dir = std::env::temp_dir().join(format!("ha-proc-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -352,8 +401,8 @@ mod tests {
             std::fs::write(d.join("stat"), stat).unwrap();
             std::fs::write(d.join("cmdline"), cmdline).unwrap();
         };
-        add("10", "10 (sleep) S 1 2 3", b"sleep\01000\0");
-        add("11", "11 (sleep) S 1 2 3", b"sleep\0999\0");
+        add("10", "10 (sleep) S 1 2 3", b"sleep\x001000\x00");
+        add("11", "11 (sleep) S 1 2 3", b"sleep\x00999\x00");
         add("12", "12 (sleep) Z 1 2 3", b"");
         add("13", "13 (odd) name) R 1", b"x\0");
         std::fs::create_dir_all(dir.join("self-not-a-pid")).unwrap();

@@ -174,8 +174,44 @@ fn host_track_file_and_process_move_the_vip_against_keepalived() {
         "{}",
         report("process back")
     );
+    // A restart while the process is not running: keepalived scans before its instances
+    // start, so the instance starts in FAULT and never takes the VIP; the same here.
+    pa.signal(libc::SIGTERM);
+    assert!(
+        wait_until(Duration::from_secs(10), || !pa.is_running()),
+        "{}",
+        dump(&pa)
+    );
     let _ = guard.kill();
     let _ = guard.wait();
+    assert!(wait_until(Duration::from_secs(20), || holds(&k, VIP)));
+    let pa = lab.spawn(
+        &a,
+        &[
+            BIN,
+            "run",
+            "--keepalived-conf",
+            conf_a.to_str().unwrap(),
+            "--status-socket",
+            sock.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || inst(&sock, "VI_1", "state")
+            == "FAULT"),
+        "{}",
+        dump(&pa)
+    );
+    let transitions = inst(&sock, "VI_1", "transitions");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(inst(&sock, "VI_1", "state"), "FAULT");
+    assert!(!holds(&a, VIP) && holds(&k, VIP));
+    assert_eq!(
+        inst(&sock, "VI_1", "transitions"),
+        transitions,
+        "started in FAULT, no flap through BACKUP: {}",
+        dump(&pa)
+    );
 }
 
 #[test]

@@ -159,6 +159,17 @@ pub async fn run_with(
             d.handle_link(start, name, false);
         }
     }
+    let polled: Vec<_> = (0..d.tracker_count())
+        .filter_map(|t| {
+            let id = TrackerId(t as u32);
+            d.tracker_config(id).map(|c| (id, c.kind.clone()))
+        })
+        .collect();
+    for (id, result) in effects::initial_track_results(&polled) {
+        if let Err(e) = d.handle_track_result(start, id, result) {
+            tracing::warn!(error = %e, "initial tracker result not taken");
+        }
+    }
     let has_trackers = d_has_polled_trackers(&d);
     warn_if_processes_hidden(&d);
     let names_by_index = ifindex.iter().map(|(n, i)| (*i, n.clone())).collect();

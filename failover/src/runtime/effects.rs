@@ -246,14 +246,40 @@ pub(super) async fn notify_task(
 /// keepalived `track_file`: the file's integer; a missing or unreadable file, or one that
 /// does not hold an integer, counts as 0. Read off the VRRP loop.
 pub(super) async fn read_track_file(path: &str) -> i64 {
-    match tokio::fs::read_to_string(path).await {
-        Ok(s) => s
-            .split_whitespace()
-            .next()
-            .and_then(|w| w.parse().ok())
-            .unwrap_or(0),
-        Err(_) => 0,
-    }
+    track_file_value(tokio::fs::read_to_string(path).await.ok().as_deref())
+}
+
+/// A track file's value from its text (`None`: unreadable): its first word as an integer,
+/// otherwise 0.
+pub(super) fn track_file_value(text: Option<&str>) -> i64 {
+    text.and_then(|s| s.split_whitespace().next())
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(0)
+}
+
+/// keepalived reads its track files and scans the processes once before the instances start
+/// (so an instance does not start as if a tracked process ran, or a file held 0): the same
+/// here, synchronously, before the loop. Each result is fed as a round's result would be.
+pub(super) fn initial_track_results(
+    trackers: &[(crate::core::TrackerId, crate::core::TrackerKind)],
+) -> Vec<(crate::core::TrackerId, TrackResult)> {
+    use crate::core::TrackerKind;
+    trackers
+        .iter()
+        .filter_map(|(id, kind)| match kind {
+            TrackerKind::File { path } => Some((
+                *id,
+                TrackResult::Value(track_file_value(
+                    std::fs::read_to_string(path).ok().as_deref(),
+                )),
+            )),
+            TrackerKind::Process(spec) => Some((
+                *id,
+                TrackResult::Processes(count_processes_in(std::path::Path::new("/proc"), spec)),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// keepalived `vrrp_track_process`: how many processes match `spec`, counted from `/proc`

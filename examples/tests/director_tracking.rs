@@ -356,25 +356,33 @@ fn tracking_errors_and_warnings_are_located() {
             .any(|e| e.contains("sync group \"G\"") && e.contains("unknown track process \"nope\"")),
         "{e:#?}"
     );
-    // Harmless: +-254 on a script is read as +-253 (keepalived does the same), and a process
-    // name longer than the kernel's 15 bytes never matches; both warnings with their place.
+    // A vrrp_script weight outside -253..=253 is an error (keepalived: "must be in
+    // [-253, 253]"), so is `noreverse` there.
+    let e = errs(&format!(
+        "vrrp_script s {{\n script /bin/true\n weight -254\n}}\nvrrp_script t {{\n script /bin/true\n weight 3 noreverse\n}}\n{INST}}}\n"
+    ));
+    has(&e, "k.conf:3:2:", "-254");
+    has(&e, "k.conf:7:2:", "noreverse");
+    // Harmless: +-254 in a track_script entry is read as +-253 (keepalived does the same), and
+    // a process name longer than the kernel's 15 bytes never matches; both warnings with their
+    // place.
     let l = load_keepalived_str(
         &format!(
-            "vrrp_script s {{\n script /bin/true\n weight -254\n}}\nvrrp_track_process p {{\n process a-very-long-process-name\n}}\n{INST}}}\n"
+            "vrrp_script s {{\n script /bin/true\n}}\nvrrp_track_process p {{\n process a-very-long-process-name\n}}\n{INST} track_script {{\n  s weight -254\n }}\n}}\n"
         ),
         Path::new("k.conf"),
     )
     .unwrap();
-    assert_eq!(l.config.scripts[0].weight, -253);
+    assert_eq!(l.config.instances[0].track_scripts[0].weight, Some(-253));
     let w: Vec<String> = l.warnings.iter().map(ToString::to_string).collect();
     assert!(
         w.iter()
-            .any(|w| w.starts_with("k.conf:3:2:") && w.contains("-253")),
+            .any(|w| w.starts_with("k.conf:15:3:") && w.contains("-253")),
         "{w:#?}"
     );
     assert!(
         w.iter()
-            .any(|w| w.starts_with("k.conf:5:1:") && w.contains("15 bytes")),
+            .any(|w| w.starts_with("k.conf:4:1:") && w.contains("15-byte")),
         "{w:#?}"
     );
     // quorum_max 0: up while none runs (quorum becomes 0).

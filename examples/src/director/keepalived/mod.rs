@@ -748,15 +748,23 @@ fn lvs_sync_daemon(c: &mut Conv, k: &Node) -> Option<SyncDaemon> {
 }
 
 /// A weight `W [reverse]` from `args` (a `weight` line's arguments, or the words after
-/// `weight` in a tracking entry), `-max..=max`. keepalived reads interface and script weights
-/// up to +-254 and makes +-254 into +-253 with a complaint: a warning here. `None`: an error was
-/// reported.
-fn parse_weight(c: &mut Conv, n: &Node, args: &[String], max: i32) -> Option<(i32, Option<bool>)> {
-    let expected = if max == 253 {
-        "an integer -253..=253, then optionally reverse or noreverse"
-    } else {
-        "an integer -254..=254, then optionally reverse or noreverse"
+/// `weight` in a tracking entry, where `noreverse` is allowed too), `-max..=max`. In an entry,
+/// keepalived reads interface and script weights up to +-254 and makes +-254 into +-253 with a
+/// complaint: a warning here. `None`: an error was reported.
+fn parse_weight(
+    c: &mut Conv,
+    n: &Node,
+    args: &[String],
+    max: i32,
+    entry: bool,
+) -> Option<(i32, Option<bool>)> {
+    let expected = match (max, entry) {
+        (253, true) => "an integer -253..=253, then optionally reverse or noreverse",
+        (253, false) => "an integer -253..=253, then optionally reverse",
+        (_, true) => "an integer -254..=254, then optionally reverse or noreverse",
+        (_, false) => "an integer -254..=254, then optionally reverse",
     };
+    let limit = if entry { 254 } else { max };
     let (w, rest) = match args {
         [w, rest @ ..] if rest.len() <= 1 => (w, rest),
         _ => {
@@ -765,7 +773,7 @@ fn parse_weight(c: &mut Conv, n: &Node, args: &[String], max: i32) -> Option<(i3
         }
     };
     let mut weight = match w.parse::<i32>() {
-        Ok(v) if (-254..=254).contains(&v) => v,
+        Ok(v) if (-limit..=limit).contains(&v) => v,
         _ => {
             c.bad(n, w, expected);
             return None;
@@ -776,13 +784,13 @@ fn parse_weight(c: &mut Conv, n: &Node, args: &[String], max: i32) -> Option<(i3
         c.warnings.push(Warning {
             location: n.location.clone(),
             keyword: format!("weight {w}"),
-            action: format!("read as {weight}, as keepalived does"),
+            action: format!("out of range for this tracker, read as {weight} (as keepalived does)"),
         });
     }
     let reverse = match rest.first().map(String::as_str) {
         None => None,
         Some("reverse") => Some(true),
-        Some("noreverse") => Some(false),
+        Some("noreverse") if entry => Some(false),
         Some(other) => {
             c.bad(n, other, expected);
             return None;
@@ -794,7 +802,7 @@ fn parse_weight(c: &mut Conv, n: &Node, args: &[String], max: i32) -> Option<(i3
 /// A `weight W [reverse]` line of a tracker block.
 fn weight_line(c: &mut Conv, k: &Node, max: i32) -> Option<(i32, bool)> {
     c.arg(k)?;
-    parse_weight(c, k, &k.args, max).map(|(w, r)| (w, r.unwrap_or(false)))
+    parse_weight(c, k, &k.args, max, false).map(|(w, r)| (w, r.unwrap_or(false)))
 }
 
 /// `NAME [weight W [reverse|noreverse]]` inside a track_* block. `None`: an error was reported.
@@ -812,7 +820,7 @@ fn tracked_weight(c: &mut Conv, t: &Node, max: i32) -> Option<(Option<i32>, Opti
     match t.args.split_first() {
         None => Some((None, None)),
         Some((w, rest)) if w == "weight" && !rest.is_empty() => {
-            parse_weight(c, t, rest, max).map(|(w, r)| (Some(w), r))
+            parse_weight(c, t, rest, max, true).map(|(w, r)| (Some(w), r))
         }
         _ => {
             c.bad(t, &t.args.join(" "), "NAME [weight W [reverse]]");
@@ -1006,7 +1014,7 @@ fn track_process(c: &mut Conv, n: &Node) -> Option<TrackProcess> {
         c.warnings.push(Warning {
             location: n.location.clone(),
             keyword: format!("process {}", p.process),
-            action: "never matches: the kernel's process name is at most 15 bytes (add full_command to match the command line)".into(),
+            action: "a name longer than the kernel's 15-byte process name never matches (in keepalived too); add full_command to match the command line".into(),
         });
     }
     c.locations

@@ -6,6 +6,8 @@
 //!   faults the instance and the VIP moves; starting it again recovers;
 //! - `dont_track_primary`: with it an instance stays master when its own link goes down,
 //!   without it the instance goes to FAULT;
+//! - sync-group tracking faults every member, `weight W reverse` lowers the priority, and
+//!   `init_fail` keeps an instance in FAULT from the start;
 //! - keepalived itself accepts the tracking sample (`keepalived -t`).
 
 use std::path::{Path, PathBuf};
@@ -271,6 +273,100 @@ fn host_dont_track_primary_keeps_master_when_its_link_goes_down() {
             == "MASTER"),
         "{:?}\n{}",
         status(&sock),
+        dump(&pa)
+    );
+}
+
+/// Group-level tracking reaches every member, `weight W reverse` lowers the priority while the
+/// value is up, and `init_fail` keeps an instance in FAULT from the start (a failing script
+/// with `fall 10` would otherwise let it become master for about ten seconds).
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_group_tracking_reverse_and_init_fail() {
+    require_root();
+    let mut lab = Lab::new("hdtrkgrp");
+    let a = lab.add_host("a", &["10.66.0.1/24"]);
+    let dir: PathBuf = lab.dir().to_path_buf();
+    let (stop, bias) = (dir.join("stop"), dir.join("bias"));
+    let conf = dir.join("a.conf");
+    let block = |name: &str, vrid: u8, extra: &str| {
+        format!(
+            "vrrp_instance {name} {{\n    interface eth0\n    virtual_router_id {vrid}\n    priority 150\n    advert_int 1\n    virtual_ipaddress {{\n        10.66.0.{vrid}/24\n    }}\n{extra}}}\n"
+        )
+    };
+    std::fs::write(
+        &conf,
+        format!(
+            "vrrp_script never {{\n    script /bin/false\n    interval 1\n    fall 10\n    init_fail\n}}\n\
+             track_file stop_all {{\n    file {}\n}}\n\
+             track_file bias {{\n    file {}\n    weight 10 reverse\n}}\n{}{}{}\
+             vrrp_sync_group G {{\n    group {{\n        A\n        B\n    }}\n    sync_group_tracking_weight\n    track_file {{\n        stop_all weight 0\n    }}\n}}\n",
+            stop.display(),
+            bias.display(),
+            block("A", 66, "    track_file {\n        bias\n    }\n"),
+            block("B", 67, ""),
+            block("C", 68, "    track_script {\n        never\n    }\n"),
+        ),
+    )
+    .unwrap();
+    let sock = dir.join("a.sock");
+    let pa = lab.spawn(
+        &a,
+        &[
+            BIN,
+            "run",
+            "--keepalived-conf",
+            conf.to_str().unwrap(),
+            "--status-socket",
+            sock.to_str().unwrap(),
+        ],
+    );
+    let states =
+        || ["A", "B", "C"].map(|n| inst(&sock, n, "state").as_str().unwrap_or("").to_owned());
+    // C is in FAULT from the start and never master while A and B become master.
+    let mut c_master = false;
+    let up = wait_until(Duration::from_secs(20), || {
+        let s = states();
+        c_master |= s[2] == "MASTER";
+        s[0] == "MASTER" && s[1] == "MASTER"
+    });
+    assert!(up, "{:?}\n{}", states(), dump(&pa));
+    for _ in 0..30 {
+        c_master |= states()[2] == "MASTER";
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!c_master, "init_fail: C was master\n{}", dump(&pa));
+    assert_eq!(states()[2], "FAULT", "{}", dump(&pa));
+
+    // reverse: 2 * 10 subtracted while the file holds 2.
+    std::fs::write(&bias, "2\n").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || inst(&sock, "A", "priority")
+            == 130),
+        "{:?}\n{}",
+        status(&sock),
+        dump(&pa)
+    );
+    // The group's file: any non-zero value faults both members; 0 again brings them back.
+    std::fs::write(&stop, "1\n").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            let s = states();
+            s[0] == "FAULT" && s[1] == "FAULT"
+        }),
+        "{:?}\n{}",
+        states(),
+        dump(&pa)
+    );
+    assert!(!holds(&a, "10.66.0.66") && !holds(&a, "10.66.0.67"));
+    std::fs::write(&stop, "0\n").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let s = states();
+            s[0] == "MASTER" && s[1] == "MASTER"
+        }),
+        "{:?}\n{}",
+        states(),
         dump(&pa)
     );
 }

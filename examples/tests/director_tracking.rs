@@ -347,6 +347,12 @@ fn tracking_errors_and_warnings_are_located() {
     ));
     has(&e, "k.conf:12:3:", "255");
     has(&e, "k.conf:15:3:", "backwards");
+    // track_src_ip and track_bfd cannot be honoured: errors at the keyword.
+    let e = errs(&format!(
+        "{INST} track_src_ip\n track_bfd {{\n  b\n }}\n}}\n"
+    ));
+    has(&e, "k.conf:8:2:", "`track_src_ip` cannot be honoured");
+    has(&e, "k.conf:9:2:", "`track_bfd` cannot be honoured");
     // An undefined tracked process, from a sync group.
     let e = errs(&format!(
         "{INST}}}\nvrrp_sync_group G {{\n group {{\n  VI\n }}\n track_process {{\n  nope\n }}\n}}\n"

@@ -621,6 +621,10 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
             "track_bfd" => {
                 c.unsafe_(k, "this kind of tracking is not supported; the instance could become master while the tracked thing is down")
             }
+            "track_src_ip" => c.unsafe_(
+                k,
+                "not supported: the instance would stay master after its source address is removed",
+            ),
             "lvs_sync_daemon_interface" => {
                 if let Some(a) = c.arg(k) {
                     c.old_sync_daemon = Some((a.to_string(), name.clone()));

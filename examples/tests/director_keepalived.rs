@@ -65,6 +65,8 @@ fn classic_lvs_dr_pair_parses_to_the_expected_model() {
             interval_ms: 2000,
             timeout_ms: Some(1500),
             weight: -20,
+            reverse: false,
+            init_fail: false,
             rise: 2,
             fall: 3,
             user: None,
@@ -116,14 +118,16 @@ fn classic_lvs_dr_pair_parses_to_the_expected_model() {
         ext.track_interfaces,
         vec![TrackInterface {
             name: "eth1".into(),
-            weight: -30
+            weight: -30,
+            reverse: false,
         }]
     );
     assert_eq!(
         ext.track_scripts,
         vec![TrackScriptRef {
             name: "chk_haproxy".into(),
-            weight: None
+            weight: None,
+            reverse: None,
         }]
     );
     assert_eq!(
@@ -402,18 +406,31 @@ fn safety_keywords_are_errors() {
     has_unsafe(&e, 7, "auth_foo");
     // Unsupported vrrp_script options.
     let e = errs(&format!(
-        "vrrp_script s {{\n script /bin/true\n init_fail\n}}\n{MIN_INSTANCE}"
+        "vrrp_script s {{\n script /bin/true\n run_as_pid1\n}}\n{MIN_INSTANCE}"
     ));
-    has_unsafe(&e, 3, "init_fail");
+    has_unsafe(&e, 3, "run_as_pid1");
     let e = errs(&format!(
-        "vrrp_script s {{\n script /bin/true\n weight 10 reverse\n}}\n{MIN_INSTANCE}"
+        "vrrp_script s {{\n script /bin/true\n weight 10 sideways\n}}\n{MIN_INSTANCE}"
     ));
-    has_unsafe(&e, 3, "weight");
-    // Tracking that cannot be done.
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:3:2:") && e.contains("sideways")),
+        "{e:#?}"
+    );
+    // Tracking that cannot be done: BFD; a tracked file that is not defined.
+    let e = errs(
+        "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n track_bfd {\n  b1\n }\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n",
+    );
+    has_unsafe(&e, 4, "track_bfd");
     let e = errs(
         "vrrp_instance VI {\n interface eth0\n virtual_router_id 1\n track_file {\n  f1\n }\n virtual_ipaddress {\n 10.0.0.1\n }\n}\n",
     );
-    has_unsafe(&e, 4, "track_file");
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:1:1: instance \"VI\"")
+                && e.contains("unknown track file \"f1\"")),
+        "{e:#?}"
+    );
     // MISC_CHECK user option, regex in HTTP_GET.
     let e = errs(
         "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n   user nobody\n  }\n }\n}\n",

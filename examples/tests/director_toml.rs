@@ -169,10 +169,12 @@ fn validation_names_the_item() {
     c.instances[0].track_interfaces.push(TrackInterface {
         name: "eth1".into(),
         weight: 254,
+        reverse: false,
     });
     c.instances[0].track_scripts.push(TrackScriptRef {
         name: "nope".into(),
         weight: Some(-253),
+        reverse: None,
     });
     let e = validate(&c);
     assert!(

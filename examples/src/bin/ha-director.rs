@@ -479,6 +479,9 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
                     );
                 }
                 Some((l, b)) => {
+                    for p in build::init_track_files(&l.config, true) {
+                        tracing::warn!("{p}");
+                    }
                     if l.config.global.status_socket != running_globals.status_socket
                         || l.config.global.metrics_listen != running_globals.metrics_listen
                     {
@@ -650,6 +653,9 @@ fn main() -> ExitCode {
             }
             if metrics_listen.is_some() {
                 loaded.config.global.metrics_listen = metrics_listen;
+            }
+            for p in build::init_track_files(&loaded.config, false) {
+                tracing::warn!("{p}");
             }
             let Some(rt) = runtime() else {
                 return ExitCode::from(EXIT_RUNTIME);

@@ -23,9 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ha_failover::core::{
-    DirectorBuilder, DirectorConfigError, InstanceConfig, InstanceId, NotifyScripts, RealServer,
-    Step, StepKind, SyncGroupConfig, TrackRef, TrackerConfig, TrackerId, TrackerKind, VipSpec,
-    VirtualServerConfig, VirtualServerId,
+    DirectorBuilder, DirectorConfigError, InstanceConfig, InstanceId, NotifyScripts, ParamMatch,
+    ProcessSpec, RealServer, Step, StepKind, SyncGroupConfig, TrackRef, TrackerConfig, TrackerId,
+    TrackerKind, VipSpec, VirtualServerConfig, VirtualServerId,
 };
 use ha_failover::runtime::director::{
     DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, SyncDaemonOptions,
@@ -46,8 +46,8 @@ use ha_ipvs::model::{
 
 use super::model::{
     Check, CheckKind, Config, Family, HttpProtocol as HttpProtocolModel, Instance, Method, Notify,
-    Protocol, RealServer as RsModel, SslClient, Step as StepModel, UDP_DEFAULT_PAYLOAD, Vip,
-    VirtualServer,
+    ParamMatch as ParamMatchModel, Protocol, RealServer as RsModel, SslClient, Step as StepModel,
+    TrackProcess, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
 };
 
 /// Why a configuration cannot be turned into a runtime configuration. Each names the
@@ -250,6 +250,7 @@ pub fn build(
     // Trackers, shared by name: interfaces and scripts.
     let mut if_trackers: HashMap<String, TrackerId> = HashMap::new();
     let mut script_trackers: HashMap<String, TrackerId> = HashMap::new();
+    let mut more = MoreTrackers::default();
     let mut intervals: Vec<u64> = Vec::new();
     let mut timeouts: Vec<u64> = Vec::new();
 
@@ -311,6 +312,7 @@ pub fn build(
             &mut timeouts,
             &mut notes,
             steps.remove(inst.name.as_str()).unwrap_or_default(),
+            &mut more,
         )?;
         if let Some(a) = &inst.auth {
             let p = Password::new(a.pass.as_bytes()).ok_or_else(|| BuildError::Instance {
@@ -453,6 +455,7 @@ fn instance(
     timeouts: &mut Vec<u64>,
     notes: &mut Vec<String>,
     steps: Vec<Step>,
+    more: &mut MoreTrackers,
 ) -> Result<InstanceConfig, BuildError> {
     let bad = |detail: String| BuildError::Instance {
         instance: inst.name.clone(),
@@ -530,10 +533,130 @@ fn instance(
     c.excluded_vips = inst.excluded_vips.iter().map(vip_spec).collect();
     c.notify = notify_scripts(&inst.notify);
     c.steps = steps;
+    c.dont_track_primary = inst.dont_track_primary;
+    c.track = tracking(
+        cfg,
+        inst,
+        priority,
+        b,
+        if_trackers,
+        script_trackers,
+        more,
+        intervals,
+        timeouts,
+        notes,
+    )?;
+    Ok(c)
+}
+
+/// Trackers shared by name between instances, beside interfaces and scripts.
+#[derive(Default)]
+struct MoreTrackers {
+    files: HashMap<String, TrackerId>,
+    processes: HashMap<String, TrackerId>,
+}
+
+/// An instance's tracker references: its own `track_*` and its sync group's, with
+/// keepalived's weight rules.
+#[allow(clippy::too_many_arguments)]
+fn tracking(
+    cfg: &Config,
+    inst: &Instance,
+    priority: u8,
+    b: &mut DirectorBuilder,
+    if_trackers: &mut HashMap<String, TrackerId>,
+    script_trackers: &mut HashMap<String, TrackerId>,
+    more: &mut MoreTrackers,
+    intervals: &mut Vec<u64>,
+    timeouts: &mut Vec<u64>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<TrackRef>, BuildError> {
+    let bad = |detail: String| BuildError::Instance {
+        instance: inst.name.clone(),
+        detail,
+    };
+    let mut track = Vec::new();
+    let tref = |id: TrackerId, weight: i32, reverse: bool| {
+        let r = TrackRef::new(id, weight);
+        if reverse { r.reversed() } else { r }
+    };
+    let mut if_tracker = |b: &mut DirectorBuilder, name: &str| {
+        *if_trackers.entry(name.to_owned()).or_insert_with(|| {
+            b.add_tracker(TrackerConfig::new(
+                format!("interface {name}"),
+                TrackerKind::Interface {
+                    ifname: name.to_owned(),
+                },
+            ))
+        })
+    };
+    let mut script_tracker = |b: &mut DirectorBuilder, name: &str| {
+        let s = cfg
+            .scripts
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| bad(format!("tracks script {name:?}, which is not defined")))?;
+        let id = match script_trackers.get(&s.name) {
+            Some(id) => *id,
+            None => {
+                let mut tc = TrackerConfig::new(
+                    s.name.clone(),
+                    TrackerKind::Script {
+                        argv: argv(&s.command),
+                    },
+                );
+                tc.rise = s.rise.max(1);
+                tc.fall = s.fall.max(1);
+                tc.init_fail = s.init_fail;
+                intervals.push(s.interval_ms);
+                timeouts.push(s.timeout_ms.unwrap_or(s.interval_ms));
+                let id = b.add_tracker(tc);
+                script_trackers.insert(s.name.clone(), id);
+                id
+            }
+        };
+        Ok::<_, BuildError>((id, s))
+    };
+    let file_tracker =
+        |b: &mut DirectorBuilder, files: &mut HashMap<String, TrackerId>, name: &str| {
+            let f = cfg
+                .track_files
+                .iter()
+                .find(|f| f.name == name)
+                .ok_or_else(|| bad(format!("tracks file {name:?}, which is not defined")))?;
+            let id = *files.entry(f.name.clone()).or_insert_with(|| {
+                b.add_tracker(TrackerConfig::new(
+                    format!("file {}", f.name),
+                    TrackerKind::File {
+                        path: f.path.clone(),
+                    },
+                ))
+            });
+            Ok::<_, BuildError>((id, f))
+        };
+    let process_tracker =
+        |b: &mut DirectorBuilder, procs: &mut HashMap<String, TrackerId>, name: &str| {
+            let p = cfg
+                .track_processes
+                .iter()
+                .find(|p| p.name == name)
+                .ok_or_else(|| bad(format!("tracks process {name:?}, which is not defined")))?;
+            let id = *procs.entry(p.name.clone()).or_insert_with(|| {
+                b.add_tracker(TrackerConfig::new(
+                    format!("process {}", p.name),
+                    TrackerKind::Process(process_spec(p)),
+                ))
+            });
+            Ok::<_, BuildError>((id, p))
+        };
+
     // keepalived's rule (`vrrp_complete_instance`): a member of a sync group without
     // `sync_group_tracking_weight` runs no floating priority, so a weighted tracked interface
-    // only faults it (weight 0) and a weighted tracked script is not tracked; the address
-    // owner ignores weighted tracking altogether. Each is a note, as keepalived warns.
+    // only faults it (weight 0), a weighted tracked script is not tracked, a tracked file with
+    // weight 1 (the default) is read as weight 0 and one with another weight is not tracked;
+    // the address owner ignores weighted tracking altogether (interfaces untracked, files as
+    // in a group). Tracked processes keep their weights (keepalived 2.2.7 leaves them; the
+    // owner's priority never moves anyway). Each is a note, as keepalived warns.
     let group = cfg
         .sync_groups
         .iter()
@@ -548,6 +671,15 @@ fn instance(
     };
     let in_sync_rule = group.is_some_and(|g| !g.tracking_weight);
     for t in &inst.track_interfaces {
+        if t.name == inst.interface {
+            // keepalived: the own interface is tracked anyway (or, with dont_track_primary,
+            // deliberately not).
+            notes.push(format!(
+                "instance {:?}: track_interface {} ignored: it is the instance's own interface, as keepalived does",
+                inst.name, t.name
+            ));
+            continue;
+        }
         let mut weight = t.weight;
         if let Some(why) = &no_weights
             && weight != 0
@@ -565,22 +697,18 @@ fn instance(
             ));
             weight = 0;
         }
-        let id = *if_trackers.entry(t.name.clone()).or_insert_with(|| {
-            b.add_tracker(TrackerConfig::new(
-                format!("interface {}", t.name),
-                TrackerKind::Interface {
-                    ifname: t.name.clone(),
-                },
-            ))
-        });
-        c.track.push(TrackRef::new(id, weight));
+        let id = if_tracker(b, &t.name);
+        add_ref(
+            &mut track,
+            notes,
+            b.trackers(),
+            &inst.name,
+            tref(id, weight, t.reverse),
+            false,
+        );
     }
     for t in &inst.track_scripts {
-        let s = cfg
-            .scripts
-            .iter()
-            .find(|s| s.name == t.name)
-            .ok_or_else(|| bad(format!("tracks script {:?}, which is not defined", t.name)))?;
+        let (id, s) = script_tracker(b, &t.name)?;
         let weight = t.weight.unwrap_or(s.weight);
         if let Some(why) = &no_weights
             && weight != 0
@@ -591,27 +719,197 @@ fn instance(
             ));
             continue;
         }
-        let id = match script_trackers.get(&s.name) {
-            Some(id) => *id,
-            None => {
-                let mut tc = TrackerConfig::new(
-                    s.name.clone(),
-                    TrackerKind::Script {
-                        argv: argv(&s.command),
-                    },
-                );
-                tc.rise = s.rise.max(1);
-                tc.fall = s.fall.max(1);
-                intervals.push(s.interval_ms);
-                timeouts.push(s.timeout_ms.unwrap_or(s.interval_ms));
-                let id = b.add_tracker(tc);
-                script_trackers.insert(s.name.clone(), id);
-                id
+        let r = tref(id, weight, t.reverse.unwrap_or(s.reverse));
+        add_ref(&mut track, notes, b.trackers(), &inst.name, r, false);
+    }
+    for t in &inst.track_files {
+        let (id, f) = file_tracker(b, &mut more.files, &t.name)?;
+        let mut weight = t.weight.unwrap_or(f.weight);
+        if let Some(why) = &no_weights {
+            if weight == 1 {
+                notes.push(format!(
+                    "instance {:?}: tracked file {:?}: weight 1 read as 0 (a non-zero value is a fault): {why}, as keepalived does",
+                    inst.name, f.name
+                ));
+                weight = 0;
+            } else if weight != 0 {
+                notes.push(format!(
+                    "instance {:?}: tracked file {:?} with weight {weight} not tracked: {why}, as keepalived does",
+                    inst.name, f.name
+                ));
+                continue;
+            }
+        }
+        let r = tref(id, weight, t.reverse.unwrap_or(f.reverse));
+        add_ref(&mut track, notes, b.trackers(), &inst.name, r, false);
+    }
+    for t in &inst.track_processes {
+        let (id, p) = process_tracker(b, &mut more.processes, &t.name)?;
+        let r = tref(
+            id,
+            t.weight.unwrap_or(p.weight),
+            t.reverse.unwrap_or(p.reverse),
+        );
+        add_ref(&mut track, notes, b.trackers(), &inst.name, r, false);
+    }
+
+    // The sync group's own tracking (keepalived `sync_group_tracking_init`): every member
+    // tracks it with its weights, whatever `sync_group_tracking_weight` says; a member with
+    // priority 255 makes every weight 0.
+    if let Some(g) = group {
+        let owner_member = g.instances.iter().any(|m| {
+            cfg.instances
+                .iter()
+                .any(|i| &i.name == m && i.priority == 255)
+        });
+        // Only the first member reports a weight cleared for the owner.
+        let first = g.instances.first() == Some(&inst.name);
+        let weight = |notes: &mut Vec<String>, what: String, w: i32| {
+            if owner_member && w != 0 {
+                if first {
+                    notes.push(format!(
+                        "sync group {:?}: {what}: weight {w} read as 0 (a member has priority 255), as keepalived does",
+                        g.name
+                    ));
+                }
+                0
+            } else {
+                w
             }
         };
-        c.track.push(TrackRef::new(id, weight));
+        for t in &g.track_interfaces {
+            // The member's own interface: it faults on it already, unless dont_track_primary
+            // (keepalived then takes the group's weight for it).
+            if t.name == inst.interface && !inst.dont_track_primary {
+                continue;
+            }
+            let id = if_tracker(b, &t.name);
+            let w = weight(notes, format!("tracked interface {}", t.name), t.weight);
+            add_ref(
+                &mut track,
+                notes,
+                b.trackers(),
+                &inst.name,
+                tref(id, w, t.reverse),
+                true,
+            );
+        }
+        for t in &g.track_scripts {
+            let (id, s) = script_tracker(b, &t.name)?;
+            let w = weight(
+                notes,
+                format!("tracked script {}", s.name),
+                t.weight.unwrap_or(s.weight),
+            );
+            let r = tref(id, w, t.reverse.unwrap_or(s.reverse));
+            add_ref(&mut track, notes, b.trackers(), &inst.name, r, true);
+        }
+        for t in &g.track_files {
+            let (id, f) = file_tracker(b, &mut more.files, &t.name)?;
+            let w = weight(
+                notes,
+                format!("tracked file {}", f.name),
+                t.weight.unwrap_or(f.weight),
+            );
+            let r = tref(id, w, t.reverse.unwrap_or(f.reverse));
+            add_ref(&mut track, notes, b.trackers(), &inst.name, r, true);
+        }
+        for t in &g.track_processes {
+            let (id, p) = process_tracker(b, &mut more.processes, &t.name)?;
+            let w = weight(
+                notes,
+                format!("tracked process {}", p.name),
+                t.weight.unwrap_or(p.weight),
+            );
+            let r = tref(id, w, t.reverse.unwrap_or(p.reverse));
+            add_ref(&mut track, notes, b.trackers(), &inst.name, r, true);
+        }
     }
-    Ok(c)
+    Ok(track)
+}
+
+/// Adds a tracker reference as keepalived does: a second reference to one tracker from the
+/// instance itself is ignored; one from the sync group replaces the instance's weight unless
+/// the instance's is 0 (keepalived: "configured on VRRP instance and sync group"). Each is a
+/// note.
+fn add_ref(
+    track: &mut Vec<TrackRef>,
+    notes: &mut Vec<String>,
+    trackers: &[TrackerConfig],
+    instance: &str,
+    r: TrackRef,
+    from_group: bool,
+) {
+    let name = trackers
+        .get(r.tracker.0 as usize)
+        .map_or("?", |t| t.name.as_str());
+    let Some(old) = track.iter_mut().find(|t| t.tracker == r.tracker) else {
+        track.push(r);
+        return;
+    };
+    if !from_group {
+        notes.push(format!(
+            "instance {instance:?}: {name} referenced twice: the second is ignored, as keepalived does"
+        ));
+    } else {
+        notes.push(format!(
+            "instance {instance:?}: {name} is tracked by the instance and its sync group: {}, as keepalived does",
+            if old.weight != 0 {
+                "the group's weight applies"
+            } else {
+                "the instance's weight 0 applies"
+            }
+        ));
+        if old.weight != 0 {
+            *old = r;
+        }
+    }
+}
+
+/// The core's process matcher for a tracked process.
+fn process_spec(p: &TrackProcess) -> ProcessSpec {
+    let mut spec = ProcessSpec::new(p.process.clone());
+    spec.params = p.params.clone();
+    spec.param_match = p.param_match.map(|m| match m {
+        ParamMatchModel::Exact => ParamMatch::Exact,
+        ParamMatchModel::Partial => ParamMatch::Partial,
+        ParamMatchModel::Initial => ParamMatch::Initial,
+    });
+    spec.full_command = p.full_command;
+    spec.quorum = p.quorum;
+    spec.quorum_max = p.quorum_max.unwrap_or(u32::MAX);
+    spec.fork_delay = ms(p.fork_delay_ms);
+    spec.terminate_delay = ms(p.terminate_delay_ms);
+    spec
+}
+
+/// keepalived `init_file`: creates each tracked file that has `init` and does not exist, or
+/// (with `overwrite`, not on a reload) writes it anyway. Returns what could not be done, to
+/// log (keepalived reports these and goes on).
+pub fn init_track_files(cfg: &Config, reload: bool) -> Vec<String> {
+    let mut problems = Vec::new();
+    for f in &cfg.track_files {
+        let Some(init) = &f.init else { continue };
+        let path = std::path::Path::new(&f.path);
+        match std::fs::metadata(path) {
+            Ok(_) if !init.overwrite || reload => continue,
+            Ok(m) if !m.is_file() => {
+                problems.push(format!(
+                    "track file {:?}: {} is not a regular file: not initialised",
+                    f.name, f.path
+                ));
+                continue;
+            }
+            _ => {}
+        }
+        if let Err(e) = std::fs::write(path, format!("{}\n", init.value)) {
+            problems.push(format!(
+                "track file {:?}: cannot write {}: {e}",
+                f.name, f.path
+            ));
+        }
+    }
+    problems
 }
 
 fn rs_name(rs: &RsModel) -> String {

@@ -200,6 +200,18 @@ pub fn load_toml_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>
         )
         .chain(
             config
+                .track_files
+                .iter()
+                .map(|s| Item::TrackFile(s.name.clone())),
+        )
+        .chain(
+            config
+                .track_processes
+                .iter()
+                .map(|s| Item::TrackProcess(s.name.clone())),
+        )
+        .chain(
+            config
                 .sync_groups
                 .iter()
                 .map(|s| Item::SyncGroup(s.name.clone())),
@@ -219,6 +231,8 @@ pub fn load_toml_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>
     for item in items {
         let name = match &item {
             Item::Script(n)
+            | Item::TrackFile(n)
+            | Item::TrackProcess(n)
             | Item::Instance(n)
             | Item::SyncGroup(n)
             | Item::ResourceGroup(n)

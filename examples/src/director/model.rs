@@ -36,6 +36,14 @@ pub struct Config {
     /// Tracking scripts (keepalived `vrrp_script`), referenced by name from instances.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scripts: Vec<TrackScript>,
+    /// Tracked files (keepalived `track_file`, old `vrrp_track_file`), referenced by name from
+    /// instances and sync groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_files: Vec<TrackFile>,
+    /// Tracked processes (keepalived `vrrp_track_process`), referenced by name from instances
+    /// and sync groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_processes: Vec<TrackProcess>,
     /// VRRP instances (keepalived `vrrp_instance`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<Instance>,
@@ -166,6 +174,13 @@ pub struct TrackScript {
     /// puts the instance into FAULT. Range -253..=253.
     #[serde(default, skip_serializing_if = "is_zero_i32")]
     pub weight: i32,
+    /// keepalived `weight W reverse`: the weight applies the other way round (subtracted while
+    /// the script succeeds, or added while it fails; weight 0: FAULT while it succeeds).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reverse: bool,
+    /// The script counts as failed until it first succeeds (keepalived `init_fail`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub init_fail: bool,
     /// Successes needed before the script counts as OK.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     pub rise: u32,
@@ -182,6 +197,105 @@ pub struct TrackScript {
 
 fn default_script_interval() -> u64 {
     1000
+}
+
+/// A tracked file (keepalived `track_file NAME { file PATH; weight W [reverse]; init_file
+/// [VALUE] [overwrite] }`): the integer in the file times the weight is added to the priority
+/// of the instances tracking it; with weight 0 a non-zero value puts them in FAULT; a product
+/// below -253 puts them in FAULT. A missing file or one without an integer reads as 0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackFile {
+    /// Name referenced by `track_files`.
+    pub name: String,
+    /// The file's path.
+    pub path: String,
+    /// Multiplier of the file's value, -254..=254 (keepalived's default 1).
+    #[serde(default = "one_i32", skip_serializing_if = "is_one_i32")]
+    pub weight: i32,
+    /// keepalived `reverse`: the product is negated (weight 0: a zero value is the FAULT).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reverse: bool,
+    /// Write the file at start (keepalived `init_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<TrackFileInit>,
+}
+
+/// keepalived `init_file [VALUE] [overwrite]`: the file is created holding `value` if it does
+/// not exist (or, with `overwrite`, written at every start).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackFileInit {
+    /// The value written (default 0).
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub value: i64,
+    /// Write it even if the file exists (not on a reload).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub overwrite: bool,
+}
+
+fn one_i32() -> i32 {
+    1
+}
+fn is_one_i32(v: &i32) -> bool {
+    *v == 1
+}
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+
+/// How a tracked process's arguments are compared (keepalived `param_match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamMatch {
+    /// The arguments are exactly `params` (keepalived's default).
+    Exact,
+    /// The arguments start with `params`.
+    Partial,
+    /// The arguments start with `params`, the last one only as a prefix.
+    Initial,
+}
+
+/// A tracked process (keepalived `vrrp_track_process`): up while the number of matching
+/// processes is within `quorum..=quorum_max`. Counted from `/proc` on every tracking round (see
+/// the runtime's notes on `ProtectProc` and `hidepid`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackProcess {
+    /// Name referenced by `track_processes`.
+    pub name: String,
+    /// The process name (the kernel's 15-byte `comm`), or `argv[0]` with `full_command`,
+    /// `params` or `param_match`.
+    pub process: String,
+    /// Arguments to match (keepalived `process NAME PARAMS...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Vec<String>>,
+    /// How arguments are compared (default `exact` when `params` is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param_match: Option<ParamMatch>,
+    /// Match `process` against `argv[0]` instead of the process name.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub full_command: bool,
+    /// Priority change while up (> 0) or down (< 0); 0: FAULT while down. -254..=254.
+    #[serde(default, skip_serializing_if = "is_zero_i32")]
+    pub weight: i32,
+    /// keepalived `reverse`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reverse: bool,
+    /// Fewest matching processes (default 1; 0 only with `quorum_max` 0).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub quorum: u32,
+    /// Most matching processes (default: no limit; 0 means up while none runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum_max: Option<u32>,
+    /// How long quorum must be held before it counts, milliseconds (keepalived `fork_delay`,
+    /// `delay`).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub fork_delay_ms: u64,
+    /// How long quorum must be lost before it counts, milliseconds (keepalived
+    /// `terminate_delay`, `delay`).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub terminate_delay_ms: u64,
 }
 fn one() -> u32 {
     1
@@ -254,6 +368,16 @@ pub struct Instance {
     /// Tracking scripts (by name) and optional weight overrides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_scripts: Vec<TrackScriptRef>,
+    /// Tracked files (by name, [`Config::track_files`]) and optional weight overrides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_files: Vec<TrackScriptRef>,
+    /// Tracked processes (by name, [`Config::track_processes`]) and optional weight overrides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_processes: Vec<TrackScriptRef>,
+    /// keepalived `dont_track_primary`: the instance's own interface going down does not put
+    /// it in FAULT.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dont_track_primary: bool,
     /// Notify hooks.
     #[serde(default, skip_serializing_if = "Notify::is_empty")]
     pub notify: Notify,
@@ -291,17 +415,36 @@ pub struct TrackInterface {
     /// Priority change, -253..=253; 0 means FAULT while the link is down.
     #[serde(default, skip_serializing_if = "is_zero_i32")]
     pub weight: i32,
+    /// keepalived `weight W reverse`: subtracted while up / added while down (weight 0: FAULT
+    /// while the link is up).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reverse: bool,
 }
 
-/// A reference from an instance to a [`TrackScript`].
+/// A reference from an instance or a sync group to a named tracker: a [`TrackScript`], a
+/// [`TrackFile`] or a [`TrackProcess`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrackScriptRef {
-    /// Script name.
+    /// The tracker's name.
     pub name: String,
-    /// Overrides the script's weight, -253..=253.
+    /// Overrides the tracker's weight (scripts -253..=253, files and processes -254..=254).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<i32>,
+    /// Overrides the tracker's `reverse` (keepalived `weight W reverse` / `noreverse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse: Option<bool>,
+}
+
+impl TrackScriptRef {
+    /// A reference to `name` with the tracker's own weight.
+    pub fn new(name: impl Into<String>) -> TrackScriptRef {
+        TrackScriptRef {
+            name: name.into(),
+            weight: None,
+            reverse: None,
+        }
+    }
 }
 
 /// Notify hooks: commands run on state changes.
@@ -458,6 +601,20 @@ pub struct SyncGroup {
     /// (weight 0) and a weighted tracked script is not tracked at all, as keepalived does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tracking_weight: bool,
+    /// Interfaces every member tracks (keepalived `track_interface` in the group). Unlike a
+    /// member's own tracking, their weights apply whatever `tracking_weight` says, as in
+    /// keepalived; a member with priority 255 makes them weight 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_interfaces: Vec<TrackInterface>,
+    /// Scripts every member tracks (keepalived `track_script` in the group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_scripts: Vec<TrackScriptRef>,
+    /// Files every member tracks (keepalived `track_file` in the group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_files: Vec<TrackScriptRef>,
+    /// Processes every member tracks (keepalived `track_process` in the group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_processes: Vec<TrackScriptRef>,
 }
 
 /// Ordered steps acquired on master (in order) and released on leaving master (reverse).

@@ -21,6 +21,10 @@ pub enum Item {
     Global,
     /// A tracking script, by name.
     Script(String),
+    /// A tracked file (keepalived `track_file`), by name.
+    TrackFile(String),
+    /// A tracked process (keepalived `vrrp_track_process`), by name.
+    TrackProcess(String),
     /// A VRRP instance, by name.
     Instance(String),
     /// A sync group, by name.
@@ -36,6 +40,8 @@ impl fmt::Display for Item {
         match self {
             Self::Global => write!(f, "global"),
             Self::Script(n) => write!(f, "script {n:?}"),
+            Self::TrackFile(n) => write!(f, "track file {n:?}"),
+            Self::TrackProcess(n) => write!(f, "track process {n:?}"),
             Self::Instance(n) => write!(f, "instance {n:?}"),
             Self::SyncGroup(n) => write!(f, "sync group {n:?}"),
             Self::ResourceGroup(n) => write!(f, "resource group {n:?}"),
@@ -240,6 +246,14 @@ pub enum ValidationError {
         /// Why.
         reason: String,
     },
+    /// A tracker problem (a tracked file or process, or a reference to one).
+    #[error("{item}: {reason}")]
+    BadTracker {
+        /// The tracker, or the instance or sync group referring to one.
+        item: Item,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl ValidationError {
@@ -267,7 +281,8 @@ impl ValidationError {
             | Self::BadRealServer { item, .. }
             | Self::BadCheck { item, .. }
             | Self::InsecureScript { item, .. }
-            | Self::BadScript { item, .. } => Some(item),
+            | Self::BadScript { item, .. }
+            | Self::BadTracker { item, .. } => Some(item),
         }
     }
 }
@@ -453,6 +468,7 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
             errs.push(bad("sync daemon: ttl must be 1..=255".into()));
         }
     }
+    validate_tracking(&mut errs, cfg);
     errs
 }
 
@@ -895,4 +911,113 @@ pub fn check_script_security(cfg: &Config) -> Vec<ValidationError> {
         }
     }
     errs
+}
+
+/// Tracked files and processes, and the references to them (and to scripts and interfaces)
+/// from instances and sync groups.
+fn validate_tracking(errs: &mut Vec<ValidationError>, cfg: &Config) {
+    let files = check_names(
+        errs,
+        "track file",
+        cfg.track_files.iter().map(|f| f.name.as_str()),
+        Item::TrackFile,
+    );
+    let processes = check_names(
+        errs,
+        "track process",
+        cfg.track_processes.iter().map(|p| p.name.as_str()),
+        Item::TrackProcess,
+    );
+    let scripts: HashSet<&str> = cfg.scripts.iter().map(|s| s.name.as_str()).collect();
+    let weight_254 = |errs: &mut Vec<ValidationError>, item: &Item, what: &str, w: i32| {
+        if !(-254..=254).contains(&w) {
+            errs.push(ValidationError::BadTracker {
+                item: item.clone(),
+                reason: format!("weight {w} of {what} is outside -254..=254"),
+            });
+        }
+    };
+    for f in &cfg.track_files {
+        let item = Item::TrackFile(f.name.clone());
+        if f.path.trim().is_empty() {
+            errs.push(ValidationError::BadTracker {
+                item: item.clone(),
+                reason: "empty path".into(),
+            });
+        }
+        weight_254(errs, &item, "the file", f.weight);
+    }
+    for p in &cfg.track_processes {
+        let item = Item::TrackProcess(p.name.clone());
+        let bad = |reason: String| ValidationError::BadTracker {
+            item: item.clone(),
+            reason,
+        };
+        if p.process.is_empty() {
+            errs.push(bad("empty process name".into()));
+        }
+        weight_254(errs, &item, "the process", p.weight);
+        match p.quorum_max {
+            Some(0) if p.quorum != 0 => errs.push(bad(
+                "quorum_max 0 (up while none runs) needs quorum 0".into(),
+            )),
+            Some(m) if m < p.quorum => errs.push(bad(format!(
+                "quorum {} is more than quorum_max {m}",
+                p.quorum
+            ))),
+            None if p.quorum == 0 => {
+                errs.push(bad("quorum 0 is only allowed with quorum_max 0".into()))
+            }
+            _ => {}
+        }
+        for (what, ms) in [
+            ("fork_delay_ms", p.fork_delay_ms),
+            ("terminate_delay_ms", p.terminate_delay_ms),
+        ] {
+            if ms > 3_600_000 {
+                errs.push(bad(format!("{what} {ms} is more than an hour")));
+            }
+        }
+    }
+    let refs = |errs: &mut Vec<ValidationError>,
+                item: &Item,
+                kind: &'static str,
+                known: &HashSet<&str>,
+                list: &[super::model::TrackScriptRef]| {
+        for r in list {
+            if !known.contains(r.name.as_str()) {
+                errs.push(ValidationError::UnknownReference {
+                    item: item.clone(),
+                    kind,
+                    name: r.name.clone(),
+                });
+            }
+            if let Some(w) = r.weight {
+                if kind == "script" {
+                    check_weight(errs, item, format!("tracked script {}", r.name), w);
+                } else {
+                    weight_254(errs, item, &format!("tracked {kind} {}", r.name), w);
+                }
+            }
+        }
+    };
+    for i in &cfg.instances {
+        let item = Item::Instance(i.name.clone());
+        refs(errs, &item, "track file", &files, &i.track_files);
+        refs(errs, &item, "track process", &processes, &i.track_processes);
+    }
+    for g in &cfg.sync_groups {
+        let item = Item::SyncGroup(g.name.clone());
+        for t in &g.track_interfaces {
+            check_weight(
+                errs,
+                &item,
+                format!("tracked interface {}", t.name),
+                t.weight,
+            );
+        }
+        refs(errs, &item, "script", &scripts, &g.track_scripts);
+        refs(errs, &item, "track file", &files, &g.track_files);
+        refs(errs, &item, "track process", &processes, &g.track_processes);
+    }
 }

@@ -107,8 +107,11 @@ impl DirectorBuilder {
                     tracker: t.tracker,
                 });
             };
-            // keepalived: -253..=253, track_file -254..=254 (a file's value may be negative).
-            let max = if matches!(tracker.kind, TrackerKind::File { .. }) {
+            // keepalived: -253..=253, track_file and track_process -254..=254.
+            let max = if matches!(
+                tracker.kind,
+                TrackerKind::File { .. } | TrackerKind::Process(_)
+            ) {
                 254
             } else {
                 253

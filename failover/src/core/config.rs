@@ -91,6 +91,9 @@ pub struct InstanceConfig {
     pub auth: Auth,
     /// How the VRRP checksum is computed (keepalived `v3_checksum_as_v2`).
     pub checksum_mode: ChecksumMode,
+    /// keepalived `dont_track_primary`: the instance's own interface going down does not put
+    /// it in Fault (its link state is ignored; interface trackers still apply).
+    pub dont_track_primary: bool,
 }
 
 impl InstanceConfig {
@@ -113,6 +116,7 @@ impl InstanceConfig {
             notify: NotifyScripts::default(),
             auth: Auth::None,
             checksum_mode: ChecksumMode::Standard,
+            dont_track_primary: false,
         }
     }
 }

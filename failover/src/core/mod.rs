@@ -113,7 +113,8 @@ pub use packet::{MAX_ADVERT_LEN, PacketMeta, Transmit};
 pub use pool::{RealServer, VirtualServerConfig, VirtualServerId};
 pub use reload::{ReconfigureError, Reconfigured};
 pub use track::{
-    Contribution, TrackRef, TrackResult, TrackStatus, TrackerConfig, TrackerId, TrackerKind,
+    Contribution, ParamMatch, ProcessSpec, TrackRef, TrackResult, TrackStatus, TrackerConfig,
+    TrackerId, TrackerKind,
 };
 pub use vip::{Scope, VipFlags, VipParseError, VipSpec, pick_primary_address};
 
@@ -254,7 +255,7 @@ impl Director {
     /// interface trackers of that name.
     pub fn handle_link(&mut self, now: Instant, ifname: &str, up: bool) {
         for inst in &mut self.insts {
-            if inst.cfg.interface == ifname {
+            if inst.cfg.interface == ifname && !inst.cfg.dont_track_primary {
                 inst.router.handle_link(now, up);
             }
         }
@@ -267,7 +268,7 @@ impl Director {
         for t in 0..self.trackers.len() {
             if matches!(&self.trackers[t].cfg.kind, TrackerKind::Interface { ifname: n } if n == ifname)
             {
-                changed |= self.feed_tracker(t, result);
+                changed |= self.feed_tracker(now, t, result);
             }
         }
         // Drain the routers' link transitions first, so priority changes act on the new

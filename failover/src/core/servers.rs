@@ -71,7 +71,7 @@ impl Director {
                 } else {
                     TrackResult::Down
                 };
-                if self.feed_tracker(t.0 as usize, result) {
+                if self.feed_tracker(now, t.0 as usize, result) {
                     self.apply_faults(now);
                     self.update_priorities(now);
                 }

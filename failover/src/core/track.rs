@@ -18,8 +18,16 @@
 //! a non-zero value is a failure, and a product below -253 is a fault. The effective priority is
 //! the base priority plus every contribution, clamped to `1..=254`; an address owner (255) keeps
 //! 255 and only faults apply (see [`effective_priority`]).
+//!
+//! A process tracker (keepalived `vrrp_track_process`) is up while the number of matching
+//! processes is within `quorum..=quorum_max`; the runtime counts them
+//! ([`TrackResult::Processes`], matching with [`ProcessSpec::matches`]) and the tracker applies
+//! keepalived's `fork_delay` / `terminate_delay` before a change of quorum counts. A delay is
+//! honoured when the next count arrives at or after it (so to within the runtime's counting
+//! period).
 
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use ha_vrrp_proto::Priority;
 
@@ -59,6 +67,120 @@ pub enum TrackerKind {
         /// The address pinged.
         addr: IpAddr,
     },
+    /// Running processes (keepalived `vrrp_track_process`): the runtime reports how many
+    /// match ([`TrackResult::Processes`]); up while that is within the quorum.
+    Process(ProcessSpec),
+}
+
+/// How a process's arguments are compared with [`ProcessSpec::params`] (keepalived
+/// `param_match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ParamMatch {
+    /// The process's arguments are exactly the configured ones (none configured: the process
+    /// has no arguments).
+    #[default]
+    Exact,
+    /// The process's arguments start with the configured ones, whole arguments.
+    Partial,
+    /// As `Partial`, but the last configured argument need only be a prefix of the process's
+    /// argument at that place.
+    Initial,
+}
+
+/// Which processes a process tracker counts, and its quorum and delays (keepalived
+/// `vrrp_track_process`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProcessSpec {
+    /// The process name: compared with the kernel's name of the process (`comm`, at most 15
+    /// bytes, `/proc/PID/stat`), or with `argv[0]` when `full_command` is set.
+    pub name: String,
+    /// Arguments to compare (keepalived `process NAME PARAMS...`); `None`: arguments are not
+    /// looked at unless `param_match` is set.
+    pub params: Option<Vec<String>>,
+    /// How arguments are compared; `None` with `params` set means [`ParamMatch::Exact`].
+    pub param_match: Option<ParamMatch>,
+    /// Compare `name` with `argv[0]` (the command line) instead of the process name. Implied by
+    /// `params` and `param_match`.
+    pub full_command: bool,
+    /// Fewest matching processes for the tracker to be up (keepalived `quorum`, default 1; 0
+    /// only with `quorum_max` 0: up while no process matches).
+    pub quorum: u32,
+    /// Most matching processes for the tracker to be up (keepalived `quorum_max`, default no
+    /// limit).
+    pub quorum_max: u32,
+    /// How long quorum must be held before the tracker goes up (keepalived `fork_delay`).
+    pub fork_delay: Duration,
+    /// How long quorum must be lost before the tracker goes down (keepalived
+    /// `terminate_delay`).
+    pub terminate_delay: Duration,
+}
+
+impl ProcessSpec {
+    /// Processes named `name` (by process name), quorum 1, no limit, no delays.
+    pub fn new(name: impl Into<String>) -> ProcessSpec {
+        ProcessSpec {
+            name: name.into(),
+            params: None,
+            param_match: None,
+            full_command: false,
+            quorum: 1,
+            quorum_max: u32::MAX,
+            fork_delay: Duration::ZERO,
+            terminate_delay: Duration::ZERO,
+        }
+    }
+
+    /// Whether the command line is needed (`name` is compared with `argv[0]`, or arguments are
+    /// compared).
+    pub fn uses_cmdline(&self) -> bool {
+        self.full_command || self.params.is_some() || self.param_match.is_some()
+    }
+
+    /// Whether a process matches: `comm` is its name (`/proc/PID/stat`'s second field),
+    /// `cmdline` its NUL-separated arguments (`/proc/PID/cmdline`), as keepalived compares them.
+    pub fn matches(&self, comm: &str, cmdline: &[u8]) -> bool {
+        if !self.uses_cmdline() {
+            return comm == self.name;
+        }
+        let mut args = cmdline
+            .strip_suffix(&[0])
+            .unwrap_or(cmdline)
+            .split(|b| *b == 0);
+        if cmdline.is_empty() || args.next() != Some(self.name.as_bytes()) {
+            return false;
+        }
+        let rest: Vec<&[u8]> = args.collect();
+        let Some(mode) = self
+            .param_match
+            .or(self.params.as_ref().map(|_| ParamMatch::Exact))
+        else {
+            return true;
+        };
+        let want: &[String] = self.params.as_deref().unwrap_or(&[]);
+        match mode {
+            ParamMatch::Exact => {
+                rest.len() == want.len() && rest.iter().zip(want).all(|(a, w)| *a == w.as_bytes())
+            }
+            ParamMatch::Partial | ParamMatch::Initial => {
+                if rest.len() < want.len() {
+                    return false;
+                }
+                want.iter().enumerate().all(|(i, w)| {
+                    let last = i + 1 == want.len();
+                    if last && mode == ParamMatch::Initial {
+                        rest[i].starts_with(w.as_bytes())
+                    } else {
+                        rest[i] == w.as_bytes()
+                    }
+                })
+            }
+        }
+    }
+
+    /// Whether `count` matching processes make quorum.
+    pub fn in_quorum(&self, count: u32) -> bool {
+        (self.quorum..=self.quorum_max).contains(&count)
+    }
 }
 
 /// A tracker's configuration.
@@ -100,6 +222,8 @@ pub enum TrackResult {
     Exit(i32),
     /// The integer read from a file (file trackers only).
     Value(i64),
+    /// How many processes match (process trackers only).
+    Processes(u32),
 }
 
 /// The current state of a tracker.
@@ -213,6 +337,11 @@ pub(crate) struct Tracker {
     pub(crate) status: TrackStatus,
     /// Consecutive results disagreeing with `status`.
     streak: u32,
+    /// A process tracker's quorum change waiting for its delay: (new state is up, since).
+    pending: Option<(bool, Instant)>,
+    /// A process tracker has had its first count (which applies at once, as keepalived's
+    /// initial scan does).
+    counted: bool,
 }
 
 impl Tracker {
@@ -226,6 +355,8 @@ impl Tracker {
             cfg,
             status,
             streak: 0,
+            pending: None,
+            counted: false,
         }
     }
 
@@ -235,19 +366,55 @@ impl Tracker {
             (&self.cfg.kind, result),
             (TrackerKind::File { .. }, TrackResult::Value(_))
                 | (TrackerKind::Script { .. }, TrackResult::Exit(_))
+                | (TrackerKind::Process(_), TrackResult::Processes(_))
                 | (
                     TrackerKind::Script { .. }
                         | TrackerKind::Interface { .. }
                         | TrackerKind::Pool { .. }
-                        | TrackerKind::PingNode { .. },
+                        | TrackerKind::PingNode { .. }
+                        | TrackerKind::Process(_),
                     TrackResult::Up | TrackResult::Down
                 )
         )
     }
 
-    /// Feeds a result (already checked with [`Tracker::accepts`]); returns the new status if it
-    /// changed.
-    pub(crate) fn feed(&mut self, result: TrackResult) -> Option<TrackStatus> {
+    /// Feeds a result (already checked with [`Tracker::accepts`]) at `now`; returns the new
+    /// status if it changed.
+    pub(crate) fn feed(&mut self, now: Instant, result: TrackResult) -> Option<TrackStatus> {
+        if let (TrackerKind::Process(spec), TrackResult::Processes(n)) = (&self.cfg.kind, result) {
+            let want = spec.in_quorum(n);
+            let delay = if want {
+                spec.fork_delay
+            } else {
+                spec.terminate_delay
+            };
+            let up = self.status == TrackStatus::Up;
+            let first = !std::mem::replace(&mut self.counted, true);
+            let apply = if want == up {
+                self.pending = None;
+                false
+            } else if first || delay.is_zero() {
+                true
+            } else {
+                match self.pending {
+                    Some((w, since)) if w == want => now.saturating_duration_since(since) >= delay,
+                    _ => {
+                        self.pending = Some((want, now));
+                        false
+                    }
+                }
+            };
+            if !apply {
+                return None;
+            }
+            self.pending = None;
+            self.status = if want {
+                TrackStatus::Up
+            } else {
+                TrackStatus::Down
+            };
+            return Some(self.status);
+        }
         let ok = match result {
             TrackResult::Value(v) => {
                 let new = TrackStatus::Value(v);
@@ -257,7 +424,7 @@ impl Tracker {
                 });
             }
             TrackResult::Up | TrackResult::Exit(0) => true,
-            TrackResult::Down | TrackResult::Exit(_) => false,
+            TrackResult::Down | TrackResult::Exit(_) | TrackResult::Processes(_) => false,
         };
         let up = self.status == TrackStatus::Up;
         if ok == up {
@@ -286,6 +453,13 @@ mod tests {
 
     const UP: TrackStatus = TrackStatus::Up;
     const DOWN: TrackStatus = TrackStatus::Down;
+
+    /// An arbitrary starting point for the tests' own clock (the code under test never reads
+    /// one).
+    #[allow(clippy::disallowed_methods)]
+    fn start() -> Instant {
+        Instant::now()
+    }
 
     #[test]
     fn weight_rules() {
@@ -343,15 +517,109 @@ mod tests {
         cfg.rise = 2;
         cfg.fall = 3;
         let mut t = Tracker::new(cfg);
+        let now = start();
         assert_eq!(t.status, UP);
-        assert_eq!(t.feed(TrackResult::Exit(1)), None);
-        assert_eq!(t.feed(TrackResult::Exit(1)), None);
-        assert_eq!(t.feed(TrackResult::Exit(0)), None); // streak broken
-        assert_eq!(t.feed(TrackResult::Exit(2)), None);
-        assert_eq!(t.feed(TrackResult::Exit(2)), None);
-        assert_eq!(t.feed(TrackResult::Down), Some(DOWN));
-        assert_eq!(t.feed(TrackResult::Exit(0)), None);
-        assert_eq!(t.feed(TrackResult::Exit(0)), Some(UP));
+        assert_eq!(t.feed(now, TrackResult::Exit(1)), None);
+        assert_eq!(t.feed(now, TrackResult::Exit(1)), None);
+        assert_eq!(t.feed(now, TrackResult::Exit(0)), None); // streak broken
+        assert_eq!(t.feed(now, TrackResult::Exit(2)), None);
+        assert_eq!(t.feed(now, TrackResult::Exit(2)), None);
+        assert_eq!(t.feed(now, TrackResult::Down), Some(DOWN));
+        assert_eq!(t.feed(now, TrackResult::Exit(0)), None);
+        assert_eq!(t.feed(now, TrackResult::Exit(0)), Some(UP));
         assert!(!t.accepts(TrackResult::Value(1)));
+        assert!(!t.accepts(TrackResult::Processes(1)));
+    }
+
+    #[test]
+    fn init_fail_starts_down() {
+        let mut cfg = TrackerConfig::new("chk", TrackerKind::Script { argv: vec![] });
+        cfg.init_fail = true;
+        let mut t = Tracker::new(cfg);
+        assert_eq!(t.status, DOWN);
+        assert_eq!(t.feed(start(), TrackResult::Exit(0)), Some(UP));
+    }
+
+    fn cmdline(args: &[&str]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for a in args {
+            v.extend_from_slice(a.as_bytes());
+            v.push(0);
+        }
+        v
+    }
+
+    #[test]
+    fn process_matching() {
+        let by_comm = ProcessSpec::new("nginx");
+        assert!(by_comm.matches("nginx", &cmdline(&["/usr/sbin/nginx", "-g", "x"])));
+        assert!(!by_comm.matches("nginx2", &cmdline(&["nginx"])));
+        assert!(!by_comm.uses_cmdline());
+
+        let mut full = ProcessSpec::new("/usr/sbin/nginx");
+        full.full_command = true;
+        assert!(full.matches("nginx", &cmdline(&["/usr/sbin/nginx", "-g", "x"])));
+        assert!(!full.matches("nginx", &cmdline(&["nginx"])));
+        assert!(
+            !full.matches("nginx", b""),
+            "a zombie has an empty command line"
+        );
+
+        let mut exact = ProcessSpec::new("sleep");
+        exact.params = Some(vec!["1000".into()]);
+        assert!(exact.matches("sleep", &cmdline(&["sleep", "1000"])));
+        assert!(!exact.matches("sleep", &cmdline(&["sleep", "1000", "x"])));
+        assert!(!exact.matches("sleep", &cmdline(&["sleep", "10000"])));
+        assert!(!exact.matches("sleep", &cmdline(&["sleep"])));
+
+        let mut no_args = ProcessSpec::new("sleep");
+        no_args.param_match = Some(ParamMatch::Exact);
+        assert!(no_args.matches("sleep", &cmdline(&["sleep"])));
+        assert!(!no_args.matches("sleep", &cmdline(&["sleep", "1"])));
+
+        let mut partial = exact.clone();
+        partial.param_match = Some(ParamMatch::Partial);
+        assert!(partial.matches("sleep", &cmdline(&["sleep", "1000", "x"])));
+        assert!(!partial.matches("sleep", &cmdline(&["sleep", "10000"])));
+
+        let mut initial = exact.clone();
+        initial.param_match = Some(ParamMatch::Initial);
+        assert!(initial.matches("sleep", &cmdline(&["sleep", "10000", "x"])));
+        assert!(!initial.matches("sleep", &cmdline(&["sleep", "2000"])));
+    }
+
+    #[test]
+    fn process_quorum_and_delays() {
+        let mut spec = ProcessSpec::new("p");
+        spec.quorum = 2;
+        spec.quorum_max = 3;
+        spec.fork_delay = Duration::from_secs(2);
+        spec.terminate_delay = Duration::from_secs(5);
+        let mut t = Tracker::new(TrackerConfig::new("p", TrackerKind::Process(spec)));
+        let t0 = start();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let n = TrackResult::Processes;
+        // The first count applies at once.
+        assert_eq!(t.feed(at(0), n(1)), Some(DOWN));
+        // Quorum gained: up only after fork_delay.
+        assert_eq!(t.feed(at(1), n(2)), None);
+        assert_eq!(t.feed(at(2), n(3)), None);
+        assert_eq!(t.feed(at(3), n(2)), Some(UP));
+        // Above quorum_max: down after terminate_delay; back in range cancels it.
+        assert_eq!(t.feed(at(4), n(4)), None);
+        assert_eq!(t.feed(at(6), n(3)), None);
+        assert_eq!(t.feed(at(10), n(4)), None);
+        assert_eq!(t.feed(at(14), n(0)), None);
+        assert_eq!(t.feed(at(15), n(0)), Some(DOWN));
+        assert!(t.accepts(n(0)));
+        assert!(!t.accepts(TrackResult::Exit(0)));
+
+        // quorum_max 0: up while none runs.
+        let mut none = ProcessSpec::new("p");
+        none.quorum = 0;
+        none.quorum_max = 0;
+        let mut t = Tracker::new(TrackerConfig::new("p", TrackerKind::Process(none)));
+        assert_eq!(t.feed(at(0), n(0)), None);
+        assert_eq!(t.feed(at(1), n(1)), Some(DOWN));
     }
 }

@@ -1,5 +1,5 @@
-//! Tracking (keepalived `track_interface`, `track_script`, `track_file`, pool quorum, ping
-//! nodes): tracker results become priorities ([`Router::set_priority`]) and faults
+//! Tracking (keepalived `track_interface`, `track_script`, `track_file`, `track_process`,
+//! pool quorum, ping nodes): tracker results become priorities ([`Router::set_priority`]) and faults
 //! ([`Router::set_fault`] / [`Router::clear_fault`]), with keepalived's weights; a member's own
 //! fault puts the rest of its sync group in Fault.
 //!
@@ -61,10 +61,11 @@ impl Director {
                     TrackerKind::File { .. } => "file",
                     TrackerKind::Pool { .. } => "pool",
                     TrackerKind::PingNode { .. } => "ping node",
+                    TrackerKind::Process(_) => "process",
                 },
             });
         }
-        if self.feed_tracker(t, result) {
+        if self.feed_tracker(now, t, result) {
             self.apply_faults(now);
             self.update_priorities(now);
             self.pump(now);
@@ -72,8 +73,8 @@ impl Director {
         Ok(())
     }
 
-    pub(super) fn feed_tracker(&mut self, t: usize, result: TrackResult) -> bool {
-        match self.trackers[t].feed(result) {
+    pub(super) fn feed_tracker(&mut self, now: Instant, t: usize, result: TrackResult) -> bool {
+        match self.trackers[t].feed(now, result) {
             Some(status) => {
                 self.events.push_back(DirectorEvent::TrackerChanged {
                     tracker: TrackerId(t as u32),

@@ -161,7 +161,19 @@ pub async fn run_with(
             d.handle_link(start, name, false);
         }
     }
+    let polled: Vec<_> = (0..d.tracker_count())
+        .filter_map(|t| {
+            let id = TrackerId(t as u32);
+            d.tracker_config(id).map(|c| (id, c.kind.clone()))
+        })
+        .collect();
+    for (id, result) in effects::initial_track_results(&polled) {
+        if let Err(e) = d.handle_track_result(start, id, result) {
+            tracing::warn!(error = %e, "initial tracker result not taken");
+        }
+    }
     let has_trackers = d_has_polled_trackers(&d);
+    warn_if_processes_hidden(&d);
     let names_by_index = ifindex.iter().map(|(n, i)| (*i, n.clone())).collect();
     let mut node = Node {
         d,
@@ -217,7 +229,20 @@ pub async fn run_with(
     node.finish(&socks, inputs.handles, vmacs).await
 }
 
-/// Whether the director has trackers the runtime polls (scripts, files, ping nodes).
+/// Warns once at start when process trackers cannot see every process (`/proc` hidden).
+fn warn_if_processes_hidden(d: &Director) {
+    let tracks_processes = (0..d.tracker_count()).any(|t| {
+        matches!(
+            d.tracker_config(TrackerId(t as u32)).map(|c| &c.kind),
+            Some(TrackerKind::Process(_))
+        )
+    });
+    if tracks_processes && let Some(why) = effects::proc_hides_processes() {
+        tracing::warn!("{why}");
+    }
+}
+
+/// Whether the director has trackers the runtime polls (scripts, files, ping nodes, processes).
 fn d_has_polled_trackers(d: &Director) -> bool {
     (0..d.tracker_count()).any(|t| {
         matches!(
@@ -226,6 +251,7 @@ fn d_has_polled_trackers(d: &Director) -> bool {
                 TrackerKind::Script { .. }
                     | TrackerKind::File { .. }
                     | TrackerKind::PingNode { .. }
+                    | TrackerKind::Process(_)
             )
         )
     })
@@ -1016,6 +1042,10 @@ impl Node {
                         argv.push(addr.to_string());
                         effects::run_track_script(&argv, timeout, user).await
                     }
+                    TrackerKind::Process(spec) => (
+                        TrackResult::Processes(effects::count_processes(spec).await),
+                        None,
+                    ),
                     TrackerKind::Interface { .. } | TrackerKind::Pool { .. } => return,
                 };
                 feed_back(

@@ -260,14 +260,164 @@ pub(super) async fn notify_task(
 /// keepalived `track_file`: the file's integer; a missing or unreadable file, or one that
 /// does not hold an integer, counts as 0. Read off the VRRP loop.
 pub(super) async fn read_track_file(path: &str) -> i64 {
-    match tokio::fs::read_to_string(path).await {
-        Ok(s) => s
-            .split_whitespace()
-            .next()
-            .and_then(|w| w.parse().ok())
-            .unwrap_or(0),
-        Err(_) => 0,
+    track_file_value(tokio::fs::read_to_string(path).await.ok().as_deref())
+}
+
+/// A track file's value from its text (`None`: unreadable), read as keepalived reads it (C's
+/// `strtol` with base 0): leading white space, a sign, then `0x` hex, `0` octal or decimal
+/// digits for as long as they go; no digits (or no file) is 0. keepalived ignores a value
+/// outside the 32-bit range; here it is clamped to that range.
+pub(super) fn track_file_value(text: Option<&str>) -> i64 {
+    let Some(s) = text else { return 0 };
+    let s = s.trim_start();
+    let (neg, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (16, h)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (8, &s[1..])
+    } else {
+        (10, s)
+    };
+    let mut v: i64 = 0;
+    for c in digits.chars() {
+        let Some(d) = c.to_digit(radix) else { break };
+        v = v
+            .saturating_mul(i64::from(radix))
+            .saturating_add(i64::from(d));
     }
+    let v = if neg { -v } else { v };
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX))
+}
+
+/// keepalived reads its track files and scans the processes once before the instances start
+/// (so an instance does not start as if a tracked process ran, or a file held 0): the same
+/// here, synchronously, before the loop. Each result is fed as a round's result would be.
+pub(super) fn initial_track_results(
+    trackers: &[(crate::core::TrackerId, crate::core::TrackerKind)],
+) -> Vec<(crate::core::TrackerId, TrackResult)> {
+    use crate::core::TrackerKind;
+    trackers
+        .iter()
+        .filter_map(|(id, kind)| match kind {
+            TrackerKind::File { path } => Some((
+                *id,
+                TrackResult::Value(track_file_value(
+                    std::fs::read_to_string(path).ok().as_deref(),
+                )),
+            )),
+            TrackerKind::Process(spec) => Some((
+                *id,
+                TrackResult::Processes(count_processes_in(std::path::Path::new("/proc"), spec)),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// keepalived `vrrp_track_process`: how many processes match `spec`, counted from `/proc`
+/// (keepalived listens to the kernel's process connector instead; counting on each tracking
+/// round means a start or an exit is seen within one round). Zombies are not counted; threads
+/// are not listed in `/proc` and so not counted, as keepalived counts processes.
+///
+/// Every user's processes are seen only when `/proc` shows them: a `hidepid=` mount or
+/// systemd's `ProtectProc=invisible` hides other users' processes from a daemon that is not
+/// root (or lacks `CAP_SYS_PTRACE`), and the count is then too low.
+pub(super) async fn count_processes(spec: crate::core::ProcessSpec) -> u32 {
+    match tokio::task::spawn_blocking(move || {
+        count_processes_in(std::path::Path::new("/proc"), &spec)
+    })
+    .await
+    {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "process count did not finish: counted as none");
+            0
+        }
+    }
+}
+
+/// Why `/proc` may hide other users' processes from this daemon: a `hidepid=` option on the
+/// `/proc` mount (systemd's `ProtectProc=invisible` mounts it so) while the daemon lacks
+/// `CAP_SYS_PTRACE`. `None`: every process is seen (or it cannot be told).
+pub(super) fn proc_hides_processes() -> Option<String> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    proc_hides_processes_in(&mountinfo, &status)
+}
+
+/// [`proc_hides_processes`] over the texts of `/proc/self/mountinfo` and `/proc/self/status`.
+pub(super) fn proc_hides_processes_in(mountinfo: &str, status: &str) -> Option<String> {
+    const CAP_SYS_PTRACE: u32 = 19;
+    let hidepid = mountinfo.lines().find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let sep = f.iter().position(|w| *w == "-")?;
+        if f.get(4) != Some(&"/proc") || f.get(sep + 1) != Some(&"proc") {
+            return None;
+        }
+        f.get(sep + 3)?
+            .split(',')
+            .find_map(|o| o.strip_prefix("hidepid="))
+            .filter(|v| !matches!(*v, "0" | "off"))
+            .map(str::to_owned)
+    })?;
+    let cap_eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())?;
+    (cap_eff & (1 << CAP_SYS_PTRACE) == 0).then(|| {
+        format!(
+            "/proc is mounted with hidepid={hidepid} (systemd ProtectProc=invisible does this) and this daemon lacks CAP_SYS_PTRACE: processes of other users are not counted by track_process"
+        )
+    })
+}
+
+/// [`count_processes`] over a `/proc`-like directory.
+pub(super) fn count_processes_in(proc: &std::path::Path, spec: &crate::core::ProcessSpec) -> u32 {
+    let Ok(dir) = std::fs::read_dir(proc) else {
+        tracing::warn!(path = %proc.display(), "cannot list processes: counted as none");
+        return 0;
+    };
+    let mut n = 0u32;
+    for ent in dir.flatten() {
+        let name = ent.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let base = proc.join(pid);
+        // `/proc/PID/stat`: "PID (COMM) STATE ...", COMM may itself hold ')' and spaces.
+        let Ok(stat) = std::fs::read(base.join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (
+            stat.iter().position(|b| *b == b'('),
+            stat.iter().rposition(|b| *b == b')'),
+        ) else {
+            continue;
+        };
+        if close < open || matches!(stat.get(close + 2), Some(b'Z' | b'X')) {
+            continue;
+        }
+        let comm = String::from_utf8_lossy(&stat[open + 1..close]);
+        let cmdline = if spec.uses_cmdline() {
+            match std::fs::read(base.join("cmdline")) {
+                Ok(c) => c,
+                Err(_) => continue,
+            }
+        } else {
+            Vec::new()
+        };
+        if spec.matches(&comm, &cmdline) {
+            n = n.saturating_add(1);
+        }
+    }
+    n
 }
 
 /// A track script's result: its exit status; a script that cannot run or times out fails.
@@ -312,6 +462,71 @@ mod tests {
     use super::*;
 
     #[test]
+    fn track_file_values_as_strtol_reads_them() {
+        for (text, v) in [
+            (Some("42\n"), 42),
+            (Some("  -7 maintenance"), -7),
+            (Some("+3"), 3),
+            (Some("0x1F"), 31),
+            (Some("010"), 8),
+            (Some("0"), 0),
+            (Some("5abc"), 5),
+            (Some("abc"), 0),
+            (Some(""), 0),
+            (None, 0),
+            (Some("99999999999999999999999"), i64::from(i32::MAX)),
+        ] {
+            assert_eq!(track_file_value(text), v, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn hidden_processes_are_detected() {
+        let mi = "22 26 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw,hidepid=invisible\n";
+        let no_ptrace = "Name:\tx\nCapEff:\t0000000000003000\n";
+        let ptrace = "Name:\tx\nCapEff:\t000001ffffffffff\n";
+        let w = proc_hides_processes_in(mi, no_ptrace).unwrap();
+        assert!(w.contains("hidepid=invisible"), "{w}");
+        assert_eq!(proc_hides_processes_in(mi, ptrace), None);
+        let plain = mi.replace(",hidepid=invisible", "");
+        assert_eq!(proc_hides_processes_in(&plain, no_ptrace), None);
+        let off = mi.replace("hidepid=invisible", "hidepid=0");
+        assert_eq!(proc_hides_processes_in(&off, no_ptrace), None);
+    }
+
+    #[test]
+    fn process_count_from_a_proc_tree() {
+        let dir = std::env::temp_dir().join(format!("ha-proc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let add = |pid: &str, stat: &str, cmdline: &[u8]| {
+            let d = dir.join(pid);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("stat"), stat).unwrap();
+            std::fs::write(d.join("cmdline"), cmdline).unwrap();
+        };
+        add("10", "10 (sleep) S 1 2 3", b"sleep\x001000\x00");
+        add("11", "11 (sleep) S 1 2 3", b"sleep\x00999\x00");
+        add("12", "12 (sleep) Z 1 2 3", b"");
+        add("13", "13 (odd) name) R 1", b"x\0");
+        std::fs::create_dir_all(dir.join("self-not-a-pid")).unwrap();
+        let spec = crate::core::ProcessSpec::new("sleep");
+        assert_eq!(
+            count_processes_in(&dir, &spec),
+            2,
+            "the zombie is not counted"
+        );
+        let mut exact = spec.clone();
+        exact.params = Some(vec!["1000".into()]);
+        assert_eq!(count_processes_in(&dir, &exact), 1);
+        assert_eq!(
+            count_processes_in(&dir, &crate::core::ProcessSpec::new("odd) name")),
+            1
+        );
+        assert_eq!(count_processes_in(&dir.join("none"), &spec), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn track_files_and_scripts() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -327,6 +542,15 @@ mod tests {
             assert_eq!(read_track_file(f.to_str().unwrap()).await, 0);
             assert_eq!(read_track_file(dir.join("none").to_str().unwrap()).await, 0);
             let _ = std::fs::remove_dir_all(&dir);
+            let me = crate::core::ProcessSpec::new(
+                std::fs::read_to_string("/proc/self/comm")
+                    .unwrap()
+                    .trim_end(),
+            );
+            assert!(
+                count_processes(me).await >= 1,
+                "this test's own process counts"
+            );
             let argv: Vec<String> = ["sh", "-c", "echo no nginx >&2; exit 3"]
                 .map(String::from)
                 .into();

@@ -19,8 +19,9 @@ use parse::Node;
 
 use super::model::{
     Auth, Check, CheckKind, Config, Family, HttpProtocol, InitialState, Instance, Method, Notify,
-    Protocol, RealServer, SorryServer, SslClient, StatusCodes, SyncDaemon, SyncGroup,
-    TrackInterface, TrackScript, TrackScriptRef, UrlCheck, Vip, VirtualServer,
+    ParamMatch, Protocol, RealServer, SorryServer, SslClient, StatusCodes, SyncDaemon, SyncGroup,
+    TrackFile, TrackFileInit, TrackInterface, TrackProcess, TrackScript, TrackScriptRef, UrlCheck,
+    Vip, VirtualServer,
 };
 use super::validate::Item;
 use super::{ConfigError, Location, Warning};
@@ -338,10 +339,20 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
                 n,
                 "ignored: virtual server groups are not supported (a `virtual_server group` using it is an error)",
             ),
-            "vrrp_track_process" | "track_process" | "vrrp_track_file" | "track_file"
-            | "bfd_instance" => c.warn(
+            // `vrrp_track_file` is keepalived's deprecated spelling of `track_file`.
+            "track_file" | "vrrp_track_file" => {
+                if let Some(f) = track_file(&mut c, n) {
+                    cfg.track_files.push(f);
+                }
+            }
+            "vrrp_track_process" => {
+                if let Some(p) = track_process(&mut c, n) {
+                    cfg.track_processes.push(p);
+                }
+            }
+            "bfd_instance" => c.warn(
                 n,
-                "ignored: not supported (an instance tracking it, a FILE_CHECK or a BFD_CHECK is an error)",
+                "ignored: not supported (an instance tracking it or a BFD_CHECK is an error)",
             ),
             _ => c.warn(n, "ignored"),
         }
@@ -404,6 +415,8 @@ fn vrrp_script(c: &mut Conv, n: &Node) -> Option<TrackScript> {
         interval_ms: 1000,
         timeout_ms: None,
         weight: 0,
+        reverse: false,
+        init_fail: false,
         rise: 1,
         fall: 1,
         user: None,
@@ -415,11 +428,12 @@ fn vrrp_script(c: &mut Conv, n: &Node) -> Option<TrackScript> {
             "interval" => s.interval_ms = c.timer(k).unwrap_or(s.interval_ms),
             "timeout" => s.timeout_ms = c.timer(k),
             "weight" => {
-                s.weight = c.num(k, "an integer -253..=253").unwrap_or(0);
-                if let Some(extra) = k.args.get(1) {
-                    c.unsafe_(k, &format!("weight option {extra:?} is not supported; it inverts when the priority changes"));
+                if let Some((w, r)) = weight_line(c, k, 253) {
+                    s.weight = w;
+                    s.reverse = r;
                 }
             }
+            "init_fail" => s.init_fail = c.flag(k),
             "rise" => s.rise = c.num(k, "a count >= 1").unwrap_or(1),
             "fall" => s.fall = c.num(k, "a count >= 1").unwrap_or(1),
             "user" => {
@@ -544,6 +558,9 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         vmac: None,
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
+        dont_track_primary: false,
         notify: Notify::default(),
         lower_prio_no_advert: c.lower_prio_no_advert,
     };
@@ -612,21 +629,18 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
                 auth_at = Some(k.clone());
                 i.auth = authentication(c, k);
             }
-            "track_interface" => {
-                for t in c.block(k) {
-                    let weight = tracked_weight(c, t)?;
-                    i.track_interfaces.push(TrackInterface { name: t.keyword.clone(), weight: weight.unwrap_or(0) });
-                }
-            }
-            "track_script" => {
-                for t in c.block(k) {
-                    let weight = tracked_weight(c, t)?;
-                    i.track_scripts.push(TrackScriptRef { name: t.keyword.clone(), weight });
-                }
-            }
-            "track_file" | "track_process" | "track_bfd" => {
+            "track_interface" => i.track_interfaces.extend(track_interfaces(c, k)),
+            "track_script" => i.track_scripts.extend(track_refs(c, k, 253)),
+            "track_file" => i.track_files.extend(track_refs(c, k, 254)),
+            "track_process" => i.track_processes.extend(track_refs(c, k, 254)),
+            "dont_track_primary" => i.dont_track_primary = c.flag(k),
+            "track_bfd" => {
                 c.unsafe_(k, "this kind of tracking is not supported; the instance could become master while the tracked thing is down")
             }
+            "track_src_ip" => c.unsafe_(
+                k,
+                "not supported: the instance would stay master after its source address is removed",
+            ),
             "lvs_sync_daemon_interface" => {
                 if let Some(a) = c.arg(k) {
                     c.old_sync_daemon = Some((a.to_string(), name.clone()));
@@ -753,29 +767,279 @@ fn lvs_sync_daemon(c: &mut Conv, k: &Node) -> Option<SyncDaemon> {
     Some(d)
 }
 
-/// `NAME [weight W]` inside track_interface / track_script. `None` on a hard error.
-fn tracked_weight(c: &mut Conv, t: &Node) -> Option<Option<i32>> {
-    match t.args.as_slice() {
-        [] => Some(None),
-        [w, v] if w == "weight" => match v.parse() {
-            Ok(v) => Some(Some(v)),
-            Err(_) => {
-                c.bad(t, v, "an integer -253..=253");
-                Some(None)
-            }
-        },
-        [w, _, opt] if w == "weight" && opt == "reverse" => {
-            c.unsafe_(
-                t,
-                "`weight ... reverse` is not supported: it inverts when the priority changes",
-            );
+/// A weight `W [reverse]` from `args` (a `weight` line's arguments, or the words after
+/// `weight` in a tracking entry, where `noreverse` is allowed too), `-max..=max`. In an entry,
+/// keepalived reads interface and script weights up to +-254 and makes +-254 into +-253 with a
+/// complaint: a warning here. `None`: an error was reported.
+fn parse_weight(
+    c: &mut Conv,
+    n: &Node,
+    args: &[String],
+    max: i32,
+    entry: bool,
+) -> Option<(i32, Option<bool>)> {
+    let expected = match (max, entry) {
+        (253, true) => "an integer -253..=253, then optionally reverse or noreverse",
+        (253, false) => "an integer -253..=253, then optionally reverse",
+        (_, true) => "an integer -254..=254, then optionally reverse or noreverse",
+        (_, false) => "an integer -254..=254, then optionally reverse",
+    };
+    let limit = if entry { 254 } else { max };
+    let (w, rest) = match args {
+        [w, rest @ ..] if rest.len() <= 1 => (w, rest),
+        _ => {
+            c.bad(n, &args.join(" "), expected);
+            return None;
+        }
+    };
+    let mut weight = match w.parse::<i32>() {
+        Ok(v) if (-limit..=limit).contains(&v) => v,
+        _ => {
+            c.bad(n, w, expected);
+            return None;
+        }
+    };
+    if weight.abs() > max {
+        weight = weight.signum() * max;
+        c.warnings.push(Warning {
+            location: n.location.clone(),
+            keyword: format!("weight {w}"),
+            action: format!("out of range for this tracker, read as {weight} (as keepalived does)"),
+        });
+    }
+    let reverse = match rest.first().map(String::as_str) {
+        None => None,
+        Some("reverse") => Some(true),
+        Some("noreverse") if entry => Some(false),
+        Some(other) => {
+            c.bad(n, other, expected);
+            return None;
+        }
+    };
+    Some((weight, reverse))
+}
+
+/// A `weight W [reverse]` line of a tracker block.
+fn weight_line(c: &mut Conv, k: &Node, max: i32) -> Option<(i32, bool)> {
+    c.arg(k)?;
+    parse_weight(c, k, &k.args, max, false).map(|(w, r)| (w, r.unwrap_or(false)))
+}
+
+/// `NAME [weight W [reverse|noreverse]]` inside a track_* block. `None`: an error was reported.
+fn tracked_weight(c: &mut Conv, t: &Node, max: i32) -> Option<(Option<i32>, Option<bool>)> {
+    if t.block.is_some() {
+        c.error(
+            t,
+            KeepalivedErrorKind::Block {
+                keyword: t.keyword.clone(),
+                problem: "takes no block",
+            },
+        );
+        return None;
+    }
+    match t.args.split_first() {
+        None => Some((None, None)),
+        Some((w, rest)) if w == "weight" && !rest.is_empty() => {
+            parse_weight(c, t, rest, max, true).map(|(w, r)| (Some(w), r))
+        }
+        _ => {
+            c.bad(t, &t.args.join(" "), "NAME [weight W [reverse]]");
             None
         }
-        other => {
-            c.bad(t, &other.join(" "), "NAME [weight W]");
-            Some(None)
+    }
+}
+
+/// The entries of a `track_script` / `track_file` / `track_process` block.
+fn track_refs(c: &mut Conv, k: &Node, max: i32) -> Vec<TrackScriptRef> {
+    let mut out = Vec::new();
+    for t in c.block(k) {
+        if let Some((weight, reverse)) = tracked_weight(c, t, max) {
+            out.push(TrackScriptRef {
+                name: t.keyword.clone(),
+                weight,
+                reverse,
+            });
         }
     }
+    out
+}
+
+/// The entries of a `track_interface` block.
+fn track_interfaces(c: &mut Conv, k: &Node) -> Vec<TrackInterface> {
+    let mut out = Vec::new();
+    for t in c.block(k) {
+        if let Some((weight, reverse)) = tracked_weight(c, t, 253) {
+            out.push(TrackInterface {
+                name: t.keyword.clone(),
+                weight: weight.unwrap_or(0),
+                reverse: reverse.unwrap_or(false),
+            });
+        }
+    }
+    out
+}
+
+/// `track_file NAME { file PATH; weight W [reverse]; init_file [VALUE] [overwrite] }`.
+fn track_file(c: &mut Conv, n: &Node) -> Option<TrackFile> {
+    let name = c.arg_block_name(n)?;
+    let mut f = TrackFile {
+        name: name.clone(),
+        path: String::new(),
+        weight: 1,
+        reverse: false,
+        init: None,
+    };
+    for k in c.block(n) {
+        match k.keyword.as_str() {
+            "file" => f.path = c.arg(k).unwrap_or_default().to_string(),
+            "weight" => {
+                if let Some((w, r)) = weight_line(c, k, 254) {
+                    f.weight = w;
+                    f.reverse = r;
+                }
+            }
+            "init_file" => {
+                if k.block.is_some() {
+                    c.arg(k);
+                }
+                let mut init = TrackFileInit::default();
+                for a in &k.args {
+                    if a == "overwrite" {
+                        init.overwrite = true;
+                    } else {
+                        match a.parse::<i64>() {
+                            Ok(v) if (-254..=254).contains(&v) => init.value = v,
+                            _ => c.bad(k, a, "an integer -254..=254 and/or overwrite"),
+                        }
+                    }
+                }
+                f.init = Some(init);
+            }
+            _ => c.unsafe_(
+                k,
+                "unsupported track_file option: the file would not be tracked as configured",
+            ),
+        }
+    }
+    if f.path.is_empty() {
+        c.error(
+            n,
+            KeepalivedErrorKind::MissingArgument {
+                keyword: "file".into(),
+            },
+        );
+        return None;
+    }
+    c.locations
+        .insert(Item::TrackFile(name), n.location.clone());
+    Some(f)
+}
+
+/// `vrrp_track_process NAME { process NAME [PARAMS...]; param_match [initial|partial];
+/// weight W [reverse]; quorum N; quorum_max N; delay T; fork_delay T; terminate_delay T;
+/// full_command }`, with keepalived's defaults and rules between quorum and quorum_max.
+fn track_process(c: &mut Conv, n: &Node) -> Option<TrackProcess> {
+    let name = c.arg_block_name(n)?;
+    let mut p = TrackProcess {
+        name: name.clone(),
+        process: String::new(),
+        params: None,
+        param_match: None,
+        full_command: false,
+        weight: 0,
+        reverse: false,
+        quorum: 1,
+        quorum_max: None,
+        fork_delay_ms: 0,
+        terminate_delay_ms: 0,
+    };
+    for k in c.block(n) {
+        match k.keyword.as_str() {
+            "process" => {
+                if let Some(a) = c.arg(k) {
+                    p.process = a.to_string();
+                    if k.args.len() > 1 {
+                        p.params = Some(k.args[1..].to_vec());
+                    }
+                }
+            }
+            "param_match" => match k.args.first().map(String::as_str) {
+                None => p.param_match = Some(ParamMatch::Exact),
+                Some("partial") => p.param_match = Some(ParamMatch::Partial),
+                Some("initial") => p.param_match = Some(ParamMatch::Initial),
+                Some(v) => c.bad(k, v, "nothing, initial or partial"),
+            },
+            "full_command" => p.full_command = c.flag(k),
+            "weight" => {
+                if let Some((w, r)) = weight_line(c, k, 254) {
+                    p.weight = w;
+                    p.reverse = r;
+                }
+            }
+            "quorum" => match c.num::<u32>(k, "a count 1..=65535") {
+                Some(q @ 1..=65535) => p.quorum = q,
+                Some(q) => c.bad(k, &q.to_string(), "a count 1..=65535"),
+                None => {}
+            },
+            "quorum_max" => match c.num::<u32>(k, "a count 0..=65535") {
+                Some(q @ 0..=65535) => p.quorum_max = Some(q),
+                Some(q) => c.bad(k, &q.to_string(), "a count 0..=65535"),
+                None => {}
+            },
+            "delay" | "fork_delay" | "terminate_delay" => {
+                let Some(ms) = c.timer(k) else { continue };
+                if ms == 0 || ms > 3_600_000 {
+                    c.bad(k, &k.args.join(" "), "seconds, more than 0 and at most 3600");
+                    continue;
+                }
+                if k.keyword != "terminate_delay" {
+                    p.fork_delay_ms = ms;
+                }
+                if k.keyword != "fork_delay" {
+                    p.terminate_delay_ms = ms;
+                }
+            }
+            _ => c.unsafe_(
+                k,
+                "unsupported vrrp_track_process option: the process would not be tracked as configured",
+            ),
+        }
+    }
+    if p.quorum_max == Some(0) {
+        // keepalived: quorum_max 0 means "up while no such process runs".
+        p.quorum = 0;
+    }
+    if p.quorum_max.is_some_and(|m| m < p.quorum) {
+        c.bad(
+            n,
+            &format!(
+                "quorum {} > quorum_max {}",
+                p.quorum,
+                p.quorum_max.unwrap_or(0)
+            ),
+            "quorum at most quorum_max",
+        );
+    }
+    if p.process.is_empty() {
+        c.error(
+            n,
+            KeepalivedErrorKind::MissingArgument {
+                keyword: "process".into(),
+            },
+        );
+        return None;
+    }
+    let by_comm = !(p.full_command || p.params.is_some() || p.param_match.is_some());
+    if by_comm && p.process.len() > 15 {
+        c.warnings.push(Warning {
+            location: n.location.clone(),
+            keyword: format!("process {}", p.process),
+            action: "a name longer than the kernel's 15-byte process name never matches (in keepalived too); add full_command to match the command line".into(),
+        });
+    }
+    c.locations
+        .insert(Item::TrackProcess(name), n.location.clone());
+    Some(p)
 }
 
 fn authentication(c: &mut Conv, k: &Node) -> Option<Auth> {
@@ -828,6 +1092,10 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
         instances: Vec::new(),
         notify: Notify::default(),
         tracking_weight: false,
+        track_interfaces: Vec::new(),
+        track_scripts: Vec::new(),
+        track_files: Vec::new(),
+        track_processes: Vec::new(),
     };
     for k in c.block(n) {
         if c.notify(k, &mut g.notify) {
@@ -848,11 +1116,14 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
                     "deprecated (keepalived): read as sync_group_tracking_weight",
                 );
             }
-            "track_script" | "track_interface" | "track_file" | "track_process" | "track_bfd" => c
-                .unsafe_(
-                    k,
-                    "group-level tracking is not supported; track in each instance",
-                ),
+            "track_interface" => g.track_interfaces.extend(track_interfaces(c, k)),
+            "track_script" => g.track_scripts.extend(track_refs(c, k, 253)),
+            "track_file" => g.track_files.extend(track_refs(c, k, 254)),
+            "track_process" => g.track_processes.extend(track_refs(c, k, 254)),
+            "track_bfd" => c.unsafe_(
+                k,
+                "BFD tracking is not supported; the group could become master while the session is down",
+            ),
             _ => c.warn(k, "ignored"),
         }
     }

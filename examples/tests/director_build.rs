@@ -1069,3 +1069,37 @@ virtual_server 10.0.0.1 443 {\n delay_loop 10\n connect_timeout 4\n virtualhost 
     assert_eq!(b.config.health[0].target.retries, 0);
     assert_eq!(b.config.health[1].target.retries, 3, "DNS_CHECK default");
 }
+
+#[test]
+fn alert_plan_follows_keepalived_defaults() {
+    let conf = "global_defs {\n router_id LB9\n notification_email {\n  ops@example.org\n }\n smtp_server 192.0.2.25\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n}\nvrrp_instance VJ {\n interface eth0\n virtual_router_id 2\n smtp_alert\n virtual_ipaddress {\n  10.0.0.2\n }\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 8080 {\n  TCP_CHECK {\n  }\n }\n}\nvirtual_server fwmark 7 {\n smtp_alert\n}\n";
+    let l = ha_examples::director::load_keepalived_str(conf, std::path::Path::new("k.conf"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let plan = build_ok(&l.config).alerts.expect("smtp configured");
+    assert_eq!(plan.router_id, "LB9");
+    assert_eq!(
+        plan.mail.server,
+        "192.0.2.25:25".parse().unwrap(),
+        "port 25 by default"
+    );
+    assert_eq!(plan.mail.timeout, Duration::from_secs(30));
+    assert!(
+        plan.mail.from.starts_with("keepalived@"),
+        "{}",
+        plan.mail.from
+    );
+    assert_eq!(
+        plan.instances,
+        [("VI".to_string(), false), ("VJ".to_string(), true)],
+        "instances mail only when asked"
+    );
+    let vs = &plan.virtual_servers;
+    assert_eq!(vs[0].label, "[10.0.0.1]:tcp:80");
+    assert!(!vs[0].enabled, "virtual servers: off by default");
+    assert_eq!(
+        vs[0].real_servers,
+        [("[10.0.0.2]:tcp:8080".to_string(), true)],
+        "real servers: on by default (keepalived)"
+    );
+    assert_eq!((vs[1].label.as_str(), vs[1].enabled), ("FWM 7", true));
+}

@@ -218,17 +218,12 @@ fn classic_lvs_dr_pair_parses_to_the_expected_model() {
         .collect();
     assert_eq!(
         w,
-        vec![
-            ("lvs-dr-master.conf".into(), 4, "notification_email".into()),
-            (
-                "lvs-dr-master.conf".into(),
-                7,
-                "notification_email_from".into()
-            ),
-            ("lvs-dr-master.conf".into(), 8, "smtp_server".into()),
-            ("lvs-dr-master.conf".into(), 64, "smtp_alert".into()),
-        ]
+        Vec::<(String, u32, String)>::new(),
+        "every keyword is run"
     );
+    let smtp = c.global.smtp.as_ref().expect("the sample mails");
+    assert_eq!(smtp.to, ["ops@example.com"]);
+    assert_eq!(smtp.server, "127.0.0.1:25".parse().unwrap());
     assert!(l.warnings.iter().all(|w| w.action.contains("ignored")));
 }
 
@@ -1101,4 +1096,60 @@ fn parameters_flow_through_includes_and_config_id_lines_pick_the_node() {
         "{e:#?}"
     );
     std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn mail_settings_map_with_keepalived_defaults() {
+    let l = ok(&format!(
+        "global_defs {{\n notification_email {{\n  ops@example.org\n  oncall@example.org\n }}\n notification_email_from lb1@example.org\n smtp_server 192.0.2.25 2525\n smtp_helo_name lb1.example.org\n smtp_connect_timeout 7\n smtp_alert\n smtp_alert_checker off\n no_email_faults\n checker_log_all_failures\n}}\n{MIN_INSTANCE}vrrp_sync_group G {{\n group {{\n  VI\n }}\n smtp_alert false\n}}\nvirtual_server 10.0.0.1 80 {{\n smtp_alert\n real_server 10.0.0.2 80 {{\n  smtp_alert on\n  TCP_CHECK {{\n  }}\n }}\n}}\n"
+    ));
+    let smtp = l.config.global.smtp.as_ref().unwrap();
+    assert_eq!(smtp.server, "192.0.2.25:2525".parse().unwrap());
+    assert_eq!(smtp.to, ["ops@example.org", "oncall@example.org"]);
+    assert_eq!(smtp.from.as_deref(), Some("lb1@example.org"));
+    assert_eq!(smtp.helo_name.as_deref(), Some("lb1.example.org"));
+    assert_eq!(smtp.connect_timeout_ms, 7000);
+    assert!(
+        smtp.alert_vrrp,
+        "smtp_alert is the default of smtp_alert_vrrp"
+    );
+    assert_eq!(
+        smtp.alert_checker,
+        Some(false),
+        "smtp_alert_checker wins over smtp_alert"
+    );
+    assert!(smtp.no_email_faults);
+    assert_eq!(l.config.sync_groups[0].smtp_alert, Some(false));
+    let vs = &l.config.virtual_servers[0];
+    assert_eq!(vs.smtp_alert, Some(true));
+    assert_eq!(vs.real_servers[0].smtp_alert, Some(true));
+    assert!(
+        vs.real_servers[0].checks[0].log_all_failures,
+        "checker_log_all_failures"
+    );
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let text = ha_examples::director::toml_format::to_toml(&l.config).unwrap();
+    let back = ha_examples::director::toml_format::parse_toml(&text, Path::new("x.toml")).unwrap();
+    assert_eq!(back, l.config);
+
+    // Without a server (or without recipients) keepalived sends nothing: a warning here.
+    let l = ok(&format!(
+        "global_defs {{\n notification_email {{\n  ops@example.org\n }}\n}}\n{MIN_INSTANCE}"
+    ));
+    assert!(l.config.global.smtp.is_none());
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.keyword == "notification_email" && w.action.contains("no smtp_server")),
+        "{:?}",
+        l.warnings
+    );
+    let e = errs(&format!(
+        "global_defs {{\n smtp_server nowhere\n}}\n{MIN_INSTANCE}"
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:2:") && e.contains("nowhere")),
+        "{e:#?}"
+    );
 }

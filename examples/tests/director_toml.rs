@@ -215,6 +215,7 @@ fn validation_names_the_item() {
         retry: None,
         delay_before_retry_ms: None,
         warmup_ms: None,
+        smtp_alert: None,
     });
     assert_eq!(validate(&c), vec![]);
     for s in [
@@ -252,6 +253,7 @@ fn validation_names_the_item() {
         delay_before_retry_ms: None,
         warmup_ms: None,
         virtualhost: None,
+        smtp_alert: None,
     });
     let e: Vec<String> = validate(&c).iter().map(ToString::to_string).collect();
     assert_eq!(

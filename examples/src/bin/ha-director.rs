@@ -39,6 +39,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
+use ha_examples::director::alert::{self, Alerter};
 use ha_examples::director::build::{self, Accounts, Built};
 use ha_examples::director::sdnotify::{self, Notifier};
 use ha_examples::director::{self, ConfigError, Loaded, observe, realserver};
@@ -347,10 +348,33 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
         .map(|i| i.name.clone())
         .collect();
     let (names_tx, names_rx) = watch::channel(names.clone());
-    tokio::spawn(async move {
+    let (alerts_tx, mut alerts_rx) = watch::channel(built.alerts.clone());
+    // Events: logged, and mailed where the configuration asks (global.smtp). Mails go out
+    // concurrently; those still in flight when the director stops get a moment to finish.
+    let events_task = tokio::spawn(async move {
+        let mut alerter = alerts_rx.borrow_and_update().clone().map(Alerter::new);
+        let mut mails = tokio::task::JoinSet::new();
         while let Some(ev) = ev_rx.recv().await {
             log_event(&names_rx.borrow(), &ev);
+            if alerts_rx.has_changed().unwrap_or(false) {
+                alerter = alerts_rx.borrow_and_update().clone().map(Alerter::new);
+            }
+            if let (Some(a), RuntimeEvent::Director(d)) = (alerter.as_mut(), &ev)
+                && let Some(mail) = a.on_event(d)
+            {
+                let settings = a.settings().clone();
+                mails.spawn(async move {
+                    match alert::send(&settings, &mail).await {
+                        Ok(()) => tracing::info!(subject = %mail.subject, "alert mailed"),
+                        Err(e) => {
+                            tracing::warn!(subject = %mail.subject, error = %e, "alert not mailed")
+                        }
+                    }
+                });
+            }
+            while mails.try_join_next().is_some() {}
         }
+        let _ = tokio::time::timeout(Duration::from_secs(5), mails.join_all()).await;
     });
 
     let io = RunIo {
@@ -490,6 +514,7 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
                         );
                     }
                     names = l.config.instances.iter().map(|i| i.name.clone()).collect();
+                    let _ = alerts_tx.send(b.alerts.clone());
                     let (done, rx) = oneshot::channel();
                     if reload_tx
                         .send(Reload {
@@ -509,6 +534,8 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
         }
     };
     let _ = std::fs::remove_file(&sock_path);
+    // The director's event sender is gone: the event task ends once mails in flight are sent.
+    let _ = tokio::time::timeout(Duration::from_secs(6), events_task).await;
     code
 }
 

@@ -44,10 +44,11 @@ use ha_ipvs::model::{
     Scheduler, Service, ServiceKey, SyncDaemon, Tunnel,
 };
 
+use super::alert::{AlertPlan, MailSettings, VirtualServerAlerts, service_label};
 use super::model::{
     Check, CheckKind, Config, Family, HttpProtocol as HttpProtocolModel, Instance, Method, Notify,
-    ParamMatch as ParamMatchModel, Protocol, RealServer as RsModel, SslClient, Step as StepModel,
-    TrackProcess, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
+    ParamMatch as ParamMatchModel, Protocol, RealServer as RsModel, Smtp, SslClient,
+    Step as StepModel, TrackProcess, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
 };
 
 /// Why a configuration cannot be turned into a runtime configuration. Each names the
@@ -130,6 +131,8 @@ pub struct Built {
     pub config: DirectorConfig,
     /// Settings the runtime does not apply, and what happens instead (log them).
     pub notes: Vec<String>,
+    /// Mail alerts (`global.smtp`), for the embedder to send from the director's events.
+    pub alerts: Option<AlertPlan>,
 }
 
 /// Finds an instance's primary address: `(interface, want_ipv6)` to an address.
@@ -440,7 +443,12 @@ pub fn build(
             });
         }
     }
-    Ok(Built { config: dc, notes })
+    let alerts = cfg.global.smtp.as_ref().map(|smtp| alert_plan(cfg, smtp));
+    Ok(Built {
+        config: dc,
+        notes,
+        alerts,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1257,6 +1265,70 @@ fn check_targets(
             t
         })
         .collect())
+}
+
+/// The host name, for keepalived's defaults of the router id, `HELO` name and sender.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Who mails what, with keepalived's defaults (`vrrp_complete_instance`,
+/// `validate_check_config`): instances and groups follow `alert_vrrp`, virtual servers
+/// `alert_checker` (else off), real servers `alert_checker` (else on).
+fn alert_plan(cfg: &Config, smtp: &Smtp) -> AlertPlan {
+    let host = host_name();
+    let proto = |p: Protocol| match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+    };
+    AlertPlan {
+        mail: MailSettings {
+            server: smtp.server,
+            helo_name: smtp.helo_name.clone().unwrap_or_else(|| host.clone()),
+            from: smtp
+                .from
+                .clone()
+                .unwrap_or_else(|| format!("keepalived@{host}")),
+            to: smtp.to.clone(),
+            timeout: ms(smtp.connect_timeout_ms),
+        },
+        router_id: cfg.global.router_id.clone().unwrap_or(host),
+        no_email_faults: smtp.no_email_faults,
+        instances: cfg
+            .instances
+            .iter()
+            .map(|i| (i.name.clone(), i.smtp_alert.unwrap_or(smtp.alert_vrrp)))
+            .collect(),
+        groups: cfg
+            .sync_groups
+            .iter()
+            .map(|g| (g.name.clone(), g.smtp_alert.unwrap_or(smtp.alert_vrrp)))
+            .collect(),
+        virtual_servers: cfg
+            .virtual_servers
+            .iter()
+            .map(|vs| VirtualServerAlerts {
+                label: service_label(vs.address, vs.port, proto(vs.protocol), vs.fwmark),
+                enabled: vs.smtp_alert.unwrap_or(smtp.alert_checker.unwrap_or(false)),
+                real_servers: vs
+                    .real_servers
+                    .iter()
+                    .map(|rs| {
+                        let port = rs.port.or(vs.port);
+                        (
+                            service_label(Some(rs.address), port, proto(vs.protocol), None),
+                            rs.smtp_alert.unwrap_or(smtp.alert_checker.unwrap_or(true)),
+                        )
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 /// The [`VirtualServerId`] of each virtual server name, in configuration order.

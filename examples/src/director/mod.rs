@@ -15,6 +15,7 @@
 //! # Ok::<(), String>(())
 //! ```
 
+pub mod alert;
 pub mod build;
 pub mod keepalived;
 pub mod model;

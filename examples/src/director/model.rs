@@ -95,6 +95,48 @@ pub struct Global {
     /// The client side of SSL checks (keepalived's top-level `SSL { }`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl: Option<SslClient>,
+    /// Mail alerts (keepalived `smtp_server`, `notification_email`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<Smtp>,
+}
+
+/// Mail alerts through an SMTP relay, as keepalived sends them: a VRRP instance or sync group
+/// changing state, a real server going up or down, a virtual server gaining or losing its
+/// quorum. Each item's `smtp_alert` turns its mail on or off; these are the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    /// The relay (keepalived `smtp_server IP [PORT]`, port 25 by default).
+    pub server: std::net::SocketAddr,
+    /// The recipients (keepalived `notification_email`).
+    pub to: Vec<String>,
+    /// The sender (keepalived `notification_email_from`; default `keepalived@HOSTNAME`, as
+    /// keepalived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The `HELO` name (keepalived `smtp_helo_name`; default the host name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helo_name: Option<String>,
+    /// Time allowed for the whole exchange, milliseconds (keepalived `smtp_connect_timeout`,
+    /// default 30 s).
+    #[serde(default = "default_smtp_timeout")]
+    pub connect_timeout_ms: u64,
+    /// Mail for instances and sync groups without their own `smtp_alert` (keepalived
+    /// `smtp_alert_vrrp`, else `smtp_alert`; off by default).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub alert_vrrp: bool,
+    /// Mail for virtual and real servers without their own `smtp_alert` (keepalived
+    /// `smtp_alert_checker`, else `smtp_alert`); unset: virtual servers off, real servers on,
+    /// as keepalived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_checker: Option<bool>,
+    /// No mail about entering FAULT (keepalived `no_email_faults`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_email_faults: bool,
+}
+
+fn default_smtp_timeout() -> u64 {
+    30_000
 }
 
 /// Where the status socket is when `global.status_socket` is not set.
@@ -386,6 +428,9 @@ pub struct Instance {
     /// at once, keepalived's default.
     #[serde(default, skip_serializing_if = "is_false")]
     pub lower_prio_no_advert: bool,
+    /// Mail its changes through `global.smtp` (keepalived `smtp_alert`); unset: `global.smtp.alert_vrrp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_alert: Option<bool>,
 }
 
 fn default_version() -> u8 {
@@ -615,6 +660,9 @@ pub struct SyncGroup {
     /// Processes every member tracks (keepalived `track_process` in the group).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_processes: Vec<TrackScriptRef>,
+    /// Mail its changes through `global.smtp` (keepalived `smtp_alert`); unset: `global.smtp.alert_vrrp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_alert: Option<bool>,
 }
 
 /// Ordered steps acquired on master (in order) and released on leaving master (reverse).
@@ -767,6 +815,9 @@ pub struct VirtualServer {
     /// Default `warmup_ms` of its checks (keepalived sets it at virtual-server level).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warmup_ms: Option<u64>,
+    /// Mail its quorum changes through `global.smtp` (keepalived `smtp_alert`); unset: `global.smtp.alert_checker`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_alert: Option<bool>,
 }
 
 fn default_scheduler() -> String {
@@ -829,6 +880,9 @@ pub struct RealServer {
     /// Default `Host:` header of its HTTP/SSL checks (before the virtual server's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualhost: Option<String>,
+    /// Mail its up/down changes through `global.smtp` (keepalived `smtp_alert`); unset: `global.smtp.alert_checker`, else on (keepalived's default for real servers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_alert: Option<bool>,
 }
 
 fn one_u32() -> u32 {

@@ -19,9 +19,9 @@ use parse::Node;
 
 use super::model::{
     Auth, Check, CheckKind, Config, Family, HttpProtocol, InitialState, Instance, Method, Notify,
-    ParamMatch, Protocol, RealServer, SorryServer, SslClient, StatusCodes, SyncDaemon, SyncGroup,
-    TrackFile, TrackFileInit, TrackInterface, TrackProcess, TrackScript, TrackScriptRef, UrlCheck,
-    Vip, VirtualServer,
+    ParamMatch, Protocol, RealServer, Smtp, SorryServer, SslClient, StatusCodes, SyncDaemon,
+    SyncGroup, TrackFile, TrackFileInit, TrackInterface, TrackProcess, TrackScript, TrackScriptRef,
+    UrlCheck, Vip, VirtualServer,
 };
 use super::validate::Item;
 use super::{ConfigError, Location, Warning};
@@ -143,6 +143,9 @@ fn vs_name(addr: IpAddr, port: u16) -> String {
 }
 
 struct Conv {
+    /// `checker_log_all_failures` in global_defs: the default of every check's
+    /// `log_all_failures`.
+    checker_log_all: bool,
     warnings: Vec<Warning>,
     errors: Vec<ConfigError>,
     locations: HashMap<Item, Location>,
@@ -298,6 +301,7 @@ impl Conv {
 
 fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, Vec<ConfigError>> {
     let mut c = Conv {
+        checker_log_all: false,
         warnings,
         errors: Vec::new(),
         locations: HashMap::new(),
@@ -373,12 +377,115 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
     }
 }
 
+/// keepalived's mail settings of `global_defs`, gathered before they are checked together.
+#[derive(Default)]
+struct MailDefs<'a> {
+    server: Option<(std::net::SocketAddr, &'a Node)>,
+    to: Vec<String>,
+    to_at: Option<&'a Node>,
+    from: Option<String>,
+    helo: Option<String>,
+    timeout_ms: Option<u64>,
+    alert: Option<bool>,
+    alert_vrrp: Option<bool>,
+    alert_checker: Option<bool>,
+    no_email_faults: bool,
+    /// Every mail keyword seen, for the warning when no mail can be sent.
+    seen: Vec<&'a Node>,
+}
+
+impl<'a> MailDefs<'a> {
+    /// Takes `k` if it is a mail keyword.
+    fn take(&mut self, c: &mut Conv, k: &'a Node) -> bool {
+        self.seen.push(k);
+        match k.keyword.as_str() {
+            "smtp_server" => {
+                let Some(ip) = c.ip(k) else { return true };
+                let port = match k.args.get(1) {
+                    None => Some(25),
+                    Some(p) => match p.parse::<u16>() {
+                        Ok(p) if p > 0 => Some(p),
+                        _ => {
+                            c.bad(k, p, "a port 1..=65535");
+                            None
+                        }
+                    },
+                };
+                if let Some(port) = port {
+                    self.server = Some((std::net::SocketAddr::new(ip, port), k));
+                }
+            }
+            "notification_email" => {
+                self.to_at = Some(k);
+                for a in c.block(k) {
+                    self.to.push(a.keyword.clone());
+                    self.to.extend(a.args.iter().cloned());
+                }
+            }
+            "notification_email_from" => self.from = c.arg(k).map(str::to_string),
+            "smtp_helo_name" => self.helo = c.arg(k).map(str::to_string),
+            "smtp_connect_timeout" => self.timeout_ms = c.timer(k),
+            "smtp_alert" => self.alert = Some(c.flag(k)),
+            "smtp_alert_vrrp" => self.alert_vrrp = Some(c.flag(k)),
+            "smtp_alert_checker" => self.alert_checker = Some(c.flag(k)),
+            "no_email_faults" => self.no_email_faults = c.flag(k),
+            _ => {
+                self.seen.pop();
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The mail settings; keepalived sends nothing without both a server and a recipient,
+    /// which is a warning here.
+    fn finish(self, c: &mut Conv, n: &Node) -> Option<Smtp> {
+        match (self.server, self.to.is_empty()) {
+            (Some((server, _)), false) => Some(Smtp {
+                server,
+                to: self.to,
+                from: self.from,
+                helo_name: self.helo,
+                connect_timeout_ms: self.timeout_ms.unwrap_or(30_000),
+                alert_vrrp: self.alert_vrrp.or(self.alert).unwrap_or(false),
+                alert_checker: self.alert_checker.or(self.alert),
+                no_email_faults: self.no_email_faults,
+            }),
+            (Some((_, at)), true) => {
+                c.warn(
+                    at,
+                    "no mail is sent: there is no notification_email (as in keepalived)",
+                );
+                None
+            }
+            (None, false) => {
+                c.warn(
+                    self.to_at.unwrap_or(n),
+                    "no mail is sent: there is no smtp_server (as in keepalived)",
+                );
+                None
+            }
+            (None, true) => {
+                for k in self.seen {
+                    c.warn(k, "ignored: no mail is sent without smtp_server and notification_email (as in keepalived)");
+                }
+                None
+            }
+        }
+    }
+}
+
 fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
     c.locations
         .entry(Item::Global)
         .or_insert_with(|| n.location.clone());
+    let mut mail = MailDefs::default();
     for k in c.block(n) {
+        if mail.take(c, k) {
+            continue;
+        }
         match k.keyword.as_str() {
+            "checker_log_all_failures" => c.checker_log_all = c.flag(k),
             "lvs_sync_daemon" => cfg.global.sync_daemon = lvs_sync_daemon(c, k),
             "vrrp_rt_priority" => {
                 cfg.global.realtime_priority = c.num(k, "a realtime priority 1..=99")
@@ -404,6 +511,9 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
             },
             _ => c.warn(k, "ignored"),
         }
+    }
+    if let Some(smtp) = mail.finish(c, n) {
+        cfg.global.smtp = Some(smtp);
     }
 }
 
@@ -563,6 +673,7 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         dont_track_primary: false,
         notify: Notify::default(),
         lower_prio_no_advert: c.lower_prio_no_advert,
+        smtp_alert: None,
     };
     let mut strict = c.strict;
     // Where the keywords that strict mode changes were written.
@@ -605,6 +716,7 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
             "unicast_src_ip" | "mcast_src_ip" => i.unicast_src_ip = c.ip(k),
             "strict_mode" => strict = c.flag(k),
             "lower_prio_no_advert" => i.lower_prio_no_advert = c.flag(k),
+            "smtp_alert" => i.smtp_alert = Some(c.flag(k)),
             "unicast_peer" => {
                 peers_at = Some(k.clone());
                 for p in c.block(k) {
@@ -1096,6 +1208,7 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
         track_scripts: Vec::new(),
         track_files: Vec::new(),
         track_processes: Vec::new(),
+        smtp_alert: None,
     };
     for k in c.block(n) {
         if c.notify(k, &mut g.notify) {
@@ -1109,6 +1222,7 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
                 }
             }
             "sync_group_tracking_weight" => g.tracking_weight = true,
+            "smtp_alert" => g.smtp_alert = Some(c.flag(k)),
             "global_tracking" => {
                 g.tracking_weight = true;
                 c.warn(
@@ -1197,6 +1311,7 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
         retry: None,
         delay_before_retry_ms: None,
         warmup_ms: None,
+        smtp_alert: None,
     };
     for k in c.block(n) {
         match k.keyword.as_str() {
@@ -1262,6 +1377,7 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
             },
             "virtualhost" => vs.virtualhost = c.arg(k).map(str::to_string),
             "ha_suspend" => vs.ha_suspend = c.flag(k),
+            "smtp_alert" => vs.smtp_alert = Some(c.flag(k)),
             "alpha" => vs.alpha = c.flag(k),
             "omega" => vs.omega = c.flag(k),
             "ip_family" => match c.arg(k) {
@@ -1317,6 +1433,7 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
         delay_before_retry_ms: None,
         warmup_ms: None,
         virtualhost: None,
+        smtp_alert: None,
     };
     let Some(block) = &n.block else {
         return Some(rs);
@@ -1325,6 +1442,10 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
         let kind = match k.keyword.as_str() {
             "weight" => {
                 rs.weight = c.num(k, "a weight 0..=65535").unwrap_or(1);
+                continue;
+            }
+            "smtp_alert" => {
+                rs.smtp_alert = Some(c.flag(k));
                 continue;
             }
             "inhibit_on_failure" => {
@@ -1408,6 +1529,7 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
 
 fn check(c: &mut Conv, n: &Node, kind: CheckKind) -> Vec<Check> {
     let mut ch = Check::new(kind);
+    ch.log_all_failures = c.checker_log_all;
     let mut hosts = Vec::new();
     // The `min_reply_length` / `max_reply_length` lines, for the checks after the block.
     let mut udp_lengths: Vec<Node> = Vec::new();

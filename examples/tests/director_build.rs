@@ -1103,3 +1103,33 @@ fn alert_plan_follows_keepalived_defaults() {
     );
     assert_eq!((vs[1].label.as_str(), vs[1].enabled), ("FWM 7", true));
 }
+
+#[test]
+fn file_checks_read_their_track_file_every_second() {
+    let conf = "track_file maint {\n file /run/maint-rs1\n weight 3 reverse\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  weight 20\n  FILE_CHECK {\n   track_file maint\n  }\n  FILE_CHECK {\n   track_file maint\n   weight 0\n  }\n }\n}\n";
+    let l = ha_examples::director::load_keepalived_str(conf, std::path::Path::new("k.conf"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let b = build_ok(&l.config);
+    let h = &b.config.health;
+    assert_eq!(h.len(), 2);
+    match &*h[0].target.check {
+        Check::File(f) => {
+            assert_eq!(f.path, std::path::Path::new("/run/maint-rs1"));
+            assert_eq!(
+                (f.weight, f.reverse, f.base_weight),
+                (3, true, 20),
+                "the file's weight"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match &*h[1].target.check {
+        Check::File(f) => assert_eq!((f.weight, f.reverse), (0, false), "the check's own weight"),
+        other => panic!("{other:?}"),
+    }
+    let t = &h[0].target;
+    assert_eq!(
+        (t.interval, t.retries, t.warmup),
+        (Duration::from_secs(1), 0, Duration::ZERO)
+    );
+}

@@ -775,19 +775,37 @@ fn udp_lengths_without_reply_data_and_ping_ports_are_warnings() {
 /// file:line:column naming the keyword. Bad UDP values are errors at theirs.
 #[test]
 fn file_and_bfd_checks_and_bad_udp_values_are_errors() {
+    // FILE_CHECK runs (its track_file's value checks the server); BFD_CHECK is an error.
     let e = errs(
         "track_file tf {\n file /run/rs1\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  TCP_CHECK {\n  }\n  FILE_CHECK {\n   track_file tf\n  }\n    BFD_CHECK {\n   name b1\n  }\n }\n}\n",
     );
-    assert_eq!(e.len(), 2, "{e:#?}");
-    assert!(
-        e[0].starts_with(
-            "k.conf:8:3: `FILE_CHECK` is not supported: the real server would have no check"
-        ),
-        "{e:#?}"
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!(
+        e[0],
+        "k.conf:11:5: `BFD_CHECK` is not supported: the real server would have no check (there is no BFD here; PING_CHECK or UDP_CHECK can watch the server)"
+    );
+    let l = ok(
+        "track_file tf {\n file /run/rs1\n weight 5\n}\nvirtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  FILE_CHECK {\n   track_file tf\n  }\n  FILE_CHECK {\n   track_file tf\n   weight -2 reverse\n  }\n }\n}\n",
+    );
+    let checks = &l.config.virtual_servers[0].real_servers[0].checks;
+    assert_eq!(checks[0].kind, CheckKind::File);
+    assert_eq!(checks[0].track_file.as_deref(), Some("tf"));
+    assert_eq!(
+        checks[0].track_file_weight, None,
+        "the file's own weight applies"
     );
     assert_eq!(
-        e[1],
-        "k.conf:11:5: `BFD_CHECK` is not supported: the real server would have no check (there is no BFD here; PING_CHECK or UDP_CHECK can watch the server)"
+        (checks[1].track_file_weight, checks[1].track_file_reverse),
+        (Some(-2), true)
+    );
+    // A FILE_CHECK on a file nobody defined is refused (the server would go unchecked).
+    let e = errs(
+        "virtual_server 10.0.0.1 80 {\n real_server 10.0.0.2 80 {\n  FILE_CHECK {\n   track_file nope\n  }\n }\n}\n",
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.contains("track_file \"nope\" is not defined")),
+        "{e:#?}"
     );
     let e = errs(
         "virtual_server 10.0.0.1 53 {\n real_server 10.0.0.2 53 {\n  UDP_CHECK {\n   payload 0x\n   require_reply 0g\n  }\n }\n}\n",

@@ -26,6 +26,83 @@ pub enum Check {
     Ping(PingCheck),
     /// An external program (keepalived `MISC_CHECK`, ldirectord `checktype=external`).
     Script(ScriptCheck),
+    /// The integer in a file (keepalived `FILE_CHECK` on a `track_file`): a maintenance switch
+    /// or a weight an operator writes.
+    File(FileCheck),
+}
+
+/// keepalived's `FILE_CHECK`: the file holds an integer, read as C's `strtol` reads it
+/// ([`track_value`]); a missing file reads as 0.
+///
+/// With `weight` 0, a non-zero value is down (with `reverse`, a zero value is). Otherwise the
+/// real server's weight becomes `base_weight + value * weight` (negated with `reverse`),
+/// at least 0 and at most 65535, and it is down only when that product reaches IPVS's fault
+/// value (-65536 or below), as keepalived does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCheck {
+    /// The file.
+    pub path: PathBuf,
+    /// The multiplier of the file's value.
+    pub weight: i32,
+    /// keepalived `reverse`.
+    pub reverse: bool,
+    /// The real server's configured weight, which the product moves.
+    pub base_weight: u32,
+}
+
+/// The outcome of a [`FileCheck`] whose file holds `value` (sans-io: the probe reads the file).
+#[must_use]
+pub fn file_check_outcome(c: &FileCheck, value: i64) -> crate::Outcome {
+    /// IPVS's fault weight (keepalived `IPVS_WEIGHT_FAULT`): at or below it, the server is down.
+    const FAULT: i64 = -65_536;
+    if c.weight == 0 {
+        return if (value != 0) != c.reverse {
+            crate::Outcome::Down(crate::Failure::FileValue(value))
+        } else {
+            crate::Outcome::UP
+        };
+    }
+    let sign = if c.reverse { -1 } else { 1 };
+    let status = value
+        .saturating_mul(i64::from(c.weight))
+        .saturating_mul(sign);
+    if status <= FAULT {
+        return crate::Outcome::Down(crate::Failure::FileValue(value));
+    }
+    let w = (i64::from(c.base_weight) + status).clamp(0, 65_535);
+    crate::Outcome::Up {
+        weight: Some(u32::try_from(w).unwrap_or(0)),
+    }
+}
+
+/// A track file's value from its text, as keepalived reads it (C's `strtol` with base 0):
+/// leading white space, a sign, then `0x` hex, `0` octal or decimal digits for as long as
+/// they go; no digits is 0. Clamped to the 32-bit range (keepalived ignores a value outside
+/// it). Never panics.
+#[must_use]
+pub fn track_value(text: &str) -> i64 {
+    let s = text.trim_start();
+    let (neg, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (16, h)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (8, &s[1..])
+    } else {
+        (10, s)
+    };
+    let mut v: i64 = 0;
+    for c in digits.chars() {
+        let Some(d) = c.to_digit(radix) else { break };
+        v = v
+            .saturating_mul(i64::from(radix))
+            .saturating_add(i64::from(d));
+    }
+    let v = if neg { -v } else { v };
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX))
 }
 
 /// Socket options shared by the network probes.

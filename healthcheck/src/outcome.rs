@@ -68,6 +68,8 @@ pub enum Failure {
     Signal(i32),
     /// The probe could not start (bad configuration, spawn failure, missing privilege).
     Setup(String),
+    /// A `FILE_CHECK`'s file holds a value that puts the server down.
+    FileValue(i64),
 }
 
 impl fmt::Display for Failure {
@@ -96,6 +98,7 @@ impl fmt::Display for Failure {
             Failure::Exit(c) => write!(f, "exit code {c}"),
             Failure::Signal(s) => write!(f, "killed by signal {s}"),
             Failure::Setup(e) => write!(f, "setup: {e}"),
+            Failure::FileValue(v) => write!(f, "file value {v}"),
         }
     }
 }

@@ -978,3 +978,54 @@ fn host_ping_loopback_v4_v6() {
         assert_eq!(probe(ping("::1"), T).await, Outcome::UP);
     });
 }
+
+#[tokio::test]
+async fn file_check_values_weights_reverse_and_fault() {
+    use ha_healthcheck::{FileCheck, track_value};
+    let dir = std::env::temp_dir().join(format!("ha-hc-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("maint");
+    let check = |weight: i32, reverse: bool| {
+        Check::File(FileCheck {
+            path: path.clone(),
+            weight,
+            reverse,
+            base_weight: 10,
+        })
+    };
+    // No file reads as 0: up, at the configured weight when the weight is 0.
+    assert_eq!(probe(check(0, false), T).await, Outcome::UP);
+    assert_eq!(
+        probe(check(0, true), T).await,
+        down(Failure::FileValue(0)),
+        "reverse: zero is the fault"
+    );
+    std::fs::write(&path, "1\n").unwrap();
+    assert_eq!(probe(check(0, false), T).await, down(Failure::FileValue(1)));
+    assert_eq!(probe(check(0, true), T).await, Outcome::UP);
+    // A weight moves the server's weight by value * weight, within 0..=65535.
+    std::fs::write(&path, "  3 trailing").unwrap();
+    assert_eq!(
+        probe(check(2, false), T).await,
+        Outcome::Up { weight: Some(16) }
+    );
+    assert_eq!(
+        probe(check(2, true), T).await,
+        Outcome::Up { weight: Some(4) }
+    );
+    assert_eq!(
+        probe(check(-5, false), T).await,
+        Outcome::Up { weight: Some(0) },
+        "not below 0"
+    );
+    // At IPVS's fault weight the server is down.
+    std::fs::write(&path, "-0x10000").unwrap();
+    assert_eq!(
+        probe(check(1, false), T).await,
+        down(Failure::FileValue(-65536))
+    );
+    assert_eq!(track_value("010"), 8, "octal, as strtol");
+    assert_eq!(track_value("junk"), 0);
+    assert_eq!(track_value("99999999999"), i64::from(i32::MAX));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

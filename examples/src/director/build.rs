@@ -35,7 +35,7 @@ use ha_failover::vrrp::router::Config as RouterConfig;
 use ha_failover::vrrp::wire::{Auth, Password};
 use ha_failover::vrrp::{AdvertInterval, Centiseconds, Priority, Seconds, Version, VrId};
 use ha_healthcheck::{
-    Check as HcCheck, ClientCert, DnsCheck, DnsType, HttpCheck, HttpProtocol, PingCheck,
+    Check as HcCheck, ClientCert, DnsCheck, DnsType, FileCheck, HttpCheck, HttpProtocol, PingCheck,
     ScriptCheck, SmtpCheck, SocketOptions, StartState, StatusRange, TargetConfig, TcpCheck,
     TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch, parse_keepalived_hex,
 };
@@ -48,7 +48,7 @@ use super::alert::{AlertPlan, MailSettings, VirtualServerAlerts, service_label};
 use super::model::{
     Check, CheckKind, Config, Family, HttpProtocol as HttpProtocolModel, Instance, Method, Notify,
     ParamMatch as ParamMatchModel, Protocol, RealServer as RsModel, Smtp, SslClient,
-    Step as StepModel, TrackProcess, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
+    Step as StepModel, TrackFile, TrackProcess, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
 };
 
 /// Why a configuration cannot be turned into a runtime configuration. Each names the
@@ -358,7 +358,11 @@ pub fn build(
 
     let mut health = Vec::new();
     for vs in &cfg.virtual_servers {
-        let (vcfg, targets) = virtual_server(vs, cfg.global.ssl.as_ref(), &mut notes)?;
+        let ctx = CheckContext {
+            ssl: cfg.global.ssl.as_ref(),
+            track_files: &cfg.track_files,
+        };
+        let (vcfg, targets) = virtual_server(vs, &ctx, &mut notes)?;
         let id = b.add_virtual_server(vcfg)?;
         for (index, target, log_all_failures) in targets {
             health.push(HealthTarget {
@@ -931,9 +935,17 @@ fn rs_name(rs: &RsModel) -> String {
 /// `log_all_failures`.
 type RsTarget = (usize, TargetConfig, bool);
 
+/// What checks need from the rest of the configuration.
+struct CheckContext<'a> {
+    /// The client side of SSL checks.
+    ssl: Option<&'a SslClient>,
+    /// The tracked files FILE_CHECKs read.
+    track_files: &'a [TrackFile],
+}
+
 fn virtual_server(
     vs: &VirtualServer,
-    ssl: Option<&SslClient>,
+    ctx: &CheckContext<'_>,
     notes: &mut Vec<String>,
 ) -> Result<(VirtualServerConfig, Vec<RsTarget>), BuildError> {
     let bad = |detail: String| BuildError::VirtualServer {
@@ -1037,7 +1049,7 @@ fn virtual_server(
     let mut targets = Vec::new();
     for (index, rs) in vs.real_servers.iter().enumerate() {
         for ch in &rs.checks {
-            for t in check_targets(vs, rs, ch, ssl)? {
+            for t in check_targets(vs, rs, ch, ctx)? {
                 targets.push((index, t, ch.log_all_failures));
             }
         }
@@ -1050,8 +1062,9 @@ fn check_targets(
     vs: &VirtualServer,
     rs: &RsModel,
     ch: &Check,
-    ssl: Option<&SslClient>,
+    ctx: &CheckContext<'_>,
 ) -> Result<Vec<TargetConfig>, BuildError> {
+    let ssl = ctx.ssl;
     let kind = ch.kind.keepalived_name();
     let bad = |detail: String| BuildError::Check {
         name: vs.name.clone(),
@@ -1212,7 +1225,49 @@ fn check_targets(
             vec![HcCheck::Udp(u)]
         }
         CheckKind::Ping => vec![HcCheck::Ping(PingCheck { addr: ip, socket })],
+        CheckKind::File => {
+            let name = ch
+                .track_file
+                .as_deref()
+                .ok_or_else(|| bad("needs track_file".into()))?;
+            let tf = ctx
+                .track_files
+                .iter()
+                .find(|t| t.name == name)
+                .ok_or_else(|| bad(format!("track_file {name:?} is not defined")))?;
+            // keepalived: the FILE_CHECK's own weight (and reverse), else the file's.
+            let (weight, reverse) = match ch.track_file_weight {
+                Some(w) => (w, ch.track_file_reverse),
+                None => (tf.weight, tf.reverse),
+            };
+            vec![HcCheck::File(FileCheck {
+                path: tf.path.clone().into(),
+                weight,
+                reverse,
+                base_weight: rs.weight,
+            })]
+        }
     };
+    if ch.kind == CheckKind::File {
+        // keepalived watches the file (inotify); it is read every second here, at once at
+        // start, with no retry.
+        return Ok(checks
+            .into_iter()
+            .map(|c| {
+                let mut t = TargetConfig::new(Arc::new(c));
+                t.interval = Duration::from_secs(1);
+                t.timeout = Duration::from_secs(1);
+                t.retries = 0;
+                t.warmup = Duration::ZERO;
+                t.start = if vs.alpha {
+                    StartState::Down
+                } else {
+                    StartState::Up
+                };
+                t
+            })
+            .collect());
+    }
     // keepalived's inheritance (`validate_check_config`): the check's value, else the real
     // server's, else the virtual server's, else the checker's default.
     let delay_loop = ch

@@ -909,6 +909,8 @@ pub enum CheckKind {
     Udp,
     /// ICMP / ICMPv6 echo (keepalived `PING_CHECK`).
     Ping,
+    /// The integer in a tracked file (keepalived `FILE_CHECK`).
+    File,
 }
 
 impl CheckKind {
@@ -923,6 +925,7 @@ impl CheckKind {
             Self::Misc => "MISC_CHECK",
             Self::Udp => "UDP_CHECK",
             Self::Ping => "PING_CHECK",
+            Self::File => "FILE_CHECK",
         }
     }
 }
@@ -1030,6 +1033,16 @@ pub struct Check {
     /// `log_all_failures`); by default only the change to down is.
     #[serde(default, skip_serializing_if = "is_false")]
     pub log_all_failures: bool,
+    /// FILE: the tracked file (a [`Config::track_files`] name) whose value checks the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_file: Option<String>,
+    /// FILE: the multiplier of the file's value (default the tracked file's weight); 0: a
+    /// non-zero value puts the server down, otherwise `value * weight` moves its weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track_file_weight: Option<i32>,
+    /// FILE: keepalived `weight W reverse` (with `track_file_weight`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub track_file_reverse: bool,
 }
 
 /// The HTTP request version of an HTTP/SSL check (keepalived `http_protocol`).
@@ -1084,6 +1097,9 @@ impl Check {
             enable_sni: false,
             sni_name: None,
             log_all_failures: false,
+            track_file: None,
+            track_file_weight: None,
+            track_file_reverse: false,
         }
     }
 }

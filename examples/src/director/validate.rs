@@ -432,6 +432,23 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
 
     for vs in &cfg.virtual_servers {
         validate_vs(&mut errs, vs);
+        for rs in &vs.real_servers {
+            for c in &rs.checks {
+                if let Some(name) = &c.track_file
+                    && !cfg.track_files.iter().any(|t| &t.name == name)
+                {
+                    errs.push(ValidationError::BadCheck {
+                        item: Item::VirtualServer(vs.name.clone()),
+                        real_server: match rs.port {
+                            Some(p) => std::net::SocketAddr::new(rs.address, p).to_string(),
+                            None => rs.address.to_string(),
+                        },
+                        kind: c.kind.keepalived_name(),
+                        reason: format!("track_file {name:?} is not defined"),
+                    });
+                }
+            }
+        }
     }
     if let Some(p) = cfg.global.realtime_priority
         && !(1..=99).contains(&p)
@@ -707,6 +724,14 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
                         u.path
                     ));
                 }
+            }
+            if c.kind == CheckKind::File && c.track_file.is_none() {
+                bad_c("needs track_file".into());
+            }
+            if c.kind != CheckKind::File
+                && (c.track_file.is_some() || c.track_file_weight.is_some() || c.track_file_reverse)
+            {
+                bad_c("track_file settings are only for FILE_CHECK".into());
             }
             if !http && c.http_protocol.is_some() {
                 bad_c("http_protocol is only for HTTP_GET and SSL_GET".into());

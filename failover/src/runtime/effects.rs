@@ -263,34 +263,10 @@ pub(super) async fn read_track_file(path: &str) -> i64 {
     track_file_value(tokio::fs::read_to_string(path).await.ok().as_deref())
 }
 
-/// A track file's value from its text (`None`: unreadable), read as keepalived reads it (C's
-/// `strtol` with base 0): leading white space, a sign, then `0x` hex, `0` octal or decimal
-/// digits for as long as they go; no digits (or no file) is 0. keepalived ignores a value
-/// outside the 32-bit range; here it is clamped to that range.
+/// A track file's value from its text (`None`: unreadable, read as 0), with keepalived's
+/// `strtol` reading ([`ha_healthcheck::track_value`]).
 pub(super) fn track_file_value(text: Option<&str>) -> i64 {
-    let Some(s) = text else { return 0 };
-    let s = s.trim_start();
-    let (neg, s) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let (radix, digits) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (16, h)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (8, &s[1..])
-    } else {
-        (10, s)
-    };
-    let mut v: i64 = 0;
-    for c in digits.chars() {
-        let Some(d) = c.to_digit(radix) else { break };
-        v = v
-            .saturating_mul(i64::from(radix))
-            .saturating_add(i64::from(d));
-    }
-    let v = if neg { -v } else { v };
-    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX))
+    text.map_or(0, ha_healthcheck::track_value)
 }
 
 /// keepalived reads its track files and scans the processes once before the instances start

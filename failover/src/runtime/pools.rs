@@ -276,6 +276,7 @@ pub(super) fn check_kind(c: &ha_healthcheck::Check) -> &'static str {
         Check::Udp(_) => "udp",
         Check::Ping(_) => "ping",
         Check::Script(_) => "script",
+        Check::File(_) => "file",
     }
 }
 

@@ -56,6 +56,18 @@ pub async fn run(check: &Check, timeout: Duration) -> Outcome {
     }
 }
 
+/// A `FILE_CHECK`: the first 127 bytes of the file (keepalived reads as many); a missing or
+/// unreadable file reads as 0.
+async fn file(c: &crate::FileCheck) -> Outcome {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::with_capacity(128);
+    if let Ok(f) = tokio::fs::File::open(&c.path).await {
+        let _ = f.take(127).read_to_end(&mut buf).await;
+    }
+    let value = crate::track_value(&String::from_utf8_lossy(&buf));
+    crate::check::file_check_outcome(c, value)
+}
+
 async fn run_bounded(check: &Check) -> Outcome {
     let result = match check {
         Check::Tcp(c) if c.socket.close == TcpClose::HalfOpen => unreachable!("handled by run"),
@@ -72,6 +84,7 @@ async fn run_bounded(check: &Check) -> Outcome {
         Check::Dns(c) => Box::pin(dns::run(c)).await,
         Check::Smtp(c) => Box::pin(smtp::run(c)).await,
         Check::Ping(c) => Box::pin(ping::run(c)).await,
+        Check::File(c) => Ok(file(c).await),
         Check::Script(_) | Check::Udp(_) => unreachable!("handled by run"),
     };
     match result {

@@ -1497,16 +1497,7 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
             "MISC_CHECK" => CheckKind::Misc,
             "UDP_CHECK" => CheckKind::Udp,
             "PING_CHECK" => CheckKind::Ping,
-            "FILE_CHECK" => {
-                c.error(
-                    k,
-                    KeepalivedErrorKind::UnsupportedCheck {
-                        keyword: k.keyword.clone(),
-                        reason: "the real server would have no check (track_file values are not read here; a MISC_CHECK script can test the file)",
-                    },
-                );
-                continue;
-            }
+            "FILE_CHECK" => CheckKind::File,
             "BFD_CHECK" => {
                 c.error(
                     k,
@@ -1534,6 +1525,25 @@ fn check(c: &mut Conv, n: &Node, kind: CheckKind) -> Vec<Check> {
     // The `min_reply_length` / `max_reply_length` lines, for the checks after the block.
     let mut udp_lengths: Vec<Node> = Vec::new();
     for k in c.block(n) {
+        if kind == CheckKind::File {
+            // keepalived's FILE_CHECK takes these two keywords only.
+            match k.keyword.as_str() {
+                "track_file" => ch.track_file = c.arg(k).map(str::to_string),
+                "weight" => {
+                    ch.track_file_weight = c.num(k, "an integer -65535..=65535");
+                    match k.args.get(1).map(String::as_str) {
+                        None | Some("noreverse") => {}
+                        Some("reverse") => ch.track_file_reverse = true,
+                        Some(o) => c.bad(k, o, "reverse or noreverse"),
+                    }
+                }
+                _ => c.warn(
+                    k,
+                    "ignored: FILE_CHECK takes track_file and weight only (as in keepalived)",
+                ),
+            }
+            continue;
+        }
         if kind == CheckKind::Ping && matches!(k.keyword.as_str(), "connect_port" | "bind_port") {
             c.warn(k, "ignored: an ICMP echo has no port");
             continue;

@@ -193,21 +193,42 @@ impl DirectorBuilder {
         &mut self,
         cfg: VirtualServerConfig,
     ) -> Result<VirtualServerId, DirectorConfigError> {
-        let everything = ha_ipvs::model::VirtualService {
-            service: cfg.service.clone(),
-            destinations: cfg
-                .real_servers
+        for key in cfg.keys() {
+            let mut service = cfg.service.clone();
+            service.key = key;
+            let everything = ha_ipvs::model::VirtualService {
+                service,
+                destinations: cfg
+                    .real_servers
+                    .iter()
+                    .map(|r| r.destination.clone())
+                    .chain(cfg.sorry_server.clone())
+                    .collect(),
+            };
+            everything
+                .validate()
+                .map_err(|source| DirectorConfigError::VirtualServer {
+                    name: cfg.name.clone(),
+                    source,
+                })?;
+        }
+        for (what, argv) in [
+            ("quorum_up", &cfg.quorum_up),
+            ("quorum_down", &cfg.quorum_down),
+        ]
+        .into_iter()
+        .chain(
+            cfg.real_servers
                 .iter()
-                .map(|r| r.destination.clone())
-                .chain(cfg.sorry_server.clone())
-                .collect(),
-        };
-        everything
-            .validate()
-            .map_err(|source| DirectorConfigError::VirtualServer {
-                name: cfg.name.clone(),
-                source,
-            })?;
+                .flat_map(|r| [("notify_up", &r.notify_up), ("notify_down", &r.notify_down)]),
+        ) {
+            if matches!(argv, Some(a) if a.is_empty()) {
+                return Err(DirectorConfigError::EmptyCommand {
+                    owner: format!("virtual server {}", cfg.name),
+                    what: what.to_owned(),
+                });
+            }
+        }
         if let Some(t) = cfg.tracker
             && !matches!(
                 self.trackers.get(t.0 as usize).map(|t| &t.kind),
@@ -299,6 +320,11 @@ impl DirectorBuilder {
         };
         for p in 0..d.pools.len() {
             d.emit_pool(p);
+            // keepalived starts a pool without quorum and with a sorry server with its
+            // quorum_down script ("Starting with quorum down").
+            if !d.pools[p].quorum_up && d.pools[p].cfg.sorry_server.is_some() {
+                d.quorum_script(p, false);
+            }
         }
         d.pump(now);
         Ok(d)

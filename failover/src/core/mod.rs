@@ -286,6 +286,9 @@ impl Director {
     /// `notify_stop` scripts run; started steps are stopped in reverse: keep feeding
     /// [`Director::handle_step_result`] until [`Director::is_idle`]).
     pub fn shutdown(&mut self, now: Instant) {
+        if !self.stopped {
+            self.omega_scripts();
+        }
         self.stopped = true;
         for inst in &mut self.insts {
             inst.router.shutdown(now);
@@ -407,7 +410,7 @@ impl Director {
     /// The IPVS desired state of every virtual server (for a full reconcile against the
     /// kernel, e.g. at start or after an error).
     pub fn desired_ipvs(&self) -> Vec<ha_ipvs::model::VirtualService> {
-        self.pools.iter().map(Pool::desired).collect()
+        self.pools.iter().flat_map(Pool::desired_all).collect()
     }
 
     /// A virtual server's configuration and whether each of its real servers is alive (in
@@ -423,7 +426,19 @@ impl Director {
         self.pools.len()
     }
 
-    /// The IPVS desired state of one virtual server.
+    /// The IPVS desired state of each service of one virtual server (more than one for a
+    /// virtual server group); empty for an unknown server.
+    pub fn desired_services_of(
+        &self,
+        server: VirtualServerId,
+    ) -> Vec<ha_ipvs::model::VirtualService> {
+        self.pools
+            .get(server.0 as usize)
+            .map(Pool::desired_all)
+            .unwrap_or_default()
+    }
+
+    /// The IPVS desired state of one virtual server's first service.
     pub fn desired_ipvs_of(
         &self,
         server: VirtualServerId,

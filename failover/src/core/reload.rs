@@ -209,7 +209,7 @@ impl Director {
         }
         report.removed_services = old_pools
             .into_iter()
-            .map(|p: Pool| p.cfg.service.key)
+            .flat_map(|p: Pool| p.cfg.keys().collect::<Vec<_>>())
             .collect();
         self.pools = pools;
         for p in 0..self.pools.len() {

@@ -30,6 +30,15 @@ impl Director {
             index,
             alive,
         });
+        let rs = &self.pools[p].cfg.real_servers[index];
+        let script = if alive {
+            &rs.notify_up
+        } else {
+            &rs.notify_down
+        };
+        if let Some(argv) = script.clone() {
+            self.actions.push_back(DirectorAction::Notify { argv });
+        }
         self.pool_changed(now, server);
         Ok(())
     }
@@ -58,13 +67,16 @@ impl Director {
         Ok(())
     }
 
-    /// A pool's health or weights changed: new IPVS state, quorum, pool tracker.
+    /// A pool's health or weights changed: quorum (and its script), new IPVS state, pool
+    /// tracker.
     fn pool_changed(&mut self, now: Instant, server: VirtualServerId) {
         let p = server.0 as usize;
+        let quorum = self.pools[p].update_quorum();
         self.emit_pool(p);
-        if let Some(up) = self.pools[p].update_quorum() {
+        if let Some(up) = quorum {
             self.events
                 .push_back(DirectorEvent::PoolQuorum { server, up });
+            self.quorum_script(p, up);
             if let Some(t) = self.pools[p].cfg.tracker {
                 let result = if up {
                     TrackResult::Up
@@ -80,13 +92,45 @@ impl Director {
         self.pump(now);
     }
 
+    /// Queues pool `p`'s `quorum_up` or `quorum_down` script, if it has one.
+    pub(super) fn quorum_script(&mut self, p: usize, up: bool) {
+        let cfg = &self.pools[p].cfg;
+        let script = if up { &cfg.quorum_up } else { &cfg.quorum_down };
+        if let Some(argv) = script.clone() {
+            self.actions.push_back(DirectorAction::Notify { argv });
+        }
+    }
+
+    /// keepalived `omega` on shutdown: each live real server's `notify_down`, then the
+    /// pool's `quorum_down`, for every pool with `omega` (keepalived's `clear_services`).
+    pub(super) fn omega_scripts(&mut self) {
+        for p in 0..self.pools.len() {
+            let pool = &self.pools[p];
+            if !pool.cfg.omega {
+                continue;
+            }
+            let downs: Vec<Vec<String>> = pool
+                .cfg
+                .real_servers
+                .iter()
+                .zip(&pool.alive)
+                .filter(|(_, a)| **a)
+                .filter_map(|(rs, _)| rs.notify_down.clone())
+                .collect();
+            for argv in downs {
+                self.actions.push_back(DirectorAction::Notify { argv });
+            }
+            self.quorum_script(p, false);
+        }
+    }
+
     /// Emits the IPVS operations that move virtual server `p` to its desired state.
     pub(super) fn emit_pool(&mut self, p: usize) {
         let pool = &mut self.pools[p];
-        let desired = pool.desired();
+        let desired = pool.desired_all();
         let ops = match &pool.applied {
-            Some(old) => ha_ipvs::diff(std::slice::from_ref(old), std::slice::from_ref(&desired)),
-            None => ha_ipvs::diff(&[], std::slice::from_ref(&desired)),
+            Some(old) => ha_ipvs::diff(old, &desired),
+            None => ha_ipvs::diff(&[], &desired),
         };
         pool.applied = Some(desired);
         if !ops.is_empty() {

@@ -209,6 +209,10 @@ fn validation_names_the_item() {
         omega: false,
         virtualhost: None,
         real_servers: vec![],
+        inhibit_on_failure: false,
+        sched_flags: vec![],
+        ops: false,
+        group: None,
     });
     assert_eq!(validate(&c), vec![]);
     for s in [
@@ -236,7 +240,7 @@ fn validation_names_the_item() {
         address: "10.0.0.5".parse().unwrap(),
         port: Some(8080),
         weight: 70_000,
-        inhibit_on_failure: false,
+        inhibit_on_failure: None,
         notify_up: None,
         notify_down: None,
         checks: vec![http],

@@ -41,13 +41,14 @@ use ha_healthcheck::{
 };
 use ha_ipvs::model::{
     DaemonRole, Destination, Family as IpvsFamily, Forward, Persistence, Protocol as IpvsProtocol,
-    Scheduler, Service, ServiceKey, SyncDaemon, Tunnel,
+    SchedFlags, Scheduler, Service, ServiceKey, SyncDaemon, Timeouts, Tunnel,
 };
 
 use super::model::{
     Check, CheckKind, Config, Family, Instance, Method, Notify, Protocol, RealServer as RsModel,
     Step as StepModel, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
 };
+use super::model::{FlushOnStop, GroupEntry, VirtualServerGroup};
 
 /// Why a configuration cannot be turned into a runtime configuration. Each names the
 /// instance, virtual server, check or user concerned.
@@ -352,7 +353,7 @@ pub fn build(
 
     let mut health = Vec::new();
     for vs in &cfg.virtual_servers {
-        let (vcfg, targets) = virtual_server(vs, &mut notes)?;
+        let (vcfg, targets) = virtual_server(vs, &cfg.virtual_server_groups, &mut notes)?;
         let id = b.add_virtual_server(vcfg)?;
         for (index, target) in targets {
             health.push(HealthTarget {
@@ -405,11 +406,24 @@ pub fn build(
             })
         }
     };
+    let g = &cfg.global;
     if !cfg.virtual_servers.is_empty() || sync_daemon.is_some() {
         dc.ipvs = Some(IpvsOptions {
             remove_on_stop: true,
             sync_daemon,
+            flush_on_start: g.lvs_flush,
+            flush_on_stop: g.lvs_flush_on_stop == Some(FlushOnStop::All),
+            timeouts: g.lvs_timeouts.as_ref().map(|t| Timeouts {
+                tcp: t.tcp_s.unwrap_or(0),
+                tcp_fin: t.tcp_fin_s.unwrap_or(0),
+                udp: t.udp_s.unwrap_or(0),
+            }),
         });
+    } else if g.lvs_flush || g.lvs_timeouts.is_some() || g.lvs_flush_on_stop.is_some() {
+        notes.push(
+            "lvs_flush, lvs_flush_on_stop and lvs_timeouts are not applied: no virtual server (keepalived applies them only with one either)"
+                .into(),
+        );
     }
 
     if let Some(u) = &cfg.global.script_user {
@@ -619,8 +633,50 @@ fn rs_name(rs: &RsModel) -> String {
     }
 }
 
+/// The IPVS service keys of a virtual server group's entries, in order (a range gives one
+/// per address); a fwmark without family takes the group's (IPv4 when it has no address).
+fn group_keys(group: &VirtualServerGroup, protocol: IpvsProtocol) -> Vec<ServiceKey> {
+    let v6 = group.entries.iter().any(|e| match e {
+        GroupEntry::Range { first, .. } => first.is_ipv6(),
+        GroupEntry::Fwmark { family, .. } => *family == Some(Family::Inet6),
+    });
+    let mut keys = Vec::new();
+    for e in &group.entries {
+        match e {
+            GroupEntry::Range { port, .. } => {
+                keys.extend(e.addresses().into_iter().map(|a| ServiceKey::Inet {
+                    protocol,
+                    addr: SocketAddr::new(a, *port),
+                }))
+            }
+            GroupEntry::Fwmark { mark, family } => keys.push(ServiceKey::Fwmark {
+                mark: *mark,
+                family: match family.unwrap_or(if v6 { Family::Inet6 } else { Family::Inet }) {
+                    Family::Inet => IpvsFamily::Inet,
+                    Family::Inet6 => IpvsFamily::Inet6,
+                },
+            }),
+        }
+    }
+    keys
+}
+
+/// The scheduler flags of a virtual server as the kernel takes them.
+fn sched_flags(vs: &VirtualServer) -> SchedFlags {
+    let mut f = SchedFlags::default();
+    for flag in &vs.sched_flags {
+        match flag.number() {
+            1 => f.fallback = true,
+            2 => f.port = true,
+            _ => f.flag3 = true,
+        }
+    }
+    f
+}
+
 fn virtual_server(
     vs: &VirtualServer,
+    groups: &[VirtualServerGroup],
     notes: &mut Vec<String>,
 ) -> Result<(VirtualServerConfig, Vec<(usize, TargetConfig)>), BuildError> {
     let bad = |detail: String| BuildError::VirtualServer {
@@ -632,7 +688,21 @@ fn virtual_server(
         Protocol::Udp => IpvsProtocol::Udp,
         Protocol::Sctp => IpvsProtocol::Sctp,
     };
+    let mut more_keys = Vec::new();
     let key = match (vs.address, vs.port, vs.fwmark) {
+        (None, None, None) if vs.group.is_some() => {
+            let name = vs.group.as_deref().unwrap_or_default();
+            let group = groups
+                .iter()
+                .find(|g| g.name == name)
+                .ok_or_else(|| bad(format!("virtual server group {name:?} is not defined")))?;
+            let mut keys = group_keys(group, protocol).into_iter();
+            let first = keys
+                .next()
+                .ok_or_else(|| bad(format!("virtual server group {name:?} has no entries")))?;
+            more_keys = keys.collect();
+            first
+        }
         (Some(a), Some(p), None) => ServiceKey::Inet {
             protocol,
             addr: SocketAddr::new(a, p),
@@ -644,10 +714,12 @@ fn virtual_server(
                 Family::Inet6 => IpvsFamily::Inet6,
             },
         },
-        _ => return Err(bad("give either address and port, or fwmark".into())),
+        _ => return Err(bad("give either address and port, fwmark, or group".into())),
     };
     let v6 = key.family() == IpvsFamily::Inet6;
     let mut service = Service::new(key, Scheduler::from_name(&vs.scheduler));
+    service.sched_flags = sched_flags(vs);
+    service.one_packet = vs.ops;
     if let Some(timeout) = vs.persistence_timeout_s {
         let netmask = match vs.persistence_granularity {
             None => {
@@ -687,7 +759,9 @@ fn virtual_server(
                 forward,
                 rs.weight,
             ),
-            inhibit_on_failure: rs.inhibit_on_failure,
+            inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
+            notify_up: rs.notify_up.as_deref().map(argv),
+            notify_down: rs.notify_down.as_deref().map(argv),
         })
         .collect();
     let mut c = VirtualServerConfig::new(vs.name.clone(), service, real_servers);
@@ -695,28 +769,17 @@ fn virtual_server(
         .sorry_server
         .as_ref()
         .map(|s| Destination::new(SocketAddr::new(s.address, port_of(s.port)), forward, 1));
+    c.sorry_inhibit = vs.sorry_server.as_ref().is_some_and(|s| s.inhibit);
     c.quorum = vs.quorum;
     c.hysteresis = vs.hysteresis;
     c.alive_on_start = !vs.alpha;
-    for (what, set) in [
-        ("quorum_up", vs.quorum_up.is_some()),
-        ("quorum_down", vs.quorum_down.is_some()),
-        ("ha_suspend", vs.ha_suspend),
-    ] {
-        if set {
-            notes.push(format!(
-                "virtual server {:?}: {what} is not applied",
-                vs.name
-            ));
-        }
-    }
-    if vs
-        .real_servers
-        .iter()
-        .any(|r| r.notify_up.is_some() || r.notify_down.is_some())
-    {
+    c.quorum_up = vs.quorum_up.as_deref().map(argv);
+    c.quorum_down = vs.quorum_down.as_deref().map(argv);
+    c.omega = vs.omega;
+    c.group_keys = more_keys;
+    if vs.ha_suspend {
         notes.push(format!(
-            "virtual server {:?}: real-server notify_up/notify_down are not run",
+            "virtual server {:?}: ha_suspend is not applied",
             vs.name
         ));
     }

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 
-use super::model::{CheckKind, Config, Instance, VirtualServer};
+use super::model::{CheckKind, Config, GroupEntry, Instance, VirtualServer};
 
 /// IPVS schedulers known to the Linux kernel (`net/netfilter/ipvs/ip_vs_*.c`).
 pub const KNOWN_SCHEDULERS: &[&str] = &[
@@ -29,6 +29,8 @@ pub enum Item {
     ResourceGroup(String),
     /// A virtual server, by name.
     VirtualServer(String),
+    /// A virtual server group, by name.
+    VirtualServerGroup(String),
 }
 
 impl fmt::Display for Item {
@@ -40,6 +42,7 @@ impl fmt::Display for Item {
             Self::SyncGroup(n) => write!(f, "sync group {n:?}"),
             Self::ResourceGroup(n) => write!(f, "resource group {n:?}"),
             Self::VirtualServer(n) => write!(f, "virtual server {n:?}"),
+            Self::VirtualServerGroup(n) => write!(f, "virtual server group {n:?}"),
         }
     }
 }
@@ -418,6 +421,7 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
     for vs in &cfg.virtual_servers {
         validate_vs(&mut errs, vs);
     }
+    validate_groups(&mut errs, cfg);
     if let Some(p) = cfg.global.realtime_priority
         && !(1..=99).contains(&p)
     {
@@ -447,6 +451,55 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
         }
     }
     errs
+}
+
+/// Virtual server groups: unique names, at least one entry, no IPv4 and IPv6 mix (a fwmark
+/// without family takes the group's), each used group defined; the global LVS settings.
+fn validate_groups(errs: &mut Vec<ValidationError>, cfg: &Config) {
+    let mut names = HashSet::new();
+    for g in &cfg.virtual_server_groups {
+        let bad = |reason: String| ValidationError::BadVirtualServer {
+            item: Item::VirtualServerGroup(g.name.clone()),
+            reason,
+        };
+        if !names.insert(g.name.as_str()) {
+            errs.push(bad("defined twice".into()));
+        }
+        if g.entries.is_empty() {
+            errs.push(bad("has no entries".into()));
+        }
+        let mut v4 = false;
+        let mut v6 = false;
+        for e in &g.entries {
+            match e {
+                GroupEntry::Range { first, .. } => {
+                    v4 |= first.is_ipv4();
+                    v6 |= first.is_ipv6();
+                }
+                GroupEntry::Fwmark { mark: 0, .. } => errs.push(bad("fwmark must be > 0".into())),
+                GroupEntry::Fwmark { family, .. } => {
+                    v4 |= *family == Some(super::model::Family::Inet);
+                    v6 |= *family == Some(super::model::Family::Inet6);
+                }
+            }
+        }
+        if v4 && v6 {
+            errs.push(bad(
+                "mixes IPv4 and IPv6 (its services share one set of real servers)".into(),
+            ));
+        }
+    }
+    for vs in &cfg.virtual_servers {
+        if let Some(g) = &vs.group
+            && !names.contains(g.as_str())
+        {
+            errs.push(ValidationError::UnknownReference {
+                item: Item::VirtualServer(vs.name.clone()),
+                kind: "virtual server group",
+                name: g.clone(),
+            });
+        }
+    }
 }
 
 fn validate_instance(errs: &mut Vec<ValidationError>, inst: &Instance, scripts: &HashSet<&str>) {
@@ -575,7 +628,21 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
         }
         (None, None, Some(0)) => errs.push(bad("fwmark must be > 0")),
         (None, None, Some(_)) => {}
-        _ => errs.push(bad("give either address and port, or fwmark")),
+        (None, None, None) if vs.group.is_some() => {}
+        _ => errs.push(bad("give either address and port, fwmark, or group")),
+    }
+    if vs.group.is_some() && (vs.address.is_some() || vs.fwmark.is_some()) {
+        errs.push(bad("group replaces address, port and fwmark"));
+    }
+    for f in &vs.sched_flags {
+        if let Some(sch) = f.scheduler()
+            && sch != vs.scheduler
+        {
+            errs.push(bad(&format!(
+                "scheduler flag {} is only for the {sch} scheduler",
+                f.keyword()
+            )));
+        }
     }
     if !KNOWN_SCHEDULERS.contains(&vs.scheduler.as_str()) {
         errs.push(ValidationError::UnknownScheduler {

@@ -21,6 +21,7 @@ use super::model::{
     RealServer, SorryServer, SyncDaemon, SyncGroup, TrackInterface, TrackScript, TrackScriptRef,
     UrlCheck, Vip, VirtualServer,
 };
+use super::model::{FlushOnStop, GroupEntry, LvsTimeouts, SchedFlag, VirtualServerGroup};
 use super::validate::Item;
 use super::{ConfigError, Location, Warning};
 
@@ -70,6 +71,14 @@ pub enum KeepalivedErrorKind {
         keyword: String,
         /// Why, and what to use instead.
         reason: &'static str,
+    },
+    /// A `virtual_server_group` entry that does not parse.
+    #[error("virtual_server_group entry {entry:?}: {reason}")]
+    BadGroupEntry {
+        /// The entry as written.
+        entry: String,
+        /// What is wrong.
+        reason: String,
     },
     /// An `include` problem.
     #[error("include {pattern:?}: {reason}")]
@@ -319,10 +328,11 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
                     cfg.virtual_servers.push(v);
                 }
             }
-            "virtual_server_group" => c.warn(
-                n,
-                "ignored: virtual server groups are not supported (a `virtual_server group` using it is an error)",
-            ),
+            "virtual_server_group" => {
+                if let Some(g) = virtual_server_group(&mut c, n) {
+                    cfg.virtual_server_groups.push(g);
+                }
+            }
             "vrrp_track_process" | "track_process" | "vrrp_track_file" | "track_file"
             | "bfd_instance" => c.warn(
                 n,
@@ -371,6 +381,14 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
             }
             "vrrp_strict" => c.strict = c.flag(k),
             "vrrp_lower_prio_no_advert" => c.lower_prio_no_advert = c.flag(k),
+            "lvs_timeouts" => cfg.global.lvs_timeouts = lvs_timeouts(c, k),
+            "lvs_flush" => cfg.global.lvs_flush = c.flag(k),
+            // lvs_flush_onstop is keepalived's older spelling.
+            "lvs_flush_on_stop" | "lvs_flush_onstop" => match k.args.as_slice() {
+                [] => cfg.global.lvs_flush_on_stop = Some(FlushOnStop::All),
+                [v] if v == "VS" => cfg.global.lvs_flush_on_stop = Some(FlushOnStop::Vs),
+                other => c.bad(k, &other.join(" "), "nothing or VS"),
+            },
             "vrrp_version" => match c.num::<u8>(k, "2 or 3") {
                 Some(v @ (2 | 3)) => c.default_version = v,
                 Some(v) => c.bad(k, &v.to_string(), "2 or 3"),
@@ -846,6 +864,69 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
     Some(g)
 }
 
+/// `lvs_timeouts [tcp SECS] [tcpfin SECS] [udp SECS]`.
+fn lvs_timeouts(c: &mut Conv, k: &Node) -> Option<LvsTimeouts> {
+    if k.args.is_empty() || k.block.is_some() {
+        c.bad(
+            k,
+            &k.args.join(" "),
+            "tcp SECS, tcpfin SECS and/or udp SECS",
+        );
+        return None;
+    }
+    let mut t = LvsTimeouts::default();
+    for pair in k.args.chunks(2) {
+        let [name, value] = pair else {
+            c.bad(k, &pair.join(" "), "tcp SECS, tcpfin SECS and/or udp SECS");
+            return None;
+        };
+        // keepalived's limit (LVS_MAX_TIMEOUT): 86400 * 31 seconds.
+        let Some(v) = value.parse::<u32>().ok().filter(|v| *v <= 86_400 * 31) else {
+            c.bad(k, value, "seconds 0..=2678400");
+            return None;
+        };
+        match name.as_str() {
+            "tcp" => t.tcp_s = Some(v),
+            "tcpfin" => t.tcp_fin_s = Some(v),
+            "udp" => t.udp_s = Some(v),
+            other => {
+                c.bad(k, other, "tcp, tcpfin or udp");
+                return None;
+            }
+        }
+    }
+    Some(t)
+}
+
+/// `virtual_server_group NAME { IP[-LAST|/PREFIX] [PORT] ... fwmark N [inet|inet6] ... }`.
+fn virtual_server_group(c: &mut Conv, n: &Node) -> Option<VirtualServerGroup> {
+    let name = c.arg_block_name(n)?;
+    let mut entries = Vec::new();
+    for line in c.block(n) {
+        let text = std::iter::once(line.keyword.as_str())
+            .chain(line.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if line.block.is_some() {
+            c.bad(line, &text, "a group entry takes no block");
+            continue;
+        }
+        match text.parse::<GroupEntry>() {
+            Ok(e) => entries.push(e),
+            Err(why) => c.error(
+                line,
+                KeepalivedErrorKind::BadGroupEntry {
+                    entry: text,
+                    reason: why,
+                },
+            ),
+        }
+    }
+    c.locations
+        .insert(Item::VirtualServerGroup(name.clone()), n.location.clone());
+    Some(VirtualServerGroup { name, entries })
+}
+
 fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
     if n.block.is_none() {
         c.error(
@@ -865,13 +946,7 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                 return None;
             }
         },
-        [g, _] if g == "group" => {
-            c.unsafe_(
-                n,
-                "virtual_server group is not supported: the services would not exist",
-            );
-            return None;
-        }
+        [g, name] if g == "group" => (format!("group:{name}"), None, None, None),
         [a, p] => {
             let addr = c.parse_ip(n, a)?;
             let Ok(port) = p.parse::<u16>() else {
@@ -907,6 +982,14 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
         omega: false,
         virtualhost: None,
         real_servers: Vec::new(),
+        inhibit_on_failure: false,
+        sched_flags: Vec::new(),
+        ops: false,
+        group: n
+            .args
+            .first()
+            .filter(|g| *g == "group")
+            .and(n.args.get(1).cloned()),
     };
     for k in c.block(n) {
         match k.keyword.as_str() {
@@ -961,7 +1044,11 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                         },
                         None => None,
                     };
-                    vs.sorry_server = address.map(|address| SorryServer { address, port });
+                    vs.sorry_server = address.map(|address| SorryServer {
+                        address,
+                        port,
+                        inhibit: false,
+                    });
                 }
                 other => c.bad(k, &other.join(" "), "IP [PORT]"),
             },
@@ -981,7 +1068,36 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                 }
             }
             "nat_mask" => c.warn(k, "ignored (obsolete)"),
-            _ => c.warn(k, "ignored"),
+            "inhibit_on_failure" => vs.inhibit_on_failure = c.flag(k),
+            "ops" => vs.ops = c.flag(k),
+            "hashed" => c.warn(k, "ignored (keepalived sets nothing for it either)"),
+            "sorry_server_inhibit" => match &mut vs.sorry_server {
+                Some(s) => s.inhibit = c.flag(k),
+                None => c.warn(
+                    k,
+                    "ignored: it comes before or without sorry_server (keepalived ignores it too)",
+                ),
+            },
+            other => match SchedFlag::from_keyword(other) {
+                Some(f) => {
+                    if k.block.is_some() || !k.args.is_empty() {
+                        c.bad(k, &k.args.join(" "), "no argument");
+                    } else if f.scheduler().is_some_and(|sch| sch != vs.scheduler) {
+                        // keepalived reads the flag against lvs_sched as set so far.
+                        c.warn(
+                            k,
+                            &format!(
+                                "ignored: only for the {} scheduler, and lvs_sched is {:?} here (keepalived ignores it too)",
+                                f.scheduler().unwrap_or_default(),
+                                vs.scheduler
+                            ),
+                        );
+                    } else if !vs.sched_flags.contains(&f) {
+                        vs.sched_flags.push(f);
+                    }
+                }
+                None => c.warn(k, "ignored"),
+            },
         }
     }
     if vs.fwmark.is_none() {
@@ -1012,7 +1128,7 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
         address,
         port,
         weight: 1,
-        inhibit_on_failure: false,
+        inhibit_on_failure: None,
         notify_up: None,
         notify_down: None,
         checks: Vec::new(),
@@ -1027,7 +1143,7 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
                 continue;
             }
             "inhibit_on_failure" => {
-                rs.inhibit_on_failure = c.flag(k);
+                rs.inhibit_on_failure = Some(c.flag(k));
                 continue;
             }
             "notify_up" => {

@@ -402,3 +402,67 @@ fn keepalived_accepts_the_lvs_sample() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `ha_suspend` (keepalived: checks suspended while the virtual address is not on the host)
+/// becomes a suspend gate on the instances carrying the address; a resource group's
+/// `virtual_server` step an install gate on its instance; each with a note where keepalived
+/// would do something else.
+#[test]
+fn ha_suspend_and_virtual_server_steps_become_mastership_gates() {
+    use ha_failover::core::{GateEffect, InstanceId};
+    let conf = "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n 10.0.0.1/24\n }\n}\nvrrp_instance B {\n interface eth0\n virtual_router_id 2\n virtual_ipaddress {\n 10.0.0.2/24\n }\n virtual_ipaddress_excluded {\n 10.0.0.50\n }\n}\nvirtual_server_group G {\n 10.0.0.50-51 80\n}\nvirtual_server 10.0.0.1 80 {\n ha_suspend\n real_server 10.0.0.9 80 {\n }\n}\nvirtual_server group G {\n ha_suspend\n real_server 10.0.0.9 80 {\n }\n}\nvirtual_server 10.0.0.77 80 {\n ha_suspend\n real_server 10.0.0.9 80 {\n }\n}\nvirtual_server fwmark 3 {\n ha_suspend\n real_server 10.0.0.9 80 {\n }\n}\n";
+    let l = load(conf);
+    assert_eq!(l.warnings.len(), 1, "{:#?}", l.warnings);
+    assert_eq!(l.warnings[0].keyword, "ha_suspend");
+    assert_eq!(l.warnings[0].location.line, 37);
+    assert!(!l.config.virtual_servers[3].ha_suspend);
+    let b = build_ok(&l.config);
+    let d = b.config.director.clone().build(Instant::now()).unwrap();
+    let gate = |i: u32| d.pool(VirtualServerId(i)).unwrap().0.gate.clone();
+    let g0 = gate(0).unwrap();
+    assert_eq!(
+        (g0.instances, g0.effect),
+        (vec![InstanceId(0)], GateEffect::SuspendChecks)
+    );
+    assert_eq!(
+        gate(1).unwrap().instances,
+        vec![InstanceId(1)],
+        "excluded VIP"
+    );
+    assert_eq!(gate(2), None);
+    assert!(
+        b.notes
+            .iter()
+            .any(|n| n.contains("10.0.0.77:80") && n.contains("no VRRP instance carries")),
+        "{:#?}",
+        b.notes
+    );
+    assert_eq!(gate(3), None);
+
+    // A resource group's virtual-server step: an install gate, and no note about IPVS.
+    let mut cfg = l.config.clone();
+    cfg.resource_groups.push(ResourceGroup {
+        name: "rg".into(),
+        instance: "B".into(),
+        steps: vec![Step::VirtualServer {
+            name: "10.0.0.1:80".into(),
+        }],
+    });
+    let b = build_ok(&cfg);
+    let d = b.config.director.clone().build(Instant::now()).unwrap();
+    let g = d.pool(VirtualServerId(0)).unwrap().0.gate.clone().unwrap();
+    assert_eq!(
+        (g.instances, g.effect),
+        (vec![InstanceId(1)], GateEffect::Install)
+    );
+    assert!(
+        b.notes
+            .iter()
+            .any(|n| n.contains("ha_suspend has no effect")),
+        "{:#?}",
+        b.notes
+    );
+    assert!(!b.notes.iter().any(|n| n.contains("not gated")));
+    // Not installed before B is master.
+    assert!(d.desired_services_of(VirtualServerId(0)).is_empty());
+}

@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use core_support::*;
 use ha_failover::core::{
-    DirectorAction, DirectorBuilder, DirectorConfigError, DirectorError, DirectorEvent,
-    InstanceConfig, RealServer, TrackRef, TrackStatus, TrackerConfig, TrackerKind,
+    DirectorAction, DirectorBuilder, DirectorConfigError, DirectorError, DirectorEvent, GateEffect,
+    InstanceConfig, MastershipGate, RealServer, TrackRef, TrackStatus, TrackerConfig, TrackerKind,
     VirtualServerConfig, VirtualServerId,
 };
 use ha_failover::ipvs::Op;
@@ -382,4 +382,104 @@ fn sorry_inhibit_and_group_services() {
             ),
         ]
     );
+}
+
+/// A [`MastershipGate`]: keepalived's `ha_suspend` holds health results while the instance
+/// carrying the address is not master; an install gate keeps the services out of IPVS.
+#[test]
+fn mastership_gates_suspend_checks_and_install_services() {
+    let t0 = Instant::now();
+    let k1 = ServiceKey::tcp(sa("10.0.0.100:80"));
+    let k2 = ServiceKey::tcp(sa("10.0.0.101:80"));
+    let mut b = DirectorBuilder::new();
+    let mut cfg = InstanceConfig::new("VI_1", "eth0", router(1, 100, v4(2)));
+    cfg.vips = vec![ha_failover::core::VipSpec::parse("10.0.0.100/24").unwrap()];
+    let inst = b.add_instance(cfg).unwrap();
+    let dest = |a: &str| RealServer::new(Destination::new(sa(a), Forward::Route, 1));
+    let mut suspended = VirtualServerConfig::new(
+        "suspended",
+        Service::new(k1, Scheduler::Rr),
+        vec![dest("10.0.0.11:80")],
+    );
+    suspended.gate = Some(MastershipGate {
+        instances: vec![inst],
+        effect: GateEffect::SuspendChecks,
+    });
+    let s = b.add_virtual_server(suspended).unwrap();
+    let mut installed = VirtualServerConfig::new(
+        "installed",
+        Service::new(k2, Scheduler::Rr),
+        vec![dest("10.0.0.12:80")],
+    );
+    installed.gate = Some(MastershipGate {
+        instances: vec![inst],
+        effect: GateEffect::Install,
+    });
+    let i = b.add_virtual_server(installed).unwrap();
+    let mut d = b.build(t0).unwrap();
+    let ops = ipvs_ops(&drain(&mut d));
+    // The suspended pool is installed (keepalived installs it too); the install-gated one not.
+    assert!(
+        ops.iter()
+            .any(|o| matches!(o, Op::AddService(s) if s.key == k1))
+    );
+    assert!(
+        !ops.iter()
+            .any(|o| matches!(o, Op::AddService(s) if s.key == k2)),
+        "{ops:?}"
+    );
+    assert_eq!(d.pool_open(s), Some(false));
+    assert!(d.installed_services(i).is_empty());
+    // While suspended a failing check changes nothing.
+    d.handle_real_server(t0, s, 0, false).unwrap();
+    let o = drain(&mut d);
+    assert!(ipvs_ops(&o).is_empty() && o.events.is_empty());
+    assert_eq!(d.pool(s).unwrap().1, &[true]);
+    // The instance becomes master: the held result applies, the other pool is installed.
+    d.handle_timeout(t0 + master_down(100));
+    assert!(d.holds_vips(inst));
+    let ops = ipvs_ops(&drain(&mut d));
+    assert!(
+        ops.contains(&Op::DelDest(k1, sa("10.0.0.11:80"))),
+        "{ops:?}"
+    );
+    assert!(
+        ops.iter()
+            .any(|o| matches!(o, Op::AddService(s) if s.key == k2)),
+        "{ops:?}"
+    );
+    assert!(ops.contains(&Op::AddDest(
+        k2,
+        Destination::new(sa("10.0.0.12:80"), Forward::Route, 1)
+    )));
+    assert_eq!(d.pool(s).unwrap().1, &[false]);
+    assert_eq!(d.installed_services(i), vec![k2]);
+    // Open: results apply at once.
+    d.handle_real_server(t0, s, 0, true).unwrap();
+    assert_eq!(
+        ipvs_ops(&drain(&mut d)),
+        vec![Op::AddDest(
+            k1,
+            Destination::new(sa("10.0.0.11:80"), Forward::Route, 1)
+        )]
+    );
+    // It steps down: the gated service is deleted.
+    let t1 = t0 + master_down(100) + std::time::Duration::from_millis(10);
+    d.handle_advert(t1, inst, advert(v4(3), 1, 200)).unwrap();
+    assert!(!d.holds_vips(inst));
+    let ops = ipvs_ops(&drain(&mut d));
+    assert_eq!(ops, vec![Op::DelService(k2)]);
+    assert!(d.installed_services(i).is_empty());
+    // A gate naming an instance that does not exist is refused.
+    let mut b = DirectorBuilder::new();
+    let mut v = VirtualServerConfig::new("x", Service::new(k1, Scheduler::Rr), vec![]);
+    v.gate = Some(MastershipGate {
+        instances: vec![inst],
+        effect: GateEffect::Install,
+    });
+    b.add_virtual_server(v).unwrap();
+    assert!(matches!(
+        b.build(t0),
+        Err(DirectorConfigError::GateInstance { .. })
+    ));
 }

@@ -27,6 +27,7 @@ use ha_failover::core::{
     Step, StepKind, SyncGroupConfig, TrackRef, TrackerConfig, TrackerId, TrackerKind, VipSpec,
     VirtualServerConfig, VirtualServerId,
 };
+use ha_failover::core::{GateEffect, MastershipGate};
 use ha_failover::runtime::director::{
     DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, SyncDaemonOptions,
 };
@@ -283,13 +284,8 @@ pub fn build(
                         .to_vec();
                     StepKind::Command { start, stop }
                 }
-                StepModel::VirtualServer { name } => {
-                    notes.push(format!(
-                        "resource group {:?}: step virtual_server {name:?}: the virtual server is installed whatever the instance's state (IPVS is not gated by mastership)",
-                        r.name
-                    ));
-                    continue;
-                }
+                // The virtual server's own install gate (see `mastership_gate`).
+                StepModel::VirtualServer { .. } => continue,
             };
             steps
                 .entry(r.instance.as_str())
@@ -353,7 +349,8 @@ pub fn build(
 
     let mut health = Vec::new();
     for vs in &cfg.virtual_servers {
-        let (vcfg, targets) = virtual_server(vs, &cfg.virtual_server_groups, &mut notes)?;
+        let (mut vcfg, targets) = virtual_server(vs, &cfg.virtual_server_groups)?;
+        vcfg.gate = mastership_gate(cfg, vs, &ids, &mut notes);
         let id = b.add_virtual_server(vcfg)?;
         for (index, target) in targets {
             health.push(HealthTarget {
@@ -661,6 +658,82 @@ fn group_keys(group: &VirtualServerGroup, protocol: IpvsProtocol) -> Vec<Service
     keys
 }
 
+/// The [`MastershipGate`] of a virtual server: [`GateEffect::Install`] when a resource group
+/// has a `virtual_server` step naming it (the service is in IPVS only while that group's
+/// instance is master), otherwise [`GateEffect::SuspendChecks`] for keepalived's `ha_suspend`
+/// (its checks are suspended while no instance carrying one of its addresses as a VIP is
+/// master: keepalived watches the host's addresses, which those instances add and remove).
+fn mastership_gate(
+    cfg: &Config,
+    vs: &VirtualServer,
+    ids: &HashMap<&str, InstanceId>,
+    notes: &mut Vec<String>,
+) -> Option<MastershipGate> {
+    let owners: Vec<InstanceId> = cfg
+        .resource_groups
+        .iter()
+        .filter(|r| {
+            r.steps
+                .iter()
+                .any(|s| matches!(s, StepModel::VirtualServer { name } if *name == vs.name))
+        })
+        .filter_map(|r| ids.get(r.instance.as_str()).copied())
+        .collect();
+    if !owners.is_empty() {
+        if vs.ha_suspend {
+            notes.push(format!(
+                "virtual server {:?}: ha_suspend has no effect: a resource group installs it only while its instance is master",
+                vs.name
+            ));
+        }
+        return Some(MastershipGate {
+            instances: owners,
+            effect: GateEffect::Install,
+        });
+    }
+    if !vs.ha_suspend {
+        return None;
+    }
+    if vs.fwmark.is_some() {
+        notes.push(format!(
+            "virtual server {:?}: ha_suspend ignored: a fwmark service has no address (keepalived clears it too)",
+            vs.name
+        ));
+        return None;
+    }
+    let addresses: Vec<IpAddr> = match &vs.group {
+        Some(g) => cfg
+            .virtual_server_groups
+            .iter()
+            .filter(|x| x.name == *g)
+            .flat_map(|x| x.entries.iter().flat_map(GroupEntry::addresses))
+            .collect(),
+        None => vs.address.into_iter().collect(),
+    };
+    let carriers: Vec<InstanceId> = cfg
+        .instances
+        .iter()
+        .filter(|i| {
+            i.vips
+                .iter()
+                .chain(&i.excluded_vips)
+                .any(|v| addresses.contains(&v.address))
+        })
+        .filter_map(|i| ids.get(i.name.as_str()).copied())
+        .collect();
+    if carriers.is_empty() {
+        notes.push(format!(
+            "virtual server {:?}: ha_suspend: no VRRP instance carries its address, so its checks always run (keepalived would follow the address on the host)",
+            vs.name
+        ));
+        return None;
+    }
+    Some(MastershipGate {
+        instances: carriers,
+        effect: GateEffect::SuspendChecks,
+    })
+}
+
 /// The scheduler flags of a virtual server as the kernel takes them.
 fn sched_flags(vs: &VirtualServer) -> SchedFlags {
     let mut f = SchedFlags::default();
@@ -677,7 +750,6 @@ fn sched_flags(vs: &VirtualServer) -> SchedFlags {
 fn virtual_server(
     vs: &VirtualServer,
     groups: &[VirtualServerGroup],
-    notes: &mut Vec<String>,
 ) -> Result<(VirtualServerConfig, Vec<(usize, TargetConfig)>), BuildError> {
     let bad = |detail: String| BuildError::VirtualServer {
         name: vs.name.clone(),
@@ -777,12 +849,6 @@ fn virtual_server(
     c.quorum_down = vs.quorum_down.as_deref().map(argv);
     c.omega = vs.omega;
     c.group_keys = more_keys;
-    if vs.ha_suspend {
-        notes.push(format!(
-            "virtual server {:?}: ha_suspend is not applied",
-            vs.name
-        ));
-    }
 
     let mut targets = Vec::new();
     for (index, rs) in vs.real_servers.iter().enumerate() {

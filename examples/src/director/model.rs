@@ -527,7 +527,8 @@ pub enum Step {
         /// Release command.
         stop: String,
     },
-    /// Install a virtual server (by name) into IPVS.
+    /// Install a virtual server (by name) into IPVS: its services exist only while the
+    /// instance is master (it holds its addresses); its checks keep running.
     VirtualServer {
         /// The virtual server's name.
         name: String,
@@ -622,7 +623,9 @@ pub struct VirtualServer {
     /// Default check period, milliseconds.
     #[serde(default = "default_delay_loop")]
     pub delay_loop_ms: u64,
-    /// Only install the service while a VRRP instance holding its address is master.
+    /// keepalived `ha_suspend`: the real servers' check results do not change the pool
+    /// while no VRRP instance carrying the virtual address (as a VIP) is master; the last
+    /// result of each applies when one becomes master. Not for fwmark services.
     #[serde(default, skip_serializing_if = "is_false")]
     pub ha_suspend: bool,
     /// Real servers start as down until their first check succeeds.

@@ -251,6 +251,16 @@ impl DirectorBuilder {
     /// already be queued.
     pub fn build(self, now: Instant) -> Result<Director, DirectorConfigError> {
         let mut trackers: Vec<Tracker> = self.trackers.into_iter().map(Tracker::new).collect();
+        for cfg in &self.pools {
+            for i in cfg.gate.iter().flat_map(|g| &g.instances) {
+                if i.0 as usize >= self.instances.len() {
+                    return Err(DirectorConfigError::GateInstance {
+                        name: cfg.name.clone(),
+                        instance: *i,
+                    });
+                }
+            }
+        }
         let pools: Vec<Pool> = self.pools.into_iter().map(Pool::new).collect();
         // A pool tracker starts with its pool's quorum.
         for p in &pools {

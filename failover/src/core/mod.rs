@@ -110,7 +110,7 @@ pub use output::{
     Cause, DirectorAction, DirectorEvent, FenceAttempt, NotifyState, StepOp, StepToken,
 };
 pub use packet::{MAX_ADVERT_LEN, PacketMeta, Transmit};
-pub use pool::{RealServer, VirtualServerConfig, VirtualServerId};
+pub use pool::{GateEffect, MastershipGate, RealServer, VirtualServerConfig, VirtualServerId};
 pub use reload::{ReconfigureError, Reconfigured};
 pub use track::{
     Contribution, TrackRef, TrackResult, TrackStatus, TrackerConfig, TrackerId, TrackerKind,
@@ -438,6 +438,21 @@ impl Director {
             .unwrap_or_default()
     }
 
+    /// The IPVS services of a virtual server that are in the desired state now (none while
+    /// an install gate is closed): what a stop deletes.
+    pub fn installed_services(&self, server: VirtualServerId) -> Vec<ha_ipvs::model::ServiceKey> {
+        self.pools
+            .get(server.0 as usize)
+            .and_then(|p| p.applied.as_ref())
+            .map(|a| a.iter().map(|v| v.service.key).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether a virtual server's [`MastershipGate`] is open (true without a gate).
+    pub fn pool_open(&self, server: VirtualServerId) -> Option<bool> {
+        self.pools.get(server.0 as usize).map(|p| p.open)
+    }
+
     /// The IPVS desired state of one virtual server's first service.
     pub fn desired_ipvs_of(
         &self,
@@ -525,6 +540,7 @@ impl Director {
             }
             if !self.apply_faults(now) {
                 self.update_groups();
+                self.update_gates(now);
                 return;
             }
         }

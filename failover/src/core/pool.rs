@@ -19,7 +19,11 @@
 //!   quorum and has a sorry server. With `omega`, a stop runs `notify_down` for each live
 //!   server and then `quorum_down` ([`Director::shutdown`](super::Director::shutdown));
 //! - a virtual server group (keepalived `virtual_server_group`) is one pool with several
-//!   services ([`VirtualServerConfig::group_keys`]): each gets the same real servers.
+//!   services ([`VirtualServerConfig::group_keys`]): each gets the same real servers;
+//! - a [`MastershipGate`] ties the pool to VRRP instances: it is open while one of them holds
+//!   its addresses. [`GateEffect::SuspendChecks`] is keepalived's `ha_suspend` (health
+//!   results are held while closed and applied when it opens); [`GateEffect::Install`] puts
+//!   the IPVS services in the kernel only while open (a resource group's virtual-server step).
 //!
 //! Each change of the desired state comes out as [`DirectorAction::Ipvs`] with the operations
 //! from [`ha_ipvs::diff()`] (the first one creates the service).
@@ -29,7 +33,29 @@
 
 use ha_ipvs::model::{Destination, Service, ServiceKey, VirtualService};
 
+use super::InstanceId;
 use super::track::TrackerId;
+
+/// What a closed [`MastershipGate`] does to its pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateEffect {
+    /// keepalived `ha_suspend`: real-server health results do not change the pool while the
+    /// gate is closed; the last result of each server is applied when it opens.
+    SuspendChecks,
+    /// The pool's IPVS services exist only while the gate is open (deleted when it closes,
+    /// added back with the current health when it opens).
+    Install,
+}
+
+/// Ties a pool to the mastership of VRRP instances: open while any of `instances` holds its
+/// addresses ([`Director::holds_vips`](super::Director::holds_vips)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MastershipGate {
+    /// The instances (keepalived: those carrying the virtual server's address).
+    pub instances: Vec<InstanceId>,
+    /// What a closed gate does.
+    pub effect: GateEffect,
+}
 
 /// A virtual server's identifier: its index in the director, in the order added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -93,6 +119,9 @@ pub struct VirtualServerConfig {
     /// entries of a keepalived `virtual_server_group` (`service.key` is the first). A real
     /// server's port 0 takes each service's port.
     pub group_keys: Vec<ServiceKey>,
+    /// Ties the pool to instances' mastership (keepalived `ha_suspend`, or a resource-group
+    /// step); `None`: always open.
+    pub gate: Option<MastershipGate>,
 }
 
 impl VirtualServerConfig {
@@ -112,6 +141,7 @@ impl VirtualServerConfig {
             omega: false,
             sorry_inhibit: false,
             group_keys: Vec::new(),
+            gate: None,
         }
     }
 
@@ -131,6 +161,10 @@ pub(crate) struct Pool {
     pub(crate) quorum_up: bool,
     /// The desired state last emitted (one entry per service key).
     pub(crate) applied: Option<Vec<VirtualService>>,
+    /// Whether the [`MastershipGate`] is open (always true without one).
+    pub(crate) open: bool,
+    /// Health results held while a [`GateEffect::SuspendChecks`] gate is closed.
+    pub(crate) held: Vec<Option<bool>>,
 }
 
 impl Pool {
@@ -143,7 +177,11 @@ impl Pool {
             weights,
             quorum_up: false,
             applied: None,
+            open: false,
+            held: Vec::new(),
         };
+        p.open = p.cfg.gate.is_none();
+        p.held = vec![None; p.cfg.real_servers.len()];
         let w = p.live_weight();
         p.quorum_up =
             w > 0 && w >= u64::from(p.cfg.quorum).saturating_add(u64::from(p.cfg.hysteresis));
@@ -182,9 +220,18 @@ impl Pool {
         self.desired_for(self.cfg.service.key)
     }
 
-    /// The desired IPVS state of every service of this virtual server (one per key).
+    /// The desired IPVS state of every service of this virtual server (one per key); none
+    /// while a [`GateEffect::Install`] gate is closed.
     pub(crate) fn desired_all(&self) -> Vec<VirtualService> {
+        if !self.open && self.effect() == Some(GateEffect::Install) {
+            return Vec::new();
+        }
         self.cfg.keys().map(|k| self.desired_for(k)).collect()
+    }
+
+    /// The gate's effect, if the pool has a gate.
+    pub(crate) fn effect(&self) -> Option<GateEffect> {
+        self.cfg.gate.as_ref().map(|g| g.effect)
     }
 
     /// The desired state of the service `key`: the live real servers while the quorum is up

@@ -3,7 +3,10 @@
 
 use std::time::Instant;
 
-use super::{Director, DirectorAction, DirectorError, DirectorEvent, TrackResult, VirtualServerId};
+use super::{
+    Director, DirectorAction, DirectorError, DirectorEvent, GateEffect, TrackResult,
+    VirtualServerId,
+};
 
 impl Director {
     /// Reports a real server's health (from its checker): updates the virtual server's IPVS
@@ -16,11 +19,17 @@ impl Director {
         alive: bool,
     ) -> Result<(), DirectorError> {
         let p = server.0 as usize;
-        let slot = self
+        let pool = self
             .pools
             .get_mut(p)
-            .and_then(|pool| pool.alive.get_mut(index))
+            .filter(|pool| index < pool.alive.len())
             .ok_or(DirectorError::UnknownRealServer { server, index })?;
+        if !pool.open && pool.effect() == Some(GateEffect::SuspendChecks) {
+            // keepalived `ha_suspend`: the checker is suspended; applied when it opens.
+            pool.held[index] = Some(alive);
+            return Ok(());
+        }
+        let slot = &mut pool.alive[index];
         if *slot == alive {
             return Ok(());
         }
@@ -90,6 +99,40 @@ impl Director {
             }
         }
         self.pump(now);
+    }
+
+    /// Opens or closes the pools' [`MastershipGate`](super::MastershipGate)s after the
+    /// instances' mastership changed: an install gate adds or deletes the services, a
+    /// suspend gate applies the health results it held.
+    pub(super) fn update_gates(&mut self, now: Instant) {
+        for p in 0..self.pools.len() {
+            let Some(gate) = &self.pools[p].cfg.gate else {
+                continue;
+            };
+            let effect = gate.effect;
+            let open = gate.instances.iter().any(|i| self.holds_vips(*i));
+            if open == self.pools[p].open {
+                continue;
+            }
+            self.pools[p].open = open;
+            match effect {
+                GateEffect::Install => {
+                    self.emit_pool(p);
+                }
+                GateEffect::SuspendChecks if open => {
+                    let n = self.pools[p].alive.len();
+                    let held = std::mem::replace(&mut self.pools[p].held, vec![None; n]);
+                    let server = VirtualServerId(p as u32);
+                    for (index, alive) in held.into_iter().enumerate() {
+                        if let Some(alive) = alive {
+                            // The index is in range: the pool's own.
+                            let _ = self.handle_real_server(now, server, index, alive);
+                        }
+                    }
+                }
+                GateEffect::SuspendChecks => {}
+            }
+        }
     }
 
     /// Queues pool `p`'s `quorum_up` or `quorum_down` script, if it has one.

@@ -581,8 +581,7 @@ impl Node {
         // sync daemon's kernel threads is the slowest part of a stop. Later pool changes are
         // only logged.
         let keys: Vec<_> = (0..self.d.pool_count())
-            .filter_map(|p| self.d.pool(VirtualServerId(p as u32)))
-            .flat_map(|(c, _)| c.keys())
+            .flat_map(|p| self.d.installed_services(VirtualServerId(p as u32)))
             .collect();
         self.send_ipvs(IpvsWork::Stop(keys));
         self.tasks.ipvs = None;
@@ -763,13 +762,11 @@ impl Node {
             DirectorAction::Ipvs { server, ops } => match &self.tasks.ipvs {
                 Some(_) => {
                     let desired = self.d.desired_services_of(server);
-                    if !desired.is_empty() {
-                        self.send_ipvs(IpvsWork::Apply {
-                            server,
-                            ops,
-                            desired,
-                        });
-                    }
+                    self.send_ipvs(IpvsWork::Apply {
+                        server,
+                        ops,
+                        desired,
+                    });
                 }
                 None if self.stop_deadline.is_some() => tracing::debug!(
                     server = server.0,

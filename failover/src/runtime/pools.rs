@@ -84,7 +84,8 @@ pub(super) async fn ipvs_task(
                 ops,
                 desired,
             } => {
-                let ok = if synced.get(&server).copied().unwrap_or(false) {
+                // No desired service (an install gate closed): the deletions as they are.
+                let ok = if desired.is_empty() || synced.get(&server).copied().unwrap_or(false) {
                     apply(&mut client, &ops, &shared).await
                 } else {
                     resync_all(&mut client, &desired, &shared).await

@@ -1103,6 +1103,16 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
     if vs.fwmark.is_none() {
         vs.family = None;
     }
+    if vs.ha_suspend
+        && vs.fwmark.is_some()
+        && let Some(k) = c.block(n).iter().find(|k| k.keyword == "ha_suspend")
+    {
+        vs.ha_suspend = false;
+        c.warn(
+            k,
+            "ignored: a fwmark service has no address to follow (keepalived clears it too)",
+        );
+    }
     c.locations
         .insert(Item::VirtualServer(name), n.location.clone());
     Some(vs)

@@ -312,3 +312,96 @@ fn vm_director_lvs_keywords_drive_ipvs_and_scripts() {
     let t = ipvs(&d);
     assert!(!t.contains("10.78.0.10"), "{t}");
 }
+
+/// A resource group's `virtual_server` step: the service is in IPVS only while its instance
+/// is master; `lvs_flush_on_stop = "all"` empties the whole table on stop, someone else's
+/// service too.
+#[test]
+#[ignore = "vm suite: needs the VM kernel; run by cargo xtask test"]
+fn vm_director_virtual_server_step_and_flush_on_stop() {
+    require_vm();
+    ha_testsupport::modprobe(&["ip_vs", "ip_vs_rr"]);
+    let mut lab = Lab::new("dgate");
+    let d = lab.add_host("d1", &["10.79.0.2/24"]);
+    let dir = lab.dir().to_path_buf();
+    let sock = dir.join("status.sock");
+    let cfg = dir.join("gate.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[global]
+status_socket = "{}"
+lvs_flush_on_stop = "all"
+
+[[instances]]
+name = "VI"
+interface = "eth0"
+vrid = 80
+advert_int_ms = 200
+vips = ["10.79.0.100/24"]
+track_interfaces = [{{ name = "tv0" }}]
+
+[[resource_groups]]
+name = "rg"
+instance = "VI"
+steps = [{{ kind = "virtual_server", name = "gated" }}]
+
+[[virtual_servers]]
+name = "gated"
+address = "10.79.0.100"
+port = 80
+scheduler = "rr"
+method = "dr"
+real_servers = [{{ address = "10.79.0.11", port = 80 }}]
+
+[[virtual_servers]]
+name = "always"
+address = "10.79.0.101"
+port = 80
+scheduler = "rr"
+method = "dr"
+real_servers = [{{ address = "10.79.0.11", port = 80 }}]
+"#,
+            sock.display()
+        ),
+    )
+    .unwrap();
+    d.sh("ip link add tv0 type veth peer name tv1");
+    let p = lab.spawn(&d, &[BIN, "run", "--config", cfg.to_str().unwrap()]);
+    let show = |p: &Proc| format!("{}\n--- stderr ---\n{}", ipvs(&d), p.stderr());
+    assert!(
+        wait_until(Duration::from_secs(20), || ipvs(&d)
+            .contains("10.79.0.101:80")),
+        "{}",
+        show(&p)
+    );
+    // VI is in FAULT (its tracked link is down): the gated service is not installed.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!ipvs(&d).contains("10.79.0.100:80"), "{}", show(&p));
+    // VI becomes master: installed with its real server; back to fault: deleted.
+    d.sh("ip link set tv1 up && ip link set tv0 up");
+    assert!(
+        wait_until(Duration::from_secs(15), || weight(
+            &service(&d, "10.79.0.100:80"),
+            "10.79.0.11:80"
+        ) == Some(1)),
+        "{}",
+        show(&p)
+    );
+    d.sh("ip link set tv1 down");
+    assert!(
+        wait_until(Duration::from_secs(15), || !ipvs(&d)
+            .contains("10.79.0.100:80")),
+        "{}",
+        show(&p)
+    );
+    // Someone else's service; a stop with lvs_flush_on_stop all removes it too.
+    d.sh("ipvsadm -A -t 10.79.0.250:99 -s rr");
+    p.signal(libc::SIGTERM);
+    assert!(p.wait_exit(Duration::from_secs(15)), "{}", show(&p));
+    let t = ipvs(&d);
+    assert!(
+        !t.contains("10.79.0.101:80") && !t.contains("10.79.0.250:99"),
+        "{t}"
+    );
+}

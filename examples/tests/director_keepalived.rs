@@ -162,6 +162,7 @@ fn classic_lvs_dr_pair_parses_to_the_expected_model() {
             address: ip("10.0.0.200"),
             port: Some(80),
             inhibit: false,
+            method: None,
         })
     );
     assert_eq!(vs.real_servers.len(), 2);

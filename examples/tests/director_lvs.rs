@@ -40,10 +40,11 @@ virtual_server group WEB {
     quorum 2
     hysteresis 1
     quorum_up "/usr/local/bin/lvs-notify up"
-    quorum_down /usr/local/bin/lvs-notify down
+    quorum_down "/usr/local/bin/lvs-notify down"
     omega
     sorry_server 10.0.0.200
     sorry_server_inhibit
+    sorry_server_lvs_method NAT
     real_server 10.0.0.11 {
         weight 2
         notify_up "/usr/local/bin/rs-notify 11 up"
@@ -54,6 +55,9 @@ virtual_server group WEB {
     }
     real_server 10.0.0.12 {
         inhibit_on_failure false
+        lvs_method TUN
+        uthreshold 1000
+        lthreshold 800
         TCP_CHECK {
             connect_port 80
         }
@@ -68,6 +72,8 @@ virtual_server 10.0.0.100 53 {
     ops
     lvs_method DR
     protocol UDP
+    persistence_timeout 60
+    persistence_engine sip
     real_server 10.0.0.11 53 {
     }
 }
@@ -159,6 +165,7 @@ fn lvs_keywords_convert_to_the_model() {
             address: ip("10.0.0.200"),
             port: None,
             inhibit: true,
+            method: Some(Method::Nat),
         })
     );
     let rs = &web.real_servers;
@@ -181,6 +188,12 @@ fn lvs_keywords_convert_to_the_model() {
         vec![SchedFlag::ShPort, SchedFlag::ShFallback, SchedFlag::Flag3]
     );
     assert!(dns.ops);
+    assert_eq!(dns.persistence_engine.as_deref(), Some("sip"));
+    assert_eq!(rs[1].method, Some(Method::Tun));
+    assert_eq!(
+        (rs[1].upper_threshold, rs[1].lower_threshold),
+        (Some(1000), Some(800))
+    );
 
     // TOML and back, unchanged; the TOML spells them as documented.
     let text = to_toml(c).unwrap();
@@ -262,8 +275,12 @@ fn lvs_keywords_reach_the_runtime_configuration() {
         all[3].destinations,
         vec![
             Destination::new(sa("10.0.0.11:8080"), Forward::Route, 2),
-            Destination::new(sa("10.0.0.12:8080"), Forward::Route, 1),
-            Destination::new(sa("10.0.0.200:8080"), Forward::Route, 0),
+            Destination {
+                upper_threshold: 1000,
+                lower_threshold: 800,
+                ..Destination::new(sa("10.0.0.12:8080"), Forward::Tunnel(Default::default()), 1)
+            },
+            Destination::new(sa("10.0.0.200:8080"), Forward::Masq, 0),
         ]
     );
     assert_eq!(all[4].destinations[0].addr, sa("10.0.0.11:0"));
@@ -272,6 +289,7 @@ fn lvs_keywords_reach_the_runtime_configuration() {
     let f = dns.service.sched_flags;
     assert!(f.port && f.fallback && f.flag3);
     assert!(dns.service.one_packet);
+    assert_eq!(dns.service.pe_name.as_deref(), Some("sip"));
 }
 
 #[test]
@@ -322,6 +340,17 @@ fn lvs_keyword_mistakes_are_located() {
     );
     let e = errs("virtual_server_group G {\n 10.0.0.0/16 80\n}\n");
     assert!(e[0].contains("more than 256 addresses"), "{e:#?}");
+    // A user after a checker script (keepalived's USER[:GROUP]) is an error: scripts run as
+    // the global script_user; unquoted words after the script are that user, not arguments.
+    let e = errs(
+        "virtual_server 10.0.0.1 80 {\n quorum_up /bin/notify up\n real_server 10.0.0.2 80 {\n  notify_down \"/bin/notify down\" nobody\n }\n}\n",
+    );
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert!(
+        e[0].starts_with("lvs.conf:2:2: `quorum_up` cannot be honoured: \"up\" after the script"),
+        "{e:#?}"
+    );
+    assert!(e[1].starts_with("lvs.conf:4:3: `notify_down`"), "{e:#?}");
     // A group that is not defined, or mixes families.
     let e = errs("virtual_server group NOPE {\n real_server 10.0.0.2 80 {\n }\n}\n");
     assert!(

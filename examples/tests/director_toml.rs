@@ -213,6 +213,7 @@ fn validation_names_the_item() {
         sched_flags: vec![],
         ops: false,
         group: None,
+        persistence_engine: None,
     });
     assert_eq!(validate(&c), vec![]);
     for s in [
@@ -244,6 +245,9 @@ fn validation_names_the_item() {
         notify_up: None,
         notify_down: None,
         checks: vec![http],
+        method: None,
+        upper_threshold: None,
+        lower_threshold: None,
     });
     let e: Vec<String> = validate(&c).iter().map(ToString::to_string).collect();
     assert_eq!(

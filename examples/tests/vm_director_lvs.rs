@@ -2,7 +2,8 @@
 //! IPVS, checked with `ipvsadm`: `lvs_flush` (a stale service goes), `lvs_timeouts`, a
 //! `virtual_server_group` range (one service per address), scheduler flags and `ops`,
 //! virtual-server `inhibit_on_failure`, `sorry_server_inhibit`, `quorum_up`/`quorum_down` and
-//! real-server `notify_up`/`notify_down` scripts, `ha_suspend`, and `omega` on stop.
+//! real-server `notify_up`/`notify_down` scripts, real-server `uthreshold`/`lthreshold` and
+//! `lvs_method`, `ha_suspend`, and `omega` on stop.
 //!
 //! Bounds are loose (the VM runs under TCG).
 
@@ -96,6 +97,11 @@ virtual_server 10.78.0.100 53 {{
     lvs_method DR
     protocol UDP
     real_server 10.78.0.11 53 {{
+        uthreshold 100
+        lthreshold 10
+    }}
+    real_server 10.78.0.12 53 {{
+        lvs_method NAT
     }}
 }}
 
@@ -228,6 +234,19 @@ fn vm_director_lvs_keywords_drive_ipvs_and_scripts() {
     let udp = service(&d, "10.78.0.100:53");
     assert!(
         udp.contains("sh") && udp.contains("sh-port") && udp.contains("ops"),
+        "{udp}"
+    );
+    // Per real server: thresholds, and its own forwarding method.
+    let th = d.sh("ipvsadm -Ln --thresholds -u 10.78.0.100:53");
+    let rs1_th: Vec<&str> = th
+        .lines()
+        .find(|l| l.contains("-> 10.78.0.11:53"))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    assert_eq!(rs1_th.get(2..4), Some(&["100", "10"][..]), "{th}");
+    assert!(
+        udp.lines()
+            .any(|l| l.contains("-> 10.78.0.12:53") && l.contains("Masq")),
         "{udp}"
     );
     let timeouts = d.sh("ipvsadm -L --timeout");

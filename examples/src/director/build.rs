@@ -816,31 +816,41 @@ fn virtual_server(
         };
         service.persistence = Some(Persistence { timeout, netmask });
     }
-    let forward = match vs.method {
+    let forward_of = |m: Method| match m {
         Method::Dr => Forward::Route,
         Method::Nat => Forward::Masq,
         Method::Tun => Forward::Tunnel(Tunnel::default()),
     };
+    let forward = forward_of(vs.method);
+    service.pe_name = vs.persistence_engine.clone();
     let port_of = |p: Option<u16>| p.or(vs.port).unwrap_or(0);
     let real_servers: Vec<RealServer> = vs
         .real_servers
         .iter()
         .map(|rs| RealServer {
-            destination: Destination::new(
-                SocketAddr::new(rs.address, port_of(rs.port)),
-                forward,
-                rs.weight,
-            ),
+            destination: {
+                let mut d = Destination::new(
+                    SocketAddr::new(rs.address, port_of(rs.port)),
+                    rs.method.map_or(forward, forward_of),
+                    rs.weight,
+                );
+                d.upper_threshold = rs.upper_threshold.unwrap_or(0);
+                d.lower_threshold = rs.lower_threshold.unwrap_or(0);
+                d
+            },
             inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
             notify_up: rs.notify_up.as_deref().map(argv),
             notify_down: rs.notify_down.as_deref().map(argv),
         })
         .collect();
     let mut c = VirtualServerConfig::new(vs.name.clone(), service, real_servers);
-    c.sorry_server = vs
-        .sorry_server
-        .as_ref()
-        .map(|s| Destination::new(SocketAddr::new(s.address, port_of(s.port)), forward, 1));
+    c.sorry_server = vs.sorry_server.as_ref().map(|s| {
+        Destination::new(
+            SocketAddr::new(s.address, port_of(s.port)),
+            s.method.map_or(forward, forward_of),
+            1,
+        )
+    });
     c.sorry_inhibit = vs.sorry_server.as_ref().is_some_and(|s| s.inhibit);
     c.quorum = vs.quorum;
     c.hysteresis = vs.hysteresis;

@@ -656,6 +656,9 @@ pub struct VirtualServer {
     /// (keepalived `virtual_server group NAME`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// IPVS persistence engine (keepalived `persistence_engine`; the kernel has `sip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence_engine: Option<String>,
 }
 
 /// An IPVS scheduler flag (`IP_VS_SVC_F_SCHED1..3`) as keepalived names it.
@@ -942,6 +945,9 @@ pub struct SorryServer {
     /// Keep it in IPVS with weight 0 while not in use (keepalived `sorry_server_inhibit`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub inhibit: bool,
+    /// Its forwarding method (keepalived `sorry_server_lvs_method`; default the service's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
 }
 
 /// A real server behind a virtual service.
@@ -969,6 +975,17 @@ pub struct RealServer {
     /// Health checks; all must pass.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
+    /// Its forwarding method (keepalived real-server `lvs_method`; default the service's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+    /// IPVS upper connection threshold: no new connections above it (keepalived
+    /// `uthreshold`; 0 or unset: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper_threshold: Option<u32>,
+    /// IPVS lower connection threshold: new connections again below it (keepalived
+    /// `lthreshold`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_threshold: Option<u32>,
 }
 
 fn one_u32() -> u32 {

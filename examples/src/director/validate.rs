@@ -665,7 +665,7 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
         .or(vs.family.map(|f| f == super::model::Family::Inet));
     if let (Some(s), Some(v4)) = (&vs.sorry_server, family_v4)
         && s.address.is_ipv4() != v4
-        && vs.method != super::model::Method::Tun
+        && s.method.unwrap_or(vs.method) != super::model::Method::Tun
     {
         errs.push(bad("sorry server address family differs from the service"));
     }
@@ -679,24 +679,31 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
             real_server: name.clone(),
             reason,
         };
+        if let (Some(l), Some(u)) = (rs.lower_threshold, rs.upper_threshold)
+            && u != 0
+            && l > u
+        {
+            errs.push(bad_rs(format!("lthreshold {l} is above uthreshold {u}")));
+        }
         if rs.weight > 65_535 {
             errs.push(bad_rs(format!("weight {} is outside 0..=65535", rs.weight)));
         }
+        let method = rs.method.unwrap_or(vs.method);
         if let Some(v4) = family_v4
             && rs.address.is_ipv4() != v4
-            && vs.method != super::model::Method::Tun
+            && method != super::model::Method::Tun
         {
             errs.push(bad_rs(
                 "address family differs from the service (only TUN may mix)".into(),
             ));
         }
-        if vs.fwmark.is_some() && rs.port.is_some() && vs.method == super::model::Method::Dr {
+        if vs.fwmark.is_some() && rs.port.is_some() && method == super::model::Method::Dr {
             // DR cannot change the port; harmless but misleading.
             errs.push(bad_rs(
                 "a port on a real server of a DR fwmark service is never used".into(),
             ));
         }
-        if vs.method == super::model::Method::Dr
+        if method == super::model::Method::Dr
             && let (Some(vp), Some(rp)) = (vs.port, rs.port)
             && vp != rp
         {

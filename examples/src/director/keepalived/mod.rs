@@ -864,6 +864,47 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
     Some(g)
 }
 
+/// `lvs_method DR|NAT|TUN [tunnel options]`; tunnel options are a warning (not supported).
+fn lvs_method(c: &mut Conv, k: &Node) -> Option<Method> {
+    let m = match c.arg(k)? {
+        "DR" => Method::Dr,
+        "NAT" => Method::Nat,
+        "TUN" => Method::Tun,
+        v => {
+            c.bad(k, v, "DR, NAT or TUN");
+            return None;
+        }
+    };
+    if k.args.len() > 1 {
+        c.warnings.push(Warning {
+            location: k.location.clone(),
+            keyword: k.args[1..].join(" "),
+            action: "ignored: tunnel options are not supported".into(),
+        });
+    }
+    Some(m)
+}
+
+/// A checker script keyword (`quorum_up`, `quorum_down`, `notify_up`, `notify_down`):
+/// `SCRIPT [USER[:GROUP]]` as keepalived reads it, the script one word or one quoted string.
+/// A user after it is an error: every script runs as the global `script_user`, and running
+/// it as another user would change what it may do (unquoted words after the script are
+/// keepalived's user too, not arguments).
+fn lvs_script(c: &mut Conv, k: &Node) -> Option<String> {
+    let script = c.arg(k)?.to_string();
+    if k.args.len() > 1 {
+        c.unsafe_(
+            k,
+            &format!(
+                "{:?} after the script is keepalived's USER[:GROUP], and a per-script user is not supported (scripts run as global_defs script_user); quote the command with its arguments",
+                k.args[1..].join(" ")
+            ),
+        );
+        return None;
+    }
+    Some(script)
+}
+
 /// `lvs_timeouts [tcp SECS] [tcpfin SECS] [udp SECS]`.
 fn lvs_timeouts(c: &mut Conv, k: &Node) -> Option<LvsTimeouts> {
     if k.args.is_empty() || k.block.is_some() {
@@ -985,6 +1026,7 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
         inhibit_on_failure: false,
         sched_flags: Vec::new(),
         ops: false,
+        persistence_engine: None,
         group: n
             .args
             .first()
@@ -998,21 +1040,21 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
             "lvs_sched" | "lb_algo" => vs.scheduler = c.arg(k).unwrap_or_default().to_string(),
             // lb_kind is the old spelling of lvs_method.
             "lvs_method" | "lb_kind" => {
-                match c.arg(k) {
-                    Some("DR") => vs.method = Method::Dr,
-                    Some("NAT") => vs.method = Method::Nat,
-                    Some("TUN") => vs.method = Method::Tun,
-                    Some(v) => c.bad(k, v, "DR, NAT or TUN"),
-                    None => {}
-                }
-                if k.args.len() > 1 {
-                    c.warnings.push(Warning {
-                        location: k.location.clone(),
-                        keyword: k.args[1..].join(" "),
-                        action: "ignored: tunnel options are not supported".into(),
-                    });
+                if let Some(m) = lvs_method(c, k) {
+                    vs.method = m;
                 }
             }
+            "sorry_server_lvs_method" => match lvs_method(c, k) {
+                Some(m) => match &mut vs.sorry_server {
+                    Some(s) => s.method = Some(m),
+                    None => c.warn(
+                        k,
+                        "ignored: it comes before or without sorry_server (keepalived ignores it too)",
+                    ),
+                },
+                None => {}
+            },
+            "persistence_engine" => vs.persistence_engine = c.arg(k).map(str::to_string),
             "protocol" => match c.arg(k) {
                 Some("TCP") => vs.protocol = Protocol::Tcp,
                 Some("UDP") => vs.protocol = Protocol::Udp,
@@ -1029,8 +1071,8 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
             "persistence_granularity" => vs.persistence_granularity = c.ip(k),
             "quorum" => vs.quorum = c.num(k, "a weight sum").unwrap_or(1),
             "hysteresis" => vs.hysteresis = c.num(k, "a weight").unwrap_or(0),
-            "quorum_up" => vs.quorum_up = c.command(k),
-            "quorum_down" => vs.quorum_down = c.command(k),
+            "quorum_up" => vs.quorum_up = lvs_script(c, k),
+            "quorum_down" => vs.quorum_down = lvs_script(c, k),
             "sorry_server" => match k.args.as_slice() {
                 [a] | [a, _] => {
                     let address = c.parse_ip(k, a);
@@ -1048,6 +1090,7 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                         address,
                         port,
                         inhibit: false,
+                        method: None,
                     });
                 }
                 other => c.bad(k, &other.join(" "), "IP [PORT]"),
@@ -1142,6 +1185,9 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
         notify_up: None,
         notify_down: None,
         checks: Vec::new(),
+        method: None,
+        upper_threshold: None,
+        lower_threshold: None,
     };
     let Some(block) = &n.block else {
         return Some(rs);
@@ -1157,11 +1203,23 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
                 continue;
             }
             "notify_up" => {
-                rs.notify_up = c.command(k);
+                rs.notify_up = lvs_script(c, k);
                 continue;
             }
             "notify_down" => {
-                rs.notify_down = c.command(k);
+                rs.notify_down = lvs_script(c, k);
+                continue;
+            }
+            "lvs_method" => {
+                rs.method = lvs_method(c, k).or(rs.method);
+                continue;
+            }
+            "uthreshold" => {
+                rs.upper_threshold = c.num(k, "a connection count");
+                continue;
+            }
+            "lthreshold" => {
+                rs.lower_threshold = c.num(k, "a connection count");
                 continue;
             }
             "TCP_CHECK" => CheckKind::Tcp,

@@ -1044,16 +1044,17 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                     vs.method = m;
                 }
             }
-            "sorry_server_lvs_method" => match lvs_method(c, k) {
-                Some(m) => match &mut vs.sorry_server {
-                    Some(s) => s.method = Some(m),
-                    None => c.warn(
-                        k,
-                        "ignored: it comes before or without sorry_server (keepalived ignores it too)",
-                    ),
-                },
-                None => {}
-            },
+            "sorry_server_lvs_method" => {
+                if let Some(m) = lvs_method(c, k) {
+                    match &mut vs.sorry_server {
+                        Some(s) => s.method = Some(m),
+                        None => c.warn(
+                            k,
+                            "ignored: it comes before or without sorry_server (keepalived ignores it too)",
+                        ),
+                    }
+                }
+            }
             "persistence_engine" => vs.persistence_engine = c.arg(k).map(str::to_string),
             "protocol" => match c.arg(k) {
                 Some("TCP") => vs.protocol = Protocol::Tcp,

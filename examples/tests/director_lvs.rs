@@ -58,6 +58,7 @@ virtual_server group WEB {
         lvs_method TUN
         uthreshold 1000
         lthreshold 800
+        alpha
         TCP_CHECK {
             connect_port 80
         }
@@ -194,6 +195,7 @@ fn lvs_keywords_convert_to_the_model() {
         (rs[1].upper_threshold, rs[1].lower_threshold),
         (Some(1000), Some(800))
     );
+    assert_eq!((rs[0].alpha, rs[1].alpha), (None, Some(true)));
 
     // TOML and back, unchanged; the TOML spells them as documented.
     let text = to_toml(c).unwrap();
@@ -267,24 +269,45 @@ fn lvs_keywords_reach_the_runtime_configuration() {
     assert_eq!(web.quorum_down, argv("/usr/local/bin/lvs-notify down"));
     assert!(web.omega && web.sorry_inhibit);
     assert_eq!((web.quorum, web.hysteresis), (2, 1));
-    // Every service of the group gets the real servers on its own port (DR), the sorry
-    // server at weight 0 while the quorum is up.
+    assert_eq!(
+        web.real_servers[1].destination,
+        Destination {
+            upper_threshold: 1000,
+            lower_threshold: 800,
+            ..Destination::new(sa("10.0.0.12:0"), Forward::Tunnel(Default::default()), 1)
+        }
+    );
+    // Every service of the group gets the real servers on its own port. rs2 starts down
+    // (alpha), so the live weight 2 is below quorum 2 + hysteresis 1: the sorry server (NAT)
+    // takes the traffic and rs1 (inhibit_on_failure) stays at weight 0, as keepalived does.
     let all = d.desired_services_of(VirtualServerId(0));
     assert_eq!(all.len(), 5);
+    assert_eq!(d.pool_quorum(VirtualServerId(0)), Some(false));
     assert_eq!(
         all[3].destinations,
         vec![
-            Destination::new(sa("10.0.0.11:8080"), Forward::Route, 2),
-            Destination {
-                upper_threshold: 1000,
-                lower_threshold: 800,
-                ..Destination::new(sa("10.0.0.12:8080"), Forward::Tunnel(Default::default()), 1)
-            },
-            Destination::new(sa("10.0.0.200:8080"), Forward::Masq, 0),
+            Destination::new(sa("10.0.0.11:8080"), Forward::Route, 0),
+            Destination::new(sa("10.0.0.200:8080"), Forward::Masq, 1),
         ]
     );
     assert_eq!(all[4].destinations[0].addr, sa("10.0.0.11:0"));
 
+    // Real-server alpha: rs2 starts down (its check too), rs1 alive.
+    assert_eq!(d.pool(VirtualServerId(0)).unwrap().1, &[true, false]);
+    let starts: Vec<_> = b
+        .config
+        .health
+        .iter()
+        .filter(|h| h.server == VirtualServerId(0))
+        .map(|h| (h.index, h.target.start))
+        .collect();
+    assert_eq!(
+        starts,
+        vec![
+            (0, ha_healthcheck::StartState::Up),
+            (1, ha_healthcheck::StartState::Down)
+        ]
+    );
     let (dns, _) = d.pool(VirtualServerId(1)).unwrap();
     let f = dns.service.sched_flags;
     assert!(f.port && f.fallback && f.flag3);

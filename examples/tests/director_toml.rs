@@ -248,6 +248,7 @@ fn validation_names_the_item() {
         method: None,
         upper_threshold: None,
         lower_threshold: None,
+        alpha: None,
     });
     let e: Vec<String> = validate(&c).iter().map(ToString::to_string).collect();
     assert_eq!(

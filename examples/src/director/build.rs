@@ -841,6 +841,7 @@ fn virtual_server(
             inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
             notify_up: rs.notify_up.as_deref().map(argv),
             notify_down: rs.notify_down.as_deref().map(argv),
+            alive_on_start: rs.alpha.map(|a| !a),
         })
         .collect();
     let mut c = VirtualServerConfig::new(vs.name.clone(), service, real_servers);
@@ -1012,7 +1013,7 @@ fn check_targets(
             t.retries = ch.retry.unwrap_or(1);
             t.delay_before_retry = ms(ch.delay_before_retry_ms.unwrap_or(1000));
             t.warmup = ms(ch.warmup_ms.unwrap_or(0));
-            t.start = if vs.alpha {
+            t.start = if rs.alpha.unwrap_or(vs.alpha) {
                 StartState::Down
             } else {
                 StartState::Up

@@ -986,6 +986,10 @@ pub struct RealServer {
     /// `lthreshold`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lower_threshold: Option<u32>,
+    /// Starts down until its first check succeeds (keepalived's real-server `alpha`);
+    /// unset: the virtual server's `alpha`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<bool>,
 }
 
 fn one_u32() -> u32 {

@@ -72,6 +72,10 @@ pub struct RealServer {
     pub notify_up: Option<Vec<String>>,
     /// keepalived `notify_down`: run (no arguments added) when it goes down.
     pub notify_down: Option<Vec<String>>,
+    /// Whether it starts alive, overriding the pool's
+    /// [`alive_on_start`](VirtualServerConfig::alive_on_start) (keepalived's real-server
+    /// `alpha`).
+    pub alive_on_start: Option<bool>,
 }
 
 impl RealServer {
@@ -82,6 +86,7 @@ impl RealServer {
             inhibit_on_failure: false,
             notify_up: None,
             notify_down: None,
+            alive_on_start: None,
         }
     }
 }
@@ -169,7 +174,11 @@ pub(crate) struct Pool {
 
 impl Pool {
     pub(crate) fn new(cfg: VirtualServerConfig) -> Pool {
-        let alive = vec![cfg.alive_on_start; cfg.real_servers.len()];
+        let alive = cfg
+            .real_servers
+            .iter()
+            .map(|r| r.alive_on_start.unwrap_or(cfg.alive_on_start))
+            .collect();
         let weights = vec![None; cfg.real_servers.len()];
         let mut p = Pool {
             cfg,

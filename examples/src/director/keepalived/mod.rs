@@ -1189,6 +1189,7 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
         method: None,
         upper_threshold: None,
         lower_threshold: None,
+        alpha: None,
     };
     let Some(block) = &n.block else {
         return Some(rs);
@@ -1213,6 +1214,10 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
             }
             "lvs_method" => {
                 rs.method = lvs_method(c, k).or(rs.method);
+                continue;
+            }
+            "alpha" => {
+                rs.alpha = Some(c.flag(k));
                 continue;
             }
             "uthreshold" => {

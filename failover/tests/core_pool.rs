@@ -463,6 +463,36 @@ fn mastership_gates_suspend_checks_and_install_services() {
             Destination::new(sa("10.0.0.11:80"), Forward::Route, 1)
         )]
     );
+    // A reload with the same configuration keeps the installed service (no delete and add).
+    let rebuild = || {
+        let mut b = DirectorBuilder::new();
+        let mut cfg = InstanceConfig::new("VI_1", "eth0", router(1, 100, v4(2)));
+        cfg.vips = vec![ha_failover::core::VipSpec::parse("10.0.0.100/24").unwrap()];
+        let inst = b.add_instance(cfg).unwrap();
+        let mut installed = VirtualServerConfig::new(
+            "installed",
+            Service::new(k2, Scheduler::Rr),
+            vec![dest("10.0.0.12:80")],
+        );
+        installed.gate = Some(MastershipGate {
+            instances: vec![inst],
+            effect: GateEffect::Install,
+        });
+        b.add_virtual_server(installed).unwrap();
+        b.build(t0).unwrap()
+    };
+    let new = rebuild();
+    let changed = d.reconfigure_begin(t0, &new, &[]).unwrap();
+    let report = d.reconfigure_finish(t0, new, &changed);
+    assert_eq!(
+        report.removed_services,
+        vec![k1],
+        "the suspended pool is gone"
+    );
+    let ops = ipvs_ops(&drain(&mut d));
+    assert!(ops.is_empty(), "{ops:?}");
+    let i = VirtualServerId(0);
+    assert_eq!(d.installed_services(i), vec![k2]);
     // It steps down: the gated service is deleted.
     let t1 = t0 + master_down(100) + std::time::Duration::from_millis(10);
     d.handle_advert(t1, inst, advert(v4(3), 1, 200)).unwrap();

@@ -66,6 +66,7 @@ virtual_server group WEB {
 }
 
 virtual_server 10.0.0.100 53 {
+    weight 5
     lvs_sched sh
     sh-port
     sh-fallback
@@ -189,6 +190,9 @@ fn lvs_keywords_convert_to_the_model() {
         vec![SchedFlag::ShPort, SchedFlag::ShFallback, SchedFlag::Flag3]
     );
     assert!(dns.ops);
+    assert_eq!(dns.real_servers[0].weight, 5, "the virtual server's weight");
+    assert_eq!(rs[0].weight, 2);
+    assert_eq!(rs[1].weight, 1);
     assert_eq!(dns.persistence_engine.as_deref(), Some("sip"));
     assert_eq!(rs[1].method, Some(Method::Tun));
     assert_eq!(

@@ -1001,6 +1001,8 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
             return None;
         }
     };
+    let mut vs_weight: Option<u32> = None;
+    let mut weighted: Vec<bool> = Vec::new();
     let mut vs = VirtualServer {
         name: name.clone(),
         address,
@@ -1109,8 +1111,16 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
             "real_server" => {
                 if let Some(rs) = real_server(c, k) {
                     vs.real_servers.push(rs);
+                    weighted.push(k.block.iter().flatten().any(|x| x.keyword == "weight"));
                 }
             }
+            // The weight of its real servers that set none (keepalived resolves it after the
+            // block, wherever it stands).
+            "weight" => match c.num::<u32>(k, "a weight 1..=65535") {
+                Some(w @ 1..=65_535) => vs_weight = Some(w),
+                Some(w) => c.bad(k, &w.to_string(), "a weight 1..=65535"),
+                None => {}
+            },
             "nat_mask" => c.warn(k, "ignored (obsolete)"),
             "inhibit_on_failure" => vs.inhibit_on_failure = c.flag(k),
             "ops" => vs.ops = c.flag(k),
@@ -1142,6 +1152,16 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                 }
                 None => c.warn(k, "ignored"),
             },
+        }
+    }
+    if let Some(w) = vs_weight {
+        for (rs, _) in vs
+            .real_servers
+            .iter_mut()
+            .zip(&weighted)
+            .filter(|(_, set)| !**set)
+        {
+            rs.weight = w;
         }
     }
     if vs.fwmark.is_none() {

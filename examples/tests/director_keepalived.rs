@@ -163,6 +163,7 @@ fn classic_lvs_dr_pair_parses_to_the_expected_model() {
             port: Some(80),
             inhibit: false,
             method: None,
+            tunnel: None,
         })
     );
     assert_eq!(vs.real_servers.len(), 2);

@@ -55,7 +55,7 @@ virtual_server group WEB {
     }
     real_server 10.0.0.12 {
         inhibit_on_failure false
-        lvs_method TUN
+        lvs_method TUN type gue port 6080 csum
         uthreshold 1000
         lthreshold 800
         alpha
@@ -168,6 +168,7 @@ fn lvs_keywords_convert_to_the_model() {
             port: None,
             inhibit: true,
             method: Some(Method::Nat),
+            tunnel: None,
         })
     );
     let rs = &web.real_servers;
@@ -195,6 +196,14 @@ fn lvs_keywords_convert_to_the_model() {
     assert_eq!(rs[1].weight, 1);
     assert_eq!(dns.persistence_engine.as_deref(), Some("sip"));
     assert_eq!(rs[1].method, Some(Method::Tun));
+    assert_eq!(
+        rs[1].tunnel,
+        Some(TunnelOptions {
+            kind: TunnelKind::Gue,
+            port: Some(6080),
+            checksum: Some(TunnelChecksum::Csum),
+        })
+    );
     assert_eq!(
         (rs[1].upper_threshold, rs[1].lower_threshold),
         (Some(1000), Some(800))
@@ -278,7 +287,16 @@ fn lvs_keywords_reach_the_runtime_configuration() {
         Destination {
             upper_threshold: 1000,
             lower_threshold: 800,
-            ..Destination::new(sa("10.0.0.12:0"), Forward::Tunnel(Default::default()), 1)
+            ..Destination::new(
+                sa("10.0.0.12:0"),
+                Forward::Tunnel(ha_ipvs::model::Tunnel {
+                    kind: ha_ipvs::model::TunnelType::Gue,
+                    port: 6080,
+                    csum: true,
+                    remcsum: false,
+                }),
+                1,
+            )
         }
     );
     // Every service of the group gets the real servers on its own port. rs2 starts down
@@ -378,6 +396,22 @@ fn lvs_keyword_mistakes_are_located() {
         "{e:#?}"
     );
     assert!(e[1].starts_with("lvs.conf:4:3: `notify_down`"), "{e:#?}");
+    // Tunnel options keepalived refuses, and options after DR.
+    let e = errs(
+        "virtual_server 10.0.0.1 80 {\n lvs_method TUN type gue\n real_server 10.0.0.2 80 {\n }\n}\n",
+    );
+    assert!(
+        e[0].starts_with("lvs.conf:2:2: `lvs_method TUN type gue`: a gue tunnel needs a port"),
+        "{e:#?}"
+    );
+    let e = errs(
+        "virtual_server 10.0.0.1 80 {\n lvs_method TUN type ipip csum\n real_server 10.0.0.2 80 {\n }\n}\n",
+    );
+    assert!(e[0].contains("takes no checksum"), "{e:#?}");
+    let e = errs(
+        "virtual_server 10.0.0.1 80 {\n lvs_method DR type gre\n real_server 10.0.0.2 80 {\n }\n}\n",
+    );
+    assert!(e[0].contains("no options after DR or NAT"), "{e:#?}");
     // A group that is not defined, or mixes families.
     let e = errs("virtual_server group NOPE {\n real_server 10.0.0.2 80 {\n }\n}\n");
     assert!(

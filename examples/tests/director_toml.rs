@@ -214,6 +214,7 @@ fn validation_names_the_item() {
         ops: false,
         group: None,
         persistence_engine: None,
+        tunnel: None,
     });
     assert_eq!(validate(&c), vec![]);
     for s in [
@@ -249,6 +250,7 @@ fn validation_names_the_item() {
         upper_threshold: None,
         lower_threshold: None,
         alpha: None,
+        tunnel: None,
     });
     let e: Vec<String> = validate(&c).iter().map(ToString::to_string).collect();
     assert_eq!(

@@ -103,6 +103,9 @@ virtual_server 10.78.0.100 53 {{
     real_server 10.78.0.12 53 {{
         lvs_method NAT
     }}
+    real_server 10.78.0.13 53 {{
+        lvs_method TUN type gue port 6080
+    }}
 }}
 
 virtual_server 10.78.0.200 8080 {{
@@ -248,6 +251,11 @@ fn vm_director_lvs_keywords_drive_ipvs_and_scripts() {
         udp.lines()
             .any(|l| l.contains("-> 10.78.0.12:53") && l.contains("Masq")),
         "{udp}"
+    );
+    assert!(
+        udp.lines()
+            .any(|l| l.contains("-> 10.78.0.13:53") && l.contains("Tunnel")),
+        "a GUE tunnel destination: {udp}"
     );
     let timeouts = d.sh("ipvsadm -L --timeout");
     assert!(timeouts.contains("901 31 121"), "{timeouts}");

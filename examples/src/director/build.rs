@@ -42,14 +42,16 @@ use ha_healthcheck::{
 };
 use ha_ipvs::model::{
     DaemonRole, Destination, Family as IpvsFamily, Forward, Persistence, Protocol as IpvsProtocol,
-    SchedFlags, Scheduler, Service, ServiceKey, SyncDaemon, Timeouts, Tunnel,
+    SchedFlags, Scheduler, Service, ServiceKey, SyncDaemon, Timeouts, Tunnel, TunnelType,
 };
 
 use super::model::{
     Check, CheckKind, Config, Family, Instance, Method, Notify, Protocol, RealServer as RsModel,
     Step as StepModel, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
 };
-use super::model::{FlushOnStop, GroupEntry, VirtualServerGroup};
+use super::model::{
+    FlushOnStop, GroupEntry, TunnelChecksum, TunnelKind, TunnelOptions, VirtualServerGroup,
+};
 
 /// Why a configuration cannot be turned into a runtime configuration. Each names the
 /// instance, virtual server, check or user concerned.
@@ -734,6 +736,20 @@ fn mastership_gate(
     })
 }
 
+/// The kernel's tunnel settings of the model's.
+fn tunnel(t: TunnelOptions) -> Tunnel {
+    Tunnel {
+        kind: match t.kind {
+            TunnelKind::Ipip => TunnelType::Ipip,
+            TunnelKind::Gue => TunnelType::Gue,
+            TunnelKind::Gre => TunnelType::Gre,
+        },
+        port: t.port.unwrap_or(0),
+        csum: t.checksum == Some(TunnelChecksum::Csum),
+        remcsum: t.checksum == Some(TunnelChecksum::Remcsum),
+    }
+}
+
 /// The scheduler flags of a virtual server as the kernel takes them.
 fn sched_flags(vs: &VirtualServer) -> SchedFlags {
     let mut f = SchedFlags::default();
@@ -816,12 +832,19 @@ fn virtual_server(
         };
         service.persistence = Some(Persistence { timeout, netmask });
     }
-    let forward_of = |m: Method| match m {
-        Method::Dr => Forward::Route,
-        Method::Nat => Forward::Masq,
-        Method::Tun => Forward::Tunnel(Tunnel::default()),
+    // A server without its own method takes the virtual server's, tunnel options included
+    // (keepalived's defaults).
+    let forward_of = |m: Option<Method>, t: Option<TunnelOptions>| {
+        let (m, t) = match m {
+            Some(m) => (m, t),
+            None => (vs.method, vs.tunnel),
+        };
+        match m {
+            Method::Dr => Forward::Route,
+            Method::Nat => Forward::Masq,
+            Method::Tun => Forward::Tunnel(tunnel(t.unwrap_or_default())),
+        }
     };
-    let forward = forward_of(vs.method);
     service.pe_name = vs.persistence_engine.clone();
     let port_of = |p: Option<u16>| p.or(vs.port).unwrap_or(0);
     let real_servers: Vec<RealServer> = vs
@@ -831,7 +854,7 @@ fn virtual_server(
             destination: {
                 let mut d = Destination::new(
                     SocketAddr::new(rs.address, port_of(rs.port)),
-                    rs.method.map_or(forward, forward_of),
+                    forward_of(rs.method, rs.tunnel),
                     rs.weight,
                 );
                 d.upper_threshold = rs.upper_threshold.unwrap_or(0);
@@ -848,7 +871,7 @@ fn virtual_server(
     c.sorry_server = vs.sorry_server.as_ref().map(|s| {
         Destination::new(
             SocketAddr::new(s.address, port_of(s.port)),
-            s.method.map_or(forward, forward_of),
+            forward_of(s.method, s.tunnel),
             1,
         )
     });

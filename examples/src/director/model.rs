@@ -659,6 +659,110 @@ pub struct VirtualServer {
     /// IPVS persistence engine (keepalived `persistence_engine`; the kernel has `sip`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence_engine: Option<String>,
+    /// Tunnel encapsulation with `method = "tun"` (keepalived `lvs_method TUN type ...`);
+    /// also the default of its real servers that set no method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelOptions>,
+}
+
+/// Tunnel encapsulation of a tunnelled (`tun`) server: keepalived's `lvs_method TUN [type
+/// {ipip|gue port N|gre} [nocsum|csum|remcsum]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TunnelOptions {
+    /// The encapsulation (default IP in IP).
+    #[serde(default, rename = "type")]
+    pub kind: TunnelKind,
+    /// The UDP port of a GUE tunnel (needed by GUE, refused by the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The encapsulation checksum (GUE or GRE; `remcsum` GUE only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<TunnelChecksum>,
+}
+
+/// A tunnel's encapsulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelKind {
+    /// IP in IP.
+    #[default]
+    Ipip,
+    /// Generic UDP encapsulation.
+    Gue,
+    /// GRE.
+    Gre,
+}
+
+/// A tunnel's checksum option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelChecksum {
+    /// No checksum (the default).
+    Nocsum,
+    /// Checksum the encapsulation.
+    Csum,
+    /// Remote checksum offload (GUE).
+    Remcsum,
+}
+
+impl TunnelOptions {
+    /// Parses keepalived's words after `TUN` (`type gue port 6080 csum`).
+    pub fn from_words(words: &[&str]) -> Result<TunnelOptions, String> {
+        let mut t = TunnelOptions::default();
+        let mut i = 0;
+        while i < words.len() {
+            match words[i] {
+                "type" => {
+                    t.kind = match words.get(i + 1) {
+                        Some(&"ipip") => TunnelKind::Ipip,
+                        Some(&"gue") => TunnelKind::Gue,
+                        Some(&"gre") => TunnelKind::Gre,
+                        other => return Err(format!("tunnel type {other:?}: ipip, gue or gre")),
+                    };
+                    i += 2;
+                }
+                "port" => {
+                    t.port = Some(
+                        words
+                            .get(i + 1)
+                            .and_then(|p| p.parse::<u16>().ok())
+                            .filter(|p| *p > 0)
+                            .ok_or_else(|| "port needs a number 1..=65535".to_owned())?,
+                    );
+                    i += 2;
+                }
+                "nocsum" | "csum" | "remcsum" => {
+                    t.checksum = Some(match words[i] {
+                        "csum" => TunnelChecksum::Csum,
+                        "remcsum" => TunnelChecksum::Remcsum,
+                        _ => TunnelChecksum::Nocsum,
+                    });
+                    i += 1;
+                }
+                other => return Err(format!("unknown tunnel option {other:?}")),
+            }
+        }
+        t.check()?;
+        Ok(t)
+    }
+
+    /// keepalived's rules: GUE needs a port and only GUE takes one; IPIP takes no checksum,
+    /// GRE no remote checksum.
+    pub fn check(&self) -> Result<(), String> {
+        if (self.kind == TunnelKind::Gue) != self.port.is_some() {
+            return Err("a gue tunnel needs a port, and only a gue tunnel takes one".into());
+        }
+        match (self.kind, self.checksum) {
+            (TunnelKind::Ipip, Some(TunnelChecksum::Csum | TunnelChecksum::Remcsum)) => {
+                Err("an ipip tunnel takes no checksum option".into())
+            }
+            (TunnelKind::Gre, Some(TunnelChecksum::Remcsum)) => {
+                Err("a gre tunnel takes no remote checksum".into())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 /// An IPVS scheduler flag (`IP_VS_SVC_F_SCHED1..3`) as keepalived names it.
@@ -948,6 +1052,9 @@ pub struct SorryServer {
     /// Its forwarding method (keepalived `sorry_server_lvs_method`; default the service's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<Method>,
+    /// Its tunnel encapsulation, with `method = "tun"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelOptions>,
 }
 
 /// A real server behind a virtual service.
@@ -990,6 +1097,10 @@ pub struct RealServer {
     /// unset: the virtual server's `alpha`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpha: Option<bool>,
+    /// Its tunnel encapsulation, with `method = "tun"` (default: the virtual server's when
+    /// it sets no method).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelOptions>,
 }
 
 fn one_u32() -> u32 {

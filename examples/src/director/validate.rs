@@ -634,6 +634,25 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
     if vs.group.is_some() && (vs.address.is_some() || vs.fwmark.is_some()) {
         errs.push(bad("group replaces address, port and fwmark"));
     }
+    let tunnels = std::iter::once((vs.tunnel, Some(vs.method), "virtual server".to_owned()))
+        .chain(
+            vs.sorry_server
+                .iter()
+                .map(|x| (x.tunnel, x.method, "sorry server".to_owned())),
+        )
+        .chain(
+            vs.real_servers
+                .iter()
+                .map(|r| (r.tunnel, r.method, format!("real server {}", r.address))),
+        );
+    for (t, method, who) in tunnels {
+        let Some(t) = t else { continue };
+        if method.is_some_and(|m| m != super::model::Method::Tun) {
+            errs.push(bad(&format!("{who}: tunnel options need method tun")));
+        } else if let Err(why) = t.check() {
+            errs.push(bad(&format!("{who}: {why}")));
+        }
+    }
     for f in &vs.sched_flags {
         if let Some(sch) = f.scheduler()
             && sch != vs.scheduler

@@ -21,7 +21,9 @@ use super::model::{
     RealServer, SorryServer, SyncDaemon, SyncGroup, TrackInterface, TrackScript, TrackScriptRef,
     UrlCheck, Vip, VirtualServer,
 };
-use super::model::{FlushOnStop, GroupEntry, LvsTimeouts, SchedFlag, VirtualServerGroup};
+use super::model::{
+    FlushOnStop, GroupEntry, LvsTimeouts, SchedFlag, TunnelOptions, VirtualServerGroup,
+};
 use super::validate::Item;
 use super::{ConfigError, Location, Warning};
 
@@ -71,6 +73,14 @@ pub enum KeepalivedErrorKind {
         keyword: String,
         /// Why, and what to use instead.
         reason: &'static str,
+    },
+    /// Tunnel options of `lvs_method TUN` that keepalived would refuse.
+    #[error("`lvs_method TUN {options}`: {reason}")]
+    BadTunnel {
+        /// The options as written.
+        options: String,
+        /// What is wrong.
+        reason: String,
     },
     /// A `virtual_server_group` entry that does not parse.
     #[error("virtual_server_group entry {entry:?}: {reason}")]
@@ -864,8 +874,9 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
     Some(g)
 }
 
-/// `lvs_method DR|NAT|TUN [tunnel options]`; tunnel options are a warning (not supported).
-fn lvs_method(c: &mut Conv, k: &Node) -> Option<Method> {
+/// `lvs_method DR|NAT|TUN [type {ipip|gue port N|gre} [nocsum|csum|remcsum]]`: the method
+/// and, for TUN, the tunnel options.
+fn lvs_method(c: &mut Conv, k: &Node) -> Option<(Method, Option<TunnelOptions>)> {
     let m = match c.arg(k)? {
         "DR" => Method::Dr,
         "NAT" => Method::Nat,
@@ -875,14 +886,27 @@ fn lvs_method(c: &mut Conv, k: &Node) -> Option<Method> {
             return None;
         }
     };
-    if k.args.len() > 1 {
-        c.warnings.push(Warning {
-            location: k.location.clone(),
-            keyword: k.args[1..].join(" "),
-            action: "ignored: tunnel options are not supported".into(),
-        });
+    let rest: Vec<&str> = k.args[1..].iter().map(String::as_str).collect();
+    if rest.is_empty() {
+        return Some((m, None));
     }
-    Some(m)
+    if m != Method::Tun {
+        c.bad(k, &rest.join(" "), "no options after DR or NAT");
+        return None;
+    }
+    match TunnelOptions::from_words(&rest) {
+        Ok(t) => Some((m, Some(t))),
+        Err(why) => {
+            c.error(
+                k,
+                KeepalivedErrorKind::BadTunnel {
+                    options: rest.join(" "),
+                    reason: why,
+                },
+            );
+            None
+        }
+    }
 }
 
 /// A checker script keyword (`quorum_up`, `quorum_down`, `notify_up`, `notify_down`):
@@ -1029,6 +1053,7 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
         sched_flags: Vec::new(),
         ops: false,
         persistence_engine: None,
+        tunnel: None,
         group: n
             .args
             .first()
@@ -1042,14 +1067,18 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
             "lvs_sched" | "lb_algo" => vs.scheduler = c.arg(k).unwrap_or_default().to_string(),
             // lb_kind is the old spelling of lvs_method.
             "lvs_method" | "lb_kind" => {
-                if let Some(m) = lvs_method(c, k) {
+                if let Some((m, t)) = lvs_method(c, k) {
                     vs.method = m;
+                    vs.tunnel = t;
                 }
             }
             "sorry_server_lvs_method" => {
-                if let Some(m) = lvs_method(c, k) {
+                if let Some((m, t)) = lvs_method(c, k) {
                     match &mut vs.sorry_server {
-                        Some(s) => s.method = Some(m),
+                        Some(s) => {
+                            s.method = Some(m);
+                            s.tunnel = t;
+                        }
                         None => c.warn(
                             k,
                             "ignored: it comes before or without sorry_server (keepalived ignores it too)",
@@ -1094,6 +1123,7 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                         port,
                         inhibit: false,
                         method: None,
+                        tunnel: None,
                     });
                 }
                 other => c.bad(k, &other.join(" "), "IP [PORT]"),
@@ -1210,6 +1240,7 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
         upper_threshold: None,
         lower_threshold: None,
         alpha: None,
+        tunnel: None,
     };
     let Some(block) = &n.block else {
         return Some(rs);
@@ -1233,7 +1264,10 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
                 continue;
             }
             "lvs_method" => {
-                rs.method = lvs_method(c, k).or(rs.method);
+                if let Some((m, t)) = lvs_method(c, k) {
+                    rs.method = Some(m);
+                    rs.tunnel = t;
+                }
                 continue;
             }
             "alpha" => {

@@ -441,6 +441,23 @@ fn lvs_keyword_mistakes_are_located() {
     );
 }
 
+/// keepalived's IPVS persistence granularity of an IPv6 service is a prefix length.
+#[test]
+fn ipv6_persistence_granularity_is_a_prefix_length() {
+    let l = load(
+        "virtual_server fd00::100 80 {\n persistence_timeout 30\n persistence_granularity 64\n real_server fd00::2 80 {\n }\n}\n",
+    );
+    let vs = &l.config.virtual_servers[0];
+    assert_eq!(
+        vs.persistence_granularity,
+        Some(ip("ffff:ffff:ffff:ffff::"))
+    );
+    let b = build_ok(&l.config);
+    let d = b.config.director.clone().build(Instant::now()).unwrap();
+    let p = d.pool(VirtualServerId(0)).unwrap().0.service.persistence;
+    assert_eq!(p.map(|p| (p.timeout, p.netmask)), Some((30, 64)));
+}
+
 #[test]
 fn group_entries_parse_and_print_as_keepalived_writes_them() {
     for (text, n) in [

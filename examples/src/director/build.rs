@@ -824,9 +824,16 @@ fn virtual_server(
                 }
                 bits.leading_ones() as u8
             }
+            Some(IpAddr::V6(m)) if v6 => {
+                let bits = u128::from(m);
+                if bits.leading_ones() + bits.trailing_zeros() != 128 || bits == 0 {
+                    return Err(bad(format!("persistence_granularity {m} is not a netmask")));
+                }
+                bits.leading_ones() as u8
+            }
             Some(other) => {
                 return Err(bad(format!(
-                    "persistence_granularity {other} is not an IPv4 netmask (IPv6 services take none)"
+                    "persistence_granularity {other} is not a netmask of the service's family"
                 )));
             }
         };

@@ -602,7 +602,9 @@ pub struct VirtualServer {
     /// Persistence timeout in seconds (client affinity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence_timeout_s: Option<u32>,
-    /// Persistence netmask (clients in one mask share a real server).
+    /// Persistence netmask (clients in one mask share a real server): an IPv4 netmask, or
+    /// for an IPv6 service the netmask of a prefix (`ffff:ffff:ffff:ffff::`; keepalived
+    /// writes the prefix length, `64`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence_granularity: Option<IpAddr>,
     /// Minimum total weight of live real servers for the service to count as up.

@@ -1100,7 +1100,15 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                     Some(_) => c.num(k, "seconds"),
                 }
             }
-            "persistence_granularity" => vs.persistence_granularity = c.ip(k),
+            // An IPv4 netmask, or for IPv6 a prefix length (kept as the IPv6 netmask).
+            "persistence_granularity" => {
+                vs.persistence_granularity = match c.arg(k).map(|a| a.parse::<u8>()) {
+                    Some(Ok(bits @ 1..=128)) => Some(IpAddr::V6(std::net::Ipv6Addr::from(
+                        u128::MAX << (128 - u32::from(bits)),
+                    ))),
+                    _ => c.ip(k),
+                }
+            }
             "quorum" => vs.quorum = c.num(k, "a weight sum").unwrap_or(1),
             "hysteresis" => vs.hysteresis = c.num(k, "a weight").unwrap_or(0),
             "quorum_up" => vs.quorum_up = lvs_script(c, k),

@@ -21,6 +21,7 @@ const CONF: &str = r#"global_defs {
     lvs_timeouts tcp 900 tcpfin 30 udp 120
     lvs_flush
     lvs_flush_on_stop VS
+    rs_init_notifies
 }
 
 virtual_server_group WEB {
@@ -133,6 +134,7 @@ fn lvs_keywords_convert_to_the_model() {
     );
     assert!(g.lvs_flush);
     assert_eq!(g.lvs_flush_on_stop, Some(FlushOnStop::Vs));
+    assert!(g.rs_init_notifies);
     assert_eq!(
         c.virtual_server_groups,
         vec![VirtualServerGroup {
@@ -280,7 +282,7 @@ fn lvs_keywords_reach_the_runtime_configuration() {
     );
     assert_eq!(web.quorum_up, argv("/usr/local/bin/lvs-notify up"));
     assert_eq!(web.quorum_down, argv("/usr/local/bin/lvs-notify down"));
-    assert!(web.omega && web.sorry_inhibit);
+    assert!(web.omega && web.sorry_inhibit && web.init_notifies);
     assert_eq!((web.quorum, web.hysteresis), (2, 1));
     assert_eq!(
         web.real_servers[1].destination,

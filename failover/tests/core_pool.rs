@@ -322,6 +322,17 @@ fn real_server_and_quorum_scripts_and_omega() {
         drain(&mut d).notifies(),
         vec![argv(&["/bin/echo", "q-down"])]
     );
+    // keepalived `rs_init_notifies`: the live servers' notify_up at start, before the
+    // quorum's script.
+    vs.init_notifies = true;
+    vs.real_servers[1].alive_on_start = Some(true);
+    let mut b = DirectorBuilder::new();
+    b.add_virtual_server(vs.clone()).unwrap();
+    let mut d = b.build(t0).unwrap();
+    assert_eq!(
+        drain(&mut d).notifies(),
+        vec![argv(&["/bin/echo", "b-up"]), argv(&["/bin/echo", "q-down"])]
+    );
     // An empty script is refused.
     vs.quorum_up = Some(Vec::new());
     assert!(matches!(

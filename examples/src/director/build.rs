@@ -353,6 +353,7 @@ pub fn build(
     for vs in &cfg.virtual_servers {
         let (mut vcfg, targets) = virtual_server(vs, &cfg.virtual_server_groups)?;
         vcfg.gate = mastership_gate(cfg, vs, &ids, &mut notes);
+        vcfg.init_notifies = cfg.global.rs_init_notifies;
         let id = b.add_virtual_server(vcfg)?;
         for (index, target) in targets {
             health.push(HealthTarget {

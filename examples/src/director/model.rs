@@ -99,6 +99,10 @@ pub struct Global {
     /// director's own virtual servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lvs_flush_on_stop: Option<FlushOnStop>,
+    /// Run the real servers' `notify_up` at start for those that start alive (keepalived
+    /// `rs_init_notifies`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rs_init_notifies: bool,
 }
 
 /// The kernel's IPVS connection timeouts in seconds (keepalived `lvs_timeouts tcp N tcpfin N

@@ -330,6 +330,22 @@ impl DirectorBuilder {
         };
         for p in 0..d.pools.len() {
             d.emit_pool(p);
+            // keepalived `rs_init_notifies`: the real servers that start alive run their
+            // notify_up (its `init_service_rs`, before the quorum's state).
+            if d.pools[p].cfg.init_notifies {
+                let pool = &d.pools[p];
+                let ups: Vec<Vec<String>> = pool
+                    .cfg
+                    .real_servers
+                    .iter()
+                    .zip(&pool.alive)
+                    .filter(|(_, a)| **a)
+                    .filter_map(|(r, _)| r.notify_up.clone())
+                    .collect();
+                for argv in ups {
+                    d.actions.push_back(super::DirectorAction::Notify { argv });
+                }
+            }
             // keepalived starts a pool without quorum and with a sorry server with its
             // quorum_down script ("Starting with quorum down").
             if !d.pools[p].quorum_up && d.pools[p].cfg.sorry_server.is_some() {

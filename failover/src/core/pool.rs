@@ -127,6 +127,9 @@ pub struct VirtualServerConfig {
     /// Ties the pool to instances' mastership (keepalived `ha_suspend`, or a resource-group
     /// step); `None`: always open.
     pub gate: Option<MastershipGate>,
+    /// Run the `notify_up` script of each real server that starts alive, at start
+    /// (keepalived's global `rs_init_notifies`).
+    pub init_notifies: bool,
 }
 
 impl VirtualServerConfig {
@@ -147,6 +150,7 @@ impl VirtualServerConfig {
             sorry_inhibit: false,
             group_keys: Vec::new(),
             gate: None,
+            init_notifies: false,
         }
     }
 

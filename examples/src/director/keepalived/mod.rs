@@ -393,6 +393,7 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
             "vrrp_lower_prio_no_advert" => c.lower_prio_no_advert = c.flag(k),
             "lvs_timeouts" => cfg.global.lvs_timeouts = lvs_timeouts(c, k),
             "lvs_flush" => cfg.global.lvs_flush = c.flag(k),
+            "rs_init_notifies" => cfg.global.rs_init_notifies = c.flag(k),
             // lvs_flush_onstop is keepalived's older spelling.
             "lvs_flush_on_stop" | "lvs_flush_onstop" => match k.args.as_slice() {
                 [] => cfg.global.lvs_flush_on_stop = Some(FlushOnStop::All),

@@ -512,7 +512,10 @@ fn sample_toml_builds_completely() {
     let b = build_ok(&loaded.config);
     let d = b.config.director.clone().build(Instant::now()).unwrap();
     assert_eq!(d.instance_count(), 2);
-    assert_eq!(d.desired_ipvs().len(), 3);
+    // web-http is a resource-group step of VI_EXT: not in IPVS before VI_EXT is master; the
+    // group's 3 + 2 addresses and its fwmark are 6 services.
+    assert_eq!(d.desired_ipvs().len(), 2 + 6);
+    assert_eq!(d.pool_count(), 4);
     // 2 URLs + tcp, 1 URL, dns + smtp + misc + udp + ping.
     assert_eq!(b.config.health.len(), 3 + 1 + 5);
     assert_eq!(
@@ -524,12 +527,13 @@ fn sample_toml_builds_completely() {
         router_of(&b, 1).primary_address,
         "10.0.0.1".parse::<IpAddr>().unwrap()
     );
-    assert!(
-        b.notes
-            .iter()
-            .any(|n| n.contains("virtual_server \"web-http\"")),
-        "{:?}",
-        b.notes
+    let web = (0..4)
+        .map(|i| d.pool(ha_failover::core::VirtualServerId(i)).unwrap().0)
+        .find(|c| c.name == "web-http")
+        .unwrap();
+    assert_eq!(
+        web.gate.as_ref().map(|g| g.effect),
+        Some(ha_failover::core::GateEffect::Install)
     );
     match &*b.config.health[3].target.check {
         Check::Http(c) => assert!(c.tls.is_some(), "SSL_GET is HTTPS"),

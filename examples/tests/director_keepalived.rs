@@ -164,14 +164,17 @@ fn classic_lvs_dr_pair_parses_to_the_expected_model() {
         vs.sorry_server,
         Some(SorryServer {
             address: ip("10.0.0.200"),
-            port: Some(80)
+            port: Some(80),
+            inhibit: false,
+            method: None,
+            tunnel: None,
         })
     );
     assert_eq!(vs.real_servers.len(), 2);
     let rs1 = &vs.real_servers[0];
     assert_eq!(
         (rs1.address, rs1.port, rs1.weight, rs1.inhibit_on_failure),
-        (ip("10.0.0.11"), Some(80), 3, true)
+        (ip("10.0.0.11"), Some(80), 3, Some(true))
     );
     let mut http = Check::new(CheckKind::Http);
     http.urls = vec![

@@ -216,6 +216,12 @@ fn validation_names_the_item() {
         delay_before_retry_ms: None,
         warmup_ms: None,
         smtp_alert: None,
+        inhibit_on_failure: false,
+        sched_flags: vec![],
+        ops: false,
+        group: None,
+        persistence_engine: None,
+        tunnel: None,
     });
     assert_eq!(validate(&c), vec![]);
     for s in [
@@ -243,7 +249,7 @@ fn validation_names_the_item() {
         address: "10.0.0.5".parse().unwrap(),
         port: Some(8080),
         weight: 70_000,
-        inhibit_on_failure: false,
+        inhibit_on_failure: None,
         notify_up: None,
         notify_down: None,
         checks: vec![http],
@@ -254,6 +260,11 @@ fn validation_names_the_item() {
         warmup_ms: None,
         virtualhost: None,
         smtp_alert: None,
+        method: None,
+        upper_threshold: None,
+        lower_threshold: None,
+        alpha: None,
+        tunnel: None,
     });
     let e: Vec<String> = validate(&c).iter().map(ToString::to_string).collect();
     assert_eq!(

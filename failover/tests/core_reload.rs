@@ -40,10 +40,7 @@ fn build(t: Instant, b_priority: u8, servers: &[&str], extra_instance: bool) -> 
     }
     let rs = servers
         .iter()
-        .map(|a| RealServer {
-            destination: Destination::new(sa(a), Forward::Route, 1),
-            inhibit_on_failure: false,
-        })
+        .map(|a| RealServer::new(Destination::new(sa(a), Forward::Route, 1)))
         .collect();
     b.add_virtual_server(VirtualServerConfig::new(
         "web",

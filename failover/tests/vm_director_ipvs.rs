@@ -50,10 +50,7 @@ fn config(h: &Host, primary: &str, priority: u8) -> DirectorConfig {
         "web",
         Service::new(ServiceKey::tcp(vs), Scheduler::Rr),
         rs.iter()
-            .map(|a| RealServer {
-                destination: Destination::new(*a, Forward::Route, 1),
-                inhibit_on_failure: false,
-            })
+            .map(|a| RealServer::new(Destination::new(*a, Forward::Route, 1)))
             .collect(),
     ))
     .unwrap();
@@ -65,6 +62,7 @@ fn config(h: &Host, primary: &str, priority: u8) -> DirectorConfig {
             instance: "VI_1".into(),
             daemon: SyncDaemon::new(DaemonRole::Backup, h.ifname(), 7),
         }),
+        ..IpvsOptions::default()
     });
     cfg.health = rs
         .iter()

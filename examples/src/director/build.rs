@@ -27,6 +27,7 @@ use ha_failover::core::{
     ProcessSpec, RealServer, Step, StepKind, SyncGroupConfig, TrackRef, TrackerConfig, TrackerId,
     TrackerKind, VipSpec, VirtualServerConfig, VirtualServerId,
 };
+use ha_failover::core::{GateEffect, MastershipGate};
 use ha_failover::runtime::director::{
     DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, SyncDaemonOptions,
 };
@@ -41,7 +42,7 @@ use ha_healthcheck::{
 };
 use ha_ipvs::model::{
     DaemonRole, Destination, Family as IpvsFamily, Forward, Persistence, Protocol as IpvsProtocol,
-    Scheduler, Service, ServiceKey, SyncDaemon, Tunnel,
+    SchedFlags, Scheduler, Service, ServiceKey, SyncDaemon, Timeouts, Tunnel, TunnelType,
 };
 
 use super::alert::{AlertPlan, MailSettings, VirtualServerAlerts, service_label};
@@ -49,6 +50,9 @@ use super::model::{
     Check, CheckKind, Config, Family, HttpProtocol as HttpProtocolModel, Instance, Method, Notify,
     ParamMatch as ParamMatchModel, Protocol, RealServer as RsModel, Smtp, SslClient,
     Step as StepModel, TrackFile, TrackProcess, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
+};
+use super::model::{
+    FlushOnStop, GroupEntry, TunnelChecksum, TunnelKind, TunnelOptions, VirtualServerGroup,
 };
 
 /// Why a configuration cannot be turned into a runtime configuration. Each names the
@@ -287,13 +291,8 @@ pub fn build(
                         .to_vec();
                     StepKind::Command { start, stop }
                 }
-                StepModel::VirtualServer { name } => {
-                    notes.push(format!(
-                        "resource group {:?}: step virtual_server {name:?}: the virtual server is installed whatever the instance's state (IPVS is not gated by mastership)",
-                        r.name
-                    ));
-                    continue;
-                }
+                // The virtual server's own install gate (see `mastership_gate`).
+                StepModel::VirtualServer { .. } => continue,
             };
             steps
                 .entry(r.instance.as_str())
@@ -362,7 +361,9 @@ pub fn build(
             ssl: cfg.global.ssl.as_ref(),
             track_files: &cfg.track_files,
         };
-        let (vcfg, targets) = virtual_server(vs, &ctx, &mut notes)?;
+        let (mut vcfg, targets) = virtual_server(vs, &ctx, &cfg.virtual_server_groups)?;
+        vcfg.gate = mastership_gate(cfg, vs, &ids, &mut notes);
+        vcfg.init_notifies = cfg.global.rs_init_notifies;
         let id = b.add_virtual_server(vcfg)?;
         for (index, target, log_all_failures) in targets {
             health.push(HealthTarget {
@@ -416,11 +417,24 @@ pub fn build(
             })
         }
     };
+    let g = &cfg.global;
     if !cfg.virtual_servers.is_empty() || sync_daemon.is_some() {
         dc.ipvs = Some(IpvsOptions {
             remove_on_stop: true,
             sync_daemon,
+            flush_on_start: g.lvs_flush,
+            flush_on_stop: g.lvs_flush_on_stop == Some(FlushOnStop::All),
+            timeouts: g.lvs_timeouts.as_ref().map(|t| Timeouts {
+                tcp: t.tcp_s.unwrap_or(0),
+                tcp_fin: t.tcp_fin_s.unwrap_or(0),
+                udp: t.udp_s.unwrap_or(0),
+            }),
         });
+    } else if g.lvs_flush || g.lvs_timeouts.is_some() || g.lvs_flush_on_stop.is_some() {
+        notes.push(
+            "lvs_flush, lvs_flush_on_stop and lvs_timeouts are not applied: no virtual server (keepalived applies them only with one either)"
+                .into(),
+        );
     }
 
     if let Some(u) = &cfg.global.script_user {
@@ -943,10 +957,141 @@ struct CheckContext<'a> {
     track_files: &'a [TrackFile],
 }
 
+/// The IPVS service keys of a virtual server group's entries, in order (a range gives one
+/// per address); a fwmark without family takes the group's (IPv4 when it has no address).
+fn group_keys(group: &VirtualServerGroup, protocol: IpvsProtocol) -> Vec<ServiceKey> {
+    let v6 = group.entries.iter().any(|e| match e {
+        GroupEntry::Range { first, .. } => first.is_ipv6(),
+        GroupEntry::Fwmark { family, .. } => *family == Some(Family::Inet6),
+    });
+    let mut keys = Vec::new();
+    for e in &group.entries {
+        match e {
+            GroupEntry::Range { port, .. } => {
+                keys.extend(e.addresses().into_iter().map(|a| ServiceKey::Inet {
+                    protocol,
+                    addr: SocketAddr::new(a, *port),
+                }))
+            }
+            GroupEntry::Fwmark { mark, family } => keys.push(ServiceKey::Fwmark {
+                mark: *mark,
+                family: match family.unwrap_or(if v6 { Family::Inet6 } else { Family::Inet }) {
+                    Family::Inet => IpvsFamily::Inet,
+                    Family::Inet6 => IpvsFamily::Inet6,
+                },
+            }),
+        }
+    }
+    keys
+}
+
+/// The [`MastershipGate`] of a virtual server: [`GateEffect::Install`] when a resource group
+/// has a `virtual_server` step naming it (the service is in IPVS only while that group's
+/// instance is master), otherwise [`GateEffect::SuspendChecks`] for keepalived's `ha_suspend`
+/// (its checks are suspended while no instance carrying one of its addresses as a VIP is
+/// master: keepalived watches the host's addresses, which those instances add and remove).
+fn mastership_gate(
+    cfg: &Config,
+    vs: &VirtualServer,
+    ids: &HashMap<&str, InstanceId>,
+    notes: &mut Vec<String>,
+) -> Option<MastershipGate> {
+    let owners: Vec<InstanceId> = cfg
+        .resource_groups
+        .iter()
+        .filter(|r| {
+            r.steps
+                .iter()
+                .any(|s| matches!(s, StepModel::VirtualServer { name } if *name == vs.name))
+        })
+        .filter_map(|r| ids.get(r.instance.as_str()).copied())
+        .collect();
+    if !owners.is_empty() {
+        if vs.ha_suspend {
+            notes.push(format!(
+                "virtual server {:?}: ha_suspend has no effect: a resource group installs it only while its instance is master",
+                vs.name
+            ));
+        }
+        return Some(MastershipGate {
+            instances: owners,
+            effect: GateEffect::Install,
+        });
+    }
+    if !vs.ha_suspend {
+        return None;
+    }
+    if vs.fwmark.is_some() {
+        notes.push(format!(
+            "virtual server {:?}: ha_suspend ignored: a fwmark service has no address (keepalived clears it too)",
+            vs.name
+        ));
+        return None;
+    }
+    let addresses: Vec<IpAddr> = match &vs.group {
+        Some(g) => cfg
+            .virtual_server_groups
+            .iter()
+            .filter(|x| x.name == *g)
+            .flat_map(|x| x.entries.iter().flat_map(GroupEntry::addresses))
+            .collect(),
+        None => vs.address.into_iter().collect(),
+    };
+    let carriers: Vec<InstanceId> = cfg
+        .instances
+        .iter()
+        .filter(|i| {
+            i.vips
+                .iter()
+                .chain(&i.excluded_vips)
+                .any(|v| addresses.contains(&v.address))
+        })
+        .filter_map(|i| ids.get(i.name.as_str()).copied())
+        .collect();
+    if carriers.is_empty() {
+        notes.push(format!(
+            "virtual server {:?}: ha_suspend: no VRRP instance carries its address, so its checks always run (keepalived would follow the address on the host)",
+            vs.name
+        ));
+        return None;
+    }
+    Some(MastershipGate {
+        instances: carriers,
+        effect: GateEffect::SuspendChecks,
+    })
+}
+
+/// The kernel's tunnel settings of the model's.
+fn tunnel(t: TunnelOptions) -> Tunnel {
+    Tunnel {
+        kind: match t.kind {
+            TunnelKind::Ipip => TunnelType::Ipip,
+            TunnelKind::Gue => TunnelType::Gue,
+            TunnelKind::Gre => TunnelType::Gre,
+        },
+        port: t.port.unwrap_or(0),
+        csum: t.checksum == Some(TunnelChecksum::Csum),
+        remcsum: t.checksum == Some(TunnelChecksum::Remcsum),
+    }
+}
+
+/// The scheduler flags of a virtual server as the kernel takes them.
+fn sched_flags(vs: &VirtualServer) -> SchedFlags {
+    let mut f = SchedFlags::default();
+    for flag in &vs.sched_flags {
+        match flag.number() {
+            1 => f.fallback = true,
+            2 => f.port = true,
+            _ => f.flag3 = true,
+        }
+    }
+    f
+}
+
 fn virtual_server(
     vs: &VirtualServer,
     ctx: &CheckContext<'_>,
-    notes: &mut Vec<String>,
+    groups: &[VirtualServerGroup],
 ) -> Result<(VirtualServerConfig, Vec<RsTarget>), BuildError> {
     let bad = |detail: String| BuildError::VirtualServer {
         name: vs.name.clone(),
@@ -957,7 +1102,21 @@ fn virtual_server(
         Protocol::Udp => IpvsProtocol::Udp,
         Protocol::Sctp => IpvsProtocol::Sctp,
     };
+    let mut more_keys = Vec::new();
     let key = match (vs.address, vs.port, vs.fwmark) {
+        (None, None, None) if vs.group.is_some() => {
+            let name = vs.group.as_deref().unwrap_or_default();
+            let group = groups
+                .iter()
+                .find(|g| g.name == name)
+                .ok_or_else(|| bad(format!("virtual server group {name:?} is not defined")))?;
+            let mut keys = group_keys(group, protocol).into_iter();
+            let first = keys
+                .next()
+                .ok_or_else(|| bad(format!("virtual server group {name:?} has no entries")))?;
+            more_keys = keys.collect();
+            first
+        }
         (Some(a), Some(p), None) => ServiceKey::Inet {
             protocol,
             addr: SocketAddr::new(a, p),
@@ -969,10 +1128,12 @@ fn virtual_server(
                 Family::Inet6 => IpvsFamily::Inet6,
             },
         },
-        _ => return Err(bad("give either address and port, or fwmark".into())),
+        _ => return Err(bad("give either address and port, fwmark, or group".into())),
     };
     let v6 = key.family() == IpvsFamily::Inet6;
     let mut service = Service::new(key, Scheduler::from_name(&vs.scheduler));
+    service.sched_flags = sched_flags(vs);
+    service.one_packet = vs.ops;
     if let Some(timeout) = vs.persistence_timeout_s {
         let netmask = match vs.persistence_granularity {
             None => {
@@ -989,62 +1150,72 @@ fn virtual_server(
                 }
                 bits.leading_ones() as u8
             }
+            Some(IpAddr::V6(m)) if v6 => {
+                let bits = u128::from(m);
+                if bits.leading_ones() + bits.trailing_zeros() != 128 || bits == 0 {
+                    return Err(bad(format!("persistence_granularity {m} is not a netmask")));
+                }
+                bits.leading_ones() as u8
+            }
             Some(other) => {
                 return Err(bad(format!(
-                    "persistence_granularity {other} is not an IPv4 netmask (IPv6 services take none)"
+                    "persistence_granularity {other} is not a netmask of the service's family"
                 )));
             }
         };
         service.persistence = Some(Persistence { timeout, netmask });
     }
-    let forward = match vs.method {
-        Method::Dr => Forward::Route,
-        Method::Nat => Forward::Masq,
-        Method::Tun => Forward::Tunnel(Tunnel::default()),
+    // A server without its own method takes the virtual server's, tunnel options included
+    // (keepalived's defaults).
+    let forward_of = |m: Option<Method>, t: Option<TunnelOptions>| {
+        let (m, t) = match m {
+            Some(m) => (m, t),
+            None => (vs.method, vs.tunnel),
+        };
+        match m {
+            Method::Dr => Forward::Route,
+            Method::Nat => Forward::Masq,
+            Method::Tun => Forward::Tunnel(tunnel(t.unwrap_or_default())),
+        }
     };
+    service.pe_name = vs.persistence_engine.clone();
     let port_of = |p: Option<u16>| p.or(vs.port).unwrap_or(0);
     let real_servers: Vec<RealServer> = vs
         .real_servers
         .iter()
         .map(|rs| RealServer {
-            destination: Destination::new(
-                SocketAddr::new(rs.address, port_of(rs.port)),
-                forward,
-                rs.weight,
-            ),
-            inhibit_on_failure: rs.inhibit_on_failure,
+            destination: {
+                let mut d = Destination::new(
+                    SocketAddr::new(rs.address, port_of(rs.port)),
+                    forward_of(rs.method, rs.tunnel),
+                    rs.weight,
+                );
+                d.upper_threshold = rs.upper_threshold.unwrap_or(0);
+                d.lower_threshold = rs.lower_threshold.unwrap_or(0);
+                d
+            },
+            inhibit_on_failure: rs.inhibit_on_failure.unwrap_or(vs.inhibit_on_failure),
+            notify_up: rs.notify_up.as_deref().map(argv),
+            notify_down: rs.notify_down.as_deref().map(argv),
+            alive_on_start: rs.alpha.map(|a| !a),
         })
         .collect();
     let mut c = VirtualServerConfig::new(vs.name.clone(), service, real_servers);
-    c.sorry_server = vs
-        .sorry_server
-        .as_ref()
-        .map(|s| Destination::new(SocketAddr::new(s.address, port_of(s.port)), forward, 1));
+    c.sorry_server = vs.sorry_server.as_ref().map(|s| {
+        Destination::new(
+            SocketAddr::new(s.address, port_of(s.port)),
+            forward_of(s.method, s.tunnel),
+            1,
+        )
+    });
+    c.sorry_inhibit = vs.sorry_server.as_ref().is_some_and(|s| s.inhibit);
     c.quorum = vs.quorum;
     c.hysteresis = vs.hysteresis;
     c.alive_on_start = !vs.alpha;
-    for (what, set) in [
-        ("quorum_up", vs.quorum_up.is_some()),
-        ("quorum_down", vs.quorum_down.is_some()),
-        ("ha_suspend", vs.ha_suspend),
-    ] {
-        if set {
-            notes.push(format!(
-                "virtual server {:?}: {what} is not applied",
-                vs.name
-            ));
-        }
-    }
-    if vs
-        .real_servers
-        .iter()
-        .any(|r| r.notify_up.is_some() || r.notify_down.is_some())
-    {
-        notes.push(format!(
-            "virtual server {:?}: real-server notify_up/notify_down are not run",
-            vs.name
-        ));
-    }
+    c.quorum_up = vs.quorum_up.as_deref().map(argv);
+    c.quorum_down = vs.quorum_down.as_deref().map(argv);
+    c.omega = vs.omega;
+    c.group_keys = more_keys;
 
     let mut targets = Vec::new();
     for (index, rs) in vs.real_servers.iter().enumerate() {
@@ -1259,7 +1430,7 @@ fn check_targets(
                 t.timeout = Duration::from_secs(1);
                 t.retries = 0;
                 t.warmup = Duration::ZERO;
-                t.start = if vs.alpha {
+                t.start = if rs.alpha.unwrap_or(vs.alpha) {
                     StartState::Down
                 } else {
                     StartState::Up
@@ -1312,7 +1483,7 @@ fn check_targets(
             t.retries = retries;
             t.delay_before_retry = ms(delay_before_retry);
             t.warmup = ms(warmup);
-            t.start = if vs.alpha {
+            t.start = if rs.alpha.unwrap_or(vs.alpha) {
                 StartState::Down
             } else {
                 StartState::Up

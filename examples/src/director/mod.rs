@@ -228,6 +228,12 @@ pub fn load_toml_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>
                 .virtual_servers
                 .iter()
                 .map(|s| Item::VirtualServer(s.name.clone())),
+        )
+        .chain(
+            config
+                .virtual_server_groups
+                .iter()
+                .map(|s| Item::VirtualServerGroup(s.name.clone())),
         );
     for item in items {
         let name = match &item {
@@ -237,7 +243,8 @@ pub fn load_toml_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>
             | Item::Instance(n)
             | Item::SyncGroup(n)
             | Item::ResourceGroup(n)
-            | Item::VirtualServer(n) => n.clone(),
+            | Item::VirtualServer(n)
+            | Item::VirtualServerGroup(n) => n.clone(),
             Item::Global => continue,
         };
         if let Some(l) = toml_format::find_name(text, file, &name) {

@@ -57,6 +57,10 @@ pub struct Config {
     /// IPVS virtual services with their real servers and health checks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_servers: Vec<VirtualServer>,
+    /// Virtual server groups (keepalived `virtual_server_group`), used by a virtual server's
+    /// `group`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_server_groups: Vec<VirtualServerGroup>,
 }
 
 /// Global settings (keepalived `global_defs`).
@@ -98,6 +102,21 @@ pub struct Global {
     /// Mail alerts (keepalived `smtp_server`, `notification_email`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<Smtp>,
+    /// The kernel's IPVS connection timeouts, set at start (keepalived `lvs_timeouts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_timeouts: Option<LvsTimeouts>,
+    /// Empty the whole IPVS table at start (keepalived `lvs_flush`), so services left by
+    /// anyone go.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub lvs_flush: bool,
+    /// What a stop removes from IPVS (keepalived `lvs_flush_on_stop`); by default this
+    /// director's own virtual servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_flush_on_stop: Option<FlushOnStop>,
+    /// Run the real servers' `notify_up` at start for those that start alive (keepalived
+    /// `rs_init_notifies`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rs_init_notifies: bool,
 }
 
 /// Mail alerts through an SMTP relay, as keepalived sends them: a VRRP instance or sync group
@@ -137,6 +156,33 @@ pub struct Smtp {
 
 fn default_smtp_timeout() -> u64 {
     30_000
+}
+
+/// The kernel's IPVS connection timeouts in seconds (keepalived `lvs_timeouts tcp N tcpfin N
+/// udp N`); one not given is left as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LvsTimeouts {
+    /// Established TCP connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_s: Option<u32>,
+    /// TCP connections after a FIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_fin_s: Option<u32>,
+    /// UDP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp_s: Option<u32>,
+}
+
+/// keepalived `lvs_flush_on_stop [VS]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlushOnStop {
+    /// Empty the whole IPVS table, whoever installed the services (`lvs_flush_on_stop`).
+    All,
+    /// Delete this director's virtual services, the kernel dropping their real servers with
+    /// them (`lvs_flush_on_stop VS`; what this director does by default).
+    Vs,
 }
 
 /// Where the status socket is when `global.status_socket` is not set.
@@ -693,7 +739,8 @@ pub enum Step {
         /// Release command.
         stop: String,
     },
-    /// Install a virtual server (by name) into IPVS.
+    /// Install a virtual server (by name) into IPVS: its services exist only while the
+    /// instance is master (it holds its addresses); its checks keep running.
     VirtualServer {
         /// The virtual server's name.
         name: String,
@@ -767,7 +814,9 @@ pub struct VirtualServer {
     /// Persistence timeout in seconds (client affinity).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence_timeout_s: Option<u32>,
-    /// Persistence netmask (clients in one mask share a real server).
+    /// Persistence netmask (clients in one mask share a real server): an IPv4 netmask, or
+    /// for an IPv6 service the netmask of a prefix (`ffff:ffff:ffff:ffff::`; keepalived
+    /// writes the prefix length, `64`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence_granularity: Option<IpAddr>,
     /// Minimum total weight of live real servers for the service to count as up.
@@ -788,7 +837,9 @@ pub struct VirtualServer {
     /// Default check period, milliseconds.
     #[serde(default = "default_delay_loop")]
     pub delay_loop_ms: u64,
-    /// Only install the service while a VRRP instance holding its address is master.
+    /// keepalived `ha_suspend`: the real servers' check results do not change the pool
+    /// while no VRRP instance carrying the virtual address (as a VIP) is master; the last
+    /// result of each applies when one becomes master. Not for fwmark services.
     #[serde(default, skip_serializing_if = "is_false")]
     pub ha_suspend: bool,
     /// Real servers start as down until their first check succeeds.
@@ -818,6 +869,394 @@ pub struct VirtualServer {
     /// Mail its quorum changes through `global.smtp` (keepalived `smtp_alert`); unset: `global.smtp.alert_checker`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_alert: Option<bool>,
+    /// The default of the real servers' `inhibit_on_failure` (keepalived's virtual-server
+    /// level `inhibit_on_failure`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub inhibit_on_failure: bool,
+    /// Scheduler flags (keepalived's `sh-port`, `sh-fallback`, `mh-port`, `mh-fallback`,
+    /// `flag-1`, `flag-2`, `flag-3` keywords); `sh-*` only with `sh`, `mh-*` only with `mh`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sched_flags: Vec<SchedFlag>,
+    /// One-packet scheduling: each UDP datagram is scheduled on its own (keepalived `ops`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ops: bool,
+    /// A [`VirtualServerGroup`] by name, instead of `address`/`port`/`fwmark`: one IPVS
+    /// service per address (and fwmark) of the group, all with these real servers
+    /// (keepalived `virtual_server group NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// IPVS persistence engine (keepalived `persistence_engine`; the kernel has `sip`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence_engine: Option<String>,
+    /// Tunnel encapsulation with `method = "tun"` (keepalived `lvs_method TUN type ...`);
+    /// also the default of its real servers that set no method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelOptions>,
+}
+
+/// Tunnel encapsulation of a tunnelled (`tun`) server: keepalived's `lvs_method TUN [type
+/// {ipip|gue port N|gre} [nocsum|csum|remcsum]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TunnelOptions {
+    /// The encapsulation (default IP in IP).
+    #[serde(default, rename = "type")]
+    pub kind: TunnelKind,
+    /// The UDP port of a GUE tunnel (needed by GUE, refused by the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The encapsulation checksum (GUE or GRE; `remcsum` GUE only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<TunnelChecksum>,
+}
+
+/// A tunnel's encapsulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelKind {
+    /// IP in IP.
+    #[default]
+    Ipip,
+    /// Generic UDP encapsulation.
+    Gue,
+    /// GRE.
+    Gre,
+}
+
+/// A tunnel's checksum option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelChecksum {
+    /// No checksum (the default).
+    Nocsum,
+    /// Checksum the encapsulation.
+    Csum,
+    /// Remote checksum offload (GUE).
+    Remcsum,
+}
+
+impl TunnelOptions {
+    /// Parses keepalived's words after `TUN` (`type gue port 6080 csum`).
+    pub fn from_words(words: &[&str]) -> Result<TunnelOptions, String> {
+        let mut t = TunnelOptions::default();
+        let mut i = 0;
+        while i < words.len() {
+            match words[i] {
+                "type" => {
+                    t.kind = match words.get(i + 1) {
+                        Some(&"ipip") => TunnelKind::Ipip,
+                        Some(&"gue") => TunnelKind::Gue,
+                        Some(&"gre") => TunnelKind::Gre,
+                        other => return Err(format!("tunnel type {other:?}: ipip, gue or gre")),
+                    };
+                    i += 2;
+                }
+                "port" => {
+                    t.port = Some(
+                        words
+                            .get(i + 1)
+                            .and_then(|p| p.parse::<u16>().ok())
+                            .filter(|p| *p > 0)
+                            .ok_or_else(|| "port needs a number 1..=65535".to_owned())?,
+                    );
+                    i += 2;
+                }
+                "nocsum" | "csum" | "remcsum" => {
+                    t.checksum = Some(match words[i] {
+                        "csum" => TunnelChecksum::Csum,
+                        "remcsum" => TunnelChecksum::Remcsum,
+                        _ => TunnelChecksum::Nocsum,
+                    });
+                    i += 1;
+                }
+                other => return Err(format!("unknown tunnel option {other:?}")),
+            }
+        }
+        t.check()?;
+        Ok(t)
+    }
+
+    /// keepalived's rules: GUE needs a port and only GUE takes one; IPIP takes no checksum,
+    /// GRE no remote checksum.
+    pub fn check(&self) -> Result<(), String> {
+        if (self.kind == TunnelKind::Gue) != self.port.is_some() {
+            return Err("a gue tunnel needs a port, and only a gue tunnel takes one".into());
+        }
+        match (self.kind, self.checksum) {
+            (TunnelKind::Ipip, Some(TunnelChecksum::Csum | TunnelChecksum::Remcsum)) => {
+                Err("an ipip tunnel takes no checksum option".into())
+            }
+            (TunnelKind::Gre, Some(TunnelChecksum::Remcsum)) => {
+                Err("a gre tunnel takes no remote checksum".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An IPVS scheduler flag (`IP_VS_SVC_F_SCHED1..3`) as keepalived names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchedFlag {
+    /// `sh`: hash the source port too (flag 2).
+    ShPort,
+    /// `sh`: skip an overloaded or weight-0 server (flag 1).
+    ShFallback,
+    /// `mh`: hash the source port too (flag 2).
+    MhPort,
+    /// `mh`: skip an overloaded or weight-0 server (flag 1).
+    MhFallback,
+    /// `IP_VS_SVC_F_SCHED1`.
+    #[serde(rename = "flag-1")]
+    Flag1,
+    /// `IP_VS_SVC_F_SCHED2`.
+    #[serde(rename = "flag-2")]
+    Flag2,
+    /// `IP_VS_SVC_F_SCHED3`.
+    #[serde(rename = "flag-3")]
+    Flag3,
+}
+
+impl SchedFlag {
+    /// The keepalived keyword.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Self::ShPort => "sh-port",
+            Self::ShFallback => "sh-fallback",
+            Self::MhPort => "mh-port",
+            Self::MhFallback => "mh-fallback",
+            Self::Flag1 => "flag-1",
+            Self::Flag2 => "flag-2",
+            Self::Flag3 => "flag-3",
+        }
+    }
+
+    /// The flag of a keepalived keyword.
+    pub fn from_keyword(k: &str) -> Option<SchedFlag> {
+        [
+            Self::ShPort,
+            Self::ShFallback,
+            Self::MhPort,
+            Self::MhFallback,
+            Self::Flag1,
+            Self::Flag2,
+            Self::Flag3,
+        ]
+        .into_iter()
+        .find(|f| f.keyword() == k)
+    }
+
+    /// The scheduler it belongs to (`sh`, `mh`), or `None` for the generic flags.
+    pub fn scheduler(self) -> Option<&'static str> {
+        match self {
+            Self::ShPort | Self::ShFallback => Some("sh"),
+            Self::MhPort | Self::MhFallback => Some("mh"),
+            _ => None,
+        }
+    }
+
+    /// Its `IP_VS_SVC_F_SCHED` number, 1..=3.
+    pub fn number(self) -> u8 {
+        match self {
+            Self::ShFallback | Self::MhFallback | Self::Flag1 => 1,
+            Self::ShPort | Self::MhPort | Self::Flag2 => 2,
+            Self::Flag3 => 3,
+        }
+    }
+}
+
+/// A group of virtual addresses (and fwmarks) that share one set of real servers (keepalived
+/// `virtual_server_group NAME { ... }`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualServerGroup {
+    /// Unique name, used by a virtual server's `group`.
+    pub name: String,
+    /// The entries, in keepalived's syntax.
+    pub entries: Vec<GroupEntry>,
+}
+
+/// The most addresses one range of a [`GroupEntry`] may span (a last octet's worth).
+pub const GROUP_RANGE_MAX: u32 = 256;
+
+/// One entry of a [`VirtualServerGroup`], written as keepalived does: `IP [PORT]`,
+/// `IP-LAST [PORT]` (a range whose last IPv4 octet or IPv6 group runs to `LAST`),
+/// `IP/PREFIX [PORT]` (every address of the prefix), or `fwmark N [inet|inet6]`. A missing
+/// port is 0 (all ports, for a persistent service).
+///
+/// Serialized as that string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum GroupEntry {
+    /// Addresses `first..=last` with a port.
+    Range {
+        /// The first address.
+        first: IpAddr,
+        /// The last address (equal to `first` for one address).
+        last: IpAddr,
+        /// The port.
+        port: u16,
+        /// The prefix length when written as `IP/PREFIX` (otherwise `IP` or `IP-LAST`).
+        prefix: Option<u8>,
+    },
+    /// A firewall mark.
+    Fwmark {
+        /// The mark.
+        mark: u32,
+        /// Its family, when given.
+        family: Option<Family>,
+    },
+}
+
+impl GroupEntry {
+    /// Every address of a range entry, in order (empty for a fwmark).
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        match *self {
+            GroupEntry::Fwmark { .. } => Vec::new(),
+            GroupEntry::Range { first, last, .. } => match (first, last) {
+                (IpAddr::V4(a), IpAddr::V4(b)) => (u32::from(a)..=u32::from(b))
+                    .map(|x| IpAddr::V4(x.into()))
+                    .collect(),
+                (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a)..=u128::from(b))
+                    .map(|x| IpAddr::V6(x.into()))
+                    .collect(),
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+impl FromStr for GroupEntry {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        match words.as_slice() {
+            ["fwmark", m, rest @ ..] => {
+                let mark = m
+                    .parse::<u32>()
+                    .map_err(|_| format!("fwmark {m:?} is not a number"))?;
+                let family = match rest {
+                    [] => None,
+                    ["inet"] => Some(Family::Inet),
+                    ["inet6"] => Some(Family::Inet6),
+                    _ => return Err(format!("after fwmark {m}: expected inet or inet6")),
+                };
+                Ok(GroupEntry::Fwmark { mark, family })
+            }
+            [addr, rest @ ..] if rest.len() <= 1 => {
+                let port = match rest.first() {
+                    None => 0,
+                    Some(p) => p
+                        .parse::<u16>()
+                        .map_err(|_| format!("port {p:?} is not 0..=65535"))?,
+                };
+                let (first, last, prefix) = group_range(addr)?;
+                Ok(GroupEntry::Range {
+                    first,
+                    last,
+                    port,
+                    prefix,
+                })
+            }
+            _ => Err("expected IP[-LAST|/PREFIX] [PORT] or fwmark N [inet|inet6]".into()),
+        }
+    }
+}
+
+/// `IP`, `IP-LAST` or `IP/PREFIX` to (first, last, prefix).
+fn group_range(text: &str) -> Result<(IpAddr, IpAddr, Option<u8>), String> {
+    let bad_ip = |a: &str| format!("{a:?} is not an IP address");
+    if let Some((a, p)) = text.split_once('/') {
+        let first: IpAddr = a.parse().map_err(|_| bad_ip(a))?;
+        let bits: u32 = if first.is_ipv4() { 32 } else { 128 };
+        let prefix = p
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p >= 1 && u32::from(*p) <= bits)
+            .ok_or_else(|| format!("prefix {p:?} is not 1..={bits}"))?;
+        let host_bits = bits - u32::from(prefix);
+        if host_bits > GROUP_RANGE_MAX.ilog2() {
+            return Err(format!(
+                "/{prefix} spans more than {GROUP_RANGE_MAX} addresses (one IPVS service each)"
+            ));
+        }
+        let span = (1u128 << host_bits) - 1;
+        let last = match first {
+            IpAddr::V4(v) if u128::from(u32::from(v)) & span == 0 => {
+                IpAddr::V4((u32::from(v) | span as u32).into())
+            }
+            IpAddr::V6(v) if u128::from(v) & span == 0 => IpAddr::V6((u128::from(v) | span).into()),
+            _ => return Err(format!("{text}: host bits set below the prefix")),
+        };
+        return Ok((first, last, Some(prefix)));
+    }
+    let Some((a, end)) = text.split_once('-') else {
+        let ip: IpAddr = text.parse().map_err(|_| bad_ip(text))?;
+        return Ok((ip, ip, None));
+    };
+    let first: IpAddr = a.parse().map_err(|_| bad_ip(a))?;
+    let last = match first {
+        IpAddr::V4(v) => {
+            let n = end
+                .parse::<u8>()
+                .map_err(|_| format!("range end {end:?} is not a last octet 0..=255"))?;
+            let o = v.octets();
+            IpAddr::V4([o[0], o[1], o[2], n].into())
+        }
+        IpAddr::V6(v) => {
+            let n = u16::from_str_radix(end, 16)
+                .map_err(|_| format!("range end {end:?} is not a last IPv6 group (hex)"))?;
+            let mut g = v.segments();
+            g[7] = n;
+            IpAddr::V6(g.into())
+        }
+    };
+    if last < first {
+        return Err(format!("range {text}: the end is below the start"));
+    }
+    Ok((first, last, None))
+}
+
+impl TryFrom<String> for GroupEntry {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<GroupEntry> for String {
+    fn from(e: GroupEntry) -> String {
+        e.to_string()
+    }
+}
+
+impl fmt::Display for GroupEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupEntry::Fwmark { mark, family } => {
+                write!(f, "fwmark {mark}")?;
+                match family {
+                    Some(Family::Inet) => f.write_str(" inet"),
+                    Some(Family::Inet6) => f.write_str(" inet6"),
+                    None => Ok(()),
+                }
+            }
+            GroupEntry::Range {
+                first,
+                last,
+                port,
+                prefix,
+            } => {
+                match (prefix, last) {
+                    (Some(p), _) => write!(f, "{first}/{p}")?,
+                    (None, l) if l == first => write!(f, "{first}")?,
+                    (None, IpAddr::V4(l)) => write!(f, "{first}-{}", l.octets()[3])?,
+                    (None, IpAddr::V6(l)) => write!(f, "{first}-{:x}", l.segments()[7])?,
+                }
+                write!(f, " {port}")
+            }
+        }
+    }
 }
 
 fn default_scheduler() -> String {
@@ -836,6 +1275,15 @@ pub struct SorryServer {
     /// Port (default: the service port).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// Keep it in IPVS with weight 0 while not in use (keepalived `sorry_server_inhibit`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub inhibit: bool,
+    /// Its forwarding method (keepalived `sorry_server_lvs_method`; default the service's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+    /// Its tunnel encapsulation, with `method = "tun"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelOptions>,
 }
 
 /// A real server behind a virtual service.
@@ -850,9 +1298,10 @@ pub struct RealServer {
     /// IPVS weight, 0..=65535.
     #[serde(default = "one_u32")]
     pub weight: u32,
-    /// On failure set weight 0 instead of removing the server (keeps persistent sessions).
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub inhibit_on_failure: bool,
+    /// On failure set weight 0 instead of removing the server (keeps persistent sessions);
+    /// unset: the virtual server's `inhibit_on_failure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inhibit_on_failure: Option<bool>,
     /// Run when the server comes up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_up: Option<String>,
@@ -883,6 +1332,25 @@ pub struct RealServer {
     /// Mail its up/down changes through `global.smtp` (keepalived `smtp_alert`); unset: `global.smtp.alert_checker`, else on (keepalived's default for real servers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_alert: Option<bool>,
+    /// Its forwarding method (keepalived real-server `lvs_method`; default the service's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+    /// IPVS upper connection threshold: no new connections above it (keepalived
+    /// `uthreshold`; 0 or unset: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper_threshold: Option<u32>,
+    /// IPVS lower connection threshold: new connections again below it (keepalived
+    /// `lthreshold`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_threshold: Option<u32>,
+    /// Starts down until its first check succeeds (keepalived's real-server `alpha`);
+    /// unset: the virtual server's `alpha`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<bool>,
+    /// Its tunnel encapsulation, with `method = "tun"` (default: the virtual server's when
+    /// it sets no method).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelOptions>,
 }
 
 fn one_u32() -> u32 {

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 
-use super::model::{CheckKind, Config, Instance, VirtualServer};
+use super::model::{CheckKind, Config, GroupEntry, Instance, VirtualServer};
 
 /// IPVS schedulers known to the Linux kernel (`net/netfilter/ipvs/ip_vs_*.c`).
 pub const KNOWN_SCHEDULERS: &[&str] = &[
@@ -33,6 +33,8 @@ pub enum Item {
     ResourceGroup(String),
     /// A virtual server, by name.
     VirtualServer(String),
+    /// A virtual server group, by name.
+    VirtualServerGroup(String),
 }
 
 impl fmt::Display for Item {
@@ -46,6 +48,7 @@ impl fmt::Display for Item {
             Self::SyncGroup(n) => write!(f, "sync group {n:?}"),
             Self::ResourceGroup(n) => write!(f, "resource group {n:?}"),
             Self::VirtualServer(n) => write!(f, "virtual server {n:?}"),
+            Self::VirtualServerGroup(n) => write!(f, "virtual server group {n:?}"),
         }
     }
 }
@@ -450,6 +453,7 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
             }
         }
     }
+    validate_groups(&mut errs, cfg);
     if let Some(p) = cfg.global.realtime_priority
         && !(1..=99).contains(&p)
     {
@@ -487,6 +491,55 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
     }
     validate_tracking(&mut errs, cfg);
     errs
+}
+
+/// Virtual server groups: unique names, at least one entry, no IPv4 and IPv6 mix (a fwmark
+/// without family takes the group's), each used group defined; the global LVS settings.
+fn validate_groups(errs: &mut Vec<ValidationError>, cfg: &Config) {
+    let mut names = HashSet::new();
+    for g in &cfg.virtual_server_groups {
+        let bad = |reason: String| ValidationError::BadVirtualServer {
+            item: Item::VirtualServerGroup(g.name.clone()),
+            reason,
+        };
+        if !names.insert(g.name.as_str()) {
+            errs.push(bad("defined twice".into()));
+        }
+        if g.entries.is_empty() {
+            errs.push(bad("has no entries".into()));
+        }
+        let mut v4 = false;
+        let mut v6 = false;
+        for e in &g.entries {
+            match e {
+                GroupEntry::Range { first, .. } => {
+                    v4 |= first.is_ipv4();
+                    v6 |= first.is_ipv6();
+                }
+                GroupEntry::Fwmark { mark: 0, .. } => errs.push(bad("fwmark must be > 0".into())),
+                GroupEntry::Fwmark { family, .. } => {
+                    v4 |= *family == Some(super::model::Family::Inet);
+                    v6 |= *family == Some(super::model::Family::Inet6);
+                }
+            }
+        }
+        if v4 && v6 {
+            errs.push(bad(
+                "mixes IPv4 and IPv6 (its services share one set of real servers)".into(),
+            ));
+        }
+    }
+    for vs in &cfg.virtual_servers {
+        if let Some(g) = &vs.group
+            && !names.contains(g.as_str())
+        {
+            errs.push(ValidationError::UnknownReference {
+                item: Item::VirtualServer(vs.name.clone()),
+                kind: "virtual server group",
+                name: g.clone(),
+            });
+        }
+    }
 }
 
 fn validate_instance(errs: &mut Vec<ValidationError>, inst: &Instance, scripts: &HashSet<&str>) {
@@ -615,7 +668,40 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
         }
         (None, None, Some(0)) => errs.push(bad("fwmark must be > 0")),
         (None, None, Some(_)) => {}
-        _ => errs.push(bad("give either address and port, or fwmark")),
+        (None, None, None) if vs.group.is_some() => {}
+        _ => errs.push(bad("give either address and port, fwmark, or group")),
+    }
+    if vs.group.is_some() && (vs.address.is_some() || vs.fwmark.is_some()) {
+        errs.push(bad("group replaces address, port and fwmark"));
+    }
+    let tunnels = std::iter::once((vs.tunnel, Some(vs.method), "virtual server".to_owned()))
+        .chain(
+            vs.sorry_server
+                .iter()
+                .map(|x| (x.tunnel, x.method, "sorry server".to_owned())),
+        )
+        .chain(
+            vs.real_servers
+                .iter()
+                .map(|r| (r.tunnel, r.method, format!("real server {}", r.address))),
+        );
+    for (t, method, who) in tunnels {
+        let Some(t) = t else { continue };
+        if method.is_some_and(|m| m != super::model::Method::Tun) {
+            errs.push(bad(&format!("{who}: tunnel options need method tun")));
+        } else if let Err(why) = t.check() {
+            errs.push(bad(&format!("{who}: {why}")));
+        }
+    }
+    for f in &vs.sched_flags {
+        if let Some(sch) = f.scheduler()
+            && sch != vs.scheduler
+        {
+            errs.push(bad(&format!(
+                "scheduler flag {} is only for the {sch} scheduler",
+                f.keyword()
+            )));
+        }
     }
     if !KNOWN_SCHEDULERS.contains(&vs.scheduler.as_str()) {
         errs.push(ValidationError::UnknownScheduler {
@@ -638,7 +724,7 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
         .or(vs.family.map(|f| f == super::model::Family::Inet));
     if let (Some(s), Some(v4)) = (&vs.sorry_server, family_v4)
         && s.address.is_ipv4() != v4
-        && vs.method != super::model::Method::Tun
+        && s.method.unwrap_or(vs.method) != super::model::Method::Tun
     {
         errs.push(bad("sorry server address family differs from the service"));
     }
@@ -652,24 +738,31 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
             real_server: name.clone(),
             reason,
         };
+        if let (Some(l), Some(u)) = (rs.lower_threshold, rs.upper_threshold)
+            && u != 0
+            && l > u
+        {
+            errs.push(bad_rs(format!("lthreshold {l} is above uthreshold {u}")));
+        }
         if rs.weight > 65_535 {
             errs.push(bad_rs(format!("weight {} is outside 0..=65535", rs.weight)));
         }
+        let method = rs.method.unwrap_or(vs.method);
         if let Some(v4) = family_v4
             && rs.address.is_ipv4() != v4
-            && vs.method != super::model::Method::Tun
+            && method != super::model::Method::Tun
         {
             errs.push(bad_rs(
                 "address family differs from the service (only TUN may mix)".into(),
             ));
         }
-        if vs.fwmark.is_some() && rs.port.is_some() && vs.method == super::model::Method::Dr {
+        if vs.fwmark.is_some() && rs.port.is_some() && method == super::model::Method::Dr {
             // DR cannot change the port; harmless but misleading.
             errs.push(bad_rs(
                 "a port on a real server of a DR fwmark service is never used".into(),
             ));
         }
-        if vs.method == super::model::Method::Dr
+        if method == super::model::Method::Dr
             && let (Some(vp), Some(rp)) = (vs.port, rs.port)
             && vp != rp
         {

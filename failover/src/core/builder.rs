@@ -196,21 +196,42 @@ impl DirectorBuilder {
         &mut self,
         cfg: VirtualServerConfig,
     ) -> Result<VirtualServerId, DirectorConfigError> {
-        let everything = ha_ipvs::model::VirtualService {
-            service: cfg.service.clone(),
-            destinations: cfg
-                .real_servers
+        for key in cfg.keys() {
+            let mut service = cfg.service.clone();
+            service.key = key;
+            let everything = ha_ipvs::model::VirtualService {
+                service,
+                destinations: cfg
+                    .real_servers
+                    .iter()
+                    .map(|r| r.destination.clone())
+                    .chain(cfg.sorry_server.clone())
+                    .collect(),
+            };
+            everything
+                .validate()
+                .map_err(|source| DirectorConfigError::VirtualServer {
+                    name: cfg.name.clone(),
+                    source,
+                })?;
+        }
+        for (what, argv) in [
+            ("quorum_up", &cfg.quorum_up),
+            ("quorum_down", &cfg.quorum_down),
+        ]
+        .into_iter()
+        .chain(
+            cfg.real_servers
                 .iter()
-                .map(|r| r.destination.clone())
-                .chain(cfg.sorry_server.clone())
-                .collect(),
-        };
-        everything
-            .validate()
-            .map_err(|source| DirectorConfigError::VirtualServer {
-                name: cfg.name.clone(),
-                source,
-            })?;
+                .flat_map(|r| [("notify_up", &r.notify_up), ("notify_down", &r.notify_down)]),
+        ) {
+            if matches!(argv, Some(a) if a.is_empty()) {
+                return Err(DirectorConfigError::EmptyCommand {
+                    owner: format!("virtual server {}", cfg.name),
+                    what: what.to_owned(),
+                });
+            }
+        }
         if let Some(t) = cfg.tracker
             && !matches!(
                 self.trackers.get(t.0 as usize).map(|t| &t.kind),
@@ -233,6 +254,16 @@ impl DirectorBuilder {
     /// already be queued.
     pub fn build(self, now: Instant) -> Result<Director, DirectorConfigError> {
         let mut trackers: Vec<Tracker> = self.trackers.into_iter().map(Tracker::new).collect();
+        for cfg in &self.pools {
+            for i in cfg.gate.iter().flat_map(|g| &g.instances) {
+                if i.0 as usize >= self.instances.len() {
+                    return Err(DirectorConfigError::GateInstance {
+                        name: cfg.name.clone(),
+                        instance: *i,
+                    });
+                }
+            }
+        }
         let pools: Vec<Pool> = self.pools.into_iter().map(Pool::new).collect();
         // A pool tracker starts with its pool's quorum.
         for p in &pools {
@@ -302,6 +333,27 @@ impl DirectorBuilder {
         };
         for p in 0..d.pools.len() {
             d.emit_pool(p);
+            // keepalived `rs_init_notifies`: the real servers that start alive run their
+            // notify_up (its `init_service_rs`, before the quorum's state).
+            if d.pools[p].cfg.init_notifies {
+                let pool = &d.pools[p];
+                let ups: Vec<Vec<String>> = pool
+                    .cfg
+                    .real_servers
+                    .iter()
+                    .zip(&pool.alive)
+                    .filter(|(_, a)| **a)
+                    .filter_map(|(r, _)| r.notify_up.clone())
+                    .collect();
+                for argv in ups {
+                    d.actions.push_back(super::DirectorAction::Notify { argv });
+                }
+            }
+            // keepalived starts a pool without quorum and with a sorry server with its
+            // quorum_down script ("Starting with quorum down").
+            if !d.pools[p].quorum_up && d.pools[p].cfg.sorry_server.is_some() {
+                d.quorum_script(p, false);
+            }
         }
         d.pump(now);
         Ok(d)

@@ -255,6 +255,16 @@ pub enum DirectorConfigError {
         /// The tracker.
         tracker: TrackerId,
     },
+    /// A virtual server's mastership gate names an instance that does not exist.
+    #[error(
+        "virtual server {name:?}: its mastership gate names instance {instance:?}, which does not exist"
+    )]
+    GateInstance {
+        /// The virtual server.
+        name: String,
+        /// The instance.
+        instance: InstanceId,
+    },
     /// A notify script or step command with an empty argv.
     #[error("{owner:?}: {what} has an empty command")]
     EmptyCommand {

@@ -110,7 +110,7 @@ pub use output::{
     Cause, DirectorAction, DirectorEvent, FenceAttempt, NotifyState, StepOp, StepToken,
 };
 pub use packet::{MAX_ADVERT_LEN, PacketMeta, Transmit};
-pub use pool::{RealServer, VirtualServerConfig, VirtualServerId};
+pub use pool::{GateEffect, MastershipGate, RealServer, VirtualServerConfig, VirtualServerId};
 pub use reload::{ReconfigureError, Reconfigured};
 pub use track::{
     Contribution, ParamMatch, ProcessSpec, TrackRef, TrackResult, TrackStatus, TrackerConfig,
@@ -287,6 +287,9 @@ impl Director {
     /// `notify_stop` scripts run; started steps are stopped in reverse: keep feeding
     /// [`Director::handle_step_result`] until [`Director::is_idle`]).
     pub fn shutdown(&mut self, now: Instant) {
+        if !self.stopped {
+            self.omega_scripts();
+        }
         self.stopped = true;
         for inst in &mut self.insts {
             inst.router.shutdown(now);
@@ -408,7 +411,7 @@ impl Director {
     /// The IPVS desired state of every virtual server (for a full reconcile against the
     /// kernel, e.g. at start or after an error).
     pub fn desired_ipvs(&self) -> Vec<ha_ipvs::model::VirtualService> {
-        self.pools.iter().map(Pool::desired).collect()
+        self.pools.iter().flat_map(Pool::desired_all).collect()
     }
 
     /// A virtual server's configuration and whether each of its real servers is alive (in
@@ -424,7 +427,34 @@ impl Director {
         self.pools.len()
     }
 
-    /// The IPVS desired state of one virtual server.
+    /// The IPVS desired state of each service of one virtual server (more than one for a
+    /// virtual server group); empty for an unknown server.
+    pub fn desired_services_of(
+        &self,
+        server: VirtualServerId,
+    ) -> Vec<ha_ipvs::model::VirtualService> {
+        self.pools
+            .get(server.0 as usize)
+            .map(Pool::desired_all)
+            .unwrap_or_default()
+    }
+
+    /// The IPVS services of a virtual server that are in the desired state now (none while
+    /// an install gate is closed): what a stop deletes.
+    pub fn installed_services(&self, server: VirtualServerId) -> Vec<ha_ipvs::model::ServiceKey> {
+        self.pools
+            .get(server.0 as usize)
+            .and_then(|p| p.applied.as_ref())
+            .map(|a| a.iter().map(|v| v.service.key).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether a virtual server's [`MastershipGate`] is open (true without a gate).
+    pub fn pool_open(&self, server: VirtualServerId) -> Option<bool> {
+        self.pools.get(server.0 as usize).map(|p| p.open)
+    }
+
+    /// The IPVS desired state of one virtual server's first service.
     pub fn desired_ipvs_of(
         &self,
         server: VirtualServerId,
@@ -511,6 +541,7 @@ impl Director {
             }
             if !self.apply_faults(now) {
                 self.update_groups();
+                self.update_gates(now);
                 return;
             }
         }

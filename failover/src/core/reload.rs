@@ -195,6 +195,9 @@ impl Director {
                     }
                     p.quorum_up = old.quorum_up;
                     let _ = p.update_quorum();
+                    // The gate keeps its state (no delete and re-add of an installed
+                    // service); the pump below re-evaluates it against the new instances.
+                    p.open = old.open || p.cfg.gate.is_none();
                     if p.cfg != old.cfg {
                         report.virtual_servers_changed += 1;
                     }
@@ -209,7 +212,8 @@ impl Director {
         }
         report.removed_services = old_pools
             .into_iter()
-            .map(|p: Pool| p.cfg.service.key)
+            .flat_map(|p: Pool| p.applied.unwrap_or_default())
+            .map(|v| v.service.key)
             .collect();
         self.pools = pools;
         for p in 0..self.pools.len() {

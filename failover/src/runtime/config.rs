@@ -131,6 +131,14 @@ pub struct IpvsOptions {
     pub remove_on_stop: bool,
     /// The connection sync daemon, following an instance's role.
     pub sync_daemon: Option<SyncDaemonOptions>,
+    /// Empty the whole IPVS table before programming anything (keepalived `lvs_flush`).
+    pub flush_on_start: bool,
+    /// Empty the whole IPVS table on stop instead of deleting this node's services one by one
+    /// (keepalived `lvs_flush_on_stop` without `VS`).
+    pub flush_on_stop: bool,
+    /// Set the kernel's connection timeouts at start (keepalived `lvs_timeouts`; a 0 leaves
+    /// that one unchanged).
+    pub timeouts: Option<ha_ipvs::model::Timeouts>,
 }
 
 /// keepalived `lvs_sync_daemon INTERFACE INSTANCE [id N] ...`: the IPVS connection sync

@@ -613,8 +613,7 @@ impl Node {
         // sync daemon's kernel threads is the slowest part of a stop. Later pool changes are
         // only logged.
         let keys: Vec<_> = (0..self.d.pool_count())
-            .filter_map(|p| self.d.pool(VirtualServerId(p as u32)))
-            .map(|(c, _)| c.service.key)
+            .flat_map(|p| self.d.installed_services(VirtualServerId(p as u32)))
             .collect();
         self.send_ipvs(IpvsWork::Stop(keys));
         self.tasks.ipvs = None;
@@ -799,13 +798,12 @@ impl Node {
             } => self.run_step(instance, op, step.kind, token),
             DirectorAction::Ipvs { server, ops } => match &self.tasks.ipvs {
                 Some(_) => {
-                    if let Some(desired) = self.d.desired_ipvs_of(server) {
-                        self.send_ipvs(IpvsWork::Apply {
-                            server,
-                            ops,
-                            desired,
-                        });
-                    }
+                    let desired = self.d.desired_services_of(server);
+                    self.send_ipvs(IpvsWork::Apply {
+                        server,
+                        ops,
+                        desired,
+                    });
                 }
                 None if self.stop_deadline.is_some() => tracing::debug!(
                     server = server.0,
@@ -1183,10 +1181,15 @@ impl Node {
                     .collect();
                 Some(PoolStatus {
                     name: c.name.clone(),
-                    service: c.service.key.to_string(),
+                    service: c
+                        .keys()
+                        .map(|k| k.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     quorum_up: self.d.pool_quorum(server).unwrap_or(false),
                     members,
-                    sorry_active: c.sorry_server.is_some() && !alive.iter().any(|a| *a),
+                    sorry_active: c.sorry_server.is_some()
+                        && !self.d.pool_quorum(server).unwrap_or(false),
                 })
             })
             .collect();

@@ -27,11 +27,11 @@ use crate::core::VirtualServerId;
 #[derive(Debug)]
 pub(super) enum IpvsWork {
     /// A virtual server's desired state changed: `ops` take the previous desired state to
-    /// `desired`.
+    /// `desired` (one entry per service: several for a virtual server group).
     Apply {
         server: VirtualServerId,
         ops: Vec<Op>,
-        desired: VirtualService,
+        desired: Vec<VirtualService>,
     },
     /// The sync daemon's role (the instance it follows changed state).
     Daemon(DaemonRole),
@@ -58,7 +58,8 @@ pub(super) async fn ipvs_task(
     let mut synced: BTreeMap<VirtualServerId, bool> = BTreeMap::new();
     // The latest desired state of servers that need a retry.
     // In server order: retries run in a deterministic order.
-    let mut retry: BTreeMap<VirtualServerId, VirtualService> = BTreeMap::new();
+    let mut retry: BTreeMap<VirtualServerId, Vec<VirtualService>> = BTreeMap::new();
+    start(&mut client, &opts, &shared).await;
     let mut retry_tick = tokio::time::interval(Duration::from_secs(5));
     retry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut role: Option<DaemonRole> = None;
@@ -67,7 +68,7 @@ pub(super) async fn ipvs_task(
             w = rx.recv() => w,
             _ = retry_tick.tick(), if !retry.is_empty() => {
                 for (server, desired) in std::mem::take(&mut retry) {
-                    let ok = resync(&mut client, &desired, &shared).await;
+                    let ok = resync_all(&mut client, &desired, &shared).await;
                     synced.insert(server, ok);
                     if !ok {
                         retry.insert(server, desired);
@@ -83,10 +84,11 @@ pub(super) async fn ipvs_task(
                 ops,
                 desired,
             } => {
-                let ok = if synced.get(&server).copied().unwrap_or(false) {
+                // No desired service (an install gate closed): the deletions as they are.
+                let ok = if desired.is_empty() || synced.get(&server).copied().unwrap_or(false) {
                     apply(&mut client, &ops, &shared).await
                 } else {
-                    resync(&mut client, &desired, &shared).await
+                    resync_all(&mut client, &desired, &shared).await
                 };
                 synced.insert(server, ok);
                 if ok {
@@ -110,7 +112,10 @@ pub(super) async fn ipvs_task(
                 // stopping a sync daemon waits for its kernel threads to end (seconds on a
                 // slow machine).
                 let t = Instant::now();
-                if opts.remove_on_stop {
+                if opts.flush_on_stop {
+                    flush(&mut client, &shared, "stopping").await;
+                    tracing::info!(took = ?t.elapsed(), "stopping: IPVS table flushed");
+                } else if opts.remove_on_stop {
                     let ops: Vec<Op> = keys.into_iter().map(Op::DelService).collect();
                     apply(&mut client, &ops, &shared).await;
                     tracing::info!(took = ?t.elapsed(), "stopping: IPVS services removed");
@@ -128,6 +133,54 @@ pub(super) async fn ipvs_task(
             }
         }
     }
+}
+
+/// Before any service is programmed: keepalived's `lvs_flush` (empty the whole IPVS table)
+/// and `lvs_timeouts`. A failure is logged and counted; the services are programmed anyway.
+async fn start(client: &mut Client, opts: &IpvsOptions, shared: &IpvsShared) {
+    if opts.flush_on_start {
+        flush(client, shared, "starting").await;
+    }
+    if let Some(t) = &opts.timeouts {
+        match client.set_timeouts(t).await {
+            Ok(()) => tracing::info!(
+                tcp = t.tcp,
+                tcp_fin = t.tcp_fin,
+                udp = t.udp,
+                "IPVS timeouts set (0: unchanged)"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "setting the IPVS timeouts");
+                shared.send_modify(|s| {
+                    s.ops_failed += 1;
+                    s.last_error = Some(format!("setting the IPVS timeouts: {e}"));
+                });
+            }
+        }
+    }
+}
+
+/// Empties the kernel's whole IPVS table (keepalived `lvs_flush`, `lvs_flush_on_stop`).
+async fn flush(client: &mut Client, shared: &IpvsShared, when: &str) {
+    match client.flush().await {
+        Ok(()) => tracing::info!(when, "IPVS table flushed"),
+        Err(e) => {
+            tracing::error!(when, error = %e, "flushing the IPVS table");
+            shared.send_modify(|s| {
+                s.ops_failed += 1;
+                s.last_error = Some(format!("flushing the IPVS table: {e}"));
+            });
+        }
+    }
+}
+
+/// Resyncs each service of a virtual server; true if all are in the desired state.
+async fn resync_all(client: &mut Client, desired: &[VirtualService], shared: &IpvsShared) -> bool {
+    let mut ok = true;
+    for d in desired {
+        ok &= resync(client, d, shared).await;
+    }
+    ok
 }
 
 /// Applies `ops`; counts and logs each outcome; true if all were accepted.

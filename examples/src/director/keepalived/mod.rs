@@ -23,6 +23,9 @@ use super::model::{
     SyncGroup, TrackFile, TrackFileInit, TrackInterface, TrackProcess, TrackScript, TrackScriptRef,
     UrlCheck, Vip, VirtualServer,
 };
+use super::model::{
+    FlushOnStop, GroupEntry, LvsTimeouts, SchedFlag, TunnelOptions, VirtualServerGroup,
+};
 use super::validate::Item;
 use super::{ConfigError, Location, Warning};
 
@@ -72,6 +75,22 @@ pub enum KeepalivedErrorKind {
         keyword: String,
         /// Why, and what to use instead.
         reason: &'static str,
+    },
+    /// Tunnel options of `lvs_method TUN` that keepalived would refuse.
+    #[error("`lvs_method TUN {options}`: {reason}")]
+    BadTunnel {
+        /// The options as written.
+        options: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A `virtual_server_group` entry that does not parse.
+    #[error("virtual_server_group entry {entry:?}: {reason}")]
+    BadGroupEntry {
+        /// The entry as written.
+        entry: String,
+        /// What is wrong.
+        reason: String,
     },
     /// An `include` problem.
     #[error("include {pattern:?}: {reason}")]
@@ -339,10 +358,11 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
                 }
             }
             "SSL" => ssl_block(&mut c, n, &mut cfg),
-            "virtual_server_group" => c.warn(
-                n,
-                "ignored: virtual server groups are not supported (a `virtual_server group` using it is an error)",
-            ),
+            "virtual_server_group" => {
+                if let Some(g) = virtual_server_group(&mut c, n) {
+                    cfg.virtual_server_groups.push(g);
+                }
+            }
             // `vrrp_track_file` is keepalived's deprecated spelling of `track_file`.
             "track_file" | "vrrp_track_file" => {
                 if let Some(f) = track_file(&mut c, n) {
@@ -504,6 +524,15 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
             }
             "vrrp_strict" => c.strict = c.flag(k),
             "vrrp_lower_prio_no_advert" => c.lower_prio_no_advert = c.flag(k),
+            "lvs_timeouts" => cfg.global.lvs_timeouts = lvs_timeouts(c, k),
+            "lvs_flush" => cfg.global.lvs_flush = c.flag(k),
+            "rs_init_notifies" => cfg.global.rs_init_notifies = c.flag(k),
+            // lvs_flush_onstop is keepalived's older spelling.
+            "lvs_flush_on_stop" | "lvs_flush_onstop" => match k.args.as_slice() {
+                [] => cfg.global.lvs_flush_on_stop = Some(FlushOnStop::All),
+                [v] if v == "VS" => cfg.global.lvs_flush_on_stop = Some(FlushOnStop::Vs),
+                other => c.bad(k, &other.join(" "), "nothing or VS"),
+            },
             "vrrp_version" => match c.num::<u8>(k, "2 or 3") {
                 Some(v @ (2 | 3)) => c.default_version = v,
                 Some(v) => c.bad(k, &v.to_string(), "2 or 3"),
@@ -1246,6 +1275,124 @@ fn sync_group(c: &mut Conv, n: &Node) -> Option<SyncGroup> {
     Some(g)
 }
 
+/// `lvs_method DR|NAT|TUN [type {ipip|gue port N|gre} [nocsum|csum|remcsum]]`: the method
+/// and, for TUN, the tunnel options.
+fn lvs_method(c: &mut Conv, k: &Node) -> Option<(Method, Option<TunnelOptions>)> {
+    let m = match c.arg(k)? {
+        "DR" => Method::Dr,
+        "NAT" => Method::Nat,
+        "TUN" => Method::Tun,
+        v => {
+            c.bad(k, v, "DR, NAT or TUN");
+            return None;
+        }
+    };
+    let rest: Vec<&str> = k.args[1..].iter().map(String::as_str).collect();
+    if rest.is_empty() {
+        return Some((m, None));
+    }
+    if m != Method::Tun {
+        c.bad(k, &rest.join(" "), "no options after DR or NAT");
+        return None;
+    }
+    match TunnelOptions::from_words(&rest) {
+        Ok(t) => Some((m, Some(t))),
+        Err(why) => {
+            c.error(
+                k,
+                KeepalivedErrorKind::BadTunnel {
+                    options: rest.join(" "),
+                    reason: why,
+                },
+            );
+            None
+        }
+    }
+}
+
+/// A checker script keyword (`quorum_up`, `quorum_down`, `notify_up`, `notify_down`):
+/// `SCRIPT [USER[:GROUP]]` as keepalived reads it, the script one word or one quoted string.
+/// A user after it is an error: every script runs as the global `script_user`, and running
+/// it as another user would change what it may do (unquoted words after the script are
+/// keepalived's user too, not arguments).
+fn lvs_script(c: &mut Conv, k: &Node) -> Option<String> {
+    let script = c.arg(k)?.to_string();
+    if k.args.len() > 1 {
+        c.unsafe_(
+            k,
+            &format!(
+                "{:?} after the script is keepalived's USER[:GROUP], and a per-script user is not supported (scripts run as global_defs script_user); quote the command with its arguments",
+                k.args[1..].join(" ")
+            ),
+        );
+        return None;
+    }
+    Some(script)
+}
+
+/// `lvs_timeouts [tcp SECS] [tcpfin SECS] [udp SECS]`.
+fn lvs_timeouts(c: &mut Conv, k: &Node) -> Option<LvsTimeouts> {
+    if k.args.is_empty() || k.block.is_some() {
+        c.bad(
+            k,
+            &k.args.join(" "),
+            "tcp SECS, tcpfin SECS and/or udp SECS",
+        );
+        return None;
+    }
+    let mut t = LvsTimeouts::default();
+    for pair in k.args.chunks(2) {
+        let [name, value] = pair else {
+            c.bad(k, &pair.join(" "), "tcp SECS, tcpfin SECS and/or udp SECS");
+            return None;
+        };
+        // keepalived's limit (LVS_MAX_TIMEOUT): 86400 * 31 seconds.
+        let Some(v) = value.parse::<u32>().ok().filter(|v| *v <= 86_400 * 31) else {
+            c.bad(k, value, "seconds 0..=2678400");
+            return None;
+        };
+        match name.as_str() {
+            "tcp" => t.tcp_s = Some(v),
+            "tcpfin" => t.tcp_fin_s = Some(v),
+            "udp" => t.udp_s = Some(v),
+            other => {
+                c.bad(k, other, "tcp, tcpfin or udp");
+                return None;
+            }
+        }
+    }
+    Some(t)
+}
+
+/// `virtual_server_group NAME { IP[-LAST|/PREFIX] [PORT] ... fwmark N [inet|inet6] ... }`.
+fn virtual_server_group(c: &mut Conv, n: &Node) -> Option<VirtualServerGroup> {
+    let name = c.arg_block_name(n)?;
+    let mut entries = Vec::new();
+    for line in c.block(n) {
+        let text = std::iter::once(line.keyword.as_str())
+            .chain(line.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if line.block.is_some() {
+            c.bad(line, &text, "a group entry takes no block");
+            continue;
+        }
+        match text.parse::<GroupEntry>() {
+            Ok(e) => entries.push(e),
+            Err(why) => c.error(
+                line,
+                KeepalivedErrorKind::BadGroupEntry {
+                    entry: text,
+                    reason: why,
+                },
+            ),
+        }
+    }
+    c.locations
+        .insert(Item::VirtualServerGroup(name.clone()), n.location.clone());
+    Some(VirtualServerGroup { name, entries })
+}
+
 fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
     if n.block.is_none() {
         c.error(
@@ -1265,13 +1412,7 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                 return None;
             }
         },
-        [g, _] if g == "group" => {
-            c.unsafe_(
-                n,
-                "virtual_server group is not supported: the services would not exist",
-            );
-            return None;
-        }
+        [g, name] if g == "group" => (format!("group:{name}"), None, None, None),
         [a, p] => {
             let addr = c.parse_ip(n, a)?;
             let Ok(port) = p.parse::<u16>() else {
@@ -1285,6 +1426,8 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
             return None;
         }
     };
+    let mut vs_weight: Option<u32> = None;
+    let mut weighted: Vec<bool> = Vec::new();
     let mut vs = VirtualServer {
         name: name.clone(),
         address,
@@ -1312,6 +1455,16 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
         delay_before_retry_ms: None,
         warmup_ms: None,
         smtp_alert: None,
+        inhibit_on_failure: false,
+        sched_flags: Vec::new(),
+        ops: false,
+        persistence_engine: None,
+        tunnel: None,
+        group: n
+            .args
+            .first()
+            .filter(|g| *g == "group")
+            .and(n.args.get(1).cloned()),
     };
     for k in c.block(n) {
         match k.keyword.as_str() {
@@ -1325,21 +1478,26 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
             "lvs_sched" | "lb_algo" => vs.scheduler = c.arg(k).unwrap_or_default().to_string(),
             // lb_kind is the old spelling of lvs_method.
             "lvs_method" | "lb_kind" => {
-                match c.arg(k) {
-                    Some("DR") => vs.method = Method::Dr,
-                    Some("NAT") => vs.method = Method::Nat,
-                    Some("TUN") => vs.method = Method::Tun,
-                    Some(v) => c.bad(k, v, "DR, NAT or TUN"),
-                    None => {}
-                }
-                if k.args.len() > 1 {
-                    c.warnings.push(Warning {
-                        location: k.location.clone(),
-                        keyword: k.args[1..].join(" "),
-                        action: "ignored: tunnel options are not supported".into(),
-                    });
+                if let Some((m, t)) = lvs_method(c, k) {
+                    vs.method = m;
+                    vs.tunnel = t;
                 }
             }
+            "sorry_server_lvs_method" => {
+                if let Some((m, t)) = lvs_method(c, k) {
+                    match &mut vs.sorry_server {
+                        Some(s) => {
+                            s.method = Some(m);
+                            s.tunnel = t;
+                        }
+                        None => c.warn(
+                            k,
+                            "ignored: it comes before or without sorry_server (keepalived ignores it too)",
+                        ),
+                    }
+                }
+            }
+            "persistence_engine" => vs.persistence_engine = c.arg(k).map(str::to_string),
             "protocol" => match c.arg(k) {
                 Some("TCP") => vs.protocol = Protocol::Tcp,
                 Some("UDP") => vs.protocol = Protocol::Udp,
@@ -1353,11 +1511,19 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                     Some(_) => c.num(k, "seconds"),
                 }
             }
-            "persistence_granularity" => vs.persistence_granularity = c.ip(k),
+            // An IPv4 netmask, or for IPv6 a prefix length (kept as the IPv6 netmask).
+            "persistence_granularity" => {
+                vs.persistence_granularity = match c.arg(k).map(|a| a.parse::<u8>()) {
+                    Some(Ok(bits @ 1..=128)) => Some(IpAddr::V6(std::net::Ipv6Addr::from(
+                        u128::MAX << (128 - u32::from(bits)),
+                    ))),
+                    _ => c.ip(k),
+                }
+            }
             "quorum" => vs.quorum = c.num(k, "a weight sum").unwrap_or(1),
             "hysteresis" => vs.hysteresis = c.num(k, "a weight").unwrap_or(0),
-            "quorum_up" => vs.quorum_up = c.command(k),
-            "quorum_down" => vs.quorum_down = c.command(k),
+            "quorum_up" => vs.quorum_up = lvs_script(c, k),
+            "quorum_down" => vs.quorum_down = lvs_script(c, k),
             "sorry_server" => match k.args.as_slice() {
                 [a] | [a, _] => {
                     let address = c.parse_ip(k, a);
@@ -1371,7 +1537,13 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
                         },
                         None => None,
                     };
-                    vs.sorry_server = address.map(|address| SorryServer { address, port });
+                    vs.sorry_server = address.map(|address| SorryServer {
+                        address,
+                        port,
+                        inhibit: false,
+                        method: None,
+                        tunnel: None,
+                    });
                 }
                 other => c.bad(k, &other.join(" "), "IP [PORT]"),
             },
@@ -1389,14 +1561,71 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
             "real_server" => {
                 if let Some(rs) = real_server(c, k) {
                     vs.real_servers.push(rs);
+                    weighted.push(k.block.iter().flatten().any(|x| x.keyword == "weight"));
                 }
             }
+            // The weight of its real servers that set none (keepalived resolves it after the
+            // block, wherever it stands).
+            "weight" => match c.num::<u32>(k, "a weight 1..=65535") {
+                Some(w @ 1..=65_535) => vs_weight = Some(w),
+                Some(w) => c.bad(k, &w.to_string(), "a weight 1..=65535"),
+                None => {}
+            },
             "nat_mask" => c.warn(k, "ignored (obsolete)"),
-            _ => c.warn(k, "ignored"),
+            "inhibit_on_failure" => vs.inhibit_on_failure = c.flag(k),
+            "ops" => vs.ops = c.flag(k),
+            "hashed" => c.warn(k, "ignored (keepalived sets nothing for it either)"),
+            "sorry_server_inhibit" => match &mut vs.sorry_server {
+                Some(s) => s.inhibit = c.flag(k),
+                None => c.warn(
+                    k,
+                    "ignored: it comes before or without sorry_server (keepalived ignores it too)",
+                ),
+            },
+            other => match SchedFlag::from_keyword(other) {
+                Some(f) => {
+                    if k.block.is_some() || !k.args.is_empty() {
+                        c.bad(k, &k.args.join(" "), "no argument");
+                    } else if f.scheduler().is_some_and(|sch| sch != vs.scheduler) {
+                        // keepalived reads the flag against lvs_sched as set so far.
+                        c.warn(
+                            k,
+                            &format!(
+                                "ignored: only for the {} scheduler, and lvs_sched is {:?} here (keepalived ignores it too)",
+                                f.scheduler().unwrap_or_default(),
+                                vs.scheduler
+                            ),
+                        );
+                    } else if !vs.sched_flags.contains(&f) {
+                        vs.sched_flags.push(f);
+                    }
+                }
+                None => c.warn(k, "ignored"),
+            },
+        }
+    }
+    if let Some(w) = vs_weight {
+        for (rs, _) in vs
+            .real_servers
+            .iter_mut()
+            .zip(&weighted)
+            .filter(|(_, set)| !**set)
+        {
+            rs.weight = w;
         }
     }
     if vs.fwmark.is_none() {
         vs.family = None;
+    }
+    if vs.ha_suspend
+        && vs.fwmark.is_some()
+        && let Some(k) = c.block(n).iter().find(|k| k.keyword == "ha_suspend")
+    {
+        vs.ha_suspend = false;
+        c.warn(
+            k,
+            "ignored: a fwmark service has no address to follow (keepalived clears it too)",
+        );
     }
     c.locations
         .insert(Item::VirtualServer(name), n.location.clone());
@@ -1423,7 +1652,7 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
         address,
         port,
         weight: 1,
-        inhibit_on_failure: false,
+        inhibit_on_failure: None,
         notify_up: None,
         notify_down: None,
         checks: Vec::new(),
@@ -1434,6 +1663,11 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
         warmup_ms: None,
         virtualhost: None,
         smtp_alert: None,
+        method: None,
+        upper_threshold: None,
+        lower_threshold: None,
+        alpha: None,
+        tunnel: None,
     };
     let Some(block) = &n.block else {
         return Some(rs);
@@ -1449,15 +1683,34 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
                 continue;
             }
             "inhibit_on_failure" => {
-                rs.inhibit_on_failure = c.flag(k);
+                rs.inhibit_on_failure = Some(c.flag(k));
                 continue;
             }
             "notify_up" => {
-                rs.notify_up = c.command(k);
+                rs.notify_up = lvs_script(c, k);
                 continue;
             }
             "notify_down" => {
-                rs.notify_down = c.command(k);
+                rs.notify_down = lvs_script(c, k);
+                continue;
+            }
+            "lvs_method" => {
+                if let Some((m, t)) = lvs_method(c, k) {
+                    rs.method = Some(m);
+                    rs.tunnel = t;
+                }
+                continue;
+            }
+            "alpha" => {
+                rs.alpha = Some(c.flag(k));
+                continue;
+            }
+            "uthreshold" => {
+                rs.upper_threshold = c.num(k, "a connection count");
+                continue;
+            }
+            "lthreshold" => {
+                rs.lower_threshold = c.num(k, "a connection count");
                 continue;
             }
             // Defaults for this real server's checks (keepalived 2.x).

@@ -45,8 +45,8 @@ use ha_ipvs::model::{
 };
 
 use super::model::{
-    Check, CheckKind, Config, Family, Instance, Method, Notify, Protocol, RealServer as RsModel,
-    Step as StepModel, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
+    Check, CheckKind, Config, Family, Garp, Instance, Method, Notify, Protocol,
+    RealServer as RsModel, Step as StepModel, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
 };
 
 /// Why a configuration cannot be turned into a runtime configuration. Each names the
@@ -322,8 +322,28 @@ pub fn build(
         ids.insert(inst.name.as_str(), id);
         let o = InstanceOptions {
             vmac: inst.vmac.clone(),
+            announce: (!inst.garp.is_default())
+                .then(|| announce_config(&inst.garp.or(&cfg.global.garp))),
+            unicast_ttl: inst.unicast_ttl,
             ..InstanceOptions::default()
         };
+        if let Some(t) = inst.unicast_ttl
+            && let Some(other) = cfg.instances.iter().find(|o| {
+                o.interface == inst.interface
+                    && o.unicast_ttl.is_some_and(|u| u != t)
+                    && o.vips.first().map(|v| v.address.is_ipv4())
+                        == inst.vips.first().map(|v| v.address.is_ipv4())
+            })
+        {
+            return Err(BuildError::Instance {
+                instance: inst.name.clone(),
+                detail: format!(
+                    "unicast_ttl {t} differs from instance {:?}'s on the same interface (they share a socket)",
+                    other.name
+                ),
+            });
+        }
+        garp_notes(&inst.name, &inst.garp.or(&cfg.global.garp), &mut notes);
         options.insert(inst.name.clone(), o);
     }
 
@@ -365,6 +385,11 @@ pub fn build(
 
     let mut dc = DirectorConfig::new(b);
     dc.instances = options;
+    dc.announce = announce_config(&cfg.global.garp);
+    dc.announce_pacing = ha_arp::Pacing {
+        arp_interval: ms(cfg.global.garp_interval_ms),
+        na_interval: ms(cfg.global.gna_interval_ms),
+    };
     dc.health = health;
     if let Some(&min) = intervals.iter().min() {
         if intervals.iter().any(|&i| i != min) {
@@ -437,6 +462,36 @@ pub fn build(
         }
     }
     Ok(Built { config: dc, notes })
+}
+
+/// The announce schedule of a (merged) [`Garp`], with keepalived's defaults for what is not
+/// set: 5 frames per address, a second burst after 5 s, no refresh (1 frame when set). A
+/// repeat of 0 is 1, as keepalived makes it.
+pub fn announce_config(g: &Garp) -> ha_arp::Config {
+    let d = ha_arp::Config::default();
+    ha_arp::Config {
+        repeat: g.master_repeat.map_or(d.repeat, |r| r.max(1)),
+        second_burst_delay: match g.master_delay_ms {
+            None => d.second_burst_delay,
+            Some(0) => None,
+            Some(v) => Some(ms(v)),
+        },
+        refresh: g.master_refresh_ms.filter(|v| *v > 0).map(ms),
+        refresh_repeat: g
+            .master_refresh_repeat
+            .map_or(d.refresh_repeat, |r| r.max(1)),
+        ..d
+    }
+}
+
+/// The `garp_lower_prio_*` settings are not run (no frames are sent when a lower-priority
+/// advert is heard): a note when one asks for frames.
+fn garp_notes(instance: &str, g: &Garp, notes: &mut Vec<String>) {
+    if g.lower_prio_repeat.is_some_and(|r| r > 0) || g.lower_prio_delay_ms.is_some() {
+        notes.push(format!(
+            "instance {instance:?}: garp_lower_prio_repeat / garp_lower_prio_delay not applied: no gratuitous ARPs / NAs are sent when a lower-priority advert is heard (the master answers it with an advert)"
+        ));
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -514,12 +569,17 @@ fn instance(
     r.preempt = !inst.nopreempt;
     r.preempt_delay = ms(inst.preempt_delay_ms);
     r.peers = inst.unicast_peers.clone();
+    r.startup_delay = ms(cfg.global.startup_delay_ms);
+    r.multicast_group = match primary {
+        IpAddr::V4(_) => cfg.global.mcast_group4.map(IpAddr::V4),
+        IpAddr::V6(_) => cfg.global.mcast_group6.map(IpAddr::V6),
+    };
     if inst.lower_prio_no_advert {
         r.lower_priority = ha_failover::vrrp::router::LowerPriorityPolicy::Discard;
     }
     if inst.state == super::model::InitialState::Master && priority != 255 {
         notes.push(format!(
-            "instance {:?}: state MASTER: it starts as backup and becomes master when no better master is heard (RFC 9568 §6.4.1)",
+            "instance {:?}: state MASTER below priority 255: it starts as backup and becomes master when no better master is heard within the master-down interval, as keepalived 2.2.7 does",
             inst.name
         ));
     }
@@ -528,6 +588,11 @@ fn instance(
     c.excluded_vips = inst.excluded_vips.iter().map(vip_spec).collect();
     c.notify = notify_scripts(&inst.notify);
     c.steps = steps;
+    for text in &inst.virtual_routes {
+        ha_failover::runtime::route::RouteSpec::parse(text)
+            .map_err(|e| bad(format!("virtual route {text:?}: {e}")))?;
+    }
+    c.routes = inst.virtual_routes.clone();
     // keepalived's rule (`vrrp_complete_instance`): a member of a sync group without
     // `sync_group_tracking_weight` runs no floating priority, so a weighted tracked interface
     // only faults it (weight 0) and a weighted tracked script is not tracked; the address

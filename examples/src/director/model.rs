@@ -84,6 +84,83 @@ pub struct Global {
     /// and CAP_IPC_LOCK or root. Off by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realtime_priority: Option<u8>,
+    /// The gratuitous ARP / unsolicited NA schedule of every instance (keepalived's
+    /// `vrrp_garp_master_*` and `vrrp_garp_lower_prio_*`); an instance's own `garp` overrides
+    /// it field by field.
+    #[serde(default, skip_serializing_if = "Garp::is_default")]
+    pub garp: Garp,
+    /// Minimum gap between two gratuitous ARPs on one interface, milliseconds (keepalived
+    /// `vrrp_garp_interval`; default 0: not paced).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub garp_interval_ms: u64,
+    /// Minimum gap between two unsolicited Neighbor Advertisements on one interface,
+    /// milliseconds (keepalived `vrrp_gna_interval`; default 0: not paced).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub gna_interval_ms: u64,
+    /// The IPv4 multicast group adverts go to and are received on (keepalived
+    /// `vrrp_mcast_group4`; default 224.0.0.18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_group4: Option<std::net::Ipv4Addr>,
+    /// The IPv6 multicast group adverts go to and are received on (keepalived
+    /// `vrrp_mcast_group6`; default ff02::12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_group6: Option<std::net::Ipv6Addr>,
+    /// Wait this long after start before any instance takes part in VRRP, milliseconds
+    /// (keepalived `vrrp_startup_delay`): adverts heard meanwhile are dropped, none are sent.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub startup_delay_ms: u64,
+}
+
+/// When gratuitous ARPs / unsolicited NAs go out for an instance's addresses (keepalived's
+/// `garp_master_*` and `garp_lower_prio_*`). Unset fields take the global value, then
+/// keepalived's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Garp {
+    /// Delay of the second burst after becoming master, milliseconds; 0: no second burst
+    /// (keepalived `garp_master_delay`, default 5 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_delay_ms: Option<u64>,
+    /// Frames per address in each burst (keepalived `garp_master_repeat`, default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_repeat: Option<u32>,
+    /// Period of refresh bursts while master, milliseconds; 0: none (keepalived
+    /// `garp_master_refresh`, default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_refresh_ms: Option<u64>,
+    /// Frames per address in each refresh burst (keepalived `garp_master_refresh_repeat`,
+    /// default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_refresh_repeat: Option<u32>,
+    /// Delay of the second burst after a lower-priority advert was heard while master,
+    /// milliseconds (keepalived `garp_lower_prio_delay`; default: `master_delay_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_prio_delay_ms: Option<u64>,
+    /// Frames per address sent when a lower-priority advert is heard while master; 0: none
+    /// (keepalived `garp_lower_prio_repeat`; default: `master_repeat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_prio_repeat: Option<u32>,
+}
+
+impl Garp {
+    /// Nothing set.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// `self`'s fields where set, `fallback`'s otherwise.
+    pub fn or(&self, fallback: &Garp) -> Garp {
+        Garp {
+            master_delay_ms: self.master_delay_ms.or(fallback.master_delay_ms),
+            master_repeat: self.master_repeat.or(fallback.master_repeat),
+            master_refresh_ms: self.master_refresh_ms.or(fallback.master_refresh_ms),
+            master_refresh_repeat: self
+                .master_refresh_repeat
+                .or(fallback.master_refresh_repeat),
+            lower_prio_delay_ms: self.lower_prio_delay_ms.or(fallback.lower_prio_delay_ms),
+            lower_prio_repeat: self.lower_prio_repeat.or(fallback.lower_prio_repeat),
+        }
+    }
 }
 
 /// Where the status socket is when `global.status_socket` is not set.
@@ -259,6 +336,20 @@ pub struct Instance {
     /// at once, keepalived's default.
     #[serde(default, skip_serializing_if = "is_false")]
     pub lower_prio_no_advert: bool,
+    /// This instance's gratuitous ARP / NA schedule (keepalived's per-instance `garp_*`);
+    /// unset fields take `global.garp`'s.
+    #[serde(default, skip_serializing_if = "Garp::is_default")]
+    pub garp: Garp,
+    /// Routes added on becoming master and removed on leaving it (keepalived
+    /// `virtual_routes`), in keepalived's syntax (a subset of `ip route`: `[TYPE] PREFIX
+    /// [from PREFIX] [src ADDR] [via ADDR] [dev IF] [onlink] [metric N] [table N] [scope S]
+    /// [protocol N]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_routes: Vec<String>,
+    /// TTL / hop limit of unicast adverts (keepalived `unicast_ttl`, default 255). Adverts
+    /// received from unicast peers are accepted whatever their TTL, as keepalived does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unicast_ttl: Option<u8>,
 }
 
 fn default_version() -> u8 {

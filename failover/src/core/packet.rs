@@ -100,9 +100,16 @@ impl InstWire {
 }
 
 impl Inst {
-    /// The receive checks' context of this instance for a packet with `meta`.
+    /// The receive checks' context of this instance for a packet with `meta`. A unicast
+    /// instance's adverts sent to it by unicast are not held to TTL 255, as keepalived does
+    /// not (a peer may set `unicast_ttl` to cross routers); multicast ones always are.
     fn rx_context(&self, meta: &PacketMeta<'_>) -> RxContext {
         let r = &self.cfg.router;
+        let ttl = if !r.peers.is_empty() && !meta.dst.is_multicast() {
+            wire::TTL
+        } else {
+            meta.ttl
+        };
         RxContext {
             version: r.version,
             vrid: r.vrid,
@@ -115,7 +122,7 @@ impl Inst {
             checksum_mode: self.cfg.checksum_mode,
             src: meta.src,
             dst: meta.dst,
-            ttl: meta.ttl,
+            ttl,
         }
     }
 

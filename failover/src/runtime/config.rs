@@ -27,6 +27,12 @@ pub struct InstanceOptions {
     /// `00-00-5E-00-01-{VRID}` (RFC 9568 section 7.3), so neighbours never need to update
     /// their caches on a failover. It is created at start and removed at stop.
     pub vmac: Option<String>,
+    /// This instance's gratuitous ARP / NA schedule (keepalived's per-instance
+    /// `garp_master_*`); `None`: [`DirectorConfig::announce`].
+    pub announce: Option<ha_arp::Config>,
+    /// TTL / hop limit of its unicast adverts (keepalived `unicast_ttl`); `None`: 255.
+    /// Instances sharing an interface and family share a socket, so they must agree.
+    pub unicast_ttl: Option<u8>,
 }
 
 /// What [`super::director::run`] needs.
@@ -39,6 +45,9 @@ pub struct DirectorConfig {
     pub instances: HashMap<String, InstanceOptions>,
     /// The gratuitous ARP / unsolicited NA schedule on becoming master.
     pub announce: ha_arp::Config,
+    /// The per-interface pacing of announcements (keepalived `vrrp_garp_interval` /
+    /// `vrrp_gna_interval`; default: not paced).
+    pub announce_pacing: ha_arp::Pacing,
     /// How long a notify script may run.
     pub notify_timeout: Duration,
     /// How long a fence command or a resource step may run (then it failed).
@@ -78,6 +87,7 @@ impl DirectorConfig {
             director,
             instances: HashMap::new(),
             announce: ha_arp::Config::default(),
+            announce_pacing: ha_arp::Pacing::default(),
             notify_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(10),
             track_interval: Duration::from_secs(1),

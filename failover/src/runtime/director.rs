@@ -122,7 +122,7 @@ pub async fn run_with(
         Effects {
             addrs: addrs.clone(),
             senders,
-            announcer: Announcer::new(cfg.announce, ha_arp::Pacing::default()),
+            announcer: Announcer::new(cfg.announce, cfg.announce_pacing),
             held: HashMap::new(),
             events: events.clone(),
             announced: 0,
@@ -750,7 +750,13 @@ impl Node {
                 addresses,
             } => {
                 let per_if = self.announce_plan(instance, addresses);
-                self.send_fx(Effect::Announce(instance, per_if));
+                let config = self
+                    .d
+                    .instance_config(instance)
+                    .and_then(|c| self.cfg.instances.get(&c.name))
+                    .and_then(|o| o.announce)
+                    .unwrap_or(self.cfg.announce);
+                self.send_fx(Effect::Announce(instance, per_if, config));
             }
             DirectorAction::Fence { instance, attempt } => self.fence(instance, attempt),
             DirectorAction::RunStep {

@@ -35,8 +35,8 @@ pub(super) enum Effect {
     Add(InstanceId, Vec<Vip>),
     /// Remove an instance's VIPs (and stop announcing them).
     Remove(InstanceId, Vec<Vip>),
-    /// Announce addresses, per ifindex.
-    Announce(InstanceId, Vec<(u32, Vec<IpAddr>)>),
+    /// Announce addresses, per ifindex, on the instance's schedule.
+    Announce(InstanceId, Vec<(u32, Vec<IpAddr>)>, ha_arp::Config),
     /// Add or remove virtual routes.
     Routes { add: bool, routes: Vec<Route> },
     /// An address disappeared from the kernel: put it back if an instance holds it.
@@ -51,7 +51,7 @@ impl std::fmt::Debug for Effect {
         match self {
             Effect::Add(i, v) => f.debug_tuple("Add").field(i).field(v).finish(),
             Effect::Remove(i, v) => f.debug_tuple("Remove").field(i).field(v).finish(),
-            Effect::Announce(i, v) => f.debug_tuple("Announce").field(i).field(v).finish(),
+            Effect::Announce(i, v, _) => f.debug_tuple("Announce").field(i).field(v).finish(),
             Effect::Routes { add, routes } => f
                 .debug_struct("Routes")
                 .field("add", add)
@@ -175,14 +175,20 @@ impl Effects {
                     }
                 }
             }
-            Effect::Announce(instance, per_if) => {
+            Effect::Announce(instance, per_if, config) => {
                 let now = Instant::now();
                 for (i, addresses) in per_if {
                     if let Some((_, iface)) = self.senders.get(&i) {
                         let iface = *iface;
                         let key = (instance.0, i);
-                        self.announcer
-                            .announce(now, key, &iface, &addresses, SourceMac::Interface);
+                        self.announcer.announce_with(
+                            now,
+                            key,
+                            &iface,
+                            &addresses,
+                            SourceMac::Interface,
+                            config,
+                        );
                     }
                 }
             }

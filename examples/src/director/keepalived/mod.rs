@@ -17,7 +17,7 @@ use std::str::FromStr;
 use parse::Node;
 
 use super::model::{
-    Auth, Check, CheckKind, Config, Family, InitialState, Instance, Method, Notify, Protocol,
+    Auth, Check, CheckKind, Config, Family, Garp, InitialState, Instance, Method, Notify, Protocol,
     RealServer, SorryServer, SyncDaemon, SyncGroup, TrackInterface, TrackScript, TrackScriptRef,
     UrlCheck, Vip, VirtualServer,
 };
@@ -351,6 +351,7 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
     c.locations
         .entry(Item::Global)
         .or_insert_with(|| n.location.clone());
+    let mut min_garp = false;
     for k in c.block(n) {
         match k.keyword.as_str() {
             "lvs_sync_daemon" => cfg.global.sync_daemon = lvs_sync_daemon(c, k),
@@ -371,6 +372,34 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
             }
             "vrrp_strict" => c.strict = c.flag(k),
             "vrrp_lower_prio_no_advert" => c.lower_prio_no_advert = c.flag(k),
+            "vrrp_garp_master_delay"
+            | "vrrp_garp_master_repeat"
+            | "vrrp_garp_master_refresh"
+            | "vrrp_garp_master_refresh_repeat"
+            | "vrrp_garp_lower_prio_delay"
+            | "vrrp_garp_lower_prio_repeat" => {
+                garp_key(c, k, &k.keyword[5..], &mut cfg.global.garp)
+            }
+            "vrrp_min_garp" => min_garp = c.flag(k),
+            "vrrp_garp_interval" => cfg.global.garp_interval_ms = c.timer(k).unwrap_or(0),
+            "vrrp_gna_interval" => cfg.global.gna_interval_ms = c.timer(k).unwrap_or(0),
+            "vrrp_mcast_group4" => {
+                if let Some(a) = c.arg(k) {
+                    match a.parse::<std::net::Ipv4Addr>() {
+                        Ok(g) if g.is_multicast() => cfg.global.mcast_group4 = Some(g),
+                        _ => c.bad(k, a, "an IPv4 multicast address"),
+                    }
+                }
+            }
+            "vrrp_mcast_group6" => {
+                if let Some(a) = c.arg(k) {
+                    match a.parse::<std::net::Ipv6Addr>() {
+                        Ok(g) if g.is_multicast() => cfg.global.mcast_group6 = Some(g),
+                        _ => c.bad(k, a, "an IPv6 multicast address"),
+                    }
+                }
+            }
+            "vrrp_startup_delay" => cfg.global.startup_delay_ms = c.timer(k).unwrap_or(0),
             "vrrp_version" => match c.num::<u8>(k, "2 or 3") {
                 Some(v @ (2 | 3)) => c.default_version = v,
                 Some(v) => c.bad(k, &v.to_string(), "2 or 3"),
@@ -378,6 +407,33 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
             },
             _ => c.warn(k, "ignored"),
         }
+    }
+    if min_garp {
+        // keepalived's `vrrp_min_garp`: one frame per address, no second burst, no refresh,
+        // for what is not set explicitly.
+        let g = &mut cfg.global.garp;
+        g.master_repeat.get_or_insert(1);
+        g.master_delay_ms.get_or_insert(0);
+        g.master_refresh_ms.get_or_insert(0);
+        g.master_refresh_repeat.get_or_insert(0);
+    }
+}
+
+/// One `garp_*` setting (`name` without the `vrrp_` prefix of the global form) into `garp`.
+fn garp_key(c: &mut Conv, k: &Node, name: &str, garp: &mut Garp) {
+    match name {
+        "garp_master_delay" => garp.master_delay_ms = c.timer(k),
+        "garp_master_refresh" => garp.master_refresh_ms = c.timer(k),
+        "garp_lower_prio_delay" => garp.lower_prio_delay_ms = c.timer(k),
+        "garp_master_repeat" | "garp_master_refresh_repeat" | "garp_lower_prio_repeat" => {
+            let v = c.num::<u32>(k, "a count");
+            match name {
+                "garp_master_repeat" => garp.master_repeat = v,
+                "garp_master_refresh_repeat" => garp.master_refresh_repeat = v,
+                _ => garp.lower_prio_repeat = v,
+            }
+        }
+        _ => c.warn(k, "ignored"),
     }
 }
 
@@ -531,7 +587,13 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         track_scripts: Vec::new(),
         notify: Notify::default(),
         lower_prio_no_advert: c.lower_prio_no_advert,
+        garp: Garp::default(),
+        virtual_routes: Vec::new(),
+        unicast_ttl: None,
     };
+    // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
+    // between them and `state`, applied after the block).
+    let (mut priority_at, mut nopreempt_at, mut state_at) = (None, None, None);
     let mut strict = c.strict;
     // Where the keywords that strict mode changes were written.
     let (mut auth_at, mut peers_at, mut delay_at) = (None, None, None);
@@ -544,12 +606,41 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
             continue;
         }
         match k.keyword.as_str() {
-            "state" => match c.arg(k) {
+            "garp_master_delay"
+            | "garp_master_repeat"
+            | "garp_master_refresh"
+            | "garp_master_refresh_repeat"
+            | "garp_lower_prio_delay"
+            | "garp_lower_prio_repeat" => garp_key(c, k, &k.keyword, &mut i.garp),
+            "virtual_routes" => {
+                for r in c.block(k) {
+                    let text = std::iter::once(r.keyword.as_str())
+                        .chain(r.args.iter().map(String::as_str))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    match ha_failover::runtime::route::RouteSpec::parse(&text) {
+                        Ok(_) => i.virtual_routes.push(text),
+                        Err(e) => c.error(
+                            r,
+                            KeepalivedErrorKind::Syntax(format!("virtual route {text:?}: {e}")),
+                        ),
+                    }
+                }
+            }
+            "unicast_ttl" => i.unicast_ttl = c.num(k, "a TTL 1..=255").filter(|t| *t > 0),
+            "auth_hmac" => c.unsafe_(
+                k,
+                "not in keepalived 2.2.7 and not supported here; adverts would go out unauthenticated (use `authentication { auth_type PASS }` with VRRPv2)",
+            ),
+            "state" => {
+                state_at = Some(k.clone());
+                match c.arg(k) {
                 Some("MASTER") => i.state = InitialState::Master,
                 Some("BACKUP") => i.state = InitialState::Backup,
                 Some(v) => c.bad(k, v, "MASTER or BACKUP"),
                 None => {}
-            },
+                }
+            }
             "interface" => {
                 i.interface = c.arg(k).unwrap_or_default().to_string();
                 have_interface = true;
@@ -558,7 +649,10 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
                 i.vrid = c.num(k, "a VRID 1..=255").unwrap_or(0);
                 have_vrid = true;
             }
-            "priority" => i.priority = c.num(k, "a priority 1..=255").unwrap_or(100),
+            "priority" => {
+                priority_at = Some(k.clone());
+                i.priority = c.num(k, "a priority 1..=255").unwrap_or(100)
+            }
             "advert_int" => i.advert_int_ms = c.timer(k).and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
             "version" => i.version = c.num(k, "2 or 3").unwrap_or(i.version),
             "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
@@ -588,7 +682,10 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
                     }
                 }
             }
-            "nopreempt" => i.nopreempt = c.flag(k),
+            "nopreempt" => {
+                nopreempt_at = Some(k.clone());
+                i.nopreempt = c.flag(k)
+            }
             "preempt_delay" => {
                 delay_at = Some(k.clone());
                 i.preempt_delay_ms = c.timer(k).unwrap_or(0);
@@ -631,6 +728,13 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
     if default_vmac && i.vmac.is_none() {
         i.vmac = Some(format!("vrrp.{}", i.vrid));
     }
+    initial_state(
+        c,
+        n,
+        &mut i,
+        strict,
+        [state_at, priority_at, nopreempt_at, delay_at.clone()],
+    );
     if strict {
         strict_mode(c, n, &mut i, auth_at, peers_at, delay_at);
     }
@@ -652,6 +756,81 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
     }
     c.locations.insert(Item::Instance(name), n.location.clone());
     Some(i)
+}
+
+/// keepalived 2.2.7's rules between `state`, `priority`, `nopreempt` and `preempt_delay`
+/// (`vrrp_complete_instance`): without `priority`, `state MASTER` means the address owner
+/// (255); `nopreempt` is cleared for the address owner and with `state MASTER`;
+/// `preempt_delay` is cleared with `state MASTER` and with `nopreempt`. Each change is a
+/// warning at the keyword, as keepalived reports it. An instance without VIPs: keepalived
+/// refuses it with VRRPv3 and warns with VRRPv2 (strict mode, which refuses it too, is checked
+/// in [`strict_mode`]).
+fn initial_state(
+    c: &mut Conv,
+    n: &Node,
+    i: &mut Instance,
+    strict: bool,
+    [state_at, priority_at, nopreempt_at, delay_at]: [Option<Node>; 4],
+) {
+    let master = i.state == InitialState::Master;
+    if master && priority_at.is_none() {
+        i.priority = 255;
+        if let Some(k) = &state_at {
+            c.warn(
+                k,
+                "without `priority`: priority 255, the address owner (keepalived does the same)",
+            );
+        }
+    }
+    if let Some(k) = nopreempt_at.filter(|_| i.nopreempt) {
+        if i.priority == 255 {
+            i.nopreempt = false;
+            c.warn(
+                &k,
+                "cleared: the address owner (priority 255) always preempts (keepalived does the same)",
+            );
+        } else if master {
+            i.nopreempt = false;
+            c.warn(
+                &k,
+                "cleared: it does not work with `state MASTER` (keepalived does the same)",
+            );
+        }
+    }
+    if let Some(k) = delay_at.filter(|_| i.preempt_delay_ms != 0) {
+        if master {
+            i.preempt_delay_ms = 0;
+            c.warn(
+                &k,
+                "cleared: it does not work with `state MASTER` (keepalived does the same)",
+            );
+        } else if i.nopreempt {
+            i.preempt_delay_ms = 0;
+            c.warn(
+                &k,
+                "cleared: it does not work with `nopreempt` (keepalived does the same)",
+            );
+        }
+    }
+    if i.vips.is_empty() && !strict {
+        if i.version == 3 {
+            c.error(
+                n,
+                KeepalivedErrorKind::MissingArgument {
+                    keyword: "virtual_ipaddress (keepalived requires at least one with VRRPv3)"
+                        .into(),
+                },
+            );
+        } else {
+            c.warnings.push(Warning {
+                location: n.location.clone(),
+                keyword: "virtual_ipaddress".into(),
+                action:
+                    "none given: the instance runs VRRP without addresses (keepalived warns too)"
+                        .into(),
+            });
+        }
+    }
 }
 
 /// keepalived's strict mode (`vrrp_strict`, or an instance's `strict_mode`), with

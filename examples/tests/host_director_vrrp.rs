@@ -1,0 +1,461 @@
+//! Host suite: the VRRP keywords of keepalived.conf, run by the `ha-director` binary on netns
+//! hosts and judged on the wire (tshark) or against keepalived 2.2.7 as a live peer:
+//! GARP/NA tuning (counts and spacing after a takeover), a non-default advert multicast group,
+//! `unicast_ttl`, `vrrp_startup_delay`, `virtual_routes`, `state MASTER` and `nopreempt`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ha_testsupport::{Host, Lab, Proc, require_root, tshark_fields, wait_until};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ha-director");
+
+fn holds(h: &Host, addr: &str) -> bool {
+    let out = h.exec(&["ip", "-o", "addr", "show", "dev", "eth0"]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .any(|w| w.split('/').next() == Some(addr))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Starts `ha-director run --keepalived-conf CONF` in `host`.
+fn director(lab: &mut Lab, host: &Host, conf: &Path) -> Proc {
+    let sock = conf.with_extension("sock");
+    lab.spawn(
+        host,
+        &[
+            BIN,
+            "run",
+            "--keepalived-conf",
+            conf.to_str().unwrap(),
+            "--status-socket",
+            sock.to_str().unwrap(),
+        ],
+    )
+}
+
+fn dump(p: &Proc) -> String {
+    format!(
+        "--- stdout ---\n{}\n--- stderr ---\n{}",
+        p.stdout(),
+        p.stderr()
+    )
+}
+
+/// Seconds (relative to the capture's start) of the frames matching `filter`.
+fn times(pcap: &Path, filter: &str) -> Vec<f64> {
+    tshark_fields(pcap, filter, &["frame.time_relative"])
+        .iter()
+        .map(|r| r[0].parse::<f64>().unwrap())
+        .collect()
+}
+
+/// One instance in keepalived.conf syntax.
+fn instance(name: &str, vrid: u8, extra: &str, vip: &str) -> String {
+    format!(
+        "vrrp_instance {name} {{\n    interface eth0\n    virtual_router_id {vrid}\n    advert_int 0.2\n{extra}    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n"
+    )
+}
+
+/// After a takeover: instance A (global schedule: 3 frames per burst, the second burst 2 s
+/// later, ARPs paced 150 ms apart) and instance B (its own: 1 frame, no second burst). The
+/// watcher counts the gratuitous ARPs of each VIP and their spacing; nothing more comes after.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_garp_tuning_counts_and_spacing_on_the_wire() {
+    require_root();
+    let mut lab = Lab::new("hdgarp");
+    let a = lab.add_host("a", &["10.62.0.1/24"]);
+    let c = lab.add_host("c", &["10.62.0.3/24"]);
+    let dir = lab.dir().to_path_buf();
+    let text = format!(
+        "global_defs {{\n    vrrp_version 3\n    vrrp_garp_master_repeat 3\n    vrrp_garp_master_delay 2\n    vrrp_garp_interval 0.15\n}}\n{}{}",
+        instance("A", 62, "", "10.62.0.100/24"),
+        instance(
+            "B",
+            63,
+            "    garp_master_repeat 1\n    garp_master_delay 0\n",
+            "10.62.0.101/24"
+        ),
+    );
+    let conf = write(&dir, "a.conf", &text);
+    let cap = lab.capture(&c, "eth0", Some("arp"));
+    let p = director(&mut lab, &a, &conf);
+    assert!(
+        wait_until(Duration::from_secs(10), || holds(&a, "10.62.0.100")
+            && holds(&a, "10.62.0.101")),
+        "a becomes master of both\n{}",
+        dump(&p)
+    );
+    // The second burst is due 2 s after the takeover; leave time for it and for anything
+    // that should not come (a refresh, a third burst).
+    std::thread::sleep(Duration::from_secs(5));
+    let pcap = cap.stop();
+    let ga = times(
+        &pcap,
+        "arp.isgratuitous == 1 && arp.src.proto_ipv4 == 10.62.0.100",
+    );
+    let gb = times(
+        &pcap,
+        "arp.isgratuitous == 1 && arp.src.proto_ipv4 == 10.62.0.101",
+    );
+    assert_eq!(gb.len(), 1, "B: one frame, no second burst: {gb:?}");
+    assert_eq!(ga.len(), 6, "A: two bursts of 3: {ga:?}");
+    // Paced: within a burst, frames at least ~150 ms apart (the limiter is per interface, so B's
+    // frame may sit between two of A's).
+    for w in [&ga[0..3], &ga[3..6]] {
+        for pair in w.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(
+                (0.12..1.0).contains(&gap),
+                "paced burst gap {gap:.3} s: {ga:?}"
+            );
+        }
+    }
+    // The second burst 2 s after the first.
+    let second = ga[3] - ga[0];
+    assert!(
+        (1.8..3.0).contains(&second),
+        "second burst after {second:.3} s: {ga:?}"
+    );
+}
+
+/// Adverts go to `vrrp_mcast_group4` (never to 224.0.0.18), and a keepalived 2.2.7 peer with
+/// the same group elects one master with us, in both roles.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_mcast_group_elects_one_master_with_keepalived() {
+    require_root();
+    for ours_higher in [true, false] {
+        let mut lab = Lab::new("hdmcast");
+        let a = lab.add_host("a", &["10.63.0.1/24"]);
+        let k = lab.add_host("k", &["10.63.0.2/24"]);
+        let c = lab.add_host("c", &["10.63.0.3/24"]);
+        let dir = lab.dir().to_path_buf();
+        let (pa, pk) = if ours_higher { (150, 100) } else { (100, 150) };
+        let conf = |name: &str, prio: u8| {
+            write(
+                &dir,
+                &format!("{name}.conf"),
+                &format!(
+                    "global_defs {{\n    router_id {name}\n    vrrp_mcast_group4 224.0.0.42\n}}\nvrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 64\n    priority {prio}\n    advert_int 1\n    virtual_ipaddress {{\n        10.63.0.100/24\n    }}\n}}\n"
+                ),
+            )
+        };
+        let (ca, ck) = (conf("a", pa), conf("k", pk));
+        let cap = lab.capture(&c, "eth0", Some("ip proto 112"));
+        let p = director(&mut lab, &a, &ca);
+        let kp = lab.spawn_keepalived(&k, &ck);
+        let (winner, loser) = if ours_higher { (&a, &k) } else { (&k, &a) };
+        let one_master = || holds(winner, "10.63.0.100") && !holds(loser, "10.63.0.100");
+        assert!(
+            wait_until(Duration::from_secs(20), one_master),
+            "ours higher {ours_higher}: a {} k {}\n{}\n--- keepalived ---\n{}",
+            holds(&a, "10.63.0.100"),
+            holds(&k, "10.63.0.100"),
+            dump(&p),
+            kp.stderr()
+        );
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(
+            one_master(),
+            "ours higher {ours_higher}: a flap\n{}",
+            dump(&p)
+        );
+        let pcap = cap.stop();
+        let dsts = tshark_fields(&pcap, "vrrp", &["ip.src", "ip.dst"]);
+        // The master's adverts (ours when ours is higher; a backup never advertises).
+        let master_ip = if ours_higher {
+            "10.63.0.1"
+        } else {
+            "10.63.0.2"
+        };
+        assert!(
+            dsts.iter().any(|r| r[0] == master_ip),
+            "the master's adverts seen: {dsts:?}"
+        );
+        assert!(
+            dsts.iter().all(|r| r[1] == "224.0.0.42"),
+            "every advert to the configured group, none to 224.0.0.18: {dsts:?}"
+        );
+    }
+}
+
+/// `unicast_ttl 64`: our unicast adverts leave with TTL 64, and a keepalived peer doing the
+/// same is accepted (keepalived does not hold unicast adverts to TTL 255): one master.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_unicast_ttl_on_the_wire_and_with_keepalived() {
+    require_root();
+    let mut lab = Lab::new("hdttl");
+    let a = lab.add_host("a", &["10.64.0.1/24"]);
+    let k = lab.add_host("k", &["10.64.0.2/24"]);
+    let dir = lab.dir().to_path_buf();
+    let conf = |name: &str, prio: u8, src: &str, peer: &str| {
+        write(
+            &dir,
+            &format!("{name}.conf"),
+            &format!(
+                "vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 65\n    priority {prio}\n    advert_int 1\n    unicast_ttl 64\n    unicast_src_ip {src}\n    unicast_peer {{\n        {peer}\n    }}\n    virtual_ipaddress {{\n        10.64.0.100/24\n    }}\n}}\n"
+            ),
+        )
+    };
+    let ca = conf("a", 100, "10.64.0.1", "10.64.0.2");
+    let ck = conf("k", 150, "10.64.0.2", "10.64.0.1");
+    let cap = lab.capture(&a, "eth0", Some("ip proto 112"));
+    let p = director(&mut lab, &a, &ca);
+    // Ours alone first: it becomes master and advertises with TTL 64.
+    assert!(
+        wait_until(Duration::from_secs(10), || holds(&a, "10.64.0.100")),
+        "{}",
+        dump(&p)
+    );
+    let kp = lab.spawn_keepalived(&k, &ck);
+    // keepalived (higher) takes over; ours accepts its TTL-64 adverts and steps down.
+    let one_master = || holds(&k, "10.64.0.100") && !holds(&a, "10.64.0.100");
+    assert!(
+        wait_until(Duration::from_secs(15), one_master),
+        "a {} k {}\n{}\n--- keepalived ---\n{}",
+        holds(&a, "10.64.0.100"),
+        holds(&k, "10.64.0.100"),
+        dump(&p),
+        kp.stderr()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(one_master(), "a flap\n{}", dump(&p));
+    let pcap = cap.stop();
+    let rows = tshark_fields(&pcap, "vrrp", &["ip.src", "ip.dst", "ip.ttl"]);
+    let ours: Vec<_> = rows.iter().filter(|r| r[0] == "10.64.0.1").collect();
+    assert!(!ours.is_empty(), "{rows:?}");
+    assert!(
+        ours.iter().all(|r| r[1] == "10.64.0.2" && r[2] == "64"),
+        "ours unicast with TTL 64: {rows:?}"
+    );
+    assert!(
+        rows.iter().any(|r| r[0] == "10.64.0.2" && r[2] == "64"),
+        "keepalived's with TTL 64: {rows:?}"
+    );
+}
+
+/// `vrrp_startup_delay 3`: no advert and no address for 3 s after start, then master within
+/// the usual master-down interval.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_startup_delay_is_observed() {
+    require_root();
+    let mut lab = Lab::new("hdstart");
+    let a = lab.add_host("a", &["10.65.0.1/24"]);
+    let c = lab.add_host("c", &["10.65.0.3/24"]);
+    let dir = lab.dir().to_path_buf();
+    let conf = write(
+        &dir,
+        "a.conf",
+        &format!(
+            "global_defs {{\n    vrrp_version 3\n    vrrp_startup_delay 3\n}}\n{}",
+            instance("VI_1", 66, "", "10.65.0.100/24")
+        ),
+    );
+    let cap = lab.capture(&c, "eth0", Some("ip proto 112"));
+    let started = Instant::now();
+    let started_wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let p = director(&mut lab, &a, &conf);
+    assert!(
+        wait_until(Duration::from_secs(12), || holds(&a, "10.65.0.100")),
+        "{}",
+        dump(&p)
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(2900),
+        "master after {took:?}, before the 3 s startup delay\n{}",
+        dump(&p)
+    );
+    assert!(took < Duration::from_secs(8), "master after {took:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    let pcap = cap.stop();
+    let t: Vec<f64> = tshark_fields(&pcap, "vrrp", &["frame.time_epoch"])
+        .iter()
+        .map(|r| r[0].parse::<f64>().unwrap() - started_wall)
+        .collect();
+    assert!(!t.is_empty());
+    assert!(
+        t[0] >= 2.8,
+        "first advert {:.3} s after the start (startup delay 3 s): {t:?}",
+        t[0]
+    );
+}
+
+fn has_route(h: &Host, prefix: &str) -> bool {
+    h.sh("ip -4 route show")
+        .lines()
+        .any(|l| l.starts_with(prefix))
+}
+
+/// `virtual_routes` are on the master only: they move with the VIP.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_virtual_routes_follow_the_master() {
+    require_root();
+    let mut lab = Lab::new("hdroute");
+    let a = lab.add_host("a", &["10.66.0.1/24"]);
+    let b = lab.add_host("b", &["10.66.0.2/24"]);
+    let dir = lab.dir().to_path_buf();
+    let conf = |name: &str, prio: u8| {
+        write(
+            &dir,
+            &format!("{name}.conf"),
+            &format!(
+                "global_defs {{\n    vrrp_version 3\n}}\n{}",
+                instance(
+                    "VI_1",
+                    67,
+                    &format!(
+                        "    priority {prio}\n    virtual_routes {{\n        10.99.0.0/16 via 10.66.0.254 dev eth0\n        blackhole 10.98.0.0/16\n    }}\n"
+                    ),
+                    "10.66.0.100/24"
+                ),
+            ),
+        )
+    };
+    let (ca, cb) = (conf("a", 150), conf("b", 100));
+    let pa = director(&mut lab, &a, &ca);
+    let pb = director(&mut lab, &b, &cb);
+    assert!(
+        wait_until(Duration::from_secs(10), || holds(&a, "10.66.0.100")
+            && has_route(&a, "10.99.0.0/16 via 10.66.0.254")
+            && has_route(&a, "blackhole 10.98.0.0/16")),
+        "routes on the master\n{}\n{}",
+        a.sh("ip route"),
+        dump(&pa)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !has_route(&b, "10.99.0.0/16") && !has_route(&b, "blackhole 10.98.0.0/16"),
+        "no routes on the backup:\n{}",
+        b.sh("ip route")
+    );
+    // A graceful stop hands over: the routes go with the VIP.
+    pa.kill(libc::SIGTERM);
+    assert!(
+        wait_until(Duration::from_secs(5), || has_route(&b, "10.99.0.0/16")
+            && has_route(&b, "blackhole 10.98.0.0/16")),
+        "routes on the new master\n{}\n{}",
+        b.sh("ip route"),
+        dump(&pb)
+    );
+    assert!(pa.wait_exit(Duration::from_secs(5)));
+    assert!(
+        !has_route(&a, "10.99.0.0/16") && !has_route(&a, "blackhole 10.98.0.0/16"),
+        "routes removed on stop:\n{}",
+        a.sh("ip route")
+    );
+}
+
+/// `state MASTER` as keepalived 2.2.7 runs it, against keepalived as the other node: the
+/// address owner (`state MASTER` without a priority) is master at once, well inside the
+/// master-down interval (3.6 s at advert_int 1), whichever of the two it is; `nopreempt` on
+/// the higher-priority node that starts second leaves the running master in place, in both
+/// roles.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_state_master_and_nopreempt_with_keepalived() {
+    require_root();
+    const VIP: &str = "10.67.0.100";
+    let inst = |extra: &str| {
+        format!(
+            "vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 68\n    advert_int 1\n{extra}    virtual_ipaddress {{\n        {VIP}/24\n    }}\n}}\n"
+        )
+    };
+    for ours_owner in [true, false] {
+        let mut lab = Lab::new("hdstate");
+        let a = lab.add_host("a", &["10.67.0.1/24"]);
+        let k = lab.add_host("k", &["10.67.0.2/24"]);
+        let dir = lab.dir().to_path_buf();
+        let owner = inst("    state MASTER\n");
+        let backup = inst("    state BACKUP\n    priority 100\n");
+        let (ta, tk) = if ours_owner {
+            (&owner, &backup)
+        } else {
+            (&backup, &owner)
+        };
+        let ca = write(&dir, "a.conf", ta);
+        let ck = write(&dir, "k.conf", tk);
+        // The backup first, so that it is running when the owner starts.
+        let (p, kp, started) = if ours_owner {
+            let kp = lab.spawn_keepalived(&k, &ck);
+            std::thread::sleep(Duration::from_millis(500));
+            let t = Instant::now();
+            (director(&mut lab, &a, &ca), kp, t)
+        } else {
+            let p = director(&mut lab, &a, &ca);
+            std::thread::sleep(Duration::from_millis(500));
+            let t = Instant::now();
+            (p, lab.spawn_keepalived(&k, &ck), t)
+        };
+        let (o, other) = if ours_owner { (&a, &k) } else { (&k, &a) };
+        assert!(
+            wait_until(Duration::from_secs(10), || holds(o, VIP)),
+            "owner (ours: {ours_owner}) master\n{}\n--- keepalived ---\n{}",
+            dump(&p),
+            kp.stderr()
+        );
+        let took = started.elapsed();
+        assert!(
+            took < Duration::from_millis(2500),
+            "ours owner {ours_owner}: the owner took {took:?} (master-down is 3.6 s)"
+        );
+        assert!(
+            wait_until(Duration::from_secs(5), || !holds(other, VIP)),
+            "one master (ours owner: {ours_owner})\n{}",
+            dump(&p)
+        );
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(holds(o, VIP) && !holds(other, VIP), "stays\n{}", dump(&p));
+    }
+
+    for ours_nopreempt in [true, false] {
+        let mut lab = Lab::new("hdnopre");
+        let a = lab.add_host("a", &["10.67.0.1/24"]);
+        let k = lab.add_host("k", &["10.67.0.2/24"]);
+        let dir = lab.dir().to_path_buf();
+        let low = inst("    state BACKUP\n    priority 100\n");
+        let high = inst("    state BACKUP\n    priority 200\n    nopreempt\n");
+        let (ta, tk) = if ours_nopreempt {
+            (&high, &low)
+        } else {
+            (&low, &high)
+        };
+        let ca = write(&dir, "a.conf", ta);
+        let ck = write(&dir, "k.conf", tk);
+        // The low-priority node starts alone and becomes master; then the high one starts.
+        let (first, second) = if ours_nopreempt { (&k, &a) } else { (&a, &k) };
+        let (p, kp) = if ours_nopreempt {
+            let kp = lab.spawn_keepalived(&k, &ck);
+            assert!(wait_until(Duration::from_secs(10), || holds(first, VIP)));
+            (director(&mut lab, &a, &ca), kp)
+        } else {
+            let p = director(&mut lab, &a, &ca);
+            assert!(
+                wait_until(Duration::from_secs(10), || holds(first, VIP)),
+                "{}",
+                dump(&p)
+            );
+            (p, lab.spawn_keepalived(&k, &ck))
+        };
+        std::thread::sleep(Duration::from_secs(8));
+        assert!(
+            holds(first, VIP) && !holds(second, VIP),
+            "ours nopreempt {ours_nopreempt}: the running master stays\n{}\n--- keepalived ---\n{}",
+            dump(&p),
+            kp.stderr()
+        );
+    }
+}

@@ -364,7 +364,7 @@ global_defs {{
 
 #[test]
 fn unsupported_keywords_are_listed_with_their_line() {
-    let text = "global_defs {\n  smtp_connect_timeout 30\n}\nstatic_routes {\n  10.0.0.0/8 via 1.1.1.1\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 1\n skip_check_adv_addr\n virtual_ipaddress {\n 10.0.0.1/24 brd 10.0.0.255 dev eth0\n }\n}\n";
+    let text = "global_defs {\n  smtp_connect_timeout 30\n}\nlinkbeat_interfaces {\n  eth0\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 1\n skip_check_adv_addr\n virtual_ipaddress {\n 10.0.0.1/24 brd 10.0.0.255 dev eth0\n }\n}\n";
     let l = ok(text);
     let w: Vec<(u32, &str)> = l
         .warnings
@@ -375,7 +375,7 @@ fn unsupported_keywords_are_listed_with_their_line() {
         w,
         vec![
             (2, "smtp_connect_timeout"),
-            (4, "static_routes"),
+            (4, "linkbeat_interfaces"),
             (10, "skip_check_adv_addr"),
             (12, "brd")
         ]

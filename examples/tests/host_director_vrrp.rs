@@ -459,3 +459,96 @@ fn host_state_master_and_nopreempt_with_keepalived() {
         );
     }
 }
+
+fn has_rule(h: &Host, prefix: &str) -> bool {
+    h.sh("ip -4 rule show")
+        .lines()
+        .any(|l| l.starts_with(prefix))
+}
+
+/// `virtual_rules` are on the master only; `static_ipaddress`, `static_routes` and
+/// `static_rules` are on both nodes whatever their state, and go at stop.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_virtual_rules_follow_the_master_statics_stay_on_both() {
+    require_root();
+    let mut lab = Lab::new("hdrule");
+    let a = lab.add_host("a", &["10.68.0.1/24"]);
+    let b = lab.add_host("b", &["10.68.0.2/24"]);
+    let dir = lab.dir().to_path_buf();
+    let conf = |name: &str, prio: u8, own: &str| {
+        write(
+            &dir,
+            &format!("{name}.conf"),
+            &format!(
+                "global_defs {{\n    vrrp_version 3\n}}\nstatic_ipaddress {{\n    {own}/24 dev eth0\n}}\nstatic_routes {{\n    10.97.0.0/16 via 10.68.0.254 dev eth0\n}}\nstatic_rules {{\n    from 192.168.77.0/24 table 101 priority 1500\n}}\n{}",
+                instance(
+                    "VI_1",
+                    69,
+                    &format!(
+                        "    priority {prio}\n    virtual_rules {{\n        from 10.68.0.100 table 100 priority 2000\n    }}\n"
+                    ),
+                    "10.68.0.100/24"
+                ),
+            ),
+        )
+    };
+    let (ca, cb) = (
+        conf("a", 150, "192.168.77.1"),
+        conf("b", 100, "192.168.77.2"),
+    );
+    let pa = director(&mut lab, &a, &ca);
+    let pb = director(&mut lab, &b, &cb);
+    let statics = |h: &Host, own: &str| {
+        holds(h, own)
+            && has_route(h, "10.97.0.0/16 via 10.68.0.254")
+            && has_rule(h, "1500:\tfrom 192.168.77.0/24 lookup 101")
+    };
+    assert!(
+        wait_until(Duration::from_secs(10), || holds(&a, "10.68.0.100")
+            && has_rule(&a, "2000:\tfrom 10.68.0.100 lookup 100")),
+        "virtual rule on the master\n{}\n{}",
+        a.sh("ip rule"),
+        dump(&pa)
+    );
+    assert!(
+        wait_until(Duration::from_secs(3), || statics(&a, "192.168.77.1")
+            && statics(&b, "192.168.77.2")),
+        "statics on both\n--- a ---\n{}{}{}\n--- b ---\n{}{}{}\n{}",
+        a.sh("ip -o addr"),
+        a.sh("ip route"),
+        a.sh("ip rule"),
+        b.sh("ip -o addr"),
+        b.sh("ip route"),
+        b.sh("ip rule"),
+        dump(&pb)
+    );
+    assert!(
+        !has_rule(&b, "2000:"),
+        "no virtual rule on the backup:\n{}",
+        b.sh("ip rule")
+    );
+    // A graceful stop hands over: the virtual rule moves, a's statics go.
+    pa.kill(libc::SIGTERM);
+    assert!(
+        wait_until(Duration::from_secs(5), || has_rule(
+            &b,
+            "2000:\tfrom 10.68.0.100 lookup 100"
+        )),
+        "virtual rule on the new master\n{}\n{}",
+        b.sh("ip rule"),
+        dump(&pb)
+    );
+    assert!(pa.wait_exit(Duration::from_secs(5)), "{}", dump(&pa));
+    assert!(
+        !holds(&a, "192.168.77.1")
+            && !has_route(&a, "10.97.0.0/16")
+            && !has_rule(&a, "1500:")
+            && !has_rule(&a, "2000:"),
+        "a's rules, routes and statics removed at stop:\n{}{}{}",
+        a.sh("ip -o addr"),
+        a.sh("ip route"),
+        a.sh("ip rule")
+    );
+    assert!(statics(&b, "192.168.77.2"), "b keeps its statics");
+}

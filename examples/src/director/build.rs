@@ -28,7 +28,7 @@ use ha_failover::core::{
     VirtualServerConfig, VirtualServerId,
 };
 use ha_failover::runtime::director::{
-    DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, SyncDaemonOptions,
+    DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, Statics, SyncDaemonOptions,
 };
 use ha_failover::runtime::exec::User;
 use ha_failover::vrrp::router::Config as RouterConfig;
@@ -111,6 +111,12 @@ pub enum BuildError {
     User {
         /// The user (and group) as configured.
         user: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A static address, route or rule (`global.static_*`) the runtime cannot take.
+    #[error("static {detail}")]
+    Static {
         /// What is wrong.
         detail: String,
     },
@@ -386,6 +392,7 @@ pub fn build(
     let mut dc = DirectorConfig::new(b);
     dc.instances = options;
     dc.announce = announce_config(&cfg.global.garp);
+    dc.statics = statics(&cfg.global)?;
     dc.announce_pacing = ha_arp::Pacing {
         arp_interval: ms(cfg.global.garp_interval_ms),
         na_interval: ms(cfg.global.gna_interval_ms),
@@ -482,6 +489,30 @@ pub fn announce_config(g: &Garp) -> ha_arp::Config {
             .map_or(d.refresh_repeat, |r| r.max(1)),
         ..d
     }
+}
+
+/// keepalived's `static_ipaddress`, `static_routes` and `static_rules`, checked as the runtime
+/// reads them.
+fn statics(g: &super::model::Global) -> Result<Statics, BuildError> {
+    let err = |detail: String| BuildError::Static { detail };
+    for a in &g.static_addresses {
+        if a.dev.is_none() {
+            return Err(err(format!("address {a}: a static address needs `dev`")));
+        }
+    }
+    for r in &g.static_routes {
+        ha_failover::runtime::route::RouteSpec::parse(r)
+            .map_err(|e| err(format!("route {r:?}: {e}")))?;
+    }
+    for r in &g.static_rules {
+        ha_failover::runtime::rule::RuleSpec::parse(r)
+            .map_err(|e| err(format!("rule {r:?}: {e}")))?;
+    }
+    Ok(Statics {
+        addresses: g.static_addresses.iter().map(vip_spec).collect(),
+        routes: g.static_routes.clone(),
+        rules: g.static_rules.clone(),
+    })
 }
 
 /// The `garp_lower_prio_*` settings are not run (no frames are sent when a lower-priority
@@ -593,6 +624,11 @@ fn instance(
             .map_err(|e| bad(format!("virtual route {text:?}: {e}")))?;
     }
     c.routes = inst.virtual_routes.clone();
+    for text in &inst.virtual_rules {
+        ha_failover::runtime::rule::RuleSpec::parse(text)
+            .map_err(|e| bad(format!("virtual rule {text:?}: {e}")))?;
+    }
+    c.rules = inst.virtual_rules.clone();
     // keepalived's rule (`vrrp_complete_instance`): a member of a sync group without
     // `sync_group_tracking_weight` runs no floating priority, so a weighted tracked interface
     // only faults it (weight 0) and a weighted tracked script is not tracked; the address

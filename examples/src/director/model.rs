@@ -109,6 +109,18 @@ pub struct Global {
     /// (keepalived `vrrp_startup_delay`): adverts heard meanwhile are dropped, none are sent.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub startup_delay_ms: u64,
+    /// Addresses set at start whatever the VRRP state and removed at stop (keepalived
+    /// `static_ipaddress`); each names its device (`dev`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_addresses: Vec<Vip>,
+    /// Routes set at start and removed at stop (keepalived `static_routes`), in the syntax of
+    /// `virtual_routes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_routes: Vec<String>,
+    /// Policy routing rules set at start and removed at stop (keepalived `static_rules`), in
+    /// the syntax of `virtual_rules`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_rules: Vec<String>,
 }
 
 /// When gratuitous ARPs / unsolicited NAs go out for an instance's addresses (keepalived's
@@ -346,6 +358,12 @@ pub struct Instance {
     /// [protocol N]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_routes: Vec<String>,
+    /// Policy routing rules added on becoming master and removed on leaving it (keepalived
+    /// `virtual_rules`), in keepalived's syntax (a subset of `ip rule`: `[inet|inet6] [not]
+    /// [from PREFIX|all] [to PREFIX|all] [priority N] [table N | goto N | nop | blackhole |
+    /// prohibit | unreachable] [fwmark N[/M]] [iif IF] [oif IF] [tos N] [protocol N]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_rules: Vec<String>,
     /// TTL / hop limit of unicast adverts (keepalived `unicast_ttl`, default 255). Adverts
     /// received from unicast peers are accepted whatever their TTL, as keepalived does.
     #[serde(default, skip_serializing_if = "Option::is_none")]

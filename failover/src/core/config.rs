@@ -77,6 +77,11 @@ pub struct InstanceConfig {
     /// `virtual_routes`, carried as opaque route specs (keepalived's route syntax) for the
     /// runtime: added after the addresses, removed with them.
     pub routes: Vec<String>,
+    /// `virtual_rules`, carried as opaque rule specs (keepalived's `ip rule` syntax) for the
+    /// runtime: added after the routes, removed before them (with the
+    /// [`DirectorAction::AddRoutes`](super::DirectorAction::AddRoutes) /
+    /// [`RemoveRoutes`](super::DirectorAction::RemoveRoutes) actions).
+    pub rules: Vec<String>,
     /// Trackers with their weights.
     pub track: Vec<TrackRef>,
     /// Fence (heartbeat STONITH) before taking over: see [`DirectorAction::Fence`](super::DirectorAction::Fence).
@@ -107,6 +112,7 @@ impl InstanceConfig {
             vips: Vec::new(),
             excluded_vips: Vec::new(),
             routes: Vec::new(),
+            rules: Vec::new(),
             track: Vec::new(),
             fence: false,
             steps: Vec::new(),

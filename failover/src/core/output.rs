@@ -82,14 +82,16 @@ pub enum DirectorAction {
         /// The addresses.
         vips: Vec<VipSpec>,
     },
-    /// Add these `virtual_routes` (opaque specs), after the addresses.
+    /// Add these `virtual_routes` (opaque specs) and the instance's `virtual_rules`
+    /// ([`InstanceConfig::rules`](super::InstanceConfig::rules)), after the addresses.
     AddRoutes {
         /// The instance.
         instance: InstanceId,
         /// The routes.
         routes: Vec<String>,
     },
-    /// Remove these `virtual_routes`, before the addresses.
+    /// Remove the instance's `virtual_rules` and these `virtual_routes`, before the
+    /// addresses.
     RemoveRoutes {
         /// The instance.
         instance: InstanceId,

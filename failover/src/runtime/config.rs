@@ -77,6 +77,21 @@ pub struct DirectorConfig {
     /// The user and group scripts (notify, track, fence, steps, MISC_CHECK) run as; `None`:
     /// as the daemon's own user (keepalived `script_user`).
     pub script_user: Option<exec::User>,
+    /// Addresses, routes and rules set at start whatever the VRRP state and removed at stop
+    /// (keepalived `static_ipaddress`, `static_routes`, `static_rules`). A reload keeps the
+    /// ones set at start.
+    pub statics: Statics,
+}
+
+/// keepalived's `static_ipaddress`, `static_routes` and `static_rules`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Statics {
+    /// Addresses; each names its device (`dev`).
+    pub addresses: Vec<crate::core::VipSpec>,
+    /// Routes in keepalived's syntax ([`super::route`]).
+    pub routes: Vec<String>,
+    /// Rules in keepalived's syntax ([`super::rule`]).
+    pub rules: Vec<String>,
 }
 
 impl DirectorConfig {
@@ -102,6 +117,7 @@ impl DirectorConfig {
                 ..Default::default()
             },
             script_user: None,
+            statics: Statics::default(),
         }
     }
 

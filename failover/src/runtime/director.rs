@@ -47,7 +47,7 @@ use crate::late::LateDriver;
 
 pub use super::config::{
     DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, Reload, ReloadReport, RunIo,
-    RuntimeEvent, SyncDaemonOptions,
+    RuntimeEvent, Statics, SyncDaemonOptions,
 };
 pub use super::error::DirectorRunError;
 pub use super::status::DirectorCounters;
@@ -107,6 +107,7 @@ pub async fn run_with(
         socks,
         senders,
         link_up,
+        statics,
     } = host;
     let (fb_tx, fb_rx) = mpsc::unbounded_channel::<Feedback>();
     let (fx_tx, fx_rx) = mpsc::unbounded_channel::<Effect>();
@@ -153,7 +154,13 @@ pub async fn run_with(
         .run(health_reload_rx),
     );
     let start = Instant::now();
-    let mut d = cfg.director.clone().build(start)?;
+    let mut d = match cfg.director.clone().build(start) {
+        Ok(d) => d,
+        Err(e) => {
+            super::statics::remove(&addrs, statics).await;
+            return Err(e.into());
+        }
+    };
     for (name, up) in &link_up {
         if !up {
             d.handle_link(start, name, false);
@@ -211,7 +218,7 @@ pub async fn run_with(
         "director starting"
     );
     node.run(&socks, &mut inputs).await;
-    node.finish(&socks, inputs.handles, vmacs).await
+    node.finish(&socks, inputs.handles, vmacs, statics).await
 }
 
 /// Whether the director has trackers the runtime polls (scripts, files, ping nodes).
@@ -740,8 +747,16 @@ impl Node {
             DirectorAction::AddRoutes { instance, .. } => {
                 let routes = self.routes(instance);
                 self.send_fx(Effect::Routes { add: true, routes });
+                let rules = self.rules(instance);
+                if !rules.is_empty() {
+                    self.send_fx(Effect::Rules { add: true, rules });
+                }
             }
             DirectorAction::RemoveRoutes { instance, .. } => {
+                let rules = self.rules(instance);
+                if !rules.is_empty() {
+                    self.send_fx(Effect::Rules { add: false, rules });
+                }
                 let routes = self.routes(instance);
                 self.send_fx(Effect::Routes { add: false, routes });
             }
@@ -819,6 +834,23 @@ impl Node {
                 })
             })
             .collect()
+    }
+
+    /// The netlink messages of an instance's virtual rules.
+    fn rules(
+        &self,
+        instance: InstanceId,
+    ) -> Vec<(netlink_packet_route::rule::RuleMessage, String)> {
+        self.plan
+            .instances
+            .get(instance.0 as usize)
+            .map(|p| {
+                p.rules
+                    .iter()
+                    .map(|r| (r.message(), format!("{r:?}")))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The netlink messages of an instance's virtual routes.
@@ -1179,6 +1211,7 @@ impl Node {
         socks: &[Sock],
         handles: Handles,
         vmacs: Vec<Vmac>,
+        statics: super::statics::Installed,
     ) -> Result<DirectorCounters, DirectorRunError> {
         if self.stop_deadline.is_none() {
             self.begin_stop(socks);
@@ -1224,6 +1257,7 @@ impl Node {
                 ),
             }
         }
+        super::statics::remove(&self.addrs, statics).await;
         phase("VIPs and routes removed");
         if !effects_done {
             // The safety net: nothing of ours stays on the host (every VIP we add is marked).

@@ -39,6 +39,11 @@ pub(super) enum Effect {
     Announce(InstanceId, Vec<(u32, Vec<IpAddr>)>, ha_arp::Config),
     /// Add or remove virtual routes.
     Routes { add: bool, routes: Vec<Route> },
+    /// Add or remove policy routing rules (message, and what it is for the logs).
+    Rules {
+        add: bool,
+        rules: Vec<(netlink_packet_route::rule::RuleMessage, String)>,
+    },
     /// An address disappeared from the kernel: put it back if an instance holds it.
     Gone(Vip),
     /// Start a command's task (a resource step starts after its addresses are added, and
@@ -59,6 +64,11 @@ impl std::fmt::Debug for Effect {
                     "routes",
                     &routes.iter().map(|r| &r.what).collect::<Vec<_>>(),
                 )
+                .finish(),
+            Effect::Rules { add, rules } => f
+                .debug_struct("Rules")
+                .field("add", add)
+                .field("rules", &rules.iter().map(|r| &r.1).collect::<Vec<_>>())
                 .finish(),
             Effect::Gone(v) => f.debug_tuple("Gone").field(v).finish(),
             Effect::Spawn(_) => f.write_str("Spawn"),
@@ -196,6 +206,13 @@ impl Effects {
                 for r in routes {
                     if let Err(e) = self.addrs.route(r.msg, add, &r.what).await {
                         tracing::error!(route = %r.what, add, error = %e, "virtual route");
+                    }
+                }
+            }
+            Effect::Rules { add, rules } => {
+                for (msg, what) in rules {
+                    if let Err(e) = self.addrs.rule(msg, add, &what).await {
+                        tracing::error!(rule = %what, add, error = %e, "rule");
                     }
                 }
             }

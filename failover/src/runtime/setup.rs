@@ -42,6 +42,8 @@ pub(super) struct Host {
     /// The link state of each announce device when started (in name order: the core is
     /// told about the down ones in a deterministic order).
     pub link_up: BTreeMap<String, bool>,
+    /// The static addresses, routes and rules set at start (removed at stop).
+    pub statics: super::statics::Installed,
 }
 
 fn nl(what: impl Into<String>) -> impl FnOnce(NetlinkError) -> DirectorRunError {
@@ -103,6 +105,8 @@ pub(super) async fn start(
         }
         senders.insert(ifindex[name], (s, iface));
     }
+    // Last: nothing after it can fail, so what it sets is never left behind by a failed start.
+    let statics = super::statics::install(&addrs, &cfg.statics).await?;
     Ok(Host {
         addrs,
         watch,
@@ -113,6 +117,7 @@ pub(super) async fn start(
         socks,
         senders,
         link_up,
+        statics,
     })
 }
 

@@ -323,6 +323,30 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
                 n,
                 "ignored: virtual server groups are not supported (a `virtual_server group` using it is an error)",
             ),
+            "static_ipaddress" => {
+                for line in c.block(n) {
+                    if let Some(v) = c.vip(line) {
+                        if v.dev.is_none() {
+                            c.error(
+                                line,
+                                KeepalivedErrorKind::MissingArgument {
+                                    keyword: "dev (a static address names its interface)".into(),
+                                },
+                            );
+                        } else {
+                            cfg.global.static_addresses.push(v);
+                        }
+                    }
+                }
+            }
+            "static_routes" => {
+                let r = route_lines(&mut c, n);
+                cfg.global.static_routes.extend(r);
+            }
+            "static_rules" => {
+                let r = rule_lines(&mut c, n);
+                cfg.global.static_rules.extend(r);
+            }
             "vrrp_track_process" | "track_process" | "vrrp_track_file" | "track_file"
             | "bfd_instance" => c.warn(
                 n,
@@ -417,6 +441,48 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
         g.master_refresh_ms.get_or_insert(0);
         g.master_refresh_repeat.get_or_insert(0);
     }
+}
+
+/// The lines of a `virtual_routes` / `static_routes` block, each checked as the runtime
+/// will read it (an error at the line otherwise: a route is never half-applied).
+fn route_lines(c: &mut Conv, k: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in c.block(k) {
+        let text = line_text(r);
+        match ha_failover::runtime::route::RouteSpec::parse(&text) {
+            Ok(_) => out.push(text),
+            Err(e) => c.error(
+                r,
+                KeepalivedErrorKind::Syntax(format!("route {text:?}: {e}")),
+            ),
+        }
+    }
+    out
+}
+
+/// The lines of a `virtual_rules` / `static_rules` block, each checked as the runtime will
+/// read it.
+fn rule_lines(c: &mut Conv, k: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in c.block(k) {
+        let text = line_text(r);
+        match ha_failover::runtime::rule::RuleSpec::parse(&text) {
+            Ok(_) => out.push(text),
+            Err(e) => c.error(
+                r,
+                KeepalivedErrorKind::Syntax(format!("rule {text:?}: {e}")),
+            ),
+        }
+    }
+    out
+}
+
+/// A block line as written: its keyword and arguments.
+fn line_text(r: &Node) -> String {
+    std::iter::once(r.keyword.as_str())
+        .chain(r.args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// One `garp_*` setting (`name` without the `vrrp_` prefix of the global form) into `garp`.
@@ -589,6 +655,7 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         lower_prio_no_advert: c.lower_prio_no_advert,
         garp: Garp::default(),
         virtual_routes: Vec::new(),
+        virtual_rules: Vec::new(),
         unicast_ttl: None,
     };
     // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
@@ -612,21 +679,8 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
             | "garp_master_refresh_repeat"
             | "garp_lower_prio_delay"
             | "garp_lower_prio_repeat" => garp_key(c, k, &k.keyword, &mut i.garp),
-            "virtual_routes" => {
-                for r in c.block(k) {
-                    let text = std::iter::once(r.keyword.as_str())
-                        .chain(r.args.iter().map(String::as_str))
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    match ha_failover::runtime::route::RouteSpec::parse(&text) {
-                        Ok(_) => i.virtual_routes.push(text),
-                        Err(e) => c.error(
-                            r,
-                            KeepalivedErrorKind::Syntax(format!("virtual route {text:?}: {e}")),
-                        ),
-                    }
-                }
-            }
+            "virtual_routes" => i.virtual_routes.extend(route_lines(c, k)),
+            "virtual_rules" => i.virtual_rules.extend(rule_lines(c, k)),
             "unicast_ttl" => i.unicast_ttl = c.num(k, "a TTL 1..=255").filter(|t| *t > 0),
             "auth_hmac" => c.unsafe_(
                 k,
@@ -762,9 +816,10 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
 /// (`vrrp_complete_instance`): without `priority`, `state MASTER` means the address owner
 /// (255); `nopreempt` is cleared for the address owner and with `state MASTER`;
 /// `preempt_delay` is cleared with `state MASTER` and with `nopreempt`. Each change is a
-/// warning at the keyword, as keepalived reports it. An instance without VIPs: keepalived
-/// refuses it with VRRPv3 and warns with VRRPv2 (strict mode, which refuses it too, is checked
-/// in [`strict_mode`]).
+/// warning at the keyword, as keepalived reports it. An instance without VIPs is an error:
+/// keepalived refuses it with VRRPv3; with VRRPv2 it runs it advertising no address, which
+/// this codec (RFC 3768 section 5.3.5) drops (strict mode, which refuses it too, is checked in
+/// [`strict_mode`]).
 fn initial_state(
     c: &mut Conv,
     n: &Node,
@@ -813,23 +868,14 @@ fn initial_state(
         }
     }
     if i.vips.is_empty() && !strict {
-        if i.version == 3 {
-            c.error(
-                n,
-                KeepalivedErrorKind::MissingArgument {
-                    keyword: "virtual_ipaddress (keepalived requires at least one with VRRPv3)"
-                        .into(),
-                },
-            );
-        } else {
-            c.warnings.push(Warning {
-                location: n.location.clone(),
-                keyword: "virtual_ipaddress".into(),
-                action:
-                    "none given: the instance runs VRRP without addresses (keepalived warns too)"
-                        .into(),
-            });
-        }
+        c.unsafe_(
+            n,
+            if i.version == 3 {
+                "no `virtual_ipaddress`: keepalived refuses a VRRPv3 instance without one too"
+            } else {
+                "no `virtual_ipaddress`: keepalived 2.2.7 runs a VRRPv2 instance without one (with a warning), advertising no address, which RFC 3768 receivers (this one too) drop, so a pair would have two masters; give the instance an address"
+            },
+        );
     }
 }
 

@@ -421,3 +421,24 @@ vrrp_instance A {
     let err = build::build(&cfg, &mut resolve, &accounts()).unwrap_err();
     assert!(err.to_string().contains("from all"), "{err}");
 }
+
+/// The commented TOML example shows the VRRP settings of this file, and they build.
+#[test]
+fn the_commented_example_carries_the_vrrp_settings() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("director/ha-director.toml");
+    let l = ha_examples::director::load_toml_file(&path).unwrap_or_else(|e| panic!("{}", e[0]));
+    let g = &l.config.global;
+    assert_eq!(g.garp.master_repeat, Some(5));
+    assert_eq!(g.garp_interval_ms, 10);
+    assert_eq!(
+        (
+            g.static_addresses.len(),
+            g.static_routes.len(),
+            g.static_rules.len()
+        ),
+        (1, 1, 1)
+    );
+    let i = &l.config.instances[0];
+    assert_eq!(i.garp.master_repeat, Some(2));
+    assert_eq!((i.virtual_routes.len(), i.virtual_rules.len()), (1, 1));
+}

@@ -145,18 +145,33 @@ fn garp_defaults_min_garp_and_lower_prio() {
     assert_eq!(d.announce.repeat, 2);
     assert_eq!(d.announce.second_burst_delay, None);
     assert_eq!(d.announce.refresh, None);
-    // Lower-priority GARPs are read, kept, and noted as not applied.
+    // Lower-priority GARPs: keepalived's defaults are the master's schedule.
     let l = ok(
-        "global_defs {\n vrrp_garp_lower_prio_repeat 2\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n garp_lower_prio_delay 3\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n",
+        "global_defs {\n vrrp_garp_master_repeat 4\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n}\nvrrp_instance B {\n interface eth0\n virtual_router_id 2\n garp_lower_prio_repeat 2\n garp_lower_prio_delay 3\n virtual_ipaddress {\n  10.0.0.2\n }\n}\nvrrp_instance C {\n interface eth0\n virtual_router_id 3\n garp_lower_prio_repeat 0\n virtual_ipaddress {\n  10.0.0.3\n }\n}\n",
     );
-    assert_eq!(l.config.global.garp.lower_prio_repeat, Some(2));
-    assert_eq!(l.config.instances[0].garp.lower_prio_delay_ms, Some(3000));
+    assert_eq!(l.config.instances[1].garp.lower_prio_repeat, Some(2));
+    assert_eq!(l.config.instances[1].garp.lower_prio_delay_ms, Some(3000));
     round_trip(&l);
-    let b = built(&l.config);
-    assert!(
-        b.notes.iter().any(|n| n.contains("garp_lower_prio")),
-        "{:?}",
-        b.notes
+    let d = built(&l.config).config;
+    let a = d.instances["A"].announce_lower_priority.unwrap();
+    assert_eq!(
+        (a.repeat, a.second_burst_delay),
+        (4, Some(Duration::from_secs(5)))
+    );
+    let b = d.instances["B"].announce_lower_priority.unwrap();
+    assert_eq!(
+        (b.repeat, b.second_burst_delay),
+        (2, Some(Duration::from_secs(3)))
+    );
+    assert_eq!(b.refresh, None);
+    assert_eq!(d.instances["C"].announce_lower_priority, None);
+    // Strict mode: none, as keepalived.
+    let l = ok(
+        "global_defs {\n vrrp_strict\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n",
+    );
+    assert_eq!(
+        built(&l.config).config.instances["A"].announce_lower_priority,
+        None
     );
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ha_testsupport::{Host, Lab, Proc, require_root, tshark_fields, wait_until};
+use ha_testsupport::{Host, Lab, Proc, require_root, require_tool, tshark_fields, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ha-director");
 
@@ -551,4 +551,98 @@ fn host_virtual_rules_follow_the_master_statics_stay_on_both() {
         a.sh("ip rule")
     );
     assert!(statics(&b, "192.168.77.2"), "b keeps its statics");
+}
+
+/// A one-way partition: keepalived (priority 100) stops hearing our master's multicast adverts
+/// (the switch no longer floods multicast to its port), becomes master and advertises; our
+/// master (150) hears each of those lower-priority adverts and sends
+/// `garp_lower_prio_repeat` gratuitous ARPs (2 per advert, no second burst), as keepalived
+/// would; with `garp_lower_prio_repeat 0` it sends none.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_lower_priority_garps_when_a_lower_master_is_heard() {
+    require_root();
+    require_tool("bridge", "iproute2");
+    const VIP: &str = "10.69.0.100";
+    for repeat in [2u32, 0] {
+        let mut lab = Lab::new("hdlowp");
+        let a = lab.add_host("a", &["10.69.0.1/24"]);
+        let k = lab.add_host("k", &["10.69.0.2/24"]);
+        let c = lab.add_host("c", &["10.69.0.3/24"]);
+        let dir = lab.dir().to_path_buf();
+        let inst = |prio: u8, extra: &str| {
+            format!(
+                "vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 70\n    priority {prio}\n    advert_int 1\n{extra}    virtual_ipaddress {{\n        {VIP}/24\n    }}\n}}\n"
+            )
+        };
+        let ca = write(
+            &dir,
+            "a.conf",
+            &inst(
+                150,
+                &format!("    garp_lower_prio_repeat {repeat}\n    garp_lower_prio_delay 0\n"),
+            ),
+        );
+        let ck = write(&dir, "k.conf", &inst(100, ""));
+        let p = director(&mut lab, &a, &ca);
+        assert!(
+            wait_until(Duration::from_secs(10), || holds(&a, VIP)),
+            "{}",
+            dump(&p)
+        );
+        // a's own bursts after becoming master (the second one 5 s later) are over before the
+        // capture starts.
+        std::thread::sleep(Duration::from_secs(6));
+        // k's switch port (the second host's, p1) gets no multicast: k never hears a.
+        let out = std::process::Command::new("bridge")
+            .args([
+                "-n",
+                lab.switch_netns(),
+                "link",
+                "set",
+                "dev",
+                "p1",
+                "mcast_flood",
+                "off",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cap = lab.capture(&c, "eth0", Some("arp or ip proto 112"));
+        let kp = lab.spawn_keepalived(&k, &ck);
+        assert!(
+            wait_until(Duration::from_secs(10), || holds(&k, VIP)),
+            "k, deaf to a, becomes master\n{}",
+            kp.stderr()
+        );
+        std::thread::sleep(Duration::from_secs(4));
+        let pcap = cap.stop();
+        assert!(holds(&a, VIP), "a stays master\n{}", dump(&p));
+        let k_adverts =
+            tshark_fields(&pcap, "vrrp && ip.src == 10.69.0.2", &["frame.time_epoch"]).len();
+        assert!(k_adverts >= 3, "k advertises: {k_adverts}");
+        let a_mac = ha_testsupport::format_mac(a.mac());
+        let garps = tshark_fields(
+            &pcap,
+            &format!("arp.isgratuitous == 1 && arp.src.proto_ipv4 == {VIP}"),
+            &["arp.src.hw_mac"],
+        )
+        .iter()
+        .filter(|r| r[0] == a_mac)
+        .count();
+        if repeat == 0 {
+            assert_eq!(garps, 0, "repeat 0: no GARPs from a");
+        } else {
+            // Two per lower-priority advert heard (the capture may cut one pair in half).
+            assert!(
+                garps + 2 >= 2 * k_adverts && garps <= 2 * k_adverts + 2,
+                "repeat 2: {garps} GARPs from a for {k_adverts} adverts of k\n{}",
+                dump(&p)
+            );
+        }
+    }
 }

@@ -331,6 +331,7 @@ pub fn build(
             announce: (!inst.garp.is_default())
                 .then(|| announce_config(&inst.garp.or(&cfg.global.garp))),
             unicast_ttl: inst.unicast_ttl,
+            announce_lower_priority: announce_lower_priority(&inst.garp.or(&cfg.global.garp)),
             ..InstanceOptions::default()
         };
         if let Some(t) = inst.unicast_ttl
@@ -349,7 +350,6 @@ pub fn build(
                 ),
             });
         }
-        garp_notes(&inst.name, &inst.garp.or(&cfg.global.garp), &mut notes);
         options.insert(inst.name.clone(), o);
     }
 
@@ -515,14 +515,22 @@ fn statics(g: &super::model::Global) -> Result<Statics, BuildError> {
     })
 }
 
-/// The `garp_lower_prio_*` settings are not run (no frames are sent when a lower-priority
-/// advert is heard): a note when one asks for frames.
-fn garp_notes(instance: &str, g: &Garp, notes: &mut Vec<String>) {
-    if g.lower_prio_repeat.is_some_and(|r| r > 0) || g.lower_prio_delay_ms.is_some() {
-        notes.push(format!(
-            "instance {instance:?}: garp_lower_prio_repeat / garp_lower_prio_delay not applied: no gratuitous ARPs / NAs are sent when a lower-priority advert is heard (the master answers it with an advert)"
-        ));
-    }
+/// What a master sends on hearing a lower-priority advert, with keepalived's defaults
+/// (`garp_lower_prio_repeat` defaults to `garp_master_repeat`, `garp_lower_prio_delay` to
+/// `garp_master_delay`); `None` when the repeat is 0.
+pub fn announce_lower_priority(g: &Garp) -> Option<ha_arp::Config> {
+    let master = announce_config(g);
+    let repeat = g.lower_prio_repeat.unwrap_or(master.repeat);
+    (repeat > 0).then(|| ha_arp::Config {
+        repeat,
+        second_burst_delay: match g.lower_prio_delay_ms {
+            None => master.second_burst_delay,
+            Some(0) => None,
+            Some(v) => Some(ms(v)),
+        },
+        refresh: None,
+        ..master
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

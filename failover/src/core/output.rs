@@ -106,6 +106,15 @@ pub enum DirectorAction {
         /// The addresses.
         addresses: Vec<IpAddr>,
     },
+    /// A master heard a lower-priority advert (a split brain healing, or a peer that just
+    /// started as master): announce its addresses again so that neighbours that followed the
+    /// other master come back (keepalived's `garp_lower_prio_repeat`, on its own schedule).
+    AnnounceLowerPriority {
+        /// The instance.
+        instance: InstanceId,
+        /// The addresses.
+        addresses: Vec<IpAddr>,
+    },
     /// Fence the peer (heartbeat STONITH) before this instance takes over; answer with
     /// [`Director::handle_fence_result`](super::Director::handle_fence_result).
     Fence {

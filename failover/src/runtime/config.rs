@@ -30,6 +30,10 @@ pub struct InstanceOptions {
     /// This instance's gratuitous ARP / NA schedule (keepalived's per-instance
     /// `garp_master_*`); `None`: [`DirectorConfig::announce`].
     pub announce: Option<ha_arp::Config>,
+    /// What it sends when, as master, it hears a lower-priority advert (keepalived's
+    /// `garp_lower_prio_repeat` and `garp_lower_prio_delay`: `repeat` frames per address, a
+    /// second burst after `second_burst_delay`); `None`: nothing.
+    pub announce_lower_priority: Option<ha_arp::Config>,
     /// TTL / hop limit of its unicast adverts (keepalived `unicast_ttl`); `None`: 255.
     /// Instances sharing an interface and family share a socket, so they must agree.
     pub unicast_ttl: Option<u8>,

@@ -771,7 +771,21 @@ impl Node {
                     .and_then(|c| self.cfg.instances.get(&c.name))
                     .and_then(|o| o.announce)
                     .unwrap_or(self.cfg.announce);
-                self.send_fx(Effect::Announce(instance, per_if, config));
+                self.send_fx(Effect::Announce(instance, per_if, config, false));
+            }
+            DirectorAction::AnnounceLowerPriority {
+                instance,
+                addresses,
+            } => {
+                let config = self
+                    .d
+                    .instance_config(instance)
+                    .and_then(|c| self.cfg.instances.get(&c.name))
+                    .and_then(|o| o.announce_lower_priority);
+                if let Some(config) = config {
+                    let per_if = self.announce_plan(instance, addresses);
+                    self.send_fx(Effect::Announce(instance, per_if, config, true));
+                }
             }
             DirectorAction::Fence { instance, attempt } => self.fence(instance, attempt),
             DirectorAction::RunStep {

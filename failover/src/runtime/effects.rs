@@ -29,14 +29,19 @@ pub(super) struct Route {
     pub what: String,
 }
 
+/// The announcer key bit of the announcements after a lower-priority advert (instance ids
+/// are far below it).
+const LOWER_PRIORITY_KEY: u32 = 1 << 31;
+
 /// What the effects task does, in order.
 pub(super) enum Effect {
     /// Add an instance's VIPs.
     Add(InstanceId, Vec<Vip>),
     /// Remove an instance's VIPs (and stop announcing them).
     Remove(InstanceId, Vec<Vip>),
-    /// Announce addresses, per ifindex, on the instance's schedule.
-    Announce(InstanceId, Vec<(u32, Vec<IpAddr>)>, ha_arp::Config),
+    /// Announce addresses, per ifindex, on the instance's schedule; `true`: the schedule after
+    /// a lower-priority advert (kept apart from the master's own, whose refresh goes on).
+    Announce(InstanceId, Vec<(u32, Vec<IpAddr>)>, ha_arp::Config, bool),
     /// Add or remove virtual routes.
     Routes { add: bool, routes: Vec<Route> },
     /// Add or remove policy routing rules (message, and what it is for the logs).
@@ -56,7 +61,12 @@ impl std::fmt::Debug for Effect {
         match self {
             Effect::Add(i, v) => f.debug_tuple("Add").field(i).field(v).finish(),
             Effect::Remove(i, v) => f.debug_tuple("Remove").field(i).field(v).finish(),
-            Effect::Announce(i, v, _) => f.debug_tuple("Announce").field(i).field(v).finish(),
+            Effect::Announce(i, v, _, lower) => f
+                .debug_tuple("Announce")
+                .field(i)
+                .field(v)
+                .field(lower)
+                .finish(),
             Effect::Routes { add, routes } => f
                 .debug_struct("Routes")
                 .field("add", add)
@@ -178,6 +188,8 @@ impl Effects {
                 let now = Instant::now();
                 for i in self.senders.keys().copied().collect::<Vec<_>>() {
                     self.announcer.cancel(now, &(instance.0, i));
+                    self.announcer
+                        .cancel(now, &(instance.0 | LOWER_PRIORITY_KEY, i));
                 }
                 for v in &vips {
                     if let Err(e) = self.addrs.remove(*v).await {
@@ -185,12 +197,15 @@ impl Effects {
                     }
                 }
             }
-            Effect::Announce(instance, per_if, config) => {
+            Effect::Announce(instance, per_if, config, lower) => {
                 let now = Instant::now();
                 for (i, addresses) in per_if {
                     if let Some((_, iface)) = self.senders.get(&i) {
                         let iface = *iface;
-                        let key = (instance.0, i);
+                        let key = match lower {
+                            false => (instance.0, i),
+                            true => (instance.0 | LOWER_PRIORITY_KEY, i),
+                        };
                         self.announcer.announce_with(
                             now,
                             key,

@@ -911,6 +911,15 @@ fn strict_mode(
         c.warn(&k, "reset by vrrp_strict (keepalived does the same)");
     }
     i.lower_prio_no_advert = true;
+    // keepalived: no gratuitous ARPs on a lower-priority advert in strict mode.
+    if i.garp.lower_prio_repeat.is_some_and(|r| r > 0) {
+        c.warnings.push(Warning {
+            location: n.location.clone(),
+            keyword: "garp_lower_prio_repeat".into(),
+            action: "reset to 0 by vrrp_strict (keepalived does the same)".into(),
+        });
+    }
+    i.garp.lower_prio_repeat = Some(0);
     if i.vips.is_empty() {
         c.error(
             n,

@@ -646,3 +646,54 @@ fn host_lower_priority_garps_when_a_lower_master_is_heard() {
         }
     }
 }
+
+/// IPv6: adverts go to `vrrp_mcast_group6`, and the unsolicited NAs after a takeover follow
+/// `vrrp_garp_master_repeat` and are paced by `vrrp_gna_interval`.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_ipv6_group_and_na_pacing_on_the_wire() {
+    require_root();
+    let mut lab = Lab::new("hdna");
+    let a = lab.add_host("a", &["fd00:69::1/64"]);
+    let c = lab.add_host("c", &["fd00:69::3/64"]);
+    for (h, n) in [(&a, 1), (&c, 3)] {
+        h.sh(&format!(
+            "ip -6 addr flush dev eth0 scope link && ip addr add fe80::{n}/64 dev eth0 nodad"
+        ));
+    }
+    let dir = lab.dir().to_path_buf();
+    let conf = write(
+        &dir,
+        "a.conf",
+        &format!(
+            "global_defs {{\n    vrrp_version 3\n    vrrp_mcast_group6 ff02::42\n    vrrp_garp_master_repeat 3\n    vrrp_garp_master_delay 0\n    vrrp_gna_interval 0.15\n}}\n{}",
+            instance("VI_6", 71, "", "fd00:69::100/64")
+        ),
+    );
+    let cap = lab.capture(&c, "eth0", Some("icmp6 or ip6 proto 112"));
+    let p = director(&mut lab, &a, &conf);
+    assert!(
+        wait_until(Duration::from_secs(10), || a
+            .sh("ip -6 -o addr show dev eth0")
+            .contains("fd00:69::100/64")),
+        "a becomes master\n{}",
+        dump(&p)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let pcap = cap.stop();
+    let dsts = tshark_fields(&pcap, "vrrp", &["ipv6.dst"]);
+    assert!(!dsts.is_empty(), "adverts seen");
+    assert!(
+        dsts.iter().all(|r| r[0] == "ff02::42"),
+        "every advert to ff02::42: {dsts:?}"
+    );
+    let nas = times(
+        &pcap,
+        "icmpv6.type == 136 && icmpv6.nd.na.target_address == fd00:69::100",
+    );
+    assert_eq!(nas.len(), 3, "one burst of 3 NAs: {nas:?}");
+    for pair in nas.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!((0.12..1.0).contains(&gap), "NA gap {gap:.3} s: {nas:?}");
+    }
+}

@@ -1086,6 +1086,39 @@ impl Node {
                 "the IPVS settings (sync daemon, removal on stop) changed",
             ));
         }
+        if new.statics != self.cfg.statics {
+            return Err(restart(
+                "the static addresses, routes or rules (set at start) changed",
+            ));
+        }
+        if new.announce_pacing != self.cfg.announce_pacing {
+            return Err(restart(
+                "the announcement pacing (garp_interval / gna_interval) changed",
+            ));
+        }
+        // The sockets joined the groups and set the unicast TTL at start.
+        let socket_settings = |cfg: &DirectorConfig| -> Vec<(String, Option<IpAddr>, Option<u8>)> {
+            cfg.director
+                .instances()
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.router.multicast_group,
+                        cfg.options(&c.name).unicast_ttl,
+                    )
+                })
+                .collect()
+        };
+        let (old_s, new_s) = (socket_settings(&self.cfg), socket_settings(&new));
+        if new_s
+            .iter()
+            .any(|n| old_s.iter().any(|o| o.0 == n.0 && o != n))
+        {
+            return Err(restart(
+                "an instance's multicast group or unicast TTL (socket settings) changed",
+            ));
+        }
         let now = self.driver.clock(Instant::now());
         let next = new.director.clone().build(now)?;
         let force: Vec<InstanceId> = (0..next.instance_count())

@@ -457,3 +457,17 @@ fn the_commented_example_carries_the_vrrp_settings() {
     assert_eq!(i.garp.master_repeat, Some(2));
     assert_eq!((i.virtual_routes.len(), i.virtual_rules.len()), (1, 1));
 }
+
+/// The sample with every VRRP keyword reads, round-trips through TOML and builds.
+#[test]
+fn the_vrrp_keywords_sample_converts_and_builds() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("director/vrrp-keywords.conf");
+    let l =
+        ha_examples::director::load_keepalived_file(&path).unwrap_or_else(|e| panic!("{}", e[0]));
+    assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    round_trip(&l);
+    let d = built(&l.config).config;
+    assert!(d.director.instances()[0].router.address_owner);
+    assert_eq!(d.instances["U"].unicast_ttl, Some(64));
+    assert_eq!(d.statics.rules.len(), 1);
+}

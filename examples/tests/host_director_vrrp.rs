@@ -697,3 +697,33 @@ fn host_ipv6_group_and_na_pacing_on_the_wire() {
         assert!((0.12..1.0).contains(&gap), "NA gap {gap:.3} s: {nas:?}");
     }
 }
+
+/// The sample with every VRRP keyword of this work is accepted by keepalived 2.2.7 (`-t`) and by
+/// `ha-director check-config` with no keyword ignored (the one warning is keepalived's own rule
+/// for `state MASTER` without a priority), on a host with its `eth0`.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_vrrp_keywords_sample_is_accepted_by_keepalived_and_check_config() {
+    require_root();
+    require_tool("keepalived", "keepalived");
+    let mut lab = Lab::new("hdsample");
+    let a = lab.add_host("a", &["10.0.1.2/24"]);
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("director/vrrp-keywords.conf");
+    let sample = sample.to_str().unwrap();
+    let k = a.exec(&["keepalived", "-t", "-f", sample]);
+    assert!(
+        k.status.success(),
+        "keepalived -t: {}",
+        String::from_utf8_lossy(&k.stderr)
+    );
+    let o = a.exec(&[BIN, "check-config", "--keepalived-conf", sample]);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert!(o.status.success(), "{out}\n{err}");
+    assert!(out.contains("2 instance(s)"), "{out}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("`state`"), "{err}");
+}

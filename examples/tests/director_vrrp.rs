@@ -471,3 +471,46 @@ fn the_vrrp_keywords_sample_converts_and_builds() {
     assert_eq!(d.instances["U"].unicast_ttl, Some(64));
     assert_eq!(d.statics.rules.len(), 1);
 }
+
+#[test]
+fn unicast_peer_ttl_ranges() {
+    let l = ok(
+        "vrrp_instance U {\n interface eth0\n virtual_router_id 2\n unicast_peer {\n  10.0.1.3 min_ttl 60 max_ttl 70\n  10.0.1.4 max_ttl 200\n  10.0.1.5\n }\n virtual_ipaddress {\n  10.0.1.1\n }\n}\n",
+    );
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let i = &l.config.instances[0];
+    assert_eq!(i.unicast_peers.len(), 3);
+    assert_eq!(
+        i.unicast_peer_ttl,
+        vec![
+            PeerTtl {
+                peer: "10.0.1.3".parse().unwrap(),
+                min_ttl: 60,
+                max_ttl: 70
+            },
+            PeerTtl {
+                peer: "10.0.1.4".parse().unwrap(),
+                min_ttl: 0,
+                max_ttl: 200
+            },
+        ]
+    );
+    round_trip(&l);
+    let d = built(&l.config).config;
+    assert_eq!(
+        d.director.instances()[0].peer_ttl,
+        vec![
+            ("10.0.1.3".parse().unwrap(), 60, 70),
+            ("10.0.1.4".parse().unwrap(), 0, 200)
+        ]
+    );
+    let e = errs(
+        "vrrp_instance U {\n interface eth0\n virtual_router_id 2\n unicast_peer {\n  10.0.1.3 min_ttl 80 max_ttl 70\n  10.0.1.4 hops 3\n }\n virtual_ipaddress {\n  10.0.1.1\n }\n}\n",
+    );
+    assert!(e.iter().any(|e| e.starts_with("k.conf:5:3:")), "{e:#?}");
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:6:3:") && e.contains("hops")),
+        "{e:#?}"
+    );
+}

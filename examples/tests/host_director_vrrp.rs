@@ -205,7 +205,8 @@ fn host_unicast_ttl_on_the_wire_and_with_keepalived() {
             ),
         )
     };
-    let ca = conf("a", 100, "10.64.0.1", "10.64.0.2");
+    // Ours holds keepalived's adverts to the range 60..=70 (keepalived's peer syntax).
+    let ca = conf("a", 100, "10.64.0.1", "10.64.0.2 min_ttl 60 max_ttl 70");
     let ck = conf("k", 150, "10.64.0.2", "10.64.0.1");
     let cap = lab.capture(&a, "eth0", Some("ip proto 112"));
     let p = director(&mut lab, &a, &ca);
@@ -240,6 +241,51 @@ fn host_unicast_ttl_on_the_wire_and_with_keepalived() {
         rows.iter().any(|r| r[0] == "10.64.0.2" && r[2] == "64"),
         "keepalived's with TTL 64: {rows:?}"
     );
+}
+
+/// `unicast_peer { ADDR min_ttl 100 }`: keepalived's adverts at TTL 64 are refused (counted as
+/// `bad_ttl`), so ours does not step down: the range is enforced, not ignored.
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_unicast_peer_ttl_range_is_enforced() {
+    require_root();
+    let mut lab = Lab::new("hdttlr");
+    let a = lab.add_host("a", &["10.64.0.1/24"]);
+    let k = lab.add_host("k", &["10.64.0.2/24"]);
+    let dir = lab.dir().to_path_buf();
+    let conf = |name: &str, prio: u8, src: &str, peer: &str| {
+        write(
+            &dir,
+            &format!("{name}.conf"),
+            &format!(
+                "vrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 65\n    priority {prio}\n    advert_int 1\n    unicast_ttl 64\n    unicast_src_ip {src}\n    unicast_peer {{\n        {peer}\n    }}\n    virtual_ipaddress {{\n        10.64.0.100/24\n    }}\n}}\n"
+            ),
+        )
+    };
+    let ca = conf("a", 100, "10.64.0.1", "10.64.0.2 min_ttl 100");
+    let ck = conf("k", 150, "10.64.0.2", "10.64.0.1");
+    let p = director(&mut lab, &a, &ca);
+    assert!(
+        wait_until(Duration::from_secs(10), || holds(&a, "10.64.0.100")),
+        "{}",
+        dump(&p)
+    );
+    let kp = lab.spawn_keepalived(&k, &ck);
+    assert!(
+        wait_until(Duration::from_secs(10), || holds(&k, "10.64.0.100")),
+        "{}",
+        kp.stderr()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        holds(&a, "10.64.0.100"),
+        "ours refused the TTL-64 adverts and stayed master\n{}",
+        dump(&p)
+    );
+    let sock = dir.join("a.sock");
+    let o = a.exec(&[BIN, "status", "--socket", sock.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("bad_ttl"), "drops counted as bad_ttl: {text}");
 }
 
 /// `vrrp_startup_delay 3`: no advert and no address for 3 s after start, then master within

@@ -637,6 +637,15 @@ fn instance(
             .map_err(|e| bad(format!("virtual rule {text:?}: {e}")))?;
     }
     c.rules = inst.virtual_rules.clone();
+    for t in &inst.unicast_peer_ttl {
+        if !inst.unicast_peers.contains(&t.peer) || t.min_ttl > t.max_ttl {
+            return Err(bad(format!(
+                "unicast_peer_ttl for {}: not one of unicast_peers, or min_ttl above max_ttl",
+                t.peer
+            )));
+        }
+        c.peer_ttl.push((t.peer, t.min_ttl, t.max_ttl));
+    }
     // keepalived's rule (`vrrp_complete_instance`): a member of a sync group without
     // `sync_group_tracking_weight` runs no floating priority, so a weighted tracked interface
     // only faults it (weight 0) and a weighted tracked script is not tracked; the address

@@ -368,6 +368,28 @@ pub struct Instance {
     /// received from unicast peers are accepted whatever their TTL, as keepalived does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unicast_ttl: Option<u8>,
+    /// TTL ranges adverts from unicast peers must arrive with (keepalived's `unicast_peer {
+    /// ADDR min_ttl N max_ttl M }`); a peer not listed is accepted at any TTL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unicast_peer_ttl: Vec<PeerTtl>,
+}
+
+/// The TTL range adverts from one unicast peer must arrive with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerTtl {
+    /// The peer (one of `unicast_peers`).
+    pub peer: IpAddr,
+    /// Lowest TTL accepted (default 0).
+    #[serde(default)]
+    pub min_ttl: u8,
+    /// Highest TTL accepted (default 255).
+    #[serde(default = "ttl_max")]
+    pub max_ttl: u8,
+}
+
+fn ttl_max() -> u8 {
+    255
 }
 
 fn default_version() -> u8 {

@@ -17,9 +17,9 @@ use std::str::FromStr;
 use parse::Node;
 
 use super::model::{
-    Auth, Check, CheckKind, Config, Family, Garp, InitialState, Instance, Method, Notify, Protocol,
-    RealServer, SorryServer, SyncDaemon, SyncGroup, TrackInterface, TrackScript, TrackScriptRef,
-    UrlCheck, Vip, VirtualServer,
+    Auth, Check, CheckKind, Config, Family, Garp, InitialState, Instance, Method, Notify, PeerTtl,
+    Protocol, RealServer, SorryServer, SyncDaemon, SyncGroup, TrackInterface, TrackScript,
+    TrackScriptRef, UrlCheck, Vip, VirtualServer,
 };
 use super::validate::Item;
 use super::{ConfigError, Location, Warning};
@@ -485,6 +485,32 @@ fn line_text(r: &Node) -> String {
         .join(" ")
 }
 
+/// `ADDR min_ttl N max_ttl M` in a `unicast_peer` block (either may be left out).
+fn peer_ttl(c: &mut Conv, p: &Node, peer: IpAddr) -> Option<PeerTtl> {
+    let mut t = PeerTtl {
+        peer,
+        min_ttl: 0,
+        max_ttl: 255,
+    };
+    let mut words = p.args.iter();
+    while let Some(w) = words.next() {
+        let v = words.next().and_then(|v| v.parse::<u8>().ok());
+        match (w.as_str(), v) {
+            ("min_ttl", Some(v)) => t.min_ttl = v,
+            ("max_ttl", Some(v)) => t.max_ttl = v,
+            _ => {
+                c.bad(p, w, "min_ttl N or max_ttl N (0..=255)");
+                return None;
+            }
+        }
+    }
+    if t.min_ttl > t.max_ttl {
+        c.bad(p, &p.args.join(" "), "min_ttl at most max_ttl");
+        return None;
+    }
+    Some(t)
+}
+
 /// One `garp_*` setting (`name` without the `vrrp_` prefix of the global form) into `garp`.
 fn garp_key(c: &mut Conv, k: &Node, name: &str, garp: &mut Garp) {
     match name {
@@ -657,6 +683,7 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         virtual_routes: Vec::new(),
         virtual_rules: Vec::new(),
         unicast_ttl: None,
+        unicast_peer_ttl: Vec::new(),
     };
     // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
     // between them and `state`, applied after the block).
@@ -727,12 +754,11 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
                     if let Some(a) = c.parse_ip(p, &p.keyword) {
                         i.unicast_peers.push(a);
                     }
-                    if !p.args.is_empty() {
-                        c.warnings.push(Warning {
-                            location: p.location.clone(),
-                            keyword: p.args[0].clone(),
-                            action: "ignored: peer options (min_ttl, max_ttl) are not supported".into(),
-                        });
+                    if !p.args.is_empty()
+                        && let Ok(peer) = p.keyword.parse::<IpAddr>()
+                        && let Some(t) = peer_ttl(c, p, peer)
+                    {
+                        i.unicast_peer_ttl.push(t);
                     }
                 }
             }

@@ -514,3 +514,29 @@ fn unicast_peer_ttl_ranges() {
         "{e:#?}"
     );
 }
+
+#[test]
+fn per_instance_mcast_dst_ip_preempt_and_check_unicast_src() {
+    let l = ok(
+        "global_defs {\n vrrp_mcast_group4 224.0.0.42\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n mcast_dst_ip 224.0.0.43\n nopreempt\n preempt\n virtual_ipaddress {\n  10.0.0.1\n }\n}\nvrrp_instance B {\n interface eth0\n virtual_router_id 2\n check_unicast_src\n unicast_peer {\n  10.0.0.3\n }\n virtual_ipaddress {\n  10.0.0.2\n }\n}\n",
+    );
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let a = &l.config.instances[0];
+    assert_eq!(a.mcast_group, Some("224.0.0.43".parse().unwrap()));
+    assert!(!a.nopreempt, "preempt after nopreempt turns it back on");
+    round_trip(&l);
+    let d = built(&l.config).config;
+    assert_eq!(
+        d.director.instances()[0].router.multicast_group,
+        Some("224.0.0.43".parse().unwrap()),
+        "the instance's group wins over the global one"
+    );
+    let e = errs(
+        "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n mcast_dst_ip 10.0.0.9\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n",
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:4:2:") && e.contains("mcast_dst_ip")),
+        "{e:#?}"
+    );
+}

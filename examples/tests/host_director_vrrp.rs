@@ -125,8 +125,8 @@ fn host_garp_tuning_counts_and_spacing_on_the_wire() {
     );
 }
 
-/// Adverts go to `vrrp_mcast_group4` (never to 224.0.0.18), and a keepalived 2.2.7 peer with
-/// the same group elects one master with us, in both roles.
+/// Adverts go to `vrrp_mcast_group4` (or an instance's `mcast_dst_ip`; never to 224.0.0.18),
+/// and a keepalived 2.2.7 peer with the same group elects one master with us, in both roles.
 #[test]
 #[ignore = "host suite: needs root and netns; run by cargo xtask test"]
 fn host_mcast_group_elects_one_master_with_keepalived() {
@@ -142,9 +142,16 @@ fn host_mcast_group_elects_one_master_with_keepalived() {
             write(
                 &dir,
                 &format!("{name}.conf"),
-                &format!(
-                    "global_defs {{\n    router_id {name}\n    vrrp_mcast_group4 224.0.0.42\n}}\nvrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 64\n    priority {prio}\n    advert_int 1\n    virtual_ipaddress {{\n        10.63.0.100/24\n    }}\n}}\n"
-                ),
+                // The global keyword in one role, the instance's `mcast_dst_ip` in the other.
+                &if ours_higher {
+                    format!(
+                        "global_defs {{\n    router_id {name}\n    vrrp_mcast_group4 224.0.0.42\n}}\nvrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 64\n    priority {prio}\n    advert_int 1\n    virtual_ipaddress {{\n        10.63.0.100/24\n    }}\n}}\n"
+                    )
+                } else {
+                    format!(
+                        "global_defs {{\n    router_id {name}\n}}\nvrrp_instance VI_1 {{\n    interface eth0\n    virtual_router_id 64\n    priority {prio}\n    advert_int 1\n    mcast_dst_ip 224.0.0.42\n    virtual_ipaddress {{\n        10.63.0.100/24\n    }}\n}}\n"
+                    )
+                },
             )
         };
         let (ca, ck) = (conf("a", pa), conf("k", pk));

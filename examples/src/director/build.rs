@@ -609,10 +609,10 @@ fn instance(
     r.preempt_delay = ms(inst.preempt_delay_ms);
     r.peers = inst.unicast_peers.clone();
     r.startup_delay = ms(cfg.global.startup_delay_ms);
-    r.multicast_group = match primary {
+    r.multicast_group = inst.mcast_group.or(match primary {
         IpAddr::V4(_) => cfg.global.mcast_group4.map(IpAddr::V4),
         IpAddr::V6(_) => cfg.global.mcast_group6.map(IpAddr::V6),
-    };
+    });
     if inst.lower_prio_no_advert {
         r.lower_priority = ha_failover::vrrp::router::LowerPriorityPolicy::Discard;
     }

@@ -372,6 +372,10 @@ pub struct Instance {
     /// ADDR min_ttl N max_ttl M }`); a peer not listed is accepted at any TTL.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unicast_peer_ttl: Vec<PeerTtl>,
+    /// The multicast group of this instance's adverts (keepalived `mcast_dst_ip`); default
+    /// `global.mcast_group4` / `mcast_group6`, then the RFC's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_group: Option<IpAddr>,
 }
 
 /// The TTL range adverts from one unicast peer must arrive with.

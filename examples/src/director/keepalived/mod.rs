@@ -684,6 +684,7 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         virtual_rules: Vec::new(),
         unicast_ttl: None,
         unicast_peer_ttl: Vec::new(),
+        mcast_group: None,
     };
     // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
     // between them and `state`, applied after the block).
@@ -708,6 +709,23 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
             | "garp_lower_prio_repeat" => garp_key(c, k, &k.keyword, &mut i.garp),
             "virtual_routes" => i.virtual_routes.extend(route_lines(c, k)),
             "virtual_rules" => i.virtual_rules.extend(rule_lines(c, k)),
+            "mcast_dst_ip" => {
+                if let Some(a) = c.arg(k) {
+                    match a.parse::<IpAddr>() {
+                        Ok(g @ IpAddr::V4(v4)) if v4.is_multicast() => i.mcast_group = Some(g),
+                        Ok(g @ IpAddr::V6(v6)) if v6.segments()[0] == 0xff02 => {
+                            i.mcast_group = Some(g)
+                        }
+                        _ => c.bad(k, a, "an IPv4 multicast or IPv6 link-local multicast address"),
+                    }
+                }
+            }
+            // keepalived's default; `nopreempt` turns it off.
+            "preempt" => i.nopreempt = false,
+            // Unicast adverts from a source that is not a peer are always dropped here.
+            "check_unicast_src" => {
+                c.flag(k);
+            }
             "unicast_ttl" => i.unicast_ttl = c.num(k, "a TTL 1..=255").filter(|t| *t > 0),
             "auth_hmac" => c.unsafe_(
                 k,

@@ -540,3 +540,19 @@ fn per_instance_mcast_dst_ip_preempt_and_check_unicast_src() {
         "{e:#?}"
     );
 }
+
+#[test]
+fn old_unicast_checksum_is_an_error_global_check_unicast_src_is_accepted() {
+    let e = errs(
+        "vrrp_instance A {\n interface eth0\n virtual_router_id 1\n old_unicast_checksum\n unicast_peer {\n  10.0.0.3\n }\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n",
+    );
+    assert!(
+        e.iter().any(|e| e.starts_with("k.conf:4:2:")
+            && e.contains("`old_unicast_checksum` cannot be honoured")),
+        "{e:#?}"
+    );
+    let l = ok(
+        "global_defs {\n vrrp_check_unicast_src\n}\nvrrp_instance A {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.0.0.1\n }\n}\n",
+    );
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+}

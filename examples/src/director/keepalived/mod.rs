@@ -424,6 +424,10 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
                 }
             }
             "vrrp_startup_delay" => cfg.global.startup_delay_ms = c.timer(k).unwrap_or(0),
+            // Unicast adverts from a source that is not a peer are always dropped here.
+            "vrrp_check_unicast_src" => {
+                c.flag(k);
+            }
             "vrrp_version" => match c.num::<u8>(k, "2 or 3") {
                 Some(v @ (2 | 3)) => c.default_version = v,
                 Some(v) => c.bad(k, &v.to_string(), "2 or 3"),
@@ -726,6 +730,10 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
             "check_unicast_src" => {
                 c.flag(k);
             }
+            "old_unicast_checksum" => c.unsafe_(
+                k,
+                "the pre-1.3.6 keepalived unicast checksum is not supported: adverts of a peer computing it would be dropped and ours dropped by it (two masters)",
+            ),
             "unicast_ttl" => i.unicast_ttl = c.num(k, "a TTL 1..=255").filter(|t| *t > 0),
             "auth_hmac" => c.unsafe_(
                 k,

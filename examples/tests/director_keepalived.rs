@@ -238,7 +238,14 @@ fn every_checker_fwmark_and_v3() {
     assert_eq!(i.version, 3, "global vrrp_version 3 is the default");
     assert_eq!(i.advert_int_ms, 500);
     assert!(i.nopreempt);
-    assert_eq!(i.preempt_delay_ms, 30_000);
+    // keepalived 2.2.7 resets preempt_delay with nopreempt ("incompatible with nopreempt
+    // mode - resetting"), and so does the reader, with a warning at the keyword.
+    assert_eq!(i.preempt_delay_ms, 0);
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.keyword == "preempt_delay" && w.location.line == 12)
+    );
     assert_eq!(
         i.unicast_src_ip,
         Some(ip("fd00::1")),
@@ -268,7 +275,7 @@ fn every_checker_fwmark_and_v3() {
             CheckKind::Ping
         ]
     );
-    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    assert_eq!(l.warnings.len(), 1, "only preempt_delay: {:?}", l.warnings);
     assert_eq!(checks[0].dns_type.as_deref(), Some("A"));
     assert_eq!(checks[0].dns_name.as_deref(), Some("example.com"));
     // Old SMTP `host {}` form: the host's address plus the block's settings.
@@ -357,7 +364,7 @@ global_defs {{
 
 #[test]
 fn unsupported_keywords_are_listed_with_their_line() {
-    let text = "global_defs {\n  smtp_connect_timeout 30\n}\nstatic_routes {\n  10.0.0.0/8 via 1.1.1.1\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 1\n garp_master_delay 10\n virtual_ipaddress {\n 10.0.0.1/24 brd 10.0.0.255 dev eth0\n }\n}\n";
+    let text = "global_defs {\n  smtp_connect_timeout 30\n}\nlinkbeat_interfaces {\n  eth0\n}\nvrrp_instance VI {\n interface eth0\n virtual_router_id 1\n skip_check_adv_addr\n virtual_ipaddress {\n 10.0.0.1/24 brd 10.0.0.255 dev eth0\n }\n}\n";
     let l = ok(text);
     let w: Vec<(u32, &str)> = l
         .warnings
@@ -368,8 +375,8 @@ fn unsupported_keywords_are_listed_with_their_line() {
         w,
         vec![
             (2, "smtp_connect_timeout"),
-            (4, "static_routes"),
-            (10, "garp_master_delay"),
+            (4, "linkbeat_interfaces"),
+            (10, "skip_check_adv_addr"),
             (12, "brd")
         ]
     );

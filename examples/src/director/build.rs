@@ -29,7 +29,7 @@ use ha_failover::core::{
 };
 use ha_failover::core::{GateEffect, MastershipGate};
 use ha_failover::runtime::director::{
-    DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, SyncDaemonOptions,
+    DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, Statics, SyncDaemonOptions,
 };
 use ha_failover::runtime::exec::User;
 use ha_failover::vrrp::router::Config as RouterConfig;
@@ -47,8 +47,8 @@ use ha_ipvs::model::{
 
 use super::alert::{AlertPlan, MailSettings, VirtualServerAlerts, service_label};
 use super::model::{
-    Check, CheckKind, Config, Family, HttpProtocol as HttpProtocolModel, Instance, Method, Notify,
-    ParamMatch as ParamMatchModel, Protocol, RealServer as RsModel, Smtp, SslClient,
+    Check, CheckKind, Config, Family, Garp, HttpProtocol as HttpProtocolModel, Instance, Method,
+    Notify, ParamMatch as ParamMatchModel, Protocol, RealServer as RsModel, Smtp, SslClient,
     Step as StepModel, TrackFile, TrackProcess, UDP_DEFAULT_PAYLOAD, Vip, VirtualServer,
 };
 use super::model::{
@@ -117,6 +117,12 @@ pub enum BuildError {
     User {
         /// The user (and group) as configured.
         user: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A static address, route or rule (`global.static_*`) the runtime cannot take.
+    #[error("static {detail}")]
+    Static {
         /// What is wrong.
         detail: String,
     },
@@ -327,8 +333,28 @@ pub fn build(
         ids.insert(inst.name.as_str(), id);
         let o = InstanceOptions {
             vmac: inst.vmac.clone(),
+            announce: (!inst.garp.is_default())
+                .then(|| announce_config(&inst.garp.or(&cfg.global.garp))),
+            unicast_ttl: inst.unicast_ttl,
+            announce_lower_priority: announce_lower_priority(&inst.garp.or(&cfg.global.garp)),
             ..InstanceOptions::default()
         };
+        if let Some(t) = inst.unicast_ttl
+            && let Some(other) = cfg.instances.iter().find(|o| {
+                o.interface == inst.interface
+                    && o.unicast_ttl.is_some_and(|u| u != t)
+                    && o.vips.first().map(|v| v.address.is_ipv4())
+                        == inst.vips.first().map(|v| v.address.is_ipv4())
+            })
+        {
+            return Err(BuildError::Instance {
+                instance: inst.name.clone(),
+                detail: format!(
+                    "unicast_ttl {t} differs from instance {:?}'s on the same interface (they share a socket)",
+                    other.name
+                ),
+            });
+        }
         options.insert(inst.name.clone(), o);
     }
 
@@ -377,6 +403,12 @@ pub fn build(
 
     let mut dc = DirectorConfig::new(b);
     dc.instances = options;
+    dc.announce = announce_config(&cfg.global.garp);
+    dc.statics = statics(&cfg.global)?;
+    dc.announce_pacing = ha_arp::Pacing {
+        arp_interval: ms(cfg.global.garp_interval_ms),
+        na_interval: ms(cfg.global.gna_interval_ms),
+    };
     dc.health = health;
     if let Some(&min) = intervals.iter().min() {
         if intervals.iter().any(|&i| i != min) {
@@ -469,6 +501,68 @@ pub fn build(
     })
 }
 
+/// The announce schedule of a (merged) [`Garp`], with keepalived's defaults for what is not
+/// set: 5 frames per address, a second burst after 5 s, no refresh (1 frame when set). A
+/// repeat of 0 is 1, as keepalived makes it.
+pub fn announce_config(g: &Garp) -> ha_arp::Config {
+    let d = ha_arp::Config::default();
+    ha_arp::Config {
+        repeat: g.master_repeat.map_or(d.repeat, |r| r.max(1)),
+        second_burst_delay: match g.master_delay_ms {
+            None => d.second_burst_delay,
+            Some(0) => None,
+            Some(v) => Some(ms(v)),
+        },
+        refresh: g.master_refresh_ms.filter(|v| *v > 0).map(ms),
+        refresh_repeat: g
+            .master_refresh_repeat
+            .map_or(d.refresh_repeat, |r| r.max(1)),
+        ..d
+    }
+}
+
+/// keepalived's `static_ipaddress`, `static_routes` and `static_rules`, checked as the runtime
+/// reads them.
+fn statics(g: &super::model::Global) -> Result<Statics, BuildError> {
+    let err = |detail: String| BuildError::Static { detail };
+    for a in &g.static_addresses {
+        if a.dev.is_none() {
+            return Err(err(format!("address {a}: a static address needs `dev`")));
+        }
+    }
+    for r in &g.static_routes {
+        ha_failover::runtime::route::RouteSpec::parse(r)
+            .map_err(|e| err(format!("route {r:?}: {e}")))?;
+    }
+    for r in &g.static_rules {
+        ha_failover::runtime::rule::RuleSpec::parse(r)
+            .map_err(|e| err(format!("rule {r:?}: {e}")))?;
+    }
+    Ok(Statics {
+        addresses: g.static_addresses.iter().map(vip_spec).collect(),
+        routes: g.static_routes.clone(),
+        rules: g.static_rules.clone(),
+    })
+}
+
+/// What a master sends on hearing a lower-priority advert, with keepalived's defaults
+/// (`garp_lower_prio_repeat` defaults to `garp_master_repeat`, `garp_lower_prio_delay` to
+/// `garp_master_delay`); `None` when the repeat is 0.
+pub fn announce_lower_priority(g: &Garp) -> Option<ha_arp::Config> {
+    let master = announce_config(g);
+    let repeat = g.lower_prio_repeat.unwrap_or(master.repeat);
+    (repeat > 0).then(|| ha_arp::Config {
+        repeat,
+        second_burst_delay: match g.lower_prio_delay_ms {
+            None => master.second_burst_delay,
+            Some(0) => None,
+            Some(v) => Some(ms(v)),
+        },
+        refresh: None,
+        ..master
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn instance(
     cfg: &Config,
@@ -545,12 +639,17 @@ fn instance(
     r.preempt = !inst.nopreempt;
     r.preempt_delay = ms(inst.preempt_delay_ms);
     r.peers = inst.unicast_peers.clone();
+    r.startup_delay = ms(cfg.global.startup_delay_ms);
+    r.multicast_group = inst.mcast_group.or(match primary {
+        IpAddr::V4(_) => cfg.global.mcast_group4.map(IpAddr::V4),
+        IpAddr::V6(_) => cfg.global.mcast_group6.map(IpAddr::V6),
+    });
     if inst.lower_prio_no_advert {
         r.lower_priority = ha_failover::vrrp::router::LowerPriorityPolicy::Discard;
     }
     if inst.state == super::model::InitialState::Master && priority != 255 {
         notes.push(format!(
-            "instance {:?}: state MASTER: it starts as backup and becomes master when no better master is heard (RFC 9568 §6.4.1)",
+            "instance {:?}: state MASTER below priority 255: it starts as backup and becomes master when no better master is heard within the master-down interval, as keepalived 2.2.7 does",
             inst.name
         ));
     }
@@ -559,6 +658,25 @@ fn instance(
     c.excluded_vips = inst.excluded_vips.iter().map(vip_spec).collect();
     c.notify = notify_scripts(&inst.notify);
     c.steps = steps;
+    for text in &inst.virtual_routes {
+        ha_failover::runtime::route::RouteSpec::parse(text)
+            .map_err(|e| bad(format!("virtual route {text:?}: {e}")))?;
+    }
+    c.routes = inst.virtual_routes.clone();
+    for text in &inst.virtual_rules {
+        ha_failover::runtime::rule::RuleSpec::parse(text)
+            .map_err(|e| bad(format!("virtual rule {text:?}: {e}")))?;
+    }
+    c.rules = inst.virtual_rules.clone();
+    for t in &inst.unicast_peer_ttl {
+        if !inst.unicast_peers.contains(&t.peer) || t.min_ttl > t.max_ttl {
+            return Err(bad(format!(
+                "unicast_peer_ttl for {}: not one of unicast_peers, or min_ttl above max_ttl",
+                t.peer
+            )));
+        }
+        c.peer_ttl.push((t.peer, t.min_ttl, t.max_ttl));
+    }
     c.dont_track_primary = inst.dont_track_primary;
     c.track = tracking(
         cfg,

@@ -117,6 +117,43 @@ pub struct Global {
     /// `rs_init_notifies`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub rs_init_notifies: bool,
+    /// The gratuitous ARP / unsolicited NA schedule of every instance (keepalived's
+    /// `vrrp_garp_master_*` and `vrrp_garp_lower_prio_*`); an instance's own `garp` overrides
+    /// it field by field.
+    #[serde(default, skip_serializing_if = "Garp::is_default")]
+    pub garp: Garp,
+    /// Minimum gap between two gratuitous ARPs on one interface, milliseconds (keepalived
+    /// `vrrp_garp_interval`; default 0: not paced).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub garp_interval_ms: u64,
+    /// Minimum gap between two unsolicited Neighbor Advertisements on one interface,
+    /// milliseconds (keepalived `vrrp_gna_interval`; default 0: not paced).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub gna_interval_ms: u64,
+    /// The IPv4 multicast group adverts go to and are received on (keepalived
+    /// `vrrp_mcast_group4`; default 224.0.0.18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_group4: Option<std::net::Ipv4Addr>,
+    /// The IPv6 multicast group adverts go to and are received on (keepalived
+    /// `vrrp_mcast_group6`; default ff02::12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_group6: Option<std::net::Ipv6Addr>,
+    /// Wait this long after start before any instance takes part in VRRP, milliseconds
+    /// (keepalived `vrrp_startup_delay`): adverts heard meanwhile are dropped, none are sent.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub startup_delay_ms: u64,
+    /// Addresses set at start whatever the VRRP state and removed at stop (keepalived
+    /// `static_ipaddress`); each names its device (`dev`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_addresses: Vec<Vip>,
+    /// Routes set at start and removed at stop (keepalived `static_routes`), in the syntax of
+    /// `virtual_routes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_routes: Vec<String>,
+    /// Policy routing rules set at start and removed at stop (keepalived `static_rules`), in
+    /// the syntax of `virtual_rules`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub static_rules: Vec<String>,
 }
 
 /// Mail alerts through an SMTP relay, as keepalived sends them: a VRRP instance or sync group
@@ -183,6 +220,58 @@ pub enum FlushOnStop {
     /// Delete this director's virtual services, the kernel dropping their real servers with
     /// them (`lvs_flush_on_stop VS`; what this director does by default).
     Vs,
+}
+
+/// When gratuitous ARPs / unsolicited NAs go out for an instance's addresses (keepalived's
+/// `garp_master_*` and `garp_lower_prio_*`). Unset fields take the global value, then
+/// keepalived's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Garp {
+    /// Delay of the second burst after becoming master, milliseconds; 0: no second burst
+    /// (keepalived `garp_master_delay`, default 5 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_delay_ms: Option<u64>,
+    /// Frames per address in each burst (keepalived `garp_master_repeat`, default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_repeat: Option<u32>,
+    /// Period of refresh bursts while master, milliseconds; 0: none (keepalived
+    /// `garp_master_refresh`, default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_refresh_ms: Option<u64>,
+    /// Frames per address in each refresh burst (keepalived `garp_master_refresh_repeat`,
+    /// default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_refresh_repeat: Option<u32>,
+    /// Delay of the second burst after a lower-priority advert was heard while master,
+    /// milliseconds (keepalived `garp_lower_prio_delay`; default: `master_delay_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_prio_delay_ms: Option<u64>,
+    /// Frames per address sent when a lower-priority advert is heard while master; 0: none
+    /// (keepalived `garp_lower_prio_repeat`; default: `master_repeat`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_prio_repeat: Option<u32>,
+}
+
+impl Garp {
+    /// Nothing set.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// `self`'s fields where set, `fallback`'s otherwise.
+    pub fn or(&self, fallback: &Garp) -> Garp {
+        Garp {
+            master_delay_ms: self.master_delay_ms.or(fallback.master_delay_ms),
+            master_repeat: self.master_repeat.or(fallback.master_repeat),
+            master_refresh_ms: self.master_refresh_ms.or(fallback.master_refresh_ms),
+            master_refresh_repeat: self
+                .master_refresh_repeat
+                .or(fallback.master_refresh_repeat),
+            lower_prio_delay_ms: self.lower_prio_delay_ms.or(fallback.lower_prio_delay_ms),
+            lower_prio_repeat: self.lower_prio_repeat.or(fallback.lower_prio_repeat),
+        }
+    }
 }
 
 /// Where the status socket is when `global.status_socket` is not set.
@@ -477,6 +566,52 @@ pub struct Instance {
     /// Mail its changes through `global.smtp` (keepalived `smtp_alert`); unset: `global.smtp.alert_vrrp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_alert: Option<bool>,
+    /// This instance's gratuitous ARP / NA schedule (keepalived's per-instance `garp_*`);
+    /// unset fields take `global.garp`'s.
+    #[serde(default, skip_serializing_if = "Garp::is_default")]
+    pub garp: Garp,
+    /// Routes added on becoming master and removed on leaving it (keepalived
+    /// `virtual_routes`), in keepalived's syntax (a subset of `ip route`: `[TYPE] PREFIX
+    /// [from PREFIX] [src ADDR] [via ADDR] [dev IF] [onlink] [metric N] [table N] [scope S]
+    /// [protocol N]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_routes: Vec<String>,
+    /// Policy routing rules added on becoming master and removed on leaving it (keepalived
+    /// `virtual_rules`), in keepalived's syntax (a subset of `ip rule`: `[inet|inet6] [not]
+    /// [from PREFIX|all] [to PREFIX|all] [priority N] [table N | goto N | nop | blackhole |
+    /// prohibit | unreachable] [fwmark N[/M]] [iif IF] [oif IF] [tos N] [protocol N]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_rules: Vec<String>,
+    /// TTL / hop limit of unicast adverts (keepalived `unicast_ttl`, default 255). Adverts
+    /// received from unicast peers are accepted whatever their TTL, as keepalived does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unicast_ttl: Option<u8>,
+    /// TTL ranges adverts from unicast peers must arrive with (keepalived's `unicast_peer {
+    /// ADDR min_ttl N max_ttl M }`); a peer not listed is accepted at any TTL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unicast_peer_ttl: Vec<PeerTtl>,
+    /// The multicast group of this instance's adverts (keepalived `mcast_dst_ip`); default
+    /// `global.mcast_group4` / `mcast_group6`, then the RFC's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_group: Option<IpAddr>,
+}
+
+/// The TTL range adverts from one unicast peer must arrive with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerTtl {
+    /// The peer (one of `unicast_peers`).
+    pub peer: IpAddr,
+    /// Lowest TTL accepted (default 0).
+    #[serde(default)]
+    pub min_ttl: u8,
+    /// Highest TTL accepted (default 255).
+    #[serde(default = "ttl_max")]
+    pub max_ttl: u8,
+}
+
+fn ttl_max() -> u8 {
+    255
 }
 
 fn default_version() -> u8 {

@@ -77,6 +77,16 @@ pub struct InstanceConfig {
     /// `virtual_routes`, carried as opaque route specs (keepalived's route syntax) for the
     /// runtime: added after the addresses, removed with them.
     pub routes: Vec<String>,
+    /// `virtual_rules`, carried as opaque rule specs (keepalived's `ip rule` syntax) for the
+    /// runtime: added after the routes, removed before them (with the
+    /// [`DirectorAction::AddRoutes`](super::DirectorAction::AddRoutes) /
+    /// [`RemoveRoutes`](super::DirectorAction::RemoveRoutes) actions).
+    pub rules: Vec<String>,
+    /// The TTL / hop limit ranges adverts from unicast peers must arrive with (keepalived's
+    /// `unicast_peer { ADDR min_ttl N max_ttl M }`): `(peer, min, max)`. A unicast advert from
+    /// a peer not listed is accepted at any TTL, as keepalived does (multicast ones always
+    /// need 255).
+    pub peer_ttl: Vec<(IpAddr, u8, u8)>,
     /// Trackers with their weights.
     pub track: Vec<TrackRef>,
     /// Fence (heartbeat STONITH) before taking over: see [`DirectorAction::Fence`](super::DirectorAction::Fence).
@@ -110,6 +120,8 @@ impl InstanceConfig {
             vips: Vec::new(),
             excluded_vips: Vec::new(),
             routes: Vec::new(),
+            rules: Vec::new(),
+            peer_ttl: Vec::new(),
             track: Vec::new(),
             fence: false,
             steps: Vec::new(),

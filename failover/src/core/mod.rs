@@ -238,7 +238,35 @@ impl Director {
         adv: RxAdvert,
     ) -> Result<(), DirectorError> {
         let i = self.index(instance)?;
+        let r = &self.insts[i].router;
+        let master_before = r.state() == State::Master;
+        let (sent, lower) = (
+            r.counters().adverts_sent,
+            r.counters()
+                .dropped(ha_vrrp_proto::DropReason::LowerPriority),
+        );
         self.insts[i].router.handle_advert(now, adv);
+        // A master that heard a lower-priority advert (it answered it, or discarded it): the
+        // only branch where a master stays master and sends or drops for that reason.
+        let r = &self.insts[i].router;
+        if master_before
+            && adv.priority != Priority::STOP
+            && r.state() == State::Master
+            && (r.counters().adverts_sent != sent
+                || r.counters()
+                    .dropped(ha_vrrp_proto::DropReason::LowerPriority)
+                    != lower)
+            && self.insts[i].vips_held
+        {
+            let addresses: Vec<IpAddr> = self.insts[i].all_vips().iter().map(|v| v.addr).collect();
+            if !addresses.is_empty() {
+                self.actions
+                    .push_back(DirectorAction::AnnounceLowerPriority {
+                        instance,
+                        addresses,
+                    });
+            }
+        }
         self.pump(now);
         Ok(())
     }

@@ -82,14 +82,16 @@ pub enum DirectorAction {
         /// The addresses.
         vips: Vec<VipSpec>,
     },
-    /// Add these `virtual_routes` (opaque specs), after the addresses.
+    /// Add these `virtual_routes` (opaque specs) and the instance's `virtual_rules`
+    /// ([`InstanceConfig::rules`](super::InstanceConfig::rules)), after the addresses.
     AddRoutes {
         /// The instance.
         instance: InstanceId,
         /// The routes.
         routes: Vec<String>,
     },
-    /// Remove these `virtual_routes`, before the addresses.
+    /// Remove the instance's `virtual_rules` and these `virtual_routes`, before the
+    /// addresses.
     RemoveRoutes {
         /// The instance.
         instance: InstanceId,
@@ -99,6 +101,15 @@ pub enum DirectorAction {
     /// Send gratuitous ARP / unsolicited NA for these addresses (RFC 9568 section 6.4.1), each
     /// on its address's device.
     Announce {
+        /// The instance.
+        instance: InstanceId,
+        /// The addresses.
+        addresses: Vec<IpAddr>,
+    },
+    /// A master heard a lower-priority advert (a split brain healing, or a peer that just
+    /// started as master): announce its addresses again so that neighbours that followed the
+    /// other master come back (keepalived's `garp_lower_prio_repeat`, on its own schedule).
+    AnnounceLowerPriority {
         /// The instance.
         instance: InstanceId,
         /// The addresses.

@@ -100,9 +100,29 @@ impl InstWire {
 }
 
 impl Inst {
-    /// The receive checks' context of this instance for a packet with `meta`.
+    /// The receive checks' context of this instance for a packet with `meta`. A unicast
+    /// instance's adverts sent to it by unicast are not held to TTL 255, as keepalived does
+    /// not (a peer may set `unicast_ttl` to cross routers), but to the peer's range when one
+    /// is configured ([`InstanceConfig::peer_ttl`](super::InstanceConfig::peer_ttl)); multicast
+    /// ones always are. The codec checks for 255, so an accepted TTL is passed as 255 and a
+    /// refused one as something else (counted as `bad_ttl`).
     fn rx_context(&self, meta: &PacketMeta<'_>) -> RxContext {
         let r = &self.cfg.router;
+        let ttl = if !r.peers.is_empty() && !meta.dst.is_multicast() {
+            let in_range = self
+                .cfg
+                .peer_ttl
+                .iter()
+                .find(|p| p.0 == meta.src)
+                .is_none_or(|&(_, min, max)| (min..=max).contains(&meta.ttl));
+            match (in_range, meta.ttl) {
+                (true, _) => wire::TTL,
+                (false, wire::TTL) => 0,
+                (false, t) => t,
+            }
+        } else {
+            meta.ttl
+        };
         RxContext {
             version: r.version,
             vrid: r.vrid,
@@ -115,7 +135,7 @@ impl Inst {
             checksum_mode: self.cfg.checksum_mode,
             src: meta.src,
             dst: meta.dst,
-            ttl: meta.ttl,
+            ttl,
         }
     }
 

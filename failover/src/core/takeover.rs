@@ -183,7 +183,7 @@ impl Director {
             self.actions
                 .push_back(DirectorAction::AddVips { instance, vips });
         }
-        if !inst.cfg.routes.is_empty() {
+        if !inst.cfg.routes.is_empty() || !inst.cfg.rules.is_empty() {
             self.actions.push_back(DirectorAction::AddRoutes {
                 instance,
                 routes: inst.cfg.routes.clone(),
@@ -208,7 +208,7 @@ impl Director {
         inst.takeover = Takeover::Idle;
         if inst.vips_held {
             inst.vips_held = false;
-            if !inst.cfg.routes.is_empty() {
+            if !inst.cfg.routes.is_empty() || !inst.cfg.rules.is_empty() {
                 self.actions.push_back(DirectorAction::RemoveRoutes {
                     instance,
                     routes: inst.cfg.routes.clone(),

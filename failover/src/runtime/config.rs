@@ -27,6 +27,16 @@ pub struct InstanceOptions {
     /// `00-00-5E-00-01-{VRID}` (RFC 9568 section 7.3), so neighbours never need to update
     /// their caches on a failover. It is created at start and removed at stop.
     pub vmac: Option<String>,
+    /// This instance's gratuitous ARP / NA schedule (keepalived's per-instance
+    /// `garp_master_*`); `None`: [`DirectorConfig::announce`].
+    pub announce: Option<ha_arp::Config>,
+    /// What it sends when, as master, it hears a lower-priority advert (keepalived's
+    /// `garp_lower_prio_repeat` and `garp_lower_prio_delay`: `repeat` frames per address, a
+    /// second burst after `second_burst_delay`); `None`: nothing.
+    pub announce_lower_priority: Option<ha_arp::Config>,
+    /// TTL / hop limit of its unicast adverts (keepalived `unicast_ttl`); `None`: 255.
+    /// Instances sharing an interface and family share a socket, so they must agree.
+    pub unicast_ttl: Option<u8>,
 }
 
 /// What [`super::director::run`] needs.
@@ -39,6 +49,9 @@ pub struct DirectorConfig {
     pub instances: HashMap<String, InstanceOptions>,
     /// The gratuitous ARP / unsolicited NA schedule on becoming master.
     pub announce: ha_arp::Config,
+    /// The per-interface pacing of announcements (keepalived `vrrp_garp_interval` /
+    /// `vrrp_gna_interval`; default: not paced).
+    pub announce_pacing: ha_arp::Pacing,
     /// How long a notify script may run.
     pub notify_timeout: Duration,
     /// How long a fence command or a resource step may run (then it failed).
@@ -68,6 +81,21 @@ pub struct DirectorConfig {
     /// The user and group scripts (notify, track, fence, steps, MISC_CHECK) run as; `None`:
     /// as the daemon's own user (keepalived `script_user`).
     pub script_user: Option<exec::User>,
+    /// Addresses, routes and rules set at start whatever the VRRP state and removed at stop
+    /// (keepalived `static_ipaddress`, `static_routes`, `static_rules`). A reload keeps the
+    /// ones set at start.
+    pub statics: Statics,
+}
+
+/// keepalived's `static_ipaddress`, `static_routes` and `static_rules`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Statics {
+    /// Addresses; each names its device (`dev`).
+    pub addresses: Vec<crate::core::VipSpec>,
+    /// Routes in keepalived's syntax ([`super::route`]).
+    pub routes: Vec<String>,
+    /// Rules in keepalived's syntax ([`super::rule`]).
+    pub rules: Vec<String>,
 }
 
 impl DirectorConfig {
@@ -78,6 +106,7 @@ impl DirectorConfig {
             director,
             instances: HashMap::new(),
             announce: ha_arp::Config::default(),
+            announce_pacing: ha_arp::Pacing::default(),
             notify_timeout: Duration::from_secs(10),
             command_timeout: Duration::from_secs(10),
             track_interval: Duration::from_secs(1),
@@ -92,6 +121,7 @@ impl DirectorConfig {
                 ..Default::default()
             },
             script_user: None,
+            statics: Statics::default(),
         }
     }
 

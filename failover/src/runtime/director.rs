@@ -47,7 +47,7 @@ use crate::late::LateDriver;
 
 pub use super::config::{
     DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, Reload, ReloadReport, RunIo,
-    RuntimeEvent, SyncDaemonOptions,
+    RuntimeEvent, Statics, SyncDaemonOptions,
 };
 pub use super::error::DirectorRunError;
 pub use super::status::DirectorCounters;
@@ -109,6 +109,7 @@ pub async fn run_with(
         socks,
         senders,
         link_up,
+        statics,
     } = host;
     let (fb_tx, fb_rx) = mpsc::unbounded_channel::<Feedback>();
     let (fx_tx, fx_rx) = mpsc::unbounded_channel::<Effect>();
@@ -124,7 +125,7 @@ pub async fn run_with(
         Effects {
             addrs: addrs.clone(),
             senders,
-            announcer: Announcer::new(cfg.announce, ha_arp::Pacing::default()),
+            announcer: Announcer::new(cfg.announce, cfg.announce_pacing),
             held: HashMap::new(),
             events: events.clone(),
             announced: 0,
@@ -155,7 +156,13 @@ pub async fn run_with(
         .run(health_reload_rx),
     );
     let start = Instant::now();
-    let mut d = cfg.director.clone().build(start)?;
+    let mut d = match cfg.director.clone().build(start) {
+        Ok(d) => d,
+        Err(e) => {
+            super::statics::remove(&addrs, statics).await;
+            return Err(e.into());
+        }
+    };
     for (name, up) in &link_up {
         if !up {
             d.handle_link(start, name, false);
@@ -226,7 +233,7 @@ pub async fn run_with(
         "director starting"
     );
     node.run(&socks, &mut inputs).await;
-    node.finish(&socks, inputs.handles, vmacs).await
+    node.finish(&socks, inputs.handles, vmacs, statics).await
 }
 
 /// Warns once at start when process trackers cannot see every process (`/proc` hidden).
@@ -776,8 +783,16 @@ impl Node {
             DirectorAction::AddRoutes { instance, .. } => {
                 let routes = self.routes(instance);
                 self.send_fx(Effect::Routes { add: true, routes });
+                let rules = self.rules(instance);
+                if !rules.is_empty() {
+                    self.send_fx(Effect::Rules { add: true, rules });
+                }
             }
             DirectorAction::RemoveRoutes { instance, .. } => {
+                let rules = self.rules(instance);
+                if !rules.is_empty() {
+                    self.send_fx(Effect::Rules { add: false, rules });
+                }
                 let routes = self.routes(instance);
                 self.send_fx(Effect::Routes { add: false, routes });
             }
@@ -786,7 +801,27 @@ impl Node {
                 addresses,
             } => {
                 let per_if = self.announce_plan(instance, addresses);
-                self.send_fx(Effect::Announce(instance, per_if));
+                let config = self
+                    .d
+                    .instance_config(instance)
+                    .and_then(|c| self.cfg.instances.get(&c.name))
+                    .and_then(|o| o.announce)
+                    .unwrap_or(self.cfg.announce);
+                self.send_fx(Effect::Announce(instance, per_if, config, false));
+            }
+            DirectorAction::AnnounceLowerPriority {
+                instance,
+                addresses,
+            } => {
+                let config = self
+                    .d
+                    .instance_config(instance)
+                    .and_then(|c| self.cfg.instances.get(&c.name))
+                    .and_then(|o| o.announce_lower_priority);
+                if let Some(config) = config {
+                    let per_if = self.announce_plan(instance, addresses);
+                    self.send_fx(Effect::Announce(instance, per_if, config, true));
+                }
             }
             DirectorAction::Fence { instance, attempt } => self.fence(instance, attempt),
             DirectorAction::RunStep {
@@ -848,6 +883,23 @@ impl Node {
                 })
             })
             .collect()
+    }
+
+    /// The netlink messages of an instance's virtual rules.
+    fn rules(
+        &self,
+        instance: InstanceId,
+    ) -> Vec<(netlink_packet_route::rule::RuleMessage, String)> {
+        self.plan
+            .instances
+            .get(instance.0 as usize)
+            .map(|p| {
+                p.rules
+                    .iter()
+                    .map(|r| (r.message(), format!("{r:?}")))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The netlink messages of an instance's virtual routes.
@@ -1103,6 +1155,39 @@ impl Node {
                 "the IPVS settings (sync daemon, removal on stop) changed",
             ));
         }
+        if new.statics != self.cfg.statics {
+            return Err(restart(
+                "the static addresses, routes or rules (set at start) changed",
+            ));
+        }
+        if new.announce_pacing != self.cfg.announce_pacing {
+            return Err(restart(
+                "the announcement pacing (garp_interval / gna_interval) changed",
+            ));
+        }
+        // The sockets joined the groups and set the unicast TTL at start.
+        let socket_settings = |cfg: &DirectorConfig| -> Vec<(String, Option<IpAddr>, Option<u8>)> {
+            cfg.director
+                .instances()
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.router.multicast_group,
+                        cfg.options(&c.name).unicast_ttl,
+                    )
+                })
+                .collect()
+        };
+        let (old_s, new_s) = (socket_settings(&self.cfg), socket_settings(&new));
+        if new_s
+            .iter()
+            .any(|n| old_s.iter().any(|o| o.0 == n.0 && o != n))
+        {
+            return Err(restart(
+                "an instance's multicast group or unicast TTL (socket settings) changed",
+            ));
+        }
         let now = self.driver.clock(Instant::now());
         let next = new.director.clone().build(now)?;
         let force: Vec<InstanceId> = (0..next.instance_count())
@@ -1247,6 +1332,7 @@ impl Node {
         socks: &[Sock],
         handles: Handles,
         vmacs: Vec<Vmac>,
+        statics: super::statics::Installed,
     ) -> Result<DirectorCounters, DirectorRunError> {
         if self.stop_deadline.is_none() {
             self.begin_stop(socks);
@@ -1292,6 +1378,7 @@ impl Node {
                 ),
             }
         }
+        super::statics::remove(&self.addrs, statics).await;
         phase("VIPs and routes removed");
         if !effects_done {
             // The safety net: nothing of ours stays on the host (every VIP we add is marked).

@@ -29,16 +29,26 @@ pub(super) struct Route {
     pub what: String,
 }
 
+/// The announcer key bit of the announcements after a lower-priority advert (instance ids
+/// are far below it).
+const LOWER_PRIORITY_KEY: u32 = 1 << 31;
+
 /// What the effects task does, in order.
 pub(super) enum Effect {
     /// Add an instance's VIPs.
     Add(InstanceId, Vec<Vip>),
     /// Remove an instance's VIPs (and stop announcing them).
     Remove(InstanceId, Vec<Vip>),
-    /// Announce addresses, per ifindex.
-    Announce(InstanceId, Vec<(u32, Vec<IpAddr>)>),
+    /// Announce addresses, per ifindex, on the instance's schedule; `true`: the schedule after
+    /// a lower-priority advert (kept apart from the master's own, whose refresh goes on).
+    Announce(InstanceId, Vec<(u32, Vec<IpAddr>)>, ha_arp::Config, bool),
     /// Add or remove virtual routes.
     Routes { add: bool, routes: Vec<Route> },
+    /// Add or remove policy routing rules (message, and what it is for the logs).
+    Rules {
+        add: bool,
+        rules: Vec<(netlink_packet_route::rule::RuleMessage, String)>,
+    },
     /// An address disappeared from the kernel: put it back if an instance holds it.
     Gone(Vip),
     /// Start a command's task (a resource step starts after its addresses are added, and
@@ -51,7 +61,12 @@ impl std::fmt::Debug for Effect {
         match self {
             Effect::Add(i, v) => f.debug_tuple("Add").field(i).field(v).finish(),
             Effect::Remove(i, v) => f.debug_tuple("Remove").field(i).field(v).finish(),
-            Effect::Announce(i, v) => f.debug_tuple("Announce").field(i).field(v).finish(),
+            Effect::Announce(i, v, _, lower) => f
+                .debug_tuple("Announce")
+                .field(i)
+                .field(v)
+                .field(lower)
+                .finish(),
             Effect::Routes { add, routes } => f
                 .debug_struct("Routes")
                 .field("add", add)
@@ -59,6 +74,11 @@ impl std::fmt::Debug for Effect {
                     "routes",
                     &routes.iter().map(|r| &r.what).collect::<Vec<_>>(),
                 )
+                .finish(),
+            Effect::Rules { add, rules } => f
+                .debug_struct("Rules")
+                .field("add", add)
+                .field("rules", &rules.iter().map(|r| &r.1).collect::<Vec<_>>())
                 .finish(),
             Effect::Gone(v) => f.debug_tuple("Gone").field(v).finish(),
             Effect::Spawn(_) => f.write_str("Spawn"),
@@ -182,6 +202,8 @@ impl Effects {
                 let now = Instant::now();
                 for i in self.senders.keys().copied().collect::<Vec<_>>() {
                     self.announcer.cancel(now, &(instance.0, i));
+                    self.announcer
+                        .cancel(now, &(instance.0 | LOWER_PRIORITY_KEY, i));
                 }
                 for v in &vips {
                     if let Err(e) = self.addrs.remove(*v).await {
@@ -189,14 +211,23 @@ impl Effects {
                     }
                 }
             }
-            Effect::Announce(instance, per_if) => {
+            Effect::Announce(instance, per_if, config, lower) => {
                 let now = Instant::now();
                 for (i, addresses) in per_if {
                     if let Some((_, iface)) = self.senders.get(&i) {
                         let iface = *iface;
-                        let key = (instance.0, i);
-                        self.announcer
-                            .announce(now, key, &iface, &addresses, SourceMac::Interface);
+                        let key = match lower {
+                            false => (instance.0, i),
+                            true => (instance.0 | LOWER_PRIORITY_KEY, i),
+                        };
+                        self.announcer.announce_with(
+                            now,
+                            key,
+                            &iface,
+                            &addresses,
+                            SourceMac::Interface,
+                            config,
+                        );
                     }
                 }
             }
@@ -204,6 +235,13 @@ impl Effects {
                 for r in routes {
                     if let Err(e) = self.addrs.route(r.msg, add, &r.what).await {
                         tracing::error!(route = %r.what, add, error = %e, "virtual route");
+                    }
+                }
+            }
+            Effect::Rules { add, rules } => {
+                for (msg, what) in rules {
+                    if let Err(e) = self.addrs.rule(msg, add, &what).await {
+                        tracing::error!(rule = %what, add, error = %e, "rule");
                     }
                 }
             }

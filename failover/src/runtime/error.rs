@@ -78,6 +78,26 @@ pub enum DirectorRunError {
         /// What is wrong.
         detail: String,
     },
+    /// A virtual or static rule (keepalived `virtual_rules`, `static_rules`) cannot be
+    /// understood.
+    #[error("{owner}: rule {rule:?}: {detail}")]
+    Rule {
+        /// The instance (`instance "NAME"`) or `static rules`.
+        owner: String,
+        /// The rule as configured.
+        rule: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A static address or route (keepalived `static_ipaddress`, `static_routes`) cannot be
+    /// understood or set.
+    #[error("static {what}: {detail}")]
+    Static {
+        /// Which one.
+        what: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// One of the runtime's own tasks ended while the node was running (it panicked, or its
     /// channel closed). The node stopped gracefully: this is never a master without its VIPs.
     #[error("the {task} task ended while running: {detail}; the director stopped")]

@@ -13,7 +13,7 @@
 //! | `effects` | the slow side: VIPs and routes (rtnetlink), announcements, commands, notify scripts |
 //! | `pools` | the IPVS task and the health-check task |
 //! | [`status`] | a snapshot of a running node (a leaf: plain data) |
-//! | [`netlink`], [`socket`], [`vmac`], [`route`], [`exec`], [`sched`] | host primitives |
+//! | [`netlink`], [`socket`], [`vmac`], [`route`], [`rule`], [`exec`], [`sched`] | host primitives |
 
 pub mod config;
 pub mod director;
@@ -25,9 +25,11 @@ pub mod netlink;
 pub mod plan;
 mod pools;
 pub mod route;
+pub mod rule;
 pub mod sched;
 mod setup;
 pub mod socket;
+mod statics;
 pub mod status;
 mod sys;
 pub mod vmac;

@@ -206,6 +206,33 @@ impl Addresses {
         }
     }
 
+    /// Adds or removes a policy routing rule; adding one that exists already and removing one
+    /// that is already gone are success.
+    pub async fn rule(
+        &self,
+        msg: netlink_packet_route::rule::RuleMessage,
+        add: bool,
+        what: &str,
+    ) -> Result<Change, NetlinkError> {
+        if add {
+            let mut req = self.handle.rule().add();
+            *req.message_mut() = msg;
+            match req.execute().await {
+                Ok(()) => Ok(Change::Done),
+                Err(e) if kernel_errno(&e) == Some(libc::EEXIST) => Ok(Change::AlreadySo),
+                Err(e) => Err(convert("add rule", what.to_owned(), e)),
+            }
+        } else {
+            match self.handle.rule().del(msg).execute().await {
+                Ok(()) => Ok(Change::Done),
+                Err(e) if matches!(kernel_errno(&e), Some(libc::ESRCH) | Some(libc::ENOENT)) => {
+                    Ok(Change::AlreadySo)
+                }
+                Err(e) => Err(convert("remove rule", what.to_owned(), e)),
+            }
+        }
+    }
+
     /// Every address on `ifindex` (or on all interfaces), with whether it is marked as ours.
     pub async fn list(&self, ifindex: Option<u32>) -> Result<Vec<(Vip, bool)>, NetlinkError> {
         let mut req = self.handle.address().get();

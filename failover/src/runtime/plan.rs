@@ -71,6 +71,8 @@ pub struct InstancePlan {
     pub vip_dev: String,
     /// Its virtual routes (keepalived `virtual_routes`), parsed.
     pub routes: Vec<RouteSpec>,
+    /// Its virtual rules (keepalived `virtual_rules`), parsed.
+    pub rules: Vec<super::rule::RuleSpec>,
 }
 
 /// Everything the runtime opens for a configuration. See the [module docs](self).
@@ -129,6 +131,7 @@ pub fn plan(
         }
     };
     let mut routes = Vec::with_capacity(instances.len());
+    let mut rules = Vec::with_capacity(instances.len());
     for c in instances {
         push_if(&mut p, &c.interface);
         for v in c.vips.iter().chain(&c.excluded_vips) {
@@ -147,6 +150,17 @@ pub fn plan(
             parsed.push(spec);
         }
         routes.push(parsed);
+        let mut parsed = Vec::with_capacity(c.rules.len());
+        for r in &c.rules {
+            parsed.push(
+                super::rule::RuleSpec::parse(r).map_err(|e| DirectorRunError::Rule {
+                    owner: format!("instance {:?}", c.name),
+                    rule: r.clone(),
+                    detail: e.to_string(),
+                })?,
+            );
+        }
+        rules.push(parsed);
     }
     for t in b.trackers() {
         if let TrackerKind::Interface { ifname } = &t.kind {
@@ -224,6 +238,7 @@ pub fn plan(
             tx: rx,
             vip_dev: c.interface.clone(),
             routes: std::mem::take(&mut routes[i]),
+            rules: std::mem::take(&mut rules[i]),
         });
     }
     // Only a socket of unicast instances alone is bound to a source address.

@@ -42,6 +42,8 @@ pub(super) struct Host {
     /// The link state of each announce device when started (in name order: the core is
     /// told about the down ones in a deterministic order).
     pub link_up: BTreeMap<String, bool>,
+    /// The static addresses, routes and rules set at start (removed at stop).
+    pub statics: super::statics::Installed,
 }
 
 fn nl(what: impl Into<String>) -> impl FnOnce(NetlinkError) -> DirectorRunError {
@@ -85,7 +87,7 @@ pub(super) async fn start(
         ifindex.insert(name.clone(), i);
     }
     let vmacs = create_vmacs(cfg, &plan, &addrs, &mut ifindex).await?;
-    let socks = open_sockets(&plan, &ifindex)?;
+    let socks = open_sockets(cfg, &plan, &ifindex)?;
     let mut senders = HashMap::new();
     let mut link_up = BTreeMap::new();
     for name in plan.announce_devices() {
@@ -103,6 +105,8 @@ pub(super) async fn start(
         }
         senders.insert(ifindex[name], (s, iface));
     }
+    // Last: nothing after it can fail, so what it sets is never left behind by a failed start.
+    let statics = super::statics::install(&addrs, &cfg.statics).await?;
     Ok(Host {
         addrs,
         watch,
@@ -113,6 +117,7 @@ pub(super) async fn start(
         socks,
         senders,
         link_up,
+        statics,
     })
 }
 
@@ -158,18 +163,62 @@ async fn create_vmacs(
     Ok(vmacs)
 }
 
-/// Opens the plan's VRRP sockets.
+/// Opens the plan's VRRP sockets: each joins the multicast groups of the multicast instances
+/// that receive on it (the RFC's, or the configured `multicast_group`) and sends unicast with
+/// the `unicast_ttl` of the instances that send from it.
 fn open_sockets(
+    cfg: &DirectorConfig,
     plan: &Plan,
     ifindex: &HashMap<String, u32>,
 ) -> Result<Vec<Sock>, DirectorRunError> {
+    let instances = cfg.director.instances();
     let mut socks = Vec::with_capacity(plan.sockets.len());
-    for s in &plan.sockets {
+    for (k, s) in plan.sockets.iter().enumerate() {
         let idx = ifindex[&s.bind_if];
-        let sock = match s.family {
-            Family::Ipv4 => VrrpSocket::open_v4(&s.bind_if, idx, s.multicast)?,
-            Family::Ipv6 => VrrpSocket::open_v6(&s.bind_if, idx, s.multicast)?,
+        let mut groups: Vec<IpAddr> = Vec::new();
+        let mut ttl: Option<(u8, &str)> = None;
+        for (i, p) in plan.instances.iter().enumerate() {
+            let Some(c) = instances.get(i) else { continue };
+            if p.rx == k && s.multicast && c.router.peers.is_empty() {
+                let g = c.router.multicast_group.unwrap_or(match s.family {
+                    Family::Ipv4 => IpAddr::V4(super::socket::VRRP_GROUP_V4),
+                    Family::Ipv6 => IpAddr::V6(super::socket::VRRP_GROUP_V6),
+                });
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+            if p.tx == k
+                && let Some(t) = cfg.options(&c.name).unicast_ttl
+            {
+                match ttl {
+                    Some((other, name)) if other != t => {
+                        return Err(DirectorRunError::Instance {
+                            instance: c.name.clone(),
+                            detail: format!(
+                                "unicast_ttl {t} differs from instance {name:?}'s {other} on the same interface and family (they share a socket)"
+                            ),
+                        });
+                    }
+                    _ => ttl = Some((t, &c.name)),
+                }
+            }
+        }
+        let rfc = |g: &IpAddr| {
+            *g == IpAddr::V4(super::socket::VRRP_GROUP_V4)
+                || *g == IpAddr::V6(super::socket::VRRP_GROUP_V6)
         };
+        let join_rfc = s.multicast && (groups.is_empty() || groups.iter().any(rfc));
+        let sock = match s.family {
+            Family::Ipv4 => VrrpSocket::open_v4(&s.bind_if, idx, join_rfc)?,
+            Family::Ipv6 => VrrpSocket::open_v6(&s.bind_if, idx, join_rfc)?,
+        };
+        for g in groups.iter().filter(|g| !rfc(g)) {
+            sock.join(*g, idx)?;
+        }
+        if let Some((t, _)) = ttl {
+            sock.set_unicast_ttl(t)?;
+        }
         if let Some(a) = s.bind_source {
             sock.bind_source(a)?;
         }

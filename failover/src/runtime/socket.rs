@@ -229,6 +229,32 @@ impl VrrpSocket {
             .map_err(setup(&self.interface, "bind to the source address"))
     }
 
+    /// Joins the multicast `group` on `ifindex` (a group other than the RFC's: keepalived
+    /// `vrrp_mcast_group4` / `vrrp_mcast_group6`). Only joined groups are delivered.
+    pub fn join(&self, group: IpAddr, ifindex: u32) -> Result<(), SocketError> {
+        let s = self.fd.get_ref();
+        match group {
+            IpAddr::V4(g) => s.join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(ifindex)),
+            IpAddr::V6(g) => s.join_multicast_v6(&g, ifindex),
+        }
+        .map_err(setup(
+            &self.interface,
+            "join the configured multicast group",
+        ))
+    }
+
+    /// Sets the TTL / hop limit of unicast packets (keepalived `unicast_ttl`; 255 otherwise).
+    /// Multicast packets keep 255.
+    pub fn set_unicast_ttl(&self, ttl: u8) -> Result<(), SocketError> {
+        let s = self.fd.get_ref();
+        if self.ipv6 {
+            s.set_unicast_hops_v6(u32::from(ttl))
+        } else {
+            s.set_ttl_v4(u32::from(ttl))
+        }
+        .map_err(setup(&self.interface, "unicast TTL"))
+    }
+
     /// The interface this socket is bound to.
     pub fn interface(&self) -> &str {
         &self.interface

@@ -468,6 +468,7 @@ impl Sim {
             DirectorAction::RemoveRoutes { .. }
             | DirectorAction::AddRoutes { .. }
             | DirectorAction::Announce { .. }
+            | DirectorAction::AnnounceLowerPriority { .. }
             | DirectorAction::Ipvs { .. }
             | DirectorAction::Notify { .. } => {}
         }

@@ -58,6 +58,10 @@ pub struct Config {
     pub peers: Vec<IpAddr>,
     /// What a master does on hearing a lower-priority advertisement.
     pub lower_priority: LowerPriorityPolicy,
+    /// The multicast group advertisements go to when there are no unicast peers; `None`: the
+    /// RFC's 224.0.0.18 / ff02::12 (keepalived `vrrp_mcast_group4` / `vrrp_mcast_group6`
+    /// change it). Must be a multicast address of the primary address's family.
+    pub multicast_group: Option<IpAddr>,
 }
 
 impl Config {
@@ -82,6 +86,7 @@ impl Config {
             startup_delay: Duration::ZERO,
             peers: Vec::new(),
             lower_priority: LowerPriorityPolicy::Readvertise,
+            multicast_group: None,
         }
     }
 
@@ -130,6 +135,15 @@ impl Config {
         if !usable_unicast(self.primary_address) {
             return Err(ConfigError::InvalidPrimaryAddress {
                 vrid,
+                address: self.primary_address,
+            });
+        }
+        if let Some(group) = self.multicast_group
+            && (group.is_ipv4() != self.primary_address.is_ipv4() || !group.is_multicast())
+        {
+            return Err(ConfigError::InvalidMulticastGroup {
+                vrid,
+                group,
                 address: self.primary_address,
             });
         }
@@ -260,6 +274,18 @@ pub enum ConfigError {
         vrid: VrId,
         /// The peer.
         peer: IpAddr,
+    },
+    /// The multicast group is not a multicast address of the primary address's family.
+    #[error(
+        "VRID {vrid}: multicast group {group} is not a multicast address of the family of primary address {address}"
+    )]
+    InvalidMulticastGroup {
+        /// The virtual router.
+        vrid: VrId,
+        /// The group.
+        group: IpAddr,
+        /// The primary address.
+        address: IpAddr,
     },
     /// A unicast peer is listed twice.
     #[error("VRID {vrid}: unicast peer {peer} is listed twice")]

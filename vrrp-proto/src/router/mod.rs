@@ -739,10 +739,12 @@ impl Router {
             self.counters.priority_zero_sent += 1;
         }
         let base = Transmit {
-            destination: Destination::Multicast(match self.cfg.primary_address {
-                IpAddr::V4(_) => IpAddr::V4(MULTICAST_V4),
-                IpAddr::V6(_) => IpAddr::V6(MULTICAST_V6),
-            }),
+            destination: Destination::Multicast(self.cfg.multicast_group.unwrap_or(
+                match self.cfg.primary_address {
+                    IpAddr::V4(_) => IpAddr::V4(MULTICAST_V4),
+                    IpAddr::V6(_) => IpAddr::V6(MULTICAST_V6),
+                },
+            )),
             version: self.cfg.version,
             vrid: self.cfg.vrid,
             priority,
@@ -865,6 +867,32 @@ mod force_tests {
         r.clear_fault(t0 + Duration::from_secs(1));
         assert_eq!(r.state(), State::Master);
         assert_eq!(drain(&mut r).0.len(), 1);
+    }
+
+    #[test]
+    fn adverts_go_to_the_configured_multicast_group() {
+        let t0 = Instant::now();
+        let mut cfg = Config::new(
+            Version::V3,
+            VrId::new(7).unwrap(),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+        );
+        cfg.priority = Priority::OWNER;
+        cfg.address_owner = true;
+        let group = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 42));
+        cfg.multicast_group = Some(group);
+        let mut r = Router::new(cfg.clone(), t0).unwrap();
+        let (tx, _, _) = drain(&mut r);
+        assert_eq!(tx.len(), 1);
+        assert_eq!(tx[0].destination, Destination::Multicast(group));
+        // Not multicast, or of the other family: refused, naming the group.
+        for bad in ["10.0.0.9", "ff02::12"] {
+            cfg.multicast_group = Some(bad.parse().unwrap());
+            assert!(matches!(
+                cfg.validate(),
+                Err(super::config::ConfigError::InvalidMulticastGroup { .. })
+            ));
+        }
     }
 
     #[test]

@@ -18,10 +18,10 @@ use std::str::FromStr;
 use parse::Node;
 
 use super::model::{
-    Auth, Check, CheckKind, Config, Family, HttpProtocol, InitialState, Instance, Method, Notify,
-    ParamMatch, Protocol, RealServer, Smtp, SorryServer, SslClient, StatusCodes, SyncDaemon,
-    SyncGroup, TrackFile, TrackFileInit, TrackInterface, TrackProcess, TrackScript, TrackScriptRef,
-    UrlCheck, Vip, VirtualServer,
+    Auth, Check, CheckKind, Config, Family, Garp, HttpProtocol, InitialState, Instance, Method,
+    Notify, ParamMatch, PeerTtl, Protocol, RealServer, Smtp, SorryServer, SslClient, StatusCodes,
+    SyncDaemon, SyncGroup, TrackFile, TrackFileInit, TrackInterface, TrackProcess, TrackScript,
+    TrackScriptRef, UrlCheck, Vip, VirtualServer,
 };
 use super::model::{
     FlushOnStop, GroupEntry, LvsTimeouts, SchedFlag, TunnelOptions, VirtualServerGroup,
@@ -374,6 +374,30 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
                     cfg.track_processes.push(p);
                 }
             }
+            "static_ipaddress" => {
+                for line in c.block(n) {
+                    if let Some(v) = c.vip(line) {
+                        if v.dev.is_none() {
+                            c.error(
+                                line,
+                                KeepalivedErrorKind::MissingArgument {
+                                    keyword: "dev (a static address names its interface)".into(),
+                                },
+                            );
+                        } else {
+                            cfg.global.static_addresses.push(v);
+                        }
+                    }
+                }
+            }
+            "static_routes" => {
+                let r = route_lines(&mut c, n);
+                cfg.global.static_routes.extend(r);
+            }
+            "static_rules" => {
+                let r = rule_lines(&mut c, n);
+                cfg.global.static_rules.extend(r);
+            }
             "bfd_instance" => c.warn(
                 n,
                 "ignored: not supported (an instance tracking it or a BFD_CHECK is an error)",
@@ -500,6 +524,7 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
         .entry(Item::Global)
         .or_insert_with(|| n.location.clone());
     let mut mail = MailDefs::default();
+    let mut min_garp = false;
     for k in c.block(n) {
         if mail.take(c, k) {
             continue;
@@ -533,6 +558,38 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
                 [v] if v == "VS" => cfg.global.lvs_flush_on_stop = Some(FlushOnStop::Vs),
                 other => c.bad(k, &other.join(" "), "nothing or VS"),
             },
+            "vrrp_garp_master_delay"
+            | "vrrp_garp_master_repeat"
+            | "vrrp_garp_master_refresh"
+            | "vrrp_garp_master_refresh_repeat"
+            | "vrrp_garp_lower_prio_delay"
+            | "vrrp_garp_lower_prio_repeat" => {
+                garp_key(c, k, &k.keyword[5..], &mut cfg.global.garp)
+            }
+            "vrrp_min_garp" => min_garp = c.flag(k),
+            "vrrp_garp_interval" => cfg.global.garp_interval_ms = c.timer(k).unwrap_or(0),
+            "vrrp_gna_interval" => cfg.global.gna_interval_ms = c.timer(k).unwrap_or(0),
+            "vrrp_mcast_group4" => {
+                if let Some(a) = c.arg(k) {
+                    match a.parse::<std::net::Ipv4Addr>() {
+                        Ok(g) if g.is_multicast() => cfg.global.mcast_group4 = Some(g),
+                        _ => c.bad(k, a, "an IPv4 multicast address"),
+                    }
+                }
+            }
+            "vrrp_mcast_group6" => {
+                if let Some(a) = c.arg(k) {
+                    match a.parse::<std::net::Ipv6Addr>() {
+                        Ok(g) if g.is_multicast() => cfg.global.mcast_group6 = Some(g),
+                        _ => c.bad(k, a, "an IPv6 multicast address"),
+                    }
+                }
+            }
+            "vrrp_startup_delay" => cfg.global.startup_delay_ms = c.timer(k).unwrap_or(0),
+            // Unicast adverts from a source that is not a peer are always dropped here.
+            "vrrp_check_unicast_src" => {
+                c.flag(k);
+            }
             "vrrp_version" => match c.num::<u8>(k, "2 or 3") {
                 Some(v @ (2 | 3)) => c.default_version = v,
                 Some(v) => c.bad(k, &v.to_string(), "2 or 3"),
@@ -543,6 +600,101 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
     }
     if let Some(smtp) = mail.finish(c, n) {
         cfg.global.smtp = Some(smtp);
+    }
+    if min_garp {
+        // keepalived's `vrrp_min_garp`: one frame per address, no second burst, no refresh,
+        // for what is not set explicitly.
+        let g = &mut cfg.global.garp;
+        g.master_repeat.get_or_insert(1);
+        g.master_delay_ms.get_or_insert(0);
+        g.master_refresh_ms.get_or_insert(0);
+        g.master_refresh_repeat.get_or_insert(0);
+    }
+}
+
+/// The lines of a `virtual_routes` / `static_routes` block, each checked as the runtime
+/// will read it (an error at the line otherwise: a route is never half-applied).
+fn route_lines(c: &mut Conv, k: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in c.block(k) {
+        let text = line_text(r);
+        match ha_failover::runtime::route::RouteSpec::parse(&text) {
+            Ok(_) => out.push(text),
+            Err(e) => c.error(
+                r,
+                KeepalivedErrorKind::Syntax(format!("route {text:?}: {e}")),
+            ),
+        }
+    }
+    out
+}
+
+/// The lines of a `virtual_rules` / `static_rules` block, each checked as the runtime will
+/// read it.
+fn rule_lines(c: &mut Conv, k: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in c.block(k) {
+        let text = line_text(r);
+        match ha_failover::runtime::rule::RuleSpec::parse(&text) {
+            Ok(_) => out.push(text),
+            Err(e) => c.error(
+                r,
+                KeepalivedErrorKind::Syntax(format!("rule {text:?}: {e}")),
+            ),
+        }
+    }
+    out
+}
+
+/// A block line as written: its keyword and arguments.
+fn line_text(r: &Node) -> String {
+    std::iter::once(r.keyword.as_str())
+        .chain(r.args.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `ADDR min_ttl N max_ttl M` in a `unicast_peer` block (either may be left out).
+fn peer_ttl(c: &mut Conv, p: &Node, peer: IpAddr) -> Option<PeerTtl> {
+    let mut t = PeerTtl {
+        peer,
+        min_ttl: 0,
+        max_ttl: 255,
+    };
+    let mut words = p.args.iter();
+    while let Some(w) = words.next() {
+        let v = words.next().and_then(|v| v.parse::<u8>().ok());
+        match (w.as_str(), v) {
+            ("min_ttl", Some(v)) => t.min_ttl = v,
+            ("max_ttl", Some(v)) => t.max_ttl = v,
+            _ => {
+                c.bad(p, w, "min_ttl N or max_ttl N (0..=255)");
+                return None;
+            }
+        }
+    }
+    if t.min_ttl > t.max_ttl {
+        c.bad(p, &p.args.join(" "), "min_ttl at most max_ttl");
+        return None;
+    }
+    Some(t)
+}
+
+/// One `garp_*` setting (`name` without the `vrrp_` prefix of the global form) into `garp`.
+fn garp_key(c: &mut Conv, k: &Node, name: &str, garp: &mut Garp) {
+    match name {
+        "garp_master_delay" => garp.master_delay_ms = c.timer(k),
+        "garp_master_refresh" => garp.master_refresh_ms = c.timer(k),
+        "garp_lower_prio_delay" => garp.lower_prio_delay_ms = c.timer(k),
+        "garp_master_repeat" | "garp_master_refresh_repeat" | "garp_lower_prio_repeat" => {
+            let v = c.num::<u32>(k, "a count");
+            match name {
+                "garp_master_repeat" => garp.master_repeat = v,
+                "garp_master_refresh_repeat" => garp.master_refresh_repeat = v,
+                _ => garp.lower_prio_repeat = v,
+            }
+        }
+        _ => c.warn(k, "ignored"),
     }
 }
 
@@ -703,7 +855,16 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         notify: Notify::default(),
         lower_prio_no_advert: c.lower_prio_no_advert,
         smtp_alert: None,
+        garp: Garp::default(),
+        virtual_routes: Vec::new(),
+        virtual_rules: Vec::new(),
+        unicast_ttl: None,
+        unicast_peer_ttl: Vec::new(),
+        mcast_group: None,
     };
+    // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
+    // between them and `state`, applied after the block).
+    let (mut priority_at, mut nopreempt_at, mut state_at) = (None, None, None);
     let mut strict = c.strict;
     // Where the keywords that strict mode changes were written.
     let (mut auth_at, mut peers_at, mut delay_at) = (None, None, None);
@@ -716,12 +877,49 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
             continue;
         }
         match k.keyword.as_str() {
-            "state" => match c.arg(k) {
+            "garp_master_delay"
+            | "garp_master_repeat"
+            | "garp_master_refresh"
+            | "garp_master_refresh_repeat"
+            | "garp_lower_prio_delay"
+            | "garp_lower_prio_repeat" => garp_key(c, k, &k.keyword, &mut i.garp),
+            "virtual_routes" => i.virtual_routes.extend(route_lines(c, k)),
+            "virtual_rules" => i.virtual_rules.extend(rule_lines(c, k)),
+            "mcast_dst_ip" => {
+                if let Some(a) = c.arg(k) {
+                    match a.parse::<IpAddr>() {
+                        Ok(g @ IpAddr::V4(v4)) if v4.is_multicast() => i.mcast_group = Some(g),
+                        Ok(g @ IpAddr::V6(v6)) if v6.segments()[0] == 0xff02 => {
+                            i.mcast_group = Some(g)
+                        }
+                        _ => c.bad(k, a, "an IPv4 multicast or IPv6 link-local multicast address"),
+                    }
+                }
+            }
+            // keepalived's default; `nopreempt` turns it off.
+            "preempt" => i.nopreempt = false,
+            // Unicast adverts from a source that is not a peer are always dropped here.
+            "check_unicast_src" => {
+                c.flag(k);
+            }
+            "old_unicast_checksum" => c.unsafe_(
+                k,
+                "the pre-1.3.6 keepalived unicast checksum is not supported: adverts of a peer computing it would be dropped and ours dropped by it (two masters)",
+            ),
+            "unicast_ttl" => i.unicast_ttl = c.num(k, "a TTL 1..=255").filter(|t| *t > 0),
+            "auth_hmac" => c.unsafe_(
+                k,
+                "not in keepalived 2.2.7 and not supported here; adverts would go out unauthenticated (use `authentication { auth_type PASS }` with VRRPv2)",
+            ),
+            "state" => {
+                state_at = Some(k.clone());
+                match c.arg(k) {
                 Some("MASTER") => i.state = InitialState::Master,
                 Some("BACKUP") => i.state = InitialState::Backup,
                 Some(v) => c.bad(k, v, "MASTER or BACKUP"),
                 None => {}
-            },
+                }
+            }
             "interface" => {
                 i.interface = c.arg(k).unwrap_or_default().to_string();
                 have_interface = true;
@@ -730,7 +928,10 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
                 i.vrid = c.num(k, "a VRID 1..=255").unwrap_or(0);
                 have_vrid = true;
             }
-            "priority" => i.priority = c.num(k, "a priority 1..=255").unwrap_or(100),
+            "priority" => {
+                priority_at = Some(k.clone());
+                i.priority = c.num(k, "a priority 1..=255").unwrap_or(100)
+            }
             "advert_int" => i.advert_int_ms = c.timer(k).and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
             "version" => i.version = c.num(k, "2 or 3").unwrap_or(i.version),
             "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
@@ -752,16 +953,18 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
                     if let Some(a) = c.parse_ip(p, &p.keyword) {
                         i.unicast_peers.push(a);
                     }
-                    if !p.args.is_empty() {
-                        c.warnings.push(Warning {
-                            location: p.location.clone(),
-                            keyword: p.args[0].clone(),
-                            action: "ignored: peer options (min_ttl, max_ttl) are not supported".into(),
-                        });
+                    if !p.args.is_empty()
+                        && let Ok(peer) = p.keyword.parse::<IpAddr>()
+                        && let Some(t) = peer_ttl(c, p, peer)
+                    {
+                        i.unicast_peer_ttl.push(t);
                     }
                 }
             }
-            "nopreempt" => i.nopreempt = c.flag(k),
+            "nopreempt" => {
+                nopreempt_at = Some(k.clone());
+                i.nopreempt = c.flag(k)
+            }
             "preempt_delay" => {
                 delay_at = Some(k.clone());
                 i.preempt_delay_ms = c.timer(k).unwrap_or(0);
@@ -801,6 +1004,13 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
     if default_vmac && i.vmac.is_none() {
         i.vmac = Some(format!("vrrp.{}", i.vrid));
     }
+    initial_state(
+        c,
+        n,
+        &mut i,
+        strict,
+        [state_at, priority_at, nopreempt_at, delay_at.clone()],
+    );
     if strict {
         strict_mode(c, n, &mut i, auth_at, peers_at, delay_at);
     }
@@ -822,6 +1032,73 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
     }
     c.locations.insert(Item::Instance(name), n.location.clone());
     Some(i)
+}
+
+/// keepalived 2.2.7's rules between `state`, `priority`, `nopreempt` and `preempt_delay`
+/// (`vrrp_complete_instance`): without `priority`, `state MASTER` means the address owner
+/// (255); `nopreempt` is cleared for the address owner and with `state MASTER`;
+/// `preempt_delay` is cleared with `state MASTER` and with `nopreempt`. Each change is a
+/// warning at the keyword, as keepalived reports it. An instance without VIPs is an error:
+/// keepalived refuses it with VRRPv3; with VRRPv2 it runs it advertising no address, which
+/// this codec (RFC 3768 section 5.3.5) drops (strict mode, which refuses it too, is checked in
+/// [`strict_mode`]).
+fn initial_state(
+    c: &mut Conv,
+    n: &Node,
+    i: &mut Instance,
+    strict: bool,
+    [state_at, priority_at, nopreempt_at, delay_at]: [Option<Node>; 4],
+) {
+    let master = i.state == InitialState::Master;
+    if master && priority_at.is_none() {
+        i.priority = 255;
+        if let Some(k) = &state_at {
+            c.warn(
+                k,
+                "without `priority`: priority 255, the address owner (keepalived does the same)",
+            );
+        }
+    }
+    if let Some(k) = nopreempt_at.filter(|_| i.nopreempt) {
+        if i.priority == 255 {
+            i.nopreempt = false;
+            c.warn(
+                &k,
+                "cleared: the address owner (priority 255) always preempts (keepalived does the same)",
+            );
+        } else if master {
+            i.nopreempt = false;
+            c.warn(
+                &k,
+                "cleared: it does not work with `state MASTER` (keepalived does the same)",
+            );
+        }
+    }
+    if let Some(k) = delay_at.filter(|_| i.preempt_delay_ms != 0) {
+        if master {
+            i.preempt_delay_ms = 0;
+            c.warn(
+                &k,
+                "cleared: it does not work with `state MASTER` (keepalived does the same)",
+            );
+        } else if i.nopreempt {
+            i.preempt_delay_ms = 0;
+            c.warn(
+                &k,
+                "cleared: it does not work with `nopreempt` (keepalived does the same)",
+            );
+        }
+    }
+    if i.vips.is_empty() && !strict {
+        c.unsafe_(
+            n,
+            if i.version == 3 {
+                "no `virtual_ipaddress`: keepalived refuses a VRRPv3 instance without one too"
+            } else {
+                "no `virtual_ipaddress`: keepalived 2.2.7 runs a VRRPv2 instance without one (with a warning), advertising no address, which RFC 3768 receivers (this one too) drop, so a pair would have two masters; give the instance an address"
+            },
+        );
+    }
 }
 
 /// keepalived's strict mode (`vrrp_strict`, or an instance's `strict_mode`), with
@@ -856,6 +1133,15 @@ fn strict_mode(
         c.warn(&k, "reset by vrrp_strict (keepalived does the same)");
     }
     i.lower_prio_no_advert = true;
+    // keepalived: no gratuitous ARPs on a lower-priority advert in strict mode.
+    if i.garp.lower_prio_repeat.is_some_and(|r| r > 0) {
+        c.warnings.push(Warning {
+            location: n.location.clone(),
+            keyword: "garp_lower_prio_repeat".into(),
+            action: "reset to 0 by vrrp_strict (keepalived does the same)".into(),
+        });
+    }
+    i.garp.lower_prio_repeat = Some(0);
     if i.vips.is_empty() {
         c.error(
             n,
@@ -1738,10 +2024,6 @@ fn real_server(c: &mut Conv, n: &Node) -> Option<RealServer> {
                 rs.virtualhost = c.arg(k).map(str::to_string);
                 continue;
             }
-            "alpha" => {
-                c.unsafe_(k, ALPHA_LEVEL);
-                continue;
-            }
             "TCP_CHECK" => CheckKind::Tcp,
             "HTTP_GET" => CheckKind::Http,
             "SSL_GET" => CheckKind::Ssl,
@@ -1916,7 +2198,7 @@ fn common_check_key(c: &mut Conv, k: &Node, ch: &mut Check) -> bool {
 }
 
 /// Why `alpha` below the virtual server is refused.
-const ALPHA_LEVEL: &str = "alpha is supported on the virtual_server only (it decides whether its real servers start in the pool); set it there";
+const ALPHA_LEVEL: &str = "alpha is supported on the virtual_server and real_server only (it decides whether the real server starts in the pool); set it there";
 
 /// One `url { }` block of an `HTTP_GET` / `SSL_GET`.
 fn url(c: &mut Conv, k: &Node) -> UrlCheck {

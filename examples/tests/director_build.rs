@@ -1137,3 +1137,50 @@ fn file_checks_read_their_track_file_every_second() {
         (Duration::from_secs(1), 0, Duration::ZERO)
     );
 }
+
+#[test]
+fn resource_steps_service_steps_fence_and_their_timeouts() {
+    let b = build_ok(&toml(
+        r#"[global]
+service_command = "/usr/sbin/service-ctl"
+
+[[instances]]
+name = "VI_1"
+interface = "eth0"
+vrid = 1
+vips = ["10.0.0.1/24"]
+fence = { command = "/usr/local/bin/fence-peer lb2", timeout_ms = 2500 }
+
+[[resource_groups]]
+name = "rg"
+instance = "VI_1"
+steps = [
+    { kind = "address", address = "10.0.0.50/24 dev eth1" },
+    { kind = "script", start = "/bin/mount /data", stop = "/bin/umount /data", timeout_ms = 700 },
+    { kind = "service", name = "nginx", timeout_ms = 9000 },
+]
+"#,
+    ));
+    let d = b.config.director.clone().build(Instant::now()).unwrap();
+    let c = d.instance_config(InstanceId(0)).unwrap();
+    assert!(c.fence);
+    assert_eq!(c.steps.len(), 3);
+    match &c.steps[0].kind {
+        StepKind::Address(v) => {
+            assert_eq!(v.addr, "10.0.0.50".parse::<IpAddr>().unwrap());
+            assert_eq!(v.dev.as_deref(), Some("eth1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.steps[0].timeout, None);
+    assert_eq!(c.steps[1].timeout, Some(Duration::from_millis(700)));
+    assert_eq!(c.steps[2].kind, StepKind::Service("nginx".into()));
+    assert_eq!(c.steps[2].timeout, Some(Duration::from_secs(9)));
+    let o = &b.config.instances["VI_1"];
+    assert_eq!(
+        o.fence.as_deref(),
+        Some(&["/usr/local/bin/fence-peer".to_string(), "lb2".to_string()][..])
+    );
+    assert_eq!(o.fence_timeout, Some(Duration::from_millis(2500)));
+    assert_eq!(b.config.service_command, ["/usr/sbin/service-ctl"]);
+}

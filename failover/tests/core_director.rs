@@ -865,14 +865,17 @@ fn with_steps(t0: Instant) -> (Director, InstanceId, Vec<Step>) {
                 start: argv(&["mount", "/data"]),
                 stop: argv(&["umount", "/data"]),
             },
+            timeout: None,
         },
         Step {
             name: "db".into(),
             kind: StepKind::Service("postgresql".into()),
+            timeout: None,
         },
         Step {
             name: "web".into(),
             kind: StepKind::Service("httpd".into()),
+            timeout: None,
         },
     ];
     let mut b = DirectorBuilder::new();

@@ -319,6 +319,7 @@ fn with_steps(octet: u8, prio: u8) -> DirectorBuilder {
         c.steps.push(Step {
             name: name.into(),
             kind: StepKind::Service(name.into()),
+            timeout: None,
         });
     }
     b.add_instance(c).unwrap();

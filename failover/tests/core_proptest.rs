@@ -83,10 +83,7 @@ fn build(t0: Instant) -> Director {
             ifname: "eth9".into(),
         },
     ));
-    let step = |n: &str| Step {
-        name: n.into(),
-        kind: StepKind::Service(n.into()),
-    };
+    let step = |n: &str| Step::new(n, StepKind::Service(n.into()));
 
     let mut c1 = InstanceConfig::new("VI_1", "eth0", router(1, 150, v4(2)));
     c1.vips.push(VipSpec::parse("10.0.0.100/24").unwrap());

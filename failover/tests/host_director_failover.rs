@@ -591,6 +591,7 @@ fn host_fence_then_vips_then_steps_and_reverse_stop() {
                 start: logger(&format!("start-{n}")),
                 stop: logger(&format!("stop-{n}")),
             },
+            timeout: None,
         });
     }
     b.add_instance(c).unwrap();

@@ -74,6 +74,7 @@ fn config(h: &Host, priority: u8, dir: &std::path::Path) -> DirectorConfig {
                         format!("sleep 0.1; echo stop-{vrid}-{s} >> {log}"),
                     ],
                 },
+                timeout: None,
             });
         }
         ids.push(b.add_instance(c).unwrap());

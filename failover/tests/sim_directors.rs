@@ -330,6 +330,7 @@ impl Scenario {
                 .map(|s| Step {
                     name: format!("s{s}"),
                     kind: StepKind::Service(format!("svc{s}")),
+                    timeout: None,
                 })
                 .collect();
             if let Some(w) = self.track[n][vr.unit] {

@@ -270,40 +270,31 @@ pub fn build(
     // Resource-group steps by instance, in configuration order.
     let mut steps: HashMap<&str, Vec<Step>> = HashMap::new();
     for r in &cfg.resource_groups {
-        let iface = cfg
-            .instances
-            .iter()
-            .find(|i| i.name == r.instance)
-            .map(|i| i.interface.as_str())
-            .unwrap_or("");
         for (k, s) in r.steps.iter().enumerate() {
             let name = format!("{}#{}", r.name, k + 1);
-            let kind = match s {
-                StepModel::Script { start, stop } => StepKind::Command {
-                    start: argv(start),
-                    stop: argv(stop),
-                },
-                StepModel::Address { address } => {
-                    let cidr = format!("{}/{}", address.address, address.prefix);
-                    let dev = address.dev.clone().unwrap_or_else(|| iface.to_owned());
-                    let mut start: Vec<String> = ["ip", "addr", "replace", &cidr, "dev", &dev]
-                        .map(str::to_owned)
-                        .to_vec();
-                    if let Some(l) = &address.label {
-                        start.extend(["label".to_owned(), l.clone()]);
-                    }
-                    let stop = ["ip", "addr", "del", &cidr, "dev", &dev]
-                        .map(str::to_owned)
-                        .to_vec();
-                    StepKind::Command { start, stop }
+            let (kind, timeout) = match s {
+                StepModel::Script {
+                    start,
+                    stop,
+                    timeout_ms,
+                } => (
+                    StepKind::Command {
+                        start: argv(start),
+                        stop: argv(stop),
+                    },
+                    *timeout_ms,
+                ),
+                StepModel::Service { name, timeout_ms } => {
+                    (StepKind::Service(name.clone()), *timeout_ms)
                 }
+                // Added and announced by the runtime, as the VIPs are.
+                StepModel::Address { address } => (StepKind::Address(vip_spec(address)), None),
                 // The virtual server's own install gate (see `mastership_gate`).
                 StepModel::VirtualServer { .. } => continue,
             };
-            steps
-                .entry(r.instance.as_str())
-                .or_default()
-                .push(Step { name, kind });
+            let mut step = Step::new(name, kind);
+            step.timeout = timeout.map(ms);
+            steps.entry(r.instance.as_str()).or_default().push(step);
         }
     }
 
@@ -329,6 +320,7 @@ pub fn build(
             })?;
             c.auth = Auth::SimpleText(p);
         }
+        c.fence = inst.fence.is_some();
         let id = b.add_instance(c)?;
         ids.insert(inst.name.as_str(), id);
         let o = InstanceOptions {
@@ -337,7 +329,8 @@ pub fn build(
                 .then(|| announce_config(&inst.garp.or(&cfg.global.garp))),
             unicast_ttl: inst.unicast_ttl,
             announce_lower_priority: announce_lower_priority(&inst.garp.or(&cfg.global.garp)),
-            ..InstanceOptions::default()
+            fence: inst.fence.as_ref().map(|f| argv(&f.command)),
+            fence_timeout: inst.fence.as_ref().and_then(|f| f.timeout_ms).map(ms),
         };
         if let Some(t) = inst.unicast_ttl
             && let Some(other) = cfg.instances.iter().find(|o| {
@@ -402,6 +395,9 @@ pub fn build(
     }
 
     let mut dc = DirectorConfig::new(b);
+    if let Some(cmd) = &cfg.global.service_command {
+        dc.service_command = argv(cmd);
+    }
     dc.instances = options;
     dc.announce = announce_config(&cfg.global.garp);
     dc.statics = statics(&cfg.global)?;

@@ -102,6 +102,10 @@ pub struct Global {
     /// Mail alerts (keepalived `smtp_server`, `notification_email`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<Smtp>,
+    /// The command resource-group `service` steps run as `COMMAND start|stop NAME` (default
+    /// `systemctl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_command: Option<String>,
     /// The kernel's IPVS connection timeouts, set at start (keepalived `lvs_timeouts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lvs_timeouts: Option<LvsTimeouts>,
@@ -594,6 +598,22 @@ pub struct Instance {
     /// `global.mcast_group4` / `mcast_group6`, then the RFC's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcast_group: Option<IpAddr>,
+    /// Fence the old master before taking over (heartbeat STONITH; no keepalived
+    /// equivalent): the VIPs are added only once the command exits 0; if it fails the
+    /// instance goes back to backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence: Option<Fence>,
+}
+
+/// A fence command (heartbeat `stonith_host`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fence {
+    /// The command line (split on white space, not run through a shell).
+    pub command: String,
+    /// How long it may run, milliseconds (default: the director's command timeout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
 
 /// The TTL range adverts from one unicast peer must arrive with.
@@ -862,7 +882,9 @@ pub struct ResourceGroup {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
-    /// Add an address (and announce it).
+    /// Add an address and announce it (gratuitous ARP / unsolicited NA, on the instance's
+    /// schedule, as its VIPs are); removed on release. `dev` defaults to the instance's
+    /// interface.
     Address {
         /// The address.
         address: Vip,
@@ -873,6 +895,18 @@ pub enum Step {
         start: String,
         /// Release command.
         stop: String,
+        /// How long each may run, milliseconds (default: the director's command timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// A service started and stopped with `global.service_command` (default `systemctl`):
+    /// `systemctl start NAME` on acquire, `systemctl stop NAME` on release.
+    Service {
+        /// The service's name.
+        name: String,
+        /// How long each may run, milliseconds (default: the director's command timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     },
     /// Install a virtual server (by name) into IPVS: its services exist only while the
     /// instance is master (it holds its addresses); its checks keep running.

@@ -929,7 +929,7 @@ pub fn commands(cfg: &Config) -> Vec<(Item, &str)> {
     }
     for r in &cfg.resource_groups {
         for s in &r.steps {
-            if let super::model::Step::Script { start, stop } = s {
+            if let super::model::Step::Script { start, stop, .. } = s {
                 out.push((Item::ResourceGroup(r.name.clone()), start));
                 out.push((Item::ResourceGroup(r.name.clone()), stop));
             }

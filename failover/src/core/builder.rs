@@ -131,6 +131,7 @@ impl DirectorBuilder {
             let empty = match &s.kind {
                 StepKind::Command { start, stop } => start.is_empty() || stop.is_empty(),
                 StepKind::Service(svc) => svc.is_empty(),
+                StepKind::Address(_) => false,
             };
             if empty {
                 return Err(DirectorConfigError::EmptyCommand {

@@ -49,6 +49,9 @@ pub enum StepKind {
     /// A named service the runtime knows how to start and stop (heartbeat's
     /// `haresources` resource scripts, e.g. `httpd`, `Filesystem::/dev/sdb1::/data`).
     Service(String),
+    /// An address: added (and announced with gratuitous ARP or unsolicited NA, as a VIP is)
+    /// on start, removed on stop (heartbeat's `IPaddr` resource).
+    Address(VipSpec),
 }
 
 /// One step of an instance's resource group (heartbeat `haresources`).
@@ -58,6 +61,20 @@ pub struct Step {
     pub name: String,
     /// What runs.
     pub kind: StepKind,
+    /// How long a start or a stop may run before it counts as failed; `None`: the runtime's
+    /// command timeout.
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl Step {
+    /// A step with the runtime's command timeout.
+    pub fn new(name: impl Into<String>, kind: StepKind) -> Step {
+        Step {
+            name: name.into(),
+            kind,
+            timeout: None,
+        }
+    }
 }
 
 /// The configuration of one VRRP instance (keepalived `vrrp_instance`).

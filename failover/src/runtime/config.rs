@@ -21,6 +21,8 @@ pub struct InstanceOptions {
     /// The fence command (heartbeat STONITH) for an instance configured with `fence`: exit
     /// status 0 means the peer is fenced.
     pub fence: Option<Vec<String>>,
+    /// How long the fence command may run; `None`: [`DirectorConfig::command_timeout`].
+    pub fence_timeout: Option<Duration>,
     /// Run on a VRRP virtual MAC interface of this name (keepalived `use_vmac`;
     /// [`super::vmac::default_name`] gives keepalived's `vrrp.<vrid>`): its VIPs that name
     /// no device go on it, adverts and announcements leave from it with the virtual MAC

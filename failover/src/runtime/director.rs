@@ -830,7 +830,7 @@ impl Node {
                 step,
                 token,
                 ..
-            } => self.run_step(instance, op, step.kind, token),
+            } => self.run_step(instance, op, step, token),
             DirectorAction::Ipvs { server, ops } => match &self.tasks.ipvs {
                 Some(_) => {
                     let desired = self.d.desired_services_of(server);
@@ -957,14 +957,14 @@ impl Node {
     }
 
     fn fence(&mut self, instance: InstanceId, attempt: crate::core::FenceAttempt) {
-        let argv = self
+        let opts = self
             .d
             .instance_config(instance)
-            .and_then(|c| self.cfg.instances.get(&c.name))
-            .and_then(|o| o.fence.clone())
-            .unwrap_or_default();
+            .and_then(|c| self.cfg.instances.get(&c.name));
+        let argv = opts.and_then(|o| o.fence.clone()).unwrap_or_default();
         let (timeout, user, tx) = (
-            self.cfg.command_timeout,
+            opts.and_then(|o| o.fence_timeout)
+                .unwrap_or(self.cfg.command_timeout),
             self.cfg.script_user,
             self.tasks.fb.clone(),
         );
@@ -987,14 +987,16 @@ impl Node {
         &mut self,
         instance: InstanceId,
         op: StepOp,
-        kind: StepKind,
+        step: crate::core::Step,
         token: crate::core::StepToken,
     ) {
         let word = match op {
             StepOp::Start => "start",
             StepOp::Stop => "stop",
         };
-        let argv = match kind {
+        let step_timeout = step.timeout;
+        let argv = match step.kind {
+            StepKind::Address(spec) => return self.address_step(instance, op, spec, token),
             StepKind::Command { start, stop } => match op {
                 StepOp::Start => start,
                 StepOp::Stop => stop,
@@ -1006,7 +1008,7 @@ impl Node {
             }
         };
         let (timeout, user, tx) = (
-            self.cfg.command_timeout,
+            step_timeout.unwrap_or(self.cfg.command_timeout),
             self.cfg.script_user,
             self.tasks.fb.clone(),
         );
@@ -1014,6 +1016,53 @@ impl Node {
         self.counters.steps += 1;
         self.send_fx(Effect::Spawn(Box::pin(async move {
             let ok = exec::succeeds_as(word, &argv, timeout, user).await;
+            feed_back(
+                &tx,
+                Feedback::Step {
+                    instance,
+                    token,
+                    ok,
+                },
+            );
+        })));
+    }
+
+    /// An address step: added and announced on start, removed on stop, through the same
+    /// effects as the VIPs (so in order with them); its result comes back once they are done.
+    /// An address whose device the node does not know fails the step.
+    fn address_step(
+        &mut self,
+        instance: InstanceId,
+        op: StepOp,
+        spec: crate::core::VipSpec,
+        token: crate::core::StepToken,
+    ) {
+        let v = self.vips(instance, std::slice::from_ref(&spec));
+        let ok = !v.is_empty();
+        if let Some(ifindex) = v.first().map(|a| a.ifindex) {
+            match op {
+                StepOp::Start => {
+                    self.send_fx(Effect::Add(instance, v));
+                    let config = self
+                        .d
+                        .instance_config(instance)
+                        .and_then(|c| self.cfg.instances.get(&c.name))
+                        .and_then(|o| o.announce)
+                        .unwrap_or(self.cfg.announce);
+                    self.send_fx(Effect::Announce(
+                        instance,
+                        vec![(ifindex, vec![spec.addr])],
+                        config,
+                        false,
+                    ));
+                }
+                StepOp::Stop => self.send_fx(Effect::Remove(instance, v)),
+            }
+        }
+        self.inflight += 1;
+        self.counters.steps += 1;
+        let tx = self.tasks.fb.clone();
+        self.send_fx(Effect::Spawn(Box::pin(async move {
             feed_back(
                 &tx,
                 Feedback::Step {

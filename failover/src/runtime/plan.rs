@@ -137,6 +137,11 @@ pub fn plan(
         for v in c.vips.iter().chain(&c.excluded_vips) {
             push_if(&mut p, v.dev_or(&c.interface));
         }
+        for s in &c.steps {
+            if let crate::core::StepKind::Address(v) = &s.kind {
+                push_if(&mut p, v.dev_or(&c.interface));
+            }
+        }
         let mut parsed = Vec::with_capacity(c.routes.len());
         for r in &c.routes {
             let spec = RouteSpec::parse(r).map_err(|e| DirectorRunError::Route {

@@ -861,6 +861,7 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         unicast_ttl: None,
         unicast_peer_ttl: Vec::new(),
         mcast_group: None,
+        fence: None,
     };
     // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
     // between them and `state`, applied after the block).

@@ -288,13 +288,14 @@ steps = [
     assert_eq!(d.group_members(g), [InstanceId(1), InstanceId(0)]);
     let a = d.instance_config(InstanceId(0)).unwrap();
     assert_eq!(a.steps.len(), 2);
+    // An address step is the runtime's own (added and announced like a VIP), on the
+    // instance's interface unless it names one.
     match &a.steps[0].kind {
-        StepKind::Command { start, stop } => {
-            assert_eq!(
-                start.join(" "),
-                "ip addr replace 192.168.10.102/24 dev eth0 label eth0:9"
-            );
-            assert_eq!(stop.join(" "), "ip addr del 192.168.10.102/24 dev eth0");
+        StepKind::Address(v) => {
+            assert_eq!(v.addr.to_string(), "192.168.10.102");
+            assert_eq!(v.prefix, 24);
+            assert_eq!(v.label.as_deref(), Some("eth0:9"));
+            assert_eq!(v.dev_or(&a.interface), "eth0");
         }
         other => panic!("{other:?}"),
     }

@@ -36,9 +36,19 @@ fn the_commented_example_is_valid_and_covers_every_feature() {
     );
     assert_eq!(c.instances[1].unicast_peers.len(), 1);
     assert_eq!(c.sync_groups[0].instances, vec!["VI_EXT", "VI_INT"]);
-    assert_eq!(c.resource_groups[0].steps.len(), 3);
+    assert_eq!(c.resource_groups[0].steps.len(), 4);
+    assert!(matches!(
+        c.resource_groups[0].steps[1],
+        Step::Script {
+            timeout_ms: Some(20_000),
+            ..
+        }
+    ));
     assert!(
-        matches!(c.resource_groups[0].steps[2], Step::VirtualServer { ref name } if name == "web-http")
+        matches!(c.resource_groups[0].steps[2], Step::Service { ref name, .. } if name == "nginx")
+    );
+    assert!(
+        matches!(c.resource_groups[0].steps[3], Step::VirtualServer { ref name } if name == "web-http")
     );
     let kinds: Vec<CheckKind> = c
         .virtual_servers

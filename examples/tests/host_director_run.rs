@@ -52,13 +52,6 @@ fn keepalived_config(dir: &Path, name: &str, priority: u8) -> (PathBuf, PathBuf)
     (path, sock)
 }
 
-fn holds(h: &Host, addr: &str) -> bool {
-    let out = h.exec(&["ip", "-o", "addr", "show", "dev", "eth0"]);
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .any(|w| w.split('/').next() == Some(addr))
-}
-
 fn status(sock: &Path) -> Result<Value, String> {
     let o = std::process::Command::new(BIN)
         .args(["status", "--socket", sock.to_str().unwrap()])
@@ -190,7 +183,7 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
 
     // The higher priority gets the VIP; the other is backup.
     assert!(
-        wait_until(Duration::from_secs(15), || holds(&a, VIP)),
+        wait_until(Duration::from_secs(15), || a.holds(VIP)),
         "a never took the VIP\n{}",
         dump(&pa)
     );
@@ -203,7 +196,7 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
         dump(&pa),
         dump(&pb)
     );
-    assert!(!holds(&b, VIP));
+    assert!(!b.holds(VIP));
     assert!(
         wait_until(Duration::from_secs(5), || notify.count("READY=1") >= 1),
         "no READY=1: {:?}",
@@ -262,7 +255,7 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
         let (a, lost, polls, watching) = (a.clone(), lost.clone(), polls.clone(), watching.clone());
         std::thread::spawn(move || {
             while watching.load(Ordering::SeqCst) {
-                if !holds(&a, VIP) {
+                if !a.holds(VIP) {
                     lost.store(true, Ordering::SeqCst);
                 }
                 polls.fetch_add(1, Ordering::SeqCst);
@@ -326,7 +319,7 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
     assert!(err.contains("vrid 610 is outside 1..=255"), "{err}");
     assert!(err.contains("a.toml:"), "the file and line: {err}");
     assert!(pa.is_running());
-    assert!(holds(&a, VIP));
+    assert!(a.holds(VIP));
     assert_eq!(state(&sock_a), "MASTER");
     std::fs::write(&cfg_a, good).unwrap();
 
@@ -346,14 +339,14 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
         dump(&pb)
     );
     assert!(wait_until(Duration::from_secs(5), || state(&sock_b) == "BACKUP"));
-    assert!(holds(&a, VIP) && !holds(&b, VIP));
+    assert!(a.holds(VIP) && !b.holds(VIP));
 
     // SIGTERM: priority 0, the backup takes over at once (Skew_Time, not Master_Down), the
     // VIP leaves a and a exits 0.
     let t0 = Instant::now();
     pa.signal(libc::SIGTERM);
     assert!(
-        wait_until(Duration::from_secs(5), || holds(&b, VIP)),
+        wait_until(Duration::from_secs(5), || b.holds(VIP)),
         "b never took over\n{}",
         dump(&pb)
     );
@@ -374,7 +367,7 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
         "{}",
         dump(&pa)
     );
-    assert!(!holds(&a, VIP), "the VIP stayed on a stopped director");
+    assert!(!a.holds(VIP), "the VIP stayed on a stopped director");
     assert!(notify.count("STOPPING=1") >= 1, "{:?}", notify.all());
     assert!(!sock_a.exists(), "the status socket is removed on exit");
     let sb = status(&sock_b).unwrap();
@@ -394,7 +387,7 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
     );
     pb.signal(libc::SIGTERM);
     assert!(wait_until(Duration::from_secs(10), || !pb.is_running()));
-    assert!(!holds(&b, VIP));
+    assert!(!b.holds(VIP));
 }
 
 #[test]
@@ -502,12 +495,12 @@ fn host_vrrp_strict_pass_file_elects_one_master_with_keepalived() {
         );
         let pk = lab.spawn_keepalived(&k, Path::new(&ck));
         let (winner, loser) = if ours_higher { (&a, &k) } else { (&k, &a) };
-        let one_master = || holds(winner, VIP) && !holds(loser, VIP);
+        let one_master = || winner.holds(VIP) && !loser.holds(VIP);
         assert!(
             wait_until(Duration::from_secs(20), one_master),
             "ours higher: {ours_higher}: a {} k {}\n{}\n--- keepalived ---\n{}",
-            holds(&a, VIP),
-            holds(&k, VIP),
+            a.holds(VIP),
+            k.holds(VIP),
             dump(&pa),
             pk.stderr()
         );

@@ -107,13 +107,6 @@ fn sandboxed(sb: &Sandbox, argv: &[&str]) -> Vec<String> {
     ]
 }
 
-fn holds(h: &Host, addr: &str) -> bool {
-    let out = h.exec(&["ip", "-o", "addr", "show", "dev", "eth0"]);
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .any(|w| w.split('/').next() == Some(addr))
-}
-
 fn has_link(h: &Host, name: &str) -> bool {
     h.exec(&["ip", "link", "show", name]).status.success()
 }
@@ -247,12 +240,12 @@ fn host_director_under_the_unit_sandbox_runs_keepalived_users_scripts() {
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
     let d = lab.spawn(&h, &argv);
     let up = wait_until(Duration::from_secs(15), || {
-        holds(&h, VIP) && has_link(&h, "hadummy0") && dir.join("master-uid").exists()
+        h.holds(VIP) && has_link(&h, "hadummy0") && dir.join("master-uid").exists()
     });
     assert!(
         up,
         "the scripts must pass, the notify script and the resource step run: VIP {} dummy {} notify {}\n{}",
-        holds(&h, VIP),
+        h.holds(VIP),
         has_link(&h, "hadummy0"),
         dir.join("master-uid").exists(),
         d.stderr()
@@ -276,7 +269,7 @@ fn host_director_under_the_unit_sandbox_runs_keepalived_users_scripts() {
     nginx.kill(libc::SIGKILL);
     worker.kill(libc::SIGKILL);
     let down = wait_until(Duration::from_secs(10), || {
-        !holds(&h, VIP) && !has_link(&h, "hadummy0")
+        !h.holds(VIP) && !has_link(&h, "hadummy0")
     });
     assert!(
         down,
@@ -344,7 +337,7 @@ fn host_director_under_the_old_unit_sandbox_says_why_scripts_cannot_run() {
         "the reason (the daemon may not switch to root) is in the line: {failing:#?}"
     );
     assert!(
-        !holds(&h, VIP),
+        !h.holds(VIP),
         "failing scripts keep the instance out of master"
     );
     drop(lab);

@@ -6,16 +6,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ha_testsupport::{Host, Lab, tshark_fields, wait_until};
+use ha_testsupport::{Lab, tshark_fields, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ha-director");
-
-fn holds(h: &Host, addr: &str) -> bool {
-    let out = h.exec(&["ip", "-o", "addr", "show", "dev", "eth0"]);
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .any(|w| w.split('/').next() == Some(addr))
-}
 
 fn config(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
     let text = format!(
@@ -59,7 +52,7 @@ steps = [
     let p = lab.spawn(&d, &[BIN, "run", "--config", cfg.to_str().unwrap()]);
     let started = Instant::now();
     assert!(
-        wait_until(Duration::from_secs(15), || holds(&d, "10.84.0.150")),
+        wait_until(Duration::from_secs(15), || d.holds("10.84.0.150")),
         "the address step adds its address\n{}",
         p.stderr()
     );
@@ -80,7 +73,7 @@ steps = [
     assert!(!garps.is_empty(), "no gratuitous ARP for the address step");
     // A failed step stops the ones before it: the address goes again.
     assert!(
-        wait_until(Duration::from_secs(5), || !holds(&d, "10.84.0.150")),
+        wait_until(Duration::from_secs(5), || !d.holds("10.84.0.150")),
         "{}",
         p.stderr()
     );
@@ -114,7 +107,7 @@ fence = { command = "sleep 30", timeout_ms = 300 }
         p.stderr().contains("FenceResult") && p.stderr().contains("ok: false")
     });
     assert!(failed, "the fence times out after 300 ms\n{}", p.stderr());
-    assert!(!holds(&d, "10.85.0.100"), "no VIP without a fence");
+    assert!(!d.holds("10.85.0.100"), "no VIP without a fence");
     p.kill(libc::SIGTERM);
     assert!(p.wait_exit(Duration::from_secs(10)));
     drop(lab);

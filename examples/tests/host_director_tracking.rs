@@ -14,18 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use ha_testsupport::{Host, Lab, Proc, require_root, require_tool, wait_until};
+use ha_testsupport::{Lab, Proc, require_root, require_tool, wait_until};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ha-director");
 const VIP: &str = "10.63.0.100";
-
-fn holds(h: &Host, addr: &str) -> bool {
-    let out = h.exec(&["ip", "-o", "addr", "show", "dev", "eth0"]);
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .any(|w| w.split('/').next() == Some(addr))
-}
 
 fn status(sock: &Path) -> Option<Value> {
     let o = Command::new(BIN)
@@ -111,8 +104,8 @@ fn host_track_file_and_process_move_the_vip_against_keepalived() {
     let report = |what: &str| {
         format!(
             "{what}: a holds {} k holds {} a state {} priority {}\n{}\n--- keepalived ---\n{}",
-            holds(&a, VIP),
-            holds(&k, VIP),
+            a.holds(VIP),
+            k.holds(VIP),
             inst(&sock, "VI_1", "state"),
             inst(&sock, "VI_1", "priority"),
             dump(&pa),
@@ -122,8 +115,7 @@ fn host_track_file_and_process_move_the_vip_against_keepalived() {
 
     // init_file created the file holding 0; the higher priority holds the VIP.
     assert!(
-        wait_until(Duration::from_secs(20), || holds(&a, VIP)
-            && !holds(&k, VIP)),
+        wait_until(Duration::from_secs(20), || a.holds(VIP) && !k.holds(VIP)),
         "{}",
         report("start")
     );
@@ -136,8 +128,7 @@ fn host_track_file_and_process_move_the_vip_against_keepalived() {
     // Maintenance: 1 * -100 lowers a to 50, keepalived (100) preempts.
     std::fs::write(&maint, "1\n").unwrap();
     assert!(
-        wait_until(Duration::from_secs(20), || holds(&k, VIP)
-            && !holds(&a, VIP)),
+        wait_until(Duration::from_secs(20), || k.holds(VIP) && !a.holds(VIP)),
         "{}",
         report("maintenance on")
     );
@@ -150,8 +141,7 @@ fn host_track_file_and_process_move_the_vip_against_keepalived() {
     // Back: the file removed reads as 0, a (150) preempts again.
     std::fs::remove_file(&maint).unwrap();
     assert!(
-        wait_until(Duration::from_secs(20), || holds(&a, VIP)
-            && !holds(&k, VIP)),
+        wait_until(Duration::from_secs(20), || a.holds(VIP) && !k.holds(VIP)),
         "{}",
         report("maintenance off")
     );
@@ -161,8 +151,8 @@ fn host_track_file_and_process_move_the_vip_against_keepalived() {
     guard.kill().unwrap();
     guard.wait().unwrap();
     assert!(
-        wait_until(Duration::from_secs(20), || holds(&k, VIP)
-            && !holds(&a, VIP)
+        wait_until(Duration::from_secs(20), || k.holds(VIP)
+            && !a.holds(VIP)
             && inst(&sock, "VI_1", "state") == "FAULT"),
         "{}",
         report("process gone")
@@ -170,8 +160,8 @@ fn host_track_file_and_process_move_the_vip_against_keepalived() {
     // It runs again: out of FAULT, a takes the VIP back.
     let mut guard = guard_process(&guard_arg);
     assert!(
-        wait_until(Duration::from_secs(20), || holds(&a, VIP)
-            && !holds(&k, VIP)
+        wait_until(Duration::from_secs(20), || a.holds(VIP)
+            && !k.holds(VIP)
             && inst(&sock, "VI_1", "state") == "MASTER"),
         "{}",
         report("process back")
@@ -186,7 +176,7 @@ fn host_track_file_and_process_move_the_vip_against_keepalived() {
     );
     let _ = guard.kill();
     let _ = guard.wait();
-    assert!(wait_until(Duration::from_secs(20), || holds(&k, VIP)));
+    assert!(wait_until(Duration::from_secs(20), || k.holds(VIP)));
     let pa = lab.spawn(
         &a,
         &[
@@ -207,7 +197,7 @@ fn host_track_file_and_process_move_the_vip_against_keepalived() {
     let transitions = inst(&sock, "VI_1", "transitions");
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(inst(&sock, "VI_1", "state"), "FAULT");
-    assert!(!holds(&a, VIP) && holds(&k, VIP));
+    assert!(!a.holds(VIP) && k.holds(VIP));
     assert_eq!(
         inst(&sock, "VI_1", "transitions"),
         transitions,
@@ -358,7 +348,7 @@ fn host_group_tracking_reverse_and_init_fail() {
         states(),
         dump(&pa)
     );
-    assert!(!holds(&a, "10.66.0.66") && !holds(&a, "10.66.0.67"));
+    assert!(!a.holds("10.66.0.66") && !a.holds("10.66.0.67"));
     std::fs::write(&stop, "0\n").unwrap();
     assert!(
         wait_until(Duration::from_secs(20), || {

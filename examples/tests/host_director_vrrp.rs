@@ -10,13 +10,6 @@ use ha_testsupport::{Host, Lab, Proc, require_root, require_tool, tshark_fields,
 
 const BIN: &str = env!("CARGO_BIN_EXE_ha-director");
 
-fn holds(h: &Host, addr: &str) -> bool {
-    let out = h.exec(&["ip", "-o", "addr", "show", "dev", "eth0"]);
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .any(|w| w.split('/').next() == Some(addr))
-}
-
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -87,8 +80,8 @@ fn host_garp_tuning_counts_and_spacing_on_the_wire() {
     let cap = lab.capture(&c, "eth0", Some("arp"));
     let p = director(&mut lab, &a, &conf);
     assert!(
-        wait_until(Duration::from_secs(10), || holds(&a, "10.62.0.100")
-            && holds(&a, "10.62.0.101")),
+        wait_until(Duration::from_secs(10), || a.holds("10.62.0.100")
+            && a.holds("10.62.0.101")),
         "a becomes master of both\n{}",
         dump(&p)
     );
@@ -159,12 +152,12 @@ fn host_mcast_group_elects_one_master_with_keepalived() {
         let p = director(&mut lab, &a, &ca);
         let kp = lab.spawn_keepalived(&k, &ck);
         let (winner, loser) = if ours_higher { (&a, &k) } else { (&k, &a) };
-        let one_master = || holds(winner, "10.63.0.100") && !holds(loser, "10.63.0.100");
+        let one_master = || winner.holds("10.63.0.100") && !loser.holds("10.63.0.100");
         assert!(
             wait_until(Duration::from_secs(20), one_master),
             "ours higher {ours_higher}: a {} k {}\n{}\n--- keepalived ---\n{}",
-            holds(&a, "10.63.0.100"),
-            holds(&k, "10.63.0.100"),
+            a.holds("10.63.0.100"),
+            k.holds("10.63.0.100"),
             dump(&p),
             kp.stderr()
         );
@@ -219,18 +212,18 @@ fn host_unicast_ttl_on_the_wire_and_with_keepalived() {
     let p = director(&mut lab, &a, &ca);
     // Ours alone first: it becomes master and advertises with TTL 64.
     assert!(
-        wait_until(Duration::from_secs(10), || holds(&a, "10.64.0.100")),
+        wait_until(Duration::from_secs(10), || a.holds("10.64.0.100")),
         "{}",
         dump(&p)
     );
     let kp = lab.spawn_keepalived(&k, &ck);
     // keepalived (higher) takes over; ours accepts its TTL-64 adverts and steps down.
-    let one_master = || holds(&k, "10.64.0.100") && !holds(&a, "10.64.0.100");
+    let one_master = || k.holds("10.64.0.100") && !a.holds("10.64.0.100");
     assert!(
         wait_until(Duration::from_secs(15), one_master),
         "a {} k {}\n{}\n--- keepalived ---\n{}",
-        holds(&a, "10.64.0.100"),
-        holds(&k, "10.64.0.100"),
+        a.holds("10.64.0.100"),
+        k.holds("10.64.0.100"),
         dump(&p),
         kp.stderr()
     );
@@ -273,19 +266,19 @@ fn host_unicast_peer_ttl_range_is_enforced() {
     let ck = conf("k", 150, "10.64.0.2", "10.64.0.1");
     let p = director(&mut lab, &a, &ca);
     assert!(
-        wait_until(Duration::from_secs(10), || holds(&a, "10.64.0.100")),
+        wait_until(Duration::from_secs(10), || a.holds("10.64.0.100")),
         "{}",
         dump(&p)
     );
     let kp = lab.spawn_keepalived(&k, &ck);
     assert!(
-        wait_until(Duration::from_secs(10), || holds(&k, "10.64.0.100")),
+        wait_until(Duration::from_secs(10), || k.holds("10.64.0.100")),
         "{}",
         kp.stderr()
     );
     std::thread::sleep(Duration::from_secs(3));
     assert!(
-        holds(&a, "10.64.0.100"),
+        a.holds("10.64.0.100"),
         "ours refused the TTL-64 adverts and stayed master\n{}",
         dump(&p)
     );
@@ -321,7 +314,7 @@ fn host_startup_delay_is_observed() {
         .as_secs_f64();
     let p = director(&mut lab, &a, &conf);
     assert!(
-        wait_until(Duration::from_secs(12), || holds(&a, "10.65.0.100")),
+        wait_until(Duration::from_secs(12), || a.holds("10.65.0.100")),
         "{}",
         dump(&p)
     );
@@ -382,7 +375,7 @@ fn host_virtual_routes_follow_the_master() {
     let pa = director(&mut lab, &a, &ca);
     let pb = director(&mut lab, &b, &cb);
     assert!(
-        wait_until(Duration::from_secs(10), || holds(&a, "10.66.0.100")
+        wait_until(Duration::from_secs(10), || a.holds("10.66.0.100")
             && has_route(&a, "10.99.0.0/16 via 10.66.0.254")
             && has_route(&a, "blackhole 10.98.0.0/16")),
         "routes on the master\n{}\n{}",
@@ -455,7 +448,7 @@ fn host_state_master_and_nopreempt_with_keepalived() {
         };
         let (o, other) = if ours_owner { (&a, &k) } else { (&k, &a) };
         assert!(
-            wait_until(Duration::from_secs(10), || holds(o, VIP)),
+            wait_until(Duration::from_secs(10), || o.holds(VIP)),
             "owner (ours: {ours_owner}) master\n{}\n--- keepalived ---\n{}",
             dump(&p),
             kp.stderr()
@@ -466,12 +459,12 @@ fn host_state_master_and_nopreempt_with_keepalived() {
             "ours owner {ours_owner}: the owner took {took:?} (master-down is 3.6 s)"
         );
         assert!(
-            wait_until(Duration::from_secs(5), || !holds(other, VIP)),
+            wait_until(Duration::from_secs(5), || !other.holds(VIP)),
             "one master (ours owner: {ours_owner})\n{}",
             dump(&p)
         );
         std::thread::sleep(Duration::from_secs(3));
-        assert!(holds(o, VIP) && !holds(other, VIP), "stays\n{}", dump(&p));
+        assert!(o.holds(VIP) && !other.holds(VIP), "stays\n{}", dump(&p));
     }
 
     for ours_nopreempt in [true, false] {
@@ -492,12 +485,12 @@ fn host_state_master_and_nopreempt_with_keepalived() {
         let (first, second) = if ours_nopreempt { (&k, &a) } else { (&a, &k) };
         let (p, kp) = if ours_nopreempt {
             let kp = lab.spawn_keepalived(&k, &ck);
-            assert!(wait_until(Duration::from_secs(10), || holds(first, VIP)));
+            assert!(wait_until(Duration::from_secs(10), || first.holds(VIP)));
             (director(&mut lab, &a, &ca), kp)
         } else {
             let p = director(&mut lab, &a, &ca);
             assert!(
-                wait_until(Duration::from_secs(10), || holds(first, VIP)),
+                wait_until(Duration::from_secs(10), || first.holds(VIP)),
                 "{}",
                 dump(&p)
             );
@@ -505,7 +498,7 @@ fn host_state_master_and_nopreempt_with_keepalived() {
         };
         std::thread::sleep(Duration::from_secs(8));
         assert!(
-            holds(first, VIP) && !holds(second, VIP),
+            first.holds(VIP) && !second.holds(VIP),
             "ours nopreempt {ours_nopreempt}: the running master stays\n{}\n--- keepalived ---\n{}",
             dump(&p),
             kp.stderr()
@@ -553,12 +546,12 @@ fn host_virtual_rules_follow_the_master_statics_stay_on_both() {
     let pa = director(&mut lab, &a, &ca);
     let pb = director(&mut lab, &b, &cb);
     let statics = |h: &Host, own: &str| {
-        holds(h, own)
+        h.holds(own)
             && has_route(h, "10.97.0.0/16 via 10.68.0.254")
             && has_rule(h, "1500:\tfrom 192.168.77.0/24 lookup 101")
     };
     assert!(
-        wait_until(Duration::from_secs(10), || holds(&a, "10.68.0.100")
+        wait_until(Duration::from_secs(10), || a.holds("10.68.0.100")
             && has_rule(&a, "2000:\tfrom 10.68.0.100 lookup 100")),
         "virtual rule on the master\n{}\n{}",
         a.sh("ip rule"),
@@ -594,7 +587,7 @@ fn host_virtual_rules_follow_the_master_statics_stay_on_both() {
     );
     assert!(pa.wait_exit(Duration::from_secs(5)), "{}", dump(&pa));
     assert!(
-        !holds(&a, "192.168.77.1")
+        !a.holds("192.168.77.1")
             && !has_route(&a, "10.97.0.0/16")
             && !has_rule(&a, "1500:")
             && !has_rule(&a, "2000:"),
@@ -639,7 +632,7 @@ fn host_lower_priority_garps_when_a_lower_master_is_heard() {
         let ck = write(&dir, "k.conf", &inst(100, ""));
         let p = director(&mut lab, &a, &ca);
         assert!(
-            wait_until(Duration::from_secs(10), || holds(&a, VIP)),
+            wait_until(Duration::from_secs(10), || a.holds(VIP)),
             "{}",
             dump(&p)
         );
@@ -668,13 +661,13 @@ fn host_lower_priority_garps_when_a_lower_master_is_heard() {
         let cap = lab.capture(&c, "eth0", Some("arp or ip proto 112"));
         let kp = lab.spawn_keepalived(&k, &ck);
         assert!(
-            wait_until(Duration::from_secs(10), || holds(&k, VIP)),
+            wait_until(Duration::from_secs(10), || k.holds(VIP)),
             "k, deaf to a, becomes master\n{}",
             kp.stderr()
         );
         std::thread::sleep(Duration::from_secs(4));
         let pcap = cap.stop();
-        assert!(holds(&a, VIP), "a stays master\n{}", dump(&p));
+        assert!(a.holds(VIP), "a stays master\n{}", dump(&p));
         let k_adverts =
             tshark_fields(&pcap, "vrrp && ip.src == 10.69.0.2", &["frame.time_epoch"]).len();
         assert!(k_adverts >= 3, "k advertises: {k_adverts}");

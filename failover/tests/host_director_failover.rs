@@ -74,13 +74,6 @@ fn primary_v4(h: &Host) -> IpAddr {
     a.split('/').next().unwrap().parse().unwrap()
 }
 
-/// Whether `addr` is configured on the host's eth0.
-fn holds(h: &Host, addr: &str) -> bool {
-    let out = h.sh("ip -o addr show dev eth0");
-    out.split_whitespace()
-        .any(|w| w.split('/').next() == Some(addr))
-}
-
 fn fast(mut cfg: DirectorConfig) -> DirectorConfig {
     cfg.track_interval = Duration::from_millis(200);
     cfg.notify_timeout = Duration::from_secs(5);
@@ -119,7 +112,7 @@ fn pair_config(h: &Host, priority: u8) -> DirectorConfig {
 }
 
 fn wait_holds(h: &Host, addrs: &[&str], want: bool, timeout: Duration) -> bool {
-    wait_until(timeout, || addrs.iter().all(|a| holds(h, a) == want))
+    wait_until(timeout, || addrs.iter().all(|a| h.holds(a) == want))
 }
 
 #[test]
@@ -139,7 +132,7 @@ fn host_sync_group_moves_on_master_crash_and_on_link_cut() {
     assert!(wait_holds(&b, &vips, false, long), "b holds a VIP");
     // Stable: b stays backup for a while (no false failover with both running).
     std::thread::sleep(Duration::from_secs(2));
-    assert!(vips.iter().all(|v| holds(&a, v)) && !vips.iter().any(|v| holds(&b, v)));
+    assert!(vips.iter().all(|v| a.holds(v)) && !vips.iter().any(|v| b.holds(v)));
     assert_eq!(nb.state(0), Some(State::Backup));
     assert_eq!(nb.state(1), Some(State::Backup));
     na.check_running();
@@ -162,7 +155,7 @@ fn host_sync_group_moves_on_master_crash_and_on_link_cut() {
     let crashed = Instant::now();
     na.crash();
     assert!(
-        vips.iter().all(|v| holds(&a, v)),
+        vips.iter().all(|v| a.holds(v)),
         "a crash must leave its VIPs"
     );
     assert!(
@@ -243,7 +236,7 @@ fn host_sync_group_moves_on_master_crash_and_on_link_cut() {
     let cb = nb.stop();
     assert!(cb.sent > 0, "{cb:?}");
     assert!(
-        !vips.iter().any(|v| holds(&a, v) || holds(&b, v)),
+        !vips.iter().any(|v| a.holds(v) || b.holds(v)),
         "VIPs left after stop"
     );
 }
@@ -404,7 +397,7 @@ fn host_notify_scripts_get_keepalived_arguments() {
             "unexpected variable {k} in {env}"
         );
     }
-    assert!(!holds(&a, "10.63.0.100"), "VIP left after stop");
+    assert!(!a.holds("10.63.0.100"), "VIP left after stop");
 }
 
 #[test]
@@ -437,7 +430,7 @@ fn host_three_nodes_partition_and_heal() {
         .map(|(h, p)| Node::start(h, config(h, p)))
         .collect();
     let long = Duration::from_secs(15);
-    let masters = || hosts.iter().filter(|h| holds(h, vip)).count();
+    let masters = || hosts.iter().filter(|h| h.holds(vip)).count();
     assert!(
         wait_holds(&hosts[0], &[vip], true, long),
         "a never became master"
@@ -451,9 +444,9 @@ fn host_three_nodes_partition_and_heal() {
         "b did not take over its side"
     );
     std::thread::sleep(Duration::from_secs(2));
-    assert!(holds(&hosts[0], vip), "a lost the VIP while alone");
+    assert!(hosts[0].holds(vip), "a lost the VIP while alone");
     assert!(
-        holds(&hosts[1], vip) && !holds(&hosts[2], vip),
+        hosts[1].holds(vip) && !hosts[2].holds(vip),
         "not one master on b's side"
     );
     assert_eq!(nodes[2].state(0), Some(State::Backup));
@@ -465,12 +458,12 @@ fn host_three_nodes_partition_and_heal() {
         "b kept the VIP after heal"
     );
     assert!(
-        holds(&hosts[0], vip) && masters() == 1,
+        hosts[0].holds(vip) && masters() == 1,
         "not one master after heal"
     );
     std::thread::sleep(Duration::from_secs(2));
     assert!(
-        holds(&hosts[0], vip) && masters() == 1,
+        hosts[0].holds(vip) && masters() == 1,
         "split brain after heal"
     );
     for n in &mut nodes {

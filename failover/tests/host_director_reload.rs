@@ -42,12 +42,6 @@ fn config(priority_b: u8, extra: bool) -> DirectorConfig {
     cfg
 }
 
-fn holds(h: &Host, addr: &str) -> bool {
-    h.addresses()
-        .iter()
-        .any(|a| a.starts_with(&format!("{addr}/")))
-}
-
 /// Watches an address from another thread; true if it ever disappeared.
 fn watch_flap(h: &Host, addr: &'static str) -> (Arc<AtomicBool>, Arc<AtomicBool>) {
     let stop = Arc::new(AtomicBool::new(false));
@@ -55,7 +49,7 @@ fn watch_flap(h: &Host, addr: &'static str) -> (Arc<AtomicBool>, Arc<AtomicBool>
     let (s, g, h) = (stop.clone(), gone.clone(), h.clone());
     std::thread::spawn(move || {
         while !s.load(Ordering::Relaxed) {
-            if !holds(&h, addr) {
+            if !h.holds(addr) {
                 g.store(true, Ordering::Relaxed);
             }
             std::thread::sleep(Duration::from_millis(5));
@@ -77,13 +71,9 @@ fn host_reload_keeps_unchanged_instances_and_recreates_a_changed_one() {
         "{:?}",
         node.status()
     );
-    assert!(wait_until(Duration::from_secs(5), || holds(
-        &h,
-        "10.62.0.101"
-    ) && holds(
-        &h,
-        "10.62.0.102"
-    )));
+    assert!(wait_until(Duration::from_secs(5), || h
+        .holds("10.62.0.101")
+        && h.holds("10.62.0.102")));
     let before = node.transitions();
 
     // The same configuration: nothing moves.
@@ -116,10 +106,7 @@ fn host_reload_keeps_unchanged_instances_and_recreates_a_changed_one() {
         "{:?}",
         node.status()
     );
-    assert!(wait_until(Duration::from_secs(5), || holds(
-        &h,
-        "10.62.0.102"
-    )));
+    assert!(wait_until(Duration::from_secs(5), || h.holds("10.62.0.102")));
 
     // Adding an instance cannot be done in place: refused, nothing changes.
     let t = node.transitions();
@@ -127,7 +114,7 @@ fn host_reload_keeps_unchanged_instances_and_recreates_a_changed_one() {
     assert!(e.contains("needs a restart"), "{e}");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(node.transitions(), t);
-    assert!(!holds(&h, "10.62.0.103"));
+    assert!(!h.holds("10.62.0.103"));
     stop_a.store(true, Ordering::Relaxed);
     assert!(
         !gone_a.load(Ordering::Relaxed),

@@ -95,12 +95,6 @@ fn config(h: &Host, priority: u8, dir: &std::path::Path) -> DirectorConfig {
     cfg
 }
 
-fn holds(h: &Host, addr: &str) -> bool {
-    h.sh("ip -o addr show dev eth0")
-        .split_whitespace()
-        .any(|w| w.split('/').next() == Some(addr))
-}
-
 /// Stops `n` and returns how long it took.
 fn timed_stop(n: Node) -> Duration {
     let t = Instant::now();
@@ -125,8 +119,8 @@ fn host_fifty_stops_each_within_the_grace() {
         let mut master = Node::start(&a, config(&a, 200, &dir));
         assert!(
             wait_until(within, || master.states() == [State::Master, State::Master]
-                && holds(&a, "10.61.0.100")
-                && !holds(&b, "10.61.0.100")),
+                && a.holds("10.61.0.100")
+                && !b.holds("10.61.0.100")),
             "round {round}: a did not take over: {:?} / {:?}",
             master.states(),
             backup.states()
@@ -136,12 +130,12 @@ fn host_fifty_stops_each_within_the_grace() {
         let took = timed_stop(master);
         stops.push((round, "a (master)", took));
         assert!(
-            !holds(&a, "10.61.0.100") && !holds(&a, "10.61.0.101"),
+            !a.holds("10.61.0.100") && !a.holds("10.61.0.101"),
             "a kept a VIP"
         );
         assert!(
             wait_until(within, || backup.states() == [State::Master, State::Master]
-                && holds(&b, "10.61.0.100")),
+                && b.holds("10.61.0.100")),
             "round {round}: b did not take over: {:?}",
             backup.states()
         );
@@ -149,7 +143,7 @@ fn host_fifty_stops_each_within_the_grace() {
         backup.check_running();
         let took = timed_stop(backup);
         stops.push((round, "b (master)", took));
-        assert!(!holds(&b, "10.61.0.100"), "b kept a VIP");
+        assert!(!b.holds("10.61.0.100"), "b kept a VIP");
         backup = Node::start(&b, config(&b, 100, &dir));
     }
     let took = timed_stop(backup);

@@ -229,6 +229,12 @@ impl Host {
             })
             .collect()
     }
+    /// Whether `eth0` holds `addr` (any scope), as a VRRP master holds its VIP.
+    pub fn holds(&self, addr: &str) -> bool {
+        self.sh("ip -o addr show dev eth0")
+            .split_whitespace()
+            .any(|w| w.split('/').next() == Some(addr))
+    }
 }
 
 /// A capture running `tshark` on one interface of one host.

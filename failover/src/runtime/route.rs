@@ -66,7 +66,8 @@ pub enum RouteParseError {
     MixedFamilies,
 }
 
-fn prefix(keyword: &str, s: &str) -> Result<(IpAddr, u8), RouteParseError> {
+/// `ADDR[/LEN]` (the whole address without a length) of a route or rule keyword.
+pub(super) fn prefix(keyword: &str, s: &str) -> Result<(IpAddr, u8), RouteParseError> {
     let bad = |detail| RouteParseError::BadValue {
         keyword: keyword.to_owned(),
         value: s.to_owned(),

@@ -52,26 +52,7 @@ fn prefix_or_all(keyword: &str, s: &str) -> Result<Option<(IpAddr, u8)>, RoutePa
     if s == "all" {
         return Ok(None);
     }
-    let bad = |detail| RouteParseError::BadValue {
-        keyword: keyword.to_owned(),
-        value: s.to_owned(),
-        detail,
-    };
-    let (a, len) = match s.split_once('/') {
-        Some((a, l)) => (a, Some(l)),
-        None => (s, None),
-    };
-    let addr: IpAddr = a.parse().map_err(|_| bad("not an IP address or all"))?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let len = match len {
-        None => max,
-        Some(l) => l
-            .parse::<u8>()
-            .ok()
-            .filter(|l| *l <= max)
-            .ok_or(bad("not a prefix length of the address's family"))?,
-    };
-    Ok(Some((addr, len)))
+    super::route::prefix(keyword, s).map(Some)
 }
 
 fn number<T: std::str::FromStr>(keyword: &str, s: &str) -> Result<T, RouteParseError> {

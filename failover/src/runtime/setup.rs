@@ -78,35 +78,50 @@ pub(super) async fn start(
         ),
         None => None,
     };
-    let mut ifindex: HashMap<String, u32> = HashMap::new();
-    for name in &plan.interfaces {
-        let i = addrs
-            .ifindex(name)
-            .await
-            .map_err(nl(format!("interface {name}")))?;
-        ifindex.insert(name.clone(), i);
-    }
-    let vmacs = create_vmacs(cfg, &plan, &addrs, &mut ifindex).await?;
-    let socks = open_sockets(cfg, &plan, &ifindex)?;
-    let mut senders = HashMap::new();
-    let mut link_up = BTreeMap::new();
-    for name in plan.announce_devices() {
-        let arp = |source| DirectorRunError::Arp {
-            interface: name.to_owned(),
-            source,
-        };
-        let s = ArpSender::bind(name).map_err(arp)?;
-        let iface = s.interface().map_err(arp)?;
-        match s.is_up() {
-            Ok(up) => {
-                link_up.insert(name.to_owned(), up);
-            }
-            Err(e) => tracing::warn!(interface = name, error = %e, "link state unknown at start"),
-        }
-        senders.insert(ifindex[name], (s, iface));
-    }
-    // Last: nothing after it can fail, so what it sets is never left behind by a failed start.
+    // The static addresses, routes and rules come first, as in keepalived: an instance may
+    // send its adverts from a static address (`unicast_src_ip`). If anything after them
+    // fails, they are removed again, so a failed start leaves nothing behind.
     let statics = super::statics::install(&addrs, &cfg.statics).await?;
+    let rest = async {
+        let mut ifindex: HashMap<String, u32> = HashMap::new();
+        for name in &plan.interfaces {
+            let i = addrs
+                .ifindex(name)
+                .await
+                .map_err(nl(format!("interface {name}")))?;
+            ifindex.insert(name.clone(), i);
+        }
+        let vmacs = create_vmacs(cfg, &plan, &addrs, &mut ifindex).await?;
+        let socks = open_sockets(cfg, &plan, &ifindex)?;
+        let mut senders = HashMap::new();
+        let mut link_up = BTreeMap::new();
+        for name in plan.announce_devices() {
+            let arp = |source| DirectorRunError::Arp {
+                interface: name.to_owned(),
+                source,
+            };
+            let s = ArpSender::bind(name).map_err(arp)?;
+            let iface = s.interface().map_err(arp)?;
+            match s.is_up() {
+                Ok(up) => {
+                    link_up.insert(name.to_owned(), up);
+                }
+                Err(e) => {
+                    tracing::warn!(interface = name, error = %e, "link state unknown at start")
+                }
+            }
+            senders.insert(ifindex[name], (s, iface));
+        }
+        Ok((ifindex, vmacs, socks, senders, link_up))
+    }
+    .await;
+    let (ifindex, vmacs, socks, senders, link_up) = match rest {
+        Ok(r) => r,
+        Err(e) => {
+            super::statics::remove(&addrs, statics).await;
+            return Err(e);
+        }
+    };
     Ok(Host {
         addrs,
         watch,

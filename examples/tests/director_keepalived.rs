@@ -1129,7 +1129,7 @@ fn parameters_flow_through_includes_and_config_id_lines_pick_the_node() {
 #[test]
 fn mail_settings_map_with_keepalived_defaults() {
     let l = ok(&format!(
-        "global_defs {{\n notification_email {{\n  ops@example.org\n  oncall@example.org\n }}\n notification_email_from lb1@example.org\n smtp_server 192.0.2.25 2525\n smtp_helo_name lb1.example.org\n smtp_connect_timeout 7\n smtp_alert\n smtp_alert_checker off\n no_email_faults\n checker_log_all_failures\n}}\n{MIN_INSTANCE}vrrp_sync_group G {{\n group {{\n  VI\n }}\n smtp_alert false\n}}\nvirtual_server 10.0.0.1 80 {{\n smtp_alert\n real_server 10.0.0.2 80 {{\n  smtp_alert on\n  TCP_CHECK {{\n  }}\n }}\n}}\n"
+        "global_defs {{\n notification_email {{\n  ops@example.org\n  oncall@example.org\n }}\n notification_email_from lb1@example.org\n smtp_server 192.0.2.25 2525\n smtp_helo_name lb1.example.org\n smtp_connect_timeout 7\n smtp_alert\n smtp_alert_checker off\n no_email_faults\n no_checker_emails\n checker_log_all_failures\n}}\n{MIN_INSTANCE}vrrp_sync_group G {{\n group {{\n  VI\n }}\n smtp_alert false\n}}\nvirtual_server 10.0.0.1 80 {{\n smtp_alert\n real_server 10.0.0.2 80 {{\n  smtp_alert on\n  TCP_CHECK {{\n  }}\n }}\n}}\n"
     ));
     let smtp = l.config.global.smtp.as_ref().unwrap();
     assert_eq!(smtp.server, "192.0.2.25:2525".parse().unwrap());

@@ -92,7 +92,8 @@ pub enum ConfigError {
     },
 }
 
-/// A keyword of a keepalived.conf that is not supported, and what happens instead.
+/// A keyword of a keepalived.conf that is not run as written, and what happens instead
+/// (ignored, or adjusted as keepalived adjusts it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     /// Where.
@@ -105,11 +106,21 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}: warning: `{}` is not supported: {}",
-            self.location, self.keyword, self.action
-        )
+        // A keyword that is simply not run says so; the others (adjusted as keepalived adjusts
+        // them, dropped because nothing would change) say what happens.
+        if self.action == "ignored" {
+            write!(
+                f,
+                "{}: warning: `{}` is not supported: ignored",
+                self.location, self.keyword
+            )
+        } else {
+            write!(
+                f,
+                "{}: warning: `{}`: {}",
+                self.location, self.keyword, self.action
+            )
+        }
     }
 }
 

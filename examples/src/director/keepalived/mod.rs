@@ -473,6 +473,11 @@ impl<'a> MailDefs<'a> {
             "smtp_alert_vrrp" => self.alert_vrrp = Some(c.flag(k)),
             "smtp_alert_checker" => self.alert_checker = Some(c.flag(k)),
             "no_email_faults" => self.no_email_faults = c.flag(k),
+            // Mail goes out when a real server changes state, never for a checker alone: what
+            // keepalived does with `no_checker_emails`, always.
+            "no_checker_emails" => {
+                c.flag(k);
+            }
             _ => {
                 self.seen.pop();
                 return false;

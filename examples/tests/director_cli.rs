@@ -256,3 +256,51 @@ fn check_config_builds_as_run_does_and_prints_its_notes() {
         "{err}"
     );
 }
+
+#[test]
+fn keepalived_command_line_for_drop_in_use() {
+    // An instance that builds on any host (its source address given).
+    let f = tmp(
+        "ka-cli.conf",
+        "vrrp_instance VI {\n    interface lo\n    virtual_router_id 7\n    unicast_src_ip 127.0.0.1\n    unicast_peer {\n        127.0.0.2\n    }\n    virtual_ipaddress {\n        127.0.0.50\n    }\n}\n",
+    );
+    let path = f.to_str().unwrap();
+    for args in [
+        vec!["-f", path, "-t"],
+        vec!["--use-file", path, "--config-test"],
+        vec!["-n", "-l", "-D", &format!("--use-file={path}"), "-t"],
+        vec!["-i", "lb1", "-f", path, "-t"],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", s(&o.stderr));
+        assert!(
+            s(&o.stdout).starts_with("configuration is valid"),
+            "{args:?}"
+        );
+    }
+    // Installed or linked as `keepalived`, the same line works.
+    let link = std::env::temp_dir().join(format!("ha-cli-{}/keepalived", std::process::id()));
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ha-director"), &link).unwrap();
+    let o = std::process::Command::new(&link)
+        .args(["-t", "-f", path])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", s(&o.stderr));
+    // A keepalived option that cannot be honoured is named; a bad file is exit 1.
+    let o = run(&["-P", "-f", path]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        s(&o.stderr).contains("keepalived option -P is not supported"),
+        "{}",
+        s(&o.stderr)
+    );
+    let bad = tmp("ka-bad.conf", "vrrp_instance VI {\n    priority 400\n}\n");
+    let o = run(&["-t", "-f", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", s(&o.stderr));
+    assert!(run(&["-v"]).status.success());
+    std::fs::remove_file(&f).unwrap();
+    std::fs::remove_file(&bad).unwrap();
+    std::fs::remove_dir_all(link.parent().unwrap()).unwrap();
+}

@@ -24,6 +24,12 @@
 //! - `realserver --vip ADDR... [--interface IF] [--undo] [--state-file PATH]`: the LVS-DR
 //!   real-server side (VIPs on `lo`, `arp_ignore=1`, `arp_announce=2`), reversible.
 //!
+//! - keepalived's own command line, for drop-in use (`ha-director -f FILE -t`, or the binary
+//!   installed or linked as `keepalived`): `-f`/`--use-file` (default
+//!   `/etc/keepalived/keepalived.conf`), `-t`/`--config-test` (check-config), `-n`, `-l`
+//!   (accepted: it never forks and logs to standard error), `-D`/`--log-detail` (debug
+//!   logs), `-i`/`--config-id`, `-v`, `-h`; any other keepalived option is an error naming it.
+//!
 //! Exit codes: 0 success (for `run`: a graceful stop); 1 invalid configuration (messages
 //! `file:line:column: message` on stderr), or for `status` no director answering on the
 //! socket; 2 usage error; 3 a run-time failure (the director stopped with an error, a socket
@@ -69,6 +75,10 @@ struct Cli {
     /// `--config-id`; default: the host name up to its first dot).
     #[arg(long, global = true, value_name = "ID")]
     config_id: Option<String>,
+    /// Log at debug level unless HA_DIRECTOR_LOG / RUST_LOG say otherwise (keepalived's
+    /// `--log-detail`).
+    #[arg(long, global = true)]
+    log_detail: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -181,11 +191,11 @@ fn report(errors: &[ConfigError]) -> ExitCode {
     ExitCode::from(EXIT_INVALID)
 }
 
-fn init_logging() {
+fn init_logging(detail: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("HA_DIRECTOR_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .unwrap_or_else(|_| EnvFilter::new(if detail { "debug" } else { "info" }));
     let b = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -574,8 +584,87 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
+/// keepalived's own file, the default of its command line.
+const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
+
+/// keepalived's command line (`keepalived [-f FILE] [-t] [-n] [-l] [-D] [-i ID] [-v]`), for
+/// drop-in use, as this program's: `None` when `args` are not keepalived's (this program's own
+/// subcommands and options). keepalived's line is recognised by the program's name
+/// (`keepalived`, e.g. through a symlink) or by a first argument that only keepalived has. An
+/// option keepalived has but this program cannot honour is an error naming it.
+fn keepalived_args(args: &[String]) -> Result<Option<Vec<String>>, String> {
+    let name = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ours = |a: &str| {
+        matches!(a, "-h" | "--help" | "-V" | "--version" | "--log-detail")
+            || a.starts_with("--config-id")
+    };
+    let first = args.get(1).map(String::as_str).unwrap_or("");
+    let theirs = name == "keepalived" || (first.starts_with('-') && !ours(first));
+    if !theirs {
+        return Ok(None);
+    }
+    let (mut file, mut test, mut detail, mut id) = (KEEPALIVED_CONF.to_owned(), false, false, None);
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let (opt, inline) = match a.split_once('=') {
+            Some((o, v)) if o.starts_with("--") => (o, Some(v.to_owned())),
+            _ => (a.as_str(), None),
+        };
+        let mut value = |what: &str| -> Result<String, String> {
+            match inline.clone().or_else(|| it.next().cloned()) {
+                Some(v) => Ok(v),
+                None => Err(format!("keepalived option {opt} needs {what}")),
+            }
+        };
+        match opt {
+            "-f" | "--use-file" => file = value("a file")?,
+            o if o.starts_with("-f") && o.len() > 2 && !o.starts_with("--") => {
+                file = o[2..].to_owned()
+            }
+            "-t" | "--config-test" if inline.is_none() => test = true,
+            // The director never forks and always logs to standard error.
+            "-n" | "--dont-fork" | "-l" | "--log-console" => {}
+            "-D" | "--log-detail" => detail = true,
+            "-i" | "--config-id" => id = Some(value("an id")?),
+            "-v" | "--version" => return Ok(Some(vec![args[0].clone(), "--version".into()])),
+            "-h" | "--help" => return Ok(Some(vec![args[0].clone(), "--help".into()])),
+            other => {
+                return Err(format!(
+                    "keepalived option {other} is not supported by ha-director (supported: -f, -t, -n, -l, -D, -i, -v, -h)"
+                ));
+            }
+        }
+    }
+    let mut out = vec![args[0].clone()];
+    if let Some(id) = id {
+        out.extend(["--config-id".to_owned(), id]);
+    }
+    if detail {
+        out.push("--log-detail".into());
+    }
+    out.extend([
+        if test { "check-config" } else { "run" }.to_owned(),
+        "--keepalived-conf".into(),
+        file,
+    ]);
+    Ok(Some(out))
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    let cli = match keepalived_args(&args) {
+        Ok(Some(translated)) => Cli::parse_from(translated),
+        Ok(None) => Cli::parse(),
+        Err(e) => {
+            eprintln!("ha-director: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let log_detail = cli.log_detail;
     let _ = CONFIG_ID.set(
         cli.config_id
             .clone()
@@ -671,7 +760,7 @@ fn main() -> ExitCode {
             status_socket,
             metrics_listen,
         } => {
-            init_logging();
+            init_logging(log_detail);
             let Some((mut loaded, built)) = load_and_build(&source) else {
                 return ExitCode::from(EXIT_INVALID);
             };

@@ -256,7 +256,10 @@ async fn set_daemon(
         DaemonRole::Master => DaemonRole::Backup,
         DaemonRole::Backup => DaemonRole::Master,
     };
-    stop_daemon(client, other).await;
+    // The new role starts first and the old one stops after: stopping waits for the old
+    // daemon's kernel threads to end (seconds on a slow machine), and a new master must
+    // already be sending when its first connections pass their sync threshold, or they are
+    // never synced to the backup. The kernel runs a master and a backup daemon side by side.
     let mut d = cfg.clone();
     d.role = new;
     let name = match new {
@@ -279,6 +282,7 @@ async fn set_daemon(
             });
         }
     }
+    stop_daemon(client, other).await;
 }
 
 /// Stops the sync daemon of `role`; one that is not running is fine.

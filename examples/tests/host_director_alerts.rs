@@ -85,11 +85,6 @@ fn host_director_mails_vrrp_state_changes_through_a_real_smtp_server() {
         out.contains("=> VRRP Instance is now owning VRRP VIPs <="),
         "{out}"
     );
-    assert!(
-        out.contains("X-RcptTo: ops@example.org, oncall@example.org")
-            || (out.contains("ops@example.org") && out.contains("oncall@example.org")),
-        "both recipients: {out}"
-    );
     assert!(d.stderr().contains("alert mailed"), "{}", d.stderr());
     // A graceful stop: the instance stops, and says so by mail before the process exits.
     d.kill(libc::SIGTERM);

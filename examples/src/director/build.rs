@@ -1533,26 +1533,6 @@ fn check_targets(
             })]
         }
     };
-    if ch.kind == CheckKind::File {
-        // keepalived watches the file (inotify); it is read every second here, at once at
-        // start, with no retry.
-        return Ok(checks
-            .into_iter()
-            .map(|c| {
-                let mut t = TargetConfig::new(Arc::new(c));
-                t.interval = Duration::from_secs(1);
-                t.timeout = Duration::from_secs(1);
-                t.retries = 0;
-                t.warmup = Duration::ZERO;
-                t.start = if rs.alpha.unwrap_or(vs.alpha) {
-                    StartState::Down
-                } else {
-                    StartState::Up
-                };
-                t
-            })
-            .collect());
-    }
     // keepalived's inheritance (`validate_check_config`): the check's value, else the real
     // server's, else the virtual server's, else the checker's default.
     let delay_loop = ch
@@ -1592,11 +1572,20 @@ fn check_targets(
         .into_iter()
         .map(|c| {
             let mut t = TargetConfig::new(Arc::new(c));
-            t.interval = interval;
-            t.timeout = timeout;
-            t.retries = retries;
-            t.delay_before_retry = ms(delay_before_retry);
-            t.warmup = ms(warmup);
+            if ch.kind == CheckKind::File {
+                // keepalived watches the file (inotify); it is read every second here, at
+                // once at start, with no retry.
+                t.interval = Duration::from_secs(1);
+                t.timeout = Duration::from_secs(1);
+                t.retries = 0;
+                t.warmup = Duration::ZERO;
+            } else {
+                t.interval = interval;
+                t.timeout = timeout;
+                t.retries = retries;
+                t.delay_before_retry = ms(delay_before_retry);
+                t.warmup = ms(warmup);
+            }
             t.start = if rs.alpha.unwrap_or(vs.alpha) {
                 StartState::Down
             } else {

@@ -232,7 +232,8 @@ fn expand(nodes: Vec<Node>, src: &Source) -> Result<Vec<Node>, Vec<ConfigError>>
     }
 }
 
-fn has_wildcard(s: &str) -> bool {
+/// Whether an `include` pattern has glob wildcards.
+pub(super) fn has_wildcard(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 

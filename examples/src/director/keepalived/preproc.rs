@@ -408,7 +408,7 @@ fn include(
     let full = base.join(pattern);
     let files = super::parse::glob(&full);
     if files.is_empty() {
-        if pattern.contains(['*', '?', '[']) {
+        if super::parse::has_wildcard(pattern) {
             warnings.push(Warning {
                 location,
                 keyword: format!("include {pattern}"),

@@ -680,13 +680,23 @@ fn weight_zero_ping_node_faults_the_instance() {
     let mut b = DirectorBuilder::new();
     let gw = b.add_tracker(TrackerConfig::new(
         "gw",
-        TrackerKind::PingNode { addr: v4(254) },
+        TrackerKind::Ping {
+            addresses: vec![v4(254)],
+            interval: Duration::from_secs(1),
+            dead: Duration::from_secs(3),
+        },
     ));
     let mut cfg = InstanceConfig::new("VI_1", "eth0", router(1, 100, v4(2)));
     cfg.vips.push(vip("10.0.0.100/24"));
     cfg.track = vec![TrackRef::new(gw, 0)];
     let id = b.add_instance(cfg).unwrap();
     let mut d = b.build(t0).unwrap();
+    // A ping tracker starts down (nothing answered yet): weight 0 faults until the first
+    // answer.
+    assert_eq!(d.state(id), Some(State::Fault));
+    d.handle_track_result(t0, gw, TrackResult::Up).unwrap();
+    let _ = drain(&mut d);
+    assert_eq!(d.state(id), Some(State::Backup));
     d.handle_timeout(t0 + master_down(100));
     let _ = drain(&mut d);
     assert!(d.holds_vips(id));

@@ -67,7 +67,11 @@ fn build(t0: Instant) -> Director {
     let script = b.add_tracker(script);
     let ping = b.add_tracker(TrackerConfig::new(
         "gw",
-        TrackerKind::PingNode { addr: v4(254) },
+        TrackerKind::Ping {
+            addresses: vec![v4(254)],
+            interval: Duration::from_secs(1),
+            dead: Duration::from_secs(3),
+        },
     ));
     let file = b.add_tracker(TrackerConfig::new(
         "f",

@@ -401,6 +401,15 @@ pub fn build(
     dc.instances = options;
     dc.announce = announce_config(&cfg.global.garp);
     dc.statics = statics(&cfg.global)?;
+    dc.watchdog =
+        cfg.global
+            .watchdog
+            .as_ref()
+            .map(|w| ha_failover::runtime::config::WatchdogConfig {
+                device: w.device.clone(),
+                interval: ms(w.interval_ms),
+                timeout_s: w.timeout_s,
+            });
     dc.announce_pacing = ha_arp::Pacing {
         arp_interval: ms(cfg.global.garp_interval_ms),
         na_interval: ms(cfg.global.gna_interval_ms),
@@ -694,6 +703,7 @@ fn instance(
 struct MoreTrackers {
     files: HashMap<String, TrackerId>,
     processes: HashMap<String, TrackerId>,
+    pings: HashMap<String, TrackerId>,
 }
 
 /// An instance's tracker references: its own `track_*` and its sync group's, with
@@ -885,6 +895,31 @@ fn tracking(
     }
     for t in &inst.track_processes {
         let (id, p) = process_tracker(b, &mut more.processes, &t.name)?;
+        let r = tref(
+            id,
+            t.weight.unwrap_or(p.weight),
+            t.reverse.unwrap_or(p.reverse),
+        );
+        add_ref(&mut track, notes, b.trackers(), &inst.name, r, false);
+    }
+    // Ping trackers (heartbeat `ping` / `ping_group`): their weights apply as processes'
+    // do (the runtime says up while an address answered within `dead_ms`).
+    for t in &inst.track_pings {
+        let p = cfg
+            .track_pings
+            .iter()
+            .find(|p| p.name == t.name)
+            .ok_or_else(|| bad(format!("tracks ping {:?}, which is not defined", t.name)))?;
+        let id = *more.pings.entry(p.name.clone()).or_insert_with(|| {
+            b.add_tracker(TrackerConfig::new(
+                format!("ping {}", p.name),
+                TrackerKind::Ping {
+                    addresses: p.addresses.clone(),
+                    interval: ms(p.interval_ms),
+                    dead: ms(p.dead_ms()),
+                },
+            ))
+        });
         let r = tref(
             id,
             t.weight.unwrap_or(p.weight),

@@ -224,6 +224,12 @@ pub fn load_toml_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>
         )
         .chain(
             config
+                .track_pings
+                .iter()
+                .map(|s| Item::TrackPing(s.name.clone())),
+        )
+        .chain(
+            config
                 .sync_groups
                 .iter()
                 .map(|s| Item::SyncGroup(s.name.clone())),
@@ -251,6 +257,7 @@ pub fn load_toml_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>
             Item::Script(n)
             | Item::TrackFile(n)
             | Item::TrackProcess(n)
+            | Item::TrackPing(n)
             | Item::Instance(n)
             | Item::SyncGroup(n)
             | Item::ResourceGroup(n)

@@ -44,6 +44,10 @@ pub struct Config {
     /// and sync groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_processes: Vec<TrackProcess>,
+    /// Ping trackers (heartbeat `ping` / `ping_group`, ipfail's rule), referenced by name from
+    /// instances' `track_pings`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_pings: Vec<TrackPing>,
     /// VRRP instances (keepalived `vrrp_instance`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<Instance>,
@@ -158,6 +162,32 @@ pub struct Global {
     /// the syntax of `virtual_rules`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub static_rules: Vec<String>,
+    /// A hardware watchdog fed from the director's loop (heartbeat `watchdog`): a hung
+    /// director stops feeding it and the node reboots; a clean stop disarms it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<Watchdog>,
+}
+
+/// A hardware watchdog device (heartbeat `watchdog /dev/watchdog`): opened at start (the
+/// start fails if it cannot be), written to every `interval_ms` from the director's own event
+/// loop, and closed with the magic `V` at a graceful stop (so a clean stop does not reboot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Watchdog {
+    /// The device, e.g. `/dev/watchdog`.
+    pub device: std::path::PathBuf,
+    /// How often it is fed, milliseconds (heartbeat feeds it every `keepalive`; default
+    /// 1000). Must be below the device's timeout.
+    #[serde(default = "default_watchdog_interval")]
+    pub interval_ms: u64,
+    /// The timeout set at start with `WDIOC_SETTIMEOUT`, seconds (default: the driver's own,
+    /// 60 s for softdog).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u32>,
+}
+
+fn default_watchdog_interval() -> u64 {
+    1000
 }
 
 /// Mail alerts through an SMTP relay, as keepalived sends them: a VRRP instance or sync group
@@ -380,6 +410,53 @@ fn default_script_interval() -> u64 {
     1000
 }
 
+/// A ping tracker (heartbeat `ping ADDR` and `ping_group NAME ADDR...`, with ipfail's rule):
+/// each address gets an ICMP / ICMPv6 echo every `interval_ms`; the tracker is up while any
+/// of them answered within the last `dead_ms`. While up, `weight` is added to the priority of
+/// the instances tracking it (heartbeat's reader uses 2 per ping node or group, so the node
+/// that reaches fewer of them has the lower priority and gives the resources up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackPing {
+    /// Name referenced by an instance's `track_pings`.
+    pub name: String,
+    /// The addresses pinged (IPv4 or IPv6; a `ping_group` has several).
+    pub addresses: Vec<IpAddr>,
+    /// Period between echoes to each address, milliseconds (default 1000).
+    #[serde(default = "default_script_interval")]
+    pub interval_ms: u64,
+    /// How long after its last answer an address counts as unreachable, milliseconds
+    /// (heartbeat `deadping`; default 3 x `interval_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_ms: Option<u64>,
+    /// Priority change while up (> 0) or down (< 0); 0: FAULT while down. -253..=253.
+    #[serde(default, skip_serializing_if = "is_zero_i32")]
+    pub weight: i32,
+    /// keepalived-style `reverse`: the weight applies the other way round.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reverse: bool,
+}
+
+impl TrackPing {
+    /// A tracker of `addresses` with `weight`, the default interval and dead time.
+    pub fn new(name: impl Into<String>, addresses: Vec<IpAddr>, weight: i32) -> TrackPing {
+        TrackPing {
+            name: name.into(),
+            addresses,
+            interval_ms: default_script_interval(),
+            dead_ms: None,
+            weight,
+            reverse: false,
+        }
+    }
+
+    /// The dead time in milliseconds: `dead_ms`, or 3 x `interval_ms`.
+    pub fn dead_ms(&self) -> u64 {
+        self.dead_ms
+            .unwrap_or_else(|| self.interval_ms.saturating_mul(3))
+    }
+}
+
 /// A tracked file (keepalived `track_file NAME { file PATH; weight W [reverse]; init_file
 /// [VALUE] [overwrite] }`): the integer in the file times the weight is added to the priority
 /// of the instances tracking it; with weight 0 a non-zero value puts them in FAULT; a product
@@ -555,6 +632,10 @@ pub struct Instance {
     /// Tracked processes (by name, [`Config::track_processes`]) and optional weight overrides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_processes: Vec<TrackScriptRef>,
+    /// Ping trackers (by name, [`Config::track_pings`]) and optional weight overrides; the
+    /// weight adds to the priority while the tracker is up, like a script's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_pings: Vec<TrackScriptRef>,
     /// keepalived `dont_track_primary`: the instance's own interface going down does not put
     /// it in FAULT.
     #[serde(default, skip_serializing_if = "is_false")]

@@ -131,6 +131,20 @@ pub fn status_json(s: &Status) -> Value {
             "down": s.checks.down,
             "changes": s.checks.changes,
         },
+        "pings": s.pings.iter().map(|p| json!({
+            "name": p.name,
+            "up": p.up,
+            "addresses": p.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "answering": p.answering.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "watchdog": s.watchdog.as_ref().map(|w| json!({
+            "device": w.device.display().to_string(),
+            "interval_ms": u64::try_from(w.interval.as_millis()).unwrap_or(u64::MAX),
+            "timeout_s": w.timeout_s,
+            "feeds": w.feeds,
+            "errors": w.errors,
+            "last_error": w.last_error,
+        })),
         "lateness": {
             "rescued": c.late.rescued,
             "skipped_ticks": c.late.skipped_ticks,
@@ -307,6 +321,32 @@ pub fn metrics_text(s: &Status) -> String {
     let changes = Counter::<u64>::default();
     changes.inc_by(s.checks.changes);
     reg.register("real_server_changes", "Real-server state changes", changes);
+    let ping_up = gauge_family(
+        &mut reg,
+        "ping_tracker_up",
+        "Whether a ping tracker is up (an address answered within its dead time)",
+    );
+    let ping_answering = gauge_family(
+        &mut reg,
+        "ping_tracker_answering",
+        "Addresses of a ping tracker that answered within its dead time",
+    );
+    for p in &s.pings {
+        let l = labels(&[("tracker", &p.name)]);
+        ping_up.get_or_create(&l).set(i64::from(p.up));
+        ping_answering
+            .get_or_create(&l)
+            .set(i64::try_from(p.answering.len()).unwrap_or(i64::MAX));
+    }
+    if let Some(w) = &s.watchdog {
+        let feeds = counter_family(&mut reg, "watchdog_writes", "Watchdog writes by result");
+        feeds
+            .get_or_create(&labels(&[("result", "fed")]))
+            .inc_by(w.feeds);
+        feeds
+            .get_or_create(&labels(&[("result", "failed")]))
+            .inc_by(w.errors);
+    }
     let ipvs = counter_family(&mut reg, "ipvs_ops", "IPVS operations by result");
     ipvs.get_or_create(&labels(&[("result", "applied")]))
         .inc_by(s.ipvs.ops_applied);
@@ -580,6 +620,20 @@ mod tests {
         s.drops[3].1 = 5;
         s.ipvs.ops_applied = 9;
         s.checks.down = 4;
+        s.pings.push(ha_failover::runtime::status::PingStatus {
+            name: "ping gw".into(),
+            up: true,
+            addresses: vec!["10.0.0.254".parse().unwrap(), "10.0.0.253".parse().unwrap()],
+            answering: vec!["10.0.0.253".parse().unwrap()],
+        });
+        s.watchdog = Some(ha_failover::runtime::status::WatchdogStatus {
+            device: "/dev/watchdog".into(),
+            interval: Duration::from_secs(1),
+            timeout_s: Some(10),
+            feeds: 12,
+            errors: 1,
+            last_error: None,
+        });
         s.counters
             .late
             .timer_lateness
@@ -602,6 +656,10 @@ mod tests {
         assert_eq!(j["ipvs"]["ops_applied"], 9);
         assert_eq!(j["lateness"]["max_timer_delay_ms"], 3.0);
         assert_eq!(j["instances"][0]["drops"]["auth_mismatch"], 4);
+        assert_eq!(j["pings"][0]["up"], true);
+        assert_eq!(j["pings"][0]["answering"][0], "10.0.0.253");
+        assert_eq!(j["watchdog"]["device"], "/dev/watchdog");
+        assert_eq!(j["watchdog"]["feeds"], 12);
     }
 
     #[test]
@@ -648,6 +706,18 @@ mod tests {
         );
         assert!(
             m.contains("ha_director_max_timer_delay_seconds 0.003"),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_ping_tracker_up{tracker="ping gw"} 1"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_ping_tracker_answering{tracker="ping gw"} 1"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_watchdog_writes_total{result="fed"} 12"#),
             "{m}"
         );
         assert!(m.ends_with("# EOF\n"), "{m}");

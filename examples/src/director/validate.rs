@@ -25,6 +25,8 @@ pub enum Item {
     TrackFile(String),
     /// A tracked process (keepalived `vrrp_track_process`), by name.
     TrackProcess(String),
+    /// A ping tracker (heartbeat `ping` / `ping_group`), by name.
+    TrackPing(String),
     /// A VRRP instance, by name.
     Instance(String),
     /// A sync group, by name.
@@ -44,6 +46,7 @@ impl fmt::Display for Item {
             Self::Script(n) => write!(f, "script {n:?}"),
             Self::TrackFile(n) => write!(f, "track file {n:?}"),
             Self::TrackProcess(n) => write!(f, "track process {n:?}"),
+            Self::TrackPing(n) => write!(f, "track ping {n:?}"),
             Self::Instance(n) => write!(f, "instance {n:?}"),
             Self::SyncGroup(n) => write!(f, "sync group {n:?}"),
             Self::ResourceGroup(n) => write!(f, "resource group {n:?}"),
@@ -490,7 +493,88 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
         }
     }
     validate_tracking(&mut errs, cfg);
+    validate_pings(&mut errs, cfg);
     errs
+}
+
+/// Ping trackers and the references to them; the watchdog.
+fn validate_pings(errs: &mut Vec<ValidationError>, cfg: &Config) {
+    let pings = check_names(
+        errs,
+        "track ping",
+        cfg.track_pings.iter().map(|p| p.name.as_str()),
+        Item::TrackPing,
+    );
+    for p in &cfg.track_pings {
+        let item = Item::TrackPing(p.name.clone());
+        let mut bad = |reason: String| {
+            errs.push(ValidationError::BadTracker {
+                item: item.clone(),
+                reason,
+            })
+        };
+        if p.addresses.is_empty() {
+            bad("no addresses to ping".into());
+        }
+        if let Some(a) = p
+            .addresses
+            .iter()
+            .find(|a| a.is_unspecified() || a.is_multicast())
+        {
+            bad(format!("{a} cannot be pinged (unspecified or multicast)"));
+        }
+        if !(10..=3_600_000).contains(&p.interval_ms) {
+            bad(format!(
+                "interval_ms {} is outside 10..=3600000",
+                p.interval_ms
+            ));
+        }
+        if p.dead_ms() < p.interval_ms || p.dead_ms() > 86_400_000 {
+            bad(format!(
+                "dead_ms {} must be at least interval_ms {} (an answer must outlive the next echo) and at most a day",
+                p.dead_ms(),
+                p.interval_ms
+            ));
+        }
+        check_weight(errs, &item, format!("ping {}", p.name), p.weight);
+    }
+    for i in &cfg.instances {
+        let item = Item::Instance(i.name.clone());
+        for r in &i.track_pings {
+            if !pings.contains(r.name.as_str()) {
+                errs.push(ValidationError::UnknownReference {
+                    item: item.clone(),
+                    kind: "track ping",
+                    name: r.name.clone(),
+                });
+            }
+            if let Some(w) = r.weight {
+                check_weight(errs, &item, format!("tracked ping {}", r.name), w);
+            }
+        }
+    }
+    if let Some(w) = &cfg.global.watchdog {
+        let bad = |reason: String| ValidationError::BadGlobal {
+            reason: format!("watchdog {}: {reason}", w.device.display()),
+        };
+        if w.device.as_os_str().is_empty() {
+            errs.push(bad("empty device path".into()));
+        }
+        if !(10..=3_600_000).contains(&w.interval_ms) {
+            errs.push(bad(format!(
+                "interval_ms {} is outside 10..=3600000",
+                w.interval_ms
+            )));
+        }
+        if let Some(t) = w.timeout_s
+            && (t == 0 || u64::from(t) * 1000 <= w.interval_ms)
+        {
+            errs.push(bad(format!(
+                "timeout_s {t} must be more than the feeding interval ({} ms), or the node reboots while running",
+                w.interval_ms
+            )));
+        }
+    }
 }
 
 /// Virtual server groups: unique names, at least one entry, no IPv4 and IPv6 mix (a fwmark

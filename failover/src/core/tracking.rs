@@ -60,7 +60,7 @@ impl Director {
                     TrackerKind::Script { .. } => "script",
                     TrackerKind::File { .. } => "file",
                     TrackerKind::Pool { .. } => "pool",
-                    TrackerKind::PingNode { .. } => "ping node",
+                    TrackerKind::Ping { .. } => "ping",
                     TrackerKind::Process(_) => "process",
                 },
             });

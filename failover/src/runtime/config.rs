@@ -87,6 +87,20 @@ pub struct DirectorConfig {
     /// (keepalived `static_ipaddress`, `static_routes`, `static_rules`). A reload keeps the
     /// ones set at start.
     pub statics: Statics,
+    /// The hardware watchdog the event loop feeds (heartbeat `watchdog`); `None`: none.
+    pub watchdog: Option<WatchdogConfig>,
+}
+
+/// The hardware watchdog (heartbeat `watchdog /dev/watchdog`): opened at start, written to
+/// from the event loop every `interval`, closed with the magic `V` at a graceful stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchdogConfig {
+    /// The device (`/dev/watchdog`).
+    pub device: std::path::PathBuf,
+    /// How often the loop writes to it (heartbeat: every `keepalive`); well below its timeout.
+    pub interval: Duration,
+    /// The timeout set at open with `WDIOC_SETTIMEOUT`, seconds; `None`: the driver's.
+    pub timeout_s: Option<u32>,
 }
 
 /// keepalived's `static_ipaddress`, `static_routes` and `static_rules`.
@@ -124,6 +138,7 @@ impl DirectorConfig {
             },
             script_user: None,
             statics: Statics::default(),
+            watchdog: None,
         }
     }
 

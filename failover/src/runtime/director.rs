@@ -98,7 +98,19 @@ pub async fn run_with(
     } = io;
     let slow = slow.unwrap_or_else(tokio::runtime::Handle::current);
     let started = Instant::now();
-    let host = setup::start(&cfg, &events).await?;
+    // Opened first, so a device that cannot be used stops the start before anything is set
+    // up; an orderly failure of the start closes it with the magic `V`.
+    let watchdog = match &cfg.watchdog {
+        Some(w) => Some(super::watchdog::Watchdog::open(w)?),
+        None => None,
+    };
+    let host = match setup::start(&cfg, &events).await {
+        Ok(h) => h,
+        Err(e) => {
+            watchdog.map(super::watchdog::Watchdog::close);
+            return Err(e);
+        }
+    };
     let setup::Host {
         addrs,
         watch: netwatch,
@@ -160,6 +172,7 @@ pub async fn run_with(
         Ok(d) => d,
         Err(e) => {
             super::statics::remove(&addrs, statics).await;
+            watchdog.map(super::watchdog::Watchdog::close);
             return Err(e.into());
         }
     };
@@ -180,6 +193,7 @@ pub async fn run_with(
         }
     }
     let has_trackers = d_has_polled_trackers(&d);
+    let pings = super::ping::Pings::new(&d, start, None);
     warn_if_processes_hidden(&d);
     let names_by_index = ifindex.iter().map(|(n, i)| (*i, n.clone())).collect();
     let mut node = Node {
@@ -213,6 +227,8 @@ pub async fn run_with(
         fatal: None,
         stop_deadline: None,
         has_trackers,
+        pings,
+        watchdog,
     };
     let mut inputs = Inputs {
         shutdown,
@@ -249,17 +265,13 @@ fn warn_if_processes_hidden(d: &Director) {
     }
 }
 
-/// Whether the director has trackers the runtime polls (scripts, files, ping nodes, processes).
+/// Whether the director has trackers the tracking round polls (scripts, files, processes;
+/// ping trackers have their own schedule, [`super::ping::Pings`]).
 fn d_has_polled_trackers(d: &Director) -> bool {
     (0..d.tracker_count()).any(|t| {
         matches!(
             d.tracker_config(TrackerId(t as u32)).map(|c| &c.kind),
-            Some(
-                TrackerKind::Script { .. }
-                    | TrackerKind::File { .. }
-                    | TrackerKind::PingNode { .. }
-                    | TrackerKind::Process(_)
-            )
+            Some(TrackerKind::Script { .. } | TrackerKind::File { .. } | TrackerKind::Process(_))
         )
     })
 }
@@ -394,6 +406,10 @@ struct Node {
     /// Stopping: the time by which the stop must be done.
     stop_deadline: Option<Instant>,
     has_trackers: bool,
+    /// The ping trackers' echo schedule and answers.
+    pings: super::ping::Pings,
+    /// The hardware watchdog, fed from this loop.
+    watchdog: Option<super::watchdog::Watchdog>,
 }
 
 impl Node {
@@ -403,6 +419,15 @@ impl Node {
         publish_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut track_tick = tokio::time::interval(self.cfg.track_interval);
         track_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Fed from this loop only: a loop that hangs stops feeding it and the node reboots.
+        let mut watchdog_tick = tokio::time::interval(
+            self.cfg
+                .watchdog
+                .as_ref()
+                .map_or(Duration::from_secs(3600), |w| w.interval)
+                .max(Duration::from_millis(1)),
+        );
+        watchdog_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Realtime only (the embedder made this thread SCHED_FIFO/RR): a standby thread on
         // another CPU wakes this one if its CPU stalls past a deadline (`sched::Standby`).
         let standby =
@@ -454,6 +479,14 @@ impl Node {
                 fb = inp.fb.recv() => self.on_feedback(socks, fb),
                 ev = inp.watch.next() => self.on_net(socks, ev),
                 _ = track_tick.tick(), if self.has_trackers && !stopping => self.track_round(),
+                _ = super::sleep_until(self.pings.poll_timeout()), if !stopping => {
+                    self.ping_round(socks);
+                }
+                _ = watchdog_tick.tick(), if self.watchdog.is_some() => {
+                    if let Some(w) = &mut self.watchdog {
+                        w.feed();
+                    }
+                }
                 Some(h) = inp.health.recv() => self.on_health(socks, h),
                 _ = publish_tick.tick(), if self.status_tx.is_some() => self.dirty = true,
                 Some(r) = recv_reload(&mut inp.reload), if !stopping => {
@@ -664,7 +697,7 @@ impl Node {
     fn on_feedback(&mut self, socks: &[Sock], fb: Option<Feedback>) {
         // The loop holds a sender itself: the channel never closes while it runs.
         let Some(fb) = fb else { return };
-        if !matches!(fb, Feedback::Track { .. }) {
+        if !matches!(fb, Feedback::Track { .. } | Feedback::Echo { .. }) {
             self.inflight = self.inflight.saturating_sub(1);
         }
         let now = self.advance(socks);
@@ -688,6 +721,14 @@ impl Node {
                 self.report_script(tracker, failure);
                 self.d.handle_track_result(now, tracker, result)
             }
+            Feedback::Echo {
+                tracker,
+                index,
+                answered,
+            } => match self.pings.answer(now, tracker, index, answered) {
+                Some((tracker, result)) => self.d.handle_track_result(now, tracker, result),
+                None => Ok(()),
+            },
         };
         if let Err(e) = r {
             tracing::warn!(error = %e, "a command's result was not taken");
@@ -1112,7 +1153,7 @@ impl Node {
             };
             if matches!(
                 kind,
-                TrackerKind::Interface { .. } | TrackerKind::Pool { .. }
+                TrackerKind::Interface { .. } | TrackerKind::Pool { .. } | TrackerKind::Ping { .. }
             ) {
                 continue;
             }
@@ -1134,18 +1175,13 @@ impl Node {
                     TrackerKind::Script { argv } => {
                         effects::run_track_script(&argv, timeout, user).await
                     }
-                    TrackerKind::PingNode { addr } => {
-                        let argv: Vec<String> =
-                            ["ping", "-c", "1", "-W", "1"].map(String::from).into();
-                        let mut argv = argv;
-                        argv.push(addr.to_string());
-                        effects::run_track_script(&argv, timeout, user).await
-                    }
                     TrackerKind::Process(spec) => (
                         TrackResult::Processes(effects::count_processes(spec).await),
                         None,
                     ),
-                    TrackerKind::Interface { .. } | TrackerKind::Pool { .. } => return,
+                    TrackerKind::Interface { .. }
+                    | TrackerKind::Pool { .. }
+                    | TrackerKind::Ping { .. } => return,
                 };
                 feed_back(
                     &tx,
@@ -1157,6 +1193,35 @@ impl Node {
                 );
             })));
         }
+    }
+
+    /// The ping trackers that are due: their results (up while an address answered within
+    /// their dead time) to the core, their echoes off the loop (answers come back as
+    /// [`Feedback::Echo`]).
+    fn ping_round(&mut self, socks: &[Sock]) {
+        let now = self.advance(socks);
+        let (echoes, results) = self.pings.due(now);
+        for (tracker, result) in results {
+            if let Err(e) = self.d.handle_track_result(now, tracker, result) {
+                tracing::warn!(error = %e, "ping tracker result not taken");
+            }
+        }
+        for e in echoes {
+            self.counters.track_checks += 1;
+            let tx = self.tasks.fb.clone();
+            self.send_fx(Effect::Spawn(Box::pin(async move {
+                let answered = super::ping::echo(e.addr, e.timeout).await;
+                feed_back(
+                    &tx,
+                    Feedback::Echo {
+                        tracker: e.tracker,
+                        index: e.index,
+                        answered,
+                    },
+                );
+            })));
+        }
+        self.dirty = true;
     }
 
     /// Switches to `r.config` in place and answers `r.done`.
@@ -1209,6 +1274,9 @@ impl Node {
                 "the static addresses, routes or rules (set at start) changed",
             ));
         }
+        if new.watchdog != self.cfg.watchdog {
+            return Err(restart("the watchdog (opened at start) changed"));
+        }
         if new.announce_pacing != self.cfg.announce_pacing {
             return Err(restart(
                 "the announcement pacing (garp_interval / gna_interval) changed",
@@ -1259,6 +1327,7 @@ impl Node {
         self.plan = plan;
         self.cfg = new;
         self.has_trackers = d_has_polled_trackers(&self.d);
+        self.pings = super::ping::Pings::new(&self.d, now, Some(&self.pings));
         let checks = match &self.tasks.health {
             Some(tx) => {
                 let (reply, answer) = oneshot::channel();
@@ -1336,6 +1405,8 @@ impl Node {
             drops: drop_list(&self.drops(), true),
             ipvs: self.ipvs_status.borrow().clone(),
             checks: health.counters,
+            pings: self.pings.status(Instant::now()),
+            watchdog: self.watchdog.as_ref().map(|w| w.status()),
         }
     }
 
@@ -1386,6 +1457,10 @@ impl Node {
         if self.stop_deadline.is_none() {
             self.begin_stop(socks);
             self.flush(socks).await;
+        }
+        // Fed once more: the rest of the stop is bounded by its grace.
+        if let Some(w) = &mut self.watchdog {
+            w.feed();
         }
         let deadline = self.stop_deadline.unwrap_or_else(Instant::now);
         let asked = deadline
@@ -1475,6 +1550,10 @@ impl Node {
             tracing::warn!(?late, "the stop took longer than its grace");
         }
         tracing::info!(?counters, "director stopped");
+        // The last thing of a graceful stop: a stop that hung before here reboots the node.
+        if let Some(w) = self.watchdog.take() {
+            w.close();
+        }
         match self.fatal.take() {
             Some(e) => Err(e),
             None => Ok(counters),

@@ -105,6 +105,12 @@ pub(super) enum Feedback {
         /// Why a script run failed, for the log (`None`: it exited 0, or not a script).
         failure: Option<ScriptFailure>,
     },
+    /// A ping tracker's echo to its `index`th address: whether it answered.
+    Echo {
+        tracker: TrackerId,
+        index: usize,
+        answered: bool,
+    },
 }
 
 /// Why a track script run failed: a `class` that only changes when the kind of failure does

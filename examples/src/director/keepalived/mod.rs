@@ -856,6 +856,7 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         track_scripts: Vec::new(),
         track_files: Vec::new(),
         track_processes: Vec::new(),
+        track_pings: Vec::new(),
         dont_track_primary: false,
         notify: Notify::default(),
         lower_prio_no_advert: c.lower_prio_no_advert,

@@ -107,7 +107,9 @@ pub async fn run_with(
     let host = match setup::start(&cfg, &events).await {
         Ok(h) => h,
         Err(e) => {
-            watchdog.map(super::watchdog::Watchdog::close);
+            if let Some(w) = watchdog {
+                w.close();
+            }
             return Err(e);
         }
     };
@@ -172,7 +174,9 @@ pub async fn run_with(
         Ok(d) => d,
         Err(e) => {
             super::statics::remove(&addrs, statics).await;
-            watchdog.map(super::watchdog::Watchdog::close);
+            if let Some(w) = watchdog {
+                w.close();
+            }
             return Err(e.into());
         }
     };

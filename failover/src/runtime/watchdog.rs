@@ -50,7 +50,9 @@ impl Watchdog {
                 Err(e) => {
                     // Do not leave it armed: this start fails in an orderly way.
                     let mut file = file;
-                    let _ = file.write_all(MAGIC_CLOSE);
+                    if let Err(v) = file.write_all(MAGIC_CLOSE) {
+                        tracing::error!(device = %cfg.device.display(), error = %v, "watchdog magic close not written: the node may reboot");
+                    }
                     return Err(fail("WDIOC_SETTIMEOUT", e));
                 }
             }
@@ -77,8 +79,8 @@ impl Watchdog {
     /// Feeds the watchdog (one write). A failure is counted and logged once per kind of
     /// error; the next interval tries again.
     pub(super) fn feed(&mut self) {
-        match self.file.write(FEED) {
-            Ok(_) => {
+        match self.file.write_all(FEED) {
+            Ok(()) => {
                 self.status.feeds += 1;
                 if self.status.last_error.take().is_some() {
                     tracing::info!(device = %self.status.device.display(), "watchdog fed again");

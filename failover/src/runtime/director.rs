@@ -725,11 +725,7 @@ impl Node {
                 self.report_script(tracker, failure);
                 self.d.handle_track_result(now, tracker, result)
             }
-            Feedback::Echo {
-                tracker,
-                index,
-                answered,
-            } => match self.pings.answer(now, tracker, index, answered) {
+            Feedback::Echo { echo, answered } => match self.pings.answer(now, &echo, answered) {
                 Some((tracker, result)) => self.d.handle_track_result(now, tracker, result),
                 None => Ok(()),
             },
@@ -1215,14 +1211,7 @@ impl Node {
             let tx = self.tasks.fb.clone();
             self.send_fx(Effect::Spawn(Box::pin(async move {
                 let answered = super::ping::echo(e.addr, e.timeout).await;
-                feed_back(
-                    &tx,
-                    Feedback::Echo {
-                        tracker: e.tracker,
-                        index: e.index,
-                        answered,
-                    },
-                );
+                feed_back(&tx, Feedback::Echo { echo: e, answered });
             })));
         }
         self.dirty = true;

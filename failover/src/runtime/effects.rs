@@ -105,10 +105,9 @@ pub(super) enum Feedback {
         /// Why a script run failed, for the log (`None`: it exited 0, or not a script).
         failure: Option<ScriptFailure>,
     },
-    /// A ping tracker's echo to its `index`th address: whether it answered.
+    /// A ping tracker's echo: whether it answered.
     Echo {
-        tracker: TrackerId,
-        index: usize,
+        echo: super::ping::Echo,
         answered: bool,
     },
 }

@@ -78,13 +78,18 @@ impl Pings {
                     return None;
                 };
                 let prev = old.and_then(|o| o.trackers.iter().find(|p| p.name == c.name));
+                let kept = |a: &IpAddr| {
+                    let p = prev?;
+                    let i = p.addresses.iter().position(|x| x == a)?;
+                    Some((p.answered[i], p.inflight[i]))
+                };
                 let answered = addresses
                     .iter()
-                    .map(|a| {
-                        let p = prev?;
-                        let i = p.addresses.iter().position(|x| x == a)?;
-                        p.answered[i]
-                    })
+                    .map(|a| kept(a).and_then(|k| k.0))
+                    .collect();
+                let inflight = addresses
+                    .iter()
+                    .map(|a| kept(a).is_some_and(|k| k.1))
                     .collect();
                 Some(Pinged {
                     id,
@@ -94,7 +99,7 @@ impl Pings {
                     dead: *dead,
                     next: now,
                     answered,
-                    inflight: vec![false; addresses.len()],
+                    inflight,
                 })
             })
             .collect();
@@ -135,15 +140,18 @@ impl Pings {
 
     /// An echo's outcome: `answered` at `now` or not. Returns the tracker's result when an
     /// answer may have brought it up (an answer counts at once; a loss only when it is
-    /// due).
+    /// due). An echo sent before a reload that changed the tracker's addresses is ignored.
     pub(super) fn answer(
         &mut self,
         now: Instant,
-        tracker: TrackerId,
-        index: usize,
+        echo: &Echo,
         answered: bool,
     ) -> Option<(TrackerId, TrackResult)> {
-        let p = self.trackers.iter_mut().find(|p| p.id == tracker)?;
+        let index = echo.index;
+        let p = self
+            .trackers
+            .iter_mut()
+            .find(|p| p.id == echo.tracker && p.addresses.get(index) == Some(&echo.addr))?;
         if let Some(f) = p.inflight.get_mut(index) {
             *f = false;
         }
@@ -232,8 +240,17 @@ mod tests {
         // Nothing due yet: nothing happens.
         assert_eq!(p.due(at(500)), (vec![], vec![]));
         // One answers: up at once.
-        assert_eq!(p.answer(at(10), g, 1, true), Some((g, TrackResult::Up)));
-        assert_eq!(p.answer(at(1000), g, 0, false), None);
+        assert_eq!(
+            p.answer(at(10), &echoes[1], true),
+            Some((g, TrackResult::Up))
+        );
+        assert_eq!(p.answer(at(1000), &echoes[0], false), None);
+        // An answer for an address the tracker does not have (an old configuration's).
+        let stale = Echo {
+            addr: IpAddr::from([10, 9, 9, 9]),
+            ..echoes[0]
+        };
+        assert_eq!(p.answer(at(1000), &stale, true), None);
         // Both have their outcome: both are pinged again.
         let (echoes, results) = p.due(at(1000));
         assert_eq!(echoes.len(), 2);
@@ -242,10 +259,10 @@ mod tests {
         assert!(s.up);
         assert_eq!(s.answering, vec![IpAddr::from([10, 0, 0, 2])]);
         // An echo still in flight is not sent again.
-        let (echoes, _) = p.due(at(2000));
-        assert!(echoes.is_empty());
-        p.answer(at(2100), g, 0, false);
-        p.answer(at(2100), g, 1, false);
+        let (none, _) = p.due(at(2000));
+        assert!(none.is_empty());
+        p.answer(at(2100), &echoes[0], false);
+        p.answer(at(2100), &echoes[1], false);
         // Within dead (3 s after the answer at 10 ms): still up; after it: down.
         assert_eq!(p.due(at(3000)).1, vec![(g, TrackResult::Up)]);
         assert_eq!(p.due(at(4000)).1, vec![(g, TrackResult::Down)]);
@@ -272,10 +289,12 @@ mod tests {
         let t0 = start();
         let d = director(t0);
         let mut p = Pings::new(&d, t0, None);
-        let _ = p.due(t0);
-        p.answer(t0, TrackerId(1), 0, true);
-        let q = Pings::new(&d, t0, Some(&p));
+        let (echoes, _) = p.due(t0);
+        p.answer(t0, &echoes[0], true);
+        let mut q = Pings::new(&d, t0, Some(&p));
         assert!(q.status(t0)[0].up);
+        // The second echo is still in flight: not sent again after the reload.
+        assert_eq!(q.due(t0).0, vec![echoes[0]]);
         assert!(Pings::new(&d, t0, None).status(t0).iter().all(|s| !s.up));
     }
 }

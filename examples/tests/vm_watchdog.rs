@@ -9,7 +9,7 @@
 //!
 //! Bounds are loose (the VM runs under TCG).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -34,14 +34,26 @@ fn logged(needle: &str) -> usize {
 const FIRED: &str = "softdog: Triggered - Reboot ignored";
 const NOT_STOPPED: &str = "watchdog did not stop!";
 
-fn config(dir: &Path, sock: &Path) -> std::path::PathBuf {
+/// softdog's device: the VM may have another watchdog (qemu's i6300esb) as `/dev/watchdog`,
+/// one that would really reset the VM.
+fn softdog_device() -> Option<PathBuf> {
+    std::fs::read_dir("/sys/class/watchdog")
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let identity = std::fs::read_to_string(e.path().join("identity")).ok()?;
+            (identity.trim() == "Software Watchdog").then(|| Path::new("/dev").join(e.file_name()))
+        })
+}
+
+fn config(dir: &Path, sock: &Path, device: &Path) -> PathBuf {
     let text = format!(
         r#"[global]
 router_id = "wd"
 status_socket = "{}"
 
 [global.watchdog]
-device = "/dev/watchdog"
+device = "{}"
 interval_ms = 250
 timeout_s = {TIMEOUT_S}
 
@@ -54,7 +66,8 @@ priority = 100
 advert_int_ms = 200
 vips = ["10.76.0.100/24"]
 "#,
-        sock.display()
+        sock.display(),
+        device.display()
     );
     let path = dir.join("wd.toml");
     std::fs::write(&path, text).unwrap();
@@ -89,16 +102,21 @@ fn vm_watchdog_fires_when_the_director_hangs_and_not_while_it_runs_or_after_a_cl
         "modprobe softdog: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let mut device = None;
     assert!(
-        wait_until(Duration::from_secs(5), || Path::new("/dev/watchdog")
-            .exists()),
-        "no /dev/watchdog after modprobe softdog"
+        wait_until(Duration::from_secs(5), || {
+            device = softdog_device().filter(|d| d.exists());
+            device.is_some()
+        }),
+        "no softdog device after modprobe softdog"
     );
+    let device = device.unwrap();
+    eprintln!("softdog is {}", device.display());
     let mut lab = Lab::new("vmwdog");
     let h = lab.add_host("a", &["10.76.0.1/24"]);
     let dir = lab.dir().to_path_buf();
     let sock = dir.join("wd.sock");
-    let conf = config(&dir, &sock);
+    let conf = config(&dir, &sock, &device);
     let (fired0, not_stopped0) = (logged(FIRED), logged(NOT_STOPPED));
 
     // Running: fed every 250 ms, the 4 s timeout passes three times over without a firing.

@@ -28,14 +28,13 @@ addresses = ["10.0.0.253", "2001:db8::1"]
 interval_ms = 200
 dead_ms = 1000
 weight = 2
-reverse = true
 
 [[instances]]
 name = "A"
 interface = "eth0"
 vrid = 1
 vips = ["10.0.0.100/24"]
-track_pings = [{ name = "gw" }, { name = "group", weight = -5, reverse = false }]
+track_pings = [{ name = "gw" }, { name = "group", weight = -5, reverse = true }]
 
 [[instances]]
 name = "B"
@@ -68,10 +67,7 @@ fn toml_reads_and_writes_pings_and_the_watchdog() {
     let cfg = load(BASE).unwrap();
     assert_eq!(cfg.track_pings.len(), 2);
     let gw = &cfg.track_pings[0];
-    assert_eq!(
-        (gw.interval_ms, gw.dead_ms, gw.dead_ms()),
-        (1000, None, 3000)
-    );
+    assert_eq!((gw.interval_ms, gw.dead_ms, gw.dead_ms()), (1000, 0, 3000));
     assert_eq!(cfg.track_pings[1].dead_ms(), 1000);
     assert_eq!(
         cfg.global.watchdog,
@@ -86,7 +82,7 @@ fn toml_reads_and_writes_pings_and_the_watchdog() {
     assert_eq!(load(&text).unwrap(), cfg, "{text}");
     // What the heartbeat reader makes.
     let p = TrackPing::new("ping 10.0.0.1", vec![IpAddr::from([10, 0, 0, 1])], 2);
-    assert_eq!((p.interval_ms, p.dead_ms(), p.reverse), (1000, 3000, false));
+    assert_eq!((p.interval_ms, p.dead_ms()), (1000, 3000));
 }
 
 #[test]
@@ -130,7 +126,7 @@ fn build_makes_one_ping_tracker_per_name_with_its_weights() {
         .filter(|t| t.tracker.0 < 2)
         .map(|t| (t.tracker.0, t.weight, t.reverse))
         .collect();
-    assert_eq!(refs, [(0, 2, false), (1, -5, false)]);
+    assert_eq!(refs, [(0, 2, false), (1, -5, true)]);
     let b = d.instance_config(InstanceId(1)).unwrap();
     assert!(b.track.iter().any(|t| t.tracker.0 == 0 && t.weight == 2));
 }
@@ -139,7 +135,7 @@ fn build_makes_one_ping_tracker_per_name_with_its_weights() {
 fn validation_names_the_ping_tracker_and_the_watchdog() {
     let mut cfg = load(BASE).unwrap();
     cfg.track_pings[0].addresses.clear();
-    cfg.track_pings[1].dead_ms = Some(100);
+    cfg.track_pings[1].dead_ms = 100;
     cfg.track_pings[1].weight = 300;
     cfg.track_pings
         .push(TrackPing::new("mc", vec!["224.0.0.1".parse().unwrap()], 2));

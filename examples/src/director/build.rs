@@ -920,11 +920,7 @@ fn tracking(
                 },
             ))
         });
-        let r = tref(
-            id,
-            t.weight.unwrap_or(p.weight),
-            t.reverse.unwrap_or(p.reverse),
-        );
+        let r = tref(id, t.weight.unwrap_or(p.weight), t.reverse.unwrap_or(false));
         add_ref(&mut track, notes, b.trackers(), &inst.name, r, false);
     }
 

@@ -426,15 +426,13 @@ pub struct TrackPing {
     #[serde(default = "default_script_interval")]
     pub interval_ms: u64,
     /// How long after its last answer an address counts as unreachable, milliseconds
-    /// (heartbeat `deadping`; default 3 x `interval_ms`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dead_ms: Option<u64>,
-    /// Priority change while up (> 0) or down (< 0); 0: FAULT while down. -253..=253.
+    /// (heartbeat `deadping`); 0 or absent: 3 x `interval_ms` (see [`TrackPing::dead_ms`]).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub dead_ms: u64,
+    /// Priority change while up (> 0) or down (< 0); 0: FAULT while down. -253..=253. An
+    /// instance's reference may override it and set `reverse`.
     #[serde(default, skip_serializing_if = "is_zero_i32")]
     pub weight: i32,
-    /// keepalived-style `reverse`: the weight applies the other way round.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub reverse: bool,
 }
 
 impl TrackPing {
@@ -444,16 +442,18 @@ impl TrackPing {
             name: name.into(),
             addresses,
             interval_ms: default_script_interval(),
-            dead_ms: None,
+            dead_ms: 0,
             weight,
-            reverse: false,
         }
     }
 
-    /// The dead time in milliseconds: `dead_ms`, or 3 x `interval_ms`.
+    /// The dead time in milliseconds: `dead_ms`, or 3 x `interval_ms` when it is 0.
     pub fn dead_ms(&self) -> u64 {
-        self.dead_ms
-            .unwrap_or_else(|| self.interval_ms.saturating_mul(3))
+        if self.dead_ms == 0 {
+            self.interval_ms.saturating_mul(3)
+        } else {
+            self.dead_ms
+        }
     }
 }
 

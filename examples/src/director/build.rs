@@ -241,7 +241,72 @@ fn vip_spec(v: &Vip) -> VipSpec {
     let mut s = VipSpec::new(v.address, v.prefix);
     s.dev = v.dev.clone();
     s.label = v.label.clone();
+    s.broadcast = v.broadcast;
     s
+}
+
+/// `sh -c SCRIPT NAME ARGS...`: a short script with its values as positional parameters
+/// (never pasted into the script text).
+fn shell(script: &str, name: &str, args: &[&str]) -> Vec<String> {
+    ["/bin/sh", "-c", script, name]
+        .iter()
+        .chain(args)
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+/// heartbeat's `Filesystem`: mounted is started; a busy unmount kills its users once.
+fn filesystem_step(
+    device: &str,
+    directory: &str,
+    fstype: &Option<String>,
+    options: &Option<String>,
+) -> StepKind {
+    let mut mount: Vec<&str> = vec![directory, "mount"];
+    if let Some(t) = fstype {
+        mount.extend(["-t", t.as_str()]);
+    }
+    if let Some(o) = options {
+        mount.extend(["-o", o.as_str()]);
+    }
+    mount.extend(["--", device, directory]);
+    StepKind::Command {
+        start: shell(
+            r#"mountpoint -q -- "$1" && exit 0; mkdir -p -- "$1" || exit 1; shift; exec "$@""#,
+            "ha-filesystem",
+            &mount,
+        ),
+        stop: shell(
+            r#"mountpoint -q -- "$1" || exit 0; umount -- "$1" && exit 0; fuser -km -- "$1" 2>/dev/null; sleep 1; umount -- "$1""#,
+            "ha-filesystem",
+            &[directory],
+        ),
+    }
+}
+
+/// heartbeat's `IPsrcaddr`: the default route's preferred source set, then removed.
+fn source_address_step(address: IpAddr) -> StepKind {
+    let a = address.to_string();
+    let family = if address.is_ipv4() { "-4" } else { "-6" };
+    // The default route as `ip route show` prints it, without its `src` and the flags
+    // `ip route change` does not take.
+    let route = r#"r=$(ip "$2" route show default | head -n 1); r=$(printf '%s' "$r" | sed -e 's/ src [^ ]*//' -e 's/ linkdown//' -e 's/ dead//')"#;
+    StepKind::Command {
+        start: shell(
+            &format!(
+                r#"{route}; [ -n "$r" ] || {{ echo "no default route to give source $1" >&2; exit 1; }}; ip "$2" route change $r src "$1""#
+            ),
+            "ha-srcaddr",
+            &[&a, family],
+        ),
+        stop: shell(
+            &format!(
+                r#"cur=$(ip "$2" route show default | head -n 1); case "$cur" in *" src $1"*) ;; *) exit 0;; esac; {route}; ip "$2" route change $r"#
+            ),
+            "ha-srcaddr",
+            &[&a, family],
+        ),
+    }
 }
 
 fn ms(v: u64) -> Duration {
@@ -289,6 +354,49 @@ pub fn build(
                 }
                 // Added and announced by the runtime, as the VIPs are.
                 StepModel::Address { address } => (StepKind::Address(vip_spec(address)), None),
+                StepModel::Program {
+                    path,
+                    args,
+                    timeout_ms,
+                } => {
+                    let with = |op: &str| {
+                        std::iter::once(path.clone())
+                            .chain(args.iter().cloned())
+                            .chain(std::iter::once(op.to_owned()))
+                            .collect()
+                    };
+                    (
+                        StepKind::Command {
+                            start: with("start"),
+                            stop: with("stop"),
+                        },
+                        *timeout_ms,
+                    )
+                }
+                StepModel::Filesystem {
+                    device,
+                    directory,
+                    fstype,
+                    options,
+                    timeout_ms,
+                } => (
+                    filesystem_step(device, directory, fstype, options),
+                    *timeout_ms,
+                ),
+                StepModel::Drbd {
+                    resource,
+                    timeout_ms,
+                } => (
+                    StepKind::Command {
+                        start: vec!["drbdadm".into(), "primary".into(), resource.clone()],
+                        stop: vec!["drbdadm".into(), "secondary".into(), resource.clone()],
+                    },
+                    *timeout_ms,
+                ),
+                StepModel::SourceAddress {
+                    address,
+                    timeout_ms,
+                } => (source_address_step(*address), *timeout_ms),
                 // The virtual server's own install gate (see `mastership_gate`).
                 StepModel::VirtualServer { .. } => continue,
             };
@@ -329,7 +437,13 @@ pub fn build(
                 .then(|| announce_config(&inst.garp.or(&cfg.global.garp))),
             unicast_ttl: inst.unicast_ttl,
             announce_lower_priority: announce_lower_priority(&inst.garp.or(&cfg.global.garp)),
-            fence: inst.fence.as_ref().map(|f| argv(&f.command)),
+            fence: inst.fence.as_ref().map(|f| {
+                if f.argv.is_empty() {
+                    argv(&f.command)
+                } else {
+                    f.argv.clone()
+                }
+            }),
             fence_timeout: inst.fence.as_ref().and_then(|f| f.timeout_ms).map(ms),
         };
         if let Some(t) = inst.unicast_ttl

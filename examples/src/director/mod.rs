@@ -17,6 +17,7 @@
 
 pub mod alert;
 pub mod build;
+pub mod heartbeat;
 pub mod keepalived;
 pub mod model;
 pub mod observe;
@@ -79,6 +80,14 @@ pub enum ConfigError {
         location: Location,
         /// What.
         kind: keepalived::KeepalivedErrorKind,
+    },
+    /// A heartbeat `ha.cf`, `haresources` or `authkeys` syntax, value or safety error.
+    #[error("{location}: {kind}")]
+    Heartbeat {
+        /// Where.
+        location: Location,
+        /// What.
+        kind: heartbeat::HeartbeatErrorKind,
     },
     /// A semantic error found by [`validate::validate`].
     #[error("{}: {error}", match location { Some(l) => l.to_string(), None => file.display().to_string() })]
@@ -169,7 +178,7 @@ fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
     })
 }
 
-fn finish(
+pub(crate) fn finish(
     file: &Path,
     config: Config,
     warnings: Vec<Warning>,

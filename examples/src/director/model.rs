@@ -690,8 +690,14 @@ pub struct Instance {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fence {
-    /// The command line (split on white space, not run through a shell).
+    /// The command line (split on white space, not run through a shell); or empty, with
+    /// `argv` given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub command: String,
+    /// The program and its arguments exactly (for arguments with blanks, e.g. heartbeat's
+    /// `stonith -p "PARAMS"`); exclusive with `command`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
     /// How long it may run, milliseconds (default: the director's command timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
@@ -816,6 +822,8 @@ pub struct Vip {
     pub dev: Option<String>,
     /// Address label.
     pub label: Option<String>,
+    /// IPv4 broadcast address (`brd`; default: none, as `ip address add`).
+    pub broadcast: Option<IpAddr>,
 }
 
 impl Vip {
@@ -826,6 +834,7 @@ impl Vip {
             prefix: if address.is_ipv4() { 32 } else { 128 },
             dev: None,
             label: None,
+            broadcast: None,
         }
     }
 }
@@ -867,6 +876,7 @@ impl FromStr for Vip {
             prefix,
             dev: None,
             label: None,
+            broadcast: None,
         };
         while let Some(w) = words.next() {
             let value = words
@@ -875,9 +885,13 @@ impl FromStr for Vip {
             match w {
                 "dev" => vip.dev = Some(value.to_string()),
                 "label" => vip.label = Some(value.to_string()),
+                "brd" | "broadcast" => match value.parse::<IpAddr>() {
+                    Ok(b) if b.is_ipv4() && address.is_ipv4() => vip.broadcast = Some(b),
+                    _ => return Err(err("brd needs an IPv4 address, on an IPv4 address")),
+                },
                 _ => {
                     return Err(err(&format!(
-                        "unsupported option {w:?} (dev and label are)"
+                        "unsupported option {w:?} (dev, label and brd are)"
                     )));
                 }
             }
@@ -907,6 +921,9 @@ impl fmt::Display for Vip {
         }
         if let Some(l) = &self.label {
             write!(f, " label {l}")?;
+        }
+        if let Some(b) = &self.broadcast {
+            write!(f, " brd {b}")?;
         }
         Ok(())
     }
@@ -985,6 +1002,55 @@ pub enum Step {
     Service {
         /// The service's name.
         name: String,
+        /// How long each may run, milliseconds (default: the director's command timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// A heartbeat / LSB style resource agent: `PATH ARGS... start` on acquire,
+    /// `PATH ARGS... stop` on release (heartbeat's `haresources` `NAME::ARG::ARG`, found in
+    /// `resource.d` or `/etc/init.d`).
+    Program {
+        /// The script.
+        path: String,
+        /// Its arguments, before `start` / `stop`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        args: Vec<String>,
+        /// How long each may run, milliseconds (default: the director's command timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// A file system mounted on acquire and unmounted on release (heartbeat's
+    /// `Filesystem::DEVICE::DIRECTORY[::FSTYPE[::OPTIONS]]`); already mounted counts as
+    /// started, a busy unmount kills the processes using it and tries once more.
+    Filesystem {
+        /// What is mounted (a device, `LABEL=`, `UUID=`, or `host:/path`).
+        device: String,
+        /// Where (absolute).
+        directory: String,
+        /// `mount -t` (default: detected by mount).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fstype: Option<String>,
+        /// `mount -o`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        options: Option<String>,
+        /// How long each may run, milliseconds (default: the director's command timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// A DRBD resource made primary on acquire and secondary on release (heartbeat's
+    /// `drbddisk::RESOURCE`, with `drbdadm`).
+    Drbd {
+        /// The DRBD resource (`all` for every one).
+        resource: String,
+        /// How long each may run, milliseconds (default: the director's command timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// The preferred source address of the default route set on acquire and removed on
+    /// release (heartbeat's `IPsrcaddr::ADDRESS`).
+    SourceAddress {
+        /// The address (held by an earlier step or the instance).
+        address: IpAddr,
         /// How long each may run, milliseconds (default: the director's command timeout).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,

@@ -383,6 +383,27 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
     let mut vrids: HashMap<(&str, u16, bool), &str> = HashMap::new();
     for inst in &cfg.instances {
         validate_instance(&mut errs, inst, &scripts);
+        // An instance whose addresses are all resource steps (heartbeat's haresources)
+        // advertises those.
+        let step_addresses = cfg.resource_groups.iter().any(|r| {
+            r.instance == inst.name
+                && r.steps
+                    .iter()
+                    .any(|s| matches!(s, super::model::Step::Address { .. }))
+        });
+        if step_addresses {
+            errs.retain(|e| {
+                !matches!(e, ValidationError::NoVips { item: Item::Instance(n) } if *n == inst.name)
+            });
+        }
+        if let Some(f) = &inst.fence
+            && f.command.trim().is_empty() == f.argv.is_empty()
+        {
+            errs.push(ValidationError::BadScript {
+                item: Item::Instance(inst.name.clone()),
+                reason: "fence: give exactly one of `command` and `argv`".into(),
+            });
+        }
         let v6 = inst.vips.first().is_some_and(|v| v.address.is_ipv6());
         if let Some(other) = vrids.insert((inst.interface.as_str(), inst.vrid, v6), &inst.name) {
             errs.push(ValidationError::DuplicateVrid {
@@ -1013,9 +1034,15 @@ pub fn commands(cfg: &Config) -> Vec<(Item, &str)> {
     }
     for r in &cfg.resource_groups {
         for s in &r.steps {
-            if let super::model::Step::Script { start, stop, .. } = s {
-                out.push((Item::ResourceGroup(r.name.clone()), start));
-                out.push((Item::ResourceGroup(r.name.clone()), stop));
+            match s {
+                super::model::Step::Script { start, stop, .. } => {
+                    out.push((Item::ResourceGroup(r.name.clone()), start));
+                    out.push((Item::ResourceGroup(r.name.clone()), stop));
+                }
+                super::model::Step::Program { path, .. } => {
+                    out.push((Item::ResourceGroup(r.name.clone()), path));
+                }
+                _ => {}
             }
         }
     }

@@ -124,6 +124,23 @@ pub struct InstanceConfig {
 }
 
 impl InstanceConfig {
+    /// The addresses its adverts list: `vips`; or, when it has none, the addresses of its
+    /// [`StepKind::Address`] steps (heartbeat's `haresources`, whose addresses are resources
+    /// started in order with the others).
+    pub fn advert_addresses(&self) -> Vec<IpAddr> {
+        if self.vips.is_empty() {
+            self.steps
+                .iter()
+                .filter_map(|s| match &s.kind {
+                    StepKind::Address(v) => Some(v.addr),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            self.vips.iter().map(|v| v.addr).collect()
+        }
+    }
+
     /// An instance with no addresses, tracking, fencing, steps or scripts.
     pub fn new(
         name: impl Into<String>,

@@ -404,11 +404,11 @@ impl Director {
     }
 
     /// The addresses listed in the instance's adverts (`virtual_ipaddress`, not the excluded
-    /// ones).
+    /// ones; see [`InstanceConfig::advert_addresses`]).
     pub fn advert_addresses(&self, instance: InstanceId) -> Vec<IpAddr> {
         self.insts
             .get(instance.0 as usize)
-            .map(|i| i.cfg.vips.iter().map(|v| v.addr).collect())
+            .map(|i| i.cfg.advert_addresses())
             .unwrap_or_default()
     }
 

@@ -77,12 +77,13 @@ pub(super) struct InstWire {
 }
 
 impl InstWire {
-    /// The adverts' address list of an instance's `virtual_ipaddress`; an error if they do
-    /// not fit one advert.
+    /// The adverts' address list of an instance
+    /// ([`InstanceConfig::advert_addresses`](super::InstanceConfig::advert_addresses)); an
+    /// error if they do not fit one advert.
     pub(super) fn new(cfg: &super::InstanceConfig) -> Result<InstWire, wire::TooManyAddresses> {
         let mut w = InstWire::default();
-        for v in &cfg.vips {
-            match v.addr {
+        for a in cfg.advert_addresses() {
+            match a {
                 IpAddr::V4(a) => w.v4.push(a),
                 IpAddr::V6(a) => w.v6.push(a),
             }

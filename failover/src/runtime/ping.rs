@@ -269,6 +269,48 @@ mod tests {
         assert!(p.status(at(4000))[0].answering.is_empty());
     }
 
+    proptest::proptest! {
+        /// Any order of rounds and answers: never two echoes in flight to one address, and
+        /// the result of a round is whether an address answered within `dead` (a model kept
+        /// beside it).
+        #[test]
+        fn rounds_and_answers_agree_with_a_model(
+            ops in proptest::collection::vec((0u64..2500, 0usize..4, proptest::bool::ANY), 1..60)
+        ) {
+            let t0 = start();
+            let d = director(t0);
+            let mut p = Pings::new(&d, t0, None);
+            let dead = Duration::from_secs(3);
+            let mut now = t0;
+            let mut inflight: Vec<Echo> = Vec::new();
+            let mut last: [Option<Instant>; 2] = [None, None];
+            for (step, pick, ok) in ops {
+                now += Duration::from_millis(step);
+                if pick < 2 || inflight.is_empty() {
+                    let (echoes, results) = p.due(now);
+                    for e in &echoes {
+                        proptest::prop_assert!(!inflight.iter().any(|i| i.index == e.index));
+                    }
+                    inflight.extend(echoes);
+                    let want = last
+                        .iter()
+                        .flatten()
+                        .any(|at| now.saturating_duration_since(*at) <= dead);
+                    for (_, r) in results {
+                        proptest::prop_assert_eq!(r, result(want));
+                    }
+                } else {
+                    let e = inflight.remove(pick % inflight.len());
+                    let r = p.answer(now, &e, ok);
+                    proptest::prop_assert_eq!(r.is_some(), ok);
+                    if ok {
+                        last[e.index] = Some(now);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_late_loop_does_not_drift_or_burst() {
         let t0 = start();

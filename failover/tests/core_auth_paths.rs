@@ -102,13 +102,13 @@ fn run(
                 let _ = deliver(other, *t, s);
             }
         }
-        for i in 0..2 {
-            while let Some(ev) = n[i].0.poll_event() {
+        for (i, (d, _)) in n.iter_mut().enumerate() {
+            while let Some(ev) = d.poll_event() {
                 if i == 1 && matches!(ev, DirectorEvent::PathChanged { .. }) {
                     events.push(ev);
                 }
             }
-            while n[i].0.poll_action().is_some() {}
+            while d.poll_action().is_some() {}
         }
     }
     events

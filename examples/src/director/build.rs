@@ -429,6 +429,7 @@ pub fn build(
             c.auth = Auth::SimpleText(p);
         }
         c.fence = inst.fence.is_some();
+        advert_paths(inst, &mut c, resolve)?;
         let id = b.add_instance(c)?;
         ids.insert(inst.name.as_str(), id);
         let o = InstanceOptions {
@@ -810,6 +811,66 @@ fn instance(
         notes,
     )?;
     Ok(c)
+}
+
+/// An instance's advert key and extra advert paths: each path sends from its interface's
+/// address of the instance's family (the resolver's); a unicast peer that is one of this
+/// host's addresses (the instance's source or a path's) is skipped, on the instance's own
+/// interface too, since one shared heartbeat `ha.cf` lists both nodes' `ucast` lines.
+fn advert_paths(
+    inst: &Instance,
+    c: &mut InstanceConfig,
+    resolve: &mut Resolver<'_>,
+) -> Result<(), BuildError> {
+    use ha_failover::core::AdvertPath;
+    use ha_failover::vrrp::wire::auth::{AdvertKey, MacAlgorithm};
+    if let Some(a) = &inst.advert_auth {
+        let algorithm = match a.algorithm {
+            super::model::AuthAlgorithm::Md5 => MacAlgorithm::HmacMd5,
+            super::model::AuthAlgorithm::Sha1 => MacAlgorithm::HmacSha1,
+            super::model::AuthAlgorithm::Sha256 => MacAlgorithm::HmacSha256,
+        };
+        c.advert_key = Some(AdvertKey::new(algorithm, a.key_id, a.key.as_bytes()));
+    }
+    let primary = c.router.primary_address;
+    let mut own = vec![primary];
+    for p in &inst.paths {
+        let source = resolve(&p.interface, primary.is_ipv6()).map_err(|detail| {
+            BuildError::PrimaryAddress {
+                instance: inst.name.clone(),
+                interface: p.interface.clone(),
+                family: if primary.is_ipv6() { "IPv6" } else { "IPv4" },
+                detail,
+            }
+        })?;
+        own.push(source);
+        c.paths.push(AdvertPath {
+            interface: p.interface.clone(),
+            source,
+            peers: p.unicast_peers.clone(),
+            multicast_group: p.mcast_group,
+        });
+    }
+    if !c.paths.is_empty() {
+        let skip = |peers: &mut Vec<IpAddr>, interface: &str| {
+            let had = !peers.is_empty();
+            peers.retain(|a| !own.contains(a));
+            if had && peers.is_empty() {
+                return Err(BuildError::Instance {
+                    instance: inst.name.clone(),
+                    detail: format!(
+                        "every unicast peer on {interface} is this host's own address: no peer left"
+                    ),
+                });
+            }
+            Ok(())
+        };
+        skip(&mut c.router.peers, &inst.interface)?;
+        for p in &mut c.paths {
+            skip(&mut p.peers, &p.interface)?;
+        }
+    }
+    Ok(())
 }
 
 /// Trackers shared by name between instances, beside interfaces and scripts.

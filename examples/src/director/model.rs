@@ -684,6 +684,58 @@ pub struct Instance {
     /// instance goes back to backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fence: Option<Fence>,
+    /// HMAC-authenticated adverts between ha-directors (heartbeat `authkeys` `md5` / `sha1`):
+    /// each advert carries a trailer with a sequence number and the HMAC, and adverts without
+    /// a valid one are dropped and counted (`auth`, `replay`). Not plain VRRP any more: every
+    /// peer needs the same key (`ha_vrrp_proto::wire::auth` documents the wire form). Not
+    /// with VRRPv2 `auth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advert_auth: Option<AdvertAuth>,
+    /// Redundant advert paths besides `interface` + `unicast_peers` / `mcast_group`
+    /// (heartbeat's several `ucast` / `bcast` / `mcast` lines): adverts go out on every path
+    /// and one heard on any path counts, so the peer is dead only when silent on all of them.
+    /// A unicast peer that is one of this host's own addresses is skipped, here and in
+    /// `unicast_peers` (one shared ha.cf names both nodes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<AdvertPath>,
+}
+
+/// The MAC of authenticated adverts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthAlgorithm {
+    /// HMAC-MD5 (heartbeat `md5`).
+    Md5,
+    /// HMAC-SHA1 (heartbeat `sha1`).
+    Sha1,
+    /// HMAC-SHA256.
+    Sha256,
+}
+
+/// The shared key of authenticated adverts (`[instances.advert_auth]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvertAuth {
+    /// The MAC.
+    pub algorithm: AuthAlgorithm,
+    /// The key's number (heartbeat `auth N`), carried in each advert.
+    pub key_id: u8,
+    /// The secret (not empty).
+    pub key: String,
+}
+
+/// One more advert path of an instance (`[[instances.paths]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvertPath {
+    /// The interface (not the instance's own, nor another path's).
+    pub interface: String,
+    /// Unicast peers on it; empty: multicast.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unicast_peers: Vec<IpAddr>,
+    /// The multicast group when there are no unicast peers (default: the RFC's group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_group: Option<IpAddr>,
 }
 
 /// A fence command (heartbeat `stonith_host`).

@@ -68,6 +68,12 @@ pub fn status_json(s: &Status) -> Value {
                 "priority_zero_sent": i.priority_zero_sent,
                 "priority_zero_received": i.priority_zero_received,
                 "drops": i.drops.iter().map(|(r, n)| (r.as_str().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                "paths": i.paths.iter().map(|p| json!({
+                    "interface": p.interface,
+                    "adverts_received": p.adverts_received,
+                    "last_heard_ago_ms": p.last_heard_ago.map(|d| d.as_millis() as u64),
+                    "silent": p.silent,
+                })).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -250,6 +256,26 @@ pub fn metrics_text(s: &Status) -> String {
                     ("reason", r.as_str()),
                 ]))
                 .inc_by(*n);
+        }
+    }
+    let path_recv = counter_family(
+        &mut reg,
+        "path_adverts_received",
+        "Adverts received on one advert path of an instance (redundant links)",
+    );
+    let path_silent = gauge_family(
+        &mut reg,
+        "path_silent",
+        "1 while an advert path hears nothing but another path of the instance does",
+    );
+    for i in &s.instances {
+        for p in &i.paths {
+            let l = labels(&[
+                ("instance", i.name.as_str()),
+                ("interface", p.interface.as_str()),
+            ]);
+            path_recv.get_or_create(&l).inc_by(p.adverts_received);
+            path_silent.get_or_create(&l).set(i64::from(p.silent));
         }
     }
     let dropped = counter_family(
@@ -573,7 +599,9 @@ pub async fn serve_http(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ha_failover::runtime::status::{CheckStatus, InstanceStatus, MemberStatus, PoolStatus};
+    use ha_failover::runtime::status::{
+        AdvertPathStatus, CheckStatus, InstanceStatus, MemberStatus, PoolStatus,
+    };
     use ha_failover::vrrp::DropReason;
     use std::time::Duration;
 
@@ -598,7 +626,21 @@ mod tests {
             adverts_received: 3,
             priority_zero_sent: 0,
             priority_zero_received: 1,
-            drops: vec![(DropReason::AuthMismatch, 4)],
+            drops: vec![(DropReason::AuthMismatch, 4), (DropReason::Auth, 2)],
+            paths: vec![
+                AdvertPathStatus {
+                    interface: "eth0".into(),
+                    adverts_received: 7,
+                    last_heard_ago: Some(Duration::from_millis(300)),
+                    silent: false,
+                },
+                AdvertPathStatus {
+                    interface: "eth1".into(),
+                    adverts_received: 3,
+                    last_heard_ago: Some(Duration::from_secs(9)),
+                    silent: true,
+                },
+            ],
         });
         s.pools.push(PoolStatus {
             name: "web".into(),
@@ -660,6 +702,10 @@ mod tests {
         assert_eq!(j["pings"][0]["answering"][0], "10.0.0.253");
         assert_eq!(j["watchdog"]["device"], "/dev/watchdog");
         assert_eq!(j["watchdog"]["feeds"], 12);
+        assert_eq!(j["instances"][0]["drops"]["auth"], 2);
+        assert_eq!(j["instances"][0]["paths"][1]["interface"], "eth1");
+        assert_eq!(j["instances"][0]["paths"][1]["silent"], true);
+        assert_eq!(j["instances"][0]["paths"][0]["last_heard_ago_ms"], 300);
     }
 
     #[test]
@@ -689,6 +735,16 @@ mod tests {
         );
         assert!(
             m.contains(r#"ha_director_adverts_dropped_total{reason="bad_version"} 5"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_path_silent{instance="VI_1",interface="eth1"} 1"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                r#"ha_director_path_adverts_received_total{instance="VI_1",interface="eth0"} 7"#
+            ),
             "{m}"
         );
         assert!(

@@ -252,6 +252,16 @@ pub enum ValidationError {
         /// Why.
         reason: String,
     },
+    /// An advert path problem (its interface, its addresses).
+    #[error("{item}: advert path {path}: {reason}")]
+    BadAdvertPath {
+        /// The instance.
+        item: Item,
+        /// The path's number (1: the first of `paths`).
+        path: usize,
+        /// Why.
+        reason: String,
+    },
     /// A tracker problem (a tracked file or process, or a reference to one).
     #[error("{item}: {reason}")]
     BadTracker {
@@ -288,6 +298,7 @@ impl ValidationError {
             | Self::BadCheck { item, .. }
             | Self::InsecureScript { item, .. }
             | Self::BadScript { item, .. }
+            | Self::BadAdvertPath { item, .. }
             | Self::BadTracker { item, .. } => Some(item),
         }
     }
@@ -732,6 +743,56 @@ fn validate_instance(errs: &mut Vec<ValidationError>, inst: &Instance, scripts: 
                 item: item.clone(),
                 reason: "auth pass must be 1..=8 bytes (RFC 3768 §5.3.10)",
             });
+        }
+    }
+    if let Some(a) = &inst.advert_auth {
+        if a.key.is_empty() {
+            errs.push(ValidationError::BadAuth {
+                item: item.clone(),
+                reason: "advert_auth key must not be empty",
+            });
+        }
+        if inst.auth.is_some() {
+            errs.push(ValidationError::BadAuth {
+                item: item.clone(),
+                reason: "advert_auth (HMAC trailer) and VRRPv2 auth cannot be used together; keep one",
+            });
+        }
+    }
+    for (k, p) in inst.paths.iter().enumerate() {
+        let bad = |reason: String| ValidationError::BadAdvertPath {
+            item: item.clone(),
+            path: k + 1,
+            reason,
+        };
+        if p.interface.is_empty() {
+            errs.push(bad("interface is empty".into()));
+        }
+        if p.interface == inst.interface
+            || inst.paths[..k].iter().any(|o| o.interface == p.interface)
+        {
+            errs.push(bad(format!(
+                "interface {} is already used by the instance or an earlier path",
+                p.interface
+            )));
+        }
+        if !p.unicast_peers.is_empty() && p.mcast_group.is_some() {
+            errs.push(bad(
+                "mcast_group is for multicast paths (no unicast_peers)".into()
+            ));
+        }
+        if let Some(g) = p.mcast_group
+            && !g.is_multicast()
+        {
+            errs.push(bad(format!("mcast_group {g} is not a multicast address")));
+        }
+        let family = first.map(|f| f.is_ipv4());
+        for a in p.unicast_peers.iter().chain(&p.mcast_group) {
+            if family.is_some_and(|v4| v4 != a.is_ipv4()) {
+                errs.push(bad(format!(
+                    "address {a} is not of the instance's address family"
+                )));
+            }
         }
     }
     if inst.nopreempt && inst.state != super::model::InitialState::Backup {

@@ -103,13 +103,13 @@ use ha_vrrp_proto::{DropCounts, Priority, VrId};
 
 pub use builder::DirectorBuilder;
 pub use config::{
-    DirectorConfigError, DirectorError, GroupId, InstanceConfig, InstanceId, NotifyScripts, Step,
-    StepKind, SyncGroupConfig,
+    AdvertPath, DirectorConfigError, DirectorError, GroupId, InstanceConfig, InstanceId,
+    NotifyScripts, Step, StepKind, SyncGroupConfig,
 };
 pub use output::{
     Cause, DirectorAction, DirectorEvent, FenceAttempt, NotifyState, StepOp, StepToken,
 };
-pub use packet::{MAX_ADVERT_LEN, PacketMeta, Transmit};
+pub use packet::{MAX_ADVERT_LEN, PacketMeta, PathStatus, Transmit};
 pub use pool::{GateEffect, MastershipGate, RealServer, VirtualServerConfig, VirtualServerId};
 pub use reload::{ReconfigureError, Reconfigured};
 pub use track::{
@@ -119,7 +119,7 @@ pub use track::{
 pub use vip::{Scope, VipFlags, VipParseError, VipSpec, pick_primary_address};
 
 use notify::notify_argvs;
-use packet::InstWire;
+use packet::{DirectorWire, InstWire};
 use pool::Pool;
 use sync::{Group, SyncOp};
 use takeover::{Steps, Takeover};
@@ -225,6 +225,8 @@ pub struct Director {
     ops: VecDeque<SyncOp>,
     next_token: u64,
     stopped: bool,
+    /// The advert sequence numbers and the adverts queued for the extra paths.
+    wire: DirectorWire,
 }
 
 impl Director {
@@ -412,16 +414,10 @@ impl Director {
             .unwrap_or_default()
     }
 
-    /// The instance running `vrid` for `ipv4`'s family on `interface` (the runtime's demux).
+    /// The instance running `vrid` for `ipv4`'s family on `interface`, its own or one of its
+    /// advert paths (the runtime's demux; [`Director::find_path`] also says which path).
     pub fn find_instance(&self, interface: &str, vrid: VrId, ipv4: bool) -> Option<InstanceId> {
-        self.insts
-            .iter()
-            .position(|i| {
-                i.cfg.interface == interface
-                    && i.cfg.router.vrid == vrid
-                    && i.cfg.router.primary_address.is_ipv4() == ipv4
-            })
-            .map(|i| InstanceId(i as u32))
+        self.find_path(interface, vrid, ipv4).map(|(id, _)| id)
     }
 
     /// The sync group of an instance.

@@ -244,6 +244,19 @@ pub enum DirectorEvent {
         /// Whether the quorum is met.
         up: bool,
     },
+    /// An advert path of an instance went silent (it heard adverts, then none for three
+    /// advert intervals while another path still heard them) or was heard again (heartbeat's
+    /// `Link node:eth1 dead` / `up`).
+    PathChanged {
+        /// The instance.
+        instance: InstanceId,
+        /// The path: 0 the instance's interface, `k` its `paths[k - 1]`.
+        path: usize,
+        /// The path's interface.
+        interface: String,
+        /// Heard again (`true`) or silent (`false`).
+        alive: bool,
+    },
     /// A resource step finished.
     StepResult {
         /// The instance.

@@ -60,7 +60,9 @@ use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
 use super::plan::Plan;
 use super::pools::{self, HealthShared, HealthTask, IpvsWork, RealServerHealth};
 use super::setup::{self, Sock};
-use super::status::{InstanceStatus, IpvsStatus, MemberStatus, PoolStatus, Status, drop_list};
+use super::status::{
+    AdvertPathStatus, InstanceStatus, IpvsStatus, MemberStatus, PoolStatus, Status, drop_list,
+};
 use super::vmac::Vmac;
 use ha_ipvs::model::DaemonRole;
 
@@ -180,6 +182,12 @@ pub async fn run_with(
             return Err(e.into());
         }
     };
+    // Authenticated adverts number from the start time (unix seconds; u32 until 2106).
+    d.set_advert_generation(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |t| t.as_secs() as u32),
+    );
     for (name, up) in &link_up {
         if !up {
             d.handle_link(start, name, false);
@@ -613,7 +621,14 @@ impl Node {
             let Some(p) = self.plan.instances.get(t.instance.0 as usize) else {
                 continue;
             };
-            match socks[p.tx].sock.send_to(&self.tx_buf[..t.len], t.dst).await {
+            let sock = match t.path.checked_sub(1) {
+                None => p.tx,
+                Some(k) => match p.paths.get(k) {
+                    Some(s) => *s,
+                    None => continue,
+                },
+            };
+            match socks[sock].sock.send_to(&self.tx_buf[..t.len], t.dst).await {
                 Ok(()) => self.counters.sent += 1,
                 Err(e) => {
                     self.counters.send_errors += 1;
@@ -632,6 +647,23 @@ impl Node {
     /// Logs and reports a director event; the IPVS sync daemon follows its instance's role.
     fn on_event(&mut self, ev: DirectorEvent) {
         tracing::info!(event = ?ev, "director");
+        if let DirectorEvent::PathChanged {
+            instance,
+            interface,
+            alive,
+            ..
+        } = &ev
+        {
+            let name = self
+                .d
+                .instance_config(*instance)
+                .map_or("", |c| c.name.as_str());
+            if *alive {
+                tracing::info!(instance = name, interface = %interface, "advert path alive again");
+            } else {
+                tracing::warn!(instance = name, interface = %interface, "advert path silent: no advert on it while another path hears them (a broken redundant link)");
+            }
+        }
         self.dirty = true;
         if let DirectorEvent::Transition { instance, to, .. } = &ev
             && let Some(n) = self.cfg.sync_instance()
@@ -1433,6 +1465,28 @@ impl Node {
             priority_zero_sent: k.priority_zero_sent,
             priority_zero_received: k.priority_zero_received,
             drops: drop_list(&self.d.drops(id), false),
+            paths: if c.paths.is_empty() {
+                Vec::new()
+            } else {
+                let now = Instant::now();
+                self.d
+                    .paths(id)
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| AdvertPathStatus {
+                        interface: match k.checked_sub(1) {
+                            None => c.interface.clone(),
+                            Some(k) => c
+                                .paths
+                                .get(k)
+                                .map_or_else(String::new, |p| p.interface.clone()),
+                        },
+                        adverts_received: p.adverts_received,
+                        last_heard_ago: p.last_heard.map(|t| now.saturating_duration_since(t)),
+                        silent: p.silent,
+                    })
+                    .collect()
+            },
         })
     }
 

@@ -97,6 +97,23 @@ pub struct InstanceStatus {
     /// the codec's (authentication, checksum, TTL, ...) and the router's (own advert, not
     /// from a peer, lower priority, ...).
     pub drops: Vec<(DropReason, u64)>,
+    /// Its advert paths when it has extra ones (the first is its own interface); empty
+    /// otherwise.
+    pub paths: Vec<AdvertPathStatus>,
+}
+
+/// One advert path of an instance (heartbeat's redundant links).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvertPathStatus {
+    /// The path's interface.
+    pub interface: String,
+    /// Valid adverts received on it.
+    pub adverts_received: u64,
+    /// How long ago the last one was received; `None`: never.
+    pub last_heard_ago: Option<Duration>,
+    /// Whether it is silent (it heard adverts, then none for three advert intervals while
+    /// another path still did).
+    pub silent: bool,
 }
 
 /// One ping tracker.

@@ -868,6 +868,8 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         unicast_peer_ttl: Vec::new(),
         mcast_group: None,
         fence: None,
+        advert_auth: None,
+        paths: Vec::new(),
     };
     // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
     // between them and `state`, applied after the block).

@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use core_support::*;
 use ha_failover::core::{
-    Cause, Director, DirectorAction, DirectorBuilder, DirectorConfigError, DirectorError,
-    DirectorEvent, FenceAttempt, GroupId, InstanceConfig, InstanceId, NotifyScripts, NotifyState,
-    SYNC_GROUP_TRACK, Step, StepKind, StepOp, StepToken, SyncGroupConfig, TrackRef, TrackResult,
-    TrackStatus, TrackerConfig, TrackerId, TrackerKind, VipSpec,
+    AdminMode, AdminReason, Cause, Director, DirectorAction, DirectorBuilder, DirectorConfigError,
+    DirectorError, DirectorEvent, FenceAttempt, GroupId, InstanceConfig, InstanceId, NotifyScripts,
+    NotifyState, SYNC_GROUP_TRACK, Step, StepKind, StepOp, StepToken, SyncGroupConfig, TrackRef,
+    TrackResult, TrackStatus, TrackerConfig, TrackerId, TrackerKind, VipSpec,
 };
 use ha_failover::vrrp::Priority;
 use ha_failover::vrrp::router::{State, TrackId, TransitionReason};
@@ -1011,8 +1011,14 @@ fn failed_start_rolls_back_in_reverse() {
         op: StepOp::Start,
         ok: false
     }));
-    assert_eq!(d.state(id), Some(State::Master));
-    assert!(d.holds_vips(id));
+    // heartbeat: the resources go to the peer (administrative standby at priority 1).
+    assert_eq!(d.state(id), Some(State::Backup));
+    assert!(!d.holds_vips(id));
+    assert_eq!(
+        d.admin(id),
+        Some((AdminMode::Standby, Some(AdminReason::StartFailed)))
+    );
+    assert_eq!(d.priority(id), Some(ha_failover::vrrp::Priority(1)));
     // A stale token is ignored.
     d.handle_step_result(t1, id, StepToken(1), true).unwrap();
     assert!(drain(&mut d).actions.is_empty());

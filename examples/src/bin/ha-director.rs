@@ -21,6 +21,11 @@
 //!   `--offline` does not look up interface addresses and script users on this host.
 //! - `convert --keepalived-conf F`: print the TOML equivalent of a keepalived.conf.
 //! - `status [--socket PATH]`: print a running director's JSON status (pretty).
+//! - `standby|takeover|auto [INSTANCE] [--socket PATH]` (heartbeat `hb_standby` /
+//!   `hb_takeover`): give the instance's resources (every instance's without INSTANCE) to the
+//!   peer, take them, or go back to the configured behaviour, through the control socket
+//!   (`global.control_socket`, default `/run/ha-director/control.sock`); prints the JSON
+//!   reply, exit 1 when refused or when no director answers.
 //! - `realserver --vip ADDR... [--interface IF] [--undo] [--state-file PATH]`: the LVS-DR
 //!   real-server side (VIPs on `lo`, `arp_ignore=1`, `arp_announce=2`), reversible.
 //!
@@ -137,6 +142,9 @@ enum Command {
         /// which cannot say it).
         #[arg(long, value_name = "PATH")]
         status_socket: Option<PathBuf>,
+        /// Take `standby|takeover|auto` requests here instead of `global.control_socket`.
+        #[arg(long, value_name = "PATH")]
+        control_socket: Option<PathBuf>,
         /// Serve metrics and status over HTTP here, overriding `global.metrics_listen`.
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
@@ -147,6 +155,14 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = director::model::DEFAULT_STATUS_SOCKET)]
         socket: PathBuf,
     },
+    /// Give the resources to the peer (heartbeat hb_standby): priority 0 now, then backup at
+    /// priority 1 (still takes over if the peer dies). Exit 1 if refused.
+    Standby(AdminArgs),
+    /// Take the resources (heartbeat hb_takeover): master now at priority 254. Exit 1 if
+    /// refused.
+    Takeover(AdminArgs),
+    /// Back to the configured priority, tracking and preemption. Exit 1 if refused.
+    Auto(AdminArgs),
     /// Configure this host as an LVS-DR real server: the VIPs on lo, arp_ignore=1 and
     /// arp_announce=2 (saved first, so --undo restores exactly what was there).
     Realserver {
@@ -163,6 +179,49 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = realserver::DEFAULT_STATE_FILE)]
         state_file: PathBuf,
     },
+}
+
+/// The arguments of `standby`, `takeover` and `auto`.
+#[derive(Args, Clone)]
+struct AdminArgs {
+    /// The instance; every instance when omitted.
+    #[arg(value_name = "INSTANCE")]
+    instance: Option<String>,
+    /// The director's control socket.
+    #[arg(long, value_name = "PATH", default_value = director::model::DEFAULT_CONTROL_SOCKET)]
+    socket: PathBuf,
+}
+
+/// Sends `standby|takeover|auto [INSTANCE]` and prints the reply.
+fn admin_command(word: &str, a: &AdminArgs) -> ExitCode {
+    let line = match &a.instance {
+        Some(i) => format!("{word} {i}"),
+        None => word.to_owned(),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ha-director: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    match rt.block_on(observe::send_control(&a.socket, &line)) {
+        Ok(v) => {
+            println!("{v}");
+            if v["ok"] == serde_json::Value::Bool(true) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_INVALID)
+            }
+        }
+        Err(e) => {
+            eprintln!("ha-director: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
 }
 
 /// The config id for `@ID` lines, from the command line (set once in `main`).
@@ -340,6 +399,14 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
         return ExitCode::from(EXIT_RUNTIME);
     }
     tracing::info!(socket = %sock_path.display(), "status socket");
+    let (admin_tx, admin_rx) = mpsc::unbounded_channel();
+    let control_path = loaded.config.global.control_socket_path();
+    if let Err(e) = observe::serve_control(&control_path, admin_tx) {
+        tracing::error!(socket = %control_path.display(), error = %e, "cannot serve the control socket");
+        let _ = std::fs::remove_file(&sock_path);
+        return ExitCode::from(EXIT_RUNTIME);
+    }
+    tracing::info!(socket = %control_path.display(), "control socket");
     if let Some(addr) = loaded.config.global.metrics_listen {
         match observe::serve_http(addr, status_rx.clone()).await {
             Ok((a, _)) => tracing::info!(listen = %a, "metrics and status over HTTP"),
@@ -393,6 +460,7 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
         status: Some(status_tx),
         reload: Some(reload_rx),
         slow: Some(tokio::runtime::Handle::current()),
+        admin: Some(admin_rx),
     };
     let realtime = loaded.config.global.realtime_priority;
     let director_config = built.config;
@@ -517,10 +585,11 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
                         tracing::warn!("{p}");
                     }
                     if l.config.global.status_socket != running_globals.status_socket
+                        || l.config.global.control_socket != running_globals.control_socket
                         || l.config.global.metrics_listen != running_globals.metrics_listen
                     {
                         tracing::warn!(
-                            "status_socket and metrics_listen changes take effect at the next start"
+                            "status_socket, control_socket and metrics_listen changes take effect at the next start"
                         );
                     }
                     names = l.config.instances.iter().map(|i| i.name.clone()).collect();
@@ -544,6 +613,7 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
         }
     };
     let _ = std::fs::remove_file(&sock_path);
+    let _ = std::fs::remove_file(&control_path);
     // The director's event sender is gone: the event task ends once mails in flight are sent.
     let _ = tokio::time::timeout(Duration::from_secs(6), events_task).await;
     code
@@ -758,6 +828,7 @@ fn main() -> ExitCode {
             source,
             watch_config,
             status_socket,
+            control_socket,
             metrics_listen,
         } => {
             init_logging(log_detail);
@@ -766,6 +837,9 @@ fn main() -> ExitCode {
             };
             if status_socket.is_some() {
                 loaded.config.global.status_socket = status_socket;
+            }
+            if control_socket.is_some() {
+                loaded.config.global.control_socket = control_socket;
             }
             if metrics_listen.is_some() {
                 loaded.config.global.metrics_listen = metrics_listen;
@@ -778,6 +852,9 @@ fn main() -> ExitCode {
             };
             rt.block_on(run_async(source, watch_config, loaded, built))
         }
+        Command::Standby(a) => admin_command("standby", &a),
+        Command::Takeover(a) => admin_command("takeover", &a),
+        Command::Auto(a) => admin_command("auto", &a),
         Command::Status { socket } => {
             let Some(rt) = runtime() else {
                 return ExitCode::from(EXIT_RUNTIME);

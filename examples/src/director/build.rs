@@ -758,6 +758,18 @@ fn instance(
     r.advert_interval = interval;
     r.preempt = !inst.nopreempt;
     r.preempt_delay = ms(inst.preempt_delay_ms);
+    // heartbeat's deadtime, initdead and warntime (validated: longer than the interval).
+    r.dead_interval = inst.dead_interval_ms.map(Duration::from_millis);
+    r.initial_dead_interval = inst.init_dead_ms.map(Duration::from_millis);
+    r.warn_interval = inst.warn_interval_ms.map(Duration::from_millis);
+    if let Some(dead) = inst.dead_interval_ms
+        && dead < 2 * u64::from(inst.advert_int_ms)
+    {
+        notes.push(format!(
+            "instance {:?}: dead_interval_ms {dead} is less than twice advert_int_ms {}: one lost advert makes the backup take over",
+            inst.name, inst.advert_int_ms
+        ));
+    }
     r.peers = inst.unicast_peers.clone();
     r.startup_delay = ms(cfg.global.startup_delay_ms);
     r.multicast_group = inst.mcast_group.or(match primary {

@@ -88,6 +88,10 @@ pub struct Global {
     /// [`DEFAULT_STATUS_SOCKET`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_socket: Option<std::path::PathBuf>,
+    /// The unix socket (mode 0600) `ha-director standby|takeover|auto` send their line to
+    /// (heartbeat `hb_standby` / `hb_takeover`; default [`DEFAULT_CONTROL_SOCKET`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_socket: Option<std::path::PathBuf>,
     /// Where the HTTP endpoint (`GET /metrics` in Prometheus text, `GET /status` in JSON)
     /// listens, e.g. `"127.0.0.1:9650"`; off when not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -311,6 +315,9 @@ impl Garp {
 /// Where the status socket is when `global.status_socket` is not set.
 pub const DEFAULT_STATUS_SOCKET: &str = "/run/ha-director/status.sock";
 
+/// Where the control socket is when `global.control_socket` is not set.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/ha-director/control.sock";
+
 impl Global {
     fn is_default(&self) -> bool {
         *self == Self::default()
@@ -321,6 +328,13 @@ impl Global {
         self.status_socket
             .clone()
             .unwrap_or_else(|| DEFAULT_STATUS_SOCKET.into())
+    }
+
+    /// The control socket's path (the configured one or [`DEFAULT_CONTROL_SOCKET`]).
+    pub fn control_socket_path(&self) -> std::path::PathBuf {
+        self.control_socket
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into())
     }
 }
 
@@ -684,6 +698,23 @@ pub struct Instance {
     /// instance goes back to backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fence: Option<Fence>,
+    /// heartbeat `deadtime`, milliseconds: the master is declared dead after exactly this
+    /// long without an advert, instead of VRRP's 3 x advert interval + skew (a deliberate
+    /// deviation from RFC 9568 section 6.1). Must be longer than `advert_int_ms`; under twice
+    /// it is accepted with a note (one lost advert is then a takeover).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_interval_ms: Option<u64>,
+    /// heartbeat `initdead`, milliseconds: the dead interval of the first wait after start
+    /// (a node booting alone waits this long for its peer before taking over). Must be longer
+    /// than `advert_int_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_dead_ms: Option<u64>,
+    /// heartbeat `warntime`, milliseconds: a backup that has heard no advert from its master
+    /// for this long logs `late advert: ...` once per silence, emits an event and counts it
+    /// (status `late_adverts`, metric `ha_director_instance_late_adverts_total`). Must be
+    /// shorter than the dead interval (or 3 x `advert_int_ms` without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_interval_ms: Option<u64>,
     /// HMAC-authenticated adverts between ha-directors (heartbeat `authkeys` `md5` / `sha1`):
     /// each advert carries a trailer with a sequence number and the HMAC, and adverts without
     /// a valid one are dropped and counted (`auth`, `replay`). Not plain VRRP any more: every

@@ -252,6 +252,15 @@ pub enum ValidationError {
         /// Why.
         reason: String,
     },
+    /// A heartbeat timing (`dead_interval_ms`, `init_dead_ms`, `warn_interval_ms`) that
+    /// cannot work.
+    #[error("{item}: {reason}")]
+    BadTiming {
+        /// The instance.
+        item: Item,
+        /// Why.
+        reason: String,
+    },
     /// An advert path problem (its interface, its addresses).
     #[error("{item}: advert path {path}: {reason}")]
     BadAdvertPath {
@@ -299,7 +308,43 @@ impl ValidationError {
             | Self::InsecureScript { item, .. }
             | Self::BadScript { item, .. }
             | Self::BadAdvertPath { item, .. }
+            | Self::BadTiming { item, .. }
             | Self::BadTracker { item, .. } => Some(item),
+        }
+    }
+}
+
+/// heartbeat's timings: each longer than zero; the dead intervals longer than the advert
+/// interval (a backup would take over between two adverts of a live master); the warning
+/// before the master is declared dead (otherwise it never fires). A dead interval under twice
+/// the advert interval is accepted (heartbeat accepts it too), with a note from the build.
+fn check_timing(errs: &mut Vec<ValidationError>, item: &Item, inst: &Instance) {
+    let advert = u64::from(inst.advert_int_ms);
+    let mut bad = |reason: String| {
+        errs.push(ValidationError::BadTiming {
+            item: item.clone(),
+            reason,
+        })
+    };
+    for (key, v) in [
+        ("dead_interval_ms", inst.dead_interval_ms),
+        ("init_dead_ms", inst.init_dead_ms),
+    ] {
+        if let Some(v) = v
+            && v <= advert
+        {
+            bad(format!(
+                "{key} {v} must be longer than advert_int_ms {advert} (heartbeat: deadtime longer than keepalive)"
+            ));
+        }
+    }
+    if let Some(w) = inst.warn_interval_ms {
+        // Without a dead interval: 3 x the interval, the skew aside.
+        let dead = inst.dead_interval_ms.unwrap_or(3 * advert);
+        if w == 0 || w >= dead {
+            bad(format!(
+                "warn_interval_ms {w} must be above 0 and shorter than the dead interval ({dead} ms): the warning would never come (heartbeat: warntime shorter than deadtime)"
+            ));
         }
     }
 }
@@ -795,6 +840,7 @@ fn validate_instance(errs: &mut Vec<ValidationError>, inst: &Instance, scripts: 
             }
         }
     }
+    check_timing(errs, &item, inst);
     if inst.nopreempt && inst.state != super::model::InitialState::Backup {
         errs.push(ValidationError::NopreemptNeedsBackup { item: item.clone() });
     }

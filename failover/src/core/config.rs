@@ -361,6 +361,16 @@ pub enum DirectorError {
     /// No such instance.
     #[error("no instance {0:?}")]
     UnknownInstance(InstanceId),
+    /// The director was shut down.
+    #[error("the director is shut down")]
+    Stopped,
+    /// The address owner (priority 255) cannot be put in Standby: it always preempts
+    /// (RFC 9568 section 6.1).
+    #[error("instance {instance:?} owns its addresses (priority 255): it cannot be put in standby")]
+    AdminOwner {
+        /// The instance.
+        instance: String,
+    },
     /// No such tracker.
     #[error("no tracker {0:?}")]
     UnknownTracker(TrackerId),

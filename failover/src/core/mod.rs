@@ -29,8 +29,17 @@
 //!   one at a time, each waiting for [`Director::handle_step_result`]; leaving Master removes
 //!   the addresses at once (keepalived: another node is taking them) and then stops the
 //!   started steps in reverse order. A failed start is reported and stops the steps already
-//!   started, in reverse; the instance stays Master (the embedder may react to the event, e.g.
-//!   with a tracker). A failed stop is reported and the step counted as stopped.
+//!   started, in reverse, and puts the instance in administrative Standby with the reason
+//!   `start failed` ([`admin`]): it gives the addresses to the peer, as heartbeat does, and
+//!   takes over again only if the peer dies. A failed stop is reported and the step counted
+//!   as stopped.
+//! - **Administrative mode** ([`AdminMode`], heartbeat `hb_standby` / `hb_takeover`):
+//!   [`Director::set_admin`] gives the resources to the peer or takes them; kept across a
+//!   reload.
+//! - **heartbeat timings**: `deadtime`, `initdead` and `warntime` are the router's
+//!   ([`Config::dead_interval`](ha_vrrp_proto::router::Config::dead_interval) and the
+//!   others); a late master is logged, counted ([`Director::late_adverts`]) and reported as
+//!   [`DirectorEvent::LateAdvert`].
 //! - **Virtual servers** ([`pool`], keepalived `virtual_server`): real-server health becomes
 //!   the IPVS desired state in ha-ipvs's model, emitted as [`DirectorAction::Ipvs`] with the
 //!   operations of [`ha_ipvs::diff()`] (`inhibit_on_failure`, `sorry_server`, `quorum` with
@@ -78,6 +87,7 @@
 //! }
 //! ```
 
+mod admin;
 mod builder;
 mod config;
 mod notify;
@@ -101,6 +111,7 @@ use ha_vrrp_proto::router::{
 };
 use ha_vrrp_proto::{DropCounts, Priority, VrId};
 
+pub use admin::{AdminMode, AdminReason};
 pub use builder::DirectorBuilder;
 pub use config::{
     AdvertPath, DirectorConfigError, DirectorError, GroupId, InstanceConfig, InstanceId,
@@ -118,6 +129,7 @@ pub use track::{
 };
 pub use vip::{Scope, VipFlags, VipParseError, VipSpec, pick_primary_address};
 
+use admin::Admin;
 use notify::notify_argvs;
 use packet::{DirectorWire, InstWire};
 use pool::Pool;
@@ -151,6 +163,11 @@ struct Inst {
     retired: Vec<Steps>,
     /// Its adverts' address list and the codec's drops.
     wire: InstWire,
+    /// The administrative mode (heartbeat `hb_standby` / `hb_takeover`).
+    admin: Admin,
+    /// Late-advert warnings (heartbeat `warntime`) of this instance, over its routers (a
+    /// reload may replace the router).
+    late_adverts: u64,
 }
 
 impl Inst {
@@ -165,6 +182,8 @@ impl Inst {
         let steps = Steps::new(cfg.steps.clone());
         Inst {
             wire,
+            admin: Admin::default(),
+            late_adverts: 0,
             retired: Vec::new(),
             cfg,
             router,
@@ -206,7 +225,7 @@ impl Inst {
 ///   [`handle_step_result`](Self::handle_step_result),
 ///   [`handle_real_server`](Self::handle_real_server),
 ///   [`handle_real_server_weight`](Self::handle_real_server_weight);
-/// - mutators (commands): [`shutdown`](Self::shutdown),
+/// - mutators (commands): [`shutdown`](Self::shutdown), [`set_admin`](Self::set_admin),
 ///   [`reconfigure_begin`](Self::reconfigure_begin) /
 ///   [`reconfigure_finish`](Self::reconfigure_finish);
 /// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_action`](Self::poll_action),
@@ -541,9 +560,14 @@ impl Director {
         while self.insts[i].router.poll_action().is_some() {
             any = true;
         }
-        while let Some(Event::Transition { from, to, reason }) = self.insts[i].router.poll_event() {
+        while let Some(ev) = self.insts[i].router.poll_event() {
             any = true;
-            self.on_transition(i, from, to, reason);
+            match ev {
+                Event::Transition { from, to, reason } => self.on_transition(i, from, to, reason),
+                Event::LateAdvert { master, silent_for } => {
+                    self.on_late_advert(i, master, silent_for)
+                }
+            }
         }
         any
     }
@@ -574,6 +598,36 @@ impl Director {
             "sync group propagation did not settle; continuing with the next input"
         );
         self.update_groups();
+    }
+
+    /// heartbeat's warntime: the master this backup follows is late; logged, counted and
+    /// reported.
+    fn on_late_advert(
+        &mut self,
+        i: usize,
+        master: Option<IpAddr>,
+        silent_for: std::time::Duration,
+    ) {
+        let inst = &mut self.insts[i];
+        inst.late_adverts += 1;
+        tracing::warn!(
+            instance = %inst.cfg.name,
+            master = ?master,
+            "late advert: no advert from the master for {} ms",
+            silent_for.as_millis()
+        );
+        self.events.push_back(DirectorEvent::LateAdvert {
+            instance: InstanceId(i as u32),
+            master,
+            silent_for,
+        });
+    }
+
+    /// Late-advert warnings (heartbeat `warntime`) of an instance since start.
+    pub fn late_adverts(&self, instance: InstanceId) -> u64 {
+        self.insts
+            .get(instance.0 as usize)
+            .map_or(0, |i| i.late_adverts)
     }
 
     fn on_transition(&mut self, i: usize, from: State, to: State, reason: TransitionReason) {

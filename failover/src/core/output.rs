@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use ha_vrrp_proto::Priority;
 use ha_vrrp_proto::router::{State, TransitionReason};
 
+use super::admin::{AdminMode, AdminReason};
 use super::config::{GroupId, InstanceId, Step};
 use super::pool::VirtualServerId;
 use super::track::{TrackStatus, TrackerId};
@@ -168,6 +169,9 @@ pub enum Cause {
     },
     /// The fence before takeover failed: the instance went back to Backup.
     FenceFailed,
+    /// The instance's administrative mode moved it ([`Director::set_admin`](super::Director::set_admin),
+    /// or Standby after a failed step start).
+    Admin(AdminMode),
 }
 
 /// Something that happened, for embedders (logs, metrics, UIs).
@@ -256,6 +260,25 @@ pub enum DirectorEvent {
         interface: String,
         /// Heard again (`true`) or silent (`false`).
         alive: bool,
+    },
+    /// An instance's administrative mode was set (heartbeat `hb_standby` / `hb_takeover`).
+    AdminChanged {
+        /// The instance.
+        instance: InstanceId,
+        /// The new mode.
+        mode: AdminMode,
+        /// Why.
+        reason: AdminReason,
+    },
+    /// heartbeat's `warntime`: this backup has heard no advert from its master for
+    /// `silent_for` (once per silence).
+    LateAdvert {
+        /// The instance.
+        instance: InstanceId,
+        /// The master last heard.
+        master: Option<IpAddr>,
+        /// How long it has been silent.
+        silent_for: std::time::Duration,
     },
     /// A resource step finished.
     StepResult {

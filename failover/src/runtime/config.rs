@@ -11,7 +11,7 @@ use super::error::DirectorRunError;
 use super::exec;
 use super::netlink::Vip;
 use super::status::Status;
-use crate::core::{DirectorBuilder, DirectorEvent, InstanceId, VirtualServerId};
+use crate::core::{AdminMode, DirectorBuilder, DirectorEvent, InstanceId, VirtualServerId};
 use ha_vrrp_proto::DropReason;
 
 /// Per-instance runtime options the sans-io configuration does not carry (authentication
@@ -247,6 +247,30 @@ pub struct RunIo {
     /// another runtime, so that the VRRP loop can have its thread (and its realtime priority)
     /// to itself; `None`: the current runtime.
     pub slow: Option<tokio::runtime::Handle>,
+    /// Administrative requests (heartbeat `hb_standby` / `hb_takeover`), if taken.
+    pub admin: Option<mpsc::UnboundedReceiver<AdminRequest>>,
+}
+
+/// A request to set the administrative mode ([`AdminMode`]) of one instance or of all.
+#[derive(Debug)]
+pub struct AdminRequest {
+    /// The instance's name; `None`: every instance.
+    pub instance: Option<String>,
+    /// The mode.
+    pub mode: AdminMode,
+    /// Where the outcome goes: each instance set, with its mode, or why nothing was set.
+    pub done: tokio::sync::oneshot::Sender<Result<Vec<String>, AdminError>>,
+}
+
+/// Why an [`AdminRequest`] was refused (nothing was changed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    /// No instance has that name.
+    #[error("no instance {0:?}")]
+    UnknownInstance(String),
+    /// The director refused (the address owner cannot be put in standby, ...).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl RunIo {
@@ -258,6 +282,7 @@ impl RunIo {
             status: None,
             reload: None,
             slow: None,
+            admin: None,
         }
     }
 }

@@ -46,8 +46,8 @@ use crate::core::{
 use crate::late::LateDriver;
 
 pub use super::config::{
-    DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, Reload, ReloadReport, RunIo,
-    RuntimeEvent, Statics, SyncDaemonOptions,
+    AdminError, AdminRequest, DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, Reload,
+    ReloadReport, RunIo, RuntimeEvent, Statics, SyncDaemonOptions,
 };
 pub use super::error::DirectorRunError;
 pub use super::status::DirectorCounters;
@@ -97,6 +97,7 @@ pub async fn run_with(
         status,
         reload,
         slow,
+        admin,
     } = io;
     let slow = slow.unwrap_or_else(tokio::runtime::Handle::current);
     let started = Instant::now();
@@ -245,6 +246,7 @@ pub async fn run_with(
     let mut inputs = Inputs {
         shutdown,
         reload,
+        admin,
         watch: netwatch,
         fb: fb_rx,
         health: health_rx,
@@ -352,10 +354,21 @@ impl Handles {
 struct Inputs {
     shutdown: watch::Receiver<bool>,
     reload: Option<mpsc::UnboundedReceiver<Reload>>,
+    admin: Option<mpsc::UnboundedReceiver<AdminRequest>>,
     watch: NetWatch,
     fb: mpsc::UnboundedReceiver<Feedback>,
     health: mpsc::UnboundedReceiver<RealServerHealth>,
     handles: Handles,
+}
+
+/// The next administrative request, or never when there is no channel.
+async fn recv_admin(
+    rx: &mut Option<mpsc::UnboundedReceiver<AdminRequest>>,
+) -> Option<AdminRequest> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next reload request, or never when there is no channel.
@@ -504,6 +517,10 @@ impl Node {
                 Some(r) = recv_reload(&mut inp.reload), if !stopping => {
                     self.advance(socks);
                     self.on_reload(socks, r).await;
+                }
+                Some(r) = recv_admin(&mut inp.admin), if !stopping => {
+                    let now = self.advance(socks);
+                    self.on_admin(now, r);
                 }
                 (task, detail) = inp.handles.first_ended(), if watching => {
                     self.fail(task, detail);
@@ -1249,6 +1266,68 @@ impl Node {
         self.dirty = true;
     }
 
+    /// Sets the administrative mode of the instance named in `r` (or of every instance) and
+    /// answers `r.done`. All or nothing: a request one instance refuses changes none.
+    fn on_admin(&mut self, now: Instant, r: AdminRequest) {
+        let targets: Vec<InstanceId> = (0..self.d.instance_count())
+            .map(|i| InstanceId(i as u32))
+            .filter(|id| {
+                r.instance
+                    .as_deref()
+                    .is_none_or(|n| self.d.instance_config(*id).is_some_and(|c| c.name == n))
+            })
+            .collect();
+        let name = |d: &Director, id: InstanceId| {
+            d.instance_config(id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default()
+        };
+        let result = match &r.instance {
+            Some(n) if targets.is_empty() => Err(AdminError::UnknownInstance(n.clone())),
+            _ => {
+                let refused: Vec<String> = targets
+                    .iter()
+                    .filter(|id| {
+                        r.mode == crate::core::AdminMode::Standby
+                            && self
+                                .d
+                                .router(**id)
+                                .is_some_and(|x| x.config().address_owner)
+                    })
+                    .map(|id| name(&self.d, *id))
+                    .collect();
+                if refused.is_empty() {
+                    let mut set = Vec::new();
+                    let mut err = None;
+                    for id in &targets {
+                        match self.d.set_admin(now, *id, r.mode) {
+                            Ok(()) => set.push(name(&self.d, *id)),
+                            Err(e) => err = Some(AdminError::Refused(e.to_string())),
+                        }
+                    }
+                    err.map_or(Ok(set), Err)
+                } else {
+                    Err(AdminError::Refused(format!(
+                        "{} own their addresses (priority 255): they cannot be put in standby",
+                        refused.join(", ")
+                    )))
+                }
+            }
+        };
+        match &result {
+            Ok(set) => {
+                tracing::info!(mode = r.mode.as_str(), instances = ?set, "administrative mode set")
+            }
+            Err(e) => {
+                tracing::warn!(mode = r.mode.as_str(), error = %e, "administrative request refused")
+            }
+        }
+        self.dirty = true;
+        if r.done.send(result).is_err() {
+            tracing::debug!("the administrative request's sender went away before the answer");
+        }
+    }
+
     /// Switches to `r.config` in place and answers `r.done`.
     async fn on_reload(&mut self, socks: &[Sock], r: Reload) {
         let result = self.reload(socks, r.config).await;
@@ -1487,6 +1566,9 @@ impl Node {
                     })
                     .collect()
             },
+            admin: self.d.admin(id).map_or("auto", |a| a.0.as_str()),
+            admin_reason: self.d.admin(id).and_then(|a| a.1).map(|r| r.as_str()),
+            late_adverts: self.d.late_adverts(id),
         })
     }
 

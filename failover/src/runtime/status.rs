@@ -97,6 +97,13 @@ pub struct InstanceStatus {
     /// the codec's (authentication, checksum, TTL, ...) and the router's (own advert, not
     /// from a peer, lower priority, ...).
     pub drops: Vec<(DropReason, u64)>,
+    /// The administrative mode (heartbeat `hb_standby` / `hb_takeover`): `auto`, `standby`
+    /// or `takeover`.
+    pub admin: &'static str,
+    /// Why it has that mode: `operator`, `start failed`; `None`: as configured at start.
+    pub admin_reason: Option<&'static str>,
+    /// Late-advert warnings (heartbeat `warntime`) since start.
+    pub late_adverts: u64,
     /// Its advert paths when it has extra ones (the first is its own interface); empty
     /// otherwise.
     pub paths: Vec<AdvertPathStatus>,

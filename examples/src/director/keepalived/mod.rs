@@ -870,6 +870,9 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         fence: None,
         advert_auth: None,
         paths: Vec::new(),
+        dead_interval_ms: None,
+        init_dead_ms: None,
+        warn_interval_ms: None,
     };
     // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
     // between them and `state`, applied after the block).

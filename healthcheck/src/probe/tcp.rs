@@ -71,7 +71,8 @@ async fn read_lines(
     let mut checked = 0;
     loop {
         while let Some(nl) = buf[checked..].iter().position(|b| *b == b'\n') {
-            if re.is_match(&buf[checked..checked + nl + 1]) {
+            // Perl's `$` matches before a final newline: the line is matched without it.
+            if re.is_match(&buf[checked..checked + nl]) {
                 return Ok(Outcome::UP);
             }
             checked += nl + 1;

@@ -542,6 +542,40 @@ mod tests {
     }
 
     #[test]
+    fn emailalertfreq_repeats_while_a_real_server_stays_down() {
+        let down = |alive| DirectorEvent::RealServerChanged {
+            server: VirtualServerId(0),
+            index: 0,
+            alive,
+        };
+        let t0 = std::time::Instant::now();
+        let mut once = Alerter::new(plan(false));
+        assert!(once.on_event(&down(false)).is_some());
+        assert!(once.due_repeats(t0).is_empty(), "no repeat_down: no reminder");
+        assert!(once.due_repeats(t0 + Duration::from_secs(3600)).is_empty());
+
+        let mut p = plan(false);
+        p.repeat_down = Some(Duration::from_secs(60));
+        let mut a = Alerter::new(p);
+        assert!(a.on_event(&down(false)).is_some(), "the change itself");
+        assert!(a.due_repeats(t0).is_empty(), "the period starts");
+        assert!(a.due_repeats(t0 + Duration::from_secs(59)).is_empty());
+        let r = a.due_repeats(t0 + Duration::from_secs(60));
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r[0].subject,
+            "[LB1] Realserver [10.0.0.2]:tcp:80 of virtual server [10.0.0.1]:tcp:80 - still DOWN"
+        );
+        assert!(a.due_repeats(t0 + Duration::from_secs(61)).is_empty());
+        assert_eq!(a.due_repeats(t0 + Duration::from_secs(120)).len(), 1);
+        assert!(a.on_event(&down(true)).is_some(), "back up");
+        assert!(
+            a.due_repeats(t0 + Duration::from_secs(1000)).is_empty(),
+            "no reminder once up"
+        );
+    }
+
+    #[test]
     fn message_headers_dot_stuffing_and_dates() {
         let p = plan(false);
         let m = Mail {

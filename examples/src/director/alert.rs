@@ -551,7 +551,10 @@ mod tests {
         let t0 = std::time::Instant::now();
         let mut once = Alerter::new(plan(false));
         assert!(once.on_event(&down(false)).is_some());
-        assert!(once.due_repeats(t0).is_empty(), "no repeat_down: no reminder");
+        assert!(
+            once.due_repeats(t0).is_empty(),
+            "no repeat_down: no reminder"
+        );
         assert!(once.due_repeats(t0 + Duration::from_secs(3600)).is_empty());
 
         let mut p = plan(false);

@@ -14,6 +14,9 @@ use ha_testsupport::{Host, Lab, Proc, require_vm, wait_until};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ha-director");
 const WAIT: Duration = Duration::from_secs(60);
+/// ldirectord is Perl that runs `ipvsadm` to read the table before every change and again
+/// to make it: under TCG (no KVM) one round of changes takes minutes.
+const WAIT_LDIRECTORD: Duration = Duration::from_secs(300);
 
 fn sample() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -46,10 +49,16 @@ fn page(dir: &Path, text: &str) {
 
 /// Runs the three phases against whatever programs IPVS on `d` and returns the three
 /// tables; `who` names it in messages.
-fn phases(d: &Host, pages: &[&Path; 2], who: &str, log: &dyn Fn() -> String) -> Vec<Vec<String>> {
+fn phases(
+    d: &Host,
+    pages: &[&Path; 2],
+    who: &str,
+    wait: Duration,
+    log: &dyn Fn() -> String,
+) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     // Both healthy: each real server at weight 1, no fallback.
-    let ok = wait_until(WAIT, || {
+    let ok = wait_until(wait, || {
         real(d, "10.77.0.11").is_some_and(|l| l.ends_with("-w 1"))
             && real(d, "10.77.0.12").is_some_and(|l| l.ends_with("-w 1"))
             && real(d, "127.0.0.1").is_none()
@@ -63,7 +72,7 @@ fn phases(d: &Host, pages: &[&Path; 2], who: &str, log: &dyn Fn() -> String) -> 
     out.push(table(d));
     // The first page stops matching `receive`: quiescent, weight 0.
     page(pages[0], "<html>Down for maintenance</html>\n");
-    let ok = wait_until(WAIT, || {
+    let ok = wait_until(wait, || {
         real(d, "10.77.0.11").is_some_and(|l| l.ends_with("-w 0"))
     });
     assert!(
@@ -75,7 +84,7 @@ fn phases(d: &Host, pages: &[&Path; 2], who: &str, log: &dyn Fn() -> String) -> 
     out.push(table(d));
     // Both failing: the fallback server comes in.
     page(pages[1], "<html>Down for maintenance</html>\n");
-    let ok = wait_until(WAIT, || {
+    let ok = wait_until(wait, || {
         real(d, "10.77.0.12").is_some_and(|l| l.ends_with("-w 0")) && real(d, "127.0.0.1").is_some()
     });
     assert!(ok, "{who}: fallback in\n{:#?}\n{}", table(d), log());
@@ -83,7 +92,7 @@ fn phases(d: &Host, pages: &[&Path; 2], who: &str, log: &dyn Fn() -> String) -> 
     // Healthy again (for the next run).
     page(pages[0], "<html>Still alive</html>\n");
     page(pages[1], "<html>Still alive</html>\n");
-    let ok = wait_until(WAIT, || {
+    let ok = wait_until(wait, || {
         real(d, "10.77.0.11").is_some_and(|l| l.ends_with("-w 1"))
             && real(d, "10.77.0.12").is_some_and(|l| l.ends_with("-w 1"))
             && real(d, "127.0.0.1").is_none()
@@ -94,8 +103,8 @@ fn phases(d: &Host, pages: &[&Path; 2], who: &str, log: &dyn Fn() -> String) -> 
 
 fn stop(p: &Proc, d: &Host, who: &str) {
     p.kill(libc::SIGTERM);
-    assert!(p.wait_exit(Duration::from_secs(30)), "{who} did not stop");
-    let ok = wait_until(Duration::from_secs(10), || table(d).is_empty());
+    assert!(p.wait_exit(Duration::from_secs(120)), "{who} did not stop");
+    let ok = wait_until(Duration::from_secs(60), || table(d).is_empty());
     assert!(ok, "{who}: cleanstop leaves {:#?}", table(d));
 }
 
@@ -138,13 +147,7 @@ fn vm_ldirectord_same_ipvs_table_as_the_real_ldirectord() {
     let pages = [dirs[0].as_path(), dirs[1].as_path()];
     assert!(table(&d).is_empty());
 
-    // The real ldirectord, in the foreground (-d: debug, log to standard error).
-    let ld = lab.spawn(&d, &["ldirectord", "-d", &conf, "start"]);
-    let ld_log = || ld.stderr();
-    let real_tables = phases(&d, &pages, "ldirectord", &ld_log);
-    stop(&ld, &d, "ldirectord");
-
-    // ha-director on the same file.
+    // ha-director first, then the real ldirectord, on the same file.
     let sock = lab.dir().join("ldir.sock");
     let hd = lab.spawn(
         &d,
@@ -158,8 +161,22 @@ fn vm_ldirectord_same_ipvs_table_as_the_real_ldirectord() {
         ],
     );
     let hd_log = || hd.stderr();
-    let our_tables = phases(&d, &pages, "ha-director", &hd_log);
+    let our_tables = phases(&d, &pages, "ha-director", WAIT, &hd_log);
     stop(&hd, &d, "ha-director");
+
+    // The real ldirectord, in the foreground (-d: debug, log to standard error).
+    let ld = lab.spawn(&d, &["ldirectord", "-d", &conf, "start"]);
+    let ld_log =
+        || {
+            format!(
+            "--- ldirectord stderr ---\n{}\n--- stdout ---\n{}\n--- processes ---\n{}",
+            ld.stderr(),
+            ld.stdout(),
+            d.sh("ps -eo pid,stat,wchan:32,args | grep -E 'ldirectord|ipvsadm|perl' | grep -v grep")
+        )
+        };
+    let real_tables = phases(&d, &pages, "ldirectord", WAIT_LDIRECTORD, &ld_log);
+    stop(&ld, &d, "ldirectord");
 
     for (i, (theirs, ours)) in real_tables.iter().zip(&our_tables).enumerate() {
         assert_eq!(

@@ -1,7 +1,7 @@
 //! `ha-director`: the reference LVS-DR director (VRRP + IPVS + health checks).
 //!
 //! Subcommands:
-//! - `run --config F.toml | --keepalived-conf F [--watch-config] [--status-socket PATH]
+//! - `run --config F.toml | --keepalived-conf F | --ldirectord-cf F [--watch-config] [--status-socket PATH]
 //!   [--metrics-listen ADDR:PORT]`: run the director in the foreground (the two options
 //!   override `global.status_socket` / `global.metrics_listen`, which a keepalived.conf
 //!   cannot set). Logs go to stderr (`tracing`; no colours unless stderr is a terminal, no
@@ -10,16 +10,18 @@
 //!   re-reads and re-validates the configuration: a bad one is logged with its
 //!   `file:line:column` and the running one kept; a good one is handed to the runtime as a
 //!   reload and what changed is logged. `--watch-config` does the same when the file's mtime
-//!   changes (polled every second, ldirectord's `autoreload`). Under systemd (`Type=notify`)
+//!   changes (polled every second, ldirectord's `autoreload`; `global.watch_config`, which an
+//!   ldirectord.cf's `autoreload = yes` sets, turns it on too). Under systemd (`Type=notify`)
 //!   it sends `READY=1`, `RELOADING=1`/`READY=1` around a reload, `STOPPING=1`, and
 //!   `WATCHDOG=1` every `WATCHDOG_USEC/2` while the director task is alive. The JSON status
 //!   is served on the unix socket `global.status_socket` (default
 //!   `/run/ha-director/status.sock`); with `global.metrics_listen` an HTTP endpoint serves
 //!   `GET /metrics` (Prometheus) and `GET /status` (JSON).
-//! - `check-config --config F.toml | --keepalived-conf F [--dump] [--offline]`: validate, like
+//! - `check-config --config F.toml | --keepalived-conf F | --ldirectord-cf F [--dump] [--offline]`: validate, like
 //!   `keepalived -t`, and build as `run` does up to opening sockets, printing the same notes;
 //!   `--offline` does not look up interface addresses and script users on this host.
-//! - `convert --keepalived-conf F`: print the TOML equivalent of a keepalived.conf.
+//! - `convert --keepalived-conf F | --ldirectord-cf F`: print the TOML equivalent of a
+//!   keepalived.conf or of an ldirectord.cf (virtual servers and checks, no VRRP).
 //! - `status [--socket PATH]`: print a running director's JSON status (pretty).
 //! - `standby|takeover|auto [INSTANCE] [--socket PATH]` (heartbeat `hb_standby` /
 //!   `hb_takeover`): give the instance's resources (every instance's without INSTANCE) to the
@@ -97,6 +99,9 @@ struct Source {
     /// A keepalived.conf to read instead (includes are followed).
     #[arg(long, value_name = "FILE")]
     keepalived_conf: Option<PathBuf>,
+    /// An ldirectord.cf to read instead (virtual servers and checks, no VRRP).
+    #[arg(long, value_name = "FILE")]
+    ldirectord_cf: Option<PathBuf>,
 }
 
 impl Source {
@@ -104,6 +109,7 @@ impl Source {
         self.config
             .as_deref()
             .or(self.keepalived_conf.as_deref())
+            .or(self.ldirectord_cf.as_deref())
             .unwrap_or(Path::new(""))
     }
 }
@@ -124,11 +130,20 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
-    /// Print the TOML equivalent of a keepalived.conf (warnings go to stderr).
+    /// Print the TOML equivalent of a keepalived.conf or an ldirectord.cf (warnings go to
+    /// stderr).
     Convert {
         /// The keepalived.conf to convert.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "ldirectord_cf",
+            conflicts_with = "ldirectord_cf"
+        )]
+        keepalived_conf: Option<PathBuf>,
+        /// The ldirectord.cf to convert.
         #[arg(long, value_name = "FILE")]
-        keepalived_conf: PathBuf,
+        ldirectord_cf: Option<PathBuf>,
     },
     /// Run the director in the foreground (SIGHUP reloads, SIGTERM stops gracefully).
     Run {
@@ -235,10 +250,15 @@ fn config_id() -> Option<String> {
 }
 
 fn load(source: &Source) -> Result<Loaded, Vec<ConfigError>> {
-    match (&source.config, &source.keepalived_conf) {
-        (Some(toml), _) => director::load_toml_file(toml),
-        (None, Some(k)) => director::load_keepalived_file_with_config_id(k, config_id()),
-        (None, None) => unreachable!("clap requires one source"),
+    match (
+        &source.config,
+        &source.keepalived_conf,
+        &source.ldirectord_cf,
+    ) {
+        (Some(toml), _, _) => director::load_toml_file(toml),
+        (None, Some(k), _) => director::load_keepalived_file_with_config_id(k, config_id()),
+        (None, None, Some(l)) => director::load_ldirectord_file(l),
+        (None, None, None) => unreachable!("clap requires one source"),
     }
 }
 
@@ -431,23 +451,43 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
     let events_task = tokio::spawn(async move {
         let mut alerter = alerts_rx.borrow_and_update().clone().map(Alerter::new);
         let mut mails = tokio::task::JoinSet::new();
-        while let Some(ev) = ev_rx.recv().await {
-            log_event(&names_rx.borrow(), &ev);
-            if alerts_rx.has_changed().unwrap_or(false) {
-                alerter = alerts_rx.borrow_and_update().clone().map(Alerter::new);
-            }
-            if let (Some(a), RuntimeEvent::Director(d)) = (alerter.as_mut(), &ev)
-                && let Some(mail) = a.on_event(d)
-            {
-                let settings = a.settings().clone();
-                mails.spawn(async move {
-                    match alert::send(&settings, &mail).await {
-                        Ok(()) => tracing::info!(subject = %mail.subject, "alert mailed"),
-                        Err(e) => {
-                            tracing::warn!(subject = %mail.subject, error = %e, "alert not mailed")
-                        }
+        // ldirectord's emailalertfreq: reminders for real servers still down, looked at
+        // every second.
+        let mut repeat_tick = tokio::time::interval(Duration::from_secs(1));
+        repeat_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let mut out = Vec::new();
+            tokio::select! {
+                ev = ev_rx.recv() => {
+                    let Some(ev) = ev else { break };
+                    log_event(&names_rx.borrow(), &ev);
+                    if alerts_rx.has_changed().unwrap_or(false) {
+                        alerter = alerts_rx.borrow_and_update().clone().map(Alerter::new);
                     }
-                });
+                    if let (Some(a), RuntimeEvent::Director(d)) = (alerter.as_mut(), &ev)
+                        && let Some(mail) = a.on_event(d)
+                    {
+                        out.push(mail);
+                    }
+                }
+                _ = repeat_tick.tick() => {
+                    if let Some(a) = alerter.as_mut() {
+                        out = a.due_repeats(std::time::Instant::now());
+                    }
+                }
+            }
+            if let Some(a) = alerter.as_ref() {
+                for mail in out {
+                    let settings = a.settings().clone();
+                    mails.spawn(async move {
+                        match alert::send(&settings, &mail).await {
+                            Ok(()) => tracing::info!(subject = %mail.subject, "alert mailed"),
+                            Err(e) => {
+                                tracing::warn!(subject = %mail.subject, error = %e, "alert not mailed")
+                            }
+                        }
+                    });
+                }
             }
             while mails.try_join_next().is_some() {}
         }
@@ -800,8 +840,22 @@ fn main() -> ExitCode {
             }
             Err(errors) => report(&errors),
         },
-        Command::Convert { keepalived_conf } => {
-            match director::load_keepalived_file_with_config_id(&keepalived_conf, config_id()) {
+        Command::Convert {
+            keepalived_conf,
+            ldirectord_cf,
+        } => {
+            let (file, loaded) = match (keepalived_conf, ldirectord_cf) {
+                (Some(k), _) => {
+                    let l = director::load_keepalived_file_with_config_id(&k, config_id());
+                    (k, l)
+                }
+                (None, Some(l)) => {
+                    let loaded = director::load_ldirectord_file(&l);
+                    (l, loaded)
+                }
+                (None, None) => unreachable!("clap requires one file"),
+            };
+            match loaded {
                 Ok(loaded) => {
                     for w in &loaded.warnings {
                         eprintln!("{w}");
@@ -810,7 +864,7 @@ fn main() -> ExitCode {
                         Ok(t) => {
                             println!(
                                 "# Converted from {} by ha-director convert.",
-                                keepalived_conf.display()
+                                file.display()
                             );
                             for w in &loaded.warnings {
                                 println!("# {w}");
@@ -835,6 +889,8 @@ fn main() -> ExitCode {
             let Some((mut loaded, built)) = load_and_build(&source) else {
                 return ExitCode::from(EXIT_INVALID);
             };
+            // ldirectord's `autoreload = yes` (global.watch_config) watches the file too.
+            let watch_config = watch_config || loaded.config.global.watch_config;
             if status_socket.is_some() {
                 loaded.config.global.status_socket = status_socket;
             }

@@ -36,9 +36,10 @@ use ha_failover::vrrp::router::Config as RouterConfig;
 use ha_failover::vrrp::wire::{Auth, Password};
 use ha_failover::vrrp::{AdvertInterval, Centiseconds, Priority, Seconds, Version, VrId};
 use ha_healthcheck::{
-    Check as HcCheck, ClientCert, DnsCheck, DnsType, FileCheck, HttpCheck, HttpProtocol, PingCheck,
-    ScriptCheck, SmtpCheck, SocketOptions, StartState, StatusRange, TargetConfig, TcpCheck,
-    TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch, parse_keepalived_hex,
+    Check as HcCheck, ClientCert, DnsCheck, DnsType, FileCheck, HttpCheck, HttpMethod,
+    HttpProtocol, MaintenanceCheck, PingCheck, ScriptCheck, SmtpCheck, SocketOptions, StartState,
+    StatusRange, TargetConfig, TcpCheck, TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch,
+    parse_keepalived_hex,
 };
 use ha_ipvs::model::{
     DaemonRole, Destination, Family as IpvsFamily, Forward, Persistence, Protocol as IpvsProtocol,
@@ -572,7 +573,8 @@ pub fn build(
     let g = &cfg.global;
     if !cfg.virtual_servers.is_empty() || sync_daemon.is_some() {
         dc.ipvs = Some(IpvsOptions {
-            remove_on_stop: true,
+            // ldirectord `cleanstop = no`: leave the services in IPVS.
+            remove_on_stop: g.lvs_flush_on_stop != Some(FlushOnStop::Keep),
             sync_daemon,
             flush_on_start: g.lvs_flush,
             flush_on_stop: g.lvs_flush_on_stop == Some(FlushOnStop::All),
@@ -1602,6 +1604,12 @@ fn check_targets(
         CheckKind::Tcp => {
             let mut t = TcpCheck::new(addr(port)?);
             t.socket = socket;
+            // ldirectord's simpletcp: send, shut the write side, a line must match.
+            if let Some(s) = &ch.tcp_send {
+                t.send = Some(s.clone().into_bytes());
+                t.shutdown_write = true;
+            }
+            t.expect_line_regex = ch.tcp_expect.clone();
             vec![HcCheck::Tcp(t)]
         }
         CheckKind::Http | CheckKind::Ssl => {
@@ -1613,6 +1621,9 @@ fn check_targets(
                 .iter()
                 .map(|u| {
                     let mut h = HttpCheck::new(a, u.path.clone());
+                    if ch.http_method == Some(super::model::HttpMethod::Head) {
+                        h.method = HttpMethod::Head;
+                    }
                     // keepalived's order: the URL's, the check's, the real server's, the
                     // virtual server's virtualhost.
                     h.host = u
@@ -1686,6 +1697,7 @@ fn check_targets(
                 qtype,
                 expect_rcode: 0,
                 expect_answer: None,
+                expect_answer_regex: ch.dns_expect.clone(),
                 socket,
             })]
         }
@@ -1728,6 +1740,23 @@ fn check_targets(
             vec![HcCheck::Udp(u)]
         }
         CheckKind::Ping => vec![HcCheck::Ping(PingCheck { addr: ip, socket })],
+        CheckKind::Maintenance => {
+            let dir = ch
+                .maintenance_dir
+                .clone()
+                .ok_or_else(|| bad("needs maintenance_dir".into()))?;
+            // ldirectord's file names: `IP:PORT`, then `IP` (reverse DNS names are not
+            // looked up here).
+            let host = match rs.address {
+                IpAddr::V6(a) => format!("[{a}]"),
+                a => a.to_string(),
+            };
+            let rport = rs.port.or(vs.port).unwrap_or(0);
+            vec![HcCheck::Maintenance(MaintenanceCheck {
+                dir,
+                names: vec![format!("{host}:{rport}"), host],
+            })]
+        }
         CheckKind::File => {
             let name = ch
                 .track_file
@@ -1790,7 +1819,13 @@ fn check_targets(
         .into_iter()
         .map(|c| {
             let mut t = TargetConfig::new(Arc::new(c));
-            if ch.kind == CheckKind::File {
+            if ch.kind == CheckKind::Maintenance {
+                // Looked at every second, as ldirectord looks before each check.
+                t.interval = Duration::from_secs(1);
+                t.timeout = Duration::from_secs(1);
+                t.retries = 0;
+                t.warmup = Duration::ZERO;
+            } else if ch.kind == CheckKind::File {
                 // keepalived watches the file (inotify); it is read every second here, at
                 // once at start, with no retry.
                 t.interval = Duration::from_secs(1);
@@ -1846,6 +1881,7 @@ fn alert_plan(cfg: &Config, smtp: &Smtp) -> AlertPlan {
         },
         router_id: cfg.global.router_id.clone().unwrap_or(host),
         no_email_faults: smtp.no_email_faults,
+        repeat_down: smtp.repeat_down_s.map(Duration::from_secs),
         instances: cfg
             .instances
             .iter()

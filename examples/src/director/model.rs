@@ -166,6 +166,10 @@ pub struct Global {
     /// the syntax of `virtual_rules`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub static_rules: Vec<String>,
+    /// Reload when the configuration file's modification time changes, as `run
+    /// --watch-config` does (ldirectord `autoreload = yes`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub watch_config: bool,
     /// A hardware watchdog fed from the director's loop (heartbeat `watchdog`): a hung
     /// director stops feeding it and the node reboots; a clean stop disarms it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -227,6 +231,10 @@ pub struct Smtp {
     /// No mail about entering FAULT (keepalived `no_email_faults`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub no_email_faults: bool,
+    /// Mail again every this many seconds while a real server stays down (ldirectord
+    /// `emailalertfreq`; unset: one mail per change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_down_s: Option<u64>,
 }
 
 fn default_smtp_timeout() -> u64 {
@@ -258,6 +266,9 @@ pub enum FlushOnStop {
     /// Delete this director's virtual services, the kernel dropping their real servers with
     /// them (`lvs_flush_on_stop VS`; what this director does by default).
     Vs,
+    /// Leave this director's virtual services and their real servers in IPVS as they are,
+    /// so traffic goes on while it is stopped (ldirectord `cleanstop = no`).
+    Keep,
 }
 
 /// When gratuitous ARPs / unsolicited NAs go out for an instance's addresses (keepalived's
@@ -1778,6 +1789,9 @@ pub enum CheckKind {
     Ping,
     /// The integer in a tracked file (keepalived `FILE_CHECK`).
     File,
+    /// Down while a file naming the real server exists in `maintenance_dir` (ldirectord
+    /// `maintenancedir`): `IP:PORT` or `IP` (an IPv6 address in brackets).
+    Maintenance,
 }
 
 impl CheckKind {
@@ -1793,6 +1807,7 @@ impl CheckKind {
             Self::Udp => "UDP_CHECK",
             Self::Ping => "PING_CHECK",
             Self::File => "FILE_CHECK",
+            Self::Maintenance => "maintenancedir",
         }
     }
 }
@@ -1910,6 +1925,35 @@ pub struct Check {
     /// FILE: keepalived `weight W reverse` (with `track_file_weight`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub track_file_reverse: bool,
+    /// HTTP/SSL: the request method (ldirectord `httpmethod`; default GET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_method: Option<HttpMethod>,
+    /// TCP: text sent once connected, the write side then shut (ldirectord `simpletcp`'s
+    /// `request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_send: Option<String>,
+    /// TCP: a regular expression (the `regex` crate's syntax) one line of the reply must
+    /// match (ldirectord `simpletcp`'s `receive`; empty: any line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_expect: Option<String>,
+    /// DNS: a regular expression one answer must match, an A record's address or a PTR
+    /// record's name as text (ldirectord `service = dns`'s `receive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_expect: Option<String>,
+    /// MAINTENANCE: the directory looked in (ldirectord `maintenancedir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_dir: Option<std::path::PathBuf>,
+}
+
+/// The method of an HTTP/SSL check (ldirectord `httpmethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// `GET` (the default).
+    #[default]
+    Get,
+    /// `HEAD`: the status only, no body (so no `regex` or `digest`).
+    Head,
 }
 
 /// The HTTP request version of an HTTP/SSL check (keepalived `http_protocol`).
@@ -1967,6 +2011,11 @@ impl Check {
             track_file: None,
             track_file_weight: None,
             track_file_reverse: false,
+            http_method: None,
+            tcp_send: None,
+            tcp_expect: None,
+            dns_expect: None,
+            maintenance_dir: None,
         }
     }
 }

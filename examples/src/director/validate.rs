@@ -1048,11 +1048,40 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
                 bad_c("type and name are only for DNS_CHECK".into());
             }
             if let Some(t) = &c.dns_type
-                && !["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"].contains(&t.as_str())
+                && !["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA", "PTR"].contains(&t.as_str())
             {
                 bad_c(format!(
-                    "DNS type {t:?} is not one of A NS CNAME SOA MX TXT AAAA"
+                    "DNS type {t:?} is not one of A NS CNAME SOA MX TXT AAAA PTR"
                 ));
+            }
+            // ldirectord's settings (httpmethod, simpletcp, dns receive, maintenancedir).
+            if !http && c.http_method.is_some() {
+                bad_c("http_method is only for HTTP_GET and SSL_GET".into());
+            }
+            if c.http_method == Some(super::model::HttpMethod::Head)
+                && c.urls
+                    .iter()
+                    .any(|u| u.regex.is_some() || u.digest.is_some())
+            {
+                bad_c("http_method HEAD gets no body: regex and digest cannot match".into());
+            }
+            if c.kind != CheckKind::Tcp && (c.tcp_send.is_some() || c.tcp_expect.is_some()) {
+                bad_c("tcp_send and tcp_expect are only for TCP_CHECK".into());
+            }
+            if c.kind != CheckKind::Dns && c.dns_expect.is_some() {
+                bad_c("dns_expect is only for DNS_CHECK".into());
+            }
+            for (what, r) in [("tcp_expect", &c.tcp_expect), ("dns_expect", &c.dns_expect)] {
+                if let Some(r) = r
+                    && let Err(e) = regex::Regex::new(r)
+                {
+                    let why = e.to_string();
+                    let why = why.lines().last().unwrap_or_default().trim().to_owned();
+                    bad_c(format!("{what} {r:?}: {why}"));
+                }
+            }
+            if (c.kind == CheckKind::Maintenance) != c.maintenance_dir.is_some() {
+                bad_c("maintenance_dir is for, and needed by, a maintenance check".into());
             }
             if c.kind != CheckKind::Smtp && c.helo_name.is_some() {
                 bad_c("helo_name is only for SMTP_CHECK".into());

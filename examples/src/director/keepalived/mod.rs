@@ -499,6 +499,7 @@ impl<'a> MailDefs<'a> {
                 alert_vrrp: self.alert_vrrp.or(self.alert).unwrap_or(false),
                 alert_checker: self.alert_checker.or(self.alert),
                 no_email_faults: self.no_email_faults,
+                repeat_down_s: None,
             }),
             (Some((_, at)), true) => {
                 c.warn(

@@ -1,7 +1,8 @@
 //! `ha-director`: the reference LVS-DR director (VRRP + IPVS + health checks).
 //!
 //! Subcommands:
-//! - `run --config F.toml | --keepalived-conf F | --ldirectord-cf F [--watch-config] [--status-socket PATH]
+//! - `run --config F.toml | --keepalived-conf F | --ldirectord-cf F | --heartbeat-dir DIR
+//!   [--node NAME] [--watch-config] [--status-socket PATH]
 //!   [--metrics-listen ADDR:PORT]`: run the director in the foreground (the two options
 //!   override `global.status_socket` / `global.metrics_listen`, which a keepalived.conf
 //!   cannot set). Logs go to stderr (`tracing`; no colours unless stderr is a terminal, no
@@ -17,10 +18,13 @@
 //!   is served on the unix socket `global.status_socket` (default
 //!   `/run/ha-director/status.sock`); with `global.metrics_listen` an HTTP endpoint serves
 //!   `GET /metrics` (Prometheus) and `GET /status` (JSON).
-//! - `check-config --config F.toml | --keepalived-conf F | --ldirectord-cf F [--dump] [--offline]`: validate, like
+//! - `check-config --config F.toml | --keepalived-conf F | --ldirectord-cf F | --heartbeat-dir DIR
+//!   [--node NAME] [--dump] [--offline]`: validate, like
 //!   `keepalived -t`, and build as `run` does up to opening sockets, printing the same notes;
 //!   `--offline` does not look up interface addresses and script users on this host.
-//! - `convert --keepalived-conf F | --ldirectord-cf F`: print the TOML equivalent of a
+//! - `convert --keepalived-conf F | --ldirectord-cf F | --heartbeat-dir DIR [--node NAME]`: print
+//!   the TOML equivalent of a heartbeat directory (ha.cf, haresources, authkeys and its
+//!   ldirectord.cf, as this node runs them), or of a
 //!   keepalived.conf or of an ldirectord.cf (virtual servers and checks, no VRRP).
 //! - `status [--socket PATH]`: print a running director's JSON status (pretty).
 //! - `standby|takeover|auto [INSTANCE] [--socket PATH]` (heartbeat `hb_standby` /
@@ -86,6 +90,10 @@ struct Cli {
     /// `--log-detail`).
     #[arg(long, global = true)]
     log_detail: bool,
+    /// This node's name among ha.cf's `node` lines, for `--heartbeat-dir` (default: `uname
+    /// -n`, as heartbeat).
+    #[arg(long, global = true, value_name = "NAME")]
+    node: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -102,6 +110,10 @@ struct Source {
     /// An ldirectord.cf to read instead (virtual servers and checks, no VRRP).
     #[arg(long, value_name = "FILE")]
     ldirectord_cf: Option<PathBuf>,
+    /// A heartbeat directory to read instead: its ha.cf, haresources, authkeys (mode 600) and
+    /// the ldirectord.cf that haresources names (this node: `--node`, default `uname -n`).
+    #[arg(long, value_name = "DIR")]
+    heartbeat_dir: Option<PathBuf>,
 }
 
 impl Source {
@@ -110,7 +122,23 @@ impl Source {
             .as_deref()
             .or(self.keepalived_conf.as_deref())
             .or(self.ldirectord_cf.as_deref())
+            .or(self.heartbeat_dir.as_deref())
             .unwrap_or(Path::new(""))
+    }
+
+    /// The latest modification time of what the configuration is read from: the file, or
+    /// for a heartbeat directory every file in it (ha.cf, haresources, authkeys,
+    /// ldirectord.cf...).
+    fn mtime(&self) -> Option<SystemTime> {
+        let Some(dir) = &self.heartbeat_dir else {
+            return mtime(self.path());
+        };
+        let files = std::fs::read_dir(dir).ok()?;
+        files
+            .filter_map(Result::ok)
+            .filter_map(|e| mtime(&e.path()))
+            .chain(mtime(dir))
+            .max()
     }
 }
 
@@ -137,13 +165,16 @@ enum Command {
         #[arg(
             long,
             value_name = "FILE",
-            required_unless_present = "ldirectord_cf",
+            required_unless_present_any = ["ldirectord_cf", "heartbeat_dir"],
             conflicts_with = "ldirectord_cf"
         )]
         keepalived_conf: Option<PathBuf>,
         /// The ldirectord.cf to convert.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "heartbeat_dir")]
         ldirectord_cf: Option<PathBuf>,
+        /// The heartbeat directory to convert (ha.cf, haresources, authkeys, ldirectord.cf).
+        #[arg(long, value_name = "DIR", conflicts_with = "keepalived_conf")]
+        heartbeat_dir: Option<PathBuf>,
     },
     /// Run the director in the foreground (SIGHUP reloads, SIGTERM stops gracefully).
     Run {
@@ -242,6 +273,9 @@ fn admin_command(word: &str, a: &AdminArgs) -> ExitCode {
 /// The config id for `@ID` lines, from the command line (set once in `main`).
 static CONFIG_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
+/// How a heartbeat directory is read (`--node`, `check-config --offline`; set once in `main`).
+static HEARTBEAT: std::sync::OnceLock<director::heartbeat::Options> = std::sync::OnceLock::new();
+
 fn config_id() -> Option<String> {
     CONFIG_ID
         .get()
@@ -258,7 +292,13 @@ fn load(source: &Source) -> Result<Loaded, Vec<ConfigError>> {
         (Some(toml), _, _) => director::load_toml_file(toml),
         (None, Some(k), _) => director::load_keepalived_file_with_config_id(k, config_id()),
         (None, None, Some(l)) => director::load_ldirectord_file(l),
-        (None, None, None) => unreachable!("clap requires one source"),
+        (None, None, None) => match &source.heartbeat_dir {
+            Some(d) => director::heartbeat::load_heartbeat_dir(
+                d,
+                HEARTBEAT.get().unwrap_or(&Default::default()),
+            ),
+            None => unreachable!("clap requires one source"),
+        },
     }
 }
 
@@ -559,7 +599,7 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
     wd_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cfg_tick = tokio::time::interval(Duration::from_secs(1));
     cfg_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_mtime = mtime(source.path());
+    let mut last_mtime = source.mtime();
     let mut pending: Option<PendingReload> = None;
     let mut stopping = false;
     // What the file said at start (the command line may override it).
@@ -583,7 +623,7 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
                 }
             }
             _ = cfg_tick.tick(), if watch_config && !stopping => {
-                let now = mtime(source.path());
+                let now = source.mtime();
                 if now != last_mtime {
                     last_mtime = now;
                     tracing::info!(file = %source.path().display(), "configuration file changed: reloading");
@@ -775,6 +815,10 @@ fn main() -> ExitCode {
         }
     };
     let log_detail = cli.log_detail;
+    let _ = HEARTBEAT.set(director::heartbeat::Options {
+        node: cli.node.clone(),
+        offline: matches!(cli.command, Command::CheckConfig { offline: true, .. }),
+    });
     let _ = CONFIG_ID.set(
         cli.config_id
             .clone()
@@ -843,17 +887,25 @@ fn main() -> ExitCode {
         Command::Convert {
             keepalived_conf,
             ldirectord_cf,
+            heartbeat_dir,
         } => {
-            let (file, loaded) = match (keepalived_conf, ldirectord_cf) {
-                (Some(k), _) => {
+            let (file, loaded) = match (keepalived_conf, ldirectord_cf, heartbeat_dir) {
+                (Some(k), _, _) => {
                     let l = director::load_keepalived_file_with_config_id(&k, config_id());
                     (k, l)
                 }
-                (None, Some(l)) => {
+                (None, Some(l), _) => {
                     let loaded = director::load_ldirectord_file(&l);
                     (l, loaded)
                 }
-                (None, None) => unreachable!("clap requires one file"),
+                (None, None, Some(d)) => {
+                    let loaded = director::heartbeat::load_heartbeat_dir(
+                        &d,
+                        HEARTBEAT.get().unwrap_or(&Default::default()),
+                    );
+                    (d, loaded)
+                }
+                (None, None, None) => unreachable!("clap requires one file"),
             };
             match loaded {
                 Ok(loaded) => {

@@ -830,7 +830,8 @@ fn instance(
 /// An instance's advert key and extra advert paths: each path sends from its interface's
 /// address of the instance's family (the resolver's); a unicast peer that is one of this
 /// host's addresses (the instance's source or a path's) is skipped, on the instance's own
-/// interface too, since one shared heartbeat `ha.cf` lists both nodes' `ucast` lines.
+/// interface too and with no extra path, since one shared heartbeat `ha.cf` lists both
+/// nodes' `ucast` lines.
 fn advert_paths(
     inst: &Instance,
     c: &mut InstanceConfig,
@@ -865,7 +866,7 @@ fn advert_paths(
             multicast_group: p.mcast_group,
         });
     }
-    if !c.paths.is_empty() {
+    {
         let skip = |peers: &mut Vec<IpAddr>, interface: &str| {
             let had = !peers.is_empty();
             peers.retain(|a| !own.contains(a));

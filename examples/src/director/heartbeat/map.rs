@@ -98,7 +98,12 @@ pub fn read_heartbeat_dir(dir: &Path, opts: &Options) -> Result<Read, Vec<Config
 /// [`read_heartbeat_dir`], then validation (as for the other formats).
 pub fn load_heartbeat_dir(dir: &Path, opts: &Options) -> Result<Loaded, Vec<ConfigError>> {
     let read = read_heartbeat_dir(dir, opts)?;
-    crate::director::finish(&dir.join("ha.cf"), read.config, read.warnings, read.locations)
+    crate::director::finish(
+        &dir.join("ha.cf"),
+        read.config,
+        read.warnings,
+        read.locations,
+    )
 }
 
 /// The interface and prefix of the host network that holds `addr` (heartbeat's `findif`).
@@ -217,9 +222,12 @@ fn fence(cf: &HaCf, me: &str, peers: &[String]) -> Result<Option<Fence>, Vec<Con
 
 /// Where heartbeat finds a resource script: `DIR/resource.d/NAME`, then `/etc/init.d/NAME`.
 fn script_path(dir: &Path, name: &str) -> Option<PathBuf> {
-    [dir.join("resource.d").join(name), Path::new("/etc/init.d").join(name)]
-        .into_iter()
-        .find(|p| p.is_file())
+    [
+        dir.join("resource.d").join(name),
+        Path::new("/etc/init.d").join(name),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
 }
 
 /// Broadcast of an IPv4 network: its highest address (heartbeat's default).
@@ -254,12 +262,10 @@ fn steps(
                 broadcast,
                 ..
             } => {
-                let found = if interface.is_none() || prefix.is_none() {
-                    if opts.offline {
-                        None
-                    } else {
-                        find_interface(*address)
-                    }
+                let found = if (interface.is_none() || prefix.is_none()) && !opts.offline {
+                    find_interface(*address)
+                } else {
+                    None
                 };
                 let (dev, prefix) = match (interface, prefix, found) {
                     (Some(i), Some(p), _) => (Some(i.clone()), *p),
@@ -325,7 +331,7 @@ fn steps(
                 };
                 match crate::director::ldirectord::read_ldirectord(&path) {
                     Ok(l) => {
-                        for vs in &l.config.virtual_servers {
+                        for vs in &l.virtual_servers {
                             if cfg.virtual_servers.iter().any(|v| v.name == vs.name) {
                                 errors.push(inconsistent(
                                     &r.location,
@@ -341,7 +347,15 @@ fn steps(
                                 name: vs.name.clone(),
                             });
                         }
-                        l.merge_into(cfg);
+                        // The globals an ldirectord.cf sets: mail, cleanstop, autoreload.
+                        if l.global.smtp.is_some() {
+                            cfg.global.smtp = l.global.smtp.clone();
+                        }
+                        if l.global.lvs_flush_on_stop.is_some() {
+                            cfg.global.lvs_flush_on_stop = l.global.lvs_flush_on_stop;
+                        }
+                        cfg.global.watch_config |= l.global.watch_config;
+                        cfg.virtual_servers.extend(l.virtual_servers);
                         warnings.extend(l.warnings);
                         locations.extend(l.locations);
                     }
@@ -406,8 +420,7 @@ fn map(
         warnings.push(Warning {
             location: first_node.clone(),
             keyword: "node".into(),
-            action: "only this node is named: it takes every resource group after initdead"
-                .into(),
+            action: "only this node is named: it takes every resource group after initdead".into(),
         });
     }
     let fence = fence(cf, &me, &peers)?;
@@ -489,7 +502,9 @@ fn map(
         // With auto_failback off, the home node wins a simultaneous start by waiting less.
         let initdead = cf.initdead_ms.as_ref().map(|d| d.value);
         let init_dead_ms = match (failback, home) {
-            (false, false) => Some(initdead.unwrap_or(cf.deadtime_ms.value) + cf.keepalive_ms.value),
+            (false, false) => {
+                Some(initdead.unwrap_or(cf.deadtime_ms.value) + cf.keepalive_ms.value)
+            }
             _ => initdead,
         };
         let steps = steps(

@@ -25,11 +25,11 @@ pub mod authkeys;
 pub mod hacf;
 pub mod haresources;
 pub mod lex;
-// mod map;
+mod map;
 
 use std::fmt;
 
-// pub use map::{Options, load_heartbeat_dir, read_heartbeat_dir};
+pub use map::{Options, Read, load_heartbeat_dir, read_heartbeat_dir};
 
 use super::Location;
 

@@ -40,6 +40,10 @@
 //! address count implies ([`WireError::LengthMismatch`](super::WireError::LengthMismatch)), so
 //! mixing keyed and unkeyed peers fails closed on both sides.
 //!
+//! Wireshark's VRRP dissector sums the whole IP payload for the checksum, so it shows the
+//! (RFC-correct) checksum of an authenticated advert as bad; the trailer bytes follow the
+//! addresses in its hex view.
+//!
 //! The trailer's layout ([`Trailer`], [`split`]) is always available; signing and verifying
 //! ([`AdvertKey`]) need the `auth` feature (RustCrypto `hmac`, `md-5`, `sha1`, `sha2`).
 //!

@@ -46,6 +46,17 @@
 //! let err = wire::validate(&packet, &RxContext { ttl: 64, ..ctx }).unwrap_err();
 //! assert_eq!(err.reason().as_str(), "bad_ttl");
 //! ```
+//!
+//! # Authenticated adverts (not in any RFC)
+//! Peers that share a key may append an HMAC trailer to each advert ([`wire::auth`]; the
+//! signing and checking need the `auth` feature): the IP payload is the unchanged VRRP message
+//! (RFC checksum included) followed by `0xA1 | algorithm (1 HMAC-MD5, 2 HMAC-SHA1,
+//! 3 HMAC-SHA256) | key id | 0 | u64 sequence (big endian: the sender's start time in unix
+//! seconds, then a per-advert counter) | MAC`, the MAC over `IP source || IP destination ||
+//! VRRP message || trailer bytes 0..12`. A receiver with the key drops adverts whose trailer
+//! is missing or wrong (`auth`) or whose sequence is not above the last one accepted from the
+//! source (`replay`); a receiver without a key drops them as messages with trailing bytes
+//! (`length_mismatch`). Without a key nothing changes: plain RFC 3768 / RFC 9568, byte for byte.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(

@@ -545,8 +545,10 @@ fn every_reason_is_reachable_and_named() {
     let names: Vec<&str> = DropReason::ALL.iter().map(|r| r.as_str()).collect();
     assert!(names.contains(&"bad_checksum"));
     assert!(names.contains(&"auth_ah"));
-    // The codec's reasons come first in the one drop-reason type; the router's follow.
+    assert!(names.contains(&"auth") && names.contains(&"replay"));
+    // The codec's reasons (the HMAC trailer's last) come first in the one drop-reason type;
+    // the router's follow.
     let wire = DropReason::ALL.iter().filter(|r| r.is_wire()).count();
-    assert_eq!(wire, 15);
+    assert_eq!(wire, 17);
     assert!(DropReason::ALL[..wire].iter().all(|r| r.is_wire()));
 }

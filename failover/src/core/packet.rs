@@ -32,7 +32,7 @@
 //!   counts adverts heard and when it last heard one ([`Director::paths`]); a path that heard
 //!   adverts and then none for three of the sender's advert intervals, while another path still
 //!   hears them, is reported silent, and alive again at its next advert
-//!   ([`DirectorEvent::PathChanged`](super::DirectorEvent::PathChanged)).
+//!   ([`DirectorEvent::PathChanged`]).
 //!
 //! [`InstanceConfig`]: super::InstanceConfig
 //! [`InstanceConfig::advert_key`]: super::InstanceConfig::advert_key

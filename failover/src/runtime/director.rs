@@ -1409,6 +1409,26 @@ impl Node {
                 "an instance's multicast group or unicast TTL (socket settings) changed",
             ));
         }
+        // The advert paths' sockets joined their groups at start too.
+        let path_groups = |cfg: &DirectorConfig| -> Vec<(String, Vec<Option<IpAddr>>)> {
+            cfg.director
+                .instances()
+                .iter()
+                .map(|c| {
+                    let groups = c.paths.iter().map(|p| p.multicast_group).collect();
+                    (c.name.clone(), groups)
+                })
+                .collect()
+        };
+        let (old_g, new_g) = (path_groups(&self.cfg), path_groups(&new));
+        if new_g
+            .iter()
+            .any(|n| old_g.iter().any(|o| o.0 == n.0 && o != n))
+        {
+            return Err(restart(
+                "an instance's advert path multicast groups changed",
+            ));
+        }
         let now = self.driver.clock(Instant::now());
         let next = new.director.clone().build(now)?;
         let force: Vec<InstanceId> = (0..next.instance_count())

@@ -31,7 +31,7 @@
 //!   `IP source address || IP destination address || VRRP message || trailer bytes 0..12`
 //!   (addresses as 4 or 16 bytes in network order).
 //!
-//! A receiver with a key ([`AdvertKey::verify`]) drops a message without a trailer, with a
+//! A receiver with a key (`AdvertKey::verify`, `auth` feature) drops a message without a trailer, with a
 //! malformed one, another algorithm or key ID, or a MAC that does not verify (compared in
 //! constant time): [`DropReason::Auth`](crate::DropReason::Auth). It then drops a sequence not
 //! greater than the last one it accepted from that source address ([`ReplayGuard`]):
@@ -40,10 +40,14 @@
 //! address count implies ([`WireError::LengthMismatch`](super::WireError::LengthMismatch)), so
 //! mixing keyed and unkeyed peers fails closed on both sides.
 //!
-//! The trailer's layout ([`Trailer`], [`split`]) is always available; signing and verifying
-//! ([`AdvertKey`]) need the `auth` feature (RustCrypto `hmac`, `md-5`, `sha1`, `sha2`).
+//! Wireshark's VRRP dissector sums the whole IP payload for the checksum, so it shows the
+//! (RFC-correct) checksum of an authenticated advert as bad; the trailer bytes follow the
+//! addresses in its hex view.
 //!
-//! Never panics, whatever the bytes: [`Trailer::parse`], [`split`] and [`AdvertKey::verify`]
+//! The trailer's layout ([`Trailer`], [`split`]) is always available; signing and verifying
+//! (`AdvertKey`) need the `auth` feature (RustCrypto `hmac`, `md-5`, `sha1`, `sha2`).
+//!
+//! Never panics, whatever the bytes: [`Trailer::parse`], [`split`] and `AdvertKey::verify`
 //! are proptested.
 
 use core::fmt;

@@ -50,6 +50,11 @@ const VM_PACKAGES: &[(&str, &str)] = &[
     ("busybox", "busybox-static"),
     ("ipvsadm", "ipvsadm"),
     ("ip", "iproute2"),
+    // The heartbeat lab's real stack (`vm_lab_heartbeat_real`, `cargo xtask lab -- --stack
+    // heartbeat`): heartbeat 3.0.6 starting ldirectord 4.12; IPaddr wants ifconfig.
+    ("/usr/libexec/heartbeat/heartbeat", "heartbeat"),
+    ("ldirectord", "ldirectord"),
+    ("ifconfig", "net-tools"),
 ];
 
 /// The VM kernel, once it is ready.

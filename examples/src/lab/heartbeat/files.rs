@@ -38,7 +38,8 @@ pub struct HeartbeatFiles {
     pub auth_key: String,
     /// ldirectord's `checkinterval`.
     pub checkinterval: Duration,
-    /// ldirectord's `checktimeout` (and `negotiatetimeout`).
+    /// ldirectord's `checktimeout` (and `negotiatetimeout`): generous, a check that times out
+    /// under a loaded VM would take a healthy real server out (only a slow answer waits for it).
     pub checktimeout: Duration,
     /// The page the body check requests (ldirectord's `request`).
     pub request: String,
@@ -64,7 +65,7 @@ impl Default for HeartbeatFiles {
             initdead: Duration::from_secs(10),
             auth_key: "lab-heartbeat-secret".into(),
             checkinterval: Duration::from_secs(1),
-            checktimeout: Duration::from_secs(2),
+            checktimeout: Duration::from_secs(5),
             request: "check.html".into(),
             receive: "OK".into(),
             fallback_port: 80,

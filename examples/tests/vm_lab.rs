@@ -129,8 +129,9 @@ fn run_heartbeat(stack: Stack) -> (HbLabOptions, HbReport) {
 }
 
 /// What both heartbeat stacks must do. Loose bounds: under TCG on a shared machine heartbeat's
-/// resource scripts (shell, perl) take seconds each (`IPaddr2 start` was seen taking 12 s), so
-/// the bounds catch a stack that does not do the step, not a slow one; the figures are printed.
+/// resource scripts (shell, perl) take seconds to minutes (`IPaddr2 start` was seen taking
+/// 12 to 35 s, a standby over 150 s), so the bounds catch a stack that does not do a step (or
+/// takes over before deadtime), not a slow one; the figures are printed.
 fn assert_heartbeat_scenario(opts: &HbLabOptions, r: &HbReport) {
     let f = &opts.files;
     assert!(
@@ -161,12 +162,12 @@ fn assert_heartbeat_scenario(opts: &HbLabOptions, r: &HbReport) {
     );
     assert!(r.fallback_back <= checks, "{:?}", r.fallback_back);
     // standby moves the VIP and the virtual service to dir2; takeover brings them back.
-    let admin = Duration::from_secs(120);
+    let admin = Duration::from_secs(300);
     assert!(r.standby <= admin, "standby took {:?}", r.standby);
     assert!(r.takeback <= admin, "takeover took {:?}", r.takeback);
     // A crash: dir2 takes over after deadtime (not before it; loose after it: the VIP's start
     // script runs after the deadtime).
-    let late = f.deadtime + Duration::from_secs(30);
+    let late = f.deadtime + Duration::from_secs(120);
     assert!(
         r.takeover >= f.deadtime.mul_f64(0.8) && r.takeover <= late,
         "takeover after {:?}: deadtime {:?}, bound {late:?}",
@@ -174,13 +175,13 @@ fn assert_heartbeat_scenario(opts: &HbLabOptions, r: &HbReport) {
         f.deadtime
     );
     assert!(
-        r.failover_outage <= late + Duration::from_secs(60),
+        r.failover_outage <= late + Duration::from_secs(120),
         "client outage on crash {:?}",
         r.failover_outage
     );
     // auto_failback on: dir1 takes the resources back after its restart.
     assert!(
-        r.failback <= f.initdead + Duration::from_secs(120),
+        r.failback <= f.initdead + Duration::from_secs(300),
         "failback after {:?}",
         r.failback
     );

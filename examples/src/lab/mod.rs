@@ -651,6 +651,19 @@ fn wait_for(
     what: &str,
     within: Duration,
     dirs: &[&Director],
+    cond: impl FnMut() -> bool,
+    detail: impl FnMut() -> String,
+) -> Result<Duration, LabError> {
+    wait_for_every(what, within, Duration::from_millis(100), dirs, cond, detail)
+}
+
+/// [`wait_for`], polling every `every` (each poll runs `ip`/`ipvsadm` in the namespaces: under
+/// TCG every process started slows the directors' own scripts down).
+fn wait_for_every(
+    what: &str,
+    within: Duration,
+    every: Duration,
+    dirs: &[&Director],
     mut cond: impl FnMut() -> bool,
     mut detail: impl FnMut() -> String,
 ) -> Result<Duration, LabError> {
@@ -669,7 +682,7 @@ fn wait_for(
                 detail: detail(),
             });
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(every);
     }
 }
 

@@ -37,7 +37,7 @@ use super::http::HttpServer;
 use super::{
     Director, DirectorKind, LabError, Narrator, STOP_GRACE, StopReport, Stream, answers_since,
     expect_answers, failures_between, in_pool, kernel_ready, max_gap, program_exists,
-    realserver_apply, wait_for,
+    realserver_apply,
 };
 
 /// Debian's heartbeat daemon.
@@ -52,8 +52,24 @@ const HEARTBEAT_STOP_GRACE: Duration = Duration::from_secs(60);
 
 /// How long a resource transition may take (heartbeat's resource scripts are shell and perl:
 /// under TCG, with the machine's two cores shared by other builds, `IPaddr2 start` alone was
-/// seen taking 35 s and a whole standby over 150 s).
-const TRANSITION: Duration = Duration::from_secs(300);
+/// seen taking 35 s and a whole standby over 300 s).
+const TRANSITION: Duration = Duration::from_secs(600);
+
+/// How often the lab looks at the directors (`ip addr`, `ipvsadm -Ln` in their namespaces):
+/// the figures are exact to this much. Not faster: under TCG each look costs the directors'
+/// scripts time.
+pub const POLL: Duration = Duration::from_millis(250);
+
+/// [`super::wait_for`] every [`POLL`].
+fn wait_for(
+    what: &str,
+    within: Duration,
+    dirs: &[&Director],
+    cond: impl FnMut() -> bool,
+    detail: impl FnMut() -> String,
+) -> Result<Duration, LabError> {
+    super::wait_for_every(what, within, POLL, dirs, cond, detail)
+}
 
 /// Which stack runs both directors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -53,7 +53,7 @@ const HEARTBEAT_STOP_GRACE: Duration = Duration::from_secs(60);
 /// How long a resource transition may take (heartbeat's resource scripts are shell and perl:
 /// under TCG, with the machine's two cores shared by other builds, `IPaddr2 start` alone was
 /// seen taking 35 s and a whole standby over 300 s).
-const TRANSITION: Duration = Duration::from_secs(600);
+pub const TRANSITION: Duration = Duration::from_secs(600);
 
 /// How often the lab looks at the directors (`ip addr`, `ipvsadm -Ln` in their namespaces):
 /// the figures are exact to this much. Not faster: under TCG each look costs the directors'

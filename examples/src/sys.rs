@@ -14,6 +14,45 @@ use std::time::Duration;
 /// # Errors
 /// The `getifaddrs(3)` error.
 pub fn interface_addresses(interface: &str) -> io::Result<Vec<IpAddr>> {
+    Ok(interface_networks()?
+        .into_iter()
+        .filter(|(name, _, _)| name == interface)
+        .map(|(_, a, _)| a)
+        .collect())
+}
+
+/// An IPv4 or IPv6 socket address's address, from a `sockaddr` pointer.
+///
+/// # Safety
+/// `sa` is null or points to a valid `sockaddr` whose `sa_family` tells its real type.
+unsafe fn sockaddr_ip(sa: *const libc::sockaddr) -> Option<IpAddr> {
+    if sa.is_null() {
+        return None;
+    }
+    // SAFETY: the caller's contract; the family selects the type read.
+    unsafe {
+        match i32::from((*sa).sa_family) {
+            libc::AF_INET => {
+                let sin = &*(sa as *const libc::sockaddr_in);
+                Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                    sin.sin_addr.s_addr,
+                ))))
+            }
+            libc::AF_INET6 => {
+                let sin6 = &*(sa as *const libc::sockaddr_in6);
+                Some(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Every IPv4 and IPv6 address of every interface with its prefix length (from its
+/// netmask): `(interface, address, prefix)`, in the order `getifaddrs(3)` lists them.
+///
+/// # Errors
+/// The `getifaddrs(3)` error.
+pub fn interface_networks() -> io::Result<Vec<(String, IpAddr, u8)>> {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs writes a list head into `head`; it is freed below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
@@ -23,25 +62,19 @@ pub fn interface_addresses(interface: &str) -> io::Result<Vec<IpAddr>> {
     let mut p = head;
     while !p.is_null() {
         // SAFETY: `p` is a node of the list getifaddrs returned, alive until freeifaddrs;
-        // ifa_name is a NUL-terminated string and ifa_addr, when not null, points to a
-        // sockaddr whose sa_family tells its real type (sockaddr_in / sockaddr_in6).
+        // ifa_name is a NUL-terminated string and ifa_addr / ifa_netmask, when not null,
+        // point to sockaddrs whose sa_family tells their real type.
         unsafe {
             let ifa = &*p;
-            let name = CStr::from_ptr(ifa.ifa_name);
-            if name.to_bytes() == interface.as_bytes() && !ifa.ifa_addr.is_null() {
-                match i32::from((*ifa.ifa_addr).sa_family) {
-                    libc::AF_INET => {
-                        let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
-                        out.push(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                            sin.sin_addr.s_addr,
-                        ))));
-                    }
-                    libc::AF_INET6 => {
-                        let sin6 = &*(ifa.ifa_addr as *const libc::sockaddr_in6);
-                        out.push(IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr)));
-                    }
-                    _ => {}
-                }
+            if let Some(addr) = sockaddr_ip(ifa.ifa_addr) {
+                let name = CStr::from_ptr(ifa.ifa_name).to_string_lossy().into_owned();
+                let prefix = match sockaddr_ip(ifa.ifa_netmask) {
+                    Some(IpAddr::V4(m)) => u32::from(m).leading_ones() as u8,
+                    Some(IpAddr::V6(m)) => u128::from(m).leading_ones() as u8,
+                    None if addr.is_ipv4() => 32,
+                    None => 128,
+                };
+                out.push((name, addr, prefix));
             }
             p = ifa.ifa_next;
         }

@@ -1185,3 +1185,82 @@ steps = [
     assert_eq!(o.fence_timeout, Some(Duration::from_millis(2500)));
     assert_eq!(b.config.service_command, ["/usr/sbin/service-ctl"]);
 }
+
+/// heartbeat's deadtime, initdead and warntime: built into the router, refused when they
+/// cannot work (with the file, line and column of the instance), noted under twice the
+/// interval; the control socket's default.
+#[test]
+fn heartbeat_timings_are_built_and_validated() {
+    let text = |dead: u64, init: u64, warn: u64| {
+        format!(
+            r#"
+[global]
+control_socket = "/run/x/control.sock"
+
+[[instances]]
+name = "hb"
+interface = "eth0"
+vrid = 7
+advert_int_ms = 1000
+vips = ["192.168.10.100/24"]
+dead_interval_ms = {dead}
+init_dead_ms = {init}
+warn_interval_ms = {warn}
+"#
+        )
+    };
+    let cfg = toml(&text(10_000, 30_000, 5_000));
+    assert_eq!(
+        cfg.global.control_socket_path(),
+        PathBuf::from("/run/x/control.sock")
+    );
+    let b = build_ok(&cfg);
+    let r = router_of(&b, 0);
+    assert_eq!(r.dead_interval, Some(Duration::from_secs(10)));
+    assert_eq!(r.initial_dead_interval, Some(Duration::from_secs(30)));
+    assert_eq!(r.warn_interval, Some(Duration::from_secs(5)));
+    assert!(b.notes.iter().all(|n| !n.contains("dead_interval_ms")));
+    // Under twice the interval: accepted, with a note.
+    let b = build_ok(&toml(&text(1_500, 30_000, 1_000)));
+    assert!(
+        b.notes
+            .iter()
+            .any(|n| n.contains("less than twice advert_int_ms")),
+        "{:?}",
+        b.notes
+    );
+    // Not longer than the interval, or a warning after the dead interval: refused.
+    for (t, word) in [
+        (text(1_000, 30_000, 500), "dead_interval_ms 1000"),
+        (text(10_000, 900, 5_000), "init_dead_ms 900"),
+        (text(10_000, 30_000, 10_000), "warn_interval_ms 10000"),
+    ] {
+        let errs = director::load_toml_str(&t, Path::new("hb.toml")).unwrap_err();
+        let msg = errs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(msg.contains(word), "{msg}");
+        assert!(msg.contains("hb.toml:"), "{msg}");
+    }
+    // Without them: the RFC timing, and the default control socket.
+    let cfg = toml(
+        r#"
+[[instances]]
+name = "plain"
+interface = "eth0"
+vrid = 8
+vips = ["192.168.10.101/24"]
+"#,
+    );
+    let r = router_of(&build_ok(&cfg), 0);
+    assert_eq!(
+        (r.dead_interval, r.initial_dead_interval, r.warn_interval),
+        (None, None, None)
+    );
+    assert_eq!(
+        cfg.global.control_socket_path(),
+        PathBuf::from(director::model::DEFAULT_CONTROL_SOCKET)
+    );
+}

@@ -104,13 +104,15 @@ fn classic_lvs_dr_pair_parses_to_the_expected_model() {
                 address: ip("192.168.10.100"),
                 prefix: 24,
                 dev: Some("eth0".into()),
-                label: None
+                label: None,
+                broadcast: None
             },
             Vip {
                 address: ip("192.168.10.101"),
                 prefix: 24,
                 dev: Some("eth0".into()),
-                label: Some("eth0:1".into())
+                label: Some("eth0:1".into()),
+                broadcast: None
             },
         ]
     );
@@ -143,7 +145,8 @@ fn classic_lvs_dr_pair_parses_to_the_expected_model() {
             address: ip("10.0.0.254"),
             prefix: 24,
             dev: None,
-            label: None
+            label: None,
+            broadcast: None
         }]
     );
 

@@ -12,10 +12,10 @@ use std::time::Instant;
 
 use core_support::*;
 use ha_failover::core::{
-    Cause, Director, DirectorAction, DirectorBuilder, DirectorConfigError, DirectorError,
-    DirectorEvent, FenceAttempt, GroupId, InstanceConfig, InstanceId, NotifyScripts, NotifyState,
-    SYNC_GROUP_TRACK, Step, StepKind, StepOp, StepToken, SyncGroupConfig, TrackRef, TrackResult,
-    TrackStatus, TrackerConfig, TrackerId, TrackerKind, VipSpec,
+    AdminMode, AdminReason, Cause, Director, DirectorAction, DirectorBuilder, DirectorConfigError,
+    DirectorError, DirectorEvent, FenceAttempt, GroupId, InstanceConfig, InstanceId, NotifyScripts,
+    NotifyState, SYNC_GROUP_TRACK, Step, StepKind, StepOp, StepToken, SyncGroupConfig, TrackRef,
+    TrackResult, TrackStatus, TrackerConfig, TrackerId, TrackerKind, VipSpec,
 };
 use ha_failover::vrrp::Priority;
 use ha_failover::vrrp::router::{State, TrackId, TransitionReason};
@@ -680,13 +680,23 @@ fn weight_zero_ping_node_faults_the_instance() {
     let mut b = DirectorBuilder::new();
     let gw = b.add_tracker(TrackerConfig::new(
         "gw",
-        TrackerKind::PingNode { addr: v4(254) },
+        TrackerKind::Ping {
+            addresses: vec![v4(254)],
+            interval: Duration::from_secs(1),
+            dead: Duration::from_secs(3),
+        },
     ));
     let mut cfg = InstanceConfig::new("VI_1", "eth0", router(1, 100, v4(2)));
     cfg.vips.push(vip("10.0.0.100/24"));
     cfg.track = vec![TrackRef::new(gw, 0)];
     let id = b.add_instance(cfg).unwrap();
     let mut d = b.build(t0).unwrap();
+    // A ping tracker starts down (nothing answered yet): weight 0 faults until the first
+    // answer.
+    assert_eq!(d.state(id), Some(State::Fault));
+    d.handle_track_result(t0, gw, TrackResult::Up).unwrap();
+    let _ = drain(&mut d);
+    assert_eq!(d.state(id), Some(State::Backup));
     d.handle_timeout(t0 + master_down(100));
     let _ = drain(&mut d);
     assert!(d.holds_vips(id));
@@ -1001,8 +1011,14 @@ fn failed_start_rolls_back_in_reverse() {
         op: StepOp::Start,
         ok: false
     }));
-    assert_eq!(d.state(id), Some(State::Master));
-    assert!(d.holds_vips(id));
+    // heartbeat: the resources go to the peer (administrative standby at priority 1).
+    assert_eq!(d.state(id), Some(State::Backup));
+    assert!(!d.holds_vips(id));
+    assert_eq!(
+        d.admin(id),
+        Some((AdminMode::Standby, Some(AdminReason::StartFailed)))
+    );
+    assert_eq!(d.priority(id), Some(ha_failover::vrrp::Priority(1)));
     // A stale token is ignored.
     d.handle_step_result(t1, id, StepToken(1), true).unwrap();
     assert!(drain(&mut d).actions.is_empty());

@@ -67,7 +67,11 @@ fn build(t0: Instant) -> Director {
     let script = b.add_tracker(script);
     let ping = b.add_tracker(TrackerConfig::new(
         "gw",
-        TrackerKind::PingNode { addr: v4(254) },
+        TrackerKind::Ping {
+            addresses: vec![v4(254)],
+            interval: Duration::from_secs(1),
+            dead: Duration::from_secs(3),
+        },
     ));
     let file = b.add_tracker(TrackerConfig::new(
         "f",
@@ -220,7 +224,15 @@ fn check(d: &Director, m: &Model) -> Result<(), TestCaseError> {
                 }
             })
             .fold(0, i64::saturating_add);
-        let want = track::effective_priority(cfg.router.priority, sum);
+        // A failed step start puts the instance in administrative standby (priority 1).
+        let want = match d.admin(i).map(|a| a.0) {
+            Some(ha_failover::core::AdminMode::Standby)
+                if cfg.router.priority != Priority::OWNER =>
+            {
+                Priority(1)
+            }
+            _ => track::effective_priority(cfg.router.priority, sum),
+        };
         prop_assert_eq!(d.priority(i), Some(want));
         if cfg.router.priority == Priority::OWNER {
             prop_assert_eq!(want, Priority::OWNER);

@@ -29,6 +29,20 @@ pub enum Check {
     /// The integer in a file (keepalived `FILE_CHECK` on a `track_file`): a maintenance switch
     /// or a weight an operator writes.
     File(FileCheck),
+    /// Down while a file of one of the given names exists in a directory (ldirectord
+    /// `maintenancedir`).
+    Maintenance(MaintenanceCheck),
+}
+
+/// ldirectord's `maintenancedir`: the server is down while any of `names` exists in `dir`
+/// (whatever the file holds), up otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceCheck {
+    /// The directory.
+    pub dir: PathBuf,
+    /// The file names that put the server in maintenance (ldirectord: `IP:PORT`, `IP`, and
+    /// the host names of the address with and without the port).
+    pub names: Vec<String>,
 }
 
 /// keepalived's `FILE_CHECK`: the file holds an integer, read as C's `strtol` reads it
@@ -153,9 +167,16 @@ pub struct TcpCheck {
     pub socket: SocketOptions,
     /// Bytes to send once connected (ldirectord `request` with `service=simpletcp`).
     pub send: Option<Vec<u8>>,
-    /// Bytes that must appear in what the server sends back (ldirectord `receive`); read
-    /// until found, the peer closes, or the body cap is reached.
+    /// Bytes that must appear in what the server sends back; read until found, the peer
+    /// closes, or the body cap is reached.
     pub expect: Option<Vec<u8>>,
+    /// A regular expression (the `regex` crate's syntax) that one line of the reply must
+    /// match (ldirectord `simpletcp`'s `receive`; an empty pattern matches any line): lines
+    /// are read until one matches, the peer closes, or the body cap is reached.
+    pub expect_line_regex: Option<String>,
+    /// Shut the write side down after `send` (ldirectord's `simpletcp` does), so a server
+    /// that reads to the end of its input answers.
+    pub shutdown_write: bool,
 }
 
 impl TcpCheck {
@@ -167,6 +188,8 @@ impl TcpCheck {
             socket: SocketOptions::default(),
             send: None,
             expect: None,
+            expect_line_regex: None,
+            shutdown_write: false,
         }
     }
 }
@@ -239,6 +262,16 @@ pub enum HttpProtocol {
     Http11,
 }
 
+/// The method of an HTTP check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HttpMethod {
+    /// `GET`.
+    #[default]
+    Get,
+    /// `HEAD` (RFC 9110 §9.3.2): the status line and headers only.
+    Head,
+}
+
 /// Server certificate verification policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsVerify {
@@ -262,6 +295,8 @@ pub struct HttpCheck {
     pub tls: Option<TlsOptions>,
     /// Request path and query (keepalived `url { path }`, ldirectord `request`).
     pub path: String,
+    /// The request method (ldirectord `httpmethod`); a `HEAD` reply has no body to match.
+    pub method: HttpMethod,
     /// `Host` header (keepalived `virtualhost`); defaults to the address.
     pub host: Option<String>,
     /// Accepted status codes; empty means any 2xx (keepalived's default `status_code`).
@@ -295,6 +330,7 @@ impl HttpCheck {
             addr,
             tls: None,
             path: path.into(),
+            method: HttpMethod::Get,
             host: None,
             status: Vec::new(),
             body_regex: None,
@@ -374,6 +410,10 @@ pub struct DnsCheck {
     /// An answer that must be present, compared with the record data as text (an address
     /// for A/AAAA, a name for CNAME/NS/PTR, ...).
     pub expect_answer: Option<String>,
+    /// A regular expression that an A record's address or a PTR record's name (as text,
+    /// without the final dot) of the answer must match (ldirectord `service = dns`'s
+    /// `receive`).
+    pub expect_answer_regex: Option<String>,
     /// Socket options.
     pub socket: SocketOptions,
 }

@@ -61,9 +61,10 @@ pub mod scheduler;
 pub mod wire;
 
 pub use check::{
-    Check, ClientCert, DnsCheck, DnsType, FileCheck, HttpCheck, HttpProtocol, PingCheck,
-    ScriptCheck, SmtpCheck, SocketOptions, StatusRange, TcpCheck, TcpClose, TlsOptions, TlsVerify,
-    UdpCheck, UdpReplyMatch, file_check_outcome, parse_keepalived_hex, parse_md5_hex, track_value,
+    Check, ClientCert, DnsCheck, DnsType, FileCheck, HttpCheck, HttpMethod, HttpProtocol,
+    MaintenanceCheck, PingCheck, ScriptCheck, SmtpCheck, SocketOptions, StatusRange, TcpCheck,
+    TcpClose, TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch, file_check_outcome,
+    parse_keepalived_hex, parse_md5_hex, track_value,
 };
 pub use outcome::{Failure, Outcome, outcome_from_exit};
 pub use scheduler::{

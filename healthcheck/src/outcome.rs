@@ -70,6 +70,8 @@ pub enum Failure {
     Setup(String),
     /// A `FILE_CHECK`'s file holds a value that puts the server down.
     FileValue(i64),
+    /// A maintenance file names the server (ldirectord `maintenancedir`).
+    Maintenance(String),
 }
 
 impl fmt::Display for Failure {
@@ -99,6 +101,7 @@ impl fmt::Display for Failure {
             Failure::Signal(s) => write!(f, "killed by signal {s}"),
             Failure::Setup(e) => write!(f, "setup: {e}"),
             Failure::FileValue(v) => write!(f, "file value {v}"),
+            Failure::Maintenance(p) => write!(f, "in maintenance ({p} exists)"),
         }
     }
 }

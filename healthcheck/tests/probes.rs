@@ -648,6 +648,7 @@ fn dns(server: SocketAddr, name: &str) -> DnsCheck {
         qtype: DnsType::A,
         expect_rcode: 0,
         expect_answer: None,
+        expect_answer_regex: None,
         socket: Default::default(),
     }
 }

@@ -52,6 +52,12 @@ pub enum DropReason {
     /// VRRPv2: the advertised interval differs from the configured one (RFC 3768 section
     /// 7.1; `WireError::IntervalMismatch`, or the router's own check).
     IntervalMismatch,
+    /// An instance with an advert key: the HMAC trailer is missing, malformed, of another
+    /// algorithm or key ID, or its MAC does not verify ([`crate::wire::auth`]).
+    Auth,
+    /// An instance with an advert key: the trailer's sequence number is not greater than the
+    /// last one accepted from that source address (a replayed advert, [`crate::wire::auth`]).
+    Replay,
     /// The router is in Initialize (startup delay pending, or shut down).
     NotRunning,
     /// The router is in Fault.
@@ -71,7 +77,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in declaration order (for metrics registration and counter arrays).
-    pub const ALL: [DropReason; 21] = [
+    pub const ALL: [DropReason; 23] = [
         DropReason::TooShort,
         DropReason::LengthMismatch,
         DropReason::NoAddresses,
@@ -87,6 +93,8 @@ impl DropReason {
         DropReason::AuthMismatch,
         DropReason::AuthAh,
         DropReason::IntervalMismatch,
+        DropReason::Auth,
+        DropReason::Replay,
         DropReason::NotRunning,
         DropReason::InFault,
         DropReason::OwnAdvert,
@@ -113,6 +121,8 @@ impl DropReason {
             DropReason::AuthMismatch => "auth_mismatch",
             DropReason::AuthAh => "auth_ah",
             DropReason::IntervalMismatch => "interval_mismatch",
+            DropReason::Auth => "auth",
+            DropReason::Replay => "replay",
             DropReason::NotRunning => "not_running",
             DropReason::InFault => "in_fault",
             DropReason::OwnAdvert => "own_advert",
@@ -127,10 +137,10 @@ impl DropReason {
         self as usize
     }
 
-    /// Whether the codec ([`crate::wire::validate`]) can give this reason; the others are
-    /// the router's own.
+    /// Whether the codec ([`crate::wire::validate`], or [`crate::wire::auth`]'s trailer) can
+    /// give this reason; the others are the router's own.
     pub const fn is_wire(self) -> bool {
-        (self as usize) <= (DropReason::IntervalMismatch as usize)
+        (self as usize) <= (DropReason::Replay as usize)
     }
 }
 
@@ -187,6 +197,7 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), DropReason::ALL.len());
         assert!(DropReason::IntervalMismatch.is_wire());
+        assert!(DropReason::Replay.is_wire());
         assert!(!DropReason::NotRunning.is_wire());
     }
 

@@ -33,6 +33,8 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     ("tshark", "tshark"),
     ("tcpdump", "tcpdump"),
     ("keepalived", "keepalived"),
+    // The real ldirectord 4.12 that vm_ldirectord compares ha-director with.
+    ("ldirectord", "ldirectord"),
     ("ipvsadm", "ipvsadm"),
     ("arping", "arping"),
     ("ping", "iputils-ping"),
@@ -49,6 +51,7 @@ const VM_PACKAGES: &[(&str, &str)] = &[
     ("depmod", "kmod"),
     ("busybox", "busybox-static"),
     ("ipvsadm", "ipvsadm"),
+    ("ldirectord", "ldirectord"),
     ("ip", "iproute2"),
     // The heartbeat lab's real stack (`vm_lab_heartbeat_real`, `cargo xtask lab -- --stack
     // heartbeat`): heartbeat 3.0.6 starting ldirectord 4.12; IPaddr wants ifconfig.

@@ -247,6 +247,8 @@ fn build(kind: Kind) -> Result<Check, String> {
             socket: sock.options(),
             send: send.map(String::into_bytes),
             expect: expect.map(String::into_bytes),
+            expect_line_regex: None,
+            shutdown_write: false,
         }),
         Kind::Http {
             url,
@@ -306,6 +308,7 @@ fn build(kind: Kind) -> Result<Check, String> {
             qtype,
             expect_rcode: rcode,
             expect_answer: answer,
+            expect_answer_regex: None,
             socket: sock.options(),
         }),
         Kind::Smtp {

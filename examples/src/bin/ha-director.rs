@@ -1,7 +1,7 @@
 //! `ha-director`: the reference LVS-DR director (VRRP + IPVS + health checks).
 //!
 //! Subcommands:
-//! - `run --config F.toml | --keepalived-conf F [--watch-config] [--status-socket PATH]
+//! - `run --config F.toml | --keepalived-conf F | --ldirectord-cf F [--watch-config] [--status-socket PATH]
 //!   [--metrics-listen ADDR:PORT]`: run the director in the foreground (the two options
 //!   override `global.status_socket` / `global.metrics_listen`, which a keepalived.conf
 //!   cannot set). Logs go to stderr (`tracing`; no colours unless stderr is a terminal, no
@@ -10,17 +10,24 @@
 //!   re-reads and re-validates the configuration: a bad one is logged with its
 //!   `file:line:column` and the running one kept; a good one is handed to the runtime as a
 //!   reload and what changed is logged. `--watch-config` does the same when the file's mtime
-//!   changes (polled every second, ldirectord's `autoreload`). Under systemd (`Type=notify`)
+//!   changes (polled every second, ldirectord's `autoreload`; `global.watch_config`, which an
+//!   ldirectord.cf's `autoreload = yes` sets, turns it on too). Under systemd (`Type=notify`)
 //!   it sends `READY=1`, `RELOADING=1`/`READY=1` around a reload, `STOPPING=1`, and
 //!   `WATCHDOG=1` every `WATCHDOG_USEC/2` while the director task is alive. The JSON status
 //!   is served on the unix socket `global.status_socket` (default
 //!   `/run/ha-director/status.sock`); with `global.metrics_listen` an HTTP endpoint serves
 //!   `GET /metrics` (Prometheus) and `GET /status` (JSON).
-//! - `check-config --config F.toml | --keepalived-conf F [--dump] [--offline]`: validate, like
+//! - `check-config --config F.toml | --keepalived-conf F | --ldirectord-cf F [--dump] [--offline]`: validate, like
 //!   `keepalived -t`, and build as `run` does up to opening sockets, printing the same notes;
 //!   `--offline` does not look up interface addresses and script users on this host.
-//! - `convert --keepalived-conf F`: print the TOML equivalent of a keepalived.conf.
+//! - `convert --keepalived-conf F | --ldirectord-cf F`: print the TOML equivalent of a
+//!   keepalived.conf or of an ldirectord.cf (virtual servers and checks, no VRRP).
 //! - `status [--socket PATH]`: print a running director's JSON status (pretty).
+//! - `standby|takeover|auto [INSTANCE] [--socket PATH]` (heartbeat `hb_standby` /
+//!   `hb_takeover`): give the instance's resources (every instance's without INSTANCE) to the
+//!   peer, take them, or go back to the configured behaviour, through the control socket
+//!   (`global.control_socket`, default `/run/ha-director/control.sock`); prints the JSON
+//!   reply, exit 1 when refused or when no director answers.
 //! - `realserver --vip ADDR... [--interface IF] [--undo] [--state-file PATH]`: the LVS-DR
 //!   real-server side (VIPs on `lo`, `arp_ignore=1`, `arp_announce=2`), reversible.
 //!
@@ -92,6 +99,9 @@ struct Source {
     /// A keepalived.conf to read instead (includes are followed).
     #[arg(long, value_name = "FILE")]
     keepalived_conf: Option<PathBuf>,
+    /// An ldirectord.cf to read instead (virtual servers and checks, no VRRP).
+    #[arg(long, value_name = "FILE")]
+    ldirectord_cf: Option<PathBuf>,
 }
 
 impl Source {
@@ -99,6 +109,7 @@ impl Source {
         self.config
             .as_deref()
             .or(self.keepalived_conf.as_deref())
+            .or(self.ldirectord_cf.as_deref())
             .unwrap_or(Path::new(""))
     }
 }
@@ -119,11 +130,20 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
-    /// Print the TOML equivalent of a keepalived.conf (warnings go to stderr).
+    /// Print the TOML equivalent of a keepalived.conf or an ldirectord.cf (warnings go to
+    /// stderr).
     Convert {
         /// The keepalived.conf to convert.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "ldirectord_cf",
+            conflicts_with = "ldirectord_cf"
+        )]
+        keepalived_conf: Option<PathBuf>,
+        /// The ldirectord.cf to convert.
         #[arg(long, value_name = "FILE")]
-        keepalived_conf: PathBuf,
+        ldirectord_cf: Option<PathBuf>,
     },
     /// Run the director in the foreground (SIGHUP reloads, SIGTERM stops gracefully).
     Run {
@@ -137,6 +157,9 @@ enum Command {
         /// which cannot say it).
         #[arg(long, value_name = "PATH")]
         status_socket: Option<PathBuf>,
+        /// Take `standby|takeover|auto` requests here instead of `global.control_socket`.
+        #[arg(long, value_name = "PATH")]
+        control_socket: Option<PathBuf>,
         /// Serve metrics and status over HTTP here, overriding `global.metrics_listen`.
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
@@ -147,6 +170,14 @@ enum Command {
         #[arg(long, value_name = "PATH", default_value = director::model::DEFAULT_STATUS_SOCKET)]
         socket: PathBuf,
     },
+    /// Give the resources to the peer (heartbeat hb_standby): priority 0 now, then backup at
+    /// priority 1 (still takes over if the peer dies). Exit 1 if refused.
+    Standby(AdminArgs),
+    /// Take the resources (heartbeat hb_takeover): master now at priority 254. Exit 1 if
+    /// refused.
+    Takeover(AdminArgs),
+    /// Back to the configured priority, tracking and preemption. Exit 1 if refused.
+    Auto(AdminArgs),
     /// Configure this host as an LVS-DR real server: the VIPs on lo, arp_ignore=1 and
     /// arp_announce=2 (saved first, so --undo restores exactly what was there).
     Realserver {
@@ -165,6 +196,49 @@ enum Command {
     },
 }
 
+/// The arguments of `standby`, `takeover` and `auto`.
+#[derive(Args, Clone)]
+struct AdminArgs {
+    /// The instance; every instance when omitted.
+    #[arg(value_name = "INSTANCE")]
+    instance: Option<String>,
+    /// The director's control socket.
+    #[arg(long, value_name = "PATH", default_value = director::model::DEFAULT_CONTROL_SOCKET)]
+    socket: PathBuf,
+}
+
+/// Sends `standby|takeover|auto [INSTANCE]` and prints the reply.
+fn admin_command(word: &str, a: &AdminArgs) -> ExitCode {
+    let line = match &a.instance {
+        Some(i) => format!("{word} {i}"),
+        None => word.to_owned(),
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ha-director: {e}");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    match rt.block_on(observe::send_control(&a.socket, &line)) {
+        Ok(v) => {
+            println!("{v}");
+            if v["ok"] == serde_json::Value::Bool(true) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_INVALID)
+            }
+        }
+        Err(e) => {
+            eprintln!("ha-director: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
 /// The config id for `@ID` lines, from the command line (set once in `main`).
 static CONFIG_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
@@ -176,10 +250,15 @@ fn config_id() -> Option<String> {
 }
 
 fn load(source: &Source) -> Result<Loaded, Vec<ConfigError>> {
-    match (&source.config, &source.keepalived_conf) {
-        (Some(toml), _) => director::load_toml_file(toml),
-        (None, Some(k)) => director::load_keepalived_file_with_config_id(k, config_id()),
-        (None, None) => unreachable!("clap requires one source"),
+    match (
+        &source.config,
+        &source.keepalived_conf,
+        &source.ldirectord_cf,
+    ) {
+        (Some(toml), _, _) => director::load_toml_file(toml),
+        (None, Some(k), _) => director::load_keepalived_file_with_config_id(k, config_id()),
+        (None, None, Some(l)) => director::load_ldirectord_file(l),
+        (None, None, None) => unreachable!("clap requires one source"),
     }
 }
 
@@ -340,6 +419,14 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
         return ExitCode::from(EXIT_RUNTIME);
     }
     tracing::info!(socket = %sock_path.display(), "status socket");
+    let (admin_tx, admin_rx) = mpsc::unbounded_channel();
+    let control_path = loaded.config.global.control_socket_path();
+    if let Err(e) = observe::serve_control(&control_path, admin_tx) {
+        tracing::error!(socket = %control_path.display(), error = %e, "cannot serve the control socket");
+        let _ = std::fs::remove_file(&sock_path);
+        return ExitCode::from(EXIT_RUNTIME);
+    }
+    tracing::info!(socket = %control_path.display(), "control socket");
     if let Some(addr) = loaded.config.global.metrics_listen {
         match observe::serve_http(addr, status_rx.clone()).await {
             Ok((a, _)) => tracing::info!(listen = %a, "metrics and status over HTTP"),
@@ -364,23 +451,43 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
     let events_task = tokio::spawn(async move {
         let mut alerter = alerts_rx.borrow_and_update().clone().map(Alerter::new);
         let mut mails = tokio::task::JoinSet::new();
-        while let Some(ev) = ev_rx.recv().await {
-            log_event(&names_rx.borrow(), &ev);
-            if alerts_rx.has_changed().unwrap_or(false) {
-                alerter = alerts_rx.borrow_and_update().clone().map(Alerter::new);
-            }
-            if let (Some(a), RuntimeEvent::Director(d)) = (alerter.as_mut(), &ev)
-                && let Some(mail) = a.on_event(d)
-            {
-                let settings = a.settings().clone();
-                mails.spawn(async move {
-                    match alert::send(&settings, &mail).await {
-                        Ok(()) => tracing::info!(subject = %mail.subject, "alert mailed"),
-                        Err(e) => {
-                            tracing::warn!(subject = %mail.subject, error = %e, "alert not mailed")
-                        }
+        // ldirectord's emailalertfreq: reminders for real servers still down, looked at
+        // every second.
+        let mut repeat_tick = tokio::time::interval(Duration::from_secs(1));
+        repeat_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let mut out = Vec::new();
+            tokio::select! {
+                ev = ev_rx.recv() => {
+                    let Some(ev) = ev else { break };
+                    log_event(&names_rx.borrow(), &ev);
+                    if alerts_rx.has_changed().unwrap_or(false) {
+                        alerter = alerts_rx.borrow_and_update().clone().map(Alerter::new);
                     }
-                });
+                    if let (Some(a), RuntimeEvent::Director(d)) = (alerter.as_mut(), &ev)
+                        && let Some(mail) = a.on_event(d)
+                    {
+                        out.push(mail);
+                    }
+                }
+                _ = repeat_tick.tick() => {
+                    if let Some(a) = alerter.as_mut() {
+                        out = a.due_repeats(std::time::Instant::now());
+                    }
+                }
+            }
+            if let Some(a) = alerter.as_ref() {
+                for mail in out {
+                    let settings = a.settings().clone();
+                    mails.spawn(async move {
+                        match alert::send(&settings, &mail).await {
+                            Ok(()) => tracing::info!(subject = %mail.subject, "alert mailed"),
+                            Err(e) => {
+                                tracing::warn!(subject = %mail.subject, error = %e, "alert not mailed")
+                            }
+                        }
+                    });
+                }
             }
             while mails.try_join_next().is_some() {}
         }
@@ -393,6 +500,7 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
         status: Some(status_tx),
         reload: Some(reload_rx),
         slow: Some(tokio::runtime::Handle::current()),
+        admin: Some(admin_rx),
     };
     let realtime = loaded.config.global.realtime_priority;
     let director_config = built.config;
@@ -517,10 +625,11 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
                         tracing::warn!("{p}");
                     }
                     if l.config.global.status_socket != running_globals.status_socket
+                        || l.config.global.control_socket != running_globals.control_socket
                         || l.config.global.metrics_listen != running_globals.metrics_listen
                     {
                         tracing::warn!(
-                            "status_socket and metrics_listen changes take effect at the next start"
+                            "status_socket, control_socket and metrics_listen changes take effect at the next start"
                         );
                     }
                     names = l.config.instances.iter().map(|i| i.name.clone()).collect();
@@ -544,6 +653,7 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
         }
     };
     let _ = std::fs::remove_file(&sock_path);
+    let _ = std::fs::remove_file(&control_path);
     // The director's event sender is gone: the event task ends once mails in flight are sent.
     let _ = tokio::time::timeout(Duration::from_secs(6), events_task).await;
     code
@@ -730,8 +840,22 @@ fn main() -> ExitCode {
             }
             Err(errors) => report(&errors),
         },
-        Command::Convert { keepalived_conf } => {
-            match director::load_keepalived_file_with_config_id(&keepalived_conf, config_id()) {
+        Command::Convert {
+            keepalived_conf,
+            ldirectord_cf,
+        } => {
+            let (file, loaded) = match (keepalived_conf, ldirectord_cf) {
+                (Some(k), _) => {
+                    let l = director::load_keepalived_file_with_config_id(&k, config_id());
+                    (k, l)
+                }
+                (None, Some(l)) => {
+                    let loaded = director::load_ldirectord_file(&l);
+                    (l, loaded)
+                }
+                (None, None) => unreachable!("clap requires one file"),
+            };
+            match loaded {
                 Ok(loaded) => {
                     for w in &loaded.warnings {
                         eprintln!("{w}");
@@ -740,7 +864,7 @@ fn main() -> ExitCode {
                         Ok(t) => {
                             println!(
                                 "# Converted from {} by ha-director convert.",
-                                keepalived_conf.display()
+                                file.display()
                             );
                             for w in &loaded.warnings {
                                 println!("# {w}");
@@ -758,14 +882,20 @@ fn main() -> ExitCode {
             source,
             watch_config,
             status_socket,
+            control_socket,
             metrics_listen,
         } => {
             init_logging(log_detail);
             let Some((mut loaded, built)) = load_and_build(&source) else {
                 return ExitCode::from(EXIT_INVALID);
             };
+            // ldirectord's `autoreload = yes` (global.watch_config) watches the file too.
+            let watch_config = watch_config || loaded.config.global.watch_config;
             if status_socket.is_some() {
                 loaded.config.global.status_socket = status_socket;
+            }
+            if control_socket.is_some() {
+                loaded.config.global.control_socket = control_socket;
             }
             if metrics_listen.is_some() {
                 loaded.config.global.metrics_listen = metrics_listen;
@@ -778,6 +908,9 @@ fn main() -> ExitCode {
             };
             rt.block_on(run_async(source, watch_config, loaded, built))
         }
+        Command::Standby(a) => admin_command("standby", &a),
+        Command::Takeover(a) => admin_command("takeover", &a),
+        Command::Auto(a) => admin_command("auto", &a),
         Command::Status { socket } => {
             let Some(rt) = runtime() else {
                 return ExitCode::from(EXIT_RUNTIME);

@@ -41,6 +41,9 @@ pub struct AlertPlan {
     pub router_id: String,
     /// No mail about entering FAULT (keepalived `no_email_faults`).
     pub no_email_faults: bool,
+    /// Mail again at this period while a real server stays down (ldirectord
+    /// `emailalertfreq`).
+    pub repeat_down: Option<Duration>,
     /// By instance id: its name and whether it mails.
     pub instances: Vec<(String, bool)>,
     /// By sync group id: its name and whether it mails.
@@ -89,6 +92,9 @@ pub struct Alerter {
     plan: AlertPlan,
     last_instance: Vec<Option<&'static str>>,
     last_group: Vec<Option<&'static str>>,
+    /// Real servers down and mailing (with `repeat_down`): when the next reminder is due
+    /// (`None`: the first [`Alerter::due_repeats`] call sets it).
+    down: std::collections::BTreeMap<(u32, usize), Option<std::time::Instant>>,
 }
 
 impl Alerter {
@@ -97,8 +103,43 @@ impl Alerter {
         Alerter {
             last_instance: vec![None; plan.instances.len()],
             last_group: vec![None; plan.groups.len()],
+            down: std::collections::BTreeMap::new(),
             plan,
         }
+    }
+
+    /// ldirectord's `emailalertfreq`: a reminder for each real server still down whose
+    /// period has passed at `now` (sans-io: the caller passes the time, about every
+    /// second). Empty without `repeat_down`.
+    pub fn due_repeats(&mut self, now: std::time::Instant) -> Vec<Mail> {
+        let Some(period) = self.plan.repeat_down else {
+            return Vec::new();
+        };
+        let rid = &self.plan.router_id;
+        let mut out = Vec::new();
+        for (&(server, index), due) in &mut self.down {
+            match due {
+                None => *due = Some(now + period),
+                Some(t) if *t <= now => {
+                    *due = Some(now + period);
+                    let Some(vs) = self.plan.virtual_servers.get(server as usize) else {
+                        continue;
+                    };
+                    let Some((rs, _)) = vs.real_servers.get(index) else {
+                        continue;
+                    };
+                    out.push(Mail {
+                        subject: format!(
+                            "[{rid}] Realserver {rs} of virtual server {} - still DOWN",
+                            vs.label
+                        ),
+                        body: "=> Inaccessible real server <=".to_owned(),
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        out
     }
 
     /// The relay settings.
@@ -182,6 +223,13 @@ impl Alerter {
                 let (rs, on) = vs.real_servers.get(*index)?;
                 if !on {
                     return None;
+                }
+                if self.plan.repeat_down.is_some() {
+                    if *alive {
+                        self.down.remove(&(server.0, *index));
+                    } else {
+                        self.down.insert((server.0, *index), None);
+                    }
                 }
                 let (word, body) = if *alive {
                     ("UP", "=> CHECK succeed on service <=")
@@ -413,6 +461,7 @@ mod tests {
             },
             router_id: "LB1".into(),
             no_email_faults,
+            repeat_down: None,
             instances: vec![("VI_1".into(), true), ("VI_2".into(), false)],
             groups: vec![("VG".into(), true)],
             virtual_servers: vec![VirtualServerAlerts {
@@ -489,6 +538,43 @@ mod tests {
             quiet.on_event(&transition(0, State::Fault)),
             None,
             "no_email_faults"
+        );
+    }
+
+    #[test]
+    fn emailalertfreq_repeats_while_a_real_server_stays_down() {
+        let down = |alive| DirectorEvent::RealServerChanged {
+            server: VirtualServerId(0),
+            index: 0,
+            alive,
+        };
+        let t0 = std::time::Instant::now();
+        let mut once = Alerter::new(plan(false));
+        assert!(once.on_event(&down(false)).is_some());
+        assert!(
+            once.due_repeats(t0).is_empty(),
+            "no repeat_down: no reminder"
+        );
+        assert!(once.due_repeats(t0 + Duration::from_secs(3600)).is_empty());
+
+        let mut p = plan(false);
+        p.repeat_down = Some(Duration::from_secs(60));
+        let mut a = Alerter::new(p);
+        assert!(a.on_event(&down(false)).is_some(), "the change itself");
+        assert!(a.due_repeats(t0).is_empty(), "the period starts");
+        assert!(a.due_repeats(t0 + Duration::from_secs(59)).is_empty());
+        let r = a.due_repeats(t0 + Duration::from_secs(60));
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            r[0].subject,
+            "[LB1] Realserver [10.0.0.2]:tcp:80 of virtual server [10.0.0.1]:tcp:80 - still DOWN"
+        );
+        assert!(a.due_repeats(t0 + Duration::from_secs(61)).is_empty());
+        assert_eq!(a.due_repeats(t0 + Duration::from_secs(120)).len(), 1);
+        assert!(a.on_event(&down(true)).is_some(), "back up");
+        assert!(
+            a.due_repeats(t0 + Duration::from_secs(1000)).is_empty(),
+            "no reminder once up"
         );
     }
 

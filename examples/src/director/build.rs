@@ -36,9 +36,10 @@ use ha_failover::vrrp::router::Config as RouterConfig;
 use ha_failover::vrrp::wire::{Auth, Password};
 use ha_failover::vrrp::{AdvertInterval, Centiseconds, Priority, Seconds, Version, VrId};
 use ha_healthcheck::{
-    Check as HcCheck, ClientCert, DnsCheck, DnsType, FileCheck, HttpCheck, HttpProtocol, PingCheck,
-    ScriptCheck, SmtpCheck, SocketOptions, StartState, StatusRange, TargetConfig, TcpCheck,
-    TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch, parse_keepalived_hex,
+    Check as HcCheck, ClientCert, DnsCheck, DnsType, FileCheck, HttpCheck, HttpMethod,
+    HttpProtocol, MaintenanceCheck, PingCheck, ScriptCheck, SmtpCheck, SocketOptions, StartState,
+    StatusRange, TargetConfig, TcpCheck, TlsOptions, TlsVerify, UdpCheck, UdpReplyMatch,
+    parse_keepalived_hex,
 };
 use ha_ipvs::model::{
     DaemonRole, Destination, Family as IpvsFamily, Forward, Persistence, Protocol as IpvsProtocol,
@@ -241,7 +242,72 @@ fn vip_spec(v: &Vip) -> VipSpec {
     let mut s = VipSpec::new(v.address, v.prefix);
     s.dev = v.dev.clone();
     s.label = v.label.clone();
+    s.broadcast = v.broadcast;
     s
+}
+
+/// `sh -c SCRIPT NAME ARGS...`: a short script with its values as positional parameters
+/// (never pasted into the script text).
+fn shell(script: &str, name: &str, args: &[&str]) -> Vec<String> {
+    ["/bin/sh", "-c", script, name]
+        .iter()
+        .chain(args)
+        .map(|s| (*s).to_owned())
+        .collect()
+}
+
+/// heartbeat's `Filesystem`: mounted is started; a busy unmount kills its users once.
+fn filesystem_step(
+    device: &str,
+    directory: &str,
+    fstype: &Option<String>,
+    options: &Option<String>,
+) -> StepKind {
+    let mut mount: Vec<&str> = vec![directory, "mount"];
+    if let Some(t) = fstype {
+        mount.extend(["-t", t.as_str()]);
+    }
+    if let Some(o) = options {
+        mount.extend(["-o", o.as_str()]);
+    }
+    mount.extend(["--", device, directory]);
+    StepKind::Command {
+        start: shell(
+            r#"mountpoint -q -- "$1" && exit 0; mkdir -p -- "$1" || exit 1; shift; exec "$@""#,
+            "ha-filesystem",
+            &mount,
+        ),
+        stop: shell(
+            r#"mountpoint -q -- "$1" || exit 0; umount -- "$1" && exit 0; fuser -km -- "$1" 2>/dev/null; sleep 1; umount -- "$1""#,
+            "ha-filesystem",
+            &[directory],
+        ),
+    }
+}
+
+/// heartbeat's `IPsrcaddr`: the default route's preferred source set, then removed.
+fn source_address_step(address: IpAddr) -> StepKind {
+    let a = address.to_string();
+    let family = if address.is_ipv4() { "-4" } else { "-6" };
+    // The default route as `ip route show` prints it, without its `src` and the flags
+    // `ip route change` does not take.
+    let route = r#"r=$(ip "$2" route show default | head -n 1); r=$(printf '%s' "$r" | sed -e 's/ src [^ ]*//' -e 's/ linkdown//' -e 's/ dead//')"#;
+    StepKind::Command {
+        start: shell(
+            &format!(
+                r#"{route}; [ -n "$r" ] || {{ echo "no default route to give source $1" >&2; exit 1; }}; ip "$2" route change $r src "$1""#
+            ),
+            "ha-srcaddr",
+            &[&a, family],
+        ),
+        stop: shell(
+            &format!(
+                r#"cur=$(ip "$2" route show default | head -n 1); case "$cur" in *" src $1"*) ;; *) exit 0;; esac; {route}; ip "$2" route change $r"#
+            ),
+            "ha-srcaddr",
+            &[&a, family],
+        ),
+    }
 }
 
 fn ms(v: u64) -> Duration {
@@ -289,6 +355,49 @@ pub fn build(
                 }
                 // Added and announced by the runtime, as the VIPs are.
                 StepModel::Address { address } => (StepKind::Address(vip_spec(address)), None),
+                StepModel::Program {
+                    path,
+                    args,
+                    timeout_ms,
+                } => {
+                    let with = |op: &str| {
+                        std::iter::once(path.clone())
+                            .chain(args.iter().cloned())
+                            .chain(std::iter::once(op.to_owned()))
+                            .collect()
+                    };
+                    (
+                        StepKind::Command {
+                            start: with("start"),
+                            stop: with("stop"),
+                        },
+                        *timeout_ms,
+                    )
+                }
+                StepModel::Filesystem {
+                    device,
+                    directory,
+                    fstype,
+                    options,
+                    timeout_ms,
+                } => (
+                    filesystem_step(device, directory, fstype, options),
+                    *timeout_ms,
+                ),
+                StepModel::Drbd {
+                    resource,
+                    timeout_ms,
+                } => (
+                    StepKind::Command {
+                        start: vec!["drbdadm".into(), "primary".into(), resource.clone()],
+                        stop: vec!["drbdadm".into(), "secondary".into(), resource.clone()],
+                    },
+                    *timeout_ms,
+                ),
+                StepModel::SourceAddress {
+                    address,
+                    timeout_ms,
+                } => (source_address_step(*address), *timeout_ms),
                 // The virtual server's own install gate (see `mastership_gate`).
                 StepModel::VirtualServer { .. } => continue,
             };
@@ -321,6 +430,7 @@ pub fn build(
             c.auth = Auth::SimpleText(p);
         }
         c.fence = inst.fence.is_some();
+        advert_paths(inst, &mut c, resolve)?;
         let id = b.add_instance(c)?;
         ids.insert(inst.name.as_str(), id);
         let o = InstanceOptions {
@@ -329,7 +439,13 @@ pub fn build(
                 .then(|| announce_config(&inst.garp.or(&cfg.global.garp))),
             unicast_ttl: inst.unicast_ttl,
             announce_lower_priority: announce_lower_priority(&inst.garp.or(&cfg.global.garp)),
-            fence: inst.fence.as_ref().map(|f| argv(&f.command)),
+            fence: inst.fence.as_ref().map(|f| {
+                if f.argv.is_empty() {
+                    argv(&f.command)
+                } else {
+                    f.argv.clone()
+                }
+            }),
             fence_timeout: inst.fence.as_ref().and_then(|f| f.timeout_ms).map(ms),
         };
         if let Some(t) = inst.unicast_ttl
@@ -401,6 +517,15 @@ pub fn build(
     dc.instances = options;
     dc.announce = announce_config(&cfg.global.garp);
     dc.statics = statics(&cfg.global)?;
+    dc.watchdog =
+        cfg.global
+            .watchdog
+            .as_ref()
+            .map(|w| ha_failover::runtime::config::WatchdogConfig {
+                device: w.device.clone(),
+                interval: ms(w.interval_ms),
+                timeout_s: w.timeout_s,
+            });
     dc.announce_pacing = ha_arp::Pacing {
         arp_interval: ms(cfg.global.garp_interval_ms),
         na_interval: ms(cfg.global.gna_interval_ms),
@@ -448,7 +573,8 @@ pub fn build(
     let g = &cfg.global;
     if !cfg.virtual_servers.is_empty() || sync_daemon.is_some() {
         dc.ipvs = Some(IpvsOptions {
-            remove_on_stop: true,
+            // ldirectord `cleanstop = no`: leave the services in IPVS.
+            remove_on_stop: g.lvs_flush_on_stop != Some(FlushOnStop::Keep),
             sync_daemon,
             flush_on_start: g.lvs_flush,
             flush_on_stop: g.lvs_flush_on_stop == Some(FlushOnStop::All),
@@ -634,6 +760,18 @@ fn instance(
     r.advert_interval = interval;
     r.preempt = !inst.nopreempt;
     r.preempt_delay = ms(inst.preempt_delay_ms);
+    // heartbeat's deadtime, initdead and warntime (validated: longer than the interval).
+    r.dead_interval = inst.dead_interval_ms.map(Duration::from_millis);
+    r.initial_dead_interval = inst.init_dead_ms.map(Duration::from_millis);
+    r.warn_interval = inst.warn_interval_ms.map(Duration::from_millis);
+    if let Some(dead) = inst.dead_interval_ms
+        && dead < 2 * u64::from(inst.advert_int_ms)
+    {
+        notes.push(format!(
+            "instance {:?}: dead_interval_ms {dead} is less than twice advert_int_ms {}: one lost advert makes the backup take over",
+            inst.name, inst.advert_int_ms
+        ));
+    }
     r.peers = inst.unicast_peers.clone();
     r.startup_delay = ms(cfg.global.startup_delay_ms);
     r.multicast_group = inst.mcast_group.or(match primary {
@@ -689,11 +827,72 @@ fn instance(
     Ok(c)
 }
 
+/// An instance's advert key and extra advert paths: each path sends from its interface's
+/// address of the instance's family (the resolver's); a unicast peer that is one of this
+/// host's addresses (the instance's source or a path's) is skipped, on the instance's own
+/// interface too, since one shared heartbeat `ha.cf` lists both nodes' `ucast` lines.
+fn advert_paths(
+    inst: &Instance,
+    c: &mut InstanceConfig,
+    resolve: &mut Resolver<'_>,
+) -> Result<(), BuildError> {
+    use ha_failover::core::AdvertPath;
+    use ha_failover::vrrp::wire::auth::{AdvertKey, MacAlgorithm};
+    if let Some(a) = &inst.advert_auth {
+        let algorithm = match a.algorithm {
+            super::model::AuthAlgorithm::Md5 => MacAlgorithm::HmacMd5,
+            super::model::AuthAlgorithm::Sha1 => MacAlgorithm::HmacSha1,
+            super::model::AuthAlgorithm::Sha256 => MacAlgorithm::HmacSha256,
+        };
+        c.advert_key = Some(AdvertKey::new(algorithm, a.key_id, a.key.as_bytes()));
+    }
+    let primary = c.router.primary_address;
+    let mut own = vec![primary];
+    for p in &inst.paths {
+        let source = resolve(&p.interface, primary.is_ipv6()).map_err(|detail| {
+            BuildError::PrimaryAddress {
+                instance: inst.name.clone(),
+                interface: p.interface.clone(),
+                family: if primary.is_ipv6() { "IPv6" } else { "IPv4" },
+                detail,
+            }
+        })?;
+        own.push(source);
+        c.paths.push(AdvertPath {
+            interface: p.interface.clone(),
+            source,
+            peers: p.unicast_peers.clone(),
+            multicast_group: p.mcast_group,
+        });
+    }
+    if !c.paths.is_empty() {
+        let skip = |peers: &mut Vec<IpAddr>, interface: &str| {
+            let had = !peers.is_empty();
+            peers.retain(|a| !own.contains(a));
+            if had && peers.is_empty() {
+                return Err(BuildError::Instance {
+                    instance: inst.name.clone(),
+                    detail: format!(
+                        "every unicast peer on {interface} is this host's own address: no peer left"
+                    ),
+                });
+            }
+            Ok(())
+        };
+        skip(&mut c.router.peers, &inst.interface)?;
+        for p in &mut c.paths {
+            skip(&mut p.peers, &p.interface)?;
+        }
+    }
+    Ok(())
+}
+
 /// Trackers shared by name between instances, beside interfaces and scripts.
 #[derive(Default)]
 struct MoreTrackers {
     files: HashMap<String, TrackerId>,
     processes: HashMap<String, TrackerId>,
+    pings: HashMap<String, TrackerId>,
 }
 
 /// An instance's tracker references: its own `track_*` and its sync group's, with
@@ -890,6 +1089,27 @@ fn tracking(
             t.weight.unwrap_or(p.weight),
             t.reverse.unwrap_or(p.reverse),
         );
+        add_ref(&mut track, notes, b.trackers(), &inst.name, r, false);
+    }
+    // Ping trackers (heartbeat `ping` / `ping_group`): their weights apply as processes'
+    // do (the runtime says up while an address answered within `dead_ms`).
+    for t in &inst.track_pings {
+        let p = cfg
+            .track_pings
+            .iter()
+            .find(|p| p.name == t.name)
+            .ok_or_else(|| bad(format!("tracks ping {:?}, which is not defined", t.name)))?;
+        let id = *more.pings.entry(p.name.clone()).or_insert_with(|| {
+            b.add_tracker(TrackerConfig::new(
+                format!("ping {}", p.name),
+                TrackerKind::Ping {
+                    addresses: p.addresses.clone(),
+                    interval: ms(p.interval_ms),
+                    dead: ms(p.dead_ms()),
+                },
+            ))
+        });
+        let r = tref(id, t.weight.unwrap_or(p.weight), t.reverse.unwrap_or(false));
         add_ref(&mut track, notes, b.trackers(), &inst.name, r, false);
     }
 
@@ -1384,6 +1604,12 @@ fn check_targets(
         CheckKind::Tcp => {
             let mut t = TcpCheck::new(addr(port)?);
             t.socket = socket;
+            // ldirectord's simpletcp: send, shut the write side, a line must match.
+            if let Some(s) = &ch.tcp_send {
+                t.send = Some(s.clone().into_bytes());
+                t.shutdown_write = true;
+            }
+            t.expect_line_regex = ch.tcp_expect.clone();
             vec![HcCheck::Tcp(t)]
         }
         CheckKind::Http | CheckKind::Ssl => {
@@ -1395,6 +1621,9 @@ fn check_targets(
                 .iter()
                 .map(|u| {
                     let mut h = HttpCheck::new(a, u.path.clone());
+                    if ch.http_method == Some(super::model::HttpMethod::Head) {
+                        h.method = HttpMethod::Head;
+                    }
                     // keepalived's order: the URL's, the check's, the real server's, the
                     // virtual server's virtualhost.
                     h.host = u
@@ -1468,6 +1697,7 @@ fn check_targets(
                 qtype,
                 expect_rcode: 0,
                 expect_answer: None,
+                expect_answer_regex: ch.dns_expect.clone(),
                 socket,
             })]
         }
@@ -1510,6 +1740,23 @@ fn check_targets(
             vec![HcCheck::Udp(u)]
         }
         CheckKind::Ping => vec![HcCheck::Ping(PingCheck { addr: ip, socket })],
+        CheckKind::Maintenance => {
+            let dir = ch
+                .maintenance_dir
+                .clone()
+                .ok_or_else(|| bad("needs maintenance_dir".into()))?;
+            // ldirectord's file names: `IP:PORT`, then `IP` (reverse DNS names are not
+            // looked up here).
+            let host = match rs.address {
+                IpAddr::V6(a) => format!("[{a}]"),
+                a => a.to_string(),
+            };
+            let rport = rs.port.or(vs.port).unwrap_or(0);
+            vec![HcCheck::Maintenance(MaintenanceCheck {
+                dir,
+                names: vec![format!("{host}:{rport}"), host],
+            })]
+        }
         CheckKind::File => {
             let name = ch
                 .track_file
@@ -1572,7 +1819,13 @@ fn check_targets(
         .into_iter()
         .map(|c| {
             let mut t = TargetConfig::new(Arc::new(c));
-            if ch.kind == CheckKind::File {
+            if ch.kind == CheckKind::Maintenance {
+                // Looked at every second, as ldirectord looks before each check.
+                t.interval = Duration::from_secs(1);
+                t.timeout = Duration::from_secs(1);
+                t.retries = 0;
+                t.warmup = Duration::ZERO;
+            } else if ch.kind == CheckKind::File {
                 // keepalived watches the file (inotify); it is read every second here, at
                 // once at start, with no retry.
                 t.interval = Duration::from_secs(1);
@@ -1628,6 +1881,7 @@ fn alert_plan(cfg: &Config, smtp: &Smtp) -> AlertPlan {
         },
         router_id: cfg.global.router_id.clone().unwrap_or(host),
         no_email_faults: smtp.no_email_faults,
+        repeat_down: smtp.repeat_down_s.map(Duration::from_secs),
         instances: cfg
             .instances
             .iter()

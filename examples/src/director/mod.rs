@@ -1,5 +1,6 @@
 //! `ha-director`'s library side: a typed configuration model ([`model`]), its TOML form
-//! ([`toml_format`]), a keepalived.conf reader ([`keepalived`]), semantic validation and
+//! ([`toml_format`]), a keepalived.conf reader ([`keepalived`]), an ldirectord.cf reader
+//! ([`ldirectord`]), semantic validation and
 //! script security ([`validate`]), the translation to the runtime's configuration
 //! ([`build`]), status and metrics serving ([`observe`]), systemd notifications
 //! ([`sdnotify`]) and the LVS-DR real-server side ([`realserver`]).
@@ -17,7 +18,9 @@
 
 pub mod alert;
 pub mod build;
+pub mod heartbeat;
 pub mod keepalived;
+pub mod ldirectord;
 pub mod model;
 pub mod observe;
 pub mod realserver;
@@ -80,6 +83,22 @@ pub enum ConfigError {
         /// What.
         kind: keepalived::KeepalivedErrorKind,
     },
+    /// A heartbeat `ha.cf`, `haresources` or `authkeys` syntax, value or safety error.
+    #[error("{location}: {kind}")]
+    Heartbeat {
+        /// Where.
+        location: Location,
+        /// What.
+        kind: heartbeat::HeartbeatErrorKind,
+    },
+    /// An ldirectord.cf syntax, value or name-resolution error.
+    #[error("{location}: {kind}")]
+    Ldirectord {
+        /// Where.
+        location: Location,
+        /// What.
+        kind: ldirectord::LdirectordErrorKind,
+    },
     /// A semantic error found by [`validate::validate`].
     #[error("{}: {error}", match location { Some(l) => l.to_string(), None => file.display().to_string() })]
     Invalid {
@@ -129,7 +148,7 @@ impl fmt::Display for Warning {
 pub struct Loaded {
     /// The configuration.
     pub config: Config,
-    /// Unsupported keywords (keepalived.conf only).
+    /// Keywords not run as written (keepalived.conf and ldirectord.cf).
     pub warnings: Vec<Warning>,
     /// Where each item is defined, when known.
     pub locations: HashMap<Item, Location>,
@@ -169,7 +188,7 @@ fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
     })
 }
 
-fn finish(
+pub(crate) fn finish(
     file: &Path,
     config: Config,
     warnings: Vec<Warning>,
@@ -224,6 +243,12 @@ pub fn load_toml_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>
         )
         .chain(
             config
+                .track_pings
+                .iter()
+                .map(|s| Item::TrackPing(s.name.clone())),
+        )
+        .chain(
+            config
                 .sync_groups
                 .iter()
                 .map(|s| Item::SyncGroup(s.name.clone())),
@@ -251,6 +276,7 @@ pub fn load_toml_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>
             Item::Script(n)
             | Item::TrackFile(n)
             | Item::TrackProcess(n)
+            | Item::TrackPing(n)
             | Item::Instance(n)
             | Item::SyncGroup(n)
             | Item::ResourceGroup(n)
@@ -284,6 +310,19 @@ pub fn load_keepalived_file_with_config_id(
 ) -> Result<Loaded, Vec<ConfigError>> {
     let out = keepalived::read_file_with_config_id(path, config_id)?;
     finish(path, out.config, out.warnings, out.locations)
+}
+
+/// Reads an ldirectord.cf, converts it and validates the result (virtual servers only, no
+/// VRRP; see [`ldirectord`]).
+pub fn load_ldirectord_file(path: &Path) -> Result<Loaded, Vec<ConfigError>> {
+    let (config, warnings, locations) = ldirectord::read_ldirectord(path)?.into_config();
+    finish(path, config, warnings, locations)
+}
+
+/// Converts ldirectord.cf text (`file` names it in messages) and validates the result.
+pub fn load_ldirectord_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>> {
+    let (config, warnings, locations) = ldirectord::read_ldirectord_str(text, file)?.into_config();
+    finish(file, config, warnings, locations)
 }
 
 /// Converts keepalived.conf text (includes resolved relative to `file`'s folder) and

@@ -44,6 +44,10 @@ pub struct Config {
     /// and sync groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_processes: Vec<TrackProcess>,
+    /// Ping trackers (heartbeat `ping` / `ping_group`, ipfail's rule), referenced by name from
+    /// instances' `track_pings`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_pings: Vec<TrackPing>,
     /// VRRP instances (keepalived `vrrp_instance`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<Instance>,
@@ -84,6 +88,10 @@ pub struct Global {
     /// [`DEFAULT_STATUS_SOCKET`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_socket: Option<std::path::PathBuf>,
+    /// The unix socket (mode 0600) `ha-director standby|takeover|auto` send their line to
+    /// (heartbeat `hb_standby` / `hb_takeover`; default [`DEFAULT_CONTROL_SOCKET`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_socket: Option<std::path::PathBuf>,
     /// Where the HTTP endpoint (`GET /metrics` in Prometheus text, `GET /status` in JSON)
     /// listens, e.g. `"127.0.0.1:9650"`; off when not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,6 +166,36 @@ pub struct Global {
     /// the syntax of `virtual_rules`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub static_rules: Vec<String>,
+    /// Reload when the configuration file's modification time changes, as `run
+    /// --watch-config` does (ldirectord `autoreload = yes`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub watch_config: bool,
+    /// A hardware watchdog fed from the director's loop (heartbeat `watchdog`): a hung
+    /// director stops feeding it and the node reboots; a clean stop disarms it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<Watchdog>,
+}
+
+/// A hardware watchdog device (heartbeat `watchdog /dev/watchdog`): opened at start (the
+/// start fails if it cannot be), written to every `interval_ms` from the director's own event
+/// loop, and closed with the magic `V` at a graceful stop (so a clean stop does not reboot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Watchdog {
+    /// The device, e.g. `/dev/watchdog`.
+    pub device: std::path::PathBuf,
+    /// How often it is fed, milliseconds (heartbeat feeds it every `keepalive`; default
+    /// 1000). Must be below the device's timeout.
+    #[serde(default = "default_watchdog_interval")]
+    pub interval_ms: u64,
+    /// The timeout set at start with `WDIOC_SETTIMEOUT`, seconds (default: the driver's own,
+    /// 60 s for softdog).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<u32>,
+}
+
+fn default_watchdog_interval() -> u64 {
+    1000
 }
 
 /// Mail alerts through an SMTP relay, as keepalived sends them: a VRRP instance or sync group
@@ -193,6 +231,10 @@ pub struct Smtp {
     /// No mail about entering FAULT (keepalived `no_email_faults`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub no_email_faults: bool,
+    /// Mail again every this many seconds while a real server stays down (ldirectord
+    /// `emailalertfreq`; unset: one mail per change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_down_s: Option<u64>,
 }
 
 fn default_smtp_timeout() -> u64 {
@@ -224,6 +266,9 @@ pub enum FlushOnStop {
     /// Delete this director's virtual services, the kernel dropping their real servers with
     /// them (`lvs_flush_on_stop VS`; what this director does by default).
     Vs,
+    /// Leave this director's virtual services and their real servers in IPVS as they are,
+    /// so traffic goes on while it is stopped (ldirectord `cleanstop = no`).
+    Keep,
 }
 
 /// When gratuitous ARPs / unsolicited NAs go out for an instance's addresses (keepalived's
@@ -281,6 +326,9 @@ impl Garp {
 /// Where the status socket is when `global.status_socket` is not set.
 pub const DEFAULT_STATUS_SOCKET: &str = "/run/ha-director/status.sock";
 
+/// Where the control socket is when `global.control_socket` is not set.
+pub const DEFAULT_CONTROL_SOCKET: &str = "/run/ha-director/control.sock";
+
 impl Global {
     fn is_default(&self) -> bool {
         *self == Self::default()
@@ -291,6 +339,13 @@ impl Global {
         self.status_socket
             .clone()
             .unwrap_or_else(|| DEFAULT_STATUS_SOCKET.into())
+    }
+
+    /// The control socket's path (the configured one or [`DEFAULT_CONTROL_SOCKET`]).
+    pub fn control_socket_path(&self) -> std::path::PathBuf {
+        self.control_socket
+            .clone()
+            .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into())
     }
 }
 
@@ -378,6 +433,53 @@ pub struct TrackScript {
 
 fn default_script_interval() -> u64 {
     1000
+}
+
+/// A ping tracker (heartbeat `ping ADDR` and `ping_group NAME ADDR...`, with ipfail's rule):
+/// each address gets an ICMP / ICMPv6 echo every `interval_ms`; the tracker is up while any
+/// of them answered within the last `dead_ms`. While up, `weight` is added to the priority of
+/// the instances tracking it (heartbeat's reader uses 2 per ping node or group, so the node
+/// that reaches fewer of them has the lower priority and gives the resources up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackPing {
+    /// Name referenced by an instance's `track_pings`.
+    pub name: String,
+    /// The addresses pinged (IPv4 or IPv6; a `ping_group` has several).
+    pub addresses: Vec<IpAddr>,
+    /// Period between echoes to each address, milliseconds (default 1000).
+    #[serde(default = "default_script_interval")]
+    pub interval_ms: u64,
+    /// How long after its last answer an address counts as unreachable, milliseconds
+    /// (heartbeat `deadping`); 0 or absent: 3 x `interval_ms` (see [`TrackPing::dead_ms`]).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub dead_ms: u64,
+    /// Priority change while up (> 0) or down (< 0); 0: FAULT while down. -253..=253. An
+    /// instance's reference may override it and set `reverse`.
+    #[serde(default, skip_serializing_if = "is_zero_i32")]
+    pub weight: i32,
+}
+
+impl TrackPing {
+    /// A tracker of `addresses` with `weight`, the default interval and dead time.
+    pub fn new(name: impl Into<String>, addresses: Vec<IpAddr>, weight: i32) -> TrackPing {
+        TrackPing {
+            name: name.into(),
+            addresses,
+            interval_ms: default_script_interval(),
+            dead_ms: 0,
+            weight,
+        }
+    }
+
+    /// The dead time in milliseconds: `dead_ms`, or 3 x `interval_ms` when it is 0.
+    pub fn dead_ms(&self) -> u64 {
+        if self.dead_ms == 0 {
+            self.interval_ms.saturating_mul(3)
+        } else {
+            self.dead_ms
+        }
+    }
 }
 
 /// A tracked file (keepalived `track_file NAME { file PATH; weight W [reverse]; init_file
@@ -555,6 +657,10 @@ pub struct Instance {
     /// Tracked processes (by name, [`Config::track_processes`]) and optional weight overrides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_processes: Vec<TrackScriptRef>,
+    /// Ping trackers (by name, [`Config::track_pings`]) and optional weight overrides; the
+    /// weight adds to the priority while the tracker is up, like a script's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_pings: Vec<TrackScriptRef>,
     /// keepalived `dont_track_primary`: the instance's own interface going down does not put
     /// it in FAULT.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -603,14 +709,89 @@ pub struct Instance {
     /// instance goes back to backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fence: Option<Fence>,
+    /// heartbeat `deadtime`, milliseconds: the master is declared dead after exactly this
+    /// long without an advert, instead of VRRP's 3 x advert interval + skew (a deliberate
+    /// deviation from RFC 9568 section 6.1). Must be longer than `advert_int_ms`; under twice
+    /// it is accepted with a note (one lost advert is then a takeover).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_interval_ms: Option<u64>,
+    /// heartbeat `initdead`, milliseconds: the dead interval of the first wait after start
+    /// (a node booting alone waits this long for its peer before taking over). Must be longer
+    /// than `advert_int_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_dead_ms: Option<u64>,
+    /// heartbeat `warntime`, milliseconds: a backup that has heard no advert from its master
+    /// for this long logs `late advert: ...` once per silence, emits an event and counts it
+    /// (status `late_adverts`, metric `ha_director_instance_late_adverts_total`). Must be
+    /// shorter than the dead interval (or 3 x `advert_int_ms` without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn_interval_ms: Option<u64>,
+    /// HMAC-authenticated adverts between ha-directors (heartbeat `authkeys` `md5` / `sha1`):
+    /// each advert carries a trailer with a sequence number and the HMAC, and adverts without
+    /// a valid one are dropped and counted (`auth`, `replay`). Not plain VRRP any more: every
+    /// peer needs the same key (`ha_vrrp_proto::wire::auth` documents the wire form). Not
+    /// with VRRPv2 `auth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advert_auth: Option<AdvertAuth>,
+    /// Redundant advert paths besides `interface` + `unicast_peers` / `mcast_group`
+    /// (heartbeat's several `ucast` / `bcast` / `mcast` lines): adverts go out on every path
+    /// and one heard on any path counts, so the peer is dead only when silent on all of them.
+    /// A unicast peer that is one of this host's own addresses is skipped, here and in
+    /// `unicast_peers` (one shared ha.cf names both nodes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<AdvertPath>,
+}
+
+/// The MAC of authenticated adverts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthAlgorithm {
+    /// HMAC-MD5 (heartbeat `md5`).
+    Md5,
+    /// HMAC-SHA1 (heartbeat `sha1`).
+    Sha1,
+    /// HMAC-SHA256.
+    Sha256,
+}
+
+/// The shared key of authenticated adverts (`[instances.advert_auth]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvertAuth {
+    /// The MAC.
+    pub algorithm: AuthAlgorithm,
+    /// The key's number (heartbeat `auth N`), carried in each advert.
+    pub key_id: u8,
+    /// The secret (not empty).
+    pub key: String,
+}
+
+/// One more advert path of an instance (`[[instances.paths]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvertPath {
+    /// The interface (not the instance's own, nor another path's).
+    pub interface: String,
+    /// Unicast peers on it; empty: multicast.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unicast_peers: Vec<IpAddr>,
+    /// The multicast group when there are no unicast peers (default: the RFC's group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_group: Option<IpAddr>,
 }
 
 /// A fence command (heartbeat `stonith_host`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fence {
-    /// The command line (split on white space, not run through a shell).
+    /// The command line (split on white space, not run through a shell); or empty, with
+    /// `argv` given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub command: String,
+    /// The program and its arguments exactly (for arguments with blanks, e.g. heartbeat's
+    /// `stonith -p "PARAMS"`); exclusive with `command`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub argv: Vec<String>,
     /// How long it may run, milliseconds (default: the director's command timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
@@ -735,6 +916,8 @@ pub struct Vip {
     pub dev: Option<String>,
     /// Address label.
     pub label: Option<String>,
+    /// IPv4 broadcast address (`brd`; default: none, as `ip address add`).
+    pub broadcast: Option<IpAddr>,
 }
 
 impl Vip {
@@ -745,6 +928,7 @@ impl Vip {
             prefix: if address.is_ipv4() { 32 } else { 128 },
             dev: None,
             label: None,
+            broadcast: None,
         }
     }
 }
@@ -786,6 +970,7 @@ impl FromStr for Vip {
             prefix,
             dev: None,
             label: None,
+            broadcast: None,
         };
         while let Some(w) = words.next() {
             let value = words
@@ -794,9 +979,13 @@ impl FromStr for Vip {
             match w {
                 "dev" => vip.dev = Some(value.to_string()),
                 "label" => vip.label = Some(value.to_string()),
+                "brd" | "broadcast" => match value.parse::<IpAddr>() {
+                    Ok(b) if b.is_ipv4() && address.is_ipv4() => vip.broadcast = Some(b),
+                    _ => return Err(err("brd needs an IPv4 address, on an IPv4 address")),
+                },
                 _ => {
                     return Err(err(&format!(
-                        "unsupported option {w:?} (dev and label are)"
+                        "unsupported option {w:?} (dev, label and brd are)"
                     )));
                 }
             }
@@ -826,6 +1015,9 @@ impl fmt::Display for Vip {
         }
         if let Some(l) = &self.label {
             write!(f, " label {l}")?;
+        }
+        if let Some(b) = &self.broadcast {
+            write!(f, " brd {b}")?;
         }
         Ok(())
     }
@@ -904,6 +1096,55 @@ pub enum Step {
     Service {
         /// The service's name.
         name: String,
+        /// How long each may run, milliseconds (default: the director's command timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// A heartbeat / LSB style resource agent: `PATH ARGS... start` on acquire,
+    /// `PATH ARGS... stop` on release (heartbeat's `haresources` `NAME::ARG::ARG`, found in
+    /// `resource.d` or `/etc/init.d`).
+    Program {
+        /// The script.
+        path: String,
+        /// Its arguments, before `start` / `stop`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        args: Vec<String>,
+        /// How long each may run, milliseconds (default: the director's command timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// A file system mounted on acquire and unmounted on release (heartbeat's
+    /// `Filesystem::DEVICE::DIRECTORY[::FSTYPE[::OPTIONS]]`); already mounted counts as
+    /// started, a busy unmount kills the processes using it and tries once more.
+    Filesystem {
+        /// What is mounted (a device, `LABEL=`, `UUID=`, or `host:/path`).
+        device: String,
+        /// Where (absolute).
+        directory: String,
+        /// `mount -t` (default: detected by mount).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fstype: Option<String>,
+        /// `mount -o`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        options: Option<String>,
+        /// How long each may run, milliseconds (default: the director's command timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// A DRBD resource made primary on acquire and secondary on release (heartbeat's
+    /// `drbddisk::RESOURCE`, with `drbdadm`).
+    Drbd {
+        /// The DRBD resource (`all` for every one).
+        resource: String,
+        /// How long each may run, milliseconds (default: the director's command timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
+    },
+    /// The preferred source address of the default route set on acquire and removed on
+    /// release (heartbeat's `IPsrcaddr::ADDRESS`).
+    SourceAddress {
+        /// The address (held by an earlier step or the instance).
+        address: IpAddr,
         /// How long each may run, milliseconds (default: the director's command timeout).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         timeout_ms: Option<u64>,
@@ -1548,6 +1789,9 @@ pub enum CheckKind {
     Ping,
     /// The integer in a tracked file (keepalived `FILE_CHECK`).
     File,
+    /// Down while a file naming the real server exists in `maintenance_dir` (ldirectord
+    /// `maintenancedir`): `IP:PORT` or `IP` (an IPv6 address in brackets).
+    Maintenance,
 }
 
 impl CheckKind {
@@ -1563,6 +1807,7 @@ impl CheckKind {
             Self::Udp => "UDP_CHECK",
             Self::Ping => "PING_CHECK",
             Self::File => "FILE_CHECK",
+            Self::Maintenance => "maintenancedir",
         }
     }
 }
@@ -1680,6 +1925,35 @@ pub struct Check {
     /// FILE: keepalived `weight W reverse` (with `track_file_weight`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub track_file_reverse: bool,
+    /// HTTP/SSL: the request method (ldirectord `httpmethod`; default GET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_method: Option<HttpMethod>,
+    /// TCP: text sent once connected, the write side then shut (ldirectord `simpletcp`'s
+    /// `request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_send: Option<String>,
+    /// TCP: a regular expression (the `regex` crate's syntax) one line of the reply must
+    /// match (ldirectord `simpletcp`'s `receive`; empty: any line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_expect: Option<String>,
+    /// DNS: a regular expression one answer must match, an A record's address or a PTR
+    /// record's name as text (ldirectord `service = dns`'s `receive`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_expect: Option<String>,
+    /// MAINTENANCE: the directory looked in (ldirectord `maintenancedir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_dir: Option<std::path::PathBuf>,
+}
+
+/// The method of an HTTP/SSL check (ldirectord `httpmethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// `GET` (the default).
+    #[default]
+    Get,
+    /// `HEAD`: the status only, no body (so no `regex` or `digest`).
+    Head,
 }
 
 /// The HTTP request version of an HTTP/SSL check (keepalived `http_protocol`).
@@ -1737,6 +2011,11 @@ impl Check {
             track_file: None,
             track_file_weight: None,
             track_file_reverse: false,
+            http_method: None,
+            tcp_send: None,
+            tcp_expect: None,
+            dns_expect: None,
+            maintenance_dir: None,
         }
     }
 }

@@ -3,12 +3,20 @@
 //! HTTP `GET /status`, and Prometheus metrics ([`metrics_text`]) on HTTP `GET /metrics`
 //! ([`serve_http`], hyper 1). Both read the latest [`Status`] the runtime published; building
 //! them never touches the director's loop.
+//!
+//! And the control socket ([`serve_control`], heartbeat `hb_standby` / `hb_takeover`): a
+//! client sends one line, `standby [INSTANCE]`, `takeover [INSTANCE]` or `auto [INSTANCE]`
+//! (no instance: every instance), and gets one JSON line back: `{"ok":true,"mode":...,
+//! "instances":[...]}` or `{"ok":false,"error":...}`. A line longer than
+//! [`MAX_CONTROL_LINE`] bytes, not UTF-8, or not of that form gets an error reply.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use ha_failover::core::AdminMode;
+use ha_failover::runtime::director::{AdminError, AdminRequest};
 use ha_failover::runtime::status::Status;
 use ha_failover::vrrp::router::State;
 use http_body_util::Full;
@@ -21,7 +29,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// A VRRP state as the status and metrics write it.
 pub fn state_name(s: State) -> &'static str {
@@ -68,6 +76,14 @@ pub fn status_json(s: &Status) -> Value {
                 "priority_zero_sent": i.priority_zero_sent,
                 "priority_zero_received": i.priority_zero_received,
                 "drops": i.drops.iter().map(|(r, n)| (r.as_str().to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
+                "paths": i.paths.iter().map(|p| json!({
+                    "interface": p.interface,
+                    "adverts_received": p.adverts_received,
+                    "last_heard_ago_ms": p.last_heard_ago.map(|d| d.as_millis() as u64),
+                    "silent": p.silent,
+                })).collect::<Vec<_>>(),
+                "admin": { "mode": i.admin, "reason": i.admin_reason },
+                "late_adverts": i.late_adverts,
             })
         })
         .collect();
@@ -131,6 +147,20 @@ pub fn status_json(s: &Status) -> Value {
             "down": s.checks.down,
             "changes": s.checks.changes,
         },
+        "pings": s.pings.iter().map(|p| json!({
+            "name": p.name,
+            "up": p.up,
+            "addresses": p.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            "answering": p.answering.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "watchdog": s.watchdog.as_ref().map(|w| json!({
+            "device": w.device.display().to_string(),
+            "interval_ms": u64::try_from(w.interval.as_millis()).unwrap_or(u64::MAX),
+            "timeout_s": w.timeout_s,
+            "feeds": w.feeds,
+            "errors": w.errors,
+            "last_error": w.last_error,
+        })),
         "lateness": {
             "rescued": c.late.rescued,
             "skipped_ticks": c.late.skipped_ticks,
@@ -196,11 +226,29 @@ pub fn metrics_text(s: &Status) -> String {
         "instance_priority_zero_received",
         "Priority-0 adverts received",
     );
+    let admin = gauge_family(
+        &mut reg,
+        "instance_admin",
+        "1 for the instance's administrative mode (label mode: auto, standby, takeover), 0 for the others",
+    );
+    let late_adverts = counter_family(
+        &mut reg,
+        "instance_late_adverts",
+        "Late-advert warnings (heartbeat warntime): the master silent for the warn interval",
+    );
     for i in &s.instances {
         let l = [
             ("instance", i.name.as_str()),
             ("interface", i.interface.as_str()),
         ];
+        for mode in ["auto", "standby", "takeover"] {
+            let mut ls = labels(&l);
+            ls.push(("mode".into(), mode.into()));
+            admin.get_or_create(&ls).set(i64::from(mode == i.admin));
+        }
+        late_adverts
+            .get_or_create(&labels(&l))
+            .inc_by(i.late_adverts);
         for st in [
             State::Initialize,
             State::Backup,
@@ -236,6 +284,26 @@ pub fn metrics_text(s: &Status) -> String {
                     ("reason", r.as_str()),
                 ]))
                 .inc_by(*n);
+        }
+    }
+    let path_recv = counter_family(
+        &mut reg,
+        "path_adverts_received",
+        "Adverts received on one advert path of an instance (redundant links)",
+    );
+    let path_silent = gauge_family(
+        &mut reg,
+        "path_silent",
+        "1 while an advert path hears nothing but another path of the instance does",
+    );
+    for i in &s.instances {
+        for p in &i.paths {
+            let l = labels(&[
+                ("instance", i.name.as_str()),
+                ("interface", p.interface.as_str()),
+            ]);
+            path_recv.get_or_create(&l).inc_by(p.adverts_received);
+            path_silent.get_or_create(&l).set(i64::from(p.silent));
         }
     }
     let dropped = counter_family(
@@ -307,6 +375,32 @@ pub fn metrics_text(s: &Status) -> String {
     let changes = Counter::<u64>::default();
     changes.inc_by(s.checks.changes);
     reg.register("real_server_changes", "Real-server state changes", changes);
+    let ping_up = gauge_family(
+        &mut reg,
+        "ping_tracker_up",
+        "Whether a ping tracker is up (an address answered within its dead time)",
+    );
+    let ping_answering = gauge_family(
+        &mut reg,
+        "ping_tracker_answering",
+        "Addresses of a ping tracker that answered within its dead time",
+    );
+    for p in &s.pings {
+        let l = labels(&[("tracker", &p.name)]);
+        ping_up.get_or_create(&l).set(i64::from(p.up));
+        ping_answering
+            .get_or_create(&l)
+            .set(i64::try_from(p.answering.len()).unwrap_or(i64::MAX));
+    }
+    if let Some(w) = &s.watchdog {
+        let feeds = counter_family(&mut reg, "watchdog_writes", "Watchdog writes by result");
+        feeds
+            .get_or_create(&labels(&[("result", "fed")]))
+            .inc_by(w.feeds);
+        feeds
+            .get_or_create(&labels(&[("result", "failed")]))
+            .inc_by(w.errors);
+    }
     let ipvs = counter_family(&mut reg, "ipvs_ops", "IPVS operations by result");
     ipvs.get_or_create(&labels(&[("result", "applied")]))
         .inc_by(s.ipvs.ops_applied);
@@ -530,10 +624,213 @@ pub async fn serve_http(
     Ok((local, task))
 }
 
+/// The longest control request line, in bytes (the newline included).
+pub const MAX_CONTROL_LINE: usize = 256;
+
+/// A parsed control request: the mode and the instance (`None`: every instance).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlRequest {
+    /// The mode to set.
+    pub mode: AdminMode,
+    /// The instance; `None`: every instance.
+    pub instance: Option<String>,
+}
+
+/// Parses one control line (without its newline): `standby|takeover|auto [INSTANCE]`,
+/// words separated by white space. Never panics; the error says what is wrong.
+pub fn parse_control(line: &str) -> Result<ControlRequest, String> {
+    let mut words = line.split_whitespace();
+    let Some(verb) = words.next() else {
+        return Err("empty request: expected standby|takeover|auto [INSTANCE]".into());
+    };
+    let Some(mode) = AdminMode::parse(verb) else {
+        return Err(format!(
+            "unknown command {:?}: expected standby|takeover|auto [INSTANCE]",
+            verb.chars().take(32).collect::<String>()
+        ));
+    };
+    let instance = words.next().map(str::to_owned);
+    if words.next().is_some() {
+        return Err(format!(
+            "too many words: expected {} [INSTANCE]",
+            mode.as_str()
+        ));
+    }
+    Ok(ControlRequest { mode, instance })
+}
+
+/// The reply line to a control request that was answered.
+fn control_reply(mode: AdminMode, r: Result<Vec<String>, AdminError>) -> Value {
+    match r {
+        Ok(instances) => json!({"ok": true, "mode": mode.as_str(), "instances": instances}),
+        Err(e) => json!({"ok": false, "error": e.to_string()}),
+    }
+}
+
+fn control_error(e: impl std::fmt::Display) -> Value {
+    json!({"ok": false, "error": e.to_string()})
+}
+
+/// Reads one request line of at most [`MAX_CONTROL_LINE`] bytes within 5 s.
+async fn read_control_line(stream: &mut tokio::net::UnixStream) -> Result<String, String> {
+    let mut buf = Vec::with_capacity(64);
+    let mut chunk = [0u8; 128];
+    let read = async {
+        loop {
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|e| format!("reading the request: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.contains(&b'\n') {
+                break;
+            }
+            if buf.len() > MAX_CONTROL_LINE {
+                return Err(format!("request longer than {MAX_CONTROL_LINE} bytes"));
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(5), read).await {
+        Ok(r) => r?,
+        Err(_) => return Err("no request line within 5 s".into()),
+    }
+    let line = buf.split(|b| *b == b'\n').next().unwrap_or(&[]);
+    if line.len() > MAX_CONTROL_LINE {
+        return Err(format!("request longer than {MAX_CONTROL_LINE} bytes"));
+    }
+    std::str::from_utf8(line)
+        .map(|s| s.trim_end_matches('\r').to_owned())
+        .map_err(|_| "request is not UTF-8".to_owned())
+}
+
+/// Serves the control socket at `path` (its folder is created, a stale socket replaced, the
+/// socket made mode 0600: root's only): each client sends one line (see the
+/// [module docs](self)), the request goes to the runtime on `admin`, the answer comes back
+/// as one JSON line, then the connection closes. Returns once listening.
+pub fn serve_control(
+    path: &Path,
+    admin: mpsc::UnboundedSender<AdminRequest>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((mut stream, _)) => {
+                    let admin = admin.clone();
+                    tokio::spawn(async move {
+                        let reply = match read_control_line(&mut stream).await {
+                            Err(e) => control_error(e),
+                            Ok(line) => match parse_control(&line) {
+                                Err(e) => control_error(e),
+                                Ok(req) => {
+                                    let (done, answer) = oneshot::channel();
+                                    let sent = admin.send(AdminRequest {
+                                        instance: req.instance,
+                                        mode: req.mode,
+                                        done,
+                                    });
+                                    if sent.is_err() {
+                                        control_error("the director is not running")
+                                    } else {
+                                        match tokio::time::timeout(
+                                            std::time::Duration::from_secs(10),
+                                            answer,
+                                        )
+                                        .await
+                                        {
+                                            Ok(Ok(r)) => control_reply(req.mode, r),
+                                            Ok(Err(_)) => control_error(
+                                                "the director stopped before answering",
+                                            ),
+                                            Err(_) => control_error(
+                                                "the director did not answer within 10 s",
+                                            ),
+                                        }
+                                    }
+                                }
+                            },
+                        };
+                        let mut t = reply.to_string();
+                        t.push('\n');
+                        if let Err(e) = stream.write_all(t.as_bytes()).await {
+                            tracing::debug!(error = %e, "control reply not written");
+                        }
+                        let _ = stream.shutdown().await;
+                        // What a client sent beyond the line is read and dropped (a bounded
+                        // amount, for a bounded time): closing with it unread would reset
+                        // the connection before the client read the reply.
+                        let mut sink = [0u8; 4096];
+                        let drain = async {
+                            for _ in 0..16 {
+                                if matches!(stream.read(&mut sink).await, Ok(0) | Err(_)) {
+                                    break;
+                                }
+                            }
+                        };
+                        let _ =
+                            tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "control socket accept");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }))
+}
+
+/// Sends one control line to a director and returns its JSON reply (`ok` says whether it
+/// was done).
+pub async fn send_control(path: &Path, line: &str) -> Result<Value, StatusClientError> {
+    let mut s = tokio::net::UnixStream::connect(path)
+        .await
+        .map_err(|source| StatusClientError::Connect {
+            path: path.to_owned(),
+            source,
+        })?;
+    let read_err = |detail: String| StatusClientError::Read {
+        path: path.to_owned(),
+        detail,
+    };
+    let mut buf = Vec::new();
+    let exchange = async {
+        s.write_all(format!("{line}\n").as_bytes()).await?;
+        s.read_to_end(&mut buf).await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(15), exchange).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(read_err(e.to_string())),
+        Err(_) => return Err(read_err("timed out after 15 s".into())),
+    }
+    serde_json::from_slice(&buf).map_err(|source| StatusClientError::Json {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ha_failover::runtime::status::{CheckStatus, InstanceStatus, MemberStatus, PoolStatus};
+    use ha_failover::runtime::status::{
+        AdvertPathStatus, CheckStatus, InstanceStatus, MemberStatus, PoolStatus,
+    };
     use ha_failover::vrrp::DropReason;
     use std::time::Duration;
 
@@ -558,7 +855,24 @@ mod tests {
             adverts_received: 3,
             priority_zero_sent: 0,
             priority_zero_received: 1,
-            drops: vec![(DropReason::AuthMismatch, 4)],
+            drops: vec![(DropReason::AuthMismatch, 4), (DropReason::Auth, 2)],
+            paths: vec![
+                AdvertPathStatus {
+                    interface: "eth0".into(),
+                    adverts_received: 7,
+                    last_heard_ago: Some(Duration::from_millis(300)),
+                    silent: false,
+                },
+                AdvertPathStatus {
+                    interface: "eth1".into(),
+                    adverts_received: 3,
+                    last_heard_ago: Some(Duration::from_secs(9)),
+                    silent: true,
+                },
+            ],
+            admin: "standby",
+            admin_reason: Some("start failed"),
+            late_adverts: 3,
         });
         s.pools.push(PoolStatus {
             name: "web".into(),
@@ -580,6 +894,20 @@ mod tests {
         s.drops[3].1 = 5;
         s.ipvs.ops_applied = 9;
         s.checks.down = 4;
+        s.pings.push(ha_failover::runtime::status::PingStatus {
+            name: "ping gw".into(),
+            up: true,
+            addresses: vec!["10.0.0.254".parse().unwrap(), "10.0.0.253".parse().unwrap()],
+            answering: vec!["10.0.0.253".parse().unwrap()],
+        });
+        s.watchdog = Some(ha_failover::runtime::status::WatchdogStatus {
+            device: "/dev/watchdog".into(),
+            interval: Duration::from_secs(1),
+            timeout_s: Some(10),
+            feeds: 12,
+            errors: 1,
+            last_error: None,
+        });
         s.counters
             .late
             .timer_lateness
@@ -602,6 +930,17 @@ mod tests {
         assert_eq!(j["ipvs"]["ops_applied"], 9);
         assert_eq!(j["lateness"]["max_timer_delay_ms"], 3.0);
         assert_eq!(j["instances"][0]["drops"]["auth_mismatch"], 4);
+        assert_eq!(j["pings"][0]["up"], true);
+        assert_eq!(j["pings"][0]["answering"][0], "10.0.0.253");
+        assert_eq!(j["watchdog"]["device"], "/dev/watchdog");
+        assert_eq!(j["watchdog"]["feeds"], 12);
+        assert_eq!(j["instances"][0]["drops"]["auth"], 2);
+        assert_eq!(j["instances"][0]["paths"][1]["interface"], "eth1");
+        assert_eq!(j["instances"][0]["paths"][1]["silent"], true);
+        assert_eq!(j["instances"][0]["paths"][0]["last_heard_ago_ms"], 300);
+        assert_eq!(j["instances"][0]["admin"]["mode"], "standby");
+        assert_eq!(j["instances"][0]["admin"]["reason"], "start failed");
+        assert_eq!(j["instances"][0]["late_adverts"], 3);
     }
 
     #[test]
@@ -634,6 +973,16 @@ mod tests {
             "{m}"
         );
         assert!(
+            m.contains(r#"ha_director_path_silent{instance="VI_1",interface="eth1"} 1"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                r#"ha_director_path_adverts_received_total{instance="VI_1",interface="eth0"} 7"#
+            ),
+            "{m}"
+        );
+        assert!(
             m.contains(r#"ha_director_instance_adverts_dropped_total{instance="VI_1",interface="eth0",reason="auth_mismatch"} 4"#),
             "{m}"
         );
@@ -648,6 +997,30 @@ mod tests {
         );
         assert!(
             m.contains("ha_director_max_timer_delay_seconds 0.003"),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_ping_tracker_up{tracker="ping gw"} 1"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_ping_tracker_answering{tracker="ping gw"} 1"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(r#"ha_director_watchdog_writes_total{result="fed"} 12"#),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                r#"ha_director_instance_admin{instance="VI_1",interface="eth0",mode="standby"} 1"#
+            ),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                r#"ha_director_instance_late_adverts_total{instance="VI_1",interface="eth0"} 3"#
+            ),
             "{m}"
         );
         assert!(m.ends_with("# EOF\n"), "{m}");
@@ -696,6 +1069,89 @@ mod tests {
                 gone.to_string().contains("no director is running"),
                 "{gone}"
             );
+        });
+    }
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn control_lines_parse() {
+        assert_eq!(
+            parse_control("standby VI_1"),
+            Ok(ControlRequest {
+                mode: AdminMode::Standby,
+                instance: Some("VI_1".into())
+            })
+        );
+        assert_eq!(
+            parse_control("  takeover "),
+            Ok(ControlRequest {
+                mode: AdminMode::Takeover,
+                instance: None
+            })
+        );
+        assert!(parse_control("").unwrap_err().contains("empty"));
+        assert!(
+            parse_control("reboot")
+                .unwrap_err()
+                .contains("unknown command")
+        );
+        assert!(parse_control("auto a b").unwrap_err().contains("too many"));
+    }
+
+    proptest! {
+        #[test]
+        fn control_parser_never_panics(s in ".{0,300}") {
+            let _ = parse_control(&s);
+        }
+    }
+
+    /// The real socket, with the runtime's side played by a task that answers every request.
+    #[test]
+    fn control_socket_answers_one_json_line() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use std::os::unix::fs::PermissionsExt;
+            let dir = std::env::temp_dir().join(format!("control-{}", std::process::id()));
+            let path = dir.join("control.sock");
+            let (tx, mut rx) = mpsc::unbounded_channel::<AdminRequest>();
+            let _srv = serve_control(&path, tx).unwrap();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            tokio::spawn(async move {
+                while let Some(r) = rx.recv().await {
+                    let answer = match r.instance.as_deref() {
+                        Some("VI_9") => Err(AdminError::UnknownInstance("VI_9".into())),
+                        Some(n) => Ok(vec![n.to_owned()]),
+                        None => Ok(vec!["VI_1".into(), "VI_2".into()]),
+                    };
+                    let _ = r.done.send(answer);
+                }
+            });
+            let v = send_control(&path, "standby VI_1").await.unwrap();
+            assert_eq!(v["ok"], true);
+            assert_eq!(v["mode"], "standby");
+            assert_eq!(v["instances"][0], "VI_1");
+            let v = send_control(&path, "auto").await.unwrap();
+            assert_eq!(v["instances"].as_array().unwrap().len(), 2);
+            let v = send_control(&path, "takeover VI_9").await.unwrap();
+            assert_eq!(v["ok"], false);
+            assert!(v["error"].as_str().unwrap().contains("no instance"), "{v}");
+            let v = send_control(&path, "format c:").await.unwrap();
+            assert_eq!(v["ok"], false);
+            let long = format!("standby {}", "x".repeat(1000));
+            let v = send_control(&path, &long).await.unwrap();
+            assert!(v["error"].as_str().unwrap().contains("longer than"), "{v}");
+            let v = send_control(&path, "standby \u{fffd}").await.unwrap();
+            assert_eq!(v["ok"], true);
+            let _ = std::fs::remove_dir_all(&dir);
         });
     }
 }

@@ -25,6 +25,8 @@ pub enum Item {
     TrackFile(String),
     /// A tracked process (keepalived `vrrp_track_process`), by name.
     TrackProcess(String),
+    /// A ping tracker (heartbeat `ping` / `ping_group`), by name.
+    TrackPing(String),
     /// A VRRP instance, by name.
     Instance(String),
     /// A sync group, by name.
@@ -44,6 +46,7 @@ impl fmt::Display for Item {
             Self::Script(n) => write!(f, "script {n:?}"),
             Self::TrackFile(n) => write!(f, "track file {n:?}"),
             Self::TrackProcess(n) => write!(f, "track process {n:?}"),
+            Self::TrackPing(n) => write!(f, "track ping {n:?}"),
             Self::Instance(n) => write!(f, "instance {n:?}"),
             Self::SyncGroup(n) => write!(f, "sync group {n:?}"),
             Self::ResourceGroup(n) => write!(f, "resource group {n:?}"),
@@ -249,6 +252,25 @@ pub enum ValidationError {
         /// Why.
         reason: String,
     },
+    /// A heartbeat timing (`dead_interval_ms`, `init_dead_ms`, `warn_interval_ms`) that
+    /// cannot work.
+    #[error("{item}: {reason}")]
+    BadTiming {
+        /// The instance.
+        item: Item,
+        /// Why.
+        reason: String,
+    },
+    /// An advert path problem (its interface, its addresses).
+    #[error("{item}: advert path {path}: {reason}")]
+    BadAdvertPath {
+        /// The instance.
+        item: Item,
+        /// The path's number (1: the first of `paths`).
+        path: usize,
+        /// Why.
+        reason: String,
+    },
     /// A tracker problem (a tracked file or process, or a reference to one).
     #[error("{item}: {reason}")]
     BadTracker {
@@ -285,7 +307,44 @@ impl ValidationError {
             | Self::BadCheck { item, .. }
             | Self::InsecureScript { item, .. }
             | Self::BadScript { item, .. }
+            | Self::BadAdvertPath { item, .. }
+            | Self::BadTiming { item, .. }
             | Self::BadTracker { item, .. } => Some(item),
+        }
+    }
+}
+
+/// heartbeat's timings: each longer than zero; the dead intervals longer than the advert
+/// interval (a backup would take over between two adverts of a live master); the warning
+/// before the master is declared dead (otherwise it never fires). A dead interval under twice
+/// the advert interval is accepted (heartbeat accepts it too), with a note from the build.
+fn check_timing(errs: &mut Vec<ValidationError>, item: &Item, inst: &Instance) {
+    let advert = u64::from(inst.advert_int_ms);
+    let mut bad = |reason: String| {
+        errs.push(ValidationError::BadTiming {
+            item: item.clone(),
+            reason,
+        })
+    };
+    for (key, v) in [
+        ("dead_interval_ms", inst.dead_interval_ms),
+        ("init_dead_ms", inst.init_dead_ms),
+    ] {
+        if let Some(v) = v
+            && v <= advert
+        {
+            bad(format!(
+                "{key} {v} must be longer than advert_int_ms {advert} (heartbeat: deadtime longer than keepalive)"
+            ));
+        }
+    }
+    if let Some(w) = inst.warn_interval_ms {
+        // Without a dead interval: 3 x the interval, the skew aside.
+        let dead = inst.dead_interval_ms.unwrap_or(3 * advert);
+        if w == 0 || w >= dead {
+            bad(format!(
+                "warn_interval_ms {w} must be above 0 and shorter than the dead interval ({dead} ms): the warning would never come (heartbeat: warntime shorter than deadtime)"
+            ));
         }
     }
 }
@@ -380,6 +439,27 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
     let mut vrids: HashMap<(&str, u16, bool), &str> = HashMap::new();
     for inst in &cfg.instances {
         validate_instance(&mut errs, inst, &scripts);
+        // An instance whose addresses are all resource steps (heartbeat's haresources)
+        // advertises those.
+        let step_addresses = cfg.resource_groups.iter().any(|r| {
+            r.instance == inst.name
+                && r.steps
+                    .iter()
+                    .any(|s| matches!(s, super::model::Step::Address { .. }))
+        });
+        if step_addresses {
+            errs.retain(|e| {
+                !matches!(e, ValidationError::NoVips { item: Item::Instance(n) } if *n == inst.name)
+            });
+        }
+        if let Some(f) = &inst.fence
+            && f.command.trim().is_empty() == f.argv.is_empty()
+        {
+            errs.push(ValidationError::BadScript {
+                item: Item::Instance(inst.name.clone()),
+                reason: "fence: give exactly one of `command` and `argv`".into(),
+            });
+        }
         let v6 = inst.vips.first().is_some_and(|v| v.address.is_ipv6());
         if let Some(other) = vrids.insert((inst.interface.as_str(), inst.vrid, v6), &inst.name) {
             errs.push(ValidationError::DuplicateVrid {
@@ -490,7 +570,88 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
         }
     }
     validate_tracking(&mut errs, cfg);
+    validate_pings(&mut errs, cfg);
     errs
+}
+
+/// Ping trackers and the references to them; the watchdog.
+fn validate_pings(errs: &mut Vec<ValidationError>, cfg: &Config) {
+    let pings = check_names(
+        errs,
+        "track ping",
+        cfg.track_pings.iter().map(|p| p.name.as_str()),
+        Item::TrackPing,
+    );
+    for p in &cfg.track_pings {
+        let item = Item::TrackPing(p.name.clone());
+        let mut bad = |reason: String| {
+            errs.push(ValidationError::BadTracker {
+                item: item.clone(),
+                reason,
+            })
+        };
+        if p.addresses.is_empty() {
+            bad("no addresses to ping".into());
+        }
+        if let Some(a) = p
+            .addresses
+            .iter()
+            .find(|a| a.is_unspecified() || a.is_multicast())
+        {
+            bad(format!("{a} cannot be pinged (unspecified or multicast)"));
+        }
+        if !(10..=3_600_000).contains(&p.interval_ms) {
+            bad(format!(
+                "interval_ms {} is outside 10..=3600000",
+                p.interval_ms
+            ));
+        }
+        if p.dead_ms() < p.interval_ms || p.dead_ms() > 86_400_000 {
+            bad(format!(
+                "dead_ms {} must be at least interval_ms {} (an answer must outlive the next echo) and at most a day",
+                p.dead_ms(),
+                p.interval_ms
+            ));
+        }
+        check_weight(errs, &item, format!("ping {}", p.name), p.weight);
+    }
+    for i in &cfg.instances {
+        let item = Item::Instance(i.name.clone());
+        for r in &i.track_pings {
+            if !pings.contains(r.name.as_str()) {
+                errs.push(ValidationError::UnknownReference {
+                    item: item.clone(),
+                    kind: "track ping",
+                    name: r.name.clone(),
+                });
+            }
+            if let Some(w) = r.weight {
+                check_weight(errs, &item, format!("tracked ping {}", r.name), w);
+            }
+        }
+    }
+    if let Some(w) = &cfg.global.watchdog {
+        let bad = |reason: String| ValidationError::BadGlobal {
+            reason: format!("watchdog {}: {reason}", w.device.display()),
+        };
+        if w.device.as_os_str().is_empty() {
+            errs.push(bad("empty device path".into()));
+        }
+        if !(10..=3_600_000).contains(&w.interval_ms) {
+            errs.push(bad(format!(
+                "interval_ms {} is outside 10..=3600000",
+                w.interval_ms
+            )));
+        }
+        if let Some(t) = w.timeout_s
+            && (t == 0 || u64::from(t) * 1000 <= w.interval_ms)
+        {
+            errs.push(bad(format!(
+                "timeout_s {t} must be more than the feeding interval ({} ms), or the node reboots while running",
+                w.interval_ms
+            )));
+        }
+    }
 }
 
 /// Virtual server groups: unique names, at least one entry, no IPv4 and IPv6 mix (a fwmark
@@ -629,6 +790,57 @@ fn validate_instance(errs: &mut Vec<ValidationError>, inst: &Instance, scripts: 
             });
         }
     }
+    if let Some(a) = &inst.advert_auth {
+        if a.key.is_empty() {
+            errs.push(ValidationError::BadAuth {
+                item: item.clone(),
+                reason: "advert_auth key must not be empty",
+            });
+        }
+        if inst.auth.is_some() {
+            errs.push(ValidationError::BadAuth {
+                item: item.clone(),
+                reason: "advert_auth (HMAC trailer) and VRRPv2 auth cannot be used together; keep one",
+            });
+        }
+    }
+    for (k, p) in inst.paths.iter().enumerate() {
+        let bad = |reason: String| ValidationError::BadAdvertPath {
+            item: item.clone(),
+            path: k + 1,
+            reason,
+        };
+        if p.interface.is_empty() {
+            errs.push(bad("interface is empty".into()));
+        }
+        if p.interface == inst.interface
+            || inst.paths[..k].iter().any(|o| o.interface == p.interface)
+        {
+            errs.push(bad(format!(
+                "interface {} is already used by the instance or an earlier path",
+                p.interface
+            )));
+        }
+        if !p.unicast_peers.is_empty() && p.mcast_group.is_some() {
+            errs.push(bad(
+                "mcast_group is for multicast paths (no unicast_peers)".into()
+            ));
+        }
+        if let Some(g) = p.mcast_group
+            && !g.is_multicast()
+        {
+            errs.push(bad(format!("mcast_group {g} is not a multicast address")));
+        }
+        let family = first.map(|f| f.is_ipv4());
+        for a in p.unicast_peers.iter().chain(&p.mcast_group) {
+            if family.is_some_and(|v4| v4 != a.is_ipv4()) {
+                errs.push(bad(format!(
+                    "address {a} is not of the instance's address family"
+                )));
+            }
+        }
+    }
+    check_timing(errs, &item, inst);
     if inst.nopreempt && inst.state != super::model::InitialState::Backup {
         errs.push(ValidationError::NopreemptNeedsBackup { item: item.clone() });
     }
@@ -836,11 +1048,40 @@ fn validate_vs(errs: &mut Vec<ValidationError>, vs: &VirtualServer) {
                 bad_c("type and name are only for DNS_CHECK".into());
             }
             if let Some(t) = &c.dns_type
-                && !["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA"].contains(&t.as_str())
+                && !["A", "NS", "CNAME", "SOA", "MX", "TXT", "AAAA", "PTR"].contains(&t.as_str())
             {
                 bad_c(format!(
-                    "DNS type {t:?} is not one of A NS CNAME SOA MX TXT AAAA"
+                    "DNS type {t:?} is not one of A NS CNAME SOA MX TXT AAAA PTR"
                 ));
+            }
+            // ldirectord's settings (httpmethod, simpletcp, dns receive, maintenancedir).
+            if !http && c.http_method.is_some() {
+                bad_c("http_method is only for HTTP_GET and SSL_GET".into());
+            }
+            if c.http_method == Some(super::model::HttpMethod::Head)
+                && c.urls
+                    .iter()
+                    .any(|u| u.regex.is_some() || u.digest.is_some())
+            {
+                bad_c("http_method HEAD gets no body: regex and digest cannot match".into());
+            }
+            if c.kind != CheckKind::Tcp && (c.tcp_send.is_some() || c.tcp_expect.is_some()) {
+                bad_c("tcp_send and tcp_expect are only for TCP_CHECK".into());
+            }
+            if c.kind != CheckKind::Dns && c.dns_expect.is_some() {
+                bad_c("dns_expect is only for DNS_CHECK".into());
+            }
+            for (what, r) in [("tcp_expect", &c.tcp_expect), ("dns_expect", &c.dns_expect)] {
+                if let Some(r) = r
+                    && let Err(e) = regex::Regex::new(r)
+                {
+                    let why = e.to_string();
+                    let why = why.lines().last().unwrap_or_default().trim().to_owned();
+                    bad_c(format!("{what} {r:?}: {why}"));
+                }
+            }
+            if (c.kind == CheckKind::Maintenance) != c.maintenance_dir.is_some() {
+                bad_c("maintenance_dir is for, and needed by, a maintenance check".into());
             }
             if c.kind != CheckKind::Smtp && c.helo_name.is_some() {
                 bad_c("helo_name is only for SMTP_CHECK".into());
@@ -929,9 +1170,15 @@ pub fn commands(cfg: &Config) -> Vec<(Item, &str)> {
     }
     for r in &cfg.resource_groups {
         for s in &r.steps {
-            if let super::model::Step::Script { start, stop, .. } = s {
-                out.push((Item::ResourceGroup(r.name.clone()), start));
-                out.push((Item::ResourceGroup(r.name.clone()), stop));
+            match s {
+                super::model::Step::Script { start, stop, .. } => {
+                    out.push((Item::ResourceGroup(r.name.clone()), start));
+                    out.push((Item::ResourceGroup(r.name.clone()), stop));
+                }
+                super::model::Step::Program { path, .. } => {
+                    out.push((Item::ResourceGroup(r.name.clone()), path));
+                }
+                _ => {}
             }
         }
     }

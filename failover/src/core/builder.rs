@@ -72,11 +72,15 @@ impl DirectorBuilder {
                 instance: name.clone(),
                 source,
             })?;
+        super::packet::check_paths(&cfg)?;
         for other in &self.instances {
             if other.name == name {
                 return Err(DirectorConfigError::DuplicateInstance { name });
             }
-            if other.interface == cfg.interface
+            // Every interface the instance hears adverts on: its own and its paths'.
+            let shared = super::packet::interfaces(other)
+                .find(|i| super::packet::interfaces(&cfg).any(|j| j == *i));
+            if let Some(interface) = shared
                 && other.router.vrid == cfg.router.vrid
                 && other.router.primary_address.is_ipv4() == cfg.router.primary_address.is_ipv4()
             {
@@ -84,7 +88,7 @@ impl DirectorBuilder {
                     first: other.name.clone(),
                     second: name,
                     vrid: cfg.router.vrid,
-                    interface: cfg.interface,
+                    interface: interface.to_owned(),
                 });
             }
         }
@@ -331,6 +335,7 @@ impl DirectorBuilder {
             ops: VecDeque::new(),
             next_token: 0,
             stopped: false,
+            wire: Default::default(),
         };
         for p in 0..d.pools.len() {
             d.emit_pool(p);

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use ha_vrrp_proto::VrId;
 use ha_vrrp_proto::router::{Config as RouterConfig, ConfigError as RouterConfigError};
+use ha_vrrp_proto::wire::auth::AdvertKey;
 use ha_vrrp_proto::wire::{Auth, ChecksumMode};
 
 use super::track::{TrackRef, TrackerId};
@@ -121,9 +122,49 @@ pub struct InstanceConfig {
     /// keepalived `dont_track_primary`: the instance's own interface going down does not put
     /// it in Fault (its link state is ignored; interface trackers still apply).
     pub dont_track_primary: bool,
+    /// HMAC-authenticated adverts (heartbeat `authkeys` md5/sha1): every advert sent carries
+    /// the trailer of [`ha_vrrp_proto::wire::auth`], and a received one without a valid
+    /// trailer, or with a sequence number already seen, is dropped (`auth` / `replay`).
+    /// `None`: plain RFC VRRP. Not with VRRPv2 [`InstanceConfig::auth`].
+    pub advert_key: Option<AdvertKey>,
+    /// Redundant advert paths besides the instance's own interface (heartbeat's several
+    /// `ucast` / `bcast` / `mcast` lines): adverts go out on every path, and one heard on any
+    /// path counts for the instance, so the peer is declared dead only when silent on all.
+    pub paths: Vec<AdvertPath>,
+}
+
+/// One more path an instance's adverts take (see [`InstanceConfig::paths`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AdvertPath {
+    /// The interface.
+    pub interface: String,
+    /// The address adverts on this path are sent from (this host's address on `interface`,
+    /// of the instance's family).
+    pub source: IpAddr,
+    /// Unicast peers on this path; empty: multicast.
+    pub peers: Vec<IpAddr>,
+    /// The multicast group when `peers` is empty; `None`: the RFC's group of the family.
+    pub multicast_group: Option<IpAddr>,
 }
 
 impl InstanceConfig {
+    /// The addresses its adverts list: `vips`; or, when it has none, the addresses of its
+    /// [`StepKind::Address`] steps (heartbeat's `haresources`, whose addresses are resources
+    /// started in order with the others).
+    pub fn advert_addresses(&self) -> Vec<IpAddr> {
+        if self.vips.is_empty() {
+            self.steps
+                .iter()
+                .filter_map(|s| match &s.kind {
+                    StepKind::Address(v) => Some(v.addr),
+                    _ => None,
+                })
+                .collect()
+        } else {
+            self.vips.iter().map(|v| v.addr).collect()
+        }
+    }
+
     /// An instance with no addresses, tracking, fencing, steps or scripts.
     pub fn new(
         name: impl Into<String>,
@@ -146,6 +187,8 @@ impl InstanceConfig {
             auth: Auth::None,
             checksum_mode: ChecksumMode::Standard,
             dont_track_primary: false,
+            advert_key: None,
+            paths: Vec::new(),
         }
     }
 }
@@ -294,6 +337,14 @@ pub enum DirectorConfigError {
         /// The instance.
         instance: InstanceId,
     },
+    /// An advert path or the advert key cannot be used (the detail says why).
+    #[error("instance {instance:?}: {detail}")]
+    AdvertPath {
+        /// The instance.
+        instance: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// A notify script or step command with an empty argv.
     #[error("{owner:?}: {what} has an empty command")]
     EmptyCommand {
@@ -310,6 +361,16 @@ pub enum DirectorError {
     /// No such instance.
     #[error("no instance {0:?}")]
     UnknownInstance(InstanceId),
+    /// The director was shut down.
+    #[error("the director is shut down")]
+    Stopped,
+    /// The address owner (priority 255) cannot be put in Standby: it always preempts
+    /// (RFC 9568 section 6.1).
+    #[error("instance {instance:?} owns its addresses (priority 255): it cannot be put in standby")]
+    AdminOwner {
+        /// The instance.
+        instance: String,
+    },
     /// No such tracker.
     #[error("no tracker {0:?}")]
     UnknownTracker(TrackerId),

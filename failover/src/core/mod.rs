@@ -29,8 +29,17 @@
 //!   one at a time, each waiting for [`Director::handle_step_result`]; leaving Master removes
 //!   the addresses at once (keepalived: another node is taking them) and then stops the
 //!   started steps in reverse order. A failed start is reported and stops the steps already
-//!   started, in reverse; the instance stays Master (the embedder may react to the event, e.g.
-//!   with a tracker). A failed stop is reported and the step counted as stopped.
+//!   started, in reverse, and puts the instance in administrative Standby with the reason
+//!   `start failed` ([`admin`]): it gives the addresses to the peer, as heartbeat does, and
+//!   takes over again only if the peer dies. A failed stop is reported and the step counted
+//!   as stopped.
+//! - **Administrative mode** ([`AdminMode`], heartbeat `hb_standby` / `hb_takeover`):
+//!   [`Director::set_admin`] gives the resources to the peer or takes them; kept across a
+//!   reload.
+//! - **heartbeat timings**: `deadtime`, `initdead` and `warntime` are the router's
+//!   ([`Config::dead_interval`](ha_vrrp_proto::router::Config::dead_interval) and the
+//!   others); a late master is logged, counted ([`Director::late_adverts`]) and reported as
+//!   [`DirectorEvent::LateAdvert`].
 //! - **Virtual servers** ([`pool`], keepalived `virtual_server`): real-server health becomes
 //!   the IPVS desired state in ha-ipvs's model, emitted as [`DirectorAction::Ipvs`] with the
 //!   operations of [`ha_ipvs::diff()`] (`inhibit_on_failure`, `sorry_server`, `quorum` with
@@ -78,6 +87,7 @@
 //! }
 //! ```
 
+mod admin;
 mod builder;
 mod config;
 mod notify;
@@ -101,15 +111,16 @@ use ha_vrrp_proto::router::{
 };
 use ha_vrrp_proto::{DropCounts, Priority, VrId};
 
+pub use admin::{AdminMode, AdminReason};
 pub use builder::DirectorBuilder;
 pub use config::{
-    DirectorConfigError, DirectorError, GroupId, InstanceConfig, InstanceId, NotifyScripts, Step,
-    StepKind, SyncGroupConfig,
+    AdvertPath, DirectorConfigError, DirectorError, GroupId, InstanceConfig, InstanceId,
+    NotifyScripts, Step, StepKind, SyncGroupConfig,
 };
 pub use output::{
     Cause, DirectorAction, DirectorEvent, FenceAttempt, NotifyState, StepOp, StepToken,
 };
-pub use packet::{MAX_ADVERT_LEN, PacketMeta, Transmit};
+pub use packet::{MAX_ADVERT_LEN, PacketMeta, PathStatus, Transmit};
 pub use pool::{GateEffect, MastershipGate, RealServer, VirtualServerConfig, VirtualServerId};
 pub use reload::{ReconfigureError, Reconfigured};
 pub use track::{
@@ -118,8 +129,9 @@ pub use track::{
 };
 pub use vip::{Scope, VipFlags, VipParseError, VipSpec, pick_primary_address};
 
+use admin::Admin;
 use notify::notify_argvs;
-use packet::InstWire;
+use packet::{DirectorWire, InstWire};
 use pool::Pool;
 use sync::{Group, SyncOp};
 use takeover::{Steps, Takeover};
@@ -151,6 +163,11 @@ struct Inst {
     retired: Vec<Steps>,
     /// Its adverts' address list and the codec's drops.
     wire: InstWire,
+    /// The administrative mode (heartbeat `hb_standby` / `hb_takeover`).
+    admin: Admin,
+    /// Late-advert warnings (heartbeat `warntime`) of this instance, over its routers (a
+    /// reload may replace the router).
+    late_adverts: u64,
 }
 
 impl Inst {
@@ -165,6 +182,8 @@ impl Inst {
         let steps = Steps::new(cfg.steps.clone());
         Inst {
             wire,
+            admin: Admin::default(),
+            late_adverts: 0,
             retired: Vec::new(),
             cfg,
             router,
@@ -206,7 +225,7 @@ impl Inst {
 ///   [`handle_step_result`](Self::handle_step_result),
 ///   [`handle_real_server`](Self::handle_real_server),
 ///   [`handle_real_server_weight`](Self::handle_real_server_weight);
-/// - mutators (commands): [`shutdown`](Self::shutdown),
+/// - mutators (commands): [`shutdown`](Self::shutdown), [`set_admin`](Self::set_admin),
 ///   [`reconfigure_begin`](Self::reconfigure_begin) /
 ///   [`reconfigure_finish`](Self::reconfigure_finish);
 /// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_action`](Self::poll_action),
@@ -225,6 +244,8 @@ pub struct Director {
     ops: VecDeque<SyncOp>,
     next_token: u64,
     stopped: bool,
+    /// The advert sequence numbers and the adverts queued for the extra paths.
+    wire: DirectorWire,
 }
 
 impl Director {
@@ -404,24 +425,18 @@ impl Director {
     }
 
     /// The addresses listed in the instance's adverts (`virtual_ipaddress`, not the excluded
-    /// ones).
+    /// ones; see [`InstanceConfig::advert_addresses`]).
     pub fn advert_addresses(&self, instance: InstanceId) -> Vec<IpAddr> {
         self.insts
             .get(instance.0 as usize)
-            .map(|i| i.cfg.vips.iter().map(|v| v.addr).collect())
+            .map(|i| i.cfg.advert_addresses())
             .unwrap_or_default()
     }
 
-    /// The instance running `vrid` for `ipv4`'s family on `interface` (the runtime's demux).
+    /// The instance running `vrid` for `ipv4`'s family on `interface`, its own or one of its
+    /// advert paths (the runtime's demux; [`Director::find_path`] also says which path).
     pub fn find_instance(&self, interface: &str, vrid: VrId, ipv4: bool) -> Option<InstanceId> {
-        self.insts
-            .iter()
-            .position(|i| {
-                i.cfg.interface == interface
-                    && i.cfg.router.vrid == vrid
-                    && i.cfg.router.primary_address.is_ipv4() == ipv4
-            })
-            .map(|i| InstanceId(i as u32))
+        self.find_path(interface, vrid, ipv4).map(|(id, _)| id)
     }
 
     /// The sync group of an instance.
@@ -545,9 +560,14 @@ impl Director {
         while self.insts[i].router.poll_action().is_some() {
             any = true;
         }
-        while let Some(Event::Transition { from, to, reason }) = self.insts[i].router.poll_event() {
+        while let Some(ev) = self.insts[i].router.poll_event() {
             any = true;
-            self.on_transition(i, from, to, reason);
+            match ev {
+                Event::Transition { from, to, reason } => self.on_transition(i, from, to, reason),
+                Event::LateAdvert { master, silent_for } => {
+                    self.on_late_advert(i, master, silent_for)
+                }
+            }
         }
         any
     }
@@ -578,6 +598,36 @@ impl Director {
             "sync group propagation did not settle; continuing with the next input"
         );
         self.update_groups();
+    }
+
+    /// heartbeat's warntime: the master this backup follows is late; logged, counted and
+    /// reported.
+    fn on_late_advert(
+        &mut self,
+        i: usize,
+        master: Option<IpAddr>,
+        silent_for: std::time::Duration,
+    ) {
+        let inst = &mut self.insts[i];
+        inst.late_adverts += 1;
+        tracing::warn!(
+            instance = %inst.cfg.name,
+            master = ?master,
+            "late advert: no advert from the master for {} ms",
+            silent_for.as_millis()
+        );
+        self.events.push_back(DirectorEvent::LateAdvert {
+            instance: InstanceId(i as u32),
+            master,
+            silent_for,
+        });
+    }
+
+    /// Late-advert warnings (heartbeat `warntime`) of an instance since start.
+    pub fn late_adverts(&self, instance: InstanceId) -> u64 {
+        self.insts
+            .get(instance.0 as usize)
+            .map_or(0, |i| i.late_adverts)
     }
 
     fn on_transition(&mut self, i: usize, from: State, to: State, reason: TransitionReason) {

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use ha_vrrp_proto::Priority;
 use ha_vrrp_proto::router::{State, TransitionReason};
 
+use super::admin::{AdminMode, AdminReason};
 use super::config::{GroupId, InstanceId, Step};
 use super::pool::VirtualServerId;
 use super::track::{TrackStatus, TrackerId};
@@ -168,6 +169,9 @@ pub enum Cause {
     },
     /// The fence before takeover failed: the instance went back to Backup.
     FenceFailed,
+    /// The instance's administrative mode moved it ([`Director::set_admin`](super::Director::set_admin),
+    /// or Standby after a failed step start).
+    Admin(AdminMode),
 }
 
 /// Something that happened, for embedders (logs, metrics, UIs).
@@ -243,6 +247,38 @@ pub enum DirectorEvent {
         server: VirtualServerId,
         /// Whether the quorum is met.
         up: bool,
+    },
+    /// An advert path of an instance went silent (it heard adverts, then none for three
+    /// advert intervals while another path still heard them) or was heard again (heartbeat's
+    /// `Link node:eth1 dead` / `up`).
+    PathChanged {
+        /// The instance.
+        instance: InstanceId,
+        /// The path: 0 the instance's interface, `k` its `paths[k - 1]`.
+        path: usize,
+        /// The path's interface.
+        interface: String,
+        /// Heard again (`true`) or silent (`false`).
+        alive: bool,
+    },
+    /// An instance's administrative mode was set (heartbeat `hb_standby` / `hb_takeover`).
+    AdminChanged {
+        /// The instance.
+        instance: InstanceId,
+        /// The new mode.
+        mode: AdminMode,
+        /// Why.
+        reason: AdminReason,
+    },
+    /// heartbeat's `warntime`: this backup has heard no advert from its master for
+    /// `silent_for` (once per silence).
+    LateAdvert {
+        /// The instance.
+        instance: InstanceId,
+        /// The master last heard.
+        master: Option<IpAddr>,
+        /// How long it has been silent.
+        silent_for: std::time::Duration,
     },
     /// A resource step finished.
     StepResult {

@@ -7,8 +7,9 @@
 //!    stops each changed instance as on shutdown (a master sends priority 0 and releases its
 //!    addresses, its resource steps stop);
 //! 2. [`Director::reconfigure_finish`] puts a fresh instance in place of each changed one
-//!    (it starts in Initialize, as at startup), keeps every unchanged instance as it is
-//!    (state, timers, addresses: no flap), and adopts the new virtual servers: a real server
+//!    (it starts in Initialize, as at startup, in the administrative mode the old one had),
+//!    keeps every unchanged instance as it is (state, timers, addresses, mode: no flap), and
+//!    adopts the new virtual servers: a real server
 //!    that is still configured keeps its health, and the IPVS operations are the difference
 //!    between what was applied and the new desired state.
 //!
@@ -22,7 +23,7 @@ use ha_ipvs::model::ServiceKey;
 use ha_vrrp_proto::router::Router;
 
 use super::pool::Pool;
-use super::{Director, Inst, InstanceId};
+use super::{AdminMode, Director, Inst, InstanceId};
 
 /// Why a configuration cannot be adopted in place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,8 +169,17 @@ impl Director {
                 steps.want_up = false;
                 retired.push(steps);
             }
+            let (admin, late) = (old.admin, old.late_adverts);
             self.insts[i] = Inst::new(n.cfg, router, n.group, n.applied_fault, n.wire);
             self.insts[i].retired = retired;
+            self.insts[i].late_adverts = late;
+            // The administrative mode is the operator's, not the file's: kept by instance
+            // (names and order are the same, checked by reconfigure_begin).
+            self.insts[i].admin = admin;
+            if admin.mode != AdminMode::Auto {
+                self.drain_router(i);
+                self.act_admin(now, i);
+            }
             self.advance_steps(i);
         }
         // Virtual servers: matched by service; health kept per real-server address.

@@ -8,8 +8,8 @@ use std::time::Instant;
 use ha_vrrp_proto::router::State;
 
 use super::{
-    Cause, Director, DirectorAction, DirectorError, DirectorEvent, FenceAttempt, InstanceId, Step,
-    StepOp, StepToken,
+    AdminMode, AdminReason, Cause, Director, DirectorAction, DirectorError, DirectorEvent,
+    FenceAttempt, InstanceId, Step, StepOp, StepToken,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +135,7 @@ impl Director {
         let i = self.index(instance)?;
         let inst = &mut self.insts[i];
         // The current sequencer's, or one retired by a reload that is still stopping.
+        let current = inst.steps.inflight.is_some_and(|f| f.token == token);
         let taken = std::iter::once(&mut inst.steps)
             .chain(inst.retired.iter_mut())
             .find_map(|s| {
@@ -153,6 +154,22 @@ impl Director {
             op: f.op,
             ok,
         });
+        // heartbeat: a resource that fails to start sends the whole group to the peer. The
+        // instance goes to Standby (priority 0 advert, Backup at priority 1): the started
+        // steps stop in reverse, and it takes over again only if the peer dies or gives up.
+        // Not twice: an instance already in Standby is master only because no peer does
+        // better (it died, or failed too), so giving up again would only bounce the
+        // addresses between two failing nodes; its group is rolled back and it stays master,
+        // as is the address owner, which cannot give up its addresses.
+        if current && f.op == StepOp::Start && !ok {
+            let inst = &self.insts[i];
+            if inst.router.config().address_owner || inst.admin.mode == AdminMode::Standby {
+                tracing::warn!(instance = %inst.cfg.name, step = %inst.steps.defs[f.index].name, "step failed to start: the group is stopped; the addresses stay (no better node)");
+            } else {
+                tracing::warn!(instance = %self.insts[i].cfg.name, step = %self.insts[i].steps.defs[f.index].name, "step failed to start: standby, the resources go to the peer");
+                self.enter_admin(now, i, AdminMode::Standby, AdminReason::StartFailed);
+            }
+        }
         self.advance_steps(i);
         self.pump(now);
         Ok(())

@@ -61,11 +61,19 @@ pub enum TrackerKind {
         /// The pool's name.
         name: String,
     },
-    /// Reachability of a ping node (heartbeat `ping` / `ipfail`): typically weight 0 (a node
-    /// that cannot reach its gateway must not hold the VIP) or a negative weight.
-    PingNode {
-        /// The address pinged.
-        addr: IpAddr,
+    /// Ping nodes (heartbeat `ping` / `ping_group`, with ipfail's rule): the runtime sends an
+    /// ICMP / ICMPv6 echo to every address each `interval` and reports [`TrackResult::Up`]
+    /// while any of them answered within the last `dead` (heartbeat `deadping`),
+    /// [`TrackResult::Down`] otherwise. It starts down (nothing has answered yet). With a
+    /// positive weight the node that reaches its ping nodes outbids the one that does not
+    /// (ipfail); with weight 0 a node that reaches none must not hold the VIP.
+    Ping {
+        /// The addresses pinged (a `ping_group` has several: up if any answers).
+        addresses: Vec<IpAddr>,
+        /// How often each address is pinged (heartbeat pings every `keepalive`).
+        interval: Duration,
+        /// How long after its last answer an address counts as unreachable.
+        dead: Duration,
     },
     /// Running processes (keepalived `vrrp_track_process`): the runtime reports how many
     /// match ([`TrackResult::Processes`]); up while that is within the quorum.
@@ -348,6 +356,8 @@ impl Tracker {
     pub(crate) fn new(cfg: TrackerConfig) -> Tracker {
         let status = match cfg.kind {
             TrackerKind::File { .. } => TrackStatus::Value(0),
+            // No ping node has answered yet.
+            TrackerKind::Ping { .. } => TrackStatus::Down,
             _ if cfg.init_fail => TrackStatus::Down,
             _ => TrackStatus::Up,
         };
@@ -371,7 +381,7 @@ impl Tracker {
                     TrackerKind::Script { .. }
                         | TrackerKind::Interface { .. }
                         | TrackerKind::Pool { .. }
-                        | TrackerKind::PingNode { .. }
+                        | TrackerKind::Ping { .. }
                         | TrackerKind::Process(_),
                     TrackResult::Up | TrackResult::Down
                 )
@@ -529,6 +539,28 @@ mod tests {
         assert_eq!(t.feed(now, TrackResult::Exit(0)), Some(UP));
         assert!(!t.accepts(TrackResult::Value(1)));
         assert!(!t.accepts(TrackResult::Processes(1)));
+    }
+
+    #[test]
+    fn ping_starts_down_and_follows_results() {
+        let mut t = Tracker::new(TrackerConfig::new(
+            "gw",
+            TrackerKind::Ping {
+                addresses: vec![IpAddr::from([10, 0, 0, 1])],
+                interval: Duration::from_secs(1),
+                dead: Duration::from_secs(3),
+            },
+        ));
+        assert_eq!(t.status, DOWN);
+        let now = start();
+        assert!(t.accepts(TrackResult::Up));
+        assert!(!t.accepts(TrackResult::Exit(0)));
+        assert!(!t.accepts(TrackResult::Value(1)));
+        assert_eq!(t.feed(now, TrackResult::Up), Some(UP));
+        assert_eq!(t.feed(now, TrackResult::Up), None);
+        assert_eq!(t.feed(now, TrackResult::Down), Some(DOWN));
+        assert_eq!(contribution(2, false, UP), Contribution::Add(2));
+        assert_eq!(contribution(2, false, DOWN), Contribution::Add(0));
     }
 
     #[test]

@@ -9,13 +9,12 @@
 
 use std::time::Instant;
 
-use ha_vrrp_proto::Priority;
 use ha_vrrp_proto::router::TrackId;
 
 use super::track::{self, Contribution, TrackRef, Tracker};
 use super::{
-    Cause, Director, DirectorError, DirectorEvent, InstanceId, SYNC_GROUP_TRACK, TrackResult,
-    TrackerId, TrackerKind,
+    Cause, Director, DirectorError, DirectorEvent, SYNC_GROUP_TRACK, TrackResult, TrackerId,
+    TrackerKind,
 };
 
 pub(super) fn priority_sum(trackers: &[Tracker], refs: &[TrackRef]) -> i64 {
@@ -60,7 +59,7 @@ impl Director {
                     TrackerKind::Script { .. } => "script",
                     TrackerKind::File { .. } => "file",
                     TrackerKind::Pool { .. } => "pool",
-                    TrackerKind::PingNode { .. } => "ping node",
+                    TrackerKind::Ping { .. } => "ping",
                     TrackerKind::Process(_) => "process",
                 },
             });
@@ -88,28 +87,10 @@ impl Director {
 
     /// Sets every router's priority from its trackers (router queues are empty here).
     pub(super) fn update_priorities(&mut self, now: Instant) {
+        // The administrative mode, if not Auto, overrides tracking (`admin`); a transition
+        // caused by a new priority is drained at once, so it is attributed to it.
         for i in 0..self.insts.len() {
-            let inst = &mut self.insts[i];
-            let base = inst.cfg.router.priority;
-            if base == Priority::OWNER {
-                continue;
-            }
-            let want =
-                track::effective_priority(base, priority_sum(&self.trackers, &inst.cfg.track));
-            let from = inst.router.priority();
-            if want == from {
-                continue;
-            }
-            match inst.router.set_priority(now, want) {
-                Ok(()) => self.events.push_back(DirectorEvent::PriorityChanged {
-                    instance: InstanceId(i as u32),
-                    from,
-                    to: want,
-                }),
-                Err(e) => tracing::warn!(instance = %inst.cfg.name, error = %e, "priority not set"),
-            }
-            // Drain now so a transition caused by this priority is attributed to it.
-            self.drain_router(i);
+            self.apply_priority(now, i);
         }
     }
 

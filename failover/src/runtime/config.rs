@@ -11,7 +11,7 @@ use super::error::DirectorRunError;
 use super::exec;
 use super::netlink::Vip;
 use super::status::Status;
-use crate::core::{DirectorBuilder, DirectorEvent, InstanceId, VirtualServerId};
+use crate::core::{AdminMode, DirectorBuilder, DirectorEvent, InstanceId, VirtualServerId};
 use ha_vrrp_proto::DropReason;
 
 /// Per-instance runtime options the sans-io configuration does not carry (authentication
@@ -87,6 +87,20 @@ pub struct DirectorConfig {
     /// (keepalived `static_ipaddress`, `static_routes`, `static_rules`). A reload keeps the
     /// ones set at start.
     pub statics: Statics,
+    /// The hardware watchdog the event loop feeds (heartbeat `watchdog`); `None`: none.
+    pub watchdog: Option<WatchdogConfig>,
+}
+
+/// The hardware watchdog (heartbeat `watchdog /dev/watchdog`): opened at start, written to
+/// from the event loop every `interval`, closed with the magic `V` at a graceful stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchdogConfig {
+    /// The device (`/dev/watchdog`).
+    pub device: std::path::PathBuf,
+    /// How often the loop writes to it (heartbeat: every `keepalive`); well below its timeout.
+    pub interval: Duration,
+    /// The timeout set at open with `WDIOC_SETTIMEOUT`, seconds; `None`: the driver's.
+    pub timeout_s: Option<u32>,
 }
 
 /// keepalived's `static_ipaddress`, `static_routes` and `static_rules`.
@@ -124,6 +138,7 @@ impl DirectorConfig {
             },
             script_user: None,
             statics: Statics::default(),
+            watchdog: None,
         }
     }
 
@@ -232,6 +247,30 @@ pub struct RunIo {
     /// another runtime, so that the VRRP loop can have its thread (and its realtime priority)
     /// to itself; `None`: the current runtime.
     pub slow: Option<tokio::runtime::Handle>,
+    /// Administrative requests (heartbeat `hb_standby` / `hb_takeover`), if taken.
+    pub admin: Option<mpsc::UnboundedReceiver<AdminRequest>>,
+}
+
+/// A request to set the administrative mode ([`AdminMode`]) of one instance or of all.
+#[derive(Debug)]
+pub struct AdminRequest {
+    /// The instance's name; `None`: every instance.
+    pub instance: Option<String>,
+    /// The mode.
+    pub mode: AdminMode,
+    /// Where the outcome goes: each instance set, with its mode, or why nothing was set.
+    pub done: tokio::sync::oneshot::Sender<Result<Vec<String>, AdminError>>,
+}
+
+/// Why an [`AdminRequest`] was refused (nothing was changed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdminError {
+    /// No instance has that name.
+    #[error("no instance {0:?}")]
+    UnknownInstance(String),
+    /// The director refused (the address owner cannot be put in standby, ...).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl RunIo {
@@ -243,6 +282,7 @@ impl RunIo {
             status: None,
             reload: None,
             slow: None,
+            admin: None,
         }
     }
 }

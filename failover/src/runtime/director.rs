@@ -46,8 +46,8 @@ use crate::core::{
 use crate::late::LateDriver;
 
 pub use super::config::{
-    DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, Reload, ReloadReport, RunIo,
-    RuntimeEvent, Statics, SyncDaemonOptions,
+    AdminError, AdminRequest, DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, Reload,
+    ReloadReport, RunIo, RuntimeEvent, Statics, SyncDaemonOptions,
 };
 pub use super::error::DirectorRunError;
 pub use super::status::DirectorCounters;
@@ -60,7 +60,9 @@ use super::netlink::{Addresses, NetEvent, NetWatch, NetlinkError, Vip};
 use super::plan::Plan;
 use super::pools::{self, HealthShared, HealthTask, IpvsWork, RealServerHealth};
 use super::setup::{self, Sock};
-use super::status::{InstanceStatus, IpvsStatus, MemberStatus, PoolStatus, Status, drop_list};
+use super::status::{
+    AdvertPathStatus, InstanceStatus, IpvsStatus, MemberStatus, PoolStatus, Status, drop_list,
+};
 use super::vmac::Vmac;
 use ha_ipvs::model::DaemonRole;
 
@@ -95,10 +97,25 @@ pub async fn run_with(
         status,
         reload,
         slow,
+        admin,
     } = io;
     let slow = slow.unwrap_or_else(tokio::runtime::Handle::current);
     let started = Instant::now();
-    let host = setup::start(&cfg, &events).await?;
+    // Opened first, so a device that cannot be used stops the start before anything is set
+    // up; an orderly failure of the start closes it with the magic `V`.
+    let watchdog = match &cfg.watchdog {
+        Some(w) => Some(super::watchdog::Watchdog::open(w)?),
+        None => None,
+    };
+    let host = match setup::start(&cfg, &events).await {
+        Ok(h) => h,
+        Err(e) => {
+            if let Some(w) = watchdog {
+                w.close();
+            }
+            return Err(e);
+        }
+    };
     let setup::Host {
         addrs,
         watch: netwatch,
@@ -160,9 +177,18 @@ pub async fn run_with(
         Ok(d) => d,
         Err(e) => {
             super::statics::remove(&addrs, statics).await;
+            if let Some(w) = watchdog {
+                w.close();
+            }
             return Err(e.into());
         }
     };
+    // Authenticated adverts number from the start time (unix seconds; u32 until 2106).
+    d.set_advert_generation(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |t| t.as_secs() as u32),
+    );
     for (name, up) in &link_up {
         if !up {
             d.handle_link(start, name, false);
@@ -180,6 +206,7 @@ pub async fn run_with(
         }
     }
     let has_trackers = d_has_polled_trackers(&d);
+    let pings = super::ping::Pings::new(&d, start, None);
     warn_if_processes_hidden(&d);
     let names_by_index = ifindex.iter().map(|(n, i)| (*i, n.clone())).collect();
     let mut node = Node {
@@ -213,10 +240,13 @@ pub async fn run_with(
         fatal: None,
         stop_deadline: None,
         has_trackers,
+        pings,
+        watchdog,
     };
     let mut inputs = Inputs {
         shutdown,
         reload,
+        admin,
         watch: netwatch,
         fb: fb_rx,
         health: health_rx,
@@ -249,17 +279,13 @@ fn warn_if_processes_hidden(d: &Director) {
     }
 }
 
-/// Whether the director has trackers the runtime polls (scripts, files, ping nodes, processes).
+/// Whether the director has trackers the tracking round polls (scripts, files, processes;
+/// ping trackers have their own schedule, [`super::ping::Pings`]).
 fn d_has_polled_trackers(d: &Director) -> bool {
     (0..d.tracker_count()).any(|t| {
         matches!(
             d.tracker_config(TrackerId(t as u32)).map(|c| &c.kind),
-            Some(
-                TrackerKind::Script { .. }
-                    | TrackerKind::File { .. }
-                    | TrackerKind::PingNode { .. }
-                    | TrackerKind::Process(_)
-            )
+            Some(TrackerKind::Script { .. } | TrackerKind::File { .. } | TrackerKind::Process(_))
         )
     })
 }
@@ -328,10 +354,21 @@ impl Handles {
 struct Inputs {
     shutdown: watch::Receiver<bool>,
     reload: Option<mpsc::UnboundedReceiver<Reload>>,
+    admin: Option<mpsc::UnboundedReceiver<AdminRequest>>,
     watch: NetWatch,
     fb: mpsc::UnboundedReceiver<Feedback>,
     health: mpsc::UnboundedReceiver<RealServerHealth>,
     handles: Handles,
+}
+
+/// The next administrative request, or never when there is no channel.
+async fn recv_admin(
+    rx: &mut Option<mpsc::UnboundedReceiver<AdminRequest>>,
+) -> Option<AdminRequest> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The next reload request, or never when there is no channel.
@@ -394,6 +431,10 @@ struct Node {
     /// Stopping: the time by which the stop must be done.
     stop_deadline: Option<Instant>,
     has_trackers: bool,
+    /// The ping trackers' echo schedule and answers.
+    pings: super::ping::Pings,
+    /// The hardware watchdog, fed from this loop.
+    watchdog: Option<super::watchdog::Watchdog>,
 }
 
 impl Node {
@@ -403,6 +444,15 @@ impl Node {
         publish_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut track_tick = tokio::time::interval(self.cfg.track_interval);
         track_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Fed from this loop only: a loop that hangs stops feeding it and the node reboots.
+        let mut watchdog_tick = tokio::time::interval(
+            self.cfg
+                .watchdog
+                .as_ref()
+                .map_or(Duration::from_secs(3600), |w| w.interval)
+                .max(Duration::from_millis(1)),
+        );
+        watchdog_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Realtime only (the embedder made this thread SCHED_FIFO/RR): a standby thread on
         // another CPU wakes this one if its CPU stalls past a deadline (`sched::Standby`).
         let standby =
@@ -454,11 +504,23 @@ impl Node {
                 fb = inp.fb.recv() => self.on_feedback(socks, fb),
                 ev = inp.watch.next() => self.on_net(socks, ev),
                 _ = track_tick.tick(), if self.has_trackers && !stopping => self.track_round(),
+                _ = super::sleep_until(self.pings.poll_timeout()), if !stopping => {
+                    self.ping_round(socks);
+                }
+                _ = watchdog_tick.tick(), if self.watchdog.is_some() => {
+                    if let Some(w) = &mut self.watchdog {
+                        w.feed();
+                    }
+                }
                 Some(h) = inp.health.recv() => self.on_health(socks, h),
                 _ = publish_tick.tick(), if self.status_tx.is_some() => self.dirty = true,
                 Some(r) = recv_reload(&mut inp.reload), if !stopping => {
                     self.advance(socks);
                     self.on_reload(socks, r).await;
+                }
+                Some(r) = recv_admin(&mut inp.admin), if !stopping => {
+                    let now = self.advance(socks);
+                    self.on_admin(now, r);
                 }
                 (task, detail) = inp.handles.first_ended(), if watching => {
                     self.fail(task, detail);
@@ -576,7 +638,14 @@ impl Node {
             let Some(p) = self.plan.instances.get(t.instance.0 as usize) else {
                 continue;
             };
-            match socks[p.tx].sock.send_to(&self.tx_buf[..t.len], t.dst).await {
+            let sock = match t.path.checked_sub(1) {
+                None => p.tx,
+                Some(k) => match p.paths.get(k) {
+                    Some(s) => *s,
+                    None => continue,
+                },
+            };
+            match socks[sock].sock.send_to(&self.tx_buf[..t.len], t.dst).await {
                 Ok(()) => self.counters.sent += 1,
                 Err(e) => {
                     self.counters.send_errors += 1;
@@ -595,6 +664,23 @@ impl Node {
     /// Logs and reports a director event; the IPVS sync daemon follows its instance's role.
     fn on_event(&mut self, ev: DirectorEvent) {
         tracing::info!(event = ?ev, "director");
+        if let DirectorEvent::PathChanged {
+            instance,
+            interface,
+            alive,
+            ..
+        } = &ev
+        {
+            let name = self
+                .d
+                .instance_config(*instance)
+                .map_or("", |c| c.name.as_str());
+            if *alive {
+                tracing::info!(instance = name, interface = %interface, "advert path alive again");
+            } else {
+                tracing::warn!(instance = name, interface = %interface, "advert path silent: no advert on it while another path hears them (a broken redundant link)");
+            }
+        }
         self.dirty = true;
         if let DirectorEvent::Transition { instance, to, .. } = &ev
             && let Some(n) = self.cfg.sync_instance()
@@ -664,7 +750,7 @@ impl Node {
     fn on_feedback(&mut self, socks: &[Sock], fb: Option<Feedback>) {
         // The loop holds a sender itself: the channel never closes while it runs.
         let Some(fb) = fb else { return };
-        if !matches!(fb, Feedback::Track { .. }) {
+        if !matches!(fb, Feedback::Track { .. } | Feedback::Echo { .. }) {
             self.inflight = self.inflight.saturating_sub(1);
         }
         let now = self.advance(socks);
@@ -688,6 +774,10 @@ impl Node {
                 self.report_script(tracker, failure);
                 self.d.handle_track_result(now, tracker, result)
             }
+            Feedback::Echo { echo, answered } => match self.pings.answer(now, &echo, answered) {
+                Some((tracker, result)) => self.d.handle_track_result(now, tracker, result),
+                None => Ok(()),
+            },
         };
         if let Err(e) = r {
             tracing::warn!(error = %e, "a command's result was not taken");
@@ -1112,7 +1202,7 @@ impl Node {
             };
             if matches!(
                 kind,
-                TrackerKind::Interface { .. } | TrackerKind::Pool { .. }
+                TrackerKind::Interface { .. } | TrackerKind::Pool { .. } | TrackerKind::Ping { .. }
             ) {
                 continue;
             }
@@ -1134,18 +1224,13 @@ impl Node {
                     TrackerKind::Script { argv } => {
                         effects::run_track_script(&argv, timeout, user).await
                     }
-                    TrackerKind::PingNode { addr } => {
-                        let argv: Vec<String> =
-                            ["ping", "-c", "1", "-W", "1"].map(String::from).into();
-                        let mut argv = argv;
-                        argv.push(addr.to_string());
-                        effects::run_track_script(&argv, timeout, user).await
-                    }
                     TrackerKind::Process(spec) => (
                         TrackResult::Processes(effects::count_processes(spec).await),
                         None,
                     ),
-                    TrackerKind::Interface { .. } | TrackerKind::Pool { .. } => return,
+                    TrackerKind::Interface { .. }
+                    | TrackerKind::Pool { .. }
+                    | TrackerKind::Ping { .. } => return,
                 };
                 feed_back(
                     &tx,
@@ -1156,6 +1241,90 @@ impl Node {
                     },
                 );
             })));
+        }
+    }
+
+    /// The ping trackers that are due: their results (up while an address answered within
+    /// their dead time) to the core, their echoes off the loop (answers come back as
+    /// [`Feedback::Echo`]).
+    fn ping_round(&mut self, socks: &[Sock]) {
+        let now = self.advance(socks);
+        let (echoes, results) = self.pings.due(now);
+        for (tracker, result) in results {
+            if let Err(e) = self.d.handle_track_result(now, tracker, result) {
+                tracing::warn!(error = %e, "ping tracker result not taken");
+            }
+        }
+        for e in echoes {
+            self.counters.track_checks += 1;
+            let tx = self.tasks.fb.clone();
+            self.send_fx(Effect::Spawn(Box::pin(async move {
+                let answered = super::ping::echo(e.addr, e.timeout).await;
+                feed_back(&tx, Feedback::Echo { echo: e, answered });
+            })));
+        }
+        self.dirty = true;
+    }
+
+    /// Sets the administrative mode of the instance named in `r` (or of every instance) and
+    /// answers `r.done`. All or nothing: a request one instance refuses changes none.
+    fn on_admin(&mut self, now: Instant, r: AdminRequest) {
+        let targets: Vec<InstanceId> = (0..self.d.instance_count())
+            .map(|i| InstanceId(i as u32))
+            .filter(|id| {
+                r.instance
+                    .as_deref()
+                    .is_none_or(|n| self.d.instance_config(*id).is_some_and(|c| c.name == n))
+            })
+            .collect();
+        let name = |d: &Director, id: InstanceId| {
+            d.instance_config(id)
+                .map(|c| c.name.clone())
+                .unwrap_or_default()
+        };
+        let result = match &r.instance {
+            Some(n) if targets.is_empty() => Err(AdminError::UnknownInstance(n.clone())),
+            _ => {
+                let refused: Vec<String> = targets
+                    .iter()
+                    .filter(|id| {
+                        r.mode == crate::core::AdminMode::Standby
+                            && self
+                                .d
+                                .router(**id)
+                                .is_some_and(|x| x.config().address_owner)
+                    })
+                    .map(|id| name(&self.d, *id))
+                    .collect();
+                if refused.is_empty() {
+                    let mut set = Vec::new();
+                    let mut err = None;
+                    for id in &targets {
+                        match self.d.set_admin(now, *id, r.mode) {
+                            Ok(()) => set.push(name(&self.d, *id)),
+                            Err(e) => err = Some(AdminError::Refused(e.to_string())),
+                        }
+                    }
+                    err.map_or(Ok(set), Err)
+                } else {
+                    Err(AdminError::Refused(format!(
+                        "{} own their addresses (priority 255): they cannot be put in standby",
+                        refused.join(", ")
+                    )))
+                }
+            }
+        };
+        match &result {
+            Ok(set) => {
+                tracing::info!(mode = r.mode.as_str(), instances = ?set, "administrative mode set")
+            }
+            Err(e) => {
+                tracing::warn!(mode = r.mode.as_str(), error = %e, "administrative request refused")
+            }
+        }
+        self.dirty = true;
+        if r.done.send(result).is_err() {
+            tracing::debug!("the administrative request's sender went away before the answer");
         }
     }
 
@@ -1209,6 +1378,9 @@ impl Node {
                 "the static addresses, routes or rules (set at start) changed",
             ));
         }
+        if new.watchdog != self.cfg.watchdog {
+            return Err(restart("the watchdog (opened at start) changed"));
+        }
         if new.announce_pacing != self.cfg.announce_pacing {
             return Err(restart(
                 "the announcement pacing (garp_interval / gna_interval) changed",
@@ -1259,6 +1431,7 @@ impl Node {
         self.plan = plan;
         self.cfg = new;
         self.has_trackers = d_has_polled_trackers(&self.d);
+        self.pings = super::ping::Pings::new(&self.d, now, Some(&self.pings));
         let checks = match &self.tasks.health {
             Some(tx) => {
                 let (reply, answer) = oneshot::channel();
@@ -1336,6 +1509,8 @@ impl Node {
             drops: drop_list(&self.drops(), true),
             ipvs: self.ipvs_status.borrow().clone(),
             checks: health.counters,
+            pings: self.pings.status(Instant::now()),
+            watchdog: self.watchdog.as_ref().map(|w| w.status()),
         }
     }
 
@@ -1369,6 +1544,31 @@ impl Node {
             priority_zero_sent: k.priority_zero_sent,
             priority_zero_received: k.priority_zero_received,
             drops: drop_list(&self.d.drops(id), false),
+            paths: if c.paths.is_empty() {
+                Vec::new()
+            } else {
+                let now = Instant::now();
+                self.d
+                    .paths(id)
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| AdvertPathStatus {
+                        interface: match k.checked_sub(1) {
+                            None => c.interface.clone(),
+                            Some(k) => c
+                                .paths
+                                .get(k)
+                                .map_or_else(String::new, |p| p.interface.clone()),
+                        },
+                        adverts_received: p.adverts_received,
+                        last_heard_ago: p.last_heard.map(|t| now.saturating_duration_since(t)),
+                        silent: p.silent,
+                    })
+                    .collect()
+            },
+            admin: self.d.admin(id).map_or("auto", |a| a.0.as_str()),
+            admin_reason: self.d.admin(id).and_then(|a| a.1).map(|r| r.as_str()),
+            late_adverts: self.d.late_adverts(id),
         })
     }
 
@@ -1386,6 +1586,10 @@ impl Node {
         if self.stop_deadline.is_none() {
             self.begin_stop(socks);
             self.flush(socks).await;
+        }
+        // Fed once more: the rest of the stop is bounded by its grace.
+        if let Some(w) = &mut self.watchdog {
+            w.feed();
         }
         let deadline = self.stop_deadline.unwrap_or_else(Instant::now);
         let asked = deadline
@@ -1475,6 +1679,10 @@ impl Node {
             tracing::warn!(?late, "the stop took longer than its grace");
         }
         tracing::info!(?counters, "director stopped");
+        // The last thing of a graceful stop: a stop that hung before here reboots the node.
+        if let Some(w) = self.watchdog.take() {
+            w.close();
+        }
         match self.fatal.take() {
             Some(e) => Err(e),
             None => Ok(counters),

@@ -105,6 +105,11 @@ pub(super) enum Feedback {
         /// Why a script run failed, for the log (`None`: it exited 0, or not a script).
         failure: Option<ScriptFailure>,
     },
+    /// A ping tracker's echo: whether it answered.
+    Echo {
+        echo: super::ping::Echo,
+        answered: bool,
+    },
 }
 
 /// Why a track script run failed: a `class` that only changes when the kind of failure does

@@ -44,6 +44,17 @@ pub enum DirectorRunError {
         #[source]
         source: std::io::Error,
     },
+    /// The hardware watchdog could not be opened or set up.
+    #[error("watchdog {}: {op}: {source}", device.display())]
+    Watchdog {
+        /// The device.
+        device: std::path::PathBuf,
+        /// What failed (`open`, `WDIOC_SETTIMEOUT`).
+        op: &'static str,
+        /// The OS error (its errno).
+        #[source]
+        source: std::io::Error,
+    },
     /// A new configuration cannot be adopted in place.
     #[error("reload: {0}")]
     Reconfigure(#[source] crate::core::ReconfigureError),

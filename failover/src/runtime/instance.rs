@@ -262,7 +262,7 @@ fn instance_event(name: &str, ev: RuntimeEvent) -> Option<InstanceEvent> {
                 reason: match cause {
                     Cause::Router(r) => r,
                     // One instance has no sync group and no fence.
-                    Cause::SyncGroup { .. } | Cause::FenceFailed => return None,
+                    Cause::SyncGroup { .. } | Cause::FenceFailed | Cause::Admin(_) => return None,
                 },
             },
         },

@@ -13,6 +13,8 @@
 //! | `effects` | the slow side: VIPs and routes (rtnetlink), announcements, commands, notify scripts |
 //! | `pools` | the IPVS task and the health-check task |
 //! | [`status`] | a snapshot of a running node (a leaf: plain data) |
+//! | `ping` | ping trackers (heartbeat `ping` / `ping_group`): echo schedule and answers |
+//! | `watchdog` | the hardware watchdog fed from the event loop (heartbeat `watchdog`) |
 //! | [`netlink`], [`socket`], [`vmac`], [`route`], [`rule`], [`exec`], [`sched`] | host primitives |
 
 pub mod config;
@@ -22,6 +24,7 @@ pub mod error;
 pub mod exec;
 pub mod instance;
 pub mod netlink;
+mod ping;
 pub mod plan;
 mod pools;
 pub mod route;
@@ -33,6 +36,7 @@ mod statics;
 pub mod status;
 mod sys;
 pub mod vmac;
+mod watchdog;
 
 /// Sleeps until `deadline`, or forever when there is none (a sans-io core's `poll_timeout`).
 pub(crate) async fn sleep_until(deadline: Option<std::time::Instant>) {

@@ -67,6 +67,9 @@ pub struct InstancePlan {
     pub rx: usize,
     /// The socket it sends from.
     pub tx: usize,
+    /// The socket of each of its extra advert paths (it receives and sends there), in the
+    /// order of [`InstanceConfig::paths`](crate::core::InstanceConfig::paths).
+    pub paths: Vec<usize>,
     /// The device of its VIPs that name its interface: the interface, or its vmac.
     pub vip_dev: String,
     /// Its virtual routes (keepalived `virtual_routes`), parsed.
@@ -238,9 +241,44 @@ pub fn plan(
                 p.sockets.len() - 1
             }
         };
+        // Its extra advert paths: a socket per (interface, family) as for the instance's own,
+        // multicast when the path has no unicast peers.
+        let mut paths = Vec::with_capacity(c.paths.len());
+        for path in &c.paths {
+            push_if(&mut p, &path.interface);
+            let multicast = path.peers.is_empty();
+            let src = (!multicast).then_some(path.source);
+            let k = match p
+                .sockets
+                .iter()
+                .position(|s| s.bind_if == path.interface && s.family == family)
+            {
+                Some(k) => {
+                    let s2 = &mut p.sockets[k];
+                    s2.multicast |= multicast;
+                    if s2.bind_source != src {
+                        s2.bind_source = None;
+                    }
+                    k
+                }
+                None => {
+                    p.sockets.push(SocketPlan {
+                        bind_if: path.interface.clone(),
+                        interface: path.interface.clone(),
+                        family,
+                        multicast,
+                        bind_source: src,
+                        send_only: false,
+                    });
+                    p.sockets.len() - 1
+                }
+            };
+            paths.push(k);
+        }
         p.instances.push(InstancePlan {
             rx,
             tx: rx,
+            paths,
             vip_dev: c.interface.clone(),
             routes: std::mem::take(&mut routes[i]),
             rules: std::mem::take(&mut rules[i]),
@@ -375,6 +413,37 @@ mod tests {
         assert_eq!(p.vip_dev(0, &c.interface, &c.vips[1]), "eth3");
         let devs: Vec<&str> = p.announce_devices().collect();
         assert_eq!(devs, ["eth0", "eth3", "vrrp.7", "vrrp6.8"]);
+    }
+
+    #[test]
+    fn advert_paths_get_sockets_of_their_own() {
+        let mut b = DirectorBuilder::new();
+        let mut a = inst("A", "eth0", 1, "10.0.0.1", &["10.0.0.2"]);
+        a.paths.push(crate::core::AdvertPath {
+            interface: "eth1".into(),
+            source: "10.1.0.1".parse().unwrap(),
+            peers: vec!["10.1.0.2".parse().unwrap()],
+            multicast_group: None,
+        });
+        a.paths.push(crate::core::AdvertPath {
+            interface: "eth2".into(),
+            source: "10.2.0.1".parse().unwrap(),
+            peers: vec![],
+            multicast_group: None,
+        });
+        b.add_instance(a).unwrap();
+        let p = plan(&b, &HashMap::new(), None).unwrap();
+        assert_eq!(p.interfaces, ["eth0", "eth1", "eth2"]);
+        let ip = &p.instances[0];
+        assert_eq!(ip.paths.len(), 2);
+        let s1 = &p.sockets[ip.paths[0]];
+        assert_eq!(s1.bind_if, "eth1");
+        assert_eq!(s1.interface, "eth1");
+        assert_eq!(s1.bind_source, Some("10.1.0.1".parse().unwrap()));
+        assert!(!s1.multicast);
+        let s2 = &p.sockets[ip.paths[1]];
+        assert!(s2.multicast && s2.bind_source.is_none() && s2.bind_if == "eth2");
+        assert_ne!(ip.rx, ip.paths[0]);
     }
 
     #[test]

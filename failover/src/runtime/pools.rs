@@ -334,6 +334,7 @@ pub(super) fn check_kind(c: &ha_healthcheck::Check) -> &'static str {
         Check::Ping(_) => "ping",
         Check::Script(_) => "script",
         Check::File(_) => "file",
+        Check::Maintenance(_) => "maintenance",
     }
 }
 

@@ -194,11 +194,24 @@ fn open_sockets(
         let mut ttl: Option<(u8, &str)> = None;
         for (i, p) in plan.instances.iter().enumerate() {
             let Some(c) = instances.get(i) else { continue };
+            let rfc_group = match s.family {
+                Family::Ipv4 => IpAddr::V4(super::socket::VRRP_GROUP_V4),
+                Family::Ipv6 => IpAddr::V6(super::socket::VRRP_GROUP_V6),
+            };
             if p.rx == k && s.multicast && c.router.peers.is_empty() {
-                let g = c.router.multicast_group.unwrap_or(match s.family {
-                    Family::Ipv4 => IpAddr::V4(super::socket::VRRP_GROUP_V4),
-                    Family::Ipv6 => IpAddr::V6(super::socket::VRRP_GROUP_V6),
-                });
+                let g = c.router.multicast_group.unwrap_or(rfc_group);
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+            // The instance's multicast advert paths on this socket.
+            for (path, _) in c
+                .paths
+                .iter()
+                .zip(&p.paths)
+                .filter(|(path, sk)| **sk == k && s.multicast && path.peers.is_empty())
+            {
+                let g = path.multicast_group.unwrap_or(rfc_group);
                 if !groups.contains(&g) {
                     groups.push(g);
                 }

@@ -36,6 +36,10 @@ pub struct Status {
     pub ipvs: IpvsStatus,
     /// Health checks run, by outcome.
     pub checks: CheckCounters,
+    /// The ping trackers (heartbeat `ping` / `ping_group`), in configuration order.
+    pub pings: Vec<PingStatus>,
+    /// The hardware watchdog the loop feeds, if one is configured.
+    pub watchdog: Option<WatchdogStatus>,
 }
 
 impl Default for Status {
@@ -49,6 +53,8 @@ impl Default for Status {
             drops: DropReason::ALL.iter().map(|r| (*r, 0)).collect(),
             ipvs: IpvsStatus::default(),
             checks: CheckCounters::default(),
+            pings: Vec::new(),
+            watchdog: None,
         }
     }
 }
@@ -91,6 +97,60 @@ pub struct InstanceStatus {
     /// the codec's (authentication, checksum, TTL, ...) and the router's (own advert, not
     /// from a peer, lower priority, ...).
     pub drops: Vec<(DropReason, u64)>,
+    /// The administrative mode (heartbeat `hb_standby` / `hb_takeover`): `auto`, `standby`
+    /// or `takeover`.
+    pub admin: &'static str,
+    /// Why it has that mode: `operator`, `start failed`; `None`: as configured at start.
+    pub admin_reason: Option<&'static str>,
+    /// Late-advert warnings (heartbeat `warntime`) since start.
+    pub late_adverts: u64,
+    /// Its advert paths when it has extra ones (the first is its own interface); empty
+    /// otherwise.
+    pub paths: Vec<AdvertPathStatus>,
+}
+
+/// One advert path of an instance (heartbeat's redundant links).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdvertPathStatus {
+    /// The path's interface.
+    pub interface: String,
+    /// Valid adverts received on it.
+    pub adverts_received: u64,
+    /// How long ago the last one was received; `None`: never.
+    pub last_heard_ago: Option<Duration>,
+    /// Whether it is silent (it heard adverts, then none for three advert intervals while
+    /// another path still did).
+    pub silent: bool,
+}
+
+/// One ping tracker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingStatus {
+    /// Its name.
+    pub name: String,
+    /// Whether any of its addresses answered within its dead time.
+    pub up: bool,
+    /// Its addresses.
+    pub addresses: Vec<IpAddr>,
+    /// Those that answered within its dead time.
+    pub answering: Vec<IpAddr>,
+}
+
+/// The hardware watchdog (heartbeat `watchdog`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchdogStatus {
+    /// The device.
+    pub device: std::path::PathBuf,
+    /// How often the loop feeds it.
+    pub interval: Duration,
+    /// The timeout set at open (`WDIOC_SETTIMEOUT`), if one was asked for.
+    pub timeout_s: Option<u32>,
+    /// Writes that fed it.
+    pub feeds: u64,
+    /// Writes that failed.
+    pub errors: u64,
+    /// The last failed write, as text.
+    pub last_error: Option<String>,
 }
 
 /// One virtual server (an IPVS service and its pool).

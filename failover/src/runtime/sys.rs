@@ -154,3 +154,20 @@ pub(crate) fn set_affinity_of(tid: i32, cpus: &[usize]) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// `WDIOC_SETTIMEOUT` (`_IOWR('W', 6, int)`, linux/watchdog.h): sets a watchdog device's
+/// timeout in seconds; returns the timeout the driver chose (it may round).
+pub(crate) fn watchdog_set_timeout(fd: &impl AsRawFd, seconds: u32) -> io::Result<u32> {
+    const WDIOC_SETTIMEOUT: libc::c_ulong = 0xC004_5706;
+    let mut value =
+        libc::c_int::try_from(seconds).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the request takes a pointer to one c_int; `value` is live and initialised for
+    // the whole call, and the kernel reads it and writes the chosen timeout back into it. On a
+    // descriptor that is no watchdog the call fails (ENOTTY) without touching it.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), WDIOC_SETTIMEOUT, &mut value) };
+    if rc == 0 {
+        Ok(u32::try_from(value).unwrap_or(seconds))
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}

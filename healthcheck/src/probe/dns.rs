@@ -42,6 +42,13 @@ fn normalize(s: &str) -> String {
 }
 
 pub(crate) async fn run(c: &DnsCheck) -> Result<Outcome, Failure> {
+    // Compile first: a bad pattern is a configuration error, not the server's fault.
+    let answer_re = match &c.expect_answer_regex {
+        Some(p) => Some(
+            regex::Regex::new(p).map_err(|e| Failure::Setup(format!("answer regex {p:?}: {e}")))?,
+        ),
+        None => None,
+    };
     let name = Name::from_ascii(&c.name)
         .map_err(|e| Failure::Setup(format!("DNS name {:?}: {e}", c.name)))?;
     let id = query_id();
@@ -76,6 +83,16 @@ pub(crate) async fn run(c: &DnsCheck) -> Result<Outcome, Failure> {
                 .answers()
                 .iter()
                 .any(|r| normalize(&r.data().to_string()) == want);
+            if !found {
+                return Err(Failure::DnsAnswerMissing);
+            }
+        }
+        if let Some(re) = &answer_re {
+            // ldirectord's check_dns: an A record's address or a PTR record's name.
+            let found = reply.answers().iter().any(|r| {
+                matches!(r.record_type(), RecordType::A | RecordType::PTR)
+                    && re.is_match(r.data().to_string().trim_end_matches('.'))
+            });
             if !found {
                 return Err(Failure::DnsAnswerMissing);
             }

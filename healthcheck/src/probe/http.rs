@@ -101,7 +101,13 @@ where
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(io)
         .await
         .map_err(|e| Failure::Protocol(e.to_string()))?;
-    let mut req = http::Request::get(c.path.as_str())
+    let method = match c.method {
+        crate::check::HttpMethod::Get => http::Method::GET,
+        crate::check::HttpMethod::Head => http::Method::HEAD,
+    };
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(c.path.as_str())
         .version(match c.protocol {
             HttpProtocol::Http10 | HttpProtocol::Http10Close => http::Version::HTTP_10,
             HttpProtocol::Http11 => http::Version::HTTP_11,

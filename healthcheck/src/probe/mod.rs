@@ -68,6 +68,17 @@ async fn file(c: &crate::FileCheck) -> Outcome {
     crate::check::file_check_outcome(c, value)
 }
 
+/// ldirectord's `maintenancedir`: down while one of the names exists in the directory.
+async fn maintenance(c: &crate::MaintenanceCheck) -> Outcome {
+    for name in &c.names {
+        let path = c.dir.join(name);
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Outcome::Down(Failure::Maintenance(path.display().to_string()));
+        }
+    }
+    Outcome::UP
+}
+
 async fn run_bounded(check: &Check) -> Outcome {
     let result = match check {
         Check::Tcp(c) if c.socket.close == TcpClose::HalfOpen => unreachable!("handled by run"),
@@ -85,6 +96,7 @@ async fn run_bounded(check: &Check) -> Outcome {
         Check::Smtp(c) => Box::pin(smtp::run(c)).await,
         Check::Ping(c) => Box::pin(ping::run(c)).await,
         Check::File(c) => Ok(file(c).await),
+        Check::Maintenance(c) => Ok(maintenance(c).await),
         Check::Script(_) | Check::Udp(_) => unreachable!("handled by run"),
     };
     match result {

@@ -62,6 +62,23 @@ pub struct Config {
     /// RFC's 224.0.0.18 / ff02::12 (keepalived `vrrp_mcast_group4` / `vrrp_mcast_group6`
     /// change it). Must be a multicast address of the primary address's family.
     pub multicast_group: Option<IpAddr>,
+    /// heartbeat's `deadtime`: when set, Master_Down_Interval is exactly this, replacing
+    /// RFC 9568 section 6.1's `3 * Master_Adver_Interval + Skew_Time` (RFC 3768 section 6.1
+    /// for v2). A deliberate deviation, for configurations translated from heartbeat, where
+    /// the peer is declared dead after a configured time, not after three missed adverts.
+    /// Skew_Time still applies after a priority-0 advert (RFC 9568 section 6.4.2). Must be
+    /// longer than the advertisement interval.
+    pub dead_interval: Option<Duration>,
+    /// heartbeat's `initdead`: the Master_Down_Interval of the first wait after the first
+    /// Startup event (RFC 9568 section 6.4.1), so that a node that boots alone waits for its
+    /// peer to boot too; later waits (after an advert, or after leaving Fault) use the normal
+    /// one. `None`: the first wait is a normal one.
+    pub initial_dead_interval: Option<Duration>,
+    /// heartbeat's `warntime`: a backup that has heard no advert from the master it follows
+    /// for this long reports [`Event::LateAdvert`](super::Event::LateAdvert) once per
+    /// silence. Useful only when shorter than Master_Down_Interval (otherwise the backup
+    /// becomes master first and nothing is reported). `None`: no warning.
+    pub warn_interval: Option<Duration>,
 }
 
 impl Config {
@@ -87,6 +104,9 @@ impl Config {
             peers: Vec::new(),
             lower_priority: LowerPriorityPolicy::Readvertise,
             multicast_group: None,
+            dead_interval: None,
+            initial_dead_interval: None,
+            warn_interval: None,
         }
     }
 
@@ -132,6 +152,7 @@ impl Config {
                 delay: self.preempt_delay,
             });
         }
+        self.validate_timing()?;
         if !usable_unicast(self.primary_address) {
             return Err(ConfigError::InvalidPrimaryAddress {
                 vrid,
@@ -164,6 +185,30 @@ impl Config {
             if self.peers[..i].contains(&peer) {
                 return Err(ConfigError::DuplicatePeer { vrid, peer });
             }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The heartbeat timings: a dead interval longer than the advertisement interval, no zero
+    /// durations.
+    fn validate_timing(&self) -> Result<(), ConfigError> {
+        let vrid = self.vrid;
+        for (what, d) in [
+            ("dead_interval", self.dead_interval),
+            ("initial_dead_interval", self.initial_dead_interval),
+            ("warn_interval", self.warn_interval),
+        ] {
+            if d.is_some_and(|d| d.is_zero()) {
+                return Err(ConfigError::ZeroTiming { vrid, what });
+            }
+        }
+        let advert = self.advert_interval.to_duration();
+        if let Some(dead) = self.dead_interval
+            && dead <= advert
+        {
+            return Err(ConfigError::DeadIntervalTooShort { vrid, dead, advert });
         }
         Ok(())
     }
@@ -286,6 +331,27 @@ pub enum ConfigError {
         group: IpAddr,
         /// The primary address.
         address: IpAddr,
+    },
+    /// A heartbeat timing is zero.
+    #[error("VRID {vrid}: {what} must not be zero")]
+    ZeroTiming {
+        /// The virtual router.
+        vrid: VrId,
+        /// The field.
+        what: &'static str,
+    },
+    /// The dead interval is not longer than the advertisement interval: the backup would take
+    /// over between two adverts of a live master.
+    #[error(
+        "VRID {vrid}: dead interval {dead:?} must be longer than the advertisement interval {advert:?}"
+    )]
+    DeadIntervalTooShort {
+        /// The virtual router.
+        vrid: VrId,
+        /// The dead interval.
+        dead: Duration,
+        /// The advertisement interval.
+        advert: Duration,
     },
     /// A unicast peer is listed twice.
     #[error("VRID {vrid}: unicast peer {peer} is listed twice")]

@@ -1,5 +1,6 @@
 //! The router's inputs and outputs as plain values: what it is fed and what it asks for.
 
+use core::time::Duration;
 use std::net::IpAddr;
 
 use crate::types::{AdvertInterval, Priority, Version, VrId};
@@ -262,6 +263,15 @@ pub enum Event {
         /// Why.
         reason: TransitionReason,
     },
+    /// heartbeat's `warntime` ([`Config::warn_interval`](super::Config::warn_interval)): this
+    /// backup has heard no advert from the master it follows for `silent_for`. Reported once
+    /// per silence: again only after an advert was heard.
+    LateAdvert {
+        /// The master last heard, if any.
+        master: Option<IpAddr>,
+        /// How long since its last advert (at least the warn interval).
+        silent_for: Duration,
+    },
 }
 
 /// Counters of one router.
@@ -275,6 +285,8 @@ pub struct Counters {
     pub priority_zero_received: u64,
     /// Priority-0 advertisements sent.
     pub priority_zero_sent: u64,
+    /// Late-advert warnings ([`Event::LateAdvert`]) reported.
+    pub late_adverts: u64,
     drops: DropCounts,
     transitions: [u64; TransitionKind::ALL.len()],
 }

@@ -67,11 +67,18 @@
 //! - A backup whose priority is raised above the known master's (and which may preempt now)
 //!   takes over at once instead of waiting for the master's next advertisement to be
 //!   discarded.
+//! - heartbeat timings ([`Config::dead_interval`], [`Config::initial_dead_interval`],
+//!   [`Config::warn_interval`]): a configured Master_Down_Interval replaces RFC 9568
+//!   section 6.1's formula (`deadtime`), the first wait after startup may be longer
+//!   (`initdead`), and a backup reports a late master ([`Event::LateAdvert`], `warntime`).
+//!   Without them the RFC timing holds unchanged.
 //! - `preempt_delay` (keepalived): preemption is deferred until `preempt_delay` after the
 //!   router last entered Backup; until then lower-priority advertisements are accepted as with
 //!   `nopreempt`, afterwards they are discarded and the Master_Down_Timer decides.
 
 mod config;
+#[cfg(test)]
+mod heartbeat_tests;
 mod io;
 pub mod timing;
 
@@ -125,7 +132,7 @@ struct KnownMaster {
 /// - mutators (commands): [`set_priority`](Self::set_priority),
 ///   [`set_fault`](Self::set_fault), [`clear_fault`](Self::clear_fault),
 ///   [`force_master`](Self::force_master), [`force_backup`](Self::force_backup),
-///   [`shutdown`](Self::shutdown);
+///   [`release_preempt_hold`](Self::release_preempt_hold), [`shutdown`](Self::shutdown);
 /// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_action`](Self::poll_action),
 ///   [`poll_event`](Self::poll_event), [`poll_timeout`](Self::poll_timeout).
 #[derive(Debug, Clone)]
@@ -146,6 +153,12 @@ pub struct Router {
     track_fault: Option<TrackId>,
     /// Set by [`Router::force_backup`]: behave as `nopreempt` until the next Master or Startup.
     hold_preempt: bool,
+    /// No Startup event has been processed yet: its wait uses `initial_dead_interval`.
+    first_startup: bool,
+    /// When a backup reports a late master (`warn_interval`), unless an advert comes first.
+    warn_at: Option<Instant>,
+    /// When the backup last heard its master (the start of the current silence).
+    last_heard: Instant,
     stopped: bool,
     last_now: Instant,
     transmits: VecDeque<Transmit>,
@@ -199,6 +212,9 @@ impl Router {
             link_up: true,
             track_fault: None,
             hold_preempt: false,
+            first_startup: true,
+            warn_at: None,
+            last_heard: now,
             stopped: false,
             last_now: now,
             // Capacity for a few events' worth of outputs, so the hot paths never allocate
@@ -237,9 +253,13 @@ impl Router {
         skew_time(self.priority, self.master_adver_interval)
     }
 
-    /// Master_Down_Interval with the current priority and Master_Adver_Interval.
+    /// Master_Down_Interval with the current priority and Master_Adver_Interval, or the
+    /// configured [`Config::dead_interval`] (heartbeat's `deadtime`, a deliberate deviation
+    /// from RFC 9568 section 6.1) when set.
     pub fn master_down_interval(&self) -> Duration {
-        master_down_interval(self.priority, self.master_adver_interval)
+        self.cfg
+            .dead_interval
+            .unwrap_or_else(|| master_down_interval(self.priority, self.master_adver_interval))
     }
 
     /// The master this backup last accepted an advertisement from, with its priority.
@@ -278,12 +298,29 @@ impl Router {
     /// When to call [`Router::handle_timeout`]; `None` when no timer runs (Fault, stopped).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timer
+        match (self.timer, self.warn_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Fires the current state's timer if it is due; a no-op before the deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.clock(now);
+        // heartbeat's warntime (not RFC): the master has been silent for warn_interval; one
+        // report per silence. Before the Master_Down_Timer, which may end the silence.
+        if let Some(at) = self.warn_at
+            && at <= now
+        {
+            self.warn_at = None;
+            if self.state == State::Backup {
+                self.counters.late_adverts += 1;
+                self.events.push_back(Event::LateAdvert {
+                    master: self.master.map(|m| m.addr),
+                    silent_for: now.saturating_duration_since(self.last_heard),
+                });
+            }
+        }
         let Some(deadline) = self.timer.filter(|t| *t <= now) else {
             return;
         };
@@ -472,6 +509,36 @@ impl Router {
         true
     }
 
+    /// Ends the `nopreempt` behaviour that [`Router::force_backup`] began, before the router
+    /// next becomes Master: the configured Preempt_Mode (RFC 9568 section 6.1) applies again.
+    /// A backup that may preempt a known master of lower priority takes over at once, as
+    /// [`Router::set_priority`] does (reason [`TransitionReason::Preempt`]). Returns whether
+    /// the router transitioned.
+    pub fn release_preempt_hold(&mut self, now: Instant) -> bool {
+        let now = self.clock(now);
+        if !self.hold_preempt {
+            return false;
+        }
+        self.hold_preempt = false;
+        if self.stopped || self.state != State::Backup {
+            return false;
+        }
+        match self.master {
+            // RFC 9568 section 6.4.2 (Preempt_Mode): a backup of higher priority preempts.
+            Some(m) if self.priority > m.priority && self.may_preempt(now) => {
+                self.become_master(
+                    now,
+                    TransitionReason::Preempt {
+                        master: m.addr,
+                        priority: m.priority,
+                    },
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Shuts down: a master sends a priority-0 advertisement (RFC 9568 section 6.4.3,
     /// "If a Shutdown event is received"); every state goes to Initialize and stays there.
     /// Create a new router to start again.
@@ -576,6 +643,8 @@ impl Router {
             self.timer = Some(now + self.skew_time());
             self.down_cause = DownCause::PriorityZero(adv.src);
             self.master = None;
+            // The master said it leaves: its silence is not late.
+            self.warn_at = None;
         } else if !self.may_preempt(now) || adv.priority >= self.priority {
             // "If Preempt_Mode is False, or if the Priority in the ADVERTISEMENT is greater
             // than or equal to the local Priority, then:" (v3) "Set Master_Adver_Interval to
@@ -590,6 +659,7 @@ impl Router {
                 priority: adv.priority,
             });
             self.down_cause = DownCause::Silence(Some(adv.src));
+            self.heard(now);
         } else {
             // "Else (Priority in the ADVERTISEMENT is less than the local Priority and
             // Preempt_Mode is True): Discard the ADVERTISEMENT." The Master_Down_Timer then
@@ -600,6 +670,7 @@ impl Router {
                 priority: adv.priority,
             });
             self.down_cause = DownCause::Preempting(adv.src, adv.priority);
+            self.heard(now);
         }
     }
 
@@ -659,6 +730,16 @@ impl Router {
         });
         self.become_backup(now, adv.interval, reason);
         self.down_cause = DownCause::Silence(Some(adv.src));
+        self.heard(now);
+    }
+
+    /// A backup heard its master at `now`: a new silence starts (heartbeat's warntime).
+    fn heard(&mut self, now: Instant) {
+        self.last_heard = now;
+        self.warn_at = match self.state {
+            State::Backup => self.cfg.warn_interval.map(|w| now + w),
+            _ => None,
+        };
     }
 
     /// RFC 9568 section 6.4.1 / RFC 3768 section 6.4.1: the Startup event.
@@ -675,7 +756,16 @@ impl Router {
             self.master = None;
             self.down_cause = DownCause::Silence(None);
             self.become_backup(now, self.cfg.advert_interval, reason);
+            // heartbeat's initdead (not RFC): the first wait after the first Startup event
+            // may be longer than Master_Down_Interval, so a node booting alone waits for
+            // its peer.
+            if self.first_startup
+                && let Some(initial) = self.cfg.initial_dead_interval
+            {
+                self.timer = Some(now + initial);
+            }
         }
+        self.first_startup = false;
     }
 
     fn become_master(&mut self, now: Instant, reason: TransitionReason) {
@@ -728,6 +818,8 @@ impl Router {
     fn transition(&mut self, to: State, reason: TransitionReason) {
         let from = self.state;
         self.state = to;
+        // A late-advert warning belongs to one period as backup, following a known master.
+        self.warn_at = None;
         self.counters.count_transition(reason.kind());
         self.events
             .push_back(Event::Transition { from, to, reason });

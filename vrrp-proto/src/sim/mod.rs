@@ -581,10 +581,10 @@ impl Sim {
             self.nodes[i].holds_vips = matches!(action, Action::BecomeMaster { .. });
             self.record(i, TraceKind::Action(action));
         }
-        while let Some(Event::Transition { from, to, reason }) =
-            self.nodes[i].router.as_mut().and_then(Router::poll_event)
-        {
-            self.record(i, TraceKind::Transition { from, to, reason });
+        while let Some(ev) = self.nodes[i].router.as_mut().and_then(Router::poll_event) {
+            if let Event::Transition { from, to, reason } = ev {
+                self.record(i, TraceKind::Transition { from, to, reason });
+            }
         }
     }
 

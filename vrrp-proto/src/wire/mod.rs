@@ -13,6 +13,11 @@
 //!
 //! [`checksum`] holds the internet checksum helpers, public for reuse.
 //!
+//! [`auth`] holds the HMAC trailer of authenticated adverts (not in any RFC; heartbeat's
+//! `authkeys`): `VRRP message || 0xA1, algorithm, key id, 0, u64 sequence, MAC`, the MAC over
+//! `IP source || IP destination || VRRP message || trailer bytes 0..12`. See its docs for the
+//! layout; without a key nothing changes on the wire.
+//!
 //! # Panic and allocation rules
 //! - Accessors of [`Packet`] never panic after [`Packet::check_len`] succeeded (or on a packet
 //!   from [`Packet::new_checked`]); on a [`Packet::new_unchecked`] view of a short buffer they
@@ -39,6 +44,7 @@ use core::fmt;
 use core::net::IpAddr;
 
 mod advert;
+pub mod auth;
 pub mod checksum;
 mod error;
 mod packet;

@@ -499,6 +499,7 @@ impl<'a> MailDefs<'a> {
                 alert_vrrp: self.alert_vrrp.or(self.alert).unwrap_or(false),
                 alert_checker: self.alert_checker.or(self.alert),
                 no_email_faults: self.no_email_faults,
+                repeat_down_s: None,
             }),
             (Some((_, at)), true) => {
                 c.warn(
@@ -856,6 +857,7 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         track_scripts: Vec::new(),
         track_files: Vec::new(),
         track_processes: Vec::new(),
+        track_pings: Vec::new(),
         dont_track_primary: false,
         notify: Notify::default(),
         lower_prio_no_advert: c.lower_prio_no_advert,
@@ -867,6 +869,11 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
         unicast_peer_ttl: Vec::new(),
         mcast_group: None,
         fence: None,
+        advert_auth: None,
+        paths: Vec::new(),
+        dead_interval_ms: None,
+        init_dead_ms: None,
+        warn_interval_ms: None,
     };
     // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
     // between them and `state`, applied after the block).

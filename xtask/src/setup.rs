@@ -54,9 +54,8 @@ const VM_PACKAGES: &[(&str, &str)] = &[
     ("ldirectord", "ldirectord"),
     ("ip", "iproute2"),
     // The heartbeat lab's real stack (`vm_lab_heartbeat_real`, `cargo xtask lab -- --stack
-    // heartbeat`): heartbeat 3.0.6 starting ldirectord 4.12; IPaddr wants ifconfig.
+    // heartbeat`): heartbeat 3.0.6 starting ldirectord 4.12 (above); IPaddr wants ifconfig.
     ("/usr/libexec/heartbeat/heartbeat", "heartbeat"),
-    ("ldirectord", "ldirectord"),
     ("ifconfig", "net-tools"),
 ];
 

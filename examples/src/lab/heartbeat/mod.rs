@@ -553,6 +553,8 @@ fn start_node(
                     .join(format!("{name}.status.sock"))
                     .display()
                     .to_string(),
+                "--control-socket".into(),
+                control_socket(lab.dir(), name).display().to_string(),
             ];
         }
     }
@@ -594,18 +596,24 @@ fn start_node(
     })
 }
 
+/// ha-director's control socket on node `name` (`standby`/`takeover` requests).
+fn control_socket(lab_dir: &Path, name: &str) -> PathBuf {
+    lab_dir.join(format!("{name}.control.sock"))
+}
+
 /// `standby` (or `takeover`) on `node`: heartbeat's `hb_standby`/`hb_takeover`, or
 /// `ha-director standby`/`takeover` on the node's control socket.
-fn admin(opts: &HbLabOptions, node: &Node, what: &str) -> Result<String, LabError> {
+fn admin(opts: &HbLabOptions, lab_dir: &Path, node: &Node, what: &str) -> Result<String, LabError> {
     let bin = opts
         .ha_director
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_default();
+    let socket = control_socket(lab_dir, node.dir.name).display().to_string();
     let argv: Vec<&str> = match (opts.stack, what) {
         (Stack::Heartbeat, "standby") => vec![HB_STANDBY],
         (Stack::Heartbeat, _) => vec![HB_TAKEOVER],
-        (Stack::HaHeartbeat, w) => vec![bin.as_str(), w],
+        (Stack::HaHeartbeat, w) => vec![bin.as_str(), w, "--socket", socket.as_str()],
     };
     node.admin(&argv).map_err(|e| {
         LabError::Step(format!(
@@ -942,7 +950,7 @@ fn scenario(opts: &HbLabOptions, n: &Narrator) -> Result<HbReport, LabError> {
 
     // standby on dir1: the VIP and the virtual service move to dir2.
     let t_standby = n.now();
-    let said = admin(opts, &node1, "standby")?;
+    let said = admin(opts, lab.dir(), &node1, "standby")?;
     n.say(
         "dir1",
         format_args!(
@@ -993,7 +1001,7 @@ fn scenario(opts: &HbLabOptions, n: &Narrator) -> Result<HbReport, LabError> {
         ),
     );
     let t_take = n.now();
-    let said = admin(opts, &node1, "takeover")?;
+    let said = admin(opts, lab.dir(), &node1, "takeover")?;
     n.say(
         "dir1",
         format_args!(
@@ -1114,6 +1122,7 @@ fn scenario(opts: &HbLabOptions, n: &Narrator) -> Result<HbReport, LabError> {
         f.vip_prefix
     ));
     let _ = std::fs::remove_file(lab.dir().join("dir1.status.sock"));
+    let _ = std::fs::remove_file(control_socket(lab.dir(), "dir1"));
     lab.restore_link(&dir1.host);
     n.say(
         "dir1",

@@ -47,9 +47,6 @@ pub const HB_STANDBY: &str = "/usr/share/heartbeat/hb_standby";
 /// Debian's `hb_takeover`.
 pub const HB_TAKEOVER: &str = "/usr/share/heartbeat/hb_takeover";
 
-/// How long heartbeat may take to stop on SIGTERM (it stops ldirectord and the VIP first).
-const HEARTBEAT_STOP_GRACE: Duration = Duration::from_secs(60);
-
 /// How long a resource transition may take (heartbeat's resource scripts are shell and perl:
 /// under TCG, with the machine's two cores shared by other builds, `IPaddr2 start` alone was
 /// seen taking 35 s and a whole standby over 300 s).
@@ -59,6 +56,10 @@ pub const TRANSITION: Duration = Duration::from_secs(600);
 /// the figures are exact to this much. Not faster: under TCG each look costs the directors'
 /// scripts time.
 pub const POLL: Duration = Duration::from_millis(250);
+
+/// How long heartbeat may take to stop on SIGTERM: it stops ldirectord and the VIP first, a
+/// resource transition (over 60 s was seen under TCG).
+const HEARTBEAT_STOP_GRACE: Duration = TRANSITION;
 
 /// [`super::wait_for`] every [`POLL`].
 fn wait_for(

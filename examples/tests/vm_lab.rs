@@ -1,11 +1,17 @@
 //! VM suite: the LVS-DR lab's scenario (`ha_examples::lab`) as assertions, with real keepalived,
-//! with ha-director as master and keepalived as backup (interop), and with two ha-directors.
+//! with ha-director as master and keepalived as backup (interop), and with two ha-directors; and
+//! the heartbeat lab's scenario (`ha_examples::lab::heartbeat`) with Debian's heartbeat +
+//! ldirectord (`vm_lab_heartbeat_real`: this proves the scenario itself) and with two
+//! `ha-director --heartbeat-dir` on the same files (`vm_lab_heartbeat_ours`).
 //!
 //! Bounds are loose (the VM runs under TCG): they catch breakage, the figures themselves are
 //! printed (`cargo xtask lab` narrates them).
 
 use std::time::Duration;
 
+use ha_examples::lab::heartbeat::{
+    HbLabOptions, HbReport, Stack, TRANSITION, run_heartbeat_scenario,
+};
 use ha_examples::lab::{DirectorKind, LabOptions, LabReport, run_scenario};
 
 fn run(dir1: DirectorKind, dir2: DirectorKind) -> (LabOptions, LabReport) {
@@ -108,4 +114,108 @@ fn vm_lab_ha_director_master_keepalived_backup() {
 fn vm_lab_ha_directors() {
     let (opts, r) = run(DirectorKind::Ha, DirectorKind::Ha);
     assert_scenario(&opts, &r);
+}
+
+fn run_heartbeat(stack: Stack) -> (HbLabOptions, HbReport) {
+    ha_testsupport::require_vm();
+    let mut opts = HbLabOptions::new(stack);
+    opts.ha_director = Some(env!("CARGO_BIN_EXE_ha-director").into());
+    opts.echo = true;
+    match run_heartbeat_scenario(&opts) {
+        Ok(r) => {
+            println!("{}", r.summary());
+            (opts, r)
+        }
+        Err(e) => panic!("the heartbeat lab on {stack} failed: {e}"),
+    }
+}
+
+/// What both heartbeat stacks must do. Loose bounds: under TCG on a shared machine heartbeat's
+/// resource scripts (shell, perl) take seconds to minutes (`IPaddr2 start` was seen taking
+/// 12 to 35 s, a standby over 300 s), so the bounds catch a stack that does not do a step (or
+/// takes over before deadtime), not a slow one; the figures are printed.
+fn assert_heartbeat_scenario(opts: &HbLabOptions, r: &HbReport) {
+    let f = &opts.files;
+    assert!(
+        r.alternates && r.first_answers.len() >= 10,
+        "requests do not alternate: {:?}",
+        r.first_answers
+    );
+    // A page without OK: out of the pool within a few check rounds, quiescent (weight 0).
+    let checks = r.check_window * 2 + Duration::from_secs(15);
+    assert!(
+        r.rs_leave <= checks,
+        "rs1 left after {:?}, bound {checks:?}",
+        r.rs_leave
+    );
+    assert!(r.rs_quiesced, "rs1 was removed, not quiesced (weight 0)");
+    assert_eq!(r.rs1_answers_while_out, 0, "rs1 answered while out");
+    assert!(
+        r.rs_rejoin <= checks,
+        "rs1 rejoined after {:?}, bound {checks:?}",
+        r.rs_rejoin
+    );
+    // Every real server down: the director's sorry server answers, and the real servers after.
+    assert!(
+        r.fallback_answer.starts_with("sorry-dir1") && r.fallback <= checks,
+        "fallback: {:?} after {:?}",
+        r.fallback_answer,
+        r.fallback
+    );
+    assert!(r.fallback_back <= checks, "{:?}", r.fallback_back);
+    // standby moves the VIP and the virtual service to dir2; takeover brings them back.
+    let admin = TRANSITION;
+    assert!(r.standby <= admin, "standby took {:?}", r.standby);
+    assert!(r.takeback <= admin, "takeover took {:?}", r.takeback);
+    // A crash: dir2 takes over after deadtime (not before it; loose after it: the VIP's start
+    // script runs after the deadtime).
+    let late = f.deadtime + TRANSITION;
+    assert!(
+        r.takeover >= f.deadtime.mul_f64(0.8) && r.takeover <= late,
+        "takeover after {:?}: deadtime {:?}, bound {late:?}",
+        r.takeover,
+        f.deadtime
+    );
+    assert!(
+        r.failover_outage <= late + TRANSITION,
+        "client outage on crash {:?}",
+        r.failover_outage
+    );
+    // auto_failback on: dir1 takes the resources back after its restart.
+    assert!(
+        r.failback <= f.initdead + TRANSITION,
+        "failback after {:?}",
+        r.failback
+    );
+    for st in &r.stops {
+        assert!(!st.left_vip, "{st:?}");
+        assert!(st.took.is_some(), "{st:?}: did not stop on SIGTERM");
+    }
+}
+
+#[test]
+#[ignore = "vm suite: needs the VM kernel; run by cargo xtask test"]
+fn vm_lab_heartbeat_real() {
+    let (opts, r) = run_heartbeat(Stack::Heartbeat);
+    assert_heartbeat_scenario(&opts, &r);
+}
+
+#[test]
+#[ignore = "vm suite: needs the VM kernel; run by cargo xtask test"]
+fn vm_lab_heartbeat_ours() {
+    let (opts, r) = run_heartbeat(Stack::HaHeartbeat);
+    assert_heartbeat_scenario(&opts, &r);
+    // Ours runs no resource scripts: the VIP moves at deadtime (plus the lab's look every
+    // 250 ms and TCG's slack), and standby/takeover take a few adverts.
+    let f = &opts.files;
+    let late = f.deadtime + Duration::from_secs(3);
+    assert!(
+        r.takeover <= late,
+        "takeover after {:?}: deadtime {:?}, bound {late:?}",
+        r.takeover,
+        f.deadtime
+    );
+    let admin = Duration::from_secs(10);
+    assert!(r.standby <= admin, "standby took {:?}", r.standby);
+    assert!(r.takeback <= admin, "takeover took {:?}", r.takeback);
 }

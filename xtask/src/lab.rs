@@ -4,7 +4,10 @@
 //! runs `ha-lab` there; its narration and figures are printed when the VM is done. Both
 //! directors run `ha-director` unless told otherwise after `--` (or in `HA_LAB_ARGS`), for
 //! example `cargo xtask lab -- --dir2 keepalived` (director 2 is real keepalived reading the
-//! same keepalived.conf: the interop lab).
+//! same keepalived.conf: the interop lab). `cargo xtask lab -- --stack heartbeat` runs both
+//! directors with Debian's heartbeat and ldirectord, `--stack ha-heartbeat` with `ha-director
+//! --heartbeat-dir` on the same files, `--stack both` the two in turn and prints their figures
+//! side by side.
 
 use std::path::PathBuf;
 use std::process::Stdio;

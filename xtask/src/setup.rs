@@ -53,6 +53,10 @@ const VM_PACKAGES: &[(&str, &str)] = &[
     ("ipvsadm", "ipvsadm"),
     ("ldirectord", "ldirectord"),
     ("ip", "iproute2"),
+    // The heartbeat lab's real stack (`vm_lab_heartbeat_real`, `cargo xtask lab -- --stack
+    // heartbeat`): heartbeat 3.0.6 starting ldirectord 4.12 (above); IPaddr wants ifconfig.
+    ("/usr/libexec/heartbeat/heartbeat", "heartbeat"),
+    ("ifconfig", "net-tools"),
 ];
 
 /// The VM kernel, once it is ready.

@@ -2,6 +2,10 @@
 //! namespaces) and narrates it: requests alternate between the real servers, a real server dies
 //! and comes back, director 1 crashes and director 2 takes over, director 1 returns.
 //!
+//! With `--stack heartbeat|ha-heartbeat|both` the directors run heartbeat's configuration
+//! instead (`ha_examples::lab::heartbeat`): Debian's heartbeat + ldirectord, or `ha-director
+//! --heartbeat-dir` on the same files, or both one after the other with a side-by-side table.
+//!
 //! Needs root and a kernel with IPVS: `cargo xtask lab` builds it and runs it in the VM.
 //! Exit codes: 0 the scenario ran (its figures are printed), 1 it failed (the reason is
 //! printed), 2 usage error.
@@ -13,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use ha_examples::lab::heartbeat::{HbLabOptions, Stack, run_heartbeat_scenario, side_by_side};
 use ha_examples::lab::{DirectorKind, LabOptions, run_scenario};
 
 #[derive(Parser)]
@@ -33,6 +38,12 @@ struct Cli {
     /// VRRP advertisement interval in milliseconds (VRRPv3; a multiple of 10).
     #[arg(long, value_name = "MS", default_value_t = 200)]
     advert_ms: u64,
+    /// Run the heartbeat lab instead, both directors on one stack reading one set of ha.cf,
+    /// authkeys, haresources and ldirectord.cf: `heartbeat` (Debian's heartbeat 3.0.6 and
+    /// ldirectord 4.12), `ha-heartbeat` (`ha-director --heartbeat-dir`) or `both` (ours, then
+    /// theirs, and the figures side by side).
+    #[arg(long, value_name = "STACK", value_parser = Stack::parse_list)]
+    stack: Option<Vec<Stack>>,
 }
 
 fn main() -> ExitCode {
@@ -42,6 +53,9 @@ fn main() -> ExitCode {
             .ok()
             .and_then(|p| p.parent().map(|d| d.join("ha-director")))
     });
+    if let Some(stacks) = cli.stack {
+        return heartbeat_lab(&stacks, ha_director);
+    }
     let mut opts = LabOptions::new(cli.dir1, cli.dir2);
     opts.ha_director = ha_director;
     opts.config.advert_int = Duration::from_millis(cli.advert_ms);
@@ -56,5 +70,43 @@ fn main() -> ExitCode {
             eprintln!("ha-lab: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The heartbeat lab on each stack in turn; the side-by-side table when both ran.
+fn heartbeat_lab(stacks: &[Stack], ha_director: Option<PathBuf>) -> ExitCode {
+    let mut reports = Vec::new();
+    let mut failed = false;
+    for &stack in stacks {
+        let mut opts = HbLabOptions::new(stack);
+        opts.ha_director = ha_director.clone();
+        opts.echo = true;
+        println!(
+            "ha-lab: heartbeat lab, both directors on {}",
+            stack.describe()
+        );
+        match run_heartbeat_scenario(&opts) {
+            Ok(report) => {
+                println!("\n{}\n", report.summary());
+                reports.push(report);
+            }
+            Err(e) => {
+                eprintln!("ha-lab: the {stack} stack failed: {e}");
+                failed = true;
+            }
+        }
+    }
+    let ours = reports.iter().find(|r| r.stack == Stack::HaHeartbeat);
+    let theirs = reports.iter().find(|r| r.stack == Stack::Heartbeat);
+    if let (Some(o), Some(t)) = (ours, theirs) {
+        println!(
+            "side by side (ratio = ours / heartbeat + ldirectord):\n{}",
+            side_by_side(o, t)
+        );
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }

@@ -2,6 +2,10 @@
 //! name (keep-alive, so one connection can carry requests across a director failover), and a
 //! client that makes one request with short timeouts.
 //!
+//! The server also has a check page, [`CHECK_PATH`], for body checks (ldirectord's
+//! `request`/`receive`): it answers [`CHECK_OK`] until [`HttpServer::set_check_ok`] turns it to
+//! [`CHECK_FAILING`], a page that no longer contains `OK`.
+//!
 //! Sockets belong to the network namespace they were created in, so the listener and the
 //! client's sockets are created on a thread inside the host's namespace ([`Host::run_in`]) and
 //! then used from any thread.
@@ -19,10 +23,18 @@ use ha_testsupport::Host;
 /// The longest request head the server reads.
 const MAX_HEAD: usize = 8192;
 
+/// The path of the check page.
+pub const CHECK_PATH: &str = "/check.html";
+/// The check page's body while the server is healthy.
+pub const CHECK_OK: &str = "OK";
+/// The check page's body once [`HttpServer::set_check_ok`] turned it off (no `OK` in it).
+pub const CHECK_FAILING: &str = "maintenance";
+
 /// A running HTTP server in one namespace.
 #[derive(Debug)]
 pub struct HttpServer {
     stop: Arc<AtomicBool>,
+    check_ok: Arc<AtomicBool>,
     conns: Conns,
     accept: Option<JoinHandle<()>>,
 }
@@ -41,17 +53,25 @@ impl HttpServer {
     pub fn from_listener(listener: TcpListener, name: &str) -> std::io::Result<HttpServer> {
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
+        let check_ok = Arc::new(AtomicBool::new(true));
         let conns: Conns = Arc::default();
         let body = format!("{name}\n");
-        let (s, c) = (stop.clone(), conns.clone());
+        let (s, c, k) = (stop.clone(), conns.clone(), check_ok.clone());
         let accept = std::thread::Builder::new()
             .name(format!("http-{name}"))
-            .spawn(move || accept_loop(listener, s, c, body))?;
+            .spawn(move || accept_loop(listener, s, c, k, body))?;
         Ok(HttpServer {
             stop,
+            check_ok,
             conns,
             accept: Some(accept),
         })
+    }
+
+    /// Whether the check page ([`CHECK_PATH`]) says [`CHECK_OK`] (true, the start) or
+    /// [`CHECK_FAILING`]; every other path keeps answering the server's name.
+    pub fn set_check_ok(&self, ok: bool) {
+        self.check_ok.store(ok, Ordering::SeqCst);
     }
 
     /// How many connections are open (each holds descriptors until it closes).
@@ -78,7 +98,13 @@ impl Drop for HttpServer {
     }
 }
 
-fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, conns: Conns, body: String) {
+fn accept_loop(
+    listener: TcpListener,
+    stop: Arc<AtomicBool>,
+    conns: Conns,
+    check_ok: Arc<AtomicBool>,
+    body: String,
+) {
     let mut next = 0u64;
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
@@ -91,11 +117,11 @@ fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, conns: Conns, body:
                     let mut g = conns.lock().unwrap_or_else(|e| e.into_inner());
                     g.insert(id, clone);
                 }
-                let (s, b, c) = (stop.clone(), body.clone(), conns.clone());
+                let (s, b, c, k) = (stop.clone(), body.clone(), conns.clone(), check_ok.clone());
                 let _ = std::thread::Builder::new()
                     .name("http-conn".into())
                     .spawn(move || {
-                        serve(stream, s, b);
+                        serve(stream, s, &k, b);
                         // Closed: forget the clone so its descriptor is released.
                         c.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
                     });
@@ -109,7 +135,7 @@ fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, conns: Conns, body:
 }
 
 /// Answers requests on one connection until the peer closes, asks to close, or the server stops.
-fn serve(mut stream: TcpStream, stop: Arc<AtomicBool>, body: String) {
+fn serve(mut stream: TcpStream, stop: Arc<AtomicBool>, check_ok: &AtomicBool, body: String) {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !stop.load(Ordering::SeqCst) {
@@ -119,6 +145,19 @@ fn serve(mut stream: TcpStream, stop: Arc<AtomicBool>, body: String) {
             let close = head.starts_with("get")
                 && head.lines().next().is_some_and(|l| l.ends_with("http/1.0"))
                 || head.contains("\r\nconnection: close");
+            let path = head.split_whitespace().nth(1).unwrap_or("/");
+            let path = path
+                .strip_prefix("http://")
+                .map_or(path, |rest| rest.find('/').map_or("/", |i| &rest[i..]));
+            let body = if path == CHECK_PATH {
+                if check_ok.load(Ordering::SeqCst) {
+                    format!("{CHECK_OK}\n")
+                } else {
+                    format!("{CHECK_FAILING}\n")
+                }
+            } else {
+                body.clone()
+            };
             let resp = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{}\r\n{body}",
                 body.len(),
@@ -301,6 +340,29 @@ mod tests {
         );
         let e = get_once(addr, t).unwrap_err();
         assert_eq!(e, "connection refused");
+    }
+
+    /// The check page says OK until it is turned off, then a body without OK; other paths keep
+    /// answering the name.
+    #[test]
+    fn the_check_page_follows_set_check_ok() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let srv = HttpServer::from_listener(l, "rsY").unwrap();
+        let t = Duration::from_secs(2);
+        let check = |a: SocketAddr| -> String {
+            let mut s = TcpStream::connect_timeout(&a, t).unwrap();
+            s.write_all(format!("GET {CHECK_PATH} HTTP/1.0\r\nHost: {a}\r\n\r\n").as_bytes())
+                .unwrap();
+            read_response(&mut s, Instant::now() + t).unwrap()
+        };
+        assert_eq!(check(addr), CHECK_OK);
+        srv.set_check_ok(false);
+        assert_eq!(check(addr), CHECK_FAILING);
+        assert!(!CHECK_FAILING.contains(CHECK_OK));
+        assert_eq!(get_once(addr, t).unwrap(), "rsY");
+        srv.set_check_ok(true);
+        assert_eq!(check(addr), CHECK_OK);
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //! [`LabError::NoIpvs`].
 
 pub mod config;
+pub mod heartbeat;
 pub mod http;
 
 use std::fmt;
@@ -49,6 +50,11 @@ pub enum DirectorKind {
     Keepalived,
     /// This project's `ha-director run`.
     Ha,
+    /// Debian's heartbeat 3.0.6 starting ldirectord 4.12 as its resource (the heartbeat stack
+    /// of [`heartbeat`]; only with `--stack`).
+    Heartbeat,
+    /// `ha-director run --heartbeat-dir` on the heartbeat stack's files (only with `--stack`).
+    HaHeartbeat,
 }
 
 impl fmt::Display for DirectorKind {
@@ -56,6 +62,8 @@ impl fmt::Display for DirectorKind {
         f.write_str(match self {
             DirectorKind::Keepalived => "keepalived",
             DirectorKind::Ha => "ha",
+            DirectorKind::Heartbeat => "heartbeat",
+            DirectorKind::HaHeartbeat => "ha-heartbeat",
         })
     }
 }
@@ -65,7 +73,8 @@ impl DirectorKind {
     pub fn program(&self) -> &'static str {
         match self {
             DirectorKind::Keepalived => "keepalived",
-            DirectorKind::Ha => "ha-director",
+            DirectorKind::Ha | DirectorKind::HaHeartbeat => "ha-director",
+            DirectorKind::Heartbeat => "heartbeat",
         }
     }
 }
@@ -76,6 +85,9 @@ impl std::str::FromStr for DirectorKind {
         match s {
             "keepalived" => Ok(DirectorKind::Keepalived),
             "ha" | "ha-director" => Ok(DirectorKind::Ha),
+            "heartbeat" | "ha-heartbeat" => Err(format!(
+                "{s:?} is a whole stack, not one director: use `--stack {s}`"
+            )),
             other => Err(format!(
                 "unknown director kind {other:?}: use `ha` or `keepalived`"
             )),
@@ -541,6 +553,9 @@ struct Director {
     host: Host,
     kind: DirectorKind,
     proc: Proc,
+    /// Log files the director writes besides its stdout and stderr (heartbeat's ha-log,
+    /// ldirectord's log).
+    logs: Vec<PathBuf>,
 }
 
 impl Director {
@@ -568,12 +583,23 @@ impl Director {
     fn log_tail(&self, lines: usize) -> String {
         let text = format!("{}{}", self.proc.stdout(), self.proc.stderr());
         let all: Vec<&str> = text.lines().collect();
-        format!(
+        let mut out = format!(
             "--- {} ({}) output, last {lines} lines:\n{}",
             self.name,
             self.kind.program(),
             all[all.len().saturating_sub(lines)..].join("\n")
-        )
+        );
+        for log in &self.logs {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let all: Vec<&str> = text.lines().collect();
+            out.push_str(&format!(
+                "\n--- {} {}, last {lines} lines:\n{}",
+                self.name,
+                log.display(),
+                all[all.len().saturating_sub(lines)..].join("\n")
+            ));
+        }
+        out
     }
 
     /// The IPv4 addresses of `eth0` inside the director (`ip -o -4 addr show dev eth0`).
@@ -625,6 +651,19 @@ fn wait_for(
     what: &str,
     within: Duration,
     dirs: &[&Director],
+    cond: impl FnMut() -> bool,
+    detail: impl FnMut() -> String,
+) -> Result<Duration, LabError> {
+    wait_for_every(what, within, Duration::from_millis(100), dirs, cond, detail)
+}
+
+/// [`wait_for`], polling every `every` (each poll runs `ip`/`ipvsadm` in the namespaces: under
+/// TCG every process started slows the directors' own scripts down).
+fn wait_for_every(
+    what: &str,
+    within: Duration,
+    every: Duration,
+    dirs: &[&Director],
     mut cond: impl FnMut() -> bool,
     mut detail: impl FnMut() -> String,
 ) -> Result<Duration, LabError> {
@@ -643,7 +682,7 @@ fn wait_for(
                 detail: detail(),
             });
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(every);
     }
 }
 
@@ -794,6 +833,12 @@ fn start_director(
             let bin = opts.ha_director.clone().unwrap_or_default();
             vec![s(&bin), "run".into(), "--config".into(), s(&toml_path)]
         }
+        DirectorKind::Heartbeat | DirectorKind::HaHeartbeat => {
+            return Err(LabError::Prepare {
+                what: format!("{name} ({kind})"),
+                detail: format!("the {kind} stack runs with `--stack {kind}`, not as one director"),
+            });
+        }
     };
     let words: Vec<&str> = argv.iter().map(String::as_str).collect();
     n.say(
@@ -810,6 +855,7 @@ fn start_director(
         host: host.clone(),
         kind,
         proc,
+        logs: Vec::new(),
     })
 }
 

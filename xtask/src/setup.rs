@@ -35,6 +35,8 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     ("keepalived", "keepalived"),
     // The real ldirectord 4.12 that vm_ldirectord compares ha-director with.
     ("ldirectord", "ldirectord"),
+    // The real heartbeat 3.0.6 that host_heartbeat_and_ours_side_by_side runs beside ours.
+    ("/usr/libexec/heartbeat/heartbeat", "heartbeat"),
     ("ipvsadm", "ipvsadm"),
     ("arping", "arping"),
     ("ping", "iputils-ping"),
@@ -53,7 +55,7 @@ const VM_PACKAGES: &[(&str, &str)] = &[
     ("ipvsadm", "ipvsadm"),
     ("ldirectord", "ldirectord"),
     ("ip", "iproute2"),
-    // The heartbeat lab's real stack (`vm_lab_heartbeat_real`, `cargo xtask lab -- --stack
+    // The heartbeat lab's real stack (`lab_heartbeat_real`, `cargo xtask lab -- --stack
     // heartbeat`): heartbeat 3.0.6 starting ldirectord 4.12 (above); IPaddr wants ifconfig.
     ("/usr/libexec/heartbeat/heartbeat", "heartbeat"),
     ("ifconfig", "net-tools"),

@@ -30,7 +30,8 @@
 //! - `standby|takeover|auto [INSTANCE] [--socket PATH]` (heartbeat `hb_standby` /
 //!   `hb_takeover`): give the instance's resources (every instance's without INSTANCE) to the
 //!   peer, take them, or go back to the configured behaviour, through the control socket
-//!   (`global.control_socket`, default `/run/ha-director/control.sock`); prints the JSON
+//!   (`global.control_socket`, default `control.sock` beside the status socket:
+//!   `/run/ha-director/control.sock`); prints the JSON
 //!   reply, exit 1 when refused or when no director answers.
 //! - `realserver --vip ADDR... [--interface IF] [--undo] [--state-file PATH]`: the LVS-DR
 //!   real-server side (VIPs on `lo`, `arp_ignore=1`, `arp_announce=2`), reversible.

@@ -341,11 +341,16 @@ impl Global {
             .unwrap_or_else(|| DEFAULT_STATUS_SOCKET.into())
     }
 
-    /// The control socket's path (the configured one or [`DEFAULT_CONTROL_SOCKET`]).
+    /// The control socket's path: the configured one, or `control.sock` beside the status
+    /// socket (so [`DEFAULT_CONTROL_SOCKET`] beside the default status socket, and a director
+    /// given its own status socket folder keeps both there).
     pub fn control_socket_path(&self) -> std::path::PathBuf {
         self.control_socket
             .clone()
-            .unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into())
+            .unwrap_or_else(|| match self.status_socket_path().parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.join("control.sock"),
+                _ => DEFAULT_CONTROL_SOCKET.into(),
+            })
     }
 }
 

@@ -1054,25 +1054,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
             ),
         });
     }
-    rep.first_answers = stream
-        .samples()
-        .iter()
-        .filter_map(|s| s.result.clone().ok())
-        .take(10)
-        .collect();
-    rep.alternates = rep.first_answers.windows(2).all(|w| w[0] != w[1]);
-    n.say(
-        "client",
-        format_args!(
-            "first answers: {} -> {}",
-            rep.first_answers.join(" "),
-            if rep.alternates {
-                "they alternate (rr)"
-            } else {
-                "they do NOT alternate"
-            }
-        ),
-    );
+    (rep.first_answers, rep.alternates) = first_answers(&stream, n);
 
     // A real server dies and comes back.
     let (rs1_name, rs1_ip) = c.real_servers[0].clone();
@@ -1388,6 +1370,30 @@ fn expect_answers(stream: &Stream, after: Duration, event: &str) -> Result<(), L
 }
 
 /// `rs1 x3, rs2 x4` for the answers to requests sent after `from`.
+/// The stream's first ten answers, whether they alternate between the real servers, said.
+fn first_answers(stream: &Stream, n: &Narrator) -> (Vec<String>, bool) {
+    let first: Vec<String> = stream
+        .samples()
+        .iter()
+        .filter_map(|s| s.result.clone().ok())
+        .take(10)
+        .collect();
+    let alternates = first.windows(2).all(|w| w[0] != w[1]);
+    n.say(
+        "client",
+        format_args!(
+            "first answers: {} -> {}",
+            first.join(" "),
+            if alternates {
+                "they alternate (rr)"
+            } else {
+                "they do NOT alternate"
+            }
+        ),
+    );
+    (first, alternates)
+}
+
 fn answers_since(samples: &[Sample], from: Duration) -> String {
     let mut counts: Vec<(String, usize)> = Vec::new();
     for s in samples.iter().filter(|s| s.sent >= from) {

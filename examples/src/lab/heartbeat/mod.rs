@@ -36,8 +36,8 @@ pub use files::HeartbeatFiles;
 use super::http::HttpServer;
 use super::{
     Director, DirectorKind, LabError, Narrator, STOP_GRACE, StopReport, Stream, answers_since,
-    expect_answers, failures_between, in_pool, kernel_ready, max_gap, program_exists,
-    realserver_apply,
+    expect_answers, failures_between, first_answers, in_pool, kernel_ready, max_gap,
+    program_exists, realserver_apply,
 };
 
 /// Debian's heartbeat daemon.
@@ -777,25 +777,7 @@ fn scenario(opts: &HbLabOptions, n: &Narrator) -> Result<HbReport, LabError> {
             detail: answers_since(&stream.samples(), t0),
         });
     }
-    rep.first_answers = stream
-        .samples()
-        .iter()
-        .filter_map(|s| s.result.clone().ok())
-        .take(10)
-        .collect();
-    rep.alternates = rep.first_answers.windows(2).all(|w| w[0] != w[1]);
-    n.say(
-        "client",
-        format_args!(
-            "first answers: {} -> {}",
-            rep.first_answers.join(" "),
-            if rep.alternates {
-                "they alternate (rr)"
-            } else {
-                "they do NOT alternate"
-            }
-        ),
-    );
+    (rep.first_answers, rep.alternates) = first_answers(&stream, n);
 
     // rs1's check page stops containing OK: it leaves the pool (quiescent), then comes back.
     let (rs1_name, rs1_ip) = c.real_servers[0].clone();

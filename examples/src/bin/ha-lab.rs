@@ -42,8 +42,8 @@ struct Cli {
     /// authkeys, haresources and ldirectord.cf: `heartbeat` (Debian's heartbeat 3.0.6 and
     /// ldirectord 4.12), `ha-heartbeat` (`ha-director --heartbeat-dir`) or `both` (ours, then
     /// theirs, and the figures side by side).
-    #[arg(long, value_name = "STACK", value_parser = Stack::parse_list)]
-    stack: Option<Vec<Stack>>,
+    #[arg(long, value_name = "STACK")]
+    stack: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -53,7 +53,14 @@ fn main() -> ExitCode {
             .ok()
             .and_then(|p| p.parent().map(|d| d.join("ha-director")))
     });
-    if let Some(stacks) = cli.stack {
+    if let Some(word) = cli.stack {
+        let stacks = match Stack::parse_list(&word) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ha-lab: --stack {word}: {e}");
+                return ExitCode::from(2);
+            }
+        };
         return heartbeat_lab(&stacks, ha_director);
     }
     let mut opts = LabOptions::new(cli.dir1, cli.dir2);
@@ -108,5 +115,19 @@ fn heartbeat_lab(stacks: &[Stack], ha_director: Option<PathBuf>) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_option_parses() {
+        for (word, n) in [("heartbeat", 1), ("ha-heartbeat", 1), ("both", 2)] {
+            let cli = Cli::try_parse_from(["ha-lab", "--stack", word]).unwrap();
+            assert_eq!(Stack::parse_list(&cli.stack.unwrap()).unwrap().len(), n);
+        }
+        assert!(Stack::parse_list("nothing").is_err());
     }
 }

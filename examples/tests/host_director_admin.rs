@@ -57,12 +57,8 @@ fn admin(dir: &Path, node: &str, word: &str) -> (bool, String) {
 }
 
 fn status(dir: &Path, node: &str) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .args(["status", "--socket"])
-        .arg(dir.join(format!("{node}.status")))
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    ha_testsupport::director_status(BIN, &dir.join(format!("{node}.status")))
+        .unwrap_or(serde_json::Value::Null)
 }
 
 const VIP: &str = "10.71.0.100";

@@ -124,11 +124,7 @@ key = "{key}"
 }
 
 fn status(sock: &Path) -> Value {
-    let o = Command::new(BIN)
-        .args(["status", "--socket", sock.to_str().unwrap()])
-        .output()
-        .unwrap();
-    serde_json::from_slice(&o.stdout).unwrap_or(Value::Null)
+    ha_testsupport::director_status(BIN, sock).unwrap_or(Value::Null)
 }
 
 fn state(sock: &Path) -> String {

@@ -10,7 +10,6 @@
 //!   the start with an error naming it and the OS error.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ha_testsupport::{Host, Lab, Proc, require_root, wait_until};
@@ -59,14 +58,7 @@ track_pings = [{{ name = "r1" }}, {{ name = "routers" }}]
 }
 
 fn status(sock: &Path) -> Option<Value> {
-    let o = Command::new(BIN)
-        .args(["status", "--socket", sock.to_str().unwrap()])
-        .output()
-        .ok()?;
-    o.status
-        .success()
-        .then(|| serde_json::from_slice(&o.stdout).ok())
-        .flatten()
+    ha_testsupport::director_status(BIN, sock)
 }
 
 fn priority(sock: &Path) -> i64 {

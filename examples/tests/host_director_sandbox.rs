@@ -112,14 +112,7 @@ fn has_link(h: &Host, name: &str) -> bool {
 }
 
 fn status(sock: &Path) -> Option<Value> {
-    let o = std::process::Command::new(BIN)
-        .args(["status", "--socket", sock.to_str().unwrap()])
-        .output()
-        .unwrap();
-    o.status
-        .success()
-        .then(|| serde_json::from_slice(&o.stdout).ok())
-        .flatten()
+    ha_testsupport::director_status(BIN, sock)
 }
 
 /// The director's configuration; `dir` is world-writable so the unprivileged daemon can put

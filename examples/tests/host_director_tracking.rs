@@ -21,14 +21,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_ha-director");
 const VIP: &str = "10.63.0.100";
 
 fn status(sock: &Path) -> Option<Value> {
-    let o = Command::new(BIN)
-        .args(["status", "--socket", sock.to_str().unwrap()])
-        .output()
-        .ok()?;
-    o.status
-        .success()
-        .then(|| serde_json::from_slice(&o.stdout).ok())
-        .flatten()
+    ha_testsupport::director_status(BIN, sock)
 }
 
 /// The `field` of instance `name` in the status.

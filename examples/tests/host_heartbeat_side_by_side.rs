@@ -98,19 +98,6 @@ fn start_ours(lab: &mut Lab, host: &Host, node: &str, dir: &Path, set: &Path) ->
     )
 }
 
-/// Kills every process of the node's network namespace: a crash of the whole node.
-fn kill_node(host: &Host) {
-    let out = Command::new("ip")
-        .args(["netns", "pids", host.netns()])
-        .output()
-        .unwrap();
-    for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-        if let Ok(p) = pid.parse::<i32>() {
-            let _ = Command::new("kill").args(["-9", &p.to_string()]).status();
-        }
-    }
-}
-
 struct Figures {
     startup: Duration,
     takeover: Duration,
@@ -151,7 +138,7 @@ fn scenario(stack: &str, ours: bool) -> Figures {
     assert!(!n2.holds(VIP), "{stack}: only the home node holds it");
     // Steady state: n2 has heard n1 for a while.
     std::thread::sleep(Duration::from_secs(3));
-    kill_node(&n1);
+    n1.kill_all();
     let killed = Instant::now();
     assert!(
         wait_until(Duration::from_secs(60), || n2.holds(VIP)),
@@ -159,7 +146,7 @@ fn scenario(stack: &str, ours: bool) -> Figures {
         logs()
     );
     let takeover = killed.elapsed();
-    kill_node(&n2);
+    n2.kill_all();
     drop(lab);
     Figures { startup, takeover }
 }

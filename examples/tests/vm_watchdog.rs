@@ -75,14 +75,7 @@ vips = ["10.76.0.100/24"]
 }
 
 fn status(sock: &Path) -> Option<Value> {
-    let o = Command::new(BIN)
-        .args(["status", "--socket", sock.to_str().unwrap()])
-        .output()
-        .ok()?;
-    o.status
-        .success()
-        .then(|| serde_json::from_slice(&o.stdout).ok())
-        .flatten()
+    ha_testsupport::director_status(BIN, sock)
 }
 
 #[test]

@@ -229,6 +229,22 @@ impl Host {
             })
             .collect()
     }
+    /// SIGKILLs every process of this host's network namespace (a crash of the whole node)
+    /// but the caller; returns how many were signalled.
+    pub fn kill_all(&self) -> usize {
+        let out = run(Command::new("ip").args(["netns", "pids", &self.netns]));
+        let me = std::process::id() as i32;
+        let pids: Vec<i32> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .filter(|p| *p != me && *p > 1)
+            .collect();
+        for pid in &pids {
+            sys::kill_pid(*pid, libc::SIGKILL);
+        }
+        pids.len()
+    }
+
     /// Whether `eth0` holds `addr` (any scope), as a VRRP master holds its VIP.
     pub fn holds(&self, addr: &str) -> bool {
         self.sh("ip -o addr show dev eth0")
@@ -298,6 +314,21 @@ pub fn tshark_verbose(pcap: &Path, filter: &str) -> String {
     let mut cmd = Command::new("tshark");
     cmd.arg("-r").arg(pcap).args(["-V", "-Y", filter]);
     String::from_utf8_lossy(&run_ok(&mut cmd).stdout).into_owned()
+}
+
+/// A running director's JSON status, read with `BIN status --socket SOCK` (the
+/// `ha-director` binary under test); `None` when none answers there or the reply is not JSON.
+pub fn director_status(bin: &str, sock: &Path) -> Option<serde_json::Value> {
+    let o = Command::new(bin)
+        .arg("status")
+        .arg("--socket")
+        .arg(sock)
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| serde_json::from_slice(&o.stdout).ok())
+        .flatten()
 }
 
 /// Panics with the install command unless `tool` is available.

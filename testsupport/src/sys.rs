@@ -40,6 +40,18 @@ pub(crate) fn kill_group(pgid: u32, sig: i32) {
     }
 }
 
+/// Sends `sig` to the process `pid`; errors (it is gone) are ignored. Refuses 0, 1 and
+/// negative pids (the caller's group, init, groups).
+pub(crate) fn kill_pid(pid: i32, sig: i32) {
+    if pid <= 1 {
+        return;
+    }
+    // SAFETY: kill has no memory-safety preconditions; a positive pid names one process.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged, which
 // upholds the `GlobalAlloc` contract; the only addition is bumping a const-initialised
 // thread-local counter, which does not allocate.

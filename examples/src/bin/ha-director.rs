@@ -294,10 +294,9 @@ fn load(source: &Source) -> Result<Loaded, Vec<ConfigError>> {
         (None, Some(k), _) => director::load_keepalived_file_with_config_id(k, config_id()),
         (None, None, Some(l)) => director::load_ldirectord_file(l),
         (None, None, None) => match &source.heartbeat_dir {
-            Some(d) => director::heartbeat::load_heartbeat_dir(
-                d,
-                HEARTBEAT.get().unwrap_or(&Default::default()),
-            ),
+            Some(d) => {
+                director::heartbeat::load_heartbeat_dir(d, HEARTBEAT.get_or_init(Default::default))
+            }
             None => unreachable!("clap requires one source"),
         },
     }
@@ -902,7 +901,7 @@ fn main() -> ExitCode {
                 (None, None, Some(d)) => {
                     let loaded = director::heartbeat::load_heartbeat_dir(
                         &d,
-                        HEARTBEAT.get().unwrap_or(&Default::default()),
+                        HEARTBEAT.get_or_init(Default::default),
                     );
                     (d, loaded)
                 }

@@ -785,6 +785,52 @@ pub struct AdvertPath {
     pub mcast_group: Option<IpAddr>,
 }
 
+impl Instance {
+    /// An instance with keepalived's defaults: VRRPv3, state backup, priority 100, adverts
+    /// every second, preemption, and no addresses, peers, tracking, scripts or heartbeat
+    /// settings.
+    pub fn new(name: impl Into<String>, interface: impl Into<String>, vrid: u16) -> Instance {
+        Instance {
+            name: name.into(),
+            version: 3,
+            state: InitialState::Backup,
+            interface: interface.into(),
+            vrid,
+            priority: 100,
+            advert_int_ms: 1000,
+            vips: Vec::new(),
+            excluded_vips: Vec::new(),
+            unicast_src_ip: None,
+            unicast_peers: Vec::new(),
+            nopreempt: false,
+            preempt_delay_ms: 0,
+            auth: None,
+            vmac: None,
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            track_files: Vec::new(),
+            track_processes: Vec::new(),
+            track_pings: Vec::new(),
+            dont_track_primary: false,
+            notify: Notify::default(),
+            lower_prio_no_advert: false,
+            smtp_alert: None,
+            garp: Garp::default(),
+            virtual_routes: Vec::new(),
+            virtual_rules: Vec::new(),
+            unicast_ttl: None,
+            unicast_peer_ttl: Vec::new(),
+            mcast_group: None,
+            fence: None,
+            advert_auth: None,
+            paths: Vec::new(),
+            dead_interval_ms: None,
+            init_dead_ms: None,
+            warn_interval_ms: None,
+        }
+    }
+}
+
 /// A fence command (heartbeat `stonith_host`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

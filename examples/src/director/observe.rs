@@ -446,13 +446,8 @@ pub fn metrics_text(s: &Status) -> String {
     out
 }
 
-/// Serves the status JSON on a unix socket at `path` (its folder is created, a stale socket
-/// replaced): each client gets the latest status as one JSON document, then the connection
-/// closes. Returns once listening; the server runs on a task until the runtime ends.
-pub fn serve_unix(
-    path: &Path,
-    status: watch::Receiver<Status>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
+/// A unix socket listening at `path`: its folder created, a stale socket replaced.
+fn bind_unix(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
@@ -463,7 +458,17 @@ pub fn serve_unix(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let listener = tokio::net::UnixListener::bind(path)?;
+    tokio::net::UnixListener::bind(path)
+}
+
+/// Serves the status JSON on a unix socket at `path` (its folder is created, a stale socket
+/// replaced): each client gets the latest status as one JSON document, then the connection
+/// closes. Returns once listening; the server runs on a task until the runtime ends.
+pub fn serve_unix(
+    path: &Path,
+    status: watch::Receiver<Status>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = bind_unix(path)?;
     Ok(tokio::spawn(async move {
         loop {
             match listener.accept().await {
@@ -716,17 +721,7 @@ pub fn serve_control(
     admin: mpsc::UnboundedSender<AdminRequest>,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     use std::os::unix::fs::PermissionsExt;
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)?;
-    }
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let listener = tokio::net::UnixListener::bind(path)?;
+    let listener = bind_unix(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Ok(tokio::spawn(async move {
         loop {

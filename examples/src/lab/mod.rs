@@ -748,23 +748,10 @@ pub fn run_scenario(opts: &LabOptions) -> Result<LabReport, LabError> {
             }
         }
     }
-    let narrator = Narrator::new(opts.echo);
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(opts, &narrator)));
-    match result {
-        Ok(r) => r.map(|mut rep| {
-            rep.narration = narrator.lines();
-            rep
-        }),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "a panic without a message".into());
-            Err(LabError::Setup(msg))
-        }
-    }
+    narrated(opts.echo, |n| scenario(opts, n)).map(|(mut rep, lines)| {
+        rep.narration = lines;
+        rep
+    })
 }
 
 fn start_director(
@@ -1392,6 +1379,27 @@ fn first_answers(stream: &Stream, n: &Narrator) -> (Vec<String>, bool) {
         ),
     );
     (first, alternates)
+}
+
+/// Runs `scenario` with a narrator: its report and the narration, or its error (a panic
+/// inside it becomes [`LabError::Setup`] with the panic's message).
+fn narrated<R>(
+    echo: bool,
+    scenario: impl FnOnce(&Narrator) -> Result<R, LabError>,
+) -> Result<(R, Vec<String>), LabError> {
+    let narrator = Narrator::new(echo);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(&narrator)));
+    match result {
+        Ok(r) => r.map(|rep| (rep, narrator.lines())),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "a panic without a message".into());
+            Err(LabError::Setup(msg))
+        }
+    }
 }
 
 fn answers_since(samples: &[Sample], from: Duration) -> String {

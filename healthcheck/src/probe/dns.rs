@@ -44,9 +44,7 @@ fn normalize(s: &str) -> String {
 pub(crate) async fn run(c: &DnsCheck) -> Result<Outcome, Failure> {
     // Compile first: a bad pattern is a configuration error, not the server's fault.
     let answer_re = match &c.expect_answer_regex {
-        Some(p) => Some(
-            regex::Regex::new(p).map_err(|e| Failure::Setup(format!("answer regex {p:?}: {e}")))?,
-        ),
+        Some(p) => Some(super::compiled(p, "answer regex")?),
         None => None,
     };
     let name = Name::from_ascii(&c.name)
@@ -91,7 +89,7 @@ pub(crate) async fn run(c: &DnsCheck) -> Result<Outcome, Failure> {
             // ldirectord's check_dns: an A record's address or a PTR record's name.
             let found = reply.answers().iter().any(|r| {
                 matches!(r.record_type(), RecordType::A | RecordType::PTR)
-                    && re.is_match(r.data().to_string().trim_end_matches('.'))
+                    && re.is_match(r.data().to_string().trim_end_matches('.').as_bytes())
             });
             if !found {
                 return Err(Failure::DnsAnswerMissing);

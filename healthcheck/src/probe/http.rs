@@ -1,8 +1,6 @@
 //! HTTP(S) GET over one connection (hyper 1 client, no pool).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -19,7 +17,7 @@ use crate::outcome::{Failure, Outcome};
 pub(crate) async fn run(c: &HttpCheck) -> Result<Outcome, Failure> {
     // Compile first: a bad pattern is a configuration error, not the server's fault.
     let regex = match &c.body_regex {
-        Some(r) => Some(compiled(r)?),
+        Some(r) => Some(super::compiled(r, "body regex")?),
         None => None,
     };
     let tcp = tcp_connect(c.addr, &c.socket).await?;
@@ -50,28 +48,6 @@ pub(crate) async fn run(c: &HttpCheck) -> Result<Outcome, Failure> {
             exchange(TokioIo::new(stream), c, &host, regex.as_ref()).await
         }
     }
-}
-
-/// Compiled body patterns, shared by every check with the same pattern (a `Regex` clone is
-/// a reference count). Bounded: cleared when it grows past `REGEX_CACHE_MAX` patterns.
-static REGEX_CACHE: Mutex<Option<HashMap<String, regex::bytes::Regex>>> = Mutex::new(None);
-const REGEX_CACHE_MAX: usize = 1024;
-
-fn compiled(pattern: &str) -> Result<regex::bytes::Regex, Failure> {
-    let mut guard = REGEX_CACHE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cache = guard.get_or_insert_with(HashMap::new);
-    if let Some(re) = cache.get(pattern) {
-        return Ok(re.clone());
-    }
-    let re = regex::bytes::Regex::new(pattern)
-        .map_err(|e| Failure::Setup(format!("body regex {pattern:?}: {e}")))?;
-    if cache.len() >= REGEX_CACHE_MAX {
-        cache.clear();
-    }
-    cache.insert(pattern.to_owned(), re.clone());
-    Ok(re)
 }
 
 fn default_port(c: &HttpCheck) -> u16 {

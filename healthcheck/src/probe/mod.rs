@@ -29,6 +29,32 @@ mod tcp;
 mod tls;
 mod udp;
 
+/// Compiled patterns (HTTP bodies, simpletcp lines, DNS answers), shared by every check with
+/// the same pattern, so a probe does not compile its pattern again (a `Regex` clone is
+/// a reference count). Bounded: cleared when it grows past `REGEX_CACHE_MAX` patterns.
+static REGEX_CACHE: std::sync::Mutex<
+    Option<std::collections::HashMap<String, regex::bytes::Regex>>,
+> = std::sync::Mutex::new(None);
+const REGEX_CACHE_MAX: usize = 1024;
+
+/// The compiled `pattern`; a bad one is a [`Failure::Setup`] naming `what` (`body regex`, ...).
+fn compiled(pattern: &str, what: &str) -> Result<regex::bytes::Regex, Failure> {
+    let mut guard = REGEX_CACHE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cache = guard.get_or_insert_with(std::collections::HashMap::new);
+    if let Some(re) = cache.get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = regex::bytes::Regex::new(pattern)
+        .map_err(|e| Failure::Setup(format!("{what} {pattern:?}: {e}")))?;
+    if cache.len() >= REGEX_CACHE_MAX {
+        cache.clear();
+    }
+    cache.insert(pattern.to_owned(), re.clone());
+    Ok(re)
+}
+
 pub use inflight::InFlight;
 pub use sys::disconnect;
 pub use tls::NoVerification;

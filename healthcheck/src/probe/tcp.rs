@@ -24,10 +24,7 @@ pub(crate) async fn run(c: &TcpCheck) -> Result<Outcome, Failure> {
 async fn exchange(mut stream: tokio::net::TcpStream, c: &TcpCheck) -> Result<Outcome, Failure> {
     // Compile first: a bad pattern is a configuration error, not the server's fault.
     let line_re = match &c.expect_line_regex {
-        Some(p) => Some(
-            regex::bytes::Regex::new(p)
-                .map_err(|e| Failure::Setup(format!("line regex {p:?}: {e}")))?,
-        ),
+        Some(p) => Some(super::compiled(p, "line regex")?),
         None => None,
     };
     if let Some(send) = &c.send {

@@ -47,17 +47,6 @@ pub enum Medium {
     },
 }
 
-impl Medium {
-    /// The interface it runs over.
-    pub fn interface(&self) -> &str {
-        match self {
-            Self::Ucast { interface, .. }
-            | Self::Bcast { interface }
-            | Self::Mcast { interface, .. } => interface,
-        }
-    }
-}
-
 /// A ping node (`ping ADDR`) or ping group (`ping_group NAME ADDR...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PingNode {

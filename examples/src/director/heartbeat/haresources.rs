@@ -11,24 +11,12 @@ use super::lex::{self, Word};
 use super::{HeartbeatError, HeartbeatErrorKind};
 use crate::director::Location;
 
-/// Which heartbeat agent an address names (the address is added the same way for all).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressAgent {
-    /// A bare address or `IPaddr::`.
-    IPaddr,
-    /// `IPaddr2::`.
-    IPaddr2,
-    /// `IPv6addr::`.
-    IPv6addr,
-}
-
 /// One resource of a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResourceKind {
-    /// A service address, added and announced (gratuitous ARP / unsolicited NA).
+    /// A service address, added and announced (gratuitous ARP / unsolicited NA): a bare
+    /// address, `IPaddr::`, `IPaddr2::` or `IPv6addr::` (the same for all of them here).
     Address {
-        /// Which agent the file named.
-        agent: AddressAgent,
         /// The address.
         address: IpAddr,
         /// Its prefix length, when given.
@@ -119,7 +107,7 @@ fn prefix(text: &str, ipv6: bool) -> Option<u8> {
 }
 
 /// Parses `IP[/PREFIX[/IF[/BROADCAST]]]` (the third part may be the broadcast address).
-fn address(text: &str, agent: AddressAgent) -> Result<ResourceKind, &'static str> {
+fn address(text: &str) -> Result<ResourceKind, &'static str> {
     const EXPECTED: &str = "IP[/PREFIX[/INTERFACE[/BROADCAST]]]";
     let mut parts = text.split('/');
     let ip: IpAddr = parts.next().and_then(|a| a.parse().ok()).ok_or(EXPECTED)?;
@@ -151,7 +139,6 @@ fn address(text: &str, agent: AddressAgent) -> Result<ResourceKind, &'static str
         return Err(EXPECTED);
     }
     Ok(ResourceKind::Address {
-        agent,
         address: ip,
         prefix: out_prefix,
         interface,
@@ -165,13 +152,13 @@ fn resource(file: &Path, w: &Word) -> Result<ResourceKind, HeartbeatError> {
     // heartbeat implies IPaddr for a word that is an address.
     if text.starts_with(|c: char| c.is_ascii_digit())
         && !text.contains("::")
-        && let Ok(k) = address(text, AddressAgent::IPaddr)
+        && let Ok(k) = address(text)
     {
         return Ok(k);
     }
     // IPv6 addresses contain `::` themselves: everything after `IPv6addr::` is the address.
     if let Some(rest) = text.strip_prefix("IPv6addr::") {
-        return address(rest, AddressAgent::IPv6addr)
+        return address(rest)
             .and_then(|k| match &k {
                 ResourceKind::Address { address, .. } if address.is_ipv6() => Ok(k),
                 _ => Err("an IPv6 address: ADDR[/PREFIX[/INTERFACE]]"),
@@ -194,12 +181,7 @@ fn resource(file: &Path, w: &Word) -> Result<ResourceKind, HeartbeatError> {
     Ok(match name {
         "IPaddr" | "IPaddr2" => {
             want(1..=1, "one argument: IP[/PREFIX[/INTERFACE[/BROADCAST]]]")?;
-            let agent = if name == "IPaddr" {
-                AddressAgent::IPaddr
-            } else {
-                AddressAgent::IPaddr2
-            };
-            address(args[0], agent).map_err(|e| bad(file, w, name, e))?
+            address(args[0]).map_err(|e| bad(file, w, name, e))?
         }
         "IPsrcaddr" => {
             want(1..=1, "one argument: the source address")?;
@@ -322,7 +304,6 @@ mod tests {
         assert_eq!(
             one("135.9.216.3/28/eth0/135.9.216.12"),
             ResourceKind::Address {
-                agent: AddressAgent::IPaddr,
                 address: "135.9.216.3".parse().unwrap(),
                 prefix: Some(28),
                 interface: Some("eth0".into()),
@@ -333,7 +314,6 @@ mod tests {
         assert_eq!(
             one("IPaddr::135.9.8.7/24/135.9.8.210"),
             ResourceKind::Address {
-                agent: AddressAgent::IPaddr,
                 address: "135.9.8.7".parse().unwrap(),
                 prefix: Some(24),
                 interface: None,
@@ -344,7 +324,6 @@ mod tests {
         assert_eq!(
             one("IPaddr2::10.0.0.100/255.255.255.0/eth0:vip"),
             ResourceKind::Address {
-                agent: AddressAgent::IPaddr2,
                 address: "10.0.0.100".parse().unwrap(),
                 prefix: Some(24),
                 interface: Some("eth0".into()),
@@ -355,7 +334,7 @@ mod tests {
         assert!(matches!(
             one("IPv6addr::2001:db8::10/64/eth0"),
             ResourceKind::Address {
-                agent: AddressAgent::IPv6addr,
+                address: IpAddr::V6(_),
                 prefix: Some(64),
                 ..
             }
@@ -363,7 +342,6 @@ mod tests {
         assert_eq!(
             one("10.0.0.1"),
             ResourceKind::Address {
-                agent: AddressAgent::IPaddr,
                 address: "10.0.0.1".parse().unwrap(),
                 prefix: None,
                 interface: None,

@@ -9,8 +9,8 @@ use super::hacf::{self, AutoFailback, HaCf, Medium, StonithParams};
 use super::haresources::{self, Group, ResourceKind};
 use super::{HeartbeatError, HeartbeatErrorKind};
 use crate::director::model::{
-    AdvertAuth, AdvertPath, AuthAlgorithm, Config, Fence, Garp, InitialState, Instance, Notify,
-    ResourceGroup, Step, TrackPing, TrackScriptRef, Vip, Watchdog,
+    AdvertAuth, AdvertPath, AuthAlgorithm, Config, Fence, Instance, ResourceGroup, Step, TrackPing,
+    TrackScriptRef, Vip, Watchdog,
 };
 use crate::director::validate::Item;
 use crate::director::{ConfigError, Loaded, Location, Warning};
@@ -34,13 +34,10 @@ pub const BASE_PRIORITY: u16 = 100;
 pub const RESOURCE_TIMEOUT_MS: u64 = 120_000;
 
 /// The files of a heartbeat directory, read and mapped, before validation.
-pub struct Read {
-    /// The model.
-    pub config: Config,
-    /// Notes.
-    pub warnings: Vec<Warning>,
-    /// Where each item is defined.
-    pub locations: HashMap<Item, Location>,
+struct Read {
+    config: Config,
+    warnings: Vec<Warning>,
+    locations: HashMap<Item, Location>,
 }
 
 fn to_config(errs: Vec<HeartbeatError>) -> Vec<ConfigError> {
@@ -71,7 +68,7 @@ fn uname_n() -> Option<String> {
 
 /// Reads `DIR/ha.cf`, `DIR/haresources`, `DIR/authkeys` (refused unless mode 600) and the
 /// ldirectord.cf files `haresources` names, and maps them onto the model.
-pub fn read_heartbeat_dir(dir: &Path, opts: &Options) -> Result<Read, Vec<ConfigError>> {
+fn read_heartbeat_dir(dir: &Path, opts: &Options) -> Result<Read, Vec<ConfigError>> {
     let ha_cf = dir.join("ha.cf");
     let haresources = dir.join("haresources");
     let authkeys_path = dir.join("authkeys");
@@ -517,34 +514,9 @@ fn map(
             &mut errors,
         );
         let instance = Instance {
-            name: name.clone(),
-            version: 3,
-            state: InitialState::Backup,
-            interface: main_path.interface.clone(),
-            vrid,
             priority,
             advert_int_ms: u32::try_from(cf.keepalive_ms.value).unwrap_or(u32::MAX),
-            vips: Vec::new(),
-            excluded_vips: Vec::new(),
-            unicast_src_ip: None,
             unicast_peers: main_path.unicast_peers.clone(),
-            nopreempt: false,
-            preempt_delay_ms: 0,
-            auth: None,
-            vmac: None,
-            track_interfaces: Vec::new(),
-            track_scripts: Vec::new(),
-            track_files: Vec::new(),
-            track_processes: Vec::new(),
-            dont_track_primary: false,
-            notify: Notify::default(),
-            lower_prio_no_advert: false,
-            smtp_alert: None,
-            garp: Garp::default(),
-            virtual_routes: Vec::new(),
-            virtual_rules: Vec::new(),
-            unicast_ttl: None,
-            unicast_peer_ttl: Vec::new(),
             mcast_group: main_path.mcast_group,
             fence: fence.clone(),
             dead_interval_ms: Some(cf.deadtime_ms.value),
@@ -561,6 +533,7 @@ fn map(
                     reverse: None,
                 })
                 .collect(),
+            ..Instance::new(name.clone(), main_path.interface.clone(), vrid)
         };
         locations.insert(Item::Instance(name.clone()), g.node.location.clone());
         locations.insert(Item::ResourceGroup(name.clone()), g.node.location.clone());

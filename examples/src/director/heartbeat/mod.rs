@@ -29,7 +29,7 @@ mod map;
 
 use std::fmt;
 
-pub use map::{Options, Read, load_heartbeat_dir, read_heartbeat_dir};
+pub use map::{Options, load_heartbeat_dir};
 
 use super::Location;
 

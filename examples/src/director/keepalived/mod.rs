@@ -838,42 +838,9 @@ impl Conv {
 fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
     let name = c.arg_block_name(n)?;
     let mut i = Instance {
-        name: name.clone(),
         version: c.default_version,
-        state: InitialState::Backup,
-        interface: String::new(),
-        vrid: 0,
-        priority: 100,
-        advert_int_ms: 1000,
-        vips: Vec::new(),
-        excluded_vips: Vec::new(),
-        unicast_src_ip: None,
-        unicast_peers: Vec::new(),
-        nopreempt: false,
-        preempt_delay_ms: 0,
-        auth: None,
-        vmac: None,
-        track_interfaces: Vec::new(),
-        track_scripts: Vec::new(),
-        track_files: Vec::new(),
-        track_processes: Vec::new(),
-        track_pings: Vec::new(),
-        dont_track_primary: false,
-        notify: Notify::default(),
         lower_prio_no_advert: c.lower_prio_no_advert,
-        smtp_alert: None,
-        garp: Garp::default(),
-        virtual_routes: Vec::new(),
-        virtual_rules: Vec::new(),
-        unicast_ttl: None,
-        unicast_peer_ttl: Vec::new(),
-        mcast_group: None,
-        fence: None,
-        advert_auth: None,
-        paths: Vec::new(),
-        dead_interval_ms: None,
-        init_dead_ms: None,
-        warn_interval_ms: None,
+        ..Instance::new(name.clone(), String::new(), 0)
     };
     // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
     // between them and `state`, applied after the block).

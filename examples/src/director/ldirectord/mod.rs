@@ -370,6 +370,24 @@ impl Reader {
         );
     }
 
+    /// A keyword not valid here: `elsewhere` (with why) when it belongs to the other level,
+    /// else unknown.
+    fn unknown(&mut self, p: &Pair, other_level: bool, elsewhere: &'static str) {
+        let problem = if other_level {
+            elsewhere
+        } else {
+            "unknown keyword"
+        };
+        self.err_at(
+            p.line,
+            p.key_column,
+            LdirectordErrorKind::Keyword {
+                keyword: p.key.clone(),
+                problem,
+            },
+        );
+    }
+
     fn warn(&mut self, p: &Pair, action: impl Into<String>) {
         let location = self.loc(p.line, p.key_column);
         self.warnings.push(Warning {
@@ -598,21 +616,11 @@ impl Reader {
             }
             "callback" => self.unsupported(&p, "no command is run on a configuration change; use autoreload"),
             "execute" => self.unsupported(&p, "start one ha-director per configuration file instead"),
-            _ => {
-                let problem = if is_virtual_key(&p.key) {
-                    "only valid inside a virtual section (indented under `virtual =`)"
-                } else {
-                    "unknown keyword"
-                };
-                self.err_at(
-                    p.line,
-                    p.key_column,
-                    LdirectordErrorKind::Keyword {
-                        keyword: p.key.clone(),
-                        problem,
-                    },
-                );
-            }
+            _ => self.unknown(
+                &p,
+                is_virtual_key(&p.key),
+                "only valid inside a virtual section (indented under `virtual =`)",
+            ),
         }
     }
 
@@ -866,21 +874,11 @@ impl Reader {
                 &p,
                 "check results go to the log and to `ha-director status`",
             ),
-            _ => {
-                let problem = if is_global_key(&p.key) {
-                    "only valid as a global setting (not indented)"
-                } else {
-                    "unknown keyword"
-                };
-                self.err_at(
-                    p.line,
-                    p.key_column,
-                    LdirectordErrorKind::Keyword {
-                        keyword: p.key.clone(),
-                        problem,
-                    },
-                );
-            }
+            _ => self.unknown(
+                &p,
+                is_global_key(&p.key),
+                "only valid as a global setting (not indented)",
+            ),
         }
     }
 

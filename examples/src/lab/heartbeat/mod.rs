@@ -36,7 +36,7 @@ pub use files::HeartbeatFiles;
 use super::http::HttpServer;
 use super::{
     Director, DirectorKind, LabError, Narrator, STOP_GRACE, StopReport, Stream, answers_since,
-    expect_answers, failures_between, first_answers, in_pool, kernel_ready, max_gap,
+    expect_answers, failures_between, first_answers, in_pool, kernel_ready, max_gap, narrated,
     program_exists, realserver_apply,
 };
 
@@ -371,23 +371,10 @@ pub fn run_heartbeat_scenario(opts: &HbLabOptions) -> Result<HbReport, LabError>
             hint: "build it: cargo build -p ha-examples --bin ha-director".into(),
         });
     }
-    let narrator = Narrator::new(opts.echo);
-    let result =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenario(opts, &narrator)));
-    match result {
-        Ok(r) => r.map(|mut rep| {
-            rep.narration = narrator.lines();
-            rep
-        }),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "a panic without a message".into());
-            Err(LabError::Setup(msg))
-        }
-    }
+    narrated(opts.echo, |n| scenario(opts, n)).map(|(mut rep, lines)| {
+        rep.narration = lines;
+        rep
+    })
 }
 
 /// Single-quotes a word for sh.
@@ -460,30 +447,6 @@ fn prepare_heartbeat_node(set: &Path, node_dir: &Path) -> Result<(), LabError> {
         log = q(&log),
         set = q(set),
     ))
-}
-
-/// Kills every process of `host`'s network namespace (a crash of the whole node).
-fn kill_node(host: &Host) -> usize {
-    let out = Command::new("ip")
-        .args(["netns", "pids", host.netns()])
-        .output();
-    let pids: Vec<i32> = out
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let me = std::process::id() as i32;
-    let mut n = 0;
-    for pid in pids.into_iter().filter(|p| *p != me && *p > 1) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-        n += 1;
-    }
-    n
 }
 
 /// A node's start, with what the lab needs to reach it again.
@@ -931,114 +894,75 @@ fn scenario(opts: &HbLabOptions, n: &Narrator) -> Result<HbReport, LabError> {
         ),
     );
 
-    // standby on dir1: the VIP and the virtual service move to dir2.
-    let t_standby = n.now();
-    let said = admin(opts, lab.dir(), &node1, "standby")?;
-    n.say(
-        "dir1",
-        format_args!(
-            "standby ({}){}",
-            if opts.stack == Stack::Heartbeat {
-                "hb_standby"
-            } else {
-                "ha-director standby"
-            },
-            if said.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", said.lines().last().unwrap_or(""))
-            }
-        ),
-    );
-    rep.standby = wait_for(
-        "dir2 holds the VIP and the full pool, dir1 released them",
-        TRANSITION,
-        &both,
-        || dir2.has_vip(&vip) && !dir1.has_vip(&vip) && full_pool(dir2),
-        || {
-            format!(
-                "dir1 has the VIP: {}, dir2: {}; dir2's ipvsadm: {}\n{}\n{}",
-                dir1.has_vip(&vip),
-                dir2.has_vip(&vip),
-                dir2.ipvsadm(&["-Ln"]),
-                dir1.log_tail(25),
-                dir2.log_tail(25)
-            )
-        },
-    )?;
-    n.say(
-        "dir2",
-        format_args!(
-            "holds VIP {vip} and the pool {:.3} s after the standby: {}",
-            rep.standby.as_secs_f64(),
-            dir2.pool_line(&service)
-        ),
-    );
-    expect_answers(&stream, n.now(), "the standby")?;
-    rep.standby_outage = max_gap(&stream.samples(), t_standby, n.now());
-    n.say(
-        "client",
-        format_args!(
-            "outage on standby: {:.3} s without an answer",
-            rep.standby_outage.as_secs_f64()
-        ),
-    );
-    let t_take = n.now();
-    let said = admin(opts, lab.dir(), &node1, "takeover")?;
-    n.say(
-        "dir1",
-        format_args!(
-            "takeover ({}){}",
-            if opts.stack == Stack::Heartbeat {
-                "hb_takeover"
-            } else {
-                "ha-director takeover"
-            },
-            if said.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", said.lines().last().unwrap_or(""))
-            }
-        ),
-    );
-    rep.takeback = wait_for(
-        "dir1 holds the VIP and the full pool again, dir2 released them",
-        TRANSITION,
-        &both,
-        || dir1.has_vip(&vip) && !dir2.has_vip(&vip) && full_pool(dir1),
-        || {
-            format!(
-                "dir1 has the VIP: {}, dir2: {}; dir1's ipvsadm: {}\n{}\n{}",
-                dir1.has_vip(&vip),
-                dir2.has_vip(&vip),
-                dir1.ipvsadm(&["-Ln"]),
-                dir1.log_tail(25),
-                dir2.log_tail(25)
-            )
-        },
-    )?;
-    n.say(
-        "dir1",
-        format_args!(
-            "holds VIP {vip} and the pool again {:.3} s after the takeover",
-            rep.takeback.as_secs_f64()
-        ),
-    );
-    expect_answers(&stream, n.now(), "the takeover")?;
-    rep.takeback_outage = max_gap(&stream.samples(), t_take, n.now());
-    n.say(
-        "client",
-        format_args!(
-            "outage on takeover: {:.3} s without an answer",
-            rep.takeback_outage.as_secs_f64()
-        ),
-    );
+    // standby on dir1: the VIP and the virtual service move to dir2; takeover on dir1 brings
+    // them back. Each: how long until `to` holds both and `from` released them, and the
+    // client's outage.
+    let moved =
+        |cmd: &str, from: &Director, to: &Director| -> Result<(Duration, Duration), LabError> {
+            let t0 = n.now();
+            let said = admin(opts, lab.dir(), &node1, cmd)?;
+            let tool = match opts.stack {
+                Stack::Heartbeat => format!("hb_{cmd}"),
+                _ => format!("ha-director {cmd}"),
+            };
+            n.say(
+                "dir1",
+                format_args!(
+                    "{cmd} ({tool}){}",
+                    if said.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", said.lines().last().unwrap_or(""))
+                    }
+                ),
+            );
+            let took = wait_for(
+                &format!(
+                    "{} holds the VIP and the full pool, {} released them",
+                    to.name, from.name
+                ),
+                TRANSITION,
+                &both,
+                || to.has_vip(&vip) && !from.has_vip(&vip) && full_pool(to),
+                || {
+                    format!(
+                        "dir1 has the VIP: {}, dir2: {}; {}'s ipvsadm: {}\n{}\n{}",
+                        dir1.has_vip(&vip),
+                        dir2.has_vip(&vip),
+                        to.name,
+                        to.ipvsadm(&["-Ln"]),
+                        dir1.log_tail(25),
+                        dir2.log_tail(25)
+                    )
+                },
+            )?;
+            n.say(
+                to.name,
+                format_args!(
+                    "holds VIP {vip} and the pool {:.3} s after the {cmd}: {}",
+                    took.as_secs_f64(),
+                    to.pool_line(&service)
+                ),
+            );
+            expect_answers(&stream, n.now(), &format!("the {cmd}"))?;
+            let outage = max_gap(&stream.samples(), t0, n.now());
+            n.say(
+                "client",
+                format_args!(
+                    "outage on {cmd}: {:.3} s without an answer",
+                    outage.as_secs_f64()
+                ),
+            );
+            Ok((took, outage))
+        };
+    (rep.standby, rep.standby_outage) = moved("standby", dir1, dir2)?;
+    (rep.takeback, rep.takeback_outage) = moved("takeover", dir2, dir1)?;
 
     // dir1 crashes: its cable is pulled and every process of the node is SIGKILLed.
     std::thread::sleep(Duration::from_secs(1));
     let t_kill = n.now();
     lab.cut_link(&dir1.host);
-    let killed = kill_node(&dir1.host);
+    let killed = dir1.host.kill_all();
     n.say(
         "dir1",
         format_args!(
@@ -1192,7 +1116,7 @@ fn scenario(opts: &HbLabOptions, n: &Narrator) -> Result<HbReport, LabError> {
                 ),
             ),
             None => {
-                kill_node(&d.host);
+                d.host.kill_all();
                 n.say(
                     d.name,
                     format_args!(
@@ -1206,7 +1130,7 @@ fn scenario(opts: &HbLabOptions, n: &Narrator) -> Result<HbReport, LabError> {
     }
     // Whatever the stack left running in the nodes (ldirectord) goes with the lab.
     for d in both {
-        kill_node(&d.host);
+        d.host.kill_all();
     }
     let _ = (&node1.node_dir, &node2.node_dir);
     drop(servers);

@@ -151,6 +151,18 @@ fn lint() -> Result<String> {
     if let Err(e) = util::run_inherit(util::cargo().args(["fmt", "--all", "--check"])) {
         failures.push(format!("{e}: run `cargo fmt --all`"));
     }
+    // embedder/ is not a workspace member (it builds as an outside user builds); its
+    // clippy runs in host_embedder, against the packaged crates.
+    if let Err(e) = util::run_inherit(util::cargo().args([
+        "fmt",
+        "--manifest-path",
+        "embedder/Cargo.toml",
+        "--check",
+    ])) {
+        failures.push(format!(
+            "{e}: run `cargo fmt --manifest-path embedder/Cargo.toml`"
+        ));
+    }
     if let Err(e) = util::run_inherit(util::cargo().args([
         "clippy",
         "--workspace",

@@ -26,7 +26,14 @@ pub const SUITES: &[(&str, &str)] = &[
         "vm",
         "VM tests (root): a Debian kernel in virtme-ng (IPVS, the LVS-DR lab)",
     ),
+    (
+        "fuzz",
+        "every fuzz target briefly (cargo-fuzz, nightly): a crash fails the suite",
+    ),
 ];
+
+/// Seconds each fuzz target runs in the test command (`cargo xtask fuzz` runs longer).
+const FUZZ_SECONDS: u64 = 20;
 
 /// The library crates: their normal dependency tree must not contain tokio (the sans-io
 /// rule), and each must build on its own without default features (`cargo check
@@ -140,6 +147,22 @@ fn run_suite(name: &str, install: bool) -> Result<String> {
             setup::ensure(Need::all(), install)?;
             vm::run_tests(None, "vm_", install)?;
             Ok("see the VM lines above".into())
+        }
+        "fuzz" => {
+            let reports = crate::fuzz::run(FUZZ_SECONDS, &[], install)?;
+            let crashed: Vec<&str> = reports
+                .iter()
+                .filter(|r| r.crash.is_some())
+                .map(|r| r.target.name.as_str())
+                .collect();
+            if !crashed.is_empty() {
+                return Err(format!("crashes in: {}", crashed.join(", ")));
+            }
+            let execs: u64 = reports.iter().map(|r| r.execs).sum();
+            Ok(format!(
+                "{} targets, {execs} executions, no crash",
+                reports.len()
+            ))
         }
         other => Err(format!("unknown suite {other}")),
     }

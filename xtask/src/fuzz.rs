@@ -1,9 +1,11 @@
 //! `cargo xtask fuzz [--seconds N] [TARGET...]`: every fuzz target of the workspace, run by
 //! libFuzzer through cargo-fuzz on the nightly toolchain, one line per target.
 //!
-//! Targets are found in every `*/fuzz/Cargo.toml` (`[[bin]]` names). Each runs on two corpus
-//! directories: `FUZZ_DIR/corpus/TARGET` (grows, not committed) and the committed seeds
-//! `FUZZ_DIR/seeds/TARGET` (small inputs from the test fixtures). A crash stops that target:
+//! Targets are found in every `*/fuzz/Cargo.toml` (`[[bin]]` names). Each runs on its growing
+//! corpus `FUZZ_DIR/corpus/TARGET` (not committed) and read-only seeds: the committed
+//! `FUZZ_DIR/seeds/TARGET` (small binary inputs written from the codec fixtures) and the
+//! fixture directories `FUZZ_DIR/seeds.txt` names for it (`TARGET DIR...`: the example
+//! configurations, used in place, not copied). A crash stops that target:
 //! its input is printed in hex and kept under `FUZZ_DIR/artifacts/TARGET/`, and the command
 //! fails after the other targets ran.
 
@@ -193,6 +195,9 @@ fn run_one(t: &Target, seconds: u64) -> Result<RunReport> {
     if seeds.is_dir() {
         cmd.arg(&seeds);
     }
+    for d in seed_dirs(&root.join(&t.dir).join("seeds.txt"), &t.name)? {
+        cmd.arg(root.join(d));
+    }
     cmd.arg("--")
         .arg(format!("-max_total_time={seconds}"))
         .arg("-print_final_stats=1")
@@ -227,6 +232,36 @@ fn run_one(t: &Target, seconds: u64) -> Result<RunReport> {
         corpus: files,
         crash,
     })
+}
+
+/// The fixture directories a `seeds.txt` names for `target` (each must exist).
+fn seed_dirs(list: &Path, target: &str) -> Result<Vec<PathBuf>> {
+    let Ok(text) = std::fs::read_to_string(list) else {
+        return Ok(Vec::new());
+    };
+    let mut dirs = Vec::new();
+    for (no, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        if words.next() != Some(target) {
+            continue;
+        }
+        for w in words {
+            let dir = PathBuf::from(w);
+            if !util::root().join(&dir).is_dir() {
+                return Err(format!(
+                    "{}:{}: {w} is not a directory of the workspace",
+                    list.display(),
+                    no + 1
+                ));
+            }
+            dirs.push(dir);
+        }
+    }
+    Ok(dirs)
 }
 
 /// `stat::NAME: N` from libFuzzer's final stats.
@@ -303,6 +338,22 @@ mod tests {
         );
         assert_eq!(done_runs(log), Some(12345));
         assert_eq!(final_stat("", "stat::x:"), None);
+    }
+
+    #[test]
+    fn seed_lists_name_existing_directories() {
+        let examples = util::root().join("examples/fuzz/seeds.txt");
+        let dirs = seed_dirs(&examples, "keepalived_conf").unwrap();
+        assert_eq!(dirs, [PathBuf::from("examples/director")]);
+        assert!(seed_dirs(&examples, "no_such_target").unwrap().is_empty());
+        let bad = std::env::temp_dir().join(format!("xtask-seeds-{}.txt", std::process::id()));
+        std::fs::write(&bad, "# c\nt examples/director\nt no/such/dir\n").unwrap();
+        let e = seed_dirs(&bad, "t").unwrap_err();
+        std::fs::remove_file(&bad).unwrap();
+        assert!(
+            e.ends_with(":3: no/such/dir is not a directory of the workspace"),
+            "{e}"
+        );
     }
 
     #[test]

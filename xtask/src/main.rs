@@ -4,6 +4,7 @@
 
 mod bench;
 mod lab;
+mod publish;
 mod setup;
 mod suites;
 mod util;

@@ -1,11 +1,13 @@
-//! Real-server health checks under a sans-io scheduler.
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
 //!
 //! - [`Scheduler`] (always available, no IO): decides when to probe which target, applies
 //!   retries, rise/fall, alpha, warmup jitter and dynamic weights, and reports state changes
 //!   as [`Event`]s with the reason. It never reads a clock, opens a socket or draws entropy.
 //! - [`Check`] and friends: plain data describing a probe (TCP, HTTP(S), DNS, SMTP, UDP,
 //!   ping, script).
-//! - `probe` (feature `tokio`): the probe implementations; [`probe::run`] executes one
+//! - `probe` (feature `tokio`): the probe implementations; `probe::run` executes one
 //!   [`Check`] within a timeout and returns an [`Outcome`].
 //!
 //! A driver loop on tokio, with a task per probe (simple; for thousands of checks a second
@@ -38,6 +40,7 @@
 //! }
 //! # }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![cfg_attr(

@@ -5,6 +5,7 @@
 mod bench;
 mod fuzz;
 mod lab;
+mod publish;
 mod setup;
 mod suites;
 mod util;

@@ -12,7 +12,7 @@ use crate::vm;
 pub const SUITES: &[(&str, &str)] = &[
     (
         "lint",
-        "cargo fmt --check, clippy -D warnings, protocol crates free of tokio and building without default features",
+        "cargo fmt --check, clippy -D warnings, protocol crates free of tokio and building without default features; library docs (-D warnings, docs.rs), cargo package, minimal versions, MSRV",
     ),
     (
         "unit",
@@ -112,7 +112,7 @@ pub fn run_all(skip: &[String], install: bool) -> Result<()> {
 
 fn run_suite(name: &str, install: bool) -> Result<String> {
     match name {
-        "lint" => lint(),
+        "lint" => lint(install),
         "unit" => {
             let passed = cargo_test(&[])?;
             Ok(format!("{passed} tests passed"))
@@ -169,7 +169,7 @@ fn run_suite(name: &str, install: bool) -> Result<String> {
 }
 
 /// Runs every lint check (all of them, even after a failure) and reports each failure.
-fn lint() -> Result<String> {
+fn lint(install: bool) -> Result<String> {
     let mut failures = Vec::new();
     if let Err(e) = util::run_inherit(util::cargo().args(["fmt", "--all", "--check"])) {
         failures.push(format!("{e}: run `cargo fmt --all`"));
@@ -237,9 +237,11 @@ fn lint() -> Result<String> {
         }
         Err(e) => failures.push(e),
     }
+    // Publishing: docs, packages, minimal versions, MSRV (xtask/src/publish.rs).
+    failures.extend(crate::publish::checks(install));
     if failures.is_empty() {
         Ok(format!(
-            "fmt, clippy, sans-io and no-default-features builds ({} crates), no test support in ha-director",
+            "fmt, clippy, sans-io and no-default-features builds ({} crates), no test support in ha-director, publishing (docs, package, minimal versions, MSRV)",
             SANS_IO.len()
         ))
     } else {

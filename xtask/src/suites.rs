@@ -216,6 +216,7 @@ fn lint(install: bool) -> Result<String> {
             failures.push(e);
         }
     }
+    failures.extend(check_healthcheck_features());
     // The production director never links the test support (it is behind the examples'
     // `lab` feature, for ha-lab and failover-bench).
     match util::run_capture(util::cargo().args([
@@ -274,6 +275,48 @@ fn check_without_default_features(krate: &str) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// ha-healthcheck's probe features, each of which must build alone.
+const HEALTHCHECK_FEATURES: &[&str] = &["tcp", "http", "tls", "dns"];
+
+/// `cargo check -p ha-healthcheck --no-default-features --features F` for each probe feature
+/// alone, output echoed: one failure per feature that does not build or warns (a cfg gate
+/// missing between `tcp`, `http`, `tls` and `dns`).
+fn check_healthcheck_features() -> Vec<String> {
+    let mut failures = Vec::new();
+    for feature in HEALTHCHECK_FEATURES {
+        let mut cmd = util::cargo();
+        cmd.args([
+            "check",
+            "-p",
+            "ha-healthcheck",
+            "--no-default-features",
+            "--features",
+            feature,
+        ]);
+        let desc = util::describe(&cmd);
+        let out = match cmd.stdin(Stdio::null()).output() {
+            Ok(out) => out,
+            Err(e) => {
+                failures.push(format!("cannot run {desc}: {e}"));
+                continue;
+            }
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprint!("{stderr}");
+        if !out.status.success() {
+            failures.push(format!(
+                "ha-healthcheck does not build with feature {feature} alone: {desc} failed ({})",
+                out.status
+            ));
+        } else if stderr.lines().any(|l| l.starts_with("warning")) {
+            failures.push(format!(
+                "ha-healthcheck warns with feature {feature} alone ({desc}): a cfg gate is missing?"
+            ));
+        }
+    }
+    failures
 }
 
 /// `cargo test --workspace --all-features -- ARGS`, echoing its output; returns how many tests

@@ -78,7 +78,7 @@ const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Parser)]
 #[command(
     name = "ha-director",
-    version,
+    version = ha_examples::VERSION,
     about = "Highly available LVS-DR director (VRRP + IPVS + health checks)",
     after_help = "Exit codes: 0 ok, 1 invalid configuration (or `status`: no director on the socket), 2 usage error, 3 run-time failure."
 )]

@@ -7,6 +7,12 @@
 #![deny(unsafe_code)]
 
 pub mod director;
+
+/// The version every tool prints for `--version`: the crate version, with the
+/// git commit it was built from when built from a git checkout
+/// (`0.1.0 (git 1a2b3c4d5e6f)`), the crate version alone otherwise.
+pub const VERSION: &str = env!("HA_VERSION");
+
 #[cfg(feature = "lab")]
 pub mod lab;
 pub mod sys;

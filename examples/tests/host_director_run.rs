@@ -264,6 +264,8 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
         })
     };
     let reloading_before = notify.count("RELOADING=1");
+    let sent_before = notify.all().len();
+    let clock_before = ha_examples::sys::monotonic_now();
     pa.signal(libc::SIGHUP);
     pb.signal(libc::SIGHUP);
     let reloaded = wait_until(Duration::from_secs(10), || {
@@ -288,6 +290,30 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
         notify.count("RELOADING=1") > reloading_before,
         "{:?}",
         notify.all()
+    );
+    // Type=notify-reload: RELOADING=1 carries MONOTONIC_USEC (CLOCK_MONOTONIC in µs when it
+    // was sent: between the SIGHUP and now) in the same datagram, and READY=1 follows it.
+    let clock_after = ha_examples::sys::monotonic_now();
+    let since: Vec<String> = notify.all().split_off(sent_before);
+    let at = since
+        .iter()
+        .position(|m| m.starts_with("RELOADING=1"))
+        .unwrap_or_else(|| panic!("no RELOADING=1 after the SIGHUP: {since:?}"));
+    let fields: Vec<&str> = since[at].lines().collect();
+    assert_eq!(fields.len(), 2, "{:?}", since[at]);
+    let usec: u128 = fields[1]
+        .strip_prefix("MONOTONIC_USEC=")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no MONOTONIC_USEC=<µs> beside RELOADING=1: {:?}", since[at]));
+    assert!(
+        clock_before.as_micros() <= usec && usec <= clock_after.as_micros(),
+        "MONOTONIC_USEC={usec} not within the reload ({} ..= {} µs)",
+        clock_before.as_micros(),
+        clock_after.as_micros()
+    );
+    assert!(
+        since[at + 1..].iter().any(|m| m.starts_with("READY=1")),
+        "no READY=1 after RELOADING=1: {since:?}"
     );
     let sa = status(&sock_a).unwrap();
     let sb = status(&sock_b).unwrap();

@@ -56,7 +56,7 @@ fn host_our_pair_elects_fails_over_on_sigkill_and_preempts_back() {
     let common = [
         "--vrid",
         "51",
-        "--version",
+        "--vrrp-version",
         "3",
         "--interval-ms",
         "100",
@@ -341,7 +341,7 @@ impl Duo {
                 let mut args: Vec<String> = [
                     "--vrid",
                     VRID,
-                    "--version",
+                    "--vrrp-version",
                     &sc.version.to_string(),
                     "--interval-ms",
                     &sc.interval().as_millis().to_string(),

@@ -57,6 +57,7 @@ enum Driver {
 #[derive(Parser, Debug)]
 #[command(
     name = "check-scale",
+    version = ha_examples::VERSION,
     about = "Health checker scale benchmark on loopback"
 )]
 struct Cli {

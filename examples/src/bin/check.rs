@@ -28,6 +28,7 @@ use ha_healthcheck::{
 #[derive(Parser, Debug)]
 #[command(
     name = "check",
+    version = ha_examples::VERSION,
     about = "Run one health check once and print the outcome"
 )]
 struct Cli {

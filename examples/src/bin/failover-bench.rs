@@ -32,7 +32,11 @@ use clap::Parser;
 use ha_testsupport::{Host, Lab, Proc, format_mac, require_root, tshark_fields, wait_until};
 
 #[derive(Parser, Debug)]
-#[command(about = "VRRP takeover times: ours vs keepalived")]
+#[command(
+    name = "failover-bench",
+    version = ha_examples::VERSION,
+    about = "VRRP takeover times: ours vs keepalived"
+)]
 struct Args {
     /// Runs per configuration (the median is printed).
     #[arg(long, default_value_t = 3)]
@@ -145,7 +149,7 @@ fn start_vr(
                     "eth0",
                     "--vrid",
                     &vrid.to_string(),
-                    "--version",
+                    "--vrrp-version",
                     "3",
                     "--interval-ms",
                     &i,

@@ -21,7 +21,7 @@ use ha_arp::{
 
 /// Announce addresses with gratuitous ARP / unsolicited Neighbor Advertisements.
 #[derive(Debug, Parser)]
-#[command(name = "garp", version)]
+#[command(name = "garp", version = ha_examples::VERSION)]
 struct Args {
     /// Interface to send on (name, or index with --ifindex).
     #[arg(long, short = 'i')]

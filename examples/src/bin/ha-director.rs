@@ -12,8 +12,8 @@
 //!   `file:line:column` and the running one kept; a good one is handed to the runtime as a
 //!   reload and what changed is logged. `--watch-config` does the same when the file's mtime
 //!   changes (polled every second, ldirectord's `autoreload`; `global.watch_config`, which an
-//!   ldirectord.cf's `autoreload = yes` sets, turns it on too). Under systemd (`Type=notify`)
-//!   it sends `READY=1`, `RELOADING=1`/`READY=1` around a reload, `STOPPING=1`, and
+//!   ldirectord.cf's `autoreload = yes` sets, turns it on too). Under systemd (`Type=notify-reload`)
+//!   it sends `READY=1`, `RELOADING=1` with `MONOTONIC_USEC=` then `READY=1` around a reload, `STOPPING=1`, and
 //!   `WATCHDOG=1` every `WATCHDOG_USEC/2` while the director task is alive. The JSON status
 //!   is served on the unix socket `global.status_socket` (default
 //!   `/run/ha-director/status.sock`); with `global.metrics_listen` an HTTP endpoint serves
@@ -78,7 +78,7 @@ const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Parser)]
 #[command(
     name = "ha-director",
-    version,
+    version = ha_examples::VERSION,
     about = "Highly available LVS-DR director (VRRP + IPVS + health checks)",
     after_help = "Exit codes: 0 ok, 1 invalid configuration (or `status`: no director on the socket), 2 usage error, 3 run-time failure."
 )]
@@ -651,7 +651,10 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
                 tracing::warn!("a reload is still in progress: this one is skipped");
                 continue;
             }
-            sdnotify::send(notifier.as_ref(), "RELOADING=1");
+            sdnotify::send(
+                notifier.as_ref(),
+                &sdnotify::reloading_state(ha_examples::sys::monotonic_now()),
+            );
             match load_and_build(&source) {
                 None => {
                     tracing::error!("reload refused: the running configuration is kept");

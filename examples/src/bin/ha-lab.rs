@@ -28,6 +28,7 @@ use ha_examples::lab::{DirectorKind, LabOptions, run_scenario};
 #[derive(Parser)]
 #[command(
     name = "ha-lab",
+    version = ha_examples::VERSION,
     about = "The LVS-DR lab: client, two directors (ha-director or keepalived), two real servers"
 )]
 struct Cli {

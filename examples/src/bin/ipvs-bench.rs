@@ -15,7 +15,11 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(about = "Benchmark ha-ipvs against ipvsadm (flushes the IPVS table)")]
+#[command(
+    name = "ipvs-bench",
+    version = ha_examples::VERSION,
+    about = "Benchmark ha-ipvs against ipvsadm (flushes the IPVS table)"
+)]
 struct Args {
     /// Number of services.
     #[arg(long, default_value_t = 10_000)]

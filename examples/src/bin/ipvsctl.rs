@@ -17,7 +17,11 @@ use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(about = "Apply, list and clear the kernel's IPVS table")]
+#[command(
+    name = "ipvsctl",
+    version = ha_examples::VERSION,
+    about = "Apply, list and clear the kernel's IPVS table"
+)]
 struct Args {
     #[command(subcommand)]
     cmd: Cmd,

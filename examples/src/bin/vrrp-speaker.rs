@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! vrrp-speaker --interface eth0 --vrid 51 --priority 150 --vip 10.0.0.100/24
-//! vrrp-speaker -i eth0 --vrid 7 --version 2 --auth-pass secret --vip 10.0.0.7/32 --peer 10.0.0.2
+//! vrrp-speaker -i eth0 --vrid 7 --vrrp-version 2 --auth-pass secret --vip 10.0.0.7/32 --peer 10.0.0.2
 //! ```
 //!
 //! `--vmac` runs with a VRRP virtual MAC interface (keepalived's `use_vmac`).
@@ -29,7 +29,11 @@ use ha_vrrp_proto::{AdvertInterval, Centiseconds, Priority, Seconds, Version, Vr
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser, Debug)]
-#[command(about = "Run one VRRP instance")]
+#[command(
+    name = "vrrp-speaker",
+    version = ha_examples::VERSION,
+    about = "Run one VRRP instance"
+)]
 struct Args {
     /// The interface.
     #[arg(short, long)]
@@ -40,9 +44,9 @@ struct Args {
     /// Priority (1-254; 255 for the address owner).
     #[arg(long, default_value_t = 100)]
     priority: u8,
-    /// VRRP version: 2 (IPv4 only) or 3.
-    #[arg(long, default_value_t = 3)]
-    version: u8,
+    /// VRRP version: 2 (IPv4 only) or 3. (`-V`/`--version` print the program version.)
+    #[arg(long = "vrrp-version", default_value_t = 3)]
+    vrrp_version: u8,
     /// Advertisement interval in milliseconds (whole seconds for v2, 10 ms steps for v3).
     #[arg(long, default_value_t = 1000)]
     interval_ms: u64,
@@ -91,10 +95,10 @@ struct Args {
 }
 
 fn config(a: &Args) -> Result<InstanceConfig, String> {
-    let version = match a.version {
+    let version = match a.vrrp_version {
         2 => Version::V2,
         3 => Version::V3,
-        v => return Err(format!("--version {v}: VRRP versions are 2 and 3")),
+        v => return Err(format!("--vrrp-version {v}: VRRP versions are 2 and 3")),
     };
     let vrid = VrId::new(a.vrid).ok_or("--vrid 0: the VRID is 1..=255")?;
     let mut vips = Vec::new();

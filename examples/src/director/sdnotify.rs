@@ -1,8 +1,9 @@
 //! A tiny `sd_notify(3)`: state lines sent as one datagram to the unix socket systemd names
 //! in `$NOTIFY_SOCKET` (a path, or an abstract name written with a leading `@`).
 //!
-//! `ha-director run` sends `READY=1` once the director runs, `RELOADING=1` / `READY=1`
-//! around a reload, `STOPPING=1` on shutdown and `WATCHDOG=1` every half
+//! `ha-director run` sends `READY=1` once the director runs, `RELOADING=1` with
+//! `MONOTONIC_USEC=` (one datagram, as `Type=notify-reload` in systemd 253+ wants) then
+//! `READY=1` around a reload, `STOPPING=1` on shutdown and `WATCHDOG=1` every half
 //! `$WATCHDOG_USEC` while the director task is alive (so a hung daemon is restarted: the
 //! modern form of heartbeat's watchdog). Without `$NOTIFY_SOCKET` every call is a no-op.
 
@@ -62,6 +63,15 @@ impl Notifier {
         }
         Ok(())
     }
+}
+
+/// The state sent when a reload starts: `RELOADING=1` and, in the same datagram,
+/// `MONOTONIC_USEC=` with `CLOCK_MONOTONIC` at that moment in microseconds, which systemd
+/// (`Type=notify-reload`) compares with the time it sent the reload signal, so that a
+/// `RELOADING=1` from an earlier reload is not taken for this one. `now` is
+/// [`crate::sys::monotonic_now`] in the director (an argument here, testable).
+pub fn reloading_state(now: Duration) -> String {
+    format!("RELOADING=1\nMONOTONIC_USEC={}", now.as_micros())
 }
 
 /// Sends `state` if `notifier` is set, logging a failure (systemd then restarts or times out
@@ -134,6 +144,22 @@ mod tests {
         let mut buf = [0u8; 64];
         let k = server.recv(&mut buf).unwrap();
         assert_eq!(&buf[..k], b"STOPPING=1");
+    }
+
+    #[test]
+    fn reloading_carries_the_monotonic_clock_in_microseconds() {
+        assert_eq!(
+            reloading_state(Duration::new(12, 345_678_901)),
+            "RELOADING=1\nMONOTONIC_USEC=12345678"
+        );
+        // The clock the director reads is CLOCK_MONOTONIC: it moves forward, in step with
+        // the one std's Instant reads.
+        let (a, i) = (crate::sys::monotonic_now(), std::time::Instant::now());
+        std::thread::sleep(Duration::from_millis(20));
+        let (b, j) = (crate::sys::monotonic_now(), std::time::Instant::now());
+        let (d, e) = (b - a, j - i);
+        assert!(d >= Duration::from_millis(20), "{d:?}");
+        assert!(d.abs_diff(e) < Duration::from_millis(50), "{d:?} vs {e:?}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod build;
 pub mod heartbeat;
 pub mod keepalived;
 pub mod ldirectord;
+pub mod metrics_compat;
 pub mod model;
 pub mod observe;
 pub mod realserver;

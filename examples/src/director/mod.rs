@@ -26,6 +26,7 @@ pub mod model;
 pub mod observe;
 pub mod realserver;
 pub mod sdnotify;
+pub mod status_page;
 pub mod toml_format;
 pub mod validate;
 

@@ -1,8 +1,9 @@
 //! Observability of a running director: the JSON status ([`status_json`]) served on a unix
 //! socket ([`serve_unix`]: a client connects, reads the JSON, the server closes) and on
 //! HTTP `GET /status`, and Prometheus metrics ([`metrics_text`]) on HTTP `GET /metrics`
-//! ([`serve_http`], hyper 1). Both read the latest [`Status`] the runtime published; building
-//! them never touches the director's loop.
+//! ([`serve_http`], hyper 1), and a status page on HTTP `GET /` ([`super::status_page`]).
+//! All read the latest [`Status`] the runtime published; building them never touches the
+//! director's loop.
 //!
 //! ## Metric names
 //! Two sets, served together on one endpoint:
@@ -657,6 +658,11 @@ fn respond(
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             metrics_text(&status.borrow()),
         ),
+        "/" => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            super::status_page::STATUS_PAGE.to_owned(),
+        ),
         "/status" => {
             let mut t = status_json(&status.borrow()).to_string();
             t.push('\n');
@@ -665,12 +671,13 @@ fn respond(
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain",
-            "not found: GET /metrics or /status\n".into(),
+            "not found: GET /, /metrics or /status\n".into(),
         ),
     }
 }
 
-/// Serves `GET /metrics` (Prometheus text) and `GET /status` (JSON) on `addr` with hyper
+/// Serves `GET /` (the [status page](super::status_page)), `GET /metrics` (Prometheus text)
+/// and `GET /status` (JSON) on `addr` with hyper
 /// (HTTP/1.1). Returns the bound address (port 0 picks one) once listening.
 pub async fn serve_http(
     addr: SocketAddr,
@@ -1210,6 +1217,10 @@ mod tests {
             let m = get("/metrics").await;
             assert!(m.starts_with("HTTP/1.1 200"), "{m}");
             assert!(m.contains("ha_director_instance_priority{"), "{m}");
+            let page = get("/").await;
+            assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+            assert!(page.contains("text/html"), "{page}");
+            assert!(page.contains("<title>ha-director status</title>"), "{page}");
             let st = get("/status").await;
             assert!(st.contains("\"VI_1\""), "{st}");
             assert!(get("/nope").await.starts_with("HTTP/1.1 404"));

@@ -206,7 +206,12 @@ fn host_status_page_renders_live_state_in_chromium() {
     let dom = render(&d, &dir, 1);
     let inst = row(&dom, "data-instance", "VI_WEB");
     assert!(
-        inst.contains("VI_WEB") && inst.contains("MASTER") && inst.contains("10.63.0.100"),
+        inst.contains("VI_WEB")
+            && inst.contains("MASTER")
+            && inst.contains(" 150 ")
+            && inst.contains("10.63.0.1 ")
+            && inst.contains("10.63.0.100")
+            && inst.contains(" ago"),
         "instance row: {inst:?}\n{dom}"
     );
     for rs in ["10.63.0.11:80", "10.63.0.12:80"] {

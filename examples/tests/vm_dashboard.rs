@@ -290,5 +290,11 @@ fn vm_dashboard_every_query_returns_series_from_a_running_director() {
         empty.join("\n"),
         d.sh("ipvsadm -Ln --stats")
     );
+    // Prometheus renames a target's own `instance` label to `exported_instance`: none here.
+    assert_eq!(
+        query(&d, r#"count({job="ha-director", exported_instance!=""})"#),
+        Ok(0),
+        "some series carry their own instance label"
+    );
     println!("all {} dashboard queries returned series", qs.len());
 }

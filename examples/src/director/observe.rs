@@ -1183,6 +1183,40 @@ mod tests {
         assert!(m.ends_with("# EOF\n"), "{m}");
     }
 
+    /// Every series the Grafana dashboard reads is one the director writes (the VM suite's
+    /// `vm_dashboard` evaluates the queries against a real Prometheus).
+    #[test]
+    fn the_dashboard_reads_only_series_we_write() {
+        let dashboard: Value =
+            serde_json::from_str(include_str!("../../director/grafana-dashboard.json")).unwrap();
+        let m = metrics_text(&sample());
+        let mut exprs = Vec::new();
+        for p in dashboard["panels"].as_array().unwrap() {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                exprs.push(t["expr"].as_str().unwrap().to_owned());
+            }
+        }
+        assert!(exprs.len() >= 10, "{exprs:?}");
+        let mut names = 0;
+        for e in &exprs {
+            let words = e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+            for w in words.filter(|w| {
+                ["ha_director_", "keepalived_", "node_ipvs_"]
+                    .iter()
+                    .any(|p| w.starts_with(p))
+            }) {
+                names += 1;
+                assert!(
+                    m.lines().any(
+                        |l| l.starts_with(&format!("{w}{{")) || l.starts_with(&format!("{w} "))
+                    ),
+                    "the dashboard reads {w} (in {e}), which the director does not write"
+                );
+            }
+        }
+        assert!(names >= exprs.len(), "{names} names in {exprs:?}");
+    }
+
     #[test]
     fn unix_socket_and_http_serve_the_latest_status() {
         let rt = tokio::runtime::Builder::new_current_thread()

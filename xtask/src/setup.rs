@@ -45,6 +45,8 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     ("python3", "python3"),
     ("killall", "psmisc"),
     ("setpriv", "util-linux"),
+    // The status page rendered in a real browser (host_status_page).
+    ("chromium", "chromium"),
 ];
 
 const VM_PACKAGES: &[(&str, &str)] = &[
@@ -59,6 +61,8 @@ const VM_PACKAGES: &[(&str, &str)] = &[
     // heartbeat`): heartbeat 3.0.6 starting ldirectord 4.12 (above); IPaddr wants ifconfig.
     ("/usr/libexec/heartbeat/heartbeat", "heartbeat"),
     ("ifconfig", "net-tools"),
+    // The Grafana dashboard's queries evaluated by a real Prometheus (vm_dashboard).
+    ("prometheus", "prometheus"),
 ];
 
 /// The VM kernel, once it is ready.

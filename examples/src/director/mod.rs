@@ -21,10 +21,12 @@ pub mod build;
 pub mod heartbeat;
 pub mod keepalived;
 pub mod ldirectord;
+pub mod metrics_compat;
 pub mod model;
 pub mod observe;
 pub mod realserver;
 pub mod sdnotify;
+pub mod status_page;
 pub mod toml_format;
 pub mod validate;
 

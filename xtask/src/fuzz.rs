@@ -88,6 +88,11 @@ fn nightly_cargo() -> Command {
     c
 }
 
+/// One target directory for every fuzz crate (their dependencies are built once).
+fn target_dir() -> PathBuf {
+    util::root().join("target").join("fuzz")
+}
+
 /// Installs cargo-fuzz when `cargo +nightly fuzz` is missing; checks the nightly toolchain.
 pub fn ensure_tools(install: bool) -> Result<()> {
     let nightly = nightly_cargo().arg("--version").output();
@@ -155,7 +160,9 @@ pub fn run(seconds: u64, only: &[String], install: bool) -> Result<Vec<RunReport
         util::run_inherit(
             nightly_cargo()
                 .args(["fuzz", "build", "--fuzz-dir"])
-                .arg(dir),
+                .arg(dir)
+                .arg("--target-dir")
+                .arg(target_dir()),
         )
         .map_err(|e| format!("building the fuzz targets of {}: {e}", dir.display()))?;
         println!(
@@ -190,6 +197,8 @@ fn run_one(t: &Target, seconds: u64) -> Result<RunReport> {
     let mut cmd = nightly_cargo();
     cmd.args(["fuzz", "run", "--fuzz-dir"])
         .arg(&t.dir)
+        .arg("--target-dir")
+        .arg(target_dir())
         .arg(&t.name)
         .arg(&corpus);
     if seeds.is_dir() {

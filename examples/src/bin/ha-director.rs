@@ -454,14 +454,17 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<RuntimeEvent>();
 
     let sock_path = loaded.config.global.status_socket_path();
-    if let Err(e) = observe::serve_unix(&sock_path, status_rx.clone()) {
+    let access = observe::SocketAccess {
+        group: built.socket_group,
+    };
+    if let Err(e) = observe::serve_unix(&sock_path, status_rx.clone(), access) {
         tracing::error!(socket = %sock_path.display(), error = %e, "cannot serve the status socket");
         return ExitCode::from(EXIT_RUNTIME);
     }
     tracing::info!(socket = %sock_path.display(), "status socket");
     let (admin_tx, admin_rx) = mpsc::unbounded_channel();
     let control_path = loaded.config.global.control_socket_path();
-    if let Err(e) = observe::serve_control(&control_path, admin_tx) {
+    if let Err(e) = observe::serve_control(&control_path, admin_tx, access) {
         tracing::error!(socket = %control_path.display(), error = %e, "cannot serve the control socket");
         let _ = std::fs::remove_file(&sock_path);
         return ExitCode::from(EXIT_RUNTIME);

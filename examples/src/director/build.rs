@@ -113,6 +113,14 @@ pub enum BuildError {
         /// What is wrong.
         detail: String,
     },
+    /// `global.socket_group` does not exist.
+    #[error("socket_group {group:?}: {detail}")]
+    SocketGroup {
+        /// The group as configured.
+        group: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// The script user or group does not exist.
     #[error("script user {user:?}: {detail}")]
     User {
@@ -144,6 +152,9 @@ pub struct Built {
     pub notes: Vec<String>,
     /// Mail alerts (`global.smtp`), for the embedder to send from the director's events.
     pub alerts: Option<AlertPlan>,
+    /// The group id of `global.socket_group`: its members may use the status and control
+    /// sockets besides root and the director's own user.
+    pub socket_group: Option<u32>,
 }
 
 /// Finds an instance's primary address: `(interface, want_ipv6)` to an address.
@@ -197,21 +208,24 @@ pub fn resolve_user(
     };
     let gid = match group {
         None => primary_gid.ok_or_else(|| err("a numeric user needs a group".into()))?,
-        Some(g) => {
-            let found = accounts.group.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() >= 3 && f[0] == g).then(|| f[2].parse::<u32>().ok())
-            });
-            match found {
-                Some(Some(gid)) => gid,
-                Some(None) => return Err(err(format!("group {g:?} has a malformed entry"))),
-                None => g
-                    .parse::<u32>()
-                    .map_err(|_| err(format!("no such group {g:?} in /etc/group")))?,
-            }
-        }
+        Some(g) => resolve_group(accounts, g).map_err(err)?,
     };
     Ok(User { uid, gid })
+}
+
+/// Resolves a group name (or number) to its id through `/etc/group`.
+pub fn resolve_group(accounts: &Accounts, group: &str) -> Result<u32, String> {
+    let found = accounts.group.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[0] == group).then(|| f[2].parse::<u32>().ok())
+    });
+    match found {
+        Some(Some(gid)) => Ok(gid),
+        Some(None) => Err(format!("group {group:?} has a malformed entry")),
+        None => group
+            .parse::<u32>()
+            .map_err(|_| format!("no such group {group:?} in /etc/group")),
+    }
 }
 
 /// The primary address of `interface` in a family, from `getifaddrs`, picked as
@@ -596,6 +610,15 @@ pub fn build(
         );
     }
 
+    let socket_group = match &cfg.global.socket_group {
+        None => None,
+        Some(g) => Some(
+            resolve_group(accounts, g).map_err(|detail| BuildError::SocketGroup {
+                group: g.clone(),
+                detail,
+            })?,
+        ),
+    };
     if let Some(u) = &cfg.global.script_user {
         dc.script_user = Some(resolve_user(
             accounts,
@@ -625,6 +648,7 @@ pub fn build(
         config: dc,
         notes,
         alerts,
+        socket_group,
     })
 }
 

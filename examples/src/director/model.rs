@@ -92,6 +92,12 @@ pub struct Global {
     /// (heartbeat `hb_standby` / `hb_takeover`; default [`DEFAULT_CONTROL_SOCKET`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_socket: Option<std::path::PathBuf>,
+    /// A group (name or number) whose members may use the status and control sockets besides
+    /// root and the director's own user: both sockets are then mode 0660 with this group
+    /// (otherwise 0600). Every connection's peer is checked too (`SO_PEERCRED`); others are
+    /// refused and counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_group: Option<String>,
     /// Where the HTTP endpoint (`GET /metrics` in Prometheus text, `GET /status` in JSON)
     /// listens, e.g. `"127.0.0.1:9650"`; off when not set.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -137,6 +137,11 @@ pub fn status_json(s: &Status) -> Value {
         "taken_unix": taken,
         "uptime_s": s.uptime.as_secs_f64(),
         "instances": instances,
+        "sockets": SOCKETS
+            .rows()
+            .iter()
+            .map(|(socket, result, n)| json!({ "socket": socket, "result": result, "count": n }))
+            .collect::<Vec<_>>(),
         "pools": pools,
         "counters": {
             "sent": c.sent,
@@ -273,6 +278,16 @@ pub fn metrics_text(s: &Status) -> String {
 /// Our own series, registered under the `ha_director` prefix.
 fn ours(reg: &mut Registry, s: &Status) {
     build_info(reg);
+    let sockets = counter_family(
+        reg,
+        "socket_requests",
+        "Status and control socket connections by result (served, ok, bad_request, refused)",
+    );
+    for (socket, result, n) in SOCKETS.rows() {
+        sockets
+            .get_or_create(&labels(&[("socket", socket), ("result", result)]))
+            .inc_by(n);
+    }
     let state = gauge_family(
         reg,
         "instance_state",
@@ -526,7 +541,113 @@ fn build_info(reg: &mut Registry) {
 }
 
 /// A unix socket listening at `path`: its folder created, a stale socket replaced.
-fn bind_unix(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
+/// Who may use the status and control sockets: root, the director's own user, and the
+/// members of `group` (`global.socket_group`). The socket file's mode says it to the kernel
+/// (0600, or 0660 with the group); every accepted connection's peer (`SO_PEERCRED`) is
+/// checked again, so a socket in a folder others can reach, or one whose mode was changed,
+/// still refuses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SocketAccess {
+    /// The group whose members may connect.
+    pub group: Option<u32>,
+}
+
+impl SocketAccess {
+    /// Whether a peer with these ids may use the socket (`own_uid`: the director's user).
+    pub fn allows(&self, own_uid: u32, uid: u32, gid: u32, groups: &[u32]) -> bool {
+        uid == 0 || uid == own_uid || self.group.is_some_and(|g| gid == g || groups.contains(&g))
+    }
+
+    /// Checks an accepted connection; Err says who was refused.
+    fn check(&self, stream: &tokio::net::UnixStream) -> Result<(), String> {
+        let cred = stream
+            .peer_cred()
+            .map_err(|e| format!("cannot read the peer's credentials: {e}"))?;
+        let groups = cred.pid().map(peer_groups).unwrap_or_default();
+        if self.allows(own_uid(), cred.uid(), cred.gid(), &groups) {
+            Ok(())
+        } else {
+            Err(format!(
+                "permission denied: uid {} is not root, the director's user{}",
+                cred.uid(),
+                match self.group {
+                    Some(g) => format!(" or a member of group {g}"),
+                    None => String::new(),
+                }
+            ))
+        }
+    }
+}
+
+/// The effective uid of this process (from `/proc/self/status`; 0 if unreadable, which only
+/// root's processes can be denied nothing by).
+fn own_uid() -> u32 {
+    proc_status_ids("/proc/self/status", "Uid:")
+        .and_then(|ids| ids.get(1).copied())
+        .unwrap_or(u32::MAX)
+}
+
+/// A process's supplementary groups (`Groups:` of `/proc/PID/status`).
+fn peer_groups(pid: i32) -> Vec<u32> {
+    proc_status_ids(&format!("/proc/{pid}/status"), "Groups:").unwrap_or_default()
+}
+
+fn proc_status_ids(path: &str, key: &str) -> Option<Vec<u32>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix(key))?;
+    Some(
+        line.split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect(),
+    )
+}
+
+/// What the status and control sockets served and refused since start (one director per
+/// process); in the status JSON (`sockets`) and the metrics
+/// (`ha_director_socket_requests_total{socket,result}`).
+#[derive(Debug, Default)]
+pub struct SocketCounters {
+    /// Status documents served.
+    pub status_served: std::sync::atomic::AtomicU64,
+    /// Status connections refused (peer not allowed).
+    pub status_refused: std::sync::atomic::AtomicU64,
+    /// Control requests carried out (or answered with the director's own refusal).
+    pub control_ok: std::sync::atomic::AtomicU64,
+    /// Control requests that were garbage: oversize, not UTF-8, unknown command or instance.
+    pub control_bad: std::sync::atomic::AtomicU64,
+    /// Control connections refused (peer not allowed).
+    pub control_refused: std::sync::atomic::AtomicU64,
+}
+
+/// This process's socket counters.
+pub static SOCKETS: SocketCounters = SocketCounters {
+    status_served: std::sync::atomic::AtomicU64::new(0),
+    status_refused: std::sync::atomic::AtomicU64::new(0),
+    control_ok: std::sync::atomic::AtomicU64::new(0),
+    control_bad: std::sync::atomic::AtomicU64::new(0),
+    control_refused: std::sync::atomic::AtomicU64::new(0),
+};
+
+impl SocketCounters {
+    fn bump(c: &std::sync::atomic::AtomicU64) {
+        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// `(socket, result, count)` for each counter.
+    pub fn rows(&self) -> [(&'static str, &'static str, u64); 5] {
+        use std::sync::atomic::Ordering::Relaxed;
+        [
+            ("status", "served", self.status_served.load(Relaxed)),
+            ("status", "refused", self.status_refused.load(Relaxed)),
+            ("control", "ok", self.control_ok.load(Relaxed)),
+            ("control", "bad_request", self.control_bad.load(Relaxed)),
+            ("control", "refused", self.control_refused.load(Relaxed)),
+        ]
+    }
+}
+
+fn bind_unix(path: &Path, access: SocketAccess) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
     {
@@ -537,7 +658,16 @@ fn bind_unix(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    tokio::net::UnixListener::bind(path)
+    let listener = tokio::net::UnixListener::bind(path)?;
+    let mode = match access.group {
+        Some(g) => {
+            std::os::unix::fs::chown(path, None, Some(g))?;
+            0o660
+        }
+        None => 0o600,
+    };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    Ok(listener)
 }
 
 /// Serves the status JSON on a unix socket at `path` (its folder is created, a stale socket
@@ -546,12 +676,24 @@ fn bind_unix(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
 pub fn serve_unix(
     path: &Path,
     status: watch::Receiver<Status>,
+    access: SocketAccess,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    let listener = bind_unix(path)?;
+    let listener = bind_unix(path, access)?;
     Ok(tokio::spawn(async move {
         loop {
             match listener.accept().await {
                 Ok((mut stream, _)) => {
+                    if let Err(e) = access.check(&stream) {
+                        SocketCounters::bump(&SOCKETS.status_refused);
+                        tracing::warn!(error = %e, "status socket: connection refused");
+                        let body = format!("{}\n", control_error(e));
+                        tokio::spawn(async move {
+                            let _ = stream.write_all(body.as_bytes()).await;
+                            let _ = stream.shutdown().await;
+                        });
+                        continue;
+                    }
+                    SocketCounters::bump(&SOCKETS.status_served);
                     let body = {
                         let s = status.borrow();
                         let mut t = status_json(&s).to_string();
@@ -804,46 +946,58 @@ async fn read_control_line(stream: &mut tokio::net::UnixStream) -> Result<String
 pub fn serve_control(
     path: &Path,
     admin: mpsc::UnboundedSender<AdminRequest>,
+    access: SocketAccess,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
-    use std::os::unix::fs::PermissionsExt;
-    let listener = bind_unix(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let listener = bind_unix(path, access)?;
     Ok(tokio::spawn(async move {
         loop {
             match listener.accept().await {
                 Ok((mut stream, _)) => {
                     let admin = admin.clone();
+                    let allowed = access.check(&stream);
                     tokio::spawn(async move {
-                        let reply = match read_control_line(&mut stream).await {
-                            Err(e) => control_error(e),
-                            Ok(line) => match parse_control(&line) {
-                                Err(e) => control_error(e),
-                                Ok(req) => {
-                                    let (done, answer) = oneshot::channel();
-                                    let sent = admin.send(AdminRequest {
-                                        instance: req.instance,
-                                        mode: req.mode,
-                                        done,
-                                    });
-                                    if sent.is_err() {
-                                        control_error("the director is not running")
-                                    } else {
-                                        match tokio::time::timeout(
-                                            std::time::Duration::from_secs(10),
-                                            answer,
-                                        )
-                                        .await
-                                        {
-                                            Ok(Ok(r)) => control_reply(req.mode, r),
-                                            Ok(Err(_)) => control_error(
-                                                "the director stopped before answering",
-                                            ),
-                                            Err(_) => control_error(
-                                                "the director did not answer within 10 s",
-                                            ),
+                        let bad = |e| {
+                            SocketCounters::bump(&SOCKETS.control_bad);
+                            control_error(e)
+                        };
+                        let reply = match allowed {
+                            Err(e) => {
+                                SocketCounters::bump(&SOCKETS.control_refused);
+                                tracing::warn!(error = %e, "control socket: connection refused");
+                                control_error(e)
+                            }
+                            Ok(()) => match read_control_line(&mut stream).await {
+                                Err(e) => bad(e),
+                                Ok(line) => match parse_control(&line) {
+                                    Err(e) => bad(e),
+                                    Ok(req) => {
+                                        SocketCounters::bump(&SOCKETS.control_ok);
+                                        let (done, answer) = oneshot::channel();
+                                        let sent = admin.send(AdminRequest {
+                                            instance: req.instance,
+                                            mode: req.mode,
+                                            done,
+                                        });
+                                        if sent.is_err() {
+                                            control_error("the director is not running")
+                                        } else {
+                                            match tokio::time::timeout(
+                                                std::time::Duration::from_secs(10),
+                                                answer,
+                                            )
+                                            .await
+                                            {
+                                                Ok(Ok(r)) => control_reply(req.mode, r),
+                                                Ok(Err(_)) => control_error(
+                                                    "the director stopped before answering",
+                                                ),
+                                                Err(_) => control_error(
+                                                    "the director did not answer within 10 s",
+                                                ),
+                                            }
                                         }
                                     }
-                                }
+                                },
                             },
                         };
                         let mut t = reply.to_string();
@@ -1227,7 +1381,7 @@ mod tests {
             let dir = std::env::temp_dir().join(format!("observe-{}", std::process::id()));
             let path = dir.join("sub/status.sock");
             let (tx, rx) = watch::channel(Status::default());
-            let _srv = serve_unix(&path, rx.clone()).unwrap();
+            let _srv = serve_unix(&path, rx.clone(), SocketAccess::default()).unwrap();
             let j = fetch_unix(&path).await.unwrap();
             assert_eq!(j["instances"].as_array().unwrap().len(), 0);
             tx.send(sample()).unwrap();
@@ -1274,6 +1428,21 @@ mod control_tests {
     use proptest::prelude::*;
 
     #[test]
+    fn socket_access_allows_root_the_owner_and_the_group_only() {
+        let none = SocketAccess::default();
+        let adm = SocketAccess { group: Some(4) };
+        // root, the director's own user
+        assert!(none.allows(1000, 0, 0, &[]));
+        assert!(none.allows(1000, 1000, 1000, &[]));
+        // another user: refused without a group, and when not in it
+        assert!(!none.allows(1000, 1001, 4, &[4]));
+        assert!(!adm.allows(1000, 1001, 1001, &[27, 100]));
+        // in the group: as primary or as a supplementary group
+        assert!(adm.allows(1000, 1001, 4, &[]));
+        assert!(adm.allows(1000, 1001, 1001, &[27, 4]));
+    }
+
+    #[test]
     fn control_lines_parse() {
         assert_eq!(
             parse_control("standby VI_1"),
@@ -1317,7 +1486,7 @@ mod control_tests {
             let dir = std::env::temp_dir().join(format!("control-{}", std::process::id()));
             let path = dir.join("control.sock");
             let (tx, mut rx) = mpsc::unbounded_channel::<AdminRequest>();
-            let _srv = serve_control(&path, tx).unwrap();
+            let _srv = serve_control(&path, tx, SocketAccess::default()).unwrap();
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
             tokio::spawn(async move {

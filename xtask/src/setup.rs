@@ -45,6 +45,9 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     ("python3", "python3"),
     ("killall", "psmisc"),
     ("setpriv", "util-linux"),
+    // host_install: the installed man pages are rendered with groff (and man -l).
+    ("groff", "groff-base"),
+    ("man", "man-db"),
 ];
 
 const VM_PACKAGES: &[(&str, &str)] = &[

@@ -1,8 +1,8 @@
-//! Gratuitous ARP and IPv6 unsolicited Neighbor Advertisement frames, an announce scheduler and
-//! (feature `sys`) an AF_PACKET sender.
+#![doc = include_str!("../README.md")]
 //!
-//! When a virtual address moves to a new router, its neighbours must learn the new MAC address
-//! now rather than when their ARP/ND entry expires. This crate has three layers:
+//! # Layers
+//!
+//! This crate has three layers:
 //!
 //! - [`wire`]: sans-io codecs in the smoltcp style for Ethernet + ARP (gratuitous request and
 //!   reply forms) and Ethernet + IPv6 + ICMPv6 Neighbor Advertisement (RFC 4861 §4.4, §7.2.6).
@@ -36,6 +36,7 @@
 //!     announcer.handle_timeout(Instant::now());
 //! }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 

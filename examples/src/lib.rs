@@ -17,3 +17,9 @@ pub const VERSION: &str = env!("HA_VERSION");
 #[cfg(feature = "lab")]
 pub mod lab;
 pub mod sys;
+
+/// The workspace README's Rust snippets, compiled (and run, unless marked `no_run`) as this
+/// crate's doctests, so that what the README shows builds against the current crates.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -168,6 +168,20 @@ fn validation_names_the_item() {
     let mut b = c.instances[0].clone();
     b.name = "B".into();
     c.instances.push(b.clone());
+    // Same VRID and the same VIP on one interface: both are errors.
+    assert!(
+        matches!(
+            &validate(&c)[..],
+            [
+                ValidationError::VipInTwoInstances { .. },
+                ValidationError::DuplicateVrid { vrid: 1, .. }
+            ]
+        ),
+        "{:?}",
+        validate(&c)
+    );
+    b.vips = vec!["192.0.2.99/32".parse().unwrap()];
+    c.instances[1] = b.clone();
     assert!(matches!(
         &validate(&c)[..],
         [ValidationError::DuplicateVrid { vrid: 1, .. }]

@@ -234,17 +234,22 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
     assert!(m.starts_with("HTTP/1.1 200"), "{m}");
     assert!(
         m.contains(
-            r#"ha_director_instance_state{instance="VI_1",interface="eth0",state="MASTER"} 1"#
+            r#"ha_director_instance_state{iname="VI_1",intf="eth0",vrid="61",state="MASTER"} 1"#
         ),
         "{m}"
     );
     let m = http_get(&b, "/metrics");
     assert!(
         m.contains(
-            r#"ha_director_instance_state{instance="VI_1",interface="eth0",state="BACKUP"} 1"#
+            r#"ha_director_instance_state{iname="VI_1",intf="eth0",vrid="61",state="BACKUP"} 1"#
         ),
         "{m}"
     );
+    assert!(
+        m.contains(r#"keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="61",ip_address="10.61.0.100"} 1"#),
+        "{m}"
+    );
+    assert!(!m.contains("instance=\""), "{m}");
     assert!(http_get(&b, "/status").contains("\"BACKUP\""));
 
     // SIGHUP with the unchanged file: the VIP never goes away, no transition.

@@ -22,10 +22,50 @@ fn run(dir1: DirectorKind, dir2: DirectorKind) -> (LabOptions, LabReport) {
     match run_scenario(&opts) {
         Ok(r) => {
             println!("{}", r.summary());
+            assert_timeline(&r, &format!("{dir1}-{dir2}"));
             (opts, r)
         }
         Err(e) => panic!("the lab ({dir1} + {dir2}) failed: {e}"),
     }
+}
+
+/// The lab's SVG timeline is written (into the VM's output folder, `$OUT`), holds a bar for
+/// every request and a line for every step, and marks the failover and the failback.
+fn assert_timeline(r: &LabReport, pair: &str) {
+    let dir = std::env::var_os("OUT").map_or_else(std::env::temp_dir, Into::into);
+    let path = dir.join(format!("lab-timeline-{pair}.svg"));
+    r.timeline
+        .write_svg(&path, &format!("vm_lab {pair}"))
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        svg.len() > 1000,
+        "{} is {} bytes",
+        path.display(),
+        svg.len()
+    );
+    assert_eq!(r.timeline.answers.len(), r.requests);
+    assert!(
+        svg.contains(&format!(
+            "{} requests; {} marks",
+            r.requests,
+            r.timeline.marks.len()
+        )),
+        "{}",
+        &svg[..svg.len().min(600)]
+    );
+    for step in [
+        "dir1 crashes",
+        "failover: dir2 holds the VIP",
+        "failback: dir1 holds the VIP",
+    ] {
+        assert!(
+            svg.contains(step),
+            "{} lacks the mark {step:?}",
+            path.display()
+        );
+    }
+    println!("timeline: {}", path.display());
 }
 
 /// What every pairing of directors must do.

@@ -1,5 +1,6 @@
-//! Failover composed from the ha-* primitives: VRRP instances, announcements, virtual addresses,
-//! IPVS pools and health checks.
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
 //!
 //! - [`core`] (sans-io): a `Director` owning many VRRP instances with VIP ownership, sync
 //!   groups, tracking, fencing, resource groups, notify and virtual servers.
@@ -8,6 +9,7 @@
 //! - `runtime` (feature `tokio`): every socket and process: raw VRRP sockets, virtual addresses
 //!   and link state through rtnetlink, announcements, scripts; `runtime::director::run` executes
 //!   a core `Director` on a host and `runtime::instance::run` runs one instance alone.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 pub use ha_arp as arp;

@@ -1,7 +1,7 @@
 //! What to check: plain data describing one probe, independent of any IO runtime.
 //!
-//! These types carry no behaviour; the probes behind the `tokio` feature
-//! ([`crate::probe`]) execute them. They map onto keepalived's `TCP_CHECK`, `HTTP_GET`,
+//! These types carry no behaviour; the probes behind the probe features
+//! (the `probe` module) execute them. They map onto keepalived's `TCP_CHECK`, `HTTP_GET`,
 //! `SSL_GET`, `DNS_CHECK`, `SMTP_CHECK`, `UDP_CHECK`, `PING_CHECK`, `MISC_CHECK` and
 //! ldirectord's `checktype`/`service`/`request`/`receive`.
 
@@ -154,7 +154,7 @@ pub enum TcpClose {
     /// `socket(2)`, `connect(2)` or `close(2)` per check, and the server's application
     /// never sees a connection. Needs `CAP_NET_RAW`; IPv4 only; `bind_addr`, `bind_port`,
     /// `interface` and `fwmark` are not supported. Other probes reject it
-    /// ([`crate::Failure::Setup`]). See [`crate::probe::halfopen`].
+    /// ([`crate::Failure::Setup`]). See the `probe::halfopen` module.
     HalfOpen,
 }
 

@@ -1,19 +1,23 @@
-//! Real-server health checks under a sans-io scheduler.
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
 //!
 //! - [`Scheduler`] (always available, no IO): decides when to probe which target, applies
 //!   retries, rise/fall, alpha, warmup jitter and dynamic weights, and reports state changes
 //!   as [`Event`]s with the reason. It never reads a clock, opens a socket or draws entropy.
 //! - [`Check`] and friends: plain data describing a probe (TCP, HTTP(S), DNS, SMTP, UDP,
 //!   ping, script).
-//! - `probe` (feature `tokio`): the probe implementations; [`probe::run`] executes one
-//!   [`Check`] within a timeout and returns an [`Outcome`].
+//! - `probe` (feature `tcp`, and `http`, `tls`, `dns` for those checks; `tokio` enables
+//!   all four): the probe implementations; `probe::run` executes one [`Check`] within a
+//!   timeout and returns an [`Outcome`]. A check whose feature is off fails with
+//!   [`Failure::FeatureDisabled`] ([`Check::missing_feature`] tells before it runs).
 //!
 //! A driver loop on tokio, with a task per probe (simple; for thousands of checks a second
 //! run them all from one task with `probe::InFlight`, as `examples/src/bin/check-scale.rs`
 //! does):
 //!
 //! ```no_run
-//! # #[cfg(feature = "tokio")]
+//! # #[cfg(feature = "tcp")]
 //! # async fn driver(mut sched: ha_healthcheck::Scheduler) {
 //! use std::time::Instant;
 //! let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -38,6 +42,7 @@
 //! }
 //! # }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 #![cfg_attr(
@@ -49,8 +54,9 @@
 )]
 
 pub mod check;
+mod features;
 pub mod outcome;
-#[cfg(feature = "tokio")]
+#[cfg(feature = "tcp")]
 #[allow(
     clippy::disallowed_methods,
     clippy::disallowed_types,

@@ -72,6 +72,14 @@ pub enum Failure {
     FileValue(i64),
     /// A maintenance file names the server (ldirectord `maintenancedir`).
     Maintenance(String),
+    /// This build of ha-healthcheck cannot run the check: its cargo feature is off (see
+    /// [`crate::Check::missing_feature`]).
+    FeatureDisabled {
+        /// The kind of check (`HTTP`, `HTTPS`, `DNS`, ...).
+        check: &'static str,
+        /// The feature that provides its probe (`tcp`, `http`, `tls`, `dns`).
+        feature: &'static str,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -102,6 +110,10 @@ impl fmt::Display for Failure {
             Failure::Setup(e) => write!(f, "setup: {e}"),
             Failure::FileValue(v) => write!(f, "file value {v}"),
             Failure::Maintenance(p) => write!(f, "in maintenance ({p} exists)"),
+            Failure::FeatureDisabled { check, feature } => write!(
+                f,
+                "{check} check not built: ha-healthcheck feature `{feature}` is off"
+            ),
         }
     }
 }

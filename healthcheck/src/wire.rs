@@ -3,6 +3,8 @@
 //! Every function here takes untrusted bytes. Panic rule: none of them panics or allocates
 //! for any input (checked by proptest and the fuzz target in `healthcheck/fuzz/`).
 
+pub mod dns;
+
 /// A malformed reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {

@@ -1,5 +1,6 @@
-//! The Linux IPVS generic-netlink API (family `IPVS`, version 1): what
-//! `ipvsadm`, keepalived's libipvs and moby/ipvs do, as a library.
+#![doc = include_str!("../README.md")]
+//!
+//! # Modules
 //!
 //! - [`wire`]: the message codec ([`wire::IpvsMessage`] implements
 //!   `GenlFamily`, `Emitable` and `ParseableParametrized`), sans-io;
@@ -7,7 +8,7 @@
 //!   [`SyncDaemon`], [`Timeouts`]) independent of the wire;
 //! - [`diff()`]: desired-state reconciliation into the fewest [`Op`]s;
 //! - [`ipvsadm`]: the `ipvsadm -S` / `-R` rule format, both ways;
-//! - [`spec`] (feature `serde`): a desired-state file format (TOML/JSON) with
+//! - `spec` (feature `serde`): a desired-state file format (TOML/JSON) with
 //!   validation that names the offending object;
 //! - `client` (feature `tokio`): an async client that pipelines requests and
 //!   reports a typed error per operation.
@@ -27,6 +28,7 @@
 //! }
 //! # Ok(()) }
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

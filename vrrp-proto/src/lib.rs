@@ -1,7 +1,4 @@
-//! Sans-io VRRP: version 2 (RFC 3768, IPv4) and version 3 (RFC 9568, IPv4 and IPv6).
-//!
-//! This crate never reads a clock, opens a socket or draws entropy: time comes in as an argument
-//! and randomness as a seed.
+#![doc = include_str!("../README.md")]
 //!
 //! # The codec
 //! [`wire`] reads and writes advertisements without copying or allocating: a [`wire::Packet`]
@@ -57,6 +54,7 @@
 //! is missing or wrong (`auth`) or whose sequence is not above the last one accepted from the
 //! source (`replay`); a receiver without a key drops them as messages with trailing bytes
 //! (`length_mismatch`). Without a key nothing changes: plain RFC 3768 / RFC 9568, byte for byte.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(

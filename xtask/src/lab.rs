@@ -7,7 +7,8 @@
 //! same keepalived.conf: the interop lab). `cargo xtask lab -- --stack heartbeat` runs both
 //! directors with Debian's heartbeat and ldirectord, `--stack ha-heartbeat` with `ha-director
 //! --heartbeat-dir` on the same files, `--stack both` the two in turn and prints their figures
-//! side by side.
+//! side by side. The VRRP lab's SVG timeline (answers per 50 ms by real server, the steps
+//! marked) ends up in `target/lab/timeline.svg`.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -73,5 +74,29 @@ pub fn run(extra_args: &[String]) -> Result<()> {
         lab.display(),
         args.join(" ")
     );
-    vm::run_program(&lab.display().to_string(), &args, MODULES).map_err(|e| format!("lab: {e}"))
+    let ran = vm::run_program(&lab.display().to_string(), &args, MODULES)
+        .map_err(|e| format!("lab: {e}"));
+    copy_timeline();
+    ran
+}
+
+/// Copies the SVG timeline that `ha-lab` wrote into the VM's output folder to
+/// `target/lab/timeline.svg` and prints where it is (nothing when the run drew none: the
+/// heartbeat lab, or a failed scenario).
+fn copy_timeline() {
+    let written = vm::run_dir_path("run").join("lab-timeline.svg");
+    if !written.is_file() {
+        return;
+    }
+    let dest = util::root().join("target/lab/timeline.svg");
+    let copied = std::fs::create_dir_all(util::root().join("target/lab"))
+        .and_then(|()| std::fs::copy(&written, &dest));
+    match copied {
+        Ok(_) => println!("xtask: lab timeline (SVG): {}", dest.display()),
+        Err(e) => println!(
+            "xtask: lab timeline (SVG): {} (copy to {} failed: {e})",
+            written.display(),
+            dest.display()
+        ),
+    }
 }

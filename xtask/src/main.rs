@@ -4,8 +4,10 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod fuzz;
 mod install;
 mod lab;
+mod publish;
 mod setup;
 mod suites;
 mod util;
@@ -27,9 +29,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run every suite in order (lint, unit, host, vm); report each with pass/fail and time.
+    /// Run every suite in order (lint, unit, host, vm, fuzz); report each with pass/fail and time.
     Test {
-        /// Skip a suite by name (lint, unit, host, vm); may be repeated. The only way to skip.
+        /// Skip a suite by name (lint, unit, host, vm, fuzz); may be repeated. The only way to skip.
         #[arg(long = "skip", value_name = "SUITE")]
         skip: Vec<String>,
         /// Do not install missing prerequisites; print the commands instead.
@@ -59,6 +61,18 @@ enum Cmd {
         /// Arguments passed to the bench program.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Run every fuzz target (libFuzzer through cargo-fuzz on the nightly toolchain) for a
+    /// while; one line per target, or the crash with its input.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only these targets (default: every target of every `*/fuzz` crate).
+        targets: Vec<String>,
+        /// Do not install cargo-fuzz when missing; print the command instead.
+        #[arg(long)]
+        no_install: bool,
     },
     /// Install the prerequisites (Debian packages, virtme-ng, the VM kernel) and exit.
     Setup,
@@ -91,6 +105,22 @@ fn main() -> ExitCode {
         Cmd::Vm { filter, package } => vm::run_tests(package.as_deref(), &filter, true),
         Cmd::VmRun { program, args } => vm::run_program(&program, &args, ""),
         Cmd::Bench { name, args } => bench::run(&name, &args),
+        Cmd::Fuzz {
+            seconds,
+            targets,
+            no_install,
+        } => fuzz::run(seconds, &targets, !no_install).and_then(|reports| {
+            let crashed: Vec<&str> = reports
+                .iter()
+                .filter(|r| r.crash.is_some())
+                .map(|r| r.target.name.as_str())
+                .collect();
+            if crashed.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("crashes in: {}", crashed.join(", ")))
+            }
+        }),
         Cmd::Setup => setup::ensure(setup::Need::all(), true).map(|_| ()),
         Cmd::Lab { args } => lab::run(&args),
         Cmd::Install {

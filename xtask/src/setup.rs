@@ -48,6 +48,8 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     // host_install: the installed man pages are rendered with groff (and man -l).
     ("groff", "groff-base"),
     ("man", "man-db"),
+    // The status page rendered in a real browser (host_status_page).
+    ("chromium", "chromium"),
 ];
 
 const VM_PACKAGES: &[(&str, &str)] = &[
@@ -62,6 +64,8 @@ const VM_PACKAGES: &[(&str, &str)] = &[
     // heartbeat`): heartbeat 3.0.6 starting ldirectord 4.12 (above); IPaddr wants ifconfig.
     ("/usr/libexec/heartbeat/heartbeat", "heartbeat"),
     ("ifconfig", "net-tools"),
+    // The Grafana dashboard's queries evaluated by a real Prometheus (vm_dashboard).
+    ("prometheus", "prometheus"),
 ];
 
 /// The VM kernel, once it is ready.
@@ -290,4 +294,47 @@ fn kernel(can_install: bool) -> Result<Kernel> {
         run_inherit(Command::new(find("depmod").unwrap_or_else(|| "depmod".into())).arg(&release))?;
     }
     Ok(Kernel { release, image })
+}
+
+/// Makes sure a rustup toolchain (`nightly`, `1.88`) is installed: with `install`, runs
+/// `rustup toolchain install NAME --profile minimal` when it is missing; otherwise says which
+/// command to run.
+pub fn ensure_toolchain(name: &str, install: bool) -> Result<()> {
+    if !have("rustup") {
+        return Err(format!(
+            "the {name} toolchain is needed and rustup is not installed (https://rustup.rs)"
+        ));
+    }
+    let installed = |n: &str| {
+        Command::new("rustup")
+            .args(["run", n, "rustc", "--version"])
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if installed(name) {
+        return Ok(());
+    }
+    let cmd = format!("rustup toolchain install {name} --profile minimal");
+    if !install {
+        return Err(format!(
+            "the Rust {name} toolchain is not installed: run `{cmd}`"
+        ));
+    }
+    println!("installing the Rust {name} toolchain: {cmd}");
+    run_inherit(Command::new("rustup").args([
+        "toolchain",
+        "install",
+        name,
+        "--profile",
+        "minimal",
+    ]))
+    .map_err(|e| format!("{e}: the Rust {name} toolchain could not be installed"))?;
+    if installed(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{cmd}` ran but `rustup run {name} rustc` still fails"
+        ))
+    }
 }

@@ -12,7 +12,7 @@ use crate::vm;
 pub const SUITES: &[(&str, &str)] = &[
     (
         "lint",
-        "cargo fmt --check, clippy -D warnings, protocol crates free of tokio and building without default features",
+        "cargo fmt --check, clippy -D warnings, protocol crates free of tokio and building without default features; library docs (-D warnings, docs.rs), cargo package, minimal versions, MSRV",
     ),
     (
         "unit",
@@ -26,7 +26,14 @@ pub const SUITES: &[(&str, &str)] = &[
         "vm",
         "VM tests (root): a Debian kernel in virtme-ng (IPVS, the LVS-DR lab)",
     ),
+    (
+        "fuzz",
+        "every fuzz target briefly (cargo-fuzz, nightly): a crash fails the suite",
+    ),
 ];
+
+/// Seconds each fuzz target runs in the test command (`cargo xtask fuzz` runs longer).
+const FUZZ_SECONDS: u64 = 20;
 
 /// The library crates: their normal dependency tree must not contain tokio (the sans-io
 /// rule), and each must build on its own without default features (`cargo check
@@ -105,7 +112,7 @@ pub fn run_all(skip: &[String], install: bool) -> Result<()> {
 
 fn run_suite(name: &str, install: bool) -> Result<String> {
     match name {
-        "lint" => lint(),
+        "lint" => lint(install),
         "unit" => {
             let passed = cargo_test(&[])?;
             Ok(format!("{passed} tests passed"))
@@ -141,15 +148,43 @@ fn run_suite(name: &str, install: bool) -> Result<String> {
             vm::run_tests(None, "vm_", install)?;
             Ok("see the VM lines above".into())
         }
+        "fuzz" => {
+            let reports = crate::fuzz::run(FUZZ_SECONDS, &[], install)?;
+            let crashed: Vec<&str> = reports
+                .iter()
+                .filter(|r| r.crash.is_some())
+                .map(|r| r.target.name.as_str())
+                .collect();
+            if !crashed.is_empty() {
+                return Err(format!("crashes in: {}", crashed.join(", ")));
+            }
+            let execs: u64 = reports.iter().map(|r| r.execs).sum();
+            Ok(format!(
+                "{} targets, {execs} executions, no crash",
+                reports.len()
+            ))
+        }
         other => Err(format!("unknown suite {other}")),
     }
 }
 
 /// Runs every lint check (all of them, even after a failure) and reports each failure.
-fn lint() -> Result<String> {
+fn lint(install: bool) -> Result<String> {
     let mut failures = Vec::new();
     if let Err(e) = util::run_inherit(util::cargo().args(["fmt", "--all", "--check"])) {
         failures.push(format!("{e}: run `cargo fmt --all`"));
+    }
+    // embedder/ is not a workspace member (it builds as an outside user builds); its
+    // clippy runs in host_embedder, against the packaged crates.
+    if let Err(e) = util::run_inherit(util::cargo().args([
+        "fmt",
+        "--manifest-path",
+        "embedder/Cargo.toml",
+        "--check",
+    ])) {
+        failures.push(format!(
+            "{e}: run `cargo fmt --manifest-path embedder/Cargo.toml`"
+        ));
     }
     if let Err(e) = util::run_inherit(util::cargo().args([
         "clippy",
@@ -181,6 +216,7 @@ fn lint() -> Result<String> {
             failures.push(e);
         }
     }
+    failures.extend(check_healthcheck_features());
     // The production director never links the test support (it is behind the examples'
     // `lab` feature, for ha-lab and failover-bench).
     match util::run_capture(util::cargo().args([
@@ -202,9 +238,11 @@ fn lint() -> Result<String> {
         }
         Err(e) => failures.push(e),
     }
+    // Publishing: docs, packages, minimal versions, MSRV (xtask/src/publish.rs).
+    failures.extend(crate::publish::checks(install));
     if failures.is_empty() {
         Ok(format!(
-            "fmt, clippy, sans-io and no-default-features builds ({} crates), no test support in ha-director",
+            "fmt, clippy, sans-io and no-default-features builds ({} crates), no test support in ha-director, publishing (docs, package, minimal versions, MSRV)",
             SANS_IO.len()
         ))
     } else {
@@ -237,6 +275,48 @@ fn check_without_default_features(krate: &str) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// ha-healthcheck's probe features, each of which must build alone.
+const HEALTHCHECK_FEATURES: &[&str] = &["tcp", "http", "tls", "dns"];
+
+/// `cargo check -p ha-healthcheck --no-default-features --features F` for each probe feature
+/// alone, output echoed: one failure per feature that does not build or warns (a cfg gate
+/// missing between `tcp`, `http`, `tls` and `dns`).
+fn check_healthcheck_features() -> Vec<String> {
+    let mut failures = Vec::new();
+    for feature in HEALTHCHECK_FEATURES {
+        let mut cmd = util::cargo();
+        cmd.args([
+            "check",
+            "-p",
+            "ha-healthcheck",
+            "--no-default-features",
+            "--features",
+            feature,
+        ]);
+        let desc = util::describe(&cmd);
+        let out = match cmd.stdin(Stdio::null()).output() {
+            Ok(out) => out,
+            Err(e) => {
+                failures.push(format!("cannot run {desc}: {e}"));
+                continue;
+            }
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        eprint!("{stderr}");
+        if !out.status.success() {
+            failures.push(format!(
+                "ha-healthcheck does not build with feature {feature} alone: {desc} failed ({})",
+                out.status
+            ));
+        } else if stderr.lines().any(|l| l.starts_with("warning")) {
+            failures.push(format!(
+                "ha-healthcheck warns with feature {feature} alone ({desc}): a cfg gate is missing?"
+            ));
+        }
+    }
+    failures
 }
 
 /// `cargo test --workspace --all-features -- ARGS`, echoing its output; returns how many tests

@@ -207,11 +207,16 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
+/// The folder of this process's VM runs of `kind` (see [`run_dir`]).
+pub fn run_dir_path(kind: &str) -> PathBuf {
+    util::root()
+        .join("target/xtask-vm")
+        .join(format!("{kind}-{}", std::process::id()))
+}
+
 /// A fresh folder for one VM run's results, under the target directory.
 pub fn run_dir(kind: &str) -> Result<PathBuf> {
-    let dir = util::root()
-        .join("target/xtask-vm")
-        .join(format!("{kind}-{}", std::process::id()));
+    let dir = run_dir_path(kind);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     Ok(dir)

@@ -6,6 +6,11 @@
 //! instead (`ha_examples::lab::heartbeat`): Debian's heartbeat + ldirectord, or `ha-director
 //! --heartbeat-dir` on the same files, or both one after the other with a side-by-side table.
 //!
+//! The VRRP lab also draws the client's answers per 50 ms by real server, with the failover,
+//! failback and the other steps marked, as an SVG picture (`--svg`; by default
+//! `$OUT/lab-timeline.svg` inside `cargo xtask lab`'s VM, which copies it to
+//! `target/lab/timeline.svg`, else `lab-timeline.svg` in the current folder).
+//!
 //! Needs root and a kernel with IPVS: `cargo xtask lab` builds it and runs it in the VM.
 //! Exit codes: 0 the scenario ran (its figures are printed), 1 it failed (the reason is
 //! printed), 2 usage error.
@@ -45,6 +50,18 @@ struct Cli {
     /// theirs, and the figures side by side).
     #[arg(long, value_name = "STACK")]
     stack: Option<String>,
+    /// Where to write the SVG timeline of the VRRP lab (default: `$OUT/lab-timeline.svg`
+    /// when `OUT` is set, as in the VM, else `lab-timeline.svg`).
+    #[arg(long, value_name = "PATH")]
+    svg: Option<PathBuf>,
+}
+
+/// The default path of the SVG timeline.
+fn default_svg() -> PathBuf {
+    std::env::var_os("OUT")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join("lab-timeline.svg")
 }
 
 fn main() -> ExitCode {
@@ -72,7 +89,21 @@ fn main() -> ExitCode {
     match run_scenario(&opts) {
         Ok(report) => {
             println!("\n{}", report.summary());
-            ExitCode::SUCCESS
+            let path = cli.svg.unwrap_or_else(default_svg);
+            let title = format!(
+                "ha-lab, dir1 = {}, dir2 = {}: client answers per 50 ms by real server",
+                cli.dir1, cli.dir2
+            );
+            match report.timeline.write_svg(&path, &title) {
+                Ok(()) => {
+                    println!("timeline: {}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("ha-lab: write the timeline {}: {e}", path.display());
+                    ExitCode::FAILURE
+                }
+            }
         }
         Err(e) => {
             eprintln!("ha-lab: {e}");

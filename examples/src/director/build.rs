@@ -571,7 +571,12 @@ pub fn build(
         }
     };
     let g = &cfg.global;
-    if !cfg.virtual_servers.is_empty() || sync_daemon.is_some() {
+    if g.ipvs_dry_run {
+        notes.push(
+            "ipvs_dry_run: the kernel's IPVS is left alone (IPVS operations are only logged, no sync daemon runs)"
+                .into(),
+        );
+    } else if !cfg.virtual_servers.is_empty() || sync_daemon.is_some() {
         dc.ipvs = Some(IpvsOptions {
             // ldirectord `cleanstop = no`: leave the services in IPVS.
             remove_on_stop: g.lvs_flush_on_stop != Some(FlushOnStop::Keep),

@@ -21,10 +21,12 @@ pub mod build;
 pub mod heartbeat;
 pub mod keepalived;
 pub mod ldirectord;
+pub mod metrics_compat;
 pub mod model;
 pub mod observe;
 pub mod realserver;
 pub mod sdnotify;
+pub mod status_page;
 pub mod toml_format;
 pub mod validate;
 
@@ -63,6 +65,22 @@ pub enum ConfigError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// A configuration path that is not a regular file (a directory, FIFO, device, socket).
+    #[error("{}: is {what}, not a configuration file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
+    /// A configuration file larger than [`MAX_CONFIG_BYTES`].
+    #[error("{}: larger than {limit} bytes: not read", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
     },
     /// TOML syntax or type error.
     #[error("{location}: {message}")]
@@ -179,13 +197,69 @@ impl Loaded {
     }
 }
 
-fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
-    std::fs::read_to_string(path).map_err(|source| {
-        vec![ConfigError::Io {
+/// The largest configuration file read (keepalived.conf and its includes, TOML, heartbeat's
+/// files, ldirectord.cf): far above any real one, small enough that a wrong `include` of a
+/// log or an image fails at once.
+pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
+
+/// Reads a configuration file as text: a regular file (after symlinks) of at most
+/// [`MAX_CONFIG_BYTES`], UTF-8. A FIFO, device or directory (`include /dev/zero`) is refused
+/// before anything is read, and a file that grows while read stops at the limit.
+pub fn read_config_text(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read;
+    let io = |source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        let kind = meta.file_type();
+        use std::os::unix::fs::FileTypeExt;
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(ConfigError::NotAFile {
             path: path.to_path_buf(),
-            source,
-        }]
+            what,
+        });
+    }
+    let too_large = || ConfigError::TooLarge {
+        path: path.to_path_buf(),
+        limit: MAX_CONFIG_BYTES,
+    };
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        ))
     })
+}
+
+fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
+    read_config_text(path).map_err(|e| vec![e])
 }
 
 pub(crate) fn finish(

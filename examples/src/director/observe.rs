@@ -1,8 +1,24 @@
 //! Observability of a running director: the JSON status ([`status_json`]) served on a unix
 //! socket ([`serve_unix`]: a client connects, reads the JSON, the server closes) and on
 //! HTTP `GET /status`, and Prometheus metrics ([`metrics_text`]) on HTTP `GET /metrics`
-//! ([`serve_http`], hyper 1). Both read the latest [`Status`] the runtime published; building
-//! them never touches the director's loop.
+//! ([`serve_http`], hyper 1), and a status page on HTTP `GET /` ([`super::status_page`]).
+//! All read the latest [`Status`] the runtime published; building them never touches the
+//! director's loop.
+//!
+//! ## Metric names
+//! Two sets, served together on one endpoint:
+//! - ours, `ha_director_*`: everything the status has (states as a number and as one gauge
+//!   per state, priorities, adverts, drops by `reason`, real servers, checks, IPVS
+//!   operations, lateness), plus `ha_director_build_info{version,arch,os} 1`;
+//! - the compatible ones ([`super::metrics_compat`]): the keepalived exporters'
+//!   `keepalived_*` series and node_exporter's `node_ipvs_*`, under their own names and
+//!   labels, so that dashboards and alerts made for keepalived and IPVS read a director
+//!   unchanged. Where the two overlap, ours stays the reference and the compatible series
+//!   carry the same value.
+//!
+//! Labels: an instance is `iname` (its name), `intf` (its interface) and `vrid`, as in the
+//! keepalived exporters. No label is called `instance`: Prometheus sets that one itself
+//! (the scrape target) and renames a series' own to `exported_instance`.
 //!
 //! And the control socket ([`serve_control`], heartbeat `hb_standby` / `hb_takeover`): a
 //! client sends one line, `standby [INSTANCE]`, `takeover [INSTANCE]` or `auto [INSTANCE]`
@@ -13,11 +29,12 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ha_failover::core::AdminMode;
 use ha_failover::runtime::director::{AdminError, AdminRequest};
-use ha_failover::runtime::status::Status;
+use ha_failover::runtime::status::{MemberStatus, Status};
+use ha_failover::vrrp::DropReason;
 use ha_failover::vrrp::router::State;
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -84,6 +101,9 @@ pub fn status_json(s: &Status) -> Value {
                 })).collect::<Vec<_>>(),
                 "admin": { "mode": i.admin, "reason": i.admin_reason },
                 "late_adverts": i.late_adverts,
+                "last_transition_unix": i.last_transition.and_then(unix_seconds),
+                "became_master": i.became_master,
+                "released_master": i.released_master,
             })
         })
         .collect();
@@ -100,6 +120,7 @@ pub fn status_json(s: &Status) -> Value {
                     "address": m.address.to_string(),
                     "weight": m.weight,
                     "alive": m.alive,
+                    "down_reason": down_reason(m),
                     "checks": m.checks.iter().map(|c| json!({
                         "kind": c.kind,
                         "up": c.up,
@@ -111,11 +132,7 @@ pub fn status_json(s: &Status) -> Value {
         })
         .collect();
     let c = &s.counters;
-    let taken = s
-        .taken
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
+    let taken = unix_seconds(s.taken).unwrap_or(0.0);
     json!({
         "taken_unix": taken,
         "uptime_s": s.uptime.as_secs_f64(),
@@ -141,6 +158,18 @@ pub fn status_json(s: &Status) -> Value {
             "ops_failed": s.ipvs.ops_failed,
             "last_error": s.ipvs.last_error,
             "sync_daemon": s.ipvs.sync_daemon,
+            "stats_error": s.ipvs.stats_error,
+            "services": s.ipvs.services.iter().map(|v| json!({
+                "service": v.key.to_string(),
+                "stats": stats_json(&v.stats),
+                "destinations": v.destinations.iter().map(|d| json!({
+                    "address": d.addr.to_string(),
+                    "weight": d.weight,
+                    "active_conns": d.active_conns,
+                    "inactive_conns": d.inactive_conns,
+                    "stats": stats_json(&d.stats),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         },
         "checks": {
             "up": s.checks.up,
@@ -170,22 +199,53 @@ pub fn status_json(s: &Status) -> Value {
     })
 }
 
-type Labels = Vec<(String, String)>;
+/// Seconds since the Unix epoch (`None` before it).
+fn unix_seconds(t: SystemTime) -> Option<f64> {
+    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs_f64())
+}
 
-fn labels(pairs: &[(&str, &str)]) -> Labels {
+/// Why a real server is down: the last failure of its first failing check (`None` while it
+/// is alive, or when no failing check says why).
+pub fn down_reason(m: &MemberStatus) -> Option<String> {
+    if m.alive {
+        return None;
+    }
+    m.checks
+        .iter()
+        .filter(|c| !c.up)
+        .find_map(|c| c.last_failure.as_ref().map(|f| format!("{}: {f}", c.kind)))
+}
+
+fn stats_json(st: &ha_ipvs::Stats) -> Value {
+    json!({
+        "conns": st.conns,
+        "inpkts": st.inpkts,
+        "outpkts": st.outpkts,
+        "inbytes": st.inbytes,
+        "outbytes": st.outbytes,
+    })
+}
+
+pub(super) type Labels = Vec<(String, String)>;
+
+pub(super) fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
 
-fn gauge_family(reg: &mut Registry, name: &str, help: &str) -> Family<Labels, Gauge> {
+pub(super) fn gauge_family(reg: &mut Registry, name: &str, help: &str) -> Family<Labels, Gauge> {
     let f = Family::<Labels, Gauge>::default();
     reg.register(name, help, f.clone());
     f
 }
 
-fn counter_family(reg: &mut Registry, name: &str, help: &str) -> Family<Labels, Counter> {
+pub(super) fn counter_family(
+    reg: &mut Registry,
+    name: &str,
+    help: &str,
+) -> Family<Labels, Counter> {
     let f = Family::<Labels, Counter>::default();
     reg.register(name, help, f.clone());
     f
@@ -197,49 +257,64 @@ fn gauge_f64(reg: &mut Registry, name: &str, help: &str, v: f64) {
     reg.register(name, help, g);
 }
 
-/// The Prometheus text exposition of a status (names prefixed `ha_director_`).
+/// The Prometheus text exposition (OpenMetrics) of a status: our `ha_director_*` series and
+/// the compatible ones (see the [module docs](self)).
 pub fn metrics_text(s: &Status) -> String {
-    let mut reg = Registry::with_prefix("ha_director");
+    let mut root = Registry::default();
+    ours(root.sub_registry_with_prefix("ha_director"), s);
+    super::metrics_compat::register(&mut root, s);
+    let mut out = String::new();
+    if let Err(e) = encode(&mut out, &root) {
+        tracing::error!(error = %e, "encoding metrics");
+    }
+    out
+}
+
+/// Our own series, registered under the `ha_director` prefix.
+fn ours(reg: &mut Registry, s: &Status) {
+    build_info(reg);
     let state = gauge_family(
-        &mut reg,
+        reg,
         "instance_state",
         "1 for the instance's current VRRP state (label state), 0 for the others",
     );
     let code = gauge_family(
-        &mut reg,
+        reg,
         "instance_state_code",
         "VRRP state as a number: 0 init, 1 backup, 2 master, 3 fault",
     );
-    let prio = gauge_family(&mut reg, "instance_priority", "Effective priority");
-    let base = gauge_family(&mut reg, "instance_base_priority", "Configured priority");
-    let holds = gauge_family(&mut reg, "instance_holds_vips", "1 while it holds its VIPs");
-    let transitions = counter_family(&mut reg, "instance_transitions", "State changes");
-    let sent = counter_family(&mut reg, "instance_adverts_sent", "Adverts sent");
-    let recv = counter_family(&mut reg, "instance_adverts_received", "Adverts accepted");
+    let prio = gauge_family(reg, "instance_priority", "Effective priority");
+    let base = gauge_family(reg, "instance_base_priority", "Configured priority");
+    let holds = gauge_family(reg, "instance_holds_vips", "1 while it holds its VIPs");
+    let transitions = counter_family(reg, "instance_transitions", "State changes");
+    let sent = counter_family(reg, "instance_adverts_sent", "Adverts sent");
+    let recv = counter_family(reg, "instance_adverts_received", "Adverts accepted");
     let p0s = counter_family(
-        &mut reg,
+        reg,
         "instance_priority_zero_sent",
         "Priority-0 adverts sent",
     );
     let p0r = counter_family(
-        &mut reg,
+        reg,
         "instance_priority_zero_received",
         "Priority-0 adverts received",
     );
     let admin = gauge_family(
-        &mut reg,
+        reg,
         "instance_admin",
         "1 for the instance's administrative mode (label mode: auto, standby, takeover), 0 for the others",
     );
     let late_adverts = counter_family(
-        &mut reg,
+        reg,
         "instance_late_adverts",
         "Late-advert warnings (heartbeat warntime): the master silent for the warn interval",
     );
     for i in &s.instances {
+        let vrid = i.vrid.to_string();
         let l = [
-            ("instance", i.name.as_str()),
-            ("interface", i.interface.as_str()),
+            ("iname", i.name.as_str()),
+            ("intf", i.interface.as_str()),
+            ("vrid", vrid.as_str()),
         ];
         for mode in ["auto", "standby", "takeover"] {
             let mut ls = labels(&l);
@@ -271,43 +346,45 @@ pub fn metrics_text(s: &Status) -> String {
         p0r.get_or_create(&l).inc_by(i.priority_zero_received);
     }
     let inst_dropped = counter_family(
-        &mut reg,
+        reg,
         "instance_adverts_dropped",
         "VRRP packets for the instance dropped, by reason (codec and router)",
     );
     for i in &s.instances {
-        for (r, n) in &i.drops {
+        let vrid = i.vrid.to_string();
+        // Every reason, zeros included: a rate over a reason that never happened is 0, not
+        // an empty result.
+        for r in DropReason::ALL {
+            let n = i.drops.iter().find(|(d, _)| *d == r).map_or(0, |(_, n)| *n);
             inst_dropped
                 .get_or_create(&labels(&[
-                    ("instance", i.name.as_str()),
-                    ("interface", i.interface.as_str()),
+                    ("iname", i.name.as_str()),
+                    ("intf", i.interface.as_str()),
+                    ("vrid", vrid.as_str()),
                     ("reason", r.as_str()),
                 ]))
-                .inc_by(*n);
+                .inc_by(n);
         }
     }
     let path_recv = counter_family(
-        &mut reg,
+        reg,
         "path_adverts_received",
         "Adverts received on one advert path of an instance (redundant links)",
     );
     let path_silent = gauge_family(
-        &mut reg,
+        reg,
         "path_silent",
         "1 while an advert path hears nothing but another path of the instance does",
     );
     for i in &s.instances {
         for p in &i.paths {
-            let l = labels(&[
-                ("instance", i.name.as_str()),
-                ("interface", p.interface.as_str()),
-            ]);
+            let l = labels(&[("iname", i.name.as_str()), ("intf", p.interface.as_str())]);
             path_recv.get_or_create(&l).inc_by(p.adverts_received);
             path_silent.get_or_create(&l).set(i64::from(p.silent));
         }
     }
     let dropped = counter_family(
-        &mut reg,
+        reg,
         "adverts_dropped",
         "Received VRRP packets dropped by the node, by reason",
     );
@@ -317,7 +394,7 @@ pub fn metrics_text(s: &Status) -> String {
             .inc_by(*n);
     }
     let c = &s.counters;
-    let runtime = counter_family(&mut reg, "runtime", "Runtime counters by kind");
+    let runtime = counter_family(reg, "runtime", "Runtime counters by kind");
     for (k, v) in [
         ("sent", c.sent),
         ("send_errors", c.send_errors),
@@ -332,19 +409,11 @@ pub fn metrics_text(s: &Status) -> String {
     ] {
         runtime.get_or_create(&labels(&[("kind", k)])).inc_by(v);
     }
-    let alive = gauge_family(
-        &mut reg,
-        "real_server_alive",
-        "1 while the real server is alive",
-    );
-    let weight = gauge_family(&mut reg, "real_server_weight", "Configured weight");
-    let quorum = gauge_family(
-        &mut reg,
-        "virtual_server_quorum_up",
-        "1 while the quorum is met",
-    );
+    let alive = gauge_family(reg, "real_server_alive", "1 while the real server is alive");
+    let weight = gauge_family(reg, "real_server_weight", "Configured weight");
+    let quorum = gauge_family(reg, "virtual_server_quorum_up", "1 while the quorum is met");
     let sorry = gauge_family(
-        &mut reg,
+        reg,
         "virtual_server_sorry_active",
         "1 while the sorry server is in use",
     );
@@ -365,7 +434,7 @@ pub fn metrics_text(s: &Status) -> String {
             weight.get_or_create(&l).set(i64::from(m.weight));
         }
     }
-    let checks = counter_family(&mut reg, "checks", "Health-check attempts by outcome");
+    let checks = counter_family(reg, "checks", "Health-check attempts by outcome");
     checks
         .get_or_create(&labels(&[("outcome", "up")]))
         .inc_by(s.checks.up);
@@ -376,12 +445,12 @@ pub fn metrics_text(s: &Status) -> String {
     changes.inc_by(s.checks.changes);
     reg.register("real_server_changes", "Real-server state changes", changes);
     let ping_up = gauge_family(
-        &mut reg,
+        reg,
         "ping_tracker_up",
         "Whether a ping tracker is up (an address answered within its dead time)",
     );
     let ping_answering = gauge_family(
-        &mut reg,
+        reg,
         "ping_tracker_answering",
         "Addresses of a ping tracker that answered within its dead time",
     );
@@ -393,7 +462,7 @@ pub fn metrics_text(s: &Status) -> String {
             .set(i64::try_from(p.answering.len()).unwrap_or(i64::MAX));
     }
     if let Some(w) = &s.watchdog {
-        let feeds = counter_family(&mut reg, "watchdog_writes", "Watchdog writes by result");
+        let feeds = counter_family(reg, "watchdog_writes", "Watchdog writes by result");
         feeds
             .get_or_create(&labels(&[("result", "fed")]))
             .inc_by(w.feeds);
@@ -401,7 +470,7 @@ pub fn metrics_text(s: &Status) -> String {
             .get_or_create(&labels(&[("result", "failed")]))
             .inc_by(w.errors);
     }
-    let ipvs = counter_family(&mut reg, "ipvs_ops", "IPVS operations by result");
+    let ipvs = counter_family(reg, "ipvs_ops", "IPVS operations by result");
     ipvs.get_or_create(&labels(&[("result", "applied")]))
         .inc_by(s.ipvs.ops_applied);
     ipvs.get_or_create(&labels(&[("result", "failed")]))
@@ -422,28 +491,38 @@ pub fn metrics_text(s: &Status) -> String {
         skipped,
     );
     gauge_f64(
-        &mut reg,
+        reg,
         "max_read_delay_seconds",
         "Largest delay between an advert's kernel receive time and its processing",
         late.rx_delay.max.as_secs_f64(),
     );
     gauge_f64(
-        &mut reg,
+        reg,
         "max_timer_delay_seconds",
         "Largest delay between a timer's deadline and its handling",
         late.timer_lateness.max.as_secs_f64(),
     );
     gauge_f64(
-        &mut reg,
+        reg,
         "uptime_seconds",
         "Time since the director started",
         s.uptime.as_secs_f64(),
     );
-    let mut out = String::new();
-    if let Err(e) = encode(&mut out, &reg) {
-        tracing::error!(error = %e, "encoding metrics");
-    }
-    out
+}
+
+/// `ha_director_build_info{version,arch,os} 1`.
+fn build_info(reg: &mut Registry) {
+    let info = gauge_family(
+        reg,
+        "build_info",
+        "Always 1; the labels say which build of ha-director runs",
+    );
+    info.get_or_create(&labels(&[
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("arch", std::env::consts::ARCH),
+        ("os", std::env::consts::OS),
+    ]))
+    .set(1);
 }
 
 /// A unix socket listening at `path`: its folder created, a stale socket replaced.
@@ -579,6 +658,11 @@ fn respond(
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             metrics_text(&status.borrow()),
         ),
+        "/" => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            super::status_page::STATUS_PAGE.to_owned(),
+        ),
         "/status" => {
             let mut t = status_json(&status.borrow()).to_string();
             t.push('\n');
@@ -587,12 +671,13 @@ fn respond(
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain",
-            "not found: GET /metrics or /status\n".into(),
+            "not found: GET /, /metrics or /status\n".into(),
         ),
     }
 }
 
-/// Serves `GET /metrics` (Prometheus text) and `GET /status` (JSON) on `addr` with hyper
+/// Serves `GET /` (the [status page](super::status_page)), `GET /metrics` (Prometheus text)
+/// and `GET /status` (JSON) on `addr` with hyper
 /// (HTTP/1.1). Returns the bound address (port 0 picks one) once listening.
 pub async fn serve_http(
     addr: SocketAddr,
@@ -824,9 +909,9 @@ pub async fn send_control(path: &Path, line: &str) -> Result<Value, StatusClient
 mod tests {
     use super::*;
     use ha_failover::runtime::status::{
-        AdvertPathStatus, CheckStatus, InstanceStatus, MemberStatus, PoolStatus,
+        AdvertPathStatus, CheckStatus, InstanceStatus, IpvsDestinationStatus, IpvsServiceStatus,
+        PoolStatus,
     };
-    use ha_failover::vrrp::DropReason;
     use std::time::Duration;
 
     fn sample() -> Status {
@@ -868,6 +953,9 @@ mod tests {
             admin: "standby",
             admin_reason: Some("start failed"),
             late_adverts: 3,
+            last_transition: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+            became_master: 2,
+            released_master: 1,
         });
         s.pools.push(PoolStatus {
             name: "web".into(),
@@ -888,6 +976,41 @@ mod tests {
         });
         s.drops[3].1 = 5;
         s.ipvs.ops_applied = 9;
+        let stats = ha_ipvs::Stats {
+            conns: 10,
+            inpkts: 200,
+            outpkts: 0,
+            inbytes: 30_000,
+            outbytes: 0,
+            ..Default::default()
+        };
+        s.ipvs.services = vec![
+            IpvsServiceStatus {
+                key: ha_ipvs::model::ServiceKey::tcp("10.0.0.100:80".parse().unwrap()),
+                stats,
+                destinations: vec![IpvsDestinationStatus {
+                    addr: "10.0.0.11:80".parse().unwrap(),
+                    weight: 3,
+                    active_conns: 4,
+                    inactive_conns: 6,
+                    stats,
+                }],
+            },
+            IpvsServiceStatus {
+                key: ha_ipvs::model::ServiceKey::Fwmark {
+                    mark: 7,
+                    family: ha_ipvs::model::Family::Inet,
+                },
+                stats,
+                destinations: vec![IpvsDestinationStatus {
+                    addr: "10.0.0.12:0".parse().unwrap(),
+                    weight: 1,
+                    active_conns: 0,
+                    inactive_conns: 1,
+                    stats,
+                }],
+            },
+        ];
         s.checks.down = 4;
         s.pings.push(ha_failover::runtime::status::PingStatus {
             name: "ping gw".into(),
@@ -936,6 +1059,47 @@ mod tests {
         assert_eq!(j["instances"][0]["admin"]["mode"], "standby");
         assert_eq!(j["instances"][0]["admin"]["reason"], "start failed");
         assert_eq!(j["instances"][0]["late_adverts"], 3);
+        assert_eq!(j["instances"][0]["last_transition_unix"], 1_700_000_000.0);
+        assert_eq!(j["instances"][0]["became_master"], 2);
+        assert_eq!(j["pools"][0]["members"][0]["down_reason"], "http: refused");
+        assert_eq!(j["ipvs"]["services"][0]["service"], "TCP 10.0.0.100:80");
+        assert_eq!(
+            j["ipvs"]["services"][0]["destinations"][0]["active_conns"],
+            4
+        );
+    }
+
+    /// The series existing dashboards read: keepalived exporters' and node_exporter's
+    /// names and labels, and no label called `instance` anywhere.
+    #[test]
+    fn metrics_carry_the_compatible_names() {
+        let m = metrics_text(&sample());
+        for want in [
+            "keepalived_up 1",
+            r#"keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="51",ip_address="10.0.0.100"} 2"#,
+            r#"keepalived_advertisements_sent_total{iname="VI_1",intf="eth0",vrid="51"} 40"#,
+            r#"keepalived_become_master_total{iname="VI_1",intf="eth0",vrid="51"} 2"#,
+            r#"keepalived_release_master_total{iname="VI_1",intf="eth0",vrid="51"} 1"#,
+            r#"keepalived_authentication_failure_total{iname="VI_1",intf="eth0",vrid="51"} 6"#,
+            r#"keepalived_ip_ttl_errors_total{iname="VI_1",intf="eth0",vrid="51"} 0"#,
+            r#"keepalived_lvs_vip_in_packets{addr="10.0.0.100:80",proto="6"} 200"#,
+            r#"keepalived_lvs_rs_conn{vip="10.0.0.100:80",addr="10.0.0.11:80",proto="6"} 10"#,
+            r#"keepalived_lvs_vip_conn{addr="FWM 7",proto="0"} 10"#,
+            "node_ipvs_connections_total 20",
+            "node_ipvs_incoming_bytes_total 60000",
+            r#"node_ipvs_backend_connections_active{local_address="10.0.0.100",local_port="80",remote_address="10.0.0.11",remote_port="80",proto="TCP",local_mark=""} 4"#,
+            r#"node_ipvs_backend_weight{local_address="",local_port="0",remote_address="10.0.0.12",remote_port="0",proto="FWM",local_mark="00000007"} 1"#,
+            r#"ha_director_instance_adverts_dropped_total{iname="VI_1",intf="eth0",vrid="51",reason="bad_ttl"} 0"#,
+        ] {
+            assert!(m.contains(want), "missing {want}\n{m}");
+        }
+        let version = format!(
+            r#"ha_director_build_info{{version="{}","#,
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(m.contains(&version), "{m}");
+        assert!(!m.contains("instance=\""), "{m}");
+        assert!(!m.contains("interface=\""), "{m}");
     }
 
     #[test]
@@ -943,23 +1107,23 @@ mod tests {
         let m = metrics_text(&sample());
         assert!(
             m.contains(
-                r#"ha_director_instance_state{instance="VI_1",interface="eth0",state="MASTER"} 1"#
+                r#"ha_director_instance_state{iname="VI_1",intf="eth0",vrid="51",state="MASTER"} 1"#
             ),
             "{m}"
         );
         assert!(
             m.contains(
-                r#"ha_director_instance_state{instance="VI_1",interface="eth0",state="BACKUP"} 0"#
+                r#"ha_director_instance_state{iname="VI_1",intf="eth0",vrid="51",state="BACKUP"} 0"#
             ),
             "{m}"
         );
         assert!(
-            m.contains(r#"ha_director_instance_state_code{instance="VI_1",interface="eth0"} 2"#),
+            m.contains(r#"ha_director_instance_state_code{iname="VI_1",intf="eth0",vrid="51"} 2"#),
             "{m}"
         );
         assert!(
             m.contains(
-                r#"ha_director_instance_transitions_total{instance="VI_1",interface="eth0"} 2"#
+                r#"ha_director_instance_transitions_total{iname="VI_1",intf="eth0",vrid="51"} 2"#
             ),
             "{m}"
         );
@@ -968,17 +1132,15 @@ mod tests {
             "{m}"
         );
         assert!(
-            m.contains(r#"ha_director_path_silent{instance="VI_1",interface="eth1"} 1"#),
+            m.contains(r#"ha_director_path_silent{iname="VI_1",intf="eth1"} 1"#),
             "{m}"
         );
         assert!(
-            m.contains(
-                r#"ha_director_path_adverts_received_total{instance="VI_1",interface="eth0"} 7"#
-            ),
+            m.contains(r#"ha_director_path_adverts_received_total{iname="VI_1",intf="eth0"} 7"#),
             "{m}"
         );
         assert!(
-            m.contains(r#"ha_director_instance_adverts_dropped_total{instance="VI_1",interface="eth0",reason="auth_mismatch"} 4"#),
+            m.contains(r#"ha_director_instance_adverts_dropped_total{iname="VI_1",intf="eth0",vrid="51",reason="auth_mismatch"} 4"#),
             "{m}"
         );
         assert!(m.contains(r#"ha_director_real_server_alive{virtual_server="web",real_server="10.0.0.11:80"} 0"#), "{m}");
@@ -1008,17 +1170,51 @@ mod tests {
         );
         assert!(
             m.contains(
-                r#"ha_director_instance_admin{instance="VI_1",interface="eth0",mode="standby"} 1"#
+                r#"ha_director_instance_admin{iname="VI_1",intf="eth0",vrid="51",mode="standby"} 1"#
             ),
             "{m}"
         );
         assert!(
             m.contains(
-                r#"ha_director_instance_late_adverts_total{instance="VI_1",interface="eth0"} 3"#
+                r#"ha_director_instance_late_adverts_total{iname="VI_1",intf="eth0",vrid="51"} 3"#
             ),
             "{m}"
         );
         assert!(m.ends_with("# EOF\n"), "{m}");
+    }
+
+    /// Every series the Grafana dashboard reads is one the director writes (the VM suite's
+    /// `vm_dashboard` evaluates the queries against a real Prometheus).
+    #[test]
+    fn the_dashboard_reads_only_series_we_write() {
+        let dashboard: Value =
+            serde_json::from_str(include_str!("../../director/grafana-dashboard.json")).unwrap();
+        let m = metrics_text(&sample());
+        let mut exprs = Vec::new();
+        for p in dashboard["panels"].as_array().unwrap() {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                exprs.push(t["expr"].as_str().unwrap().to_owned());
+            }
+        }
+        assert!(exprs.len() >= 10, "{exprs:?}");
+        let mut names = 0;
+        for e in &exprs {
+            let words = e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+            for w in words.filter(|w| {
+                ["ha_director_", "keepalived_", "node_ipvs_"]
+                    .iter()
+                    .any(|p| w.starts_with(p))
+            }) {
+                names += 1;
+                assert!(
+                    m.lines().any(
+                        |l| l.starts_with(&format!("{w}{{")) || l.starts_with(&format!("{w} "))
+                    ),
+                    "the dashboard reads {w} (in {e}), which the director does not write"
+                );
+            }
+        }
+        assert!(names >= exprs.len(), "{names} names in {exprs:?}");
     }
 
     #[test]
@@ -1055,6 +1251,10 @@ mod tests {
             let m = get("/metrics").await;
             assert!(m.starts_with("HTTP/1.1 200"), "{m}");
             assert!(m.contains("ha_director_instance_priority{"), "{m}");
+            let page = get("/").await;
+            assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+            assert!(page.contains("text/html"), "{page}");
+            assert!(page.contains("<title>ha-director status</title>"), "{page}");
             let st = get("/status").await;
             assert!(st.contains("\"VI_1\""), "{st}");
             assert!(get("/nope").await.starts_with("HTTP/1.1 404"));

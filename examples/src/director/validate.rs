@@ -145,6 +145,21 @@ pub enum ValidationError {
         /// The earlier instance.
         other: String,
     },
+    /// One address is a VIP (or excluded VIP) of two instances on one interface: when one of
+    /// them leaves master it removes the address the other still serves.
+    #[error(
+        "{item}: {address} on {interface} is also an address of instance {other:?}: the instance that leaves master would remove it from the one that stays"
+    )]
+    VipInTwoInstances {
+        /// The later instance.
+        item: Item,
+        /// The address.
+        address: IpAddr,
+        /// The interface it is added to.
+        interface: String,
+        /// The earlier instance.
+        other: String,
+    },
     /// Authentication not allowed (v3) or too long.
     #[error("{item}: {reason}")]
     BadAuth {
@@ -296,6 +311,7 @@ impl ValidationError {
             | Self::MixedFamilies { item, .. }
             | Self::NoVips { item }
             | Self::DuplicateVrid { item, .. }
+            | Self::VipInTwoInstances { item, .. }
             | Self::BadAuth { item, .. }
             | Self::NopreemptNeedsBackup { item }
             | Self::WeightOutOfRange { item, .. }
@@ -437,6 +453,7 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
 
     // (interface, vrid, is_ipv6) -> instance name
     let mut vrids: HashMap<(&str, u16, bool), &str> = HashMap::new();
+    let mut vip_owner: HashMap<(IpAddr, &str), &str> = HashMap::new();
     for inst in &cfg.instances {
         validate_instance(&mut errs, inst, &scripts);
         // An instance whose addresses are all resource steps (heartbeat's haresources)
@@ -459,6 +476,25 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
                 item: Item::Instance(inst.name.clone()),
                 reason: "fence: give exactly one of `command` and `argv`".into(),
             });
+        }
+        // Each address once per interface across instances (within one instance, a repeated
+        // address is the instance's own business and the readers report it).
+        let mut own = HashSet::new();
+        for v in inst.vips.iter().chain(&inst.excluded_vips) {
+            let dev = v.dev.as_deref().unwrap_or(&inst.interface);
+            if !own.insert((v.address, dev)) {
+                continue;
+            }
+            if let Some(other) = vip_owner.insert((v.address, dev), &inst.name)
+                && other != inst.name
+            {
+                errs.push(ValidationError::VipInTwoInstances {
+                    item: Item::Instance(inst.name.clone()),
+                    address: v.address,
+                    interface: dev.to_string(),
+                    other: other.to_string(),
+                });
+            }
         }
         let v6 = inst.vips.first().is_some_and(|v| v.address.is_ipv6());
         if let Some(other) = vrids.insert((inst.interface.as_str(), inst.vrid, v6), &inst.name) {

@@ -27,6 +27,7 @@
 pub mod config;
 pub mod heartbeat;
 pub mod http;
+pub mod timeline;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr, SocketAddrV4};
@@ -178,6 +179,9 @@ pub struct LabReport {
     pub stops: Vec<StopReport>,
     /// The narration, one line per event.
     pub narration: Vec<String>,
+    /// Every client request and the scenario's steps, for the SVG picture
+    /// ([`timeline::Timeline::svg`]).
+    pub timeline: timeline::Timeline,
 }
 
 /// How one director stopped on SIGTERM.
@@ -905,6 +909,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
         requests: 0,
         stops: Vec::new(),
         narration: Vec::new(),
+        timeline: timeline::Timeline::default(),
     };
 
     let mut lab = Lab::new("lvs");
@@ -1049,6 +1054,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
     let t_stop = n.now();
     servers[0].stop();
     n.say(&rs1_name, "HTTP server stopped (connections refused)");
+    let mut marks = vec![(t_stop, format!("{rs1_name} stops"))];
     rep.rs_leave = wait_for(
         &format!("{rs1_addr} leaves dir1's pool"),
         rep.fall_window * 3 + Duration::from_secs(10),
@@ -1057,6 +1063,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
         || format!("{}{}", dir1.ipvsadm(&["-Ln"]), dir1.log_tail(30)),
     )?;
     let t_left = n.now();
+    marks.push((t_left, format!("{rs1_name} leaves the pool")));
     n.say(
         "dir1",
         format_args!(
@@ -1085,6 +1092,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
     servers[0] = HttpServer::start(&rs_hosts[0], &rs1_name, c.port)
         .map_err(|e| LabError::Step(format!("{rs1_name}: restart HTTP server: {e}")))?;
     n.say(&rs1_name, "HTTP server started again");
+    marks.push((n.now(), format!("{rs1_name} starts again")));
     rep.rs_rejoin = wait_for(
         &format!("{rs1_addr} rejoins dir1's pool"),
         rep.fall_window * 3 + Duration::from_secs(10),
@@ -1100,6 +1108,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
         ),
     );
     let t_joined = n.now();
+    marks.push((t_joined, format!("{rs1_name} rejoins the pool")));
     if !ha_testsupport::wait_until(Duration::from_secs(10), || {
         stream
             .samples()
@@ -1166,6 +1175,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
     let t_kill = n.now();
     lab.cut_link(&dir1_host);
     dir1.proc.kill(libc::SIGKILL);
+    marks.push((t_kill, "dir1 crashes".to_owned()));
     n.say(
         "dir1",
         format_args!("crash: cable pulled and {} SIGKILLed", dir1.kind.program()),
@@ -1178,6 +1188,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
         || dir2.log_tail(25),
     )?;
     let t_taken = n.now();
+    marks.push((t_taken, "failover: dir2 holds the VIP".to_owned()));
     n.say(
         "dir2",
         format_args!(
@@ -1230,6 +1241,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
     );
     let t_back = n.now();
     dir1.proc.restart();
+    marks.push((t_back, "dir1 restarts".to_owned()));
     n.say(
         "dir1",
         format_args!(
@@ -1254,6 +1266,7 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
         },
     )?;
     let t_done = n.now();
+    marks.push((t_done, "failback: dir1 holds the VIP".to_owned()));
     n.say(
         "dir1",
         format_args!(
@@ -1291,6 +1304,20 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
     );
     stream.stop();
     rep.requests = stream.samples().len();
+    rep.timeline = timeline::Timeline {
+        answers: stream
+            .samples()
+            .into_iter()
+            .map(|s| timeline::Answer {
+                at: s.done,
+                server: s.result.ok(),
+            })
+            .collect(),
+        marks: marks
+            .into_iter()
+            .map(|(at, label)| timeline::Mark { at, label })
+            .collect(),
+    };
     // Stop the directors gracefully (SIGTERM) before the lab removes everything.
     for d in both {
         let t = Instant::now();

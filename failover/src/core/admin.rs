@@ -89,7 +89,7 @@ const STANDBY_PRIORITY: Priority = Priority(1);
 const TAKEOVER_PRIORITY: Priority = Priority(254);
 
 impl Director {
-    /// Sets an instance's administrative mode (see the [module docs](self)); takes effect at
+    /// Sets an instance's administrative mode (see [`AdminMode`]); takes effect at
     /// once. Setting the mode it has again is not an error (a backup in Takeover is forced to
     /// Master again). The address owner (priority 255) cannot be put in Standby
     /// ([`DirectorError::AdminOwner`]): it always preempts (RFC 9568 section 6.1).

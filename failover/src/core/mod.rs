@@ -30,7 +30,7 @@
 //!   the addresses at once (keepalived: another node is taking them) and then stops the
 //!   started steps in reverse order. A failed start is reported and stops the steps already
 //!   started, in reverse, and puts the instance in administrative Standby with the reason
-//!   `start failed` ([`admin`]): it gives the addresses to the peer, as heartbeat does, and
+//!   `start failed` ([`AdminReason::StartFailed`]): it gives the addresses to the peer, as heartbeat does, and
 //!   takes over again only if the peer dies. A failed stop is reported and the step counted
 //!   as stopped.
 //! - **Administrative mode** ([`AdminMode`], heartbeat `hb_standby` / `hb_takeover`):

@@ -242,6 +242,7 @@ pub async fn run_with(
         has_trackers,
         pings,
         watchdog,
+        history: HashMap::new(),
     };
     let mut inputs = Inputs {
         shutdown,
@@ -435,6 +436,16 @@ struct Node {
     pings: super::ping::Pings,
     /// The hardware watchdog, fed from this loop.
     watchdog: Option<super::watchdog::Watchdog>,
+    /// Per instance name: its last transition and master entries/exits (the status).
+    history: HashMap<String, TransitionHistory>,
+}
+
+/// What the status shows of an instance's transitions beyond the router's counters.
+#[derive(Debug, Clone, Copy, Default)]
+struct TransitionHistory {
+    last: Option<SystemTime>,
+    became_master: u64,
+    released_master: u64,
 }
 
 impl Node {
@@ -682,6 +693,17 @@ impl Node {
             }
         }
         self.dirty = true;
+        if let DirectorEvent::Transition {
+            instance, from, to, ..
+        } = &ev
+            && let Some(c) = self.d.instance_config(*instance)
+        {
+            use ha_vrrp_proto::router::State;
+            let h = self.history.entry(c.name.clone()).or_default();
+            h.last = Some(SystemTime::now());
+            h.became_master += u64::from(*to == State::Master);
+            h.released_master += u64::from(*from == State::Master);
+        }
         if let DirectorEvent::Transition { instance, to, .. } = &ev
             && let Some(n) = self.cfg.sync_instance()
             && self
@@ -1589,6 +1611,9 @@ impl Node {
             admin: self.d.admin(id).map_or("auto", |a| a.0.as_str()),
             admin_reason: self.d.admin(id).and_then(|a| a.1).map(|r| r.as_str()),
             late_adverts: self.d.late_adverts(id),
+            last_transition: self.history.get(&c.name).and_then(|h| h.last),
+            became_master: self.history.get(&c.name).map_or(0, |h| h.became_master),
+            released_master: self.history.get(&c.name).map_or(0, |h| h.released_master),
         })
     }
 

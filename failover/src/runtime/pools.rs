@@ -20,7 +20,10 @@ use ha_ipvs::{Client, Op};
 use tokio::sync::{mpsc, watch};
 
 use super::config::{HealthTarget, IpvsOptions};
-use super::status::{CheckCounters, CheckStatus, IpvsStatus};
+use super::status::{
+    CheckCounters, CheckStatus, IPVS_STATS_INTERVAL, IpvsDestinationStatus, IpvsServiceStatus,
+    IpvsStatus,
+};
 use crate::core::VirtualServerId;
 
 /// Work for the IPVS task, done in order.
@@ -63,9 +66,15 @@ pub(super) async fn ipvs_task(
     let mut retry_tick = tokio::time::interval(Duration::from_secs(5));
     retry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut role: Option<DaemonRole> = None;
+    let mut stats_tick = tokio::time::interval(IPVS_STATS_INTERVAL);
+    stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let work = tokio::select! {
             w = rx.recv() => w,
+            _ = stats_tick.tick() => {
+                read_stats(&mut client, &shared).await;
+                continue;
+            }
             _ = retry_tick.tick(), if !retry.is_empty() => {
                 for (server, desired) in std::mem::take(&mut retry) {
                     let ok = resync_all(&mut client, &desired, &shared).await;
@@ -131,6 +140,50 @@ pub(super) async fn ipvs_task(
                 }
                 break;
             }
+        }
+    }
+}
+
+/// Reads every service's and real server's counters into the status (the traffic metrics).
+/// A failure is kept as `stats_error` (and logged once when it starts); the last counters
+/// read stay.
+async fn read_stats(client: &mut Client, shared: &IpvsShared) {
+    match client.dump().await {
+        Ok(dump) => {
+            let services = dump
+                .into_iter()
+                .map(|(s, d)| IpvsServiceStatus {
+                    key: s.service.key,
+                    stats: s.stats,
+                    destinations: d
+                        .into_iter()
+                        .map(|e| IpvsDestinationStatus {
+                            addr: e.destination.addr,
+                            weight: e.destination.weight,
+                            active_conns: e.active_conns,
+                            inactive_conns: e.inactive_conns,
+                            stats: e.stats,
+                        })
+                        .collect(),
+                })
+                .collect();
+            shared.send_if_modified(|s| {
+                let changed = s.services != services || s.stats_error.is_some();
+                s.services = services;
+                s.stats_error = None;
+                changed
+            });
+        }
+        Err(e) => {
+            let text = format!("reading the IPVS counters: {e}");
+            shared.send_if_modified(|s| {
+                if s.stats_error.is_none() {
+                    tracing::warn!(error = %e, "reading the IPVS counters");
+                }
+                let changed = s.stats_error.as_deref() != Some(text.as_str());
+                s.stats_error = Some(text);
+                changed
+            });
         }
     }
 }

@@ -10,6 +10,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime};
 
+use ha_ipvs::Stats;
+use ha_ipvs::model::ServiceKey;
 use ha_vrrp_proto::router::State;
 use ha_vrrp_proto::{DropCounts, DropReason};
 
@@ -104,6 +106,12 @@ pub struct InstanceStatus {
     pub admin_reason: Option<&'static str>,
     /// Late-advert warnings (heartbeat `warntime`) since start.
     pub late_adverts: u64,
+    /// When it last changed state (wall clock); `None`: not since start.
+    pub last_transition: Option<SystemTime>,
+    /// Times it became master since start (keepalived `become_master`).
+    pub became_master: u64,
+    /// Times it left the master state since start (keepalived `release_master`).
+    pub released_master: u64,
     /// Its advert paths when it has extra ones (the first is its own interface); empty
     /// otherwise.
     pub paths: Vec<AdvertPathStatus>,
@@ -207,6 +215,41 @@ pub struct IpvsStatus {
     pub last_error: Option<String>,
     /// The sync daemon role now running (`master`, `backup`) if a sync daemon is configured.
     pub sync_daemon: Option<&'static str>,
+    /// The kernel's IPVS services with their traffic counters, as last read (every
+    /// [`IPVS_STATS_INTERVAL`] while IPVS is driven; every service of the namespace, this
+    /// director's or not, as `ipvsadm -Ln --stats` shows them). Empty when not driven.
+    pub services: Vec<IpvsServiceStatus>,
+    /// Why the last read of the counters failed, if it did.
+    pub stats_error: Option<String>,
+}
+
+/// How often the IPVS task reads the kernel's service and real-server counters.
+pub const IPVS_STATS_INTERVAL: Duration = Duration::from_secs(2);
+
+/// One IPVS service as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpvsServiceStatus {
+    /// Protocol and virtual address, or firewall mark.
+    pub key: ServiceKey,
+    /// Its counters.
+    pub stats: Stats,
+    /// Its real servers.
+    pub destinations: Vec<IpvsDestinationStatus>,
+}
+
+/// One IPVS real server (destination) as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpvsDestinationStatus {
+    /// Its address and port.
+    pub addr: SocketAddr,
+    /// Its weight in the kernel now (0 while quiesced).
+    pub weight: u32,
+    /// Active connections.
+    pub active_conns: u32,
+    /// Inactive connections.
+    pub inactive_conns: u32,
+    /// Its counters.
+    pub stats: Stats,
 }
 
 /// Health checks by outcome.

@@ -1,29 +1,13 @@
-//! DNS query over UDP (RFC 1035 §4.2.1), message built and parsed with hickory-proto.
+//! DNS query over UDP (RFC 1035 §4.2.1), message built and parsed with [`crate::wire::dns`].
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query};
-use hickory_proto::rr::{Name, RecordType};
-
 use super::sock::{io_fail, udp_connect};
-use crate::check::{DnsCheck, DnsType};
+use crate::check::DnsCheck;
 use crate::outcome::{Failure, Outcome};
+use crate::wire::dns::{MAX_QUERY_LEN, RData, Reply, encode_query, rtype, type_code};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn record_type(t: DnsType) -> RecordType {
-    match t {
-        DnsType::A => RecordType::A,
-        DnsType::Aaaa => RecordType::AAAA,
-        DnsType::Ns => RecordType::NS,
-        DnsType::Cname => RecordType::CNAME,
-        DnsType::Soa => RecordType::SOA,
-        DnsType::Mx => RecordType::MX,
-        DnsType::Txt => RecordType::TXT,
-        DnsType::Ptr => RecordType::PTR,
-        DnsType::Srv => RecordType::SRV,
-    }
-}
 
 /// A query id that is hard to guess off-path (RFC 5452 §9.2): clock nanos mixed with a
 /// counter. The probe layer is IO, so it may read the clock.
@@ -47,53 +31,55 @@ pub(crate) async fn run(c: &DnsCheck) -> Result<Outcome, Failure> {
         Some(p) => Some(super::compiled(p, "answer regex")?),
         None => None,
     };
-    let name = Name::from_ascii(&c.name)
-        .map_err(|e| Failure::Setup(format!("DNS name {:?}: {e}", c.name)))?;
     let id = query_id();
-    let mut msg = Message::new();
-    msg.set_id(id)
-        .set_message_type(MessageType::Query)
-        .set_op_code(OpCode::Query)
-        .set_recursion_desired(true)
-        .add_query(Query::query(name, record_type(c.qtype)));
-    let bytes = msg
-        .to_vec()
-        .map_err(|e| Failure::Setup(format!("DNS encode: {e}")))?;
+    let qtype = type_code(c.qtype);
+    let mut query = [0u8; MAX_QUERY_LEN];
+    let len = encode_query(id, &c.name, qtype, &mut query)
+        .map_err(|e| Failure::Setup(format!("DNS name {:?}: {e}", c.name)))?;
     let sock = udp_connect(c.server, &c.socket).await?;
-    sock.send(&bytes).await.map_err(io_fail)?;
+    sock.send(&query[..len]).await.map_err(io_fail)?;
     let mut buf = vec![0u8; 4096];
+    let want = c.expect_answer.as_deref().map(normalize);
     loop {
         let n = sock.recv(&mut buf).await.map_err(io_fail)?;
-        let Ok(reply) = Message::from_vec(&buf[..n]) else {
+        let Ok(reply) = Reply::parse(&buf[..n]) else {
             continue; // garbage from the server's address: keep waiting for ours
         };
-        // RFC 5452 §4: accept only the reply to our id and question.
-        if reply.id() != id || reply.message_type() != MessageType::Response {
+        // RFC 5452 §4: accept only the reply to our id and, when it repeats it, question.
+        if reply.id != id
+            || reply
+                .question
+                .is_some_and(|(name, t)| t != qtype || !name.eq_dotted(&c.name))
+        {
             continue;
         }
-        let rcode = u16::from(reply.response_code());
-        if rcode != u16::from(c.expect_rcode) {
-            return Err(Failure::DnsRcode(rcode));
+        if reply.rcode != c.expect_rcode {
+            return Err(Failure::DnsRcode(u16::from(reply.rcode)));
         }
-        if let Some(want) = &c.expect_answer {
-            let want = normalize(want);
-            let found = reply
-                .answers()
-                .iter()
-                .any(|r| normalize(&r.data().to_string()) == want);
-            if !found {
-                return Err(Failure::DnsAnswerMissing);
+        let mut text = String::new();
+        let mut found_answer = want.is_none();
+        let mut found_pattern = answer_re.is_none();
+        for record in reply.answers() {
+            let record =
+                record.map_err(|e| Failure::Protocol(format!("DNS answer section: {e}")))?;
+            text.clear();
+            // Writing to a String cannot fail.
+            let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{}", record.data));
+            if let Some(want) = &want {
+                found_answer |= normalize(&text) == *want;
             }
-        }
-        if let Some(re) = &answer_re {
             // ldirectord's check_dns: an A record's address or a PTR record's name.
-            let found = reply.answers().iter().any(|r| {
-                matches!(r.record_type(), RecordType::A | RecordType::PTR)
-                    && re.is_match(r.data().to_string().trim_end_matches('.').as_bytes())
-            });
-            if !found {
-                return Err(Failure::DnsAnswerMissing);
+            if let Some(re) = &answer_re
+                && matches!(
+                    (record.rtype, record.data),
+                    (rtype::A, RData::A(_)) | (rtype::PTR, RData::Name(_))
+                )
+            {
+                found_pattern |= re.is_match(text.trim_end_matches('.').as_bytes());
             }
+        }
+        if !(found_answer && found_pattern) {
+            return Err(Failure::DnsAnswerMissing);
         }
         return Ok(Outcome::UP);
     }

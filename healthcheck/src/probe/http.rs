@@ -6,11 +6,9 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use md5::{Digest, Md5};
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::sock::tcp_connect;
-use super::tls::client_config;
 use crate::check::{HttpCheck, HttpProtocol};
 use crate::outcome::{Failure, Outcome};
 
@@ -28,8 +26,15 @@ pub(crate) async fn run(c: &HttpCheck) -> Result<Outcome, Failure> {
     });
     match &c.tls {
         None => exchange(TokioIo::new(tcp), c, &host, regex.as_ref()).await,
+        #[cfg(not(feature = "tls"))]
+        Some(_) => Err(Failure::FeatureDisabled {
+            check: "HTTPS",
+            feature: "tls",
+        }),
+        #[cfg(feature = "tls")]
         Some(tls) => {
-            let config = client_config(tls)?;
+            use rustls::pki_types::ServerName;
+            let config = super::tls::client_config(tls)?;
             let name = match &tls.sni {
                 Some(n) => n.clone(),
                 None => host_only(&host).to_owned(),
@@ -54,7 +59,9 @@ fn default_port(c: &HttpCheck) -> u16 {
     if c.tls.is_some() { 443 } else { 80 }
 }
 
-/// The host part of a Host header value (without port; brackets of IPv6 removed).
+/// The host part of a Host header value, without port and IPv6 brackets (the TLS server
+/// name when no SNI is given).
+#[cfg(feature = "tls")]
 fn host_only(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
@@ -163,6 +170,7 @@ fn hyper_fail(e: hyper::Error) -> Failure {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             // A TLS alert after the handshake (TLS 1.3: a server refusing the client's
             // certificate says so on the first read) comes wrapped in an io error.
+            #[cfg(feature = "tls")]
             if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
                 return Failure::Tls(tls.to_string());
             }
@@ -214,6 +222,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn host_only_strips_port_and_brackets() {
         assert_eq!(host_only("example.org:8080"), "example.org");
         assert_eq!(host_only("example.org"), "example.org");

@@ -1,4 +1,5 @@
-//! Probe implementations on tokio (feature `tokio`).
+//! Probe implementations on tokio (feature `tcp`; HTTP checks need `http`, HTTPS `tls`, DNS
+//! `dns`, else they fail with [`Failure::FeatureDisabled`]).
 //!
 //! [`run`] executes one [`Check`] and returns its [`Outcome`]; it never takes longer than the
 //! timeout (plus the time to reap a killed script). Each probe opens its own connection and
@@ -16,8 +17,10 @@ use std::time::Duration;
 use crate::check::{Check, TcpClose};
 use crate::outcome::{Failure, Outcome};
 
+#[cfg(feature = "dns")]
 mod dns;
 pub mod halfopen;
+#[cfg(feature = "http")]
 mod http;
 mod inflight;
 mod ping;
@@ -26,6 +29,7 @@ mod smtp;
 mod sock;
 mod sys;
 mod tcp;
+#[cfg(feature = "tls")]
 mod tls;
 mod udp;
 
@@ -57,6 +61,7 @@ fn compiled(pattern: &str, what: &str) -> Result<regex::bytes::Regex, Failure> {
 
 pub use inflight::InFlight;
 pub use sys::disconnect;
+#[cfg(feature = "tls")]
 pub use tls::NoVerification;
 
 /// Run `check` once, within `timeout` (one deadline for connect, TLS, request and reply).
@@ -105,6 +110,13 @@ async fn maintenance(c: &crate::MaintenanceCheck) -> Outcome {
     Outcome::UP
 }
 
+/// The failure of a check whose probe this build lacks.
+#[cfg(not(all(feature = "http", feature = "dns")))]
+fn not_built(check: &Check) -> Failure {
+    let (check, feature) = check.feature();
+    Failure::FeatureDisabled { check, feature }
+}
+
 async fn run_bounded(check: &Check) -> Outcome {
     let result = match check {
         Check::Tcp(c) if c.socket.close == TcpClose::HalfOpen => unreachable!("handled by run"),
@@ -117,8 +129,14 @@ async fn run_bounded(check: &Check) -> Outcome {
                 "TcpClose::HalfOpen applies to a plain TCP check only".into(),
             ))
         }
+        #[cfg(feature = "http")]
         Check::Http(c) => Box::pin(http::run(c)).await,
+        #[cfg(feature = "dns")]
         Check::Dns(c) => Box::pin(dns::run(c)).await,
+        #[cfg(not(feature = "http"))]
+        Check::Http(_) => Err(not_built(check)),
+        #[cfg(not(feature = "dns"))]
+        Check::Dns(_) => Err(not_built(check)),
         Check::Smtp(c) => Box::pin(smtp::run(c)).await,
         Check::Ping(c) => Box::pin(ping::run(c)).await,
         Check::File(c) => Ok(file(c).await),

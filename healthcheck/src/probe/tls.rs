@@ -1,6 +1,7 @@
 //! TLS client configuration (rustls with ring).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -11,8 +12,12 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use crate::check::{ClientCert, TlsOptions, TlsVerify};
 use crate::outcome::Failure;
 
-/// The system trust store read for [`TlsVerify::System`].
-const SYSTEM_CA_FILE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// How long the system trust store, once read, serves probes before it is read again (so
+/// an updated CA bundle takes effect without a restart, and thousands of HTTPS checks do not
+/// each parse it).
+const SYSTEM_ROOTS_TTL: Duration = Duration::from_secs(60);
+
+static SYSTEM_ROOTS: Mutex<Option<(Instant, Arc<RootCertStore>)>> = Mutex::new(None);
 
 /// A [`ServerCertVerifier`] that accepts ANY server certificate ([`TlsVerify::Off`]).
 ///
@@ -79,7 +84,7 @@ pub(crate) fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, Fail
         TlsVerify::Off => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification::new(&provider))),
-        TlsVerify::System => builder.with_root_certificates(roots(SYSTEM_CA_FILE.as_ref())?),
+        TlsVerify::System => builder.with_root_certificates(system_roots()?),
         TlsVerify::CaFile(p) => builder.with_root_certificates(roots(p)?),
     };
     let mut config = match &opts.client_cert {
@@ -127,7 +132,7 @@ fn client_identity(
     Ok((chain, key))
 }
 
-fn roots(path: &std::path::Path) -> Result<RootCertStore, Failure> {
+fn roots(path: &std::path::Path) -> Result<Arc<RootCertStore>, Failure> {
     let mut store = RootCertStore::empty();
     let iter = CertificateDer::pem_file_iter(path)
         .map_err(|e| Failure::Setup(format!("CA file {}: {e}", path.display())))?;
@@ -143,5 +148,40 @@ fn roots(path: &std::path::Path) -> Result<RootCertStore, Failure> {
             path.display()
         )));
     }
+    Ok(Arc::new(store))
+}
+
+/// The platform's trust store, found the way `rustls-native-certs` finds it on every Linux
+/// distribution (the `openssl-probe` list of bundle files and directories), or exactly the
+/// file `SSL_CERT_FILE` and the directories `SSL_CERT_DIR` (colon separated) when set.
+fn system_roots() -> Result<Arc<RootCertStore>, Failure> {
+    let mut cached = SYSTEM_ROOTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((at, store)) = &*cached
+        && at.elapsed() < SYSTEM_ROOTS_TTL
+    {
+        return Ok(store.clone());
+    }
+    let found = rustls_native_certs::load_native_certs();
+    let mut store = RootCertStore::empty();
+    // Certificates the store rejects (unsupported or broken) are skipped, as a TLS library
+    // does with a system bundle; none usable at all is an error below.
+    let (_added, _ignored) = store.add_parsable_certificates(found.certs);
+    if store.is_empty() {
+        let why = if found.errors.is_empty() {
+            "none found".to_owned()
+        } else {
+            found
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        return Err(Failure::Setup(format!(
+            "system CA certificates: {why} (install ca-certificates, or set SSL_CERT_FILE or SSL_CERT_DIR)"
+        )));
+    }
+    let store = Arc::new(store);
+    *cached = Some((Instant::now(), store.clone()));
     Ok(store)
 }

@@ -186,8 +186,16 @@ pub fn parse(text: &str, file: &Path) -> Result<AuthKeys, Vec<HeartbeatError>> {
             }
             None => errs.push(HeartbeatError {
                 location: at,
-                kind: HeartbeatErrorKind::Missing {
-                    what: "the key that `auth N` names",
+                kind: HeartbeatErrorKind::UnlistedKey {
+                    id: n,
+                    listed: if keys.is_empty() {
+                        "none".into()
+                    } else {
+                        keys.iter()
+                            .map(|k| k.id.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
                 },
             }),
         },

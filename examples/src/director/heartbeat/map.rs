@@ -50,12 +50,7 @@ fn to_config(errs: Vec<HeartbeatError>) -> Vec<ConfigError> {
 }
 
 fn read_text(path: &Path) -> Result<String, Vec<ConfigError>> {
-    std::fs::read_to_string(path).map_err(|source| {
-        vec![ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        }]
-    })
+    crate::director::read_config_text(path).map_err(|e| vec![e])
 }
 
 /// This node's name as `uname -n` gives it (the UTS namespace's host name).

@@ -64,6 +64,16 @@ pub enum HeartbeatErrorKind {
         /// What.
         what: String,
     },
+    /// `auth N` names a key that no line lists.
+    #[error(
+        "`auth {id}` names key {id}, but no `{id} METHOD [KEY]` line lists it (listed: {listed})"
+    )]
+    UnlistedKey {
+        /// The number `auth` names.
+        id: u8,
+        /// The numbers listed, or `none`.
+        listed: String,
+    },
     /// Something required is missing.
     #[error("missing {what}")]
     Missing {

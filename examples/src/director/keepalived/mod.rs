@@ -248,6 +248,22 @@ impl Conv {
             }
         }
     }
+    /// A number within `range`, reported at the keyword when it is not one or is outside.
+    fn num_in<T: FromStr + PartialOrd>(
+        &mut self,
+        n: &Node,
+        range: std::ops::RangeInclusive<T>,
+        expected: &'static str,
+    ) -> Option<T> {
+        let a = self.arg(n)?;
+        match a.parse() {
+            Ok(v) if range.contains(&v) => Some(v),
+            _ => {
+                self.bad(n, a, expected);
+                None
+            }
+        }
+    }
     fn timer(&mut self, n: &Node) -> Option<u64> {
         let a = self.arg(n)?;
         let v = parse_timer_ms(a);
@@ -905,12 +921,12 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
                 have_interface = true;
             }
             "virtual_router_id" => {
-                i.vrid = c.num(k, "a VRID 1..=255").unwrap_or(0);
+                i.vrid = c.num_in(k, 1..=255, "a VRID 1..=255").unwrap_or(0);
                 have_vrid = true;
             }
             "priority" => {
                 priority_at = Some(k.clone());
-                i.priority = c.num(k, "a priority 1..=255").unwrap_or(100)
+                i.priority = c.num_in(k, 1..=255, "a priority 1..=255").unwrap_or(100)
             }
             "advert_int" => i.advert_int_ms = c.timer(k).and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
             "version" => i.version = c.num(k, "2 or 3").unwrap_or(i.version),

@@ -218,12 +218,7 @@ pub fn load(
     defs: &mut Defs,
     warnings: &mut Vec<Warning>,
 ) -> Result<Source, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path).map_err(|source| {
-        vec![ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        }]
-    })?;
+    let text = crate::director::read_config_text(path).map_err(|e| vec![e])?;
     preprocess(&text, path, depth, defs, warnings)
 }
 
@@ -415,9 +410,14 @@ fn include(
                 action: "the pattern matches no file: nothing included".into(),
             });
         } else {
+            // Missing, or there but not a regular file (`include /dev/zero`): say which.
+            let reason = match crate::director::read_config_text(&full) {
+                Err(e) => e.to_string(),
+                Ok(_) => format!("{} does not exist", full.display()),
+            };
             return Err(bad(KeepalivedErrorKind::Include {
                 pattern: pattern.to_string(),
-                reason: format!("{} does not exist", full.display()),
+                reason,
             }));
         }
     }

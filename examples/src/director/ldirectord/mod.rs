@@ -146,12 +146,7 @@ impl LdirectordConfig {
 
 /// Reads an ldirectord.cf file.
 pub fn read_ldirectord(path: &Path) -> Result<LdirectordConfig, Vec<ConfigError>> {
-    let text = std::fs::read_to_string(path).map_err(|source| {
-        vec![ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        }]
-    })?;
+    let text = crate::director::read_config_text(path).map_err(|e| vec![e])?;
     read_ldirectord_str(&text, path)
 }
 

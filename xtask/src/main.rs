@@ -1,9 +1,11 @@
 //! Project automation: `cargo xtask test` runs every suite, `cargo xtask vm` runs VM tests,
-//! `cargo xtask setup` installs the prerequisites, `cargo xtask lab` runs the LVS-DR lab.
+//! `cargo xtask setup` installs the prerequisites, `cargo xtask lab` runs the LVS-DR lab,
+//! `cargo xtask install` installs the tools with their man pages and completions.
 #![forbid(unsafe_code)]
 
 mod bench;
 mod fuzz;
+mod install;
 mod lab;
 mod publish;
 mod setup;
@@ -74,6 +76,19 @@ enum Cmd {
     },
     /// Install the prerequisites (Debian packages, virtme-ng, the VM kernel) and exit.
     Setup,
+    /// Build release binaries and install them with man pages, shell completions, the systemd
+    /// unit and an example configuration.
+    Install {
+        /// Installation prefix.
+        #[arg(long, default_value = "/usr/local")]
+        prefix: std::path::PathBuf,
+        /// Staging root prepended to every installed path (packaging).
+        #[arg(long, default_value = "/")]
+        destdir: std::path::PathBuf,
+        /// Install the binaries of this directory instead of building release ones.
+        #[arg(long, value_name = "DIR")]
+        bin_dir: Option<std::path::PathBuf>,
+    },
     /// Run the LVS-DR lab in the VM: a client, two directors and two real servers.
     Lab {
         /// Arguments for `ha-lab`, after `--` (for example `-- --dir2 keepalived`: director 2
@@ -108,6 +123,15 @@ fn main() -> ExitCode {
         }),
         Cmd::Setup => setup::ensure(setup::Need::all(), true).map(|_| ()),
         Cmd::Lab { args } => lab::run(&args),
+        Cmd::Install {
+            prefix,
+            destdir,
+            bin_dir,
+        } => install::run(&install::Options {
+            prefix,
+            destdir,
+            bin_dir,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

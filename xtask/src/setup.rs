@@ -45,6 +45,9 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     ("python3", "python3"),
     ("killall", "psmisc"),
     ("setpriv", "util-linux"),
+    // host_install: the installed man pages are rendered with groff (and man -l).
+    ("groff", "groff-base"),
+    ("man", "man-db"),
     // The status page rendered in a real browser (host_status_page).
     ("chromium", "chromium"),
 ];

@@ -355,6 +355,9 @@ fn build(kind: Kind) -> Result<Check, String> {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = ha_examples::generate::run_if_asked::<Cli>() {
+        return code;
+    }
     let cli = Cli::parse();
     if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
         eprintln!("check: --timeout must be a positive number of seconds");

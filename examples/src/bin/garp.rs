@@ -68,6 +68,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = ha_examples::generate::run_if_asked::<Args>() {
+        return code;
+    }
     let args = Args::parse();
     match run(&args) {
         Ok(sent) => {

@@ -811,6 +811,9 @@ fn keepalived_args(args: &[String]) -> Result<Option<Vec<String>>, String> {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = ha_examples::generate::run_if_asked::<Cli>() {
+        return code;
+    }
     let args: Vec<String> = std::env::args().collect();
     let cli = match keepalived_args(&args) {
         Ok(Some(translated)) => Cli::parse_from(translated),

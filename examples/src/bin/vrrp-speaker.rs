@@ -188,6 +188,9 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(code) = ha_examples::generate::run_if_asked::<Args>() {
+        return code;
+    }
     let args = Args::parse();
     // The runtime is single-threaded: this thread runs the instance.
     let realtime = Realtime {

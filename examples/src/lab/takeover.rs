@@ -31,7 +31,7 @@ const COLOURS: &[&str] = &["#0072b2", "#e69f00", "#009e73", "#cc79a7"];
 const PANEL_W: f64 = 300.0;
 const PANEL_GAP: f64 = 40.0;
 const LEFT: f64 = 60.0;
-const TOP: f64 = 80.0;
+const TOP: f64 = 100.0;
 const PLOT_H: f64 = 260.0;
 const BOTTOM: f64 = 90.0;
 
@@ -59,7 +59,10 @@ pub fn svg(rows: &[TakeoverRow], title: &str) -> String {
          viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"sans-serif\" font-size=\"12\">\n\
          <title>{t}</title>\n<desc>{p} panels; {n} rows</desc>\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"{LEFT}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{t}</text>\n",
+         <text x=\"{LEFT}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{t}</text>\n\
+         <text x=\"{LEFT}\" y=\"66\" font-size=\"11\">first advert: from the old master's last advert \
+         (crash) or from the stop (graceful), as the bound is defined; first ping reply: from the \
+         stop</text>\n",
         t = escape(title),
         p = panels.len(),
         n = rows.len(),
@@ -171,10 +174,10 @@ pub fn svg(rows: &[TakeoverRow], title: &str) -> String {
             s,
             "<line class=\"bound\" x1=\"{x0:.1}\" y1=\"{by:.1}\" x2=\"{:.1}\" y2=\"{by:.1}\" \
              stroke=\"#c00\" stroke-width=\"2\" stroke-dasharray=\"6 3\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#c00\" font-size=\"11\">{} {bound:.1} ms</text></g>",
+             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#c00\" font-size=\"11\">bound: {} {bound:.1} ms</text></g>",
             x0 + PANEL_W,
-            x0 + PANEL_W,
-            by - 4.0,
+            x0 + 4.0,
+            TOP - 8.0,
             if stop.starts_with("crash") {
                 "Master_Down_Interval"
             } else {

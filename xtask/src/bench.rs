@@ -18,10 +18,17 @@ pub const BENCHES: &[(&str, &str)] = &[
         "10,000 TCP connect, 10,000 TCP half-open and 2,000 HTTP targets at 1 s on loopback: on-time, CPU (and the kernel floor), memory",
     ),
     (
+        "failover",
+        "VRRP takeover of our pair vs a keepalived pair (crash and graceful, 1 s and 100 ms adverts) on the host in netns; an SVG of the figures in target/bench/failover.svg",
+    ),
+    (
         "criterion",
         "every criterion bench of benches/ (codecs, state machine, scheduler)",
     ),
 ];
+
+/// Where `cargo xtask bench failover` draws the takeover figures (under the workspace root).
+const FAILOVER_SVG: &str = "target/bench/failover.svg";
 
 /// Runs one bench by name.
 pub fn run(name: &str, args: &[String]) -> Result<()> {
@@ -60,7 +67,12 @@ pub fn run(name: &str, args: &[String]) -> Result<()> {
                 },
                 true,
             )?;
-            util::run_inherit(Command::new(exe).args(args))
+            let mut cmd = Command::new(exe);
+            cmd.args(args);
+            if !args.iter().any(|a| a == "--svg" || a.starts_with("--svg=")) {
+                cmd.arg("--svg").arg(util::root().join(FAILOVER_SVG));
+            }
+            util::run_inherit(&mut cmd)
         }
         "criterion" => {
             util::run_inherit(util::cargo().args(["bench", "-p", "ha-benches"]).args(args))

@@ -8,7 +8,8 @@
 //! reply from the VIP at the new master's MAC, each measured from the kill; and, for the
 //! advert, from the old master's last advert, which is what Master_Down_Interval bounds.
 //!
-//! Run as root: `cargo xtask bench failover` (release build), or
+//! Run as root: `cargo xtask bench failover` (release build; it also draws the table as an
+//! SVG picture, `target/bench/failover.svg`, see `--svg`), or
 //! `failover-bench --runs 3 --intervals-ms 1000,100`.
 //!
 //! `--mode load` (issue 9) runs our pair and a keepalived pair side by side (VRIDs 61 and 62)
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
+use ha_examples::lab::takeover::{self, TakeoverRow};
 use ha_testsupport::{Host, Lab, Proc, format_mac, require_root, tshark_fields, wait_until};
 
 #[derive(Parser, Debug)]
@@ -72,6 +74,10 @@ struct Args {
     /// Use a priority below the speakers'.
     #[arg(long)]
     tune_ksoftirqd: Option<u8>,
+    /// Takeover mode: also draw the table as an SVG picture at this path (one panel per
+    /// interval and stop, ours beside keepalived, the bound marked).
+    #[arg(long, value_name = "PATH")]
+    svg: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -315,6 +321,7 @@ fn main() {
         "interval", "stop", "impl", "bound", "advert", "advert-last", "excess", "GARP", "ping"
     );
     let mut failed = false;
+    let mut rows = Vec::new();
     for &interval_ms in &args.intervals_ms {
         let i = interval_ms as f64;
         // Master_Down_Interval (crash) and Skew_Time (priority 0) of the priority-100 backup.
@@ -347,6 +354,21 @@ fn main() {
                     Stop::Crash => from_last.map(|t| t - bound),
                     Stop::Graceful => from_kill.map(|t| t - bound),
                 };
+                rows.push(TakeoverRow {
+                    interval_ms,
+                    stop: match stop {
+                        Stop::Crash => "crash (SIGKILL)",
+                        Stop::Graceful => "graceful (priority 0)",
+                    }
+                    .into(),
+                    implementation: which.name().into(),
+                    bound_ms: bound,
+                    advert_ms: match stop {
+                        Stop::Crash => from_last,
+                        Stop::Graceful => from_kill,
+                    },
+                    ping_ms: ping,
+                });
                 println!(
                     "{:<9} {:<9} {:<11} {:>9.1} {:>11} {:>12} {:>9} {:>10} {:>10}",
                     format!("{interval_ms} ms"),
@@ -365,6 +387,23 @@ fn main() {
     println!(
         "bound: Master_Down_Interval (crash) or Skew_Time (graceful) of the backup; advert: the new master's first advert after the kill; advert-last: after the old master's last advert; excess: advert-last (crash) or advert (graceful) minus the bound; GARP / ping: first gratuitous ARP / echo reply from the new master after the kill"
     );
+    if let Some(path) = &args.svg {
+        let title = format!(
+            "VRRPv3 takeover: ours vs keepalived (medians of {} runs, ms)",
+            args.runs
+        );
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(path, takeover::svg(&rows, &title)));
+        match written {
+            Ok(()) => println!("picture: {}", path.display()),
+            Err(e) => {
+                eprintln!("write {}: {e}", path.display());
+                failed = true;
+            }
+        }
+    }
     if failed {
         std::process::exit(1);
     }

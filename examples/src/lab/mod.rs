@@ -27,6 +27,8 @@
 pub mod config;
 pub mod heartbeat;
 pub mod http;
+pub(crate) mod svg;
+pub mod takeover;
 pub mod timeline;
 
 use std::fmt;

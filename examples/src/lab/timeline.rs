@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use super::svg::escape;
+
 /// The width of one bar: the answers that arrived within it are counted together.
 pub const BUCKET: Duration = Duration::from_millis(50);
 
@@ -43,7 +45,10 @@ pub struct Timeline {
 pub struct Buckets {
     /// The real servers that answered, sorted: the series of the stacked bars.
     pub servers: Vec<String>,
-    /// For each bucket `i` (from `i * BUCKET`), the answers of each server (same order as
+    /// Where the first bucket starts: the whole second at least a second before the first
+    /// request or step (the lab's setup before it is left out).
+    pub start: Duration,
+    /// For each bucket `i` (from `start + i * BUCKET`), the answers of each server (same order as
     /// `servers`), then the failed requests.
     pub counts: Vec<Vec<u32>>,
 }
@@ -57,13 +62,13 @@ const FAILED_COLOUR: &str = "#d55e00";
 /// Plot geometry (px).
 const LEFT: f64 = 60.0;
 const RIGHT: f64 = 30.0;
-const TOP: f64 = 180.0;
+const TOP: f64 = 270.0;
 const UP_H: f64 = 220.0;
 const DOWN_H: f64 = 60.0;
 const BOTTOM: f64 = 70.0;
 
 impl Timeline {
-    /// Counts per [`BUCKET`], from 0 to the last request or step.
+    /// Counts per [`BUCKET`], from [`Buckets::start`] to the last request or step.
     #[must_use]
     pub fn buckets(&self) -> Buckets {
         let mut servers: Vec<String> = self
@@ -73,29 +78,39 @@ impl Timeline {
             .collect();
         servers.sort();
         servers.dedup();
-        let end = self
-            .answers
-            .iter()
-            .map(|a| a.at)
-            .chain(self.marks.iter().map(|m| m.at))
-            .max()
-            .unwrap_or_default();
-        let n = bucket_of(end) + 1;
+        let times = || {
+            self.answers
+                .iter()
+                .map(|a| a.at)
+                .chain(self.marks.iter().map(|m| m.at))
+        };
+        let first = times().min().unwrap_or_default();
+        let start = Duration::from_secs(first.saturating_sub(Duration::from_secs(1)).as_secs());
+        let end = times().max().unwrap_or_default();
+        let n = bucket_of(end - start) + 1;
         let mut counts = vec![vec![0u32; servers.len() + 1]; n];
         for a in &self.answers {
             let series = match &a.server {
                 Some(s) => servers.binary_search(s).unwrap_or(servers.len()),
                 None => servers.len(),
             };
-            counts[bucket_of(a.at)][series] += 1;
+            counts[bucket_of(a.at - start)][series] += 1;
         }
-        Buckets { servers, counts }
+        Buckets {
+            servers,
+            start,
+            counts,
+        }
     }
 
     /// The picture as SVG text.
     #[must_use]
     pub fn svg(&self, title: &str) -> String {
-        let Buckets { servers, counts } = self.buckets();
+        let Buckets {
+            servers,
+            start,
+            counts,
+        } = self.buckets();
         let n = counts.len();
         // One pixel per bucket at least (a minute of lab: 1200 px), at most 3600 px wide.
         let plot_w = (n as f64).clamp(900.0, 3600.0);
@@ -117,7 +132,9 @@ impl Timeline {
             .max(1);
         let up_px = UP_H / f64::from(up_max);
         let down_px = DOWN_H / f64::from(down_max);
-        let x_of = |t: Duration| LEFT + t.as_secs_f64() / BUCKET.as_secs_f64() * bar_w;
+        let x_of = |t: Duration| {
+            LEFT + t.saturating_sub(start).as_secs_f64() / BUCKET.as_secs_f64() * bar_w
+        };
 
         let mut s = String::new();
         // `write!` to a String cannot fail.
@@ -174,14 +191,15 @@ impl Timeline {
             TOP + UP_H / 2.0,
             BUCKET.as_millis()
         );
-        let total = BUCKET * n as u32;
-        let step = if total > Duration::from_secs(120) {
+        let end = start + BUCKET * n as u32;
+        let step = if end - start > Duration::from_secs(120) {
             10
         } else {
             5
         };
-        let mut sec = 0u64;
-        while Duration::from_secs(sec) <= total {
+        // Ticks on the lab's clock (seconds since its start), every `step` seconds.
+        let mut sec = start.as_secs().div_ceil(step) * step;
+        while Duration::from_secs(sec) <= end {
             let x = x_of(Duration::from_secs(sec));
             let _ = writeln!(
                 s,
@@ -255,103 +273,10 @@ fn bucket_of(t: Duration) -> usize {
     (t.as_nanos() / BUCKET.as_nanos()) as usize
 }
 
-/// Text for SVG content and attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A small XML well-formedness check: tags nest and close, attribute values are quoted,
-    /// entities are the five XML ones. Returns the start tags by name.
-    fn check_xml(doc: &str) -> Result<Vec<(String, String)>, String> {
-        let mut open: Vec<String> = Vec::new();
-        let mut tags = Vec::new();
-        let mut rest = doc;
-        let check_text = |t: &str| -> Result<(), String> {
-            let mut parts = t.split('&').skip(1);
-            parts.try_for_each(|p| {
-                let ok = ["amp;", "lt;", "gt;", "quot;", "apos;"]
-                    .iter()
-                    .any(|e| p.starts_with(e));
-                if ok {
-                    Ok(())
-                } else {
-                    Err(format!("bad entity at &{}", &p[..p.len().min(8)]))
-                }
-            })?;
-            if t.contains('>') {
-                return Err(format!("bare > in text {t:?}"));
-            }
-            Ok(())
-        };
-        while let Some(lt) = rest.find('<') {
-            check_text(&rest[..lt])?;
-            let gt = rest[lt..].find('>').ok_or("unclosed tag")? + lt;
-            let tag = &rest[lt + 1..gt];
-            rest = &rest[gt + 1..];
-            if let Some(name) = tag.strip_prefix('/') {
-                match open.pop() {
-                    Some(o) if o == name => {}
-                    o => return Err(format!("</{name}> closes {o:?}")),
-                }
-                continue;
-            }
-            let self_closing = tag.ends_with('/');
-            let body = tag.trim_end_matches('/');
-            let (name, mut attrs) = body.split_once(' ').unwrap_or((body, ""));
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
-                return Err(format!("bad tag name {name:?}"));
-            }
-            // name="value" pairs.
-            loop {
-                attrs = attrs.trim_start();
-                if attrs.is_empty() {
-                    break;
-                }
-                let eq = attrs
-                    .find("=\"")
-                    .ok_or(format!("unquoted attribute in <{tag}>"))?;
-                let key = &attrs[..eq];
-                if key.is_empty() || key.contains(char::is_whitespace) {
-                    return Err(format!("bad attribute name {key:?}"));
-                }
-                let val_end = attrs[eq + 2..].find('"').ok_or("unterminated value")? + eq + 2;
-                let value = &attrs[eq + 2..val_end];
-                if value.contains('<') {
-                    return Err(format!("< in attribute {key}"));
-                }
-                check_text(value)?;
-                attrs = &attrs[val_end + 1..];
-            }
-            tags.push((name.to_owned(), body.to_owned()));
-            if !self_closing {
-                open.push(name.to_owned());
-            }
-        }
-        check_text(rest)?;
-        if !open.is_empty() {
-            return Err(format!("unclosed elements {open:?}"));
-        }
-        if tags.first().map(|t| t.0.as_str()) != Some("svg") {
-            return Err("the root is not <svg>".into());
-        }
-        Ok(tags)
-    }
+    use crate::lab::svg::check_xml;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
@@ -426,6 +351,25 @@ mod tests {
         assert!(check_xml("<svg><g></svg>").is_err());
         assert!(check_xml("<svg a=b></svg>").is_err());
         assert!(check_xml("<svg>&nbsp;</svg>").is_err());
+    }
+
+    #[test]
+    fn the_setup_before_the_first_request_is_left_out() {
+        let mut t = sample();
+        for a in &mut t.answers {
+            a.at += Duration::from_millis(20_500);
+        }
+        for m in &mut t.marks {
+            m.at += Duration::from_millis(20_500);
+        }
+        let b = t.buckets();
+        assert_eq!(b.start, Duration::from_secs(19));
+        // 19 s .. 30.48 s.
+        assert_eq!(b.counts.len(), 230);
+        assert_eq!(b.counts[30], [2, 1, 0], "the first answers at 20.50 s");
+        let svg = t.svg("late");
+        check_xml(&svg).unwrap();
+        assert!(svg.contains(">20 s</text>") && !svg.contains(">15 s</text>"));
     }
 
     #[test]

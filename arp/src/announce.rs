@@ -59,6 +59,7 @@ pub struct Interface {
 
 /// Which MAC address the frames carry (Ethernet source, ARP sender, NA target link-layer option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum SourceMac {
     /// The interface's own address.
     #[default]
@@ -93,6 +94,7 @@ impl SourceMac {
 
 /// The IPv6 source address of unsolicited Neighbor Advertisements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum NaSource {
     /// The announced address itself (what keepalived does).
     #[default]

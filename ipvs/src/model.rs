@@ -792,6 +792,23 @@ pub struct VirtualService {
 }
 
 impl VirtualService {
+    /// A service without destinations (add them with
+    /// [`with_destination`](Self::with_destination)).
+    #[must_use]
+    pub fn new(service: Service) -> VirtualService {
+        VirtualService {
+            service,
+            destinations: Vec::new(),
+        }
+    }
+
+    /// The same service with one more destination.
+    #[must_use]
+    pub fn with_destination(mut self, destination: Destination) -> VirtualService {
+        self.destinations.push(destination);
+        self
+    }
+
     /// Validate the service, each destination, and that no destination repeats.
     pub fn validate(&self) -> Result<(), ModelError> {
         self.service.validate()?;

@@ -57,8 +57,37 @@ pub struct Interface {
     pub ipv6_link_local: Option<Ipv6Addr>,
 }
 
+impl Interface {
+    /// The interface of index `ifindex` with MAC address `mac`, without a link-local IPv6
+    /// address (see [`with_ipv6_link_local`](Self::with_ipv6_link_local)).
+    #[must_use]
+    pub const fn new(ifindex: u32, mac: MacAddr) -> Interface {
+        Interface {
+            ifindex,
+            mac,
+            ipv6_link_local: None,
+        }
+    }
+
+    /// The same interface with its link-local IPv6 address, the source of Neighbor
+    /// Advertisements with [`NaSource::LinkLocal`].
+    ///
+    /// ```
+    /// use ha_arp::{Interface, MacAddr};
+    /// let eth0 = Interface::new(2, MacAddr([2, 0, 0, 0, 0, 1]))
+    ///     .with_ipv6_link_local("fe80::1".parse().unwrap());
+    /// assert_eq!(eth0.ipv6_link_local, Some("fe80::1".parse().unwrap()));
+    /// ```
+    #[must_use]
+    pub const fn with_ipv6_link_local(mut self, addr: Ipv6Addr) -> Interface {
+        self.ipv6_link_local = Some(addr);
+        self
+    }
+}
+
 /// Which MAC address the frames carry (Ethernet source, ARP sender, NA target link-layer option).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum SourceMac {
     /// The interface's own address.
     #[default]
@@ -93,6 +122,7 @@ impl SourceMac {
 
 /// The IPv6 source address of unsolicited Neighbor Advertisements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum NaSource {
     /// The announced address itself (what keepalived does).
     #[default]

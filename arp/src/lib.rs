@@ -21,7 +21,7 @@
 //!
 //! # fn send(_ifindex: u32, _frame: &[u8]) {}
 //! let mut announcer: Announcer<u8> = Announcer::new(Config::default(), Pacing::default());
-//! let eth0 = Interface { ifindex: 2, mac: MacAddr([0x02, 0, 0, 0, 0, 1]), ipv6_link_local: None };
+//! let eth0 = Interface::new(2, MacAddr([0x02, 0, 0, 0, 0, 1]));
 //! let vips: Vec<IpAddr> = vec!["10.0.0.5".parse().unwrap(), "fd00::5".parse().unwrap()];
 //!
 //! // VRID 51 became master: announce its addresses with its virtual MAC.

@@ -52,6 +52,7 @@ impl std::fmt::Display for IfaceRef {
 
 /// Why a frame could not be sent.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SenderError {
     /// The interface does not exist (in this network namespace).
     #[error("no such network interface {iface}")]

@@ -104,6 +104,7 @@ const MAX_STEPS_PER_INSTANT: u32 = 100_000;
 
 /// Why [`Sim::reload`] did not reload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReloadError {
     /// The new configuration does not build.
     #[error(transparent)]

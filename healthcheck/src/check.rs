@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 /// One check: what to probe and what counts as success.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Check {
     /// TCP connect (keepalived `TCP_CHECK`, ldirectord `checktype=connect`), optionally
     /// sending a string and expecting one back (ldirectord `service=simpletcp`).
@@ -138,6 +139,7 @@ pub struct SocketOptions {
 
 /// How a TCP based probe closes its connection once the check is decided.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TcpClose {
     /// `SO_LINGER` with a zero timeout: `close(2)` sends an RST and frees the connection at
     /// once (an ABORT, RFC 9293 §3.10.5). One segment instead of the
@@ -252,6 +254,7 @@ pub struct ClientCert {
 
 /// The request line and connection header of an HTTP check (keepalived `http_protocol`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HttpProtocol {
     /// `HTTP/1.0` without a `Connection` header (keepalived's default, `1.0`).
     Http10,
@@ -264,6 +267,7 @@ pub enum HttpProtocol {
 
 /// The method of an HTTP check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HttpMethod {
     /// `GET`.
     #[default]
@@ -274,6 +278,7 @@ pub enum HttpMethod {
 
 /// Server certificate verification policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TlsVerify {
     /// Verify against the system trust store (`/etc/ssl/certs/ca-certificates.crt`).
     System,
@@ -357,6 +362,7 @@ impl HttpCheck {
 
 /// DNS query types a check can ask for (RFC 1035 §3.2.2, RFC 3596).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DnsType {
     /// IPv4 address.
     A,

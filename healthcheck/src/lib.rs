@@ -80,6 +80,7 @@ pub use scheduler::{
 
 /// Errors of configuration parsing in this crate.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// A DNS query type name that is not supported.
     #[error("unknown DNS query type {0:?} (expected A, AAAA, NS, CNAME, SOA, MX, TXT, PTR or SRV)")]

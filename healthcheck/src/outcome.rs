@@ -28,6 +28,7 @@ impl Outcome {
 
 /// Why a probe failed. Small and cheap to move; formatted for logs and events.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure {
     /// The connection was refused (TCP RST, or ICMP port unreachable on UDP).
     Refused,

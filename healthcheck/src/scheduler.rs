@@ -198,6 +198,7 @@ pub struct ProbeRequest {
 
 /// What changed for a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EventKind {
     /// The target went up, with the weight the check reported (if any).
     Up {

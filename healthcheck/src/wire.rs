@@ -7,6 +7,7 @@ pub mod dns;
 
 /// A malformed reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum WireError {
     /// An SMTP reply line that does not start with three digits (RFC 5321 §4.2).
     #[error("SMTP reply line does not start with a 3-digit code")]

@@ -29,6 +29,7 @@ use std::net::SocketAddr;
 
 /// One change to the kernel's IPVS table.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Op {
     /// `NEW_SERVICE`.
     AddService(Service),

@@ -158,6 +158,7 @@ impl fmt::Display for OpError {
 
 /// Everything the client can fail with.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The kernel has no IPVS family.
     #[error("IPVS generic netlink family not found: is the ip_vs module loaded?")]

@@ -56,6 +56,7 @@ impl Family {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[non_exhaustive]
 pub enum Protocol {
     /// TCP (6).
     Tcp,
@@ -514,6 +515,7 @@ pub struct ServiceEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[non_exhaustive]
 pub enum TunnelType {
     /// IP in IP (the default).
     #[default]
@@ -561,6 +563,7 @@ impl Tunnel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[non_exhaustive]
 pub enum Forward {
     /// NAT (masquerading, `-m`).
     Masq,
@@ -789,6 +792,23 @@ pub struct VirtualService {
 }
 
 impl VirtualService {
+    /// A service without destinations (add them with
+    /// [`with_destination`](Self::with_destination)).
+    #[must_use]
+    pub fn new(service: Service) -> VirtualService {
+        VirtualService {
+            service,
+            destinations: Vec::new(),
+        }
+    }
+
+    /// The same service with one more destination.
+    #[must_use]
+    pub fn with_destination(mut self, destination: Destination) -> VirtualService {
+        self.destinations.push(destination);
+        self
+    }
+
     /// Validate the service, each destination, and that no destination repeats.
     pub fn validate(&self) -> Result<(), ModelError> {
         self.service.validate()?;
@@ -987,6 +1007,7 @@ impl Info {
 
 /// An invalid model object, or a kernel reply that does not describe one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ModelError {
     /// An object the kernel would reject.
     #[error("{object}: {reason}")]

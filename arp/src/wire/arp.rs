@@ -82,6 +82,7 @@ impl From<Operation> for u16 {
 
 /// Which gratuitous ARP to build (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum GarpForm {
     /// Operation 1, target hardware address zero (RFC 5227 announcement).
     #[default]

@@ -46,6 +46,7 @@ pub struct NaFrame {
 
 /// A frame this crate builds or parses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Repr {
     /// Ethernet + ARP.
     Arp(ArpFrame),

@@ -29,6 +29,7 @@ use std::str::FromStr;
 
 /// Why bytes could not be parsed as one of this crate's frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// The buffer is shorter than the structure needs.
     #[error("{what} truncated: {len} bytes, need at least {need}")]

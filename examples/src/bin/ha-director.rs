@@ -419,6 +419,7 @@ fn log_event(names: &[String], ev: &RuntimeEvent) {
             tracing::warn!(instance = %name(*instance), %addr, "VIP put back")
         }
         RuntimeEvent::Notified { argv, ok } => tracing::info!(?argv, ok, "notify script"),
+        other => tracing::info!(event = ?other, "runtime event"),
     }
 }
 

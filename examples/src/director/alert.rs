@@ -201,6 +201,8 @@ impl Alerter {
                         "Stopping",
                         "=> All VRRP group instances are now stopping <=",
                     ),
+                    // A state keepalived's mails do not know: no mail.
+                    _ => return None,
                 };
                 if !on || (self.plan.no_email_faults && *state == NotifyState::Fault) {
                     return None;

@@ -26,6 +26,7 @@ use super::{Cause, Director, DirectorError, DirectorEvent, InstanceId};
 
 /// An instance's administrative mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum AdminMode {
     /// The configured priority with tracking (the default).
     #[default]
@@ -59,6 +60,7 @@ impl AdminMode {
 
 /// Why an instance is in its administrative mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AdminReason {
     /// An operator asked ([`Director::set_admin`]).
     Operator,

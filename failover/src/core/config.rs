@@ -39,6 +39,7 @@ pub struct NotifyScripts {
 
 /// What one resource step runs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum StepKind {
     /// Commands (argv) to start and stop the resource.
     Command {
@@ -206,6 +207,7 @@ pub struct SyncGroupConfig {
 
 /// A configuration the director rejected; names the instance, group or tracker.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DirectorConfigError {
     /// An instance's `virtual_ipaddress` list does not fit one advert.
     #[error("instance {instance:?}: {source}")]
@@ -357,6 +359,7 @@ pub enum DirectorConfigError {
 
 /// A runtime input the director could not apply (the name of what was wrong is in it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DirectorError {
     /// No such instance.
     #[error("no instance {0:?}")]

@@ -567,6 +567,8 @@ impl Director {
                 Event::LateAdvert { master, silent_for } => {
                     self.on_late_advert(i, master, silent_for)
                 }
+                // A kind of router event this director does not know yet: nothing to do.
+                other => tracing::debug!(event = ?other, "router event not handled"),
             }
         }
         any

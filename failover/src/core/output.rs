@@ -32,6 +32,7 @@ pub enum StepOp {
 
 /// keepalived's state names for notify scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum NotifyState {
     /// `MASTER`.
     Master,
@@ -67,6 +68,7 @@ impl NotifyState {
 
 /// Something the runtime must do. Execute in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DirectorAction {
     /// Add these addresses (the `virtual_ipaddress` and `virtual_ipaddress_excluded` ones; each
     /// with its device filled in).
@@ -156,6 +158,7 @@ pub enum DirectorAction {
 
 /// Why an instance changed state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Cause {
     /// The router's own reason (RFC events, link, tracking).
     Router(TransitionReason),
@@ -176,6 +179,7 @@ pub enum Cause {
 
 /// Something that happened, for embedders (logs, metrics, UIs).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DirectorEvent {
     /// An instance changed state.
     Transition {

@@ -38,6 +38,7 @@ use super::track::TrackerId;
 
 /// What a closed [`MastershipGate`] does to its pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GateEffect {
     /// keepalived `ha_suspend`: real-server health results do not change the pool while the
     /// gate is closed; the last result of each server is applied when it opens.

@@ -27,6 +27,7 @@ use super::{AdminMode, Director, Inst, InstanceId};
 
 /// Why a configuration cannot be adopted in place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReconfigureError {
     /// The instances differ in number, names or order.
     #[error(

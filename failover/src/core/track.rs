@@ -37,6 +37,7 @@ pub struct TrackerId(pub u32);
 
 /// What a tracker observes. The runtime does the observing and reports results.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TrackerKind {
     /// An interface's link state, fed by [`Director::handle_link`](super::Director::handle_link)
     /// (keepalived `track_interface`).
@@ -83,6 +84,7 @@ pub enum TrackerKind {
 /// How a process's arguments are compared with [`ProcessSpec::params`] (keepalived
 /// `param_match`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ParamMatch {
     /// The process's arguments are exactly the configured ones (none configured: the process
     /// has no arguments).
@@ -221,6 +223,7 @@ impl TrackerConfig {
 
 /// A result reported for a tracker by the runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TrackResult {
     /// Success / up / reachable.
     Up,

@@ -17,6 +17,7 @@ use std::str::FromStr;
 
 /// The scope of an address (`ip address add ... scope SCOPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Scope {
     /// `global` (0), the default.
     #[default]
@@ -305,6 +306,7 @@ impl fmt::Display for VipSpec {
 
 /// A `virtual_ipaddress` line that [`VipSpec::parse`] rejected. Positions count words from 0.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum VipParseError {
     /// The line has no words.
     #[error("empty virtual address")]

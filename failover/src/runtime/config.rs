@@ -201,6 +201,7 @@ pub struct SyncDaemonOptions {
 
 /// What the runtime reports to an embedder: the director's events and its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RuntimeEvent {
     /// The sans-io director's event.
     Director(DirectorEvent),
@@ -264,6 +265,7 @@ pub struct AdminRequest {
 
 /// Why an [`AdminRequest`] was refused (nothing was changed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AdminError {
     /// No instance has that name.
     #[error("no instance {0:?}")]

@@ -25,6 +25,7 @@ pub struct User {
 
 /// Why a command did not exit normally.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExecError {
     /// The argv is empty.
     #[error("empty command")]

@@ -66,6 +66,7 @@ pub struct InstanceConfig {
 
 /// Something the instance did, for embedders (and tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InstanceEvent {
     /// The router changed state.
     Transition {
@@ -94,6 +95,7 @@ pub enum InstanceEvent {
 
 /// Errors that stop an instance.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InstanceError {
     /// The socket failed.
     #[error("instance {instance}: {source}")]

@@ -43,6 +43,7 @@ impl std::fmt::Display for Vip {
 
 /// A netlink operation that failed, with the kernel's errno and its meaning.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NetlinkError {
     /// The kernel refused an operation.
     #[error("{op} {what}: {meaning} (errno {errno})")]
@@ -289,6 +290,7 @@ fn vip_of(m: &AddressMessage) -> Option<(Vip, bool)> {
 
 /// A change the kernel reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NetEvent {
     /// A link's usable state: administratively up and with carrier.
     Link {

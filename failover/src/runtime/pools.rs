@@ -388,6 +388,7 @@ pub(super) fn check_kind(c: &ha_healthcheck::Check) -> &'static str {
         Check::Script(_) => "script",
         Check::File(_) => "file",
         Check::Maintenance(_) => "maintenance",
+        _ => "other",
     }
 }
 
@@ -531,11 +532,13 @@ impl HealthTask {
             let Some(up) = self.up.get_mut(i) else {
                 continue;
             };
-            *up = matches!(ev.kind, EventKind::Up { .. } | EventKind::Weight { .. });
             let weight = match ev.kind {
                 EventKind::Up { weight } | EventKind::Weight { weight } => Some(weight),
                 EventKind::Down { .. } => None,
+                // A kind of event this task does not know yet: health unchanged.
+                _ => continue,
             };
+            *up = weight.is_some();
             let t = &self.targets[i];
             tracing::info!(
                 server = t.server.0,

@@ -41,6 +41,7 @@ pub struct RouteSpec {
 
 /// Why a route cannot be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RouteParseError {
     /// No destination.
     #[error("no destination prefix")]

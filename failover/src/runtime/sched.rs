@@ -23,6 +23,7 @@ use super::sys;
 
 /// A realtime scheduling policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Policy {
     /// `SCHED_FIFO`: runs until it blocks or a higher priority runs.
     #[default]
@@ -44,6 +45,7 @@ pub struct Realtime {
 
 /// Why the realtime settings could not be applied.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SchedError {
     /// The priority is outside 1..=99.
     #[error("realtime priority {0}: must be 1..=99")]

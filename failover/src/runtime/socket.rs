@@ -34,6 +34,7 @@ pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12
 
 /// Errors of the VRRP socket, naming the interface.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SocketError {
     /// Opening or configuring the socket failed.
     #[error("VRRP socket on {interface}: {what}: {source}{hint}", hint = permission_hint(source))]

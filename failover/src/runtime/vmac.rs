@@ -49,6 +49,7 @@ pub fn default_name(vrid: u8) -> String {
 
 /// The macvlan mode of the vmac interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum VmacMode {
     /// No traffic between macvlans of the same parent (keepalived's choice).
     #[default]
@@ -87,6 +88,7 @@ impl VmacConfig {
 
 /// Why the vmac interface could not be set up or removed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VmacError {
     /// Opening a netlink socket failed.
     #[error("virtual MAC: opening a netlink socket: {0}")]

@@ -9,6 +9,7 @@ use crate::core::DirectorBuilder;
 
 /// How a fence or a resource step ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Outcome {
     /// It succeeds.
     Succeed,

@@ -38,6 +38,7 @@ impl fmt::Display for TraceEntry {
 
 /// Why a packet copy was not delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum LossCause {
     /// The link lost it ([`LinkConfig::loss`]).
     Link,
@@ -53,6 +54,7 @@ pub enum LossCause {
 
 /// What a [`TraceEntry`] records.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum TraceKind {
     /// The director reported an event (transitions with their cause, VIPs acquired and
     /// released, fence and step results, tracker changes, ...).

@@ -7,6 +7,7 @@ use crate::types::{AdvertInterval, Centiseconds, Priority, Seconds, Version, VrI
 
 /// What a master does when it hears an advertisement of lower priority than its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum LowerPriorityPolicy {
     /// Send an advertisement at once and restart the Adver_Timer (keepalived's behaviour): the
     /// lower-priority router, which believes it is master, hears us and steps down within one
@@ -226,6 +227,7 @@ fn usable_unicast(a: IpAddr) -> bool {
 
 /// A configuration that [`Config::validate`] rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// Priority 0 is reserved for a master that stops (RFC 9568 section 5.2.4).
     #[error("VRID {vrid}: priority 0 is reserved for a master that stops participating")]
@@ -365,6 +367,7 @@ pub enum ConfigError {
 
 /// A priority that [`Router::set_priority`](super::Router::set_priority) rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PriorityError {
     /// Priority 0 is not a runtime priority: call [`Router::shutdown`](super::Router::shutdown).
     #[error("VRID {vrid}: priority 0 is not a runtime priority (use shutdown)")]

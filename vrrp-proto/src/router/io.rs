@@ -80,6 +80,7 @@ pub struct Transmit {
 
 /// What the runtime must do to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Action {
     /// Add the virtual addresses and announce them (gratuitous ARP / unsolicited NA, RFC 9568
     /// section 6.4.1). `accept_mode` is the configured Accept_Mode: whether to accept packets
@@ -115,6 +116,7 @@ pub struct TrackId(pub u32);
 
 /// Why a transition happened. Every transition carries one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TransitionReason {
     /// The Startup event (RFC 9568 section 6.4.1), after any startup delay.
     Startup,
@@ -176,6 +178,7 @@ pub enum TransitionReason {
 /// The kind of a [`TransitionReason`], without its data: an index for counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)] // one-to-one with TransitionReason
+#[non_exhaustive]
 pub enum TransitionKind {
     Startup,
     MasterDown,
@@ -253,6 +256,7 @@ impl TransitionReason {
 
 /// Something that happened, for logs, notifications and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Event {
     /// The router changed state.
     Transition {

@@ -111,6 +111,7 @@ impl fmt::Display for TraceEntry {
 
 /// What a [`TraceEntry`] records.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum TraceKind {
     /// The router changed state.
     Transition {

@@ -80,6 +80,7 @@ pub mod trailer_field {
 
 /// The MAC of the trailer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum MacAlgorithm {
     /// HMAC-MD5 (RFC 2104), 16 bytes: heartbeat's `md5`.
     HmacMd5,

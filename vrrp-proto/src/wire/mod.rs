@@ -111,6 +111,7 @@ impl fmt::Display for Family {
 
 /// How the VRRP checksum is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum ChecksumMode {
     /// As the RFCs say: VRRPv2 over the message alone (RFC 3768 section 5.3.8), VRRPv3 with the
     /// IPv4/IPv6 pseudo-header (RFC 9568 section 5.2.8).

@@ -1019,6 +1019,8 @@ fn service_entry(se: &ServiceEntry, dests: &[DestinationEntry], f: &Format, n: &
                     Protocol::Tcp => "-t",
                     Protocol::Udp => "-u",
                     Protocol::Sctp => "--sctp-service",
+                    // A protocol ipvsadm has no option for: a rule `-R` refuses loudly.
+                    _ => "-?",
                 };
                 format!("{opt} {name}")
             } else {
@@ -1100,6 +1102,8 @@ fn service_entry(se: &ServiceEntry, dests: &[DestinationEntry], f: &Format, n: &
             Forward::Masq => "-m",
             Forward::Tunnel(_) => "-i",
             Forward::Route | Forward::Local => "-g",
+            // A method ipvsadm cannot name: a rule `-R` refuses loudly.
+            _ => "-?",
         };
         if f.rule {
             let _ = write!(out, "-a {svc_name} -r {dname} {fwd_switch} -w {}", d.weight);
@@ -1119,6 +1123,7 @@ fn service_entry(se: &ServiceEntry, dests: &[DestinationEntry], f: &Format, n: &
                     TunnelType::Gre => {
                         let _ = write!(out, " --tun-type gre {csum}");
                     }
+                    _ => out += " --tun-type ?",
                 }
             }
             out.push('\n');
@@ -1226,6 +1231,7 @@ fn proto_name(p: Protocol) -> &'static str {
         Protocol::Tcp => "tcp",
         Protocol::Udp => "udp",
         Protocol::Sctp => "sctp",
+        _ => "?",
     }
 }
 

@@ -6,12 +6,15 @@
 //!
 //! The rendered DOM (after the page's scripts ran) must show the instance with its state and
 //! both real servers up; after one real server is killed, a fresh render shows it down with
-//! the reason the status gives. The screenshot stays at `<target>/status-page.png`.
+//! the reason the status gives. The page against a frozen status (a file server standing in
+//! for a director whose loop stopped publishing) says its data is stale. The screenshot
+//! stays at `<target>/status-page.png`.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ha_examples::director::status_page::STATUS_PAGE;
 use ha_testsupport::{Host, Lab, require_root, require_tool, wait_until};
 use serde_json::Value;
 
@@ -93,8 +96,17 @@ fn member(st: &Value, addr: &str) -> Value {
 /// Chromium's flags for a headless run as root in a test: no sandbox, no GPU, nothing
 /// fetched in the background, a fresh profile.
 fn chromium(h: &Host, profile: &Path, extra: &[&str]) -> std::process::Output {
+    // Virtual time runs ahead of the director's real clock (it jumps between fetches): 2 s
+    // of it is at least one refresh after the first read, and less than the 3 s after which
+    // an unchanged snapshot counts as stale.
+    let mut args = vec!["--virtual-time-budget=2000"];
+    args.extend_from_slice(extra);
+    chromium_at(h, profile, &format!("http://{LISTEN}/"), &args)
+}
+
+/// Chromium on `url` (the last of several `--virtual-time-budget` wins).
+fn chromium_at(h: &Host, profile: &Path, url: &str, extra: &[&str]) -> std::process::Output {
     let profile_arg = format!("--user-data-dir={}", profile.display());
-    let url = format!("http://{LISTEN}/");
     let mut argv = vec![
         "timeout",
         "90",
@@ -109,10 +121,9 @@ fn chromium(h: &Host, profile: &Path, extra: &[&str]) -> std::process::Output {
         "--disable-sync",
         "--disable-dev-shm-usage",
         &profile_arg,
-        "--virtual-time-budget=4000",
     ];
     argv.extend_from_slice(extra);
-    argv.push(&url);
+    argv.push(url);
     let mut c = h.command(&argv);
     c.env("HOME", profile);
     c.output().expect("running chromium")
@@ -245,6 +256,45 @@ fn host_status_page_renders_live_state_in_chromium() {
     );
     let r = row(&dom, "data-real-server", "10.63.0.11:80");
     assert!(r.contains(" up "), "other real server row: {r:?}");
+
+    // A director that stopped publishing: the page and a frozen status served by a plain
+    // file server; after 3 s of the same snapshot the page says its data is stale.
+    let frozen = dir.join("frozen");
+    std::fs::create_dir_all(&frozen).unwrap();
+    std::fs::write(frozen.join("index.html"), STATUS_PAGE).unwrap();
+    std::fs::write(frozen.join("status"), status(&d).unwrap().to_string()).unwrap();
+    let files = lab.spawn(
+        &d,
+        &[
+            "python3",
+            "-m",
+            "http.server",
+            "9683",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            frozen.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || d
+            .run_in(|| std::net::TcpStream::connect("127.0.0.1:9683").is_ok())),
+        "the file server did not start: {}",
+        files.stderr()
+    );
+    let profile = dir.join("chromium-frozen");
+    std::fs::create_dir_all(&profile).unwrap();
+    let o = chromium_at(
+        &d,
+        &profile,
+        "http://127.0.0.1:9683/",
+        &["--dump-dom", "--virtual-time-budget=8000"],
+    );
+    let dom = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        dom.contains("VI_WEB") && dom.contains(">stale: no new status for"),
+        "a frozen status is not shown stale:\n{dom}"
+    );
 
     // The picture, from a third fresh profile.
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR"))

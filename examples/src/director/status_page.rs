@@ -2,9 +2,11 @@
 //! fetched from elsewhere) that [`super::observe::serve_http`] answers `GET /` with. It reads
 //! `status` (the JSON of [`super::observe::status_json`], relative to the page) every second
 //! and shows the VRRP instances (state, priority, master, last transition) and the virtual
-//! servers with their real servers (health, weight, the reason of the last failure). When a
-//! read fails, or the last good one is more than 3 s old, the header says the data is
-//! stale. Names from the status are inserted as text, never as markup.
+//! servers with their real servers (health, weight, the reason of the last failure). The
+//! header says the data is stale when no read succeeded for 3 s, or when for 3 s every read
+//! brought the same snapshot (`taken_unix` unchanged: the director publishes a new one at
+//! least once a second, so its loop is stuck; browser time only, so the two machines' clocks
+//! need not agree). Names from the status are inserted as text, never as markup.
 
 /// The page.
 pub const STATUS_PAGE: &str = include_str!("status_page.html");

@@ -33,7 +33,7 @@ pub const SUITES: &[(&str, &str)] = &[
 ];
 
 /// Seconds each fuzz target runs in the test command (`cargo xtask fuzz` runs longer).
-const FUZZ_SECONDS: u64 = 20;
+const FUZZ_SECONDS: u64 = 15;
 
 /// The library crates: their normal dependency tree must not contain tokio (the sans-io
 /// rule), and each must build on its own without default features (`cargo check

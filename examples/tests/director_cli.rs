@@ -270,6 +270,18 @@ fn keepalived_command_line_for_drop_in_use() {
         vec!["--use-file", path, "--config-test"],
         vec!["-n", "-l", "-D", &format!("--use-file={path}"), "-t"],
         vec!["-i", "lb1", "-f", path, "-t"],
+        // keepalived's pid files (the test itself writes none).
+        vec![
+            "-p",
+            "/run/keepalived.pid",
+            "-r",
+            "/run/vrrp.pid",
+            "-c",
+            "/run/c.pid",
+            "-f",
+            path,
+            "-t",
+        ],
     ] {
         let o = run(&args);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", s(&o.stderr));
@@ -296,6 +308,9 @@ fn keepalived_command_line_for_drop_in_use() {
         "{}",
         s(&o.stderr)
     );
+    let o = run(&["-f", path, "-p"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(s(&o.stderr).contains("-p needs a file"), "{}", s(&o.stderr));
     let bad = tmp("ka-bad.conf", "vrrp_instance VI {\n    priority 400\n}\n");
     let o = run(&["-t", "-f", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", s(&o.stderr));

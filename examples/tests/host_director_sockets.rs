@@ -115,7 +115,18 @@ fn host_sockets_refuse_other_users_and_count_bad_requests() {
     // 1. No socket_group: 0600, another user cannot connect.
     let d1 = open_dir("private");
     let cfg = config(&d1, None);
-    let p = lab.spawn(&a, &[BIN, "run", "--config", cfg.to_str().unwrap()]);
+    let pid_file = d1.join("run/ha-director.pid");
+    let p = lab.spawn(
+        &a,
+        &[
+            BIN,
+            "run",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+        ],
+    );
     let status = d1.join("status.sock");
     assert!(
         wait_until(Duration::from_secs(10), || {
@@ -123,6 +134,22 @@ fn host_sockets_refuse_other_users_and_count_bad_requests() {
         }),
         "the director serves its status: {}",
         p.stderr()
+    );
+    // The pid file names the running director, and a second one with it is refused.
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap().trim(),
+        p.pid().to_string()
+    );
+    let second = Command::new(BIN)
+        .args(["run", "--config", cfg.to_str().unwrap(), "--pid-file"])
+        .arg(&pid_file)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(
+        text(&second).contains("is running"),
+        "a second director with the same pid file: {}",
+        text(&second)
     );
     assert_eq!(mode(&status).0, 0o600);
     assert_eq!(mode(&d1.join("control.sock")).0, 0o600);
@@ -186,6 +213,7 @@ fn host_sockets_refuse_other_users_and_count_bad_requests() {
     assert_eq!(counter(&d1, "control", "ok"), ok_before + 1);
     p.kill(libc::SIGTERM);
     assert!(p.wait_exit(Duration::from_secs(5)));
+    assert!(!pid_file.exists(), "the pid file outlived the director");
 
     // 2. socket_group = "nogroup": 0660 with that group; a member reads, a stranger cannot.
     let d2 = open_dir("group");

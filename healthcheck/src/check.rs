@@ -46,6 +46,16 @@ pub struct MaintenanceCheck {
     pub names: Vec<String>,
 }
 
+impl MaintenanceCheck {
+    /// The server is in maintenance while any of `names` exists in `dir`.
+    pub fn new(dir: impl Into<PathBuf>, names: Vec<String>) -> Self {
+        Self {
+            dir: dir.into(),
+            names,
+        }
+    }
+}
+
 /// keepalived's `FILE_CHECK`: the file holds an integer, read as C's `strtol` reads it
 /// ([`track_value`]); a missing file reads as 0.
 ///
@@ -63,6 +73,27 @@ pub struct FileCheck {
     pub reverse: bool,
     /// The real server's configured weight, which the product moves.
     pub base_weight: u32,
+}
+
+impl FileCheck {
+    /// A file whose non-zero value means down (weight 0, not reversed), for a real server of
+    /// `base_weight`; [`FileCheck::with_weight`] makes the value move the weight instead.
+    pub fn new(path: impl Into<PathBuf>, base_weight: u32) -> Self {
+        Self {
+            path: path.into(),
+            weight: 0,
+            reverse: false,
+            base_weight,
+        }
+    }
+
+    /// The multiplier of the file's value, and keepalived's `reverse`.
+    #[must_use]
+    pub fn with_weight(mut self, weight: i32, reverse: bool) -> Self {
+        self.weight = weight;
+        self.reverse = reverse;
+        self
+    }
 }
 
 /// The outcome of a [`FileCheck`] whose file holds `value` (sans-io: the probe reads the file).
@@ -424,6 +455,50 @@ pub struct DnsCheck {
     pub socket: SocketOptions,
 }
 
+impl DnsCheck {
+    /// Asks `server` for `name`'s records of type `qtype`; success is NOERROR (rcode 0),
+    /// whatever the answers.
+    pub fn new(server: SocketAddr, name: impl Into<String>, qtype: DnsType) -> Self {
+        Self {
+            server,
+            name: name.into(),
+            qtype,
+            expect_rcode: 0,
+            expect_answer: None,
+            expect_answer_regex: None,
+            socket: SocketOptions::default(),
+        }
+    }
+
+    /// Success needs this answer among the records (compared as text).
+    #[must_use]
+    pub fn with_expect_answer(mut self, answer: impl Into<String>) -> Self {
+        self.expect_answer = Some(answer.into());
+        self
+    }
+
+    /// Success needs an A address or PTR name matching this regular expression.
+    #[must_use]
+    pub fn with_expect_answer_regex(mut self, regex: impl Into<String>) -> Self {
+        self.expect_answer_regex = Some(regex.into());
+        self
+    }
+
+    /// Success is this response code instead of NOERROR.
+    #[must_use]
+    pub fn with_expect_rcode(mut self, rcode: u8) -> Self {
+        self.expect_rcode = rcode;
+        self
+    }
+
+    /// Socket options.
+    #[must_use]
+    pub fn with_socket(mut self, socket: SocketOptions) -> Self {
+        self.socket = socket;
+        self
+    }
+}
+
 /// SMTP check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpCheck {
@@ -435,6 +510,33 @@ pub struct SmtpCheck {
     pub ehlo: bool,
     /// Socket options.
     pub socket: SocketOptions,
+}
+
+impl SmtpCheck {
+    /// Greets `addr` with `HELO helo_name` (keepalived's SMTP_CHECK);
+    /// [`SmtpCheck::with_ehlo`] sends `EHLO`.
+    pub fn new(addr: SocketAddr, helo_name: impl Into<String>) -> Self {
+        Self {
+            addr,
+            helo_name: helo_name.into(),
+            ehlo: false,
+            socket: SocketOptions::default(),
+        }
+    }
+
+    /// Send `EHLO` rather than `HELO`.
+    #[must_use]
+    pub fn with_ehlo(mut self, ehlo: bool) -> Self {
+        self.ehlo = ehlo;
+        self
+    }
+
+    /// Socket options.
+    #[must_use]
+    pub fn with_socket(mut self, socket: SocketOptions) -> Self {
+        self.socket = socket;
+        self
+    }
 }
 
 /// UDP check.
@@ -560,6 +662,23 @@ pub struct PingCheck {
     pub socket: SocketOptions,
 }
 
+impl PingCheck {
+    /// Pings `addr` with default socket options.
+    pub fn new(addr: IpAddr) -> Self {
+        Self {
+            addr,
+            socket: SocketOptions::default(),
+        }
+    }
+
+    /// Socket options (`interface`, `fwmark`, `bind_addr`).
+    #[must_use]
+    pub fn with_socket(mut self, socket: SocketOptions) -> Self {
+        self.socket = socket;
+        self
+    }
+}
+
 /// External program check (keepalived `MISC_CHECK`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptCheck {
@@ -678,5 +797,39 @@ mod tests {
         assert!("302-301".parse::<StatusRange>().is_err());
         assert!("abc".parse::<StatusRange>().is_err());
         assert_eq!("aaaa".parse::<DnsType>(), Ok(DnsType::Aaaa));
+    }
+}
+
+#[cfg(test)]
+mod constructor_tests {
+    use super::*;
+
+    #[test]
+    fn constructors_fill_the_documented_defaults() {
+        let server: SocketAddr = "192.0.2.53:53".parse().unwrap();
+        let d = DnsCheck::new(server, "www.example.org", DnsType::A)
+            .with_expect_answer("192.0.2.10")
+            .with_expect_rcode(3);
+        assert_eq!(
+            d,
+            DnsCheck {
+                server,
+                name: "www.example.org".into(),
+                qtype: DnsType::A,
+                expect_rcode: 3,
+                expect_answer: Some("192.0.2.10".into()),
+                expect_answer_regex: None,
+                socket: SocketOptions::default(),
+            }
+        );
+        let s = SmtpCheck::new("192.0.2.25:25".parse().unwrap(), "lb1").with_ehlo(true);
+        assert!(s.ehlo && s.helo_name == "lb1");
+        let f = FileCheck::new("/run/w", 10).with_weight(-2, true);
+        assert_eq!((f.weight, f.reverse, f.base_weight), (-2, true, 10));
+        assert_eq!(FileCheck::new("/run/w", 1).weight, 0);
+        let p = PingCheck::new("192.0.2.1".parse().unwrap());
+        assert_eq!(p.socket, SocketOptions::default());
+        let m = MaintenanceCheck::new("/etc/maint", vec!["192.0.2.1".into()]);
+        assert_eq!(m.dir, PathBuf::from("/etc/maint"));
     }
 }

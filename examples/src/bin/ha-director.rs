@@ -195,6 +195,11 @@ enum Command {
         /// Serve metrics and status over HTTP here, overriding `global.metrics_listen`.
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
+        /// Write this process's id here while it runs (keepalived `-p`, `-r`, `-c`: one
+        /// process does what keepalived's three do); may be repeated. A file that names a
+        /// running process already is refused.
+        #[arg(long, value_name = "PATH")]
+        pid_file: Vec<PathBuf>,
     },
     /// Print a running director's status as JSON (exit 1 if none answers on the socket).
     Status {
@@ -741,6 +746,47 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
+/// The pid files of `run --pid-file`: written at start, removed when dropped.
+struct PidFiles(Vec<PathBuf>);
+
+impl PidFiles {
+    /// Writes this process's id to each file; refuses a file that names a running process
+    /// (another director, or keepalived, already runs with it).
+    fn create(paths: &[PathBuf]) -> Result<PidFiles, String> {
+        let pid = std::process::id();
+        let mut done = PidFiles(Vec::new());
+        for p in paths {
+            if let Ok(old) = std::fs::read_to_string(p)
+                && let Ok(old) = old.trim().parse::<u32>()
+                && old != pid
+                && Path::new(&format!("/proc/{old}")).exists()
+            {
+                return Err(format!(
+                    "pid file {}: process {old} is running (another director or keepalived?)",
+                    p.display()
+                ));
+            }
+            if let Some(dir) = p.parent()
+                && !dir.as_os_str().is_empty()
+            {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            std::fs::write(p, format!("{pid}\n"))
+                .map_err(|e| format!("pid file {}: {e}", p.display()))?;
+            done.0.push(p.clone());
+        }
+        Ok(done)
+    }
+}
+
+impl Drop for PidFiles {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// keepalived's own file, the default of its command line.
 const KEEPALIVED_CONF: &str = "/etc/keepalived/keepalived.conf";
 
@@ -765,6 +811,7 @@ fn keepalived_args(args: &[String]) -> Result<Option<Vec<String>>, String> {
         return Ok(None);
     }
     let (mut file, mut test, mut detail, mut id) = (KEEPALIVED_CONF.to_owned(), false, false, None);
+    let mut pid_files = Vec::new();
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         let (opt, inline) = match a.split_once('=') {
@@ -787,11 +834,15 @@ fn keepalived_args(args: &[String]) -> Result<Option<Vec<String>>, String> {
             "-n" | "--dont-fork" | "-l" | "--log-console" => {}
             "-D" | "--log-detail" => detail = true,
             "-i" | "--config-id" => id = Some(value("an id")?),
+            // keepalived's parent, VRRP child and checker child pid files: one process here.
+            "-p" | "--pid" | "-r" | "--vrrp_pid" | "-c" | "--checkers_pid" => {
+                pid_files.push(value("a file")?)
+            }
             "-v" | "--version" => return Ok(Some(vec![args[0].clone(), "--version".into()])),
             "-h" | "--help" => return Ok(Some(vec![args[0].clone(), "--help".into()])),
             other => {
                 return Err(format!(
-                    "keepalived option {other} is not supported by ha-director (supported: -f, -t, -n, -l, -D, -i, -v, -h)"
+                    "keepalived option {other} is not supported by ha-director (supported: -f, -t, -n, -l, -D, -i, -p, -r, -c, -v, -h)"
                 ));
             }
         }
@@ -808,6 +859,11 @@ fn keepalived_args(args: &[String]) -> Result<Option<Vec<String>>, String> {
         "--keepalived-conf".into(),
         file,
     ]);
+    if !test {
+        for p in pid_files {
+            out.extend(["--pid-file".to_owned(), p]);
+        }
+    }
     Ok(Some(out))
 }
 
@@ -946,8 +1002,16 @@ fn main() -> ExitCode {
             status_socket,
             control_socket,
             metrics_listen,
+            pid_file,
         } => {
             init_logging(log_detail);
+            let pid_files = match PidFiles::create(&pid_file) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    return ExitCode::from(EXIT_RUNTIME);
+                }
+            };
             let Some((mut loaded, built)) = load_and_build(&source) else {
                 return ExitCode::from(EXIT_INVALID);
             };
@@ -968,7 +1032,9 @@ fn main() -> ExitCode {
             let Some(rt) = runtime() else {
                 return ExitCode::from(EXIT_RUNTIME);
             };
-            rt.block_on(run_async(source, watch_config, loaded, built))
+            let code = rt.block_on(run_async(source, watch_config, loaded, built));
+            drop(pid_files);
+            code
         }
         Command::Standby(a) => admin_command("standby", &a),
         Command::Takeover(a) => admin_command("takeover", &a),

@@ -205,6 +205,17 @@ pub struct SyncGroupConfig {
     pub notify: NotifyScripts,
 }
 
+impl SyncGroupConfig {
+    /// A group of `members` without notify scripts.
+    pub fn new(name: impl Into<String>, members: Vec<InstanceId>) -> Self {
+        Self {
+            name: name.into(),
+            members,
+            notify: NotifyScripts::default(),
+        }
+    }
+}
+
 /// A configuration the director rejected; names the instance, group or tracker.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

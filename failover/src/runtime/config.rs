@@ -103,6 +103,17 @@ pub struct WatchdogConfig {
     pub timeout_s: Option<u32>,
 }
 
+impl WatchdogConfig {
+    /// Writes to `device` every `interval`, leaving the device's own timeout as it is.
+    pub fn new(device: impl Into<std::path::PathBuf>, interval: Duration) -> Self {
+        Self {
+            device: device.into(),
+            interval,
+            timeout_s: None,
+        }
+    }
+}
+
 /// keepalived's `static_ipaddress`, `static_routes` and `static_rules`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Statics {
@@ -171,6 +182,23 @@ pub struct HealthTarget {
     pub log_all_failures: bool,
 }
 
+impl HealthTarget {
+    /// The check `target` of real server `index` of virtual server `server`; failed attempts
+    /// are logged at debug until the server goes down.
+    pub fn new(
+        server: VirtualServerId,
+        index: usize,
+        target: ha_healthcheck::TargetConfig,
+    ) -> Self {
+        Self {
+            server,
+            index,
+            target,
+            log_all_failures: false,
+        }
+    }
+}
+
 /// Driving the kernel's IPVS.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IpvsOptions {
@@ -197,6 +225,16 @@ pub struct SyncDaemonOptions {
     pub instance: String,
     /// Interface, sync id and multicast settings (the role is set by the runtime).
     pub daemon: ha_ipvs::model::SyncDaemon,
+}
+
+impl SyncDaemonOptions {
+    /// The sync daemon `daemon`, master while `instance` is master, backup otherwise.
+    pub fn new(instance: impl Into<String>, daemon: ha_ipvs::model::SyncDaemon) -> Self {
+        Self {
+            instance: instance.into(),
+            daemon,
+        }
+    }
 }
 
 /// What the runtime reports to an embedder: the director's events and its own.

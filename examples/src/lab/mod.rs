@@ -27,6 +27,7 @@
 pub mod config;
 pub mod heartbeat;
 pub mod http;
+pub mod soak;
 pub mod timeline;
 
 use std::fmt;

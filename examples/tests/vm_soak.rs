@@ -9,9 +9,10 @@ use ha_examples::lab::soak::{SoakOptions, run_soak};
 /// The seed of the test's fault sequence (a violation replays with `cargo xtask soak --seed`).
 const SEED: u64 = 20;
 
-/// At least this many faults in 3 minutes (a fault takes 1 to 5 s, then the settle time and the
-/// checks; under TCG about 12 s each).
-const MIN_FAULTS: usize = 8;
+/// At least this many faults in 3 minutes: a fault lasts 1 to 5 s (a real server's at least its
+/// fall window), then 4 s of settling and the checks; under TCG with this seed 8 faults ran in
+/// 3 minutes, so 6 leaves room for a slower machine.
+const MIN_FAULTS: usize = 6;
 
 #[test]
 #[ignore = "needs root and IPVS: runs in the VM (cargo xtask vm vm_soak)"]

@@ -760,7 +760,7 @@ impl<'a> Soak<'a> {
             // advert crosses first decides. If the stand-in hears the higher priority first, it
             // steps down without another advert, so the returning master hears no
             // lower-priority advert and sends no gratuitous ARP (RFC 9568 section 6.4.3 asks
-            // none, keepalived behaves the same): the client keeps the stand-in's MAC until its
+            // for none): the client keeps the stand-in's MAC until its
             // neighbour entry, stale after the stand-in's ARP, is probed (Linux: 5 s in DELAY,
             // then 3 unicast probes 1 s apart, then a broadcast the master answers). Found by
             // this soak (seed 1, --no-ipvs, fault 8: 4.0 s); see the report of issue 20.

@@ -21,6 +21,12 @@ const MODULES: &str = "modprobe ip_vs; modprobe ip_vs_rr; modprobe veth; modprob
 
 /// Builds the release binaries and returns the paths of `ha-lab` and `ha-director`.
 fn build() -> Result<(PathBuf, PathBuf)> {
+    build_with("ha-lab")
+}
+
+/// Builds the release binaries `program` (a `lab` feature binary of ha-examples) and
+/// `ha-director`, and returns their paths.
+fn build_with(program: &str) -> Result<(PathBuf, PathBuf)> {
     let mut cmd = util::cargo();
     cmd.args([
         "build",
@@ -30,13 +36,13 @@ fn build() -> Result<(PathBuf, PathBuf)> {
         "--features",
         "lab",
         "--bin",
-        "ha-lab",
+        program,
         "--bin",
         "ha-director",
         "--message-format=json-render-diagnostics",
     ]);
     cmd.stderr(Stdio::inherit());
-    println!("xtask: building ha-lab and ha-director (release)");
+    println!("xtask: building {program} and ha-director (release)");
     let out = util::run_capture(&mut cmd)?;
     let (mut lab, mut director) = (None, None);
     for line in out.lines() {
@@ -50,14 +56,16 @@ fn build() -> Result<(PathBuf, PathBuf)> {
             continue;
         };
         match v["target"]["name"].as_str() {
-            Some("ha-lab") => lab = Some(PathBuf::from(exe)),
+            Some(name) if name == program => lab = Some(PathBuf::from(exe)),
             Some("ha-director") => director = Some(PathBuf::from(exe)),
             _ => {}
         }
     }
     match (lab, director) {
         (Some(l), Some(d)) => Ok((l, d)),
-        _ => Err("cargo build did not report the ha-lab and ha-director executables".into()),
+        _ => Err(format!(
+            "cargo build did not report the {program} and ha-director executables"
+        )),
     }
 }
 
@@ -99,4 +107,35 @@ fn copy_timeline() {
             dest.display()
         ),
     }
+}
+
+/// Kernel modules the soak needs inside the VM (the lab's, and netem for `tc`).
+const SOAK_MODULES: &str =
+    "modprobe ip_vs; modprobe ip_vs_rr; modprobe veth; modprobe bridge; modprobe sch_netem";
+
+/// `cargo xtask soak`: builds `ha-soak` and `ha-director` in release and runs the fault soak in
+/// the VM (`args` go to `ha-soak`: `--minutes N`, `--seed S`, `--keepalived`). The fault log
+/// that `ha-soak` writes in the VM's output folder is copied to `target/soak/soak.log`.
+pub fn soak(args: &[String]) -> Result<()> {
+    let (soak, director) = build_with("ha-soak")?;
+    let mut all = vec!["--ha-director".to_owned(), director.display().to_string()];
+    all.extend(args.iter().cloned());
+    println!(
+        "xtask: booting the VM to run {} {}",
+        soak.display(),
+        all.join(" ")
+    );
+    let ran = vm::run_program(&soak.display().to_string(), &all, SOAK_MODULES)
+        .map_err(|e| format!("soak: {e}"));
+    let written = vm::run_dir_path("run").join("soak.log");
+    if written.is_file() {
+        let dest = util::root().join("target/soak/soak.log");
+        match std::fs::create_dir_all(util::root().join("target/soak"))
+            .and_then(|()| std::fs::copy(&written, &dest))
+        {
+            Ok(_) => println!("xtask: soak log: {}", dest.display()),
+            Err(e) => println!("xtask: soak log: {} (copy failed: {e})", written.display()),
+        }
+    }
+    ran
 }

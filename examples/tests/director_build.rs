@@ -1263,4 +1263,17 @@ vips = ["192.168.10.101/24"]
         cfg.global.control_socket_path(),
         PathBuf::from(director::model::DEFAULT_CONTROL_SOCKET)
     );
+    // Beside a status socket of another name, one of its own: two directors that share a
+    // folder never share a control socket.
+    let mut g = cfg.global.clone();
+    for (status, control) in [
+        ("/tmp/lab/a.sock", "/tmp/lab/a.control.sock"),
+        ("/tmp/lab/b.sock", "/tmp/lab/b.control.sock"),
+        ("/run/x/status.sock", "/run/x/control.sock"),
+        ("/run/x/status", "/run/x/status.control"),
+        ("rel.sock", "rel.control.sock"),
+    ] {
+        g.status_socket = Some(status.into());
+        assert_eq!(g.control_socket_path(), PathBuf::from(control), "{status}");
+    }
 }

@@ -353,16 +353,25 @@ impl Global {
             .unwrap_or_else(|| DEFAULT_STATUS_SOCKET.into())
     }
 
-    /// The control socket's path: the configured one, or `control.sock` beside the status
-    /// socket (so [`DEFAULT_CONTROL_SOCKET`] beside the default status socket, and a director
-    /// given its own status socket folder keeps both there).
+    /// The control socket's path: the configured one, or one beside the status socket named
+    /// after it: `control.sock` for `status.sock` (so [`DEFAULT_CONTROL_SOCKET`] beside the
+    /// default status socket), otherwise the status socket's name with `.control` before its
+    /// extension (`lb1.sock` gives `lb1.control.sock`), so directors that share a folder
+    /// never share a control socket.
     pub fn control_socket_path(&self) -> std::path::PathBuf {
-        self.control_socket
-            .clone()
-            .unwrap_or_else(|| match self.status_socket_path().parent() {
-                Some(dir) if !dir.as_os_str().is_empty() => dir.join("control.sock"),
-                _ => DEFAULT_CONTROL_SOCKET.into(),
-            })
+        if let Some(p) = &self.control_socket {
+            return p.clone();
+        }
+        let status = self.status_socket_path();
+        let Some(name) = status.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            return DEFAULT_CONTROL_SOCKET.into();
+        };
+        let control = match name.rsplit_once('.') {
+            Some(("status", ext)) => format!("control.{ext}"),
+            Some((stem, ext)) if !stem.is_empty() => format!("{stem}.control.{ext}"),
+            _ => format!("{name}.control"),
+        };
+        status.with_file_name(control)
     }
 }
 

@@ -36,7 +36,9 @@ use clap::Parser;
 use ha_arp::{Announcer, Interface, Pacing, Sender, SourceMac};
 use ha_vrrp_proto::router::{Action, Config, Router, RxAdvert, Transmit};
 use ha_vrrp_proto::wire::{self, Addresses, Advert, Auth, ChecksumMode, Family, RxContext};
-use ha_vrrp_proto::{AdvertInterval, Centiseconds, Priority, Seconds, Version, VrId};
+use ha_vrrp_proto::{
+    AdvertInterval, Centiseconds, DropReason, Priority, Seconds, Version, VrId,
+};
 use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -260,7 +262,7 @@ impl Node<'_> {
                     RxAdvert::new(IpAddr::V4(src), adv.vrid, adv.priority, adv.interval),
                 ),
                 // Another VRID on the same group is normal; the rest is worth a line.
-                Err(e) if e.reason().as_str() == "vrid_mismatch" => {}
+                Err(e) if e.reason() == DropReason::VridMismatch => {}
                 Err(e) => eprintln!("vrrp-embed: dropped an advert from {src}: {e}"),
             }
         }

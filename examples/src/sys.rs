@@ -113,6 +113,12 @@ pub fn cpu_times(who: libc::c_int) -> (Duration, Duration) {
     (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
+/// This process's effective user id.
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// `CLOCK_MONOTONIC` now, as a duration since its (unspecified) origin: the clock systemd's
 /// `MONOTONIC_USEC=` speaks of (`sd_notify(3)`). `std::time::Instant` reads the same clock on
 /// Linux but does not expose its value.

@@ -186,6 +186,20 @@ pub fn run(seconds: u64, only: &[String], install: bool) -> Result<Vec<RunReport
     Ok(reports)
 }
 
+/// Err naming every target that crashed.
+pub fn fail_on_crash(reports: &[RunReport]) -> Result<()> {
+    let crashed: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.crash.is_some())
+        .map(|r| r.target.name.as_str())
+        .collect();
+    if crashed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("crashes in: {}", crashed.join(", ")))
+    }
+}
+
 fn run_one(t: &Target, seconds: u64) -> Result<RunReport> {
     let root = util::root();
     let corpus = root.join(&t.dir).join("corpus").join(&t.name);

@@ -122,18 +122,7 @@ fn main() -> ExitCode {
             seconds,
             targets,
             no_install,
-        } => fuzz::run(seconds, &targets, !no_install).and_then(|reports| {
-            let crashed: Vec<&str> = reports
-                .iter()
-                .filter(|r| r.crash.is_some())
-                .map(|r| r.target.name.as_str())
-                .collect();
-            if crashed.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("crashes in: {}", crashed.join(", ")))
-            }
-        }),
+        } => fuzz::run(seconds, &targets, !no_install).and_then(|r| fuzz::fail_on_crash(&r)),
         Cmd::Setup => setup::ensure(setup::Need::all(), true).map(|_| ()),
         Cmd::Lab { args } => lab::run(&args),
         Cmd::Install {

@@ -150,14 +150,7 @@ fn run_suite(name: &str, install: bool) -> Result<String> {
         }
         "fuzz" => {
             let reports = crate::fuzz::run(FUZZ_SECONDS, &[], install)?;
-            let crashed: Vec<&str> = reports
-                .iter()
-                .filter(|r| r.crash.is_some())
-                .map(|r| r.target.name.as_str())
-                .collect();
-            if !crashed.is_empty() {
-                return Err(format!("crashes in: {}", crashed.join(", ")));
-            }
+            crate::fuzz::fail_on_crash(&reports)?;
             let execs: u64 = reports.iter().map(|r| r.execs).sum();
             Ok(format!(
                 "{} targets, {execs} executions, no crash",
@@ -254,8 +247,29 @@ fn lint(install: bool) -> Result<String> {
 /// (a warning there is usually an import or item that only an IO feature uses: a missing
 /// cfg gate).
 fn check_without_default_features(krate: &str) -> Result<()> {
+    check_build(krate, None)
+}
+
+/// ha-healthcheck's probe features, each of which must build alone.
+const HEALTHCHECK_FEATURES: &[&str] = &["tcp", "http", "tls", "dns"];
+
+/// Builds ha-healthcheck with each probe feature alone (no other feature); one failure per
+/// feature that does not build or warns.
+fn check_healthcheck_features() -> Vec<String> {
+    HEALTHCHECK_FEATURES
+        .iter()
+        .filter_map(|f| check_build("ha-healthcheck", Some(f)).err())
+        .collect()
+}
+
+/// `cargo check -p KRATE --no-default-features [--features FEATURE]`, its output echoed; Err
+/// when it fails or warns.
+fn check_build(krate: &str, feature: Option<&str>) -> Result<()> {
     let mut cmd = util::cargo();
-    cmd.args(["check", "--no-default-features", "-p", krate]);
+    cmd.args(["check", "-p", krate, "--no-default-features"]);
+    if let Some(f) = feature {
+        cmd.args(["--features", f]);
+    }
     let desc = util::describe(&cmd);
     let out = cmd
         .stdin(Stdio::null())
@@ -263,60 +277,22 @@ fn check_without_default_features(krate: &str) -> Result<()> {
         .map_err(|e| format!("cannot run {desc}: {e}"))?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprint!("{stderr}");
+    let how = match feature {
+        None => "without default features".to_owned(),
+        Some(f) => format!("with feature {f} alone"),
+    };
     if !out.status.success() {
         Err(format!(
-            "{krate} does not build without default features: {desc} failed ({})",
+            "{krate} does not build {how}: {desc} failed ({})",
             out.status
         ))
     } else if stderr.lines().any(|l| l.starts_with("warning")) {
         Err(format!(
-            "{krate} warns without default features ({desc}): a cfg gate is missing?"
+            "{krate} warns {how} ({desc}): a cfg gate is missing?"
         ))
     } else {
         Ok(())
     }
-}
-
-/// ha-healthcheck's probe features, each of which must build alone.
-const HEALTHCHECK_FEATURES: &[&str] = &["tcp", "http", "tls", "dns"];
-
-/// `cargo check -p ha-healthcheck --no-default-features --features F` for each probe feature
-/// alone, output echoed: one failure per feature that does not build or warns (a cfg gate
-/// missing between `tcp`, `http`, `tls` and `dns`).
-fn check_healthcheck_features() -> Vec<String> {
-    let mut failures = Vec::new();
-    for feature in HEALTHCHECK_FEATURES {
-        let mut cmd = util::cargo();
-        cmd.args([
-            "check",
-            "-p",
-            "ha-healthcheck",
-            "--no-default-features",
-            "--features",
-            feature,
-        ]);
-        let desc = util::describe(&cmd);
-        let out = match cmd.stdin(Stdio::null()).output() {
-            Ok(out) => out,
-            Err(e) => {
-                failures.push(format!("cannot run {desc}: {e}"));
-                continue;
-            }
-        };
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        eprint!("{stderr}");
-        if !out.status.success() {
-            failures.push(format!(
-                "ha-healthcheck does not build with feature {feature} alone: {desc} failed ({})",
-                out.status
-            ));
-        } else if stderr.lines().any(|l| l.starts_with("warning")) {
-            failures.push(format!(
-                "ha-healthcheck warns with feature {feature} alone ({desc}): a cfg gate is missing?"
-            ));
-        }
-    }
-    failures
 }
 
 /// `cargo test --workspace --all-features -- ARGS`, echoing its output; returns how many tests

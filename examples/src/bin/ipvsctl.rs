@@ -106,188 +106,142 @@ impl From<Role> for DaemonRole {
 /// ipvsadm's commands: at most one.
 #[derive(clap::Args)]
 #[group(id = "adm_command", multiple = false)]
+#[command(next_help_heading = "ipvsadm commands")]
 struct AdmCommand {
     /// Add a virtual service.
-    #[arg(short = 'A', long, help_heading = "ipvsadm commands")]
+    #[arg(short = 'A', long)]
     add_service: bool,
     /// Edit a virtual service.
-    #[arg(short = 'E', long, help_heading = "ipvsadm commands")]
+    #[arg(short = 'E', long)]
     edit_service: bool,
     /// Delete a virtual service.
-    #[arg(short = 'D', long, help_heading = "ipvsadm commands")]
+    #[arg(short = 'D', long)]
     delete_service: bool,
     /// Clear the whole table.
-    #[arg(short = 'C', long, help_heading = "ipvsadm commands")]
+    #[arg(short = 'C', long)]
     clear: bool,
     /// Restore rules (ipvsadm -S's format) from standard input, checked whole first.
-    #[arg(short = 'R', long, help_heading = "ipvsadm commands")]
+    #[arg(short = 'R', long)]
     restore: bool,
     /// Save the rules to standard output (ipvsadm -S's format).
-    #[arg(short = 'S', long, help_heading = "ipvsadm commands")]
+    #[arg(short = 'S', long)]
     save: bool,
     /// Add a real server to a virtual service.
-    #[arg(short = 'a', long, help_heading = "ipvsadm commands")]
+    #[arg(short = 'a', long)]
     add_server: bool,
     /// Edit a real server.
-    #[arg(short = 'e', long, help_heading = "ipvsadm commands")]
+    #[arg(short = 'e', long)]
     edit_server: bool,
     /// Delete a real server.
-    #[arg(short = 'd', long, help_heading = "ipvsadm commands")]
+    #[arg(short = 'd', long)]
     delete_server: bool,
     /// List the table (or one service with -t/-u/-f).
-    #[arg(
-        short = 'L',
-        short_alias = 'l',
-        long,
-        help_heading = "ipvsadm commands"
-    )]
+    #[arg(short = 'L', short_alias = 'l', long)]
     list: bool,
     /// Zero the counters of one service, or of all.
-    #[arg(short = 'Z', long, help_heading = "ipvsadm commands")]
+    #[arg(short = 'Z', long)]
     zero: bool,
     /// Set the connection timeouts in seconds (0 leaves one unchanged).
-    #[arg(long, num_args = 3, value_names = ["TCP", "TCPFIN", "UDP"], help_heading = "ipvsadm commands")]
+    #[arg(long, num_args = 3, value_names = ["TCP", "TCPFIN", "UDP"])]
     set: Option<Vec<u32>>,
     /// Start the connection sync daemon.
-    #[arg(long, value_name = "ROLE", help_heading = "ipvsadm commands")]
+    #[arg(long, value_name = "ROLE")]
     start_daemon: Option<Role>,
     /// Stop the connection sync daemon.
-    #[arg(long, value_name = "ROLE", help_heading = "ipvsadm commands")]
+    #[arg(long, value_name = "ROLE")]
     stop_daemon: Option<Role>,
 }
 
 /// ipvsadm's options.
 #[derive(clap::Args)]
+#[command(next_help_heading = "ipvsadm options")]
 struct AdmOptions {
     /// TCP service ADDR[:PORT] (IPv6 as [ADDR]:PORT).
-    #[arg(
-        short = 't',
-        long,
-        value_name = "SERVICE",
-        group = "service",
-        help_heading = "ipvsadm options"
-    )]
+    #[arg(short = 't', long, value_name = "SERVICE", group = "service")]
     tcp_service: Option<String>,
     /// UDP service ADDR[:PORT].
-    #[arg(
-        short = 'u',
-        long,
-        value_name = "SERVICE",
-        group = "service",
-        help_heading = "ipvsadm options"
-    )]
+    #[arg(short = 'u', long, value_name = "SERVICE", group = "service")]
     udp_service: Option<String>,
     /// SCTP service ADDR[:PORT].
-    #[arg(
-        long,
-        value_name = "SERVICE",
-        group = "service",
-        help_heading = "ipvsadm options"
-    )]
+    #[arg(long, value_name = "SERVICE", group = "service")]
     sctp_service: Option<String>,
     /// Firewall-mark service.
-    #[arg(
-        short = 'f',
-        long,
-        value_name = "MARK",
-        group = "service",
-        help_heading = "ipvsadm options"
-    )]
+    #[arg(short = 'f', long, value_name = "MARK", group = "service")]
     fwmark_service: Option<u32>,
     /// The firewall-mark service is IPv6.
-    #[arg(short = '6', long, help_heading = "ipvsadm options")]
+    #[arg(short = '6', long)]
     ipv6: bool,
     /// Scheduler (rr, wlc, sh, mh, ...; default wlc).
-    #[arg(short = 's', long, help_heading = "ipvsadm options")]
+    #[arg(short = 's', long)]
     scheduler: Option<String>,
     /// Persistent service, with a timeout in seconds (default 300).
-    #[arg(short = 'p', long, value_name = "TIMEOUT", num_args = 0..=1, default_missing_value = "300", help_heading = "ipvsadm options")]
+    #[arg(short = 'p', long, value_name = "TIMEOUT", num_args = 0..=1, default_missing_value = "300")]
     persistent: Option<u32>,
     /// Persistence granularity: an IPv4 netmask, or an IPv6 prefix length.
-    #[arg(short = 'M', long, help_heading = "ipvsadm options")]
+    #[arg(short = 'M', long)]
     netmask: Option<String>,
     /// One-packet scheduling (UDP).
-    #[arg(short = 'o', long, help_heading = "ipvsadm options")]
+    #[arg(short = 'o', long)]
     ops: bool,
     /// Persistence engine (e.g. sip).
-    #[arg(long, value_name = "ENGINE", help_heading = "ipvsadm options")]
+    #[arg(long, value_name = "ENGINE")]
     pe: Option<String>,
     /// Scheduler flags: sh-fallback, sh-port, mh-fallback, mh-port, flag-1..3 (comma-separated).
-    #[arg(
-        short = 'b',
-        long,
-        value_name = "FLAGS",
-        help_heading = "ipvsadm options"
-    )]
+    #[arg(short = 'b', long, value_name = "FLAGS")]
     sched_flags: Option<String>,
     /// Real server ADDR[:PORT].
-    #[arg(
-        short = 'r',
-        long,
-        value_name = "SERVER",
-        help_heading = "ipvsadm options"
-    )]
+    #[arg(short = 'r', long, value_name = "SERVER")]
     real_server: Option<String>,
     /// Direct routing (the default).
-    #[arg(short = 'g', long, group = "forward", help_heading = "ipvsadm options")]
+    #[arg(short = 'g', long, group = "forward")]
     gatewaying: bool,
     /// Tunnelling.
-    #[arg(short = 'i', long, group = "forward", help_heading = "ipvsadm options")]
+    #[arg(short = 'i', long, group = "forward")]
     ipip: bool,
     /// Masquerading (NAT).
-    #[arg(short = 'm', long, group = "forward", help_heading = "ipvsadm options")]
+    #[arg(short = 'm', long, group = "forward")]
     masquerading: bool,
     /// Tunnel type: ipip, gue or gre.
-    #[arg(long, value_name = "TYPE", help_heading = "ipvsadm options")]
+    #[arg(long, value_name = "TYPE")]
     tun_type: Option<String>,
     /// GUE tunnel port.
-    #[arg(long, value_name = "PORT", help_heading = "ipvsadm options")]
+    #[arg(long, value_name = "PORT")]
     tun_port: Option<u16>,
     /// Tunnel without checksums.
-    #[arg(long, help_heading = "ipvsadm options")]
+    #[arg(long)]
     tun_nocsum: bool,
     /// Tunnel with checksums.
-    #[arg(long, help_heading = "ipvsadm options")]
+    #[arg(long)]
     tun_csum: bool,
     /// Tunnel with remote checksum offload.
-    #[arg(long, help_heading = "ipvsadm options")]
+    #[arg(long)]
     tun_remcsum: bool,
     /// Real server weight (default 1).
-    #[arg(short = 'w', long, help_heading = "ipvsadm options")]
+    #[arg(short = 'w', long)]
     weight: Option<u32>,
     /// Upper connection threshold (0: none).
-    #[arg(
-        short = 'x',
-        long,
-        value_name = "UTHRESHOLD",
-        help_heading = "ipvsadm options"
-    )]
+    #[arg(short = 'x', long, value_name = "UTHRESHOLD")]
     u_threshold: Option<u32>,
     /// Lower connection threshold (0: none).
-    #[arg(
-        short = 'y',
-        long,
-        value_name = "LTHRESHOLD",
-        help_heading = "ipvsadm options"
-    )]
+    #[arg(short = 'y', long, value_name = "LTHRESHOLD")]
     l_threshold: Option<u32>,
     /// The sync daemon's multicast interface (default eth0).
-    #[arg(long, value_name = "IF", help_heading = "ipvsadm options")]
+    #[arg(long, value_name = "IF")]
     mcast_interface: Option<String>,
     /// The sync daemon's id (0-255).
-    #[arg(long, help_heading = "ipvsadm options")]
+    #[arg(long)]
     syncid: Option<u32>,
     /// The sync daemon's maximum message length.
-    #[arg(long, value_name = "LENGTH", help_heading = "ipvsadm options")]
+    #[arg(long, value_name = "LENGTH")]
     sync_maxlen: Option<u16>,
     /// The sync daemon's multicast group.
-    #[arg(long, value_name = "ADDR", help_heading = "ipvsadm options")]
+    #[arg(long, value_name = "ADDR")]
     mcast_group: Option<IpAddr>,
     /// The sync daemon's multicast port.
-    #[arg(long, value_name = "PORT", help_heading = "ipvsadm options")]
+    #[arg(long, value_name = "PORT")]
     mcast_port: Option<u16>,
     /// The sync daemon's multicast TTL.
-    #[arg(long, value_name = "TTL", help_heading = "ipvsadm options")]
+    #[arg(long, value_name = "TTL")]
     mcast_ttl: Option<u8>,
     /// Numeric output: no names for addresses and ports.
     #[arg(short = 'n', long, help_heading = "ipvsadm list options")]

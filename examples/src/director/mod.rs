@@ -258,7 +258,8 @@ pub fn read_config_text(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
+/// [`read_config_text`] with the error as the readers' error list.
+pub(crate) fn read(path: &Path) -> Result<String, Vec<ConfigError>> {
     read_config_text(path).map_err(|e| vec![e])
 }
 

@@ -540,7 +540,6 @@ fn build_info(reg: &mut Registry) {
     .set(1);
 }
 
-/// A unix socket listening at `path`: its folder created, a stale socket replaced.
 /// Who may use the status and control sockets: root, the director's own user, and the
 /// members of `group` (`global.socket_group`). The socket file's mode says it to the kernel
 /// (0600, or 0660 with the group); every accepted connection's peer (`SO_PEERCRED`) is
@@ -563,13 +562,20 @@ impl SocketAccess {
         let cred = stream
             .peer_cred()
             .map_err(|e| format!("cannot read the peer's credentials: {e}"))?;
-        let groups = cred.pid().map(peer_groups).unwrap_or_default();
-        if self.allows(own_uid(), cred.uid(), cred.gid(), &groups) {
+        let (own, uid, gid) = (crate::sys::euid(), cred.uid(), cred.gid());
+        if self.allows(own, uid, gid, &[]) {
+            return Ok(());
+        }
+        // The peer's supplementary groups (from /proc) decide only when a group is set.
+        let groups = match self.group {
+            Some(_) => cred.pid().map(peer_groups).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        if self.allows(own, uid, gid, &groups) {
             Ok(())
         } else {
             Err(format!(
-                "permission denied: uid {} is not root, the director's user{}",
-                cred.uid(),
+                "permission denied: uid {uid} is not root, the director's user{}",
                 match self.group {
                     Some(g) => format!(" or a member of group {g}"),
                     None => String::new(),
@@ -579,27 +585,17 @@ impl SocketAccess {
     }
 }
 
-/// The effective uid of this process (from `/proc/self/status`; 0 if unreadable, which only
-/// root's processes can be denied nothing by).
-fn own_uid() -> u32 {
-    proc_status_ids("/proc/self/status", "Uid:")
-        .and_then(|ids| ids.get(1).copied())
-        .unwrap_or(u32::MAX)
-}
-
 /// A process's supplementary groups (`Groups:` of `/proc/PID/status`).
 fn peer_groups(pid: i32) -> Vec<u32> {
-    proc_status_ids(&format!("/proc/{pid}/status"), "Groups:").unwrap_or_default()
-}
-
-fn proc_status_ids(path: &str, key: &str) -> Option<Vec<u32>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let line = text.lines().find_map(|l| l.strip_prefix(key))?;
-    Some(
-        line.split_whitespace()
-            .filter_map(|w| w.parse().ok())
-            .collect(),
-    )
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What the status and control sockets served and refused since start (one director per
@@ -646,6 +642,8 @@ impl SocketCounters {
     }
 }
 
+/// A unix socket listening at `path`: its folder created, a stale socket replaced, the mode
+/// and group set as `access` says.
 fn bind_unix(path: &Path, access: SocketAccess) -> std::io::Result<tokio::net::UnixListener> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent()
@@ -683,23 +681,19 @@ pub fn serve_unix(
         loop {
             match listener.accept().await {
                 Ok((mut stream, _)) => {
-                    if let Err(e) = access.check(&stream) {
-                        SocketCounters::bump(&SOCKETS.status_refused);
-                        tracing::warn!(error = %e, "status socket: connection refused");
-                        let body = format!("{}\n", control_error(e));
-                        tokio::spawn(async move {
-                            let _ = stream.write_all(body.as_bytes()).await;
-                            let _ = stream.shutdown().await;
-                        });
-                        continue;
-                    }
-                    SocketCounters::bump(&SOCKETS.status_served);
-                    let body = {
-                        let s = status.borrow();
-                        let mut t = status_json(&s).to_string();
-                        t.push('\n');
-                        t
+                    // The status, or the refusal with its reason.
+                    let mut body = match access.check(&stream) {
+                        Ok(()) => {
+                            SocketCounters::bump(&SOCKETS.status_served);
+                            status_json(&status.borrow()).to_string()
+                        }
+                        Err(e) => {
+                            SocketCounters::bump(&SOCKETS.status_refused);
+                            tracing::warn!(error = %e, "status socket: connection refused");
+                            control_error(e).to_string()
+                        }
                     };
+                    body.push('\n');
                     tokio::spawn(async move {
                         let _ = stream.write_all(body.as_bytes()).await;
                         let _ = stream.shutdown().await;
@@ -779,8 +773,8 @@ fn respond(
     req: &Request<hyper::body::Incoming>,
     status: &watch::Receiver<Status>,
 ) -> Response<Full<Bytes>> {
-    let reply = |code: StatusCode, ctype: &str, body: String| {
-        let mut r = Response::new(Full::new(Bytes::from(body)));
+    let reply = |code: StatusCode, ctype: &str, body: Bytes| {
+        let mut r = Response::new(Full::new(body));
         *r.status_mut() = code;
         if let Ok(v) = hyper::header::HeaderValue::from_str(ctype) {
             r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
@@ -791,29 +785,30 @@ fn respond(
         return reply(
             StatusCode::METHOD_NOT_ALLOWED,
             "text/plain",
-            "only GET\n".into(),
+            Bytes::from_static(b"only GET\n"),
         );
     }
     match req.uri().path() {
         "/metrics" => reply(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics_text(&status.borrow()),
+            metrics_text(&status.borrow()).into(),
         ),
         "/" => reply(
             StatusCode::OK,
             "text/html; charset=utf-8",
-            super::status_page::STATUS_PAGE.to_owned(),
+            // A constant page: served without a copy.
+            Bytes::from_static(super::status_page::STATUS_PAGE.as_bytes()),
         ),
         "/status" => {
             let mut t = status_json(&status.borrow()).to_string();
             t.push('\n');
-            reply(StatusCode::OK, "application/json", t)
+            reply(StatusCode::OK, "application/json", t.into())
         }
         _ => reply(
             StatusCode::NOT_FOUND,
             "text/plain",
-            "not found: GET /, /metrics or /status\n".into(),
+            Bytes::from_static(b"not found: GET /, /metrics or /status\n"),
         ),
     }
 }

@@ -781,23 +781,7 @@ fn start_director(
     std::fs::write(&conf, &conf_text).map_err(|e| prep(&conf, e))?;
     let s = |p: &Path| p.display().to_string();
     let argv: Vec<String> = match kind {
-        DirectorKind::Keepalived => {
-            let pid = |k: &str| s(&dir.join(format!("{name}.{k}.pid")));
-            vec![
-                "keepalived".into(),
-                "-n".into(),
-                "-l".into(),
-                "-D".into(),
-                "-f".into(),
-                s(&conf),
-                "-p".into(),
-                pid("keepalived"),
-                "-r".into(),
-                pid("vrrp"),
-                "-c".into(),
-                pid("checkers"),
-            ]
-        }
+        DirectorKind::Keepalived => keepalived_argv(&conf, &dir, name),
         DirectorKind::Ha => {
             // The same keepalived.conf, converted, with a status socket of this director's own
             // (both directors share one filesystem, and the default socket path would collide).
@@ -1306,10 +1290,10 @@ fn scenario(opts: &LabOptions, n: &Narrator) -> Result<LabReport, LabError> {
         format_args!("ipvsadm -Ln: {}", dir1.pool_line(&service)),
     );
     stream.stop();
-    rep.requests = stream.samples().len();
+    let samples = stream.samples();
+    rep.requests = samples.len();
     rep.timeline = timeline::Timeline {
-        answers: stream
-            .samples()
+        answers: samples
             .into_iter()
             .map(|s| timeline::Answer {
                 at: s.done,
@@ -1452,6 +1436,26 @@ fn answers_since(samples: &[Sample], from: Duration) -> String {
         .map(|(k, c)| format!("{k} x{c}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// keepalived in the foreground, logging to the console, reading `conf`, with its three pid
+/// files in `dir` named after `name` (the lab's and the soak's keepalived directors).
+pub(crate) fn keepalived_argv(conf: &Path, dir: &Path, name: &str) -> Vec<String> {
+    let pid = |k: &str| dir.join(format!("{name}.{k}.pid")).display().to_string();
+    vec![
+        "keepalived".into(),
+        "-n".into(),
+        "-l".into(),
+        "-D".into(),
+        "-f".into(),
+        conf.display().to_string(),
+        "-p".into(),
+        pid("keepalived"),
+        "-r".into(),
+        pid("vrrp"),
+        "-c".into(),
+        pid("checkers"),
+    ]
 }
 
 #[cfg(test)]

@@ -479,21 +479,7 @@ impl<'a> Soak<'a> {
             })?;
             let s = |p: &Path| p.display().to_string();
             let argv: Vec<String> = if keepalived {
-                let pid = |k: &str| s(&d.join(format!("{name}.{k}.pid")));
-                vec![
-                    "keepalived".into(),
-                    "-n".into(),
-                    "-l".into(),
-                    "-D".into(),
-                    "-f".into(),
-                    s(&conf_path),
-                    "-p".into(),
-                    pid("keepalived"),
-                    "-r".into(),
-                    pid("vrrp"),
-                    "-c".into(),
-                    pid("checkers"),
-                ]
+                super::keepalived_argv(&conf_path, &d, &name)
             } else {
                 vec![
                     s(&opts.ha_director),

@@ -699,10 +699,17 @@ impl Node {
             && let Some(c) = self.d.instance_config(*instance)
         {
             use ha_vrrp_proto::router::State;
-            let h = self.history.entry(c.name.clone()).or_default();
+            let mut h = self.history.get(&c.name).copied().unwrap_or_default();
             h.last = Some(SystemTime::now());
             h.became_master += u64::from(*to == State::Master);
             h.released_master += u64::from(*from == State::Master);
+            // The name is copied only on an instance's first transition.
+            match self.history.get_mut(&c.name) {
+                Some(slot) => *slot = h,
+                None => {
+                    self.history.insert(c.name.clone(), h);
+                }
+            }
         }
         if let DirectorEvent::Transition { instance, to, .. } = &ev
             && let Some(n) = self.cfg.sync_instance()
@@ -1562,6 +1569,7 @@ impl Node {
         let r = self.d.router(id)?;
         let state = r.state();
         let k = r.counters();
+        let history = self.history.get(&c.name).copied().unwrap_or_default();
         Some(InstanceStatus {
             name: c.name.clone(),
             interface: c.interface.clone(),
@@ -1611,9 +1619,9 @@ impl Node {
             admin: self.d.admin(id).map_or("auto", |a| a.0.as_str()),
             admin_reason: self.d.admin(id).and_then(|a| a.1).map(|r| r.as_str()),
             late_adverts: self.d.late_adverts(id),
-            last_transition: self.history.get(&c.name).and_then(|h| h.last),
-            became_master: self.history.get(&c.name).map_or(0, |h| h.became_master),
-            released_master: self.history.get(&c.name).map_or(0, |h| h.released_master),
+            last_transition: history.last,
+            became_master: history.became_master,
+            released_master: history.released_master,
         })
     }
 

@@ -165,7 +165,7 @@ fn system_roots() -> Result<Arc<RootCertStore>, Failure> {
     let mut store = RootCertStore::empty();
     // Certificates the store rejects (unsupported or broken) are skipped, as a TLS library
     // does with a system bundle; none usable at all is an error below.
-    let (_added, _ignored) = store.add_parsable_certificates(found.certs);
+    store.add_parsable_certificates(found.certs);
     if store.is_empty() {
         let why = if found.errors.is_empty() {
             "none found".to_owned()

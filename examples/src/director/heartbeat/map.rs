@@ -49,10 +49,6 @@ fn to_config(errs: Vec<HeartbeatError>) -> Vec<ConfigError> {
         .collect()
 }
 
-fn read_text(path: &Path) -> Result<String, Vec<ConfigError>> {
-    crate::director::read_config_text(path).map_err(|e| vec![e])
-}
-
 /// This node's name as `uname -n` gives it (the UTS namespace's host name).
 fn uname_n() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -68,12 +64,12 @@ fn read_heartbeat_dir(dir: &Path, opts: &Options) -> Result<Read, Vec<ConfigErro
     let haresources = dir.join("haresources");
     let authkeys_path = dir.join("authkeys");
     let mut errors = Vec::new();
-    let cf = read_text(&ha_cf).and_then(|t| hacf::parse(&t, &ha_cf).map_err(to_config));
-    let groups = read_text(&haresources)
+    let cf = crate::director::read(&ha_cf).and_then(|t| hacf::parse(&t, &ha_cf).map_err(to_config));
+    let groups = crate::director::read(&haresources)
         .and_then(|t| haresources::parse(&t, &haresources).map_err(to_config));
     let keys = authkeys::check_mode(&authkeys_path)
         .map_err(|e| to_config(vec![e]))
-        .and_then(|()| read_text(&authkeys_path))
+        .and_then(|()| crate::director::read(&authkeys_path))
         .and_then(|t| authkeys::parse(&t, &authkeys_path).map_err(to_config));
     let (cf, groups, keys) = match (cf, groups, keys) {
         (Ok(c), Ok(g), Ok(k)) => (c, g, k),

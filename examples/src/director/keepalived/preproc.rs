@@ -218,7 +218,7 @@ pub fn load(
     defs: &mut Defs,
     warnings: &mut Vec<Warning>,
 ) -> Result<Source, Vec<ConfigError>> {
-    let text = crate::director::read_config_text(path).map_err(|e| vec![e])?;
+    let text = crate::director::read(path)?;
     preprocess(&text, path, depth, defs, warnings)
 }
 

@@ -146,7 +146,7 @@ impl LdirectordConfig {
 
 /// Reads an ldirectord.cf file.
 pub fn read_ldirectord(path: &Path) -> Result<LdirectordConfig, Vec<ConfigError>> {
-    let text = crate::director::read_config_text(path).map_err(|e| vec![e])?;
+    let text = crate::director::read(path)?;
     read_ldirectord_str(&text, path)
 }
 

@@ -48,6 +48,17 @@ fn check(reader: &str, case: &Case, result: Result<(), Vec<ConfigError>>) {
     );
 }
 
+/// Runs a read on its own thread and fails the test if it takes over 10 s (a reader that
+/// followed `/dev/zero` or a FIFO would never return).
+fn within<T: Send + 'static>(what: &str, read: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(read());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("{what}: the read did not return within 10 s ({e})"))
+}
+
 const VI: &str = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\n";
 
 #[test]
@@ -61,54 +72,67 @@ fn keepalived_conf_table() {
         Case {
             name: "stray closing brace",
             text: "}\n",
-            expect: &["k.conf:1:1"],
+            expect: &["k.conf:1:1", "unexpected `}`"],
         },
         Case {
             name: "VRID out of range",
             text: "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 256\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\n",
-            expect: &["k.conf:3:", "virtual_router_id"],
+            expect: &["k.conf:3:3", "virtual_router_id", "\"256\"", "1..=255"],
         },
         Case {
             name: "priority out of range",
             text: "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 300\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\n",
-            expect: &["k.conf:4:", "priority"],
+            expect: &["k.conf:4:3", "priority", "\"300\"", "1..=255"],
         },
         Case {
             name: "bad address",
             text: "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.300\n  }\n}\n",
-            expect: &["k.conf:5:", "10.0.0.300"],
+            expect: &["k.conf:5:5", "bad value \"10.0.0.300\"", "ADDRESS"],
         },
         Case {
             name: "duplicate VRID on one interface",
             text: "vrrp_instance A {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\nvrrp_instance B {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.101\n  }\n}\n",
-            expect: &["k.conf:", "51"],
+            expect: &[
+                "k.conf:8:1",
+                "vrid 51 on eth0 is already used by instance \"A\"",
+            ],
         },
         Case {
             name: "one VIP in two instances",
             text: "vrrp_instance A {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\nvrrp_instance B {\n  interface eth0\n  virtual_router_id 52\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\n",
-            expect: &["k.conf:", "10.0.0.100"],
+            expect: &[
+                "k.conf:8:1",
+                "10.0.0.100 on eth0 is also an address of instance \"A\"",
+            ],
         },
         Case {
             name: "include that does not exist",
             text: "include /nonexistent/ha-bad-input.conf\n",
-            expect: &["k.conf:1:1", "/nonexistent/ha-bad-input.conf"],
+            expect: &[
+                "k.conf:1:1",
+                "/nonexistent/ha-bad-input.conf",
+                "No such file",
+            ],
         },
         Case {
             name: "include of a device",
             text: "include /dev/zero\n",
-            expect: &["/dev/zero", "a device"],
+            expect: &["k.conf:1:1", "/dev/zero", "a device"],
         },
         Case {
             name: "include of a directory",
             text: "include /\n",
-            expect: &["a directory"],
+            expect: &["k.conf:1:1", "a directory"],
         },
     ];
     for case in &cases {
         check(
             "keepalived.conf",
             case,
-            load_keepalived_str(case.text, Path::new("k.conf")).map(drop),
+            within(case.name, {
+                let text = case.text;
+                move || load_keepalived_str(text, Path::new("k.conf")).map(drop)
+            }),
         );
     }
     // The control: the instance every case breaks is fine on its own.
@@ -151,17 +175,17 @@ fn toml_table() {
         Case {
             name: "unterminated table header",
             text: "[[instances]\nname = \"VI_1\"\n",
-            expect: &["d.toml:1:"],
+            expect: &["d.toml:1:13", "unclosed"],
         },
         Case {
             name: "unterminated string",
             text: "[[instances]]\nname = \"VI_1\ninterface = \"eth0\"\n",
-            expect: &["d.toml:2:"],
+            expect: &["d.toml:2:13", "string"],
         },
         Case {
             name: "unknown key",
             text: "[[instances]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 51\nvips = [\"10.0.0.100/24\"]\nno_such_key = 1\n",
-            expect: &["d.toml:6:", "no_such_key"],
+            expect: &["d.toml:6:1", "unknown field `no_such_key`"],
         },
         Case {
             name: "VRID out of range",
@@ -171,17 +195,23 @@ fn toml_table() {
         Case {
             name: "duplicate VRID on one interface",
             text: "[[instances]]\nname = \"A\"\ninterface = \"eth0\"\nvrid = 51\nvips = [\"10.0.0.100/24\"]\n[[instances]]\nname = \"B\"\ninterface = \"eth0\"\nvrid = 51\nvips = [\"10.0.0.101/24\"]\n",
-            expect: &["d.toml:", "51"],
+            expect: &[
+                "d.toml:7:1",
+                "vrid 51 on eth0 is already used by instance \"A\"",
+            ],
         },
         Case {
             name: "one VIP in two instances",
             text: "[[instances]]\nname = \"A\"\ninterface = \"eth0\"\nvrid = 51\nvips = [\"10.0.0.100/24\"]\n[[instances]]\nname = \"B\"\ninterface = \"eth0\"\nvrid = 52\nvips = [\"10.0.0.100/24\"]\n",
-            expect: &["d.toml:", "10.0.0.100"],
+            expect: &[
+                "d.toml:7:1",
+                "10.0.0.100 on eth0 is also an address of instance \"A\"",
+            ],
         },
         Case {
             name: "wrong type",
             text: "[[instances]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = \"fifty-one\"\nvips = [\"10.0.0.100/24\"]\n",
-            expect: &["d.toml:4:"],
+            expect: &["d.toml:4:8", "invalid type"],
         },
     ];
     for case in &cases {
@@ -205,17 +235,17 @@ fn ldirectord_table() {
         Case {
             name: "real server outside a virtual",
             text: "real=10.0.0.2:80 gate\n",
-            expect: &["l.cf:1:"],
+            expect: &["l.cf:1:1", "only valid inside a virtual section"],
         },
         Case {
             name: "bad port",
             text: "virtual=10.0.0.100:99999\n\treal=10.0.0.2:80 gate\n",
-            expect: &["l.cf:1:", "99999"],
+            expect: &["l.cf:1:9", "\"99999\""],
         },
         Case {
             name: "bad forwarding method",
             text: "virtual=10.0.0.100:80\n\treal=10.0.0.2:80 teleport\n",
-            expect: &["l.cf:2:", "teleport"],
+            expect: &["l.cf:2:7", "forwarding method \"teleport\""],
         },
     ];
     for case in &cases {
@@ -353,7 +383,8 @@ fn file_level_cases_for_every_reader() {
     ];
     for (reader, read) in readers {
         for (path, expect) in &cases {
-            let errors: Vec<String> = match read(path) {
+            let p = path.to_path_buf();
+            let errors: Vec<String> = match within(reader, move || read(&p)) {
                 Ok(()) => panic!("{reader} read {}", path.display()),
                 Err(e) => e.iter().map(ToString::to_string).collect(),
             };

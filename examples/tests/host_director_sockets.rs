@@ -97,7 +97,7 @@ fn counter(dir: &Path, socket: &str, result: &str) -> u64 {
         .flatten()
         .find(|r| r["socket"] == socket && r["result"] == result)
         .and_then(|r| r["count"].as_u64())
-        .unwrap_or(u64::MAX)
+        .unwrap_or_else(|| panic!("no {socket}/{result} counter in the status: {s}"))
 }
 
 const NOBODY: u32 = 65534;
@@ -180,6 +180,7 @@ fn host_sockets_refuse_other_users_and_count_bad_requests() {
         "nobody used a 0600 control socket: {}",
         text(&o)
     );
+    assert!(text(&o).contains("Permission denied"), "{}", text(&o));
 
     // Garbage, oversize and valid control requests (as root): error replies, counted.
     let control = d1.join("control.sock");
@@ -251,6 +252,7 @@ fn host_sockets_refuse_other_users_and_count_bad_requests() {
         "a stranger read the status: {}",
         text(&o)
     );
+    assert!(text(&o).contains("Permission denied"), "{}", text(&o));
 
     // 3. The mode opened by hand: the kernel lets the stranger connect, the director's peer
     //    check refuses, says why and counts it.

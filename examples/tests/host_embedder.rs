@@ -210,8 +210,10 @@ fn host_embedder_built_from_packages_fails_over_with_keepalived() {
         Some("embed-a"),
         "the service answers"
     );
-    std::thread::sleep(Duration::from_millis(700));
-    assert!(!k.holds(VIP), "keepalived took the VIP from a live master");
+    assert!(
+        !wait_until(Duration::from_millis(700), || k.holds(VIP)),
+        "keepalived took the VIP from a live master"
+    );
 
     // 2. Crash: keepalived takes over within its Master_Down_Interval (3 x 100 ms + skew)
     //    plus slack, and the embedder's address is gone with it (the kernel keeps addresses
@@ -256,9 +258,17 @@ fn host_embedder_built_from_packages_fails_over_with_keepalived() {
     // 5. The embedder as backup (50) behind keepalived: it stays backup, then takes over when
     //    keepalived dies, adds the VIP and announces it with gratuitous ARP from its own MAC.
     let low = embedder(&mut lab, &bin, &a, "10.93.0.1", 50);
-    std::thread::sleep(Duration::from_millis(1500));
+    // It runs (and says it is a backup) before the window in which it must not take over.
     assert!(
-        !a.holds(VIP),
+        wait_until(Duration::from_secs(5), || low
+            .stdout()
+            .contains("-> BecomeBackup")),
+        "the low-priority embedder did not start as backup: {}{}",
+        low.stdout(),
+        low.stderr()
+    );
+    assert!(
+        !wait_until(Duration::from_millis(1500), || a.holds(VIP)),
         "the backup embedder took the VIP from keepalived"
     );
     ka.kill(libc::SIGKILL);

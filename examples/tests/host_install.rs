@@ -26,22 +26,12 @@ fn must(what: &str, o: Output) -> Output {
     o
 }
 
-fn tool_or_fail(program: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "{program} is needed (Debian package {package}; `cargo xtask setup` installs it)"
-    );
-}
-
 #[test]
 #[ignore = "host suite: runs cargo xtask install (cargo xtask test runs it)"]
 fn host_install_puts_binaries_man_pages_completions_and_unit_in_place() {
-    tool_or_fail("groff", "groff-base");
-    tool_or_fail("man", "man-db");
-    tool_or_fail("bash", "bash");
+    ha_testsupport::require_tool("groff", "groff-base");
+    ha_testsupport::require_tool("man", "man-db");
+    ha_testsupport::require_tool("bash", "bash");
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_ha-director"))
         .parent()
         .unwrap()

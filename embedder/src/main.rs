@@ -36,9 +36,7 @@ use clap::Parser;
 use ha_arp::{Announcer, Interface, Pacing, Sender, SourceMac};
 use ha_vrrp_proto::router::{Action, Config, Router, RxAdvert, Transmit};
 use ha_vrrp_proto::wire::{self, Addresses, Advert, Auth, ChecksumMode, Family, RxContext};
-use ha_vrrp_proto::{
-    AdvertInterval, Centiseconds, DropReason, Priority, Seconds, Version, VrId,
-};
+use ha_vrrp_proto::{AdvertInterval, Centiseconds, DropReason, Priority, Seconds, Version, VrId};
 use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};

@@ -8,6 +8,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+#[path = "common/bad_input.rs"]
+mod bad_input;
+
+use bad_input::*;
 use ha_examples::director::heartbeat::{Options, load_heartbeat_dir};
 use ha_examples::director::{
     ConfigError, MAX_CONFIG_BYTES, load_keepalived_file, load_keepalived_str, load_ldirectord_file,
@@ -23,14 +27,6 @@ fn tmpdir() -> PathBuf {
     ));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// One malformed input: its name, its text, and what the first error must contain (all of
-/// the fragments, the first one being the place).
-struct Case {
-    name: &'static str,
-    text: &'static str,
-    expect: &'static [&'static str],
 }
 
 fn check(reader: &str, case: &Case, result: Result<(), Vec<ConfigError>>) {
@@ -59,73 +55,9 @@ fn within<T: Send + 'static>(what: &str, read: impl FnOnce() -> T + Send + 'stat
         .unwrap_or_else(|e| panic!("{what}: the read did not return within 10 s ({e})"))
 }
 
-const VI: &str = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 100\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\n";
-
 #[test]
 fn keepalived_conf_table() {
-    let cases = [
-        Case {
-            name: "unterminated block",
-            text: "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n",
-            expect: &["k.conf:1:20", "never closed"],
-        },
-        Case {
-            name: "stray closing brace",
-            text: "}\n",
-            expect: &["k.conf:1:1", "unexpected `}`"],
-        },
-        Case {
-            name: "VRID out of range",
-            text: "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 256\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\n",
-            expect: &["k.conf:3:3", "virtual_router_id", "\"256\"", "1..=255"],
-        },
-        Case {
-            name: "priority out of range",
-            text: "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  priority 300\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\n",
-            expect: &["k.conf:4:3", "priority", "\"300\"", "1..=255"],
-        },
-        Case {
-            name: "bad address",
-            text: "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.300\n  }\n}\n",
-            expect: &["k.conf:5:5", "bad value \"10.0.0.300\"", "ADDRESS"],
-        },
-        Case {
-            name: "duplicate VRID on one interface",
-            text: "vrrp_instance A {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\nvrrp_instance B {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.101\n  }\n}\n",
-            expect: &[
-                "k.conf:8:1",
-                "vrid 51 on eth0 is already used by instance \"A\"",
-            ],
-        },
-        Case {
-            name: "one VIP in two instances",
-            text: "vrrp_instance A {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\nvrrp_instance B {\n  interface eth0\n  virtual_router_id 52\n  virtual_ipaddress {\n    10.0.0.100\n  }\n}\n",
-            expect: &[
-                "k.conf:8:1",
-                "10.0.0.100 on eth0 is also an address of instance \"A\"",
-            ],
-        },
-        Case {
-            name: "include that does not exist",
-            text: "include /nonexistent/ha-bad-input.conf\n",
-            expect: &[
-                "k.conf:1:1",
-                "/nonexistent/ha-bad-input.conf",
-                "No such file",
-            ],
-        },
-        Case {
-            name: "include of a device",
-            text: "include /dev/zero\n",
-            expect: &["k.conf:1:1", "/dev/zero", "a device"],
-        },
-        Case {
-            name: "include of a directory",
-            text: "include /\n",
-            expect: &["k.conf:1:1", "a directory"],
-        },
-    ];
-    for case in &cases {
+    for case in KEEPALIVED {
         check(
             "keepalived.conf",
             case,
@@ -166,55 +98,9 @@ fn keepalived_include_loop_is_an_error_at_the_include() {
     );
 }
 
-const TOML_OK: &str =
-    "[[instances]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 51\nvips = [\"10.0.0.100/24\"]\n";
-
 #[test]
 fn toml_table() {
-    let cases = [
-        Case {
-            name: "unterminated table header",
-            text: "[[instances]\nname = \"VI_1\"\n",
-            expect: &["d.toml:1:13", "unclosed"],
-        },
-        Case {
-            name: "unterminated string",
-            text: "[[instances]]\nname = \"VI_1\ninterface = \"eth0\"\n",
-            expect: &["d.toml:2:13", "string"],
-        },
-        Case {
-            name: "unknown key",
-            text: "[[instances]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 51\nvips = [\"10.0.0.100/24\"]\nno_such_key = 1\n",
-            expect: &["d.toml:6:1", "unknown field `no_such_key`"],
-        },
-        Case {
-            name: "VRID out of range",
-            text: "[[instances]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 300\nvips = [\"10.0.0.100/24\"]\n",
-            expect: &["d.toml:2:1", "vrid 300 is outside 1..=255"],
-        },
-        Case {
-            name: "duplicate VRID on one interface",
-            text: "[[instances]]\nname = \"A\"\ninterface = \"eth0\"\nvrid = 51\nvips = [\"10.0.0.100/24\"]\n[[instances]]\nname = \"B\"\ninterface = \"eth0\"\nvrid = 51\nvips = [\"10.0.0.101/24\"]\n",
-            expect: &[
-                "d.toml:7:1",
-                "vrid 51 on eth0 is already used by instance \"A\"",
-            ],
-        },
-        Case {
-            name: "one VIP in two instances",
-            text: "[[instances]]\nname = \"A\"\ninterface = \"eth0\"\nvrid = 51\nvips = [\"10.0.0.100/24\"]\n[[instances]]\nname = \"B\"\ninterface = \"eth0\"\nvrid = 52\nvips = [\"10.0.0.100/24\"]\n",
-            expect: &[
-                "d.toml:7:1",
-                "10.0.0.100 on eth0 is also an address of instance \"A\"",
-            ],
-        },
-        Case {
-            name: "wrong type",
-            text: "[[instances]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = \"fifty-one\"\nvips = [\"10.0.0.100/24\"]\n",
-            expect: &["d.toml:4:8", "invalid type"],
-        },
-    ];
-    for case in &cases {
+    for case in TOML {
         check(
             "TOML",
             case,
@@ -226,29 +112,7 @@ fn toml_table() {
 
 #[test]
 fn ldirectord_table() {
-    let cases = [
-        Case {
-            name: "unknown directive",
-            text: "checktimeout=3\nno_such_directive=1\n",
-            expect: &["l.cf:2:1", "no_such_directive"],
-        },
-        Case {
-            name: "real server outside a virtual",
-            text: "real=10.0.0.2:80 gate\n",
-            expect: &["l.cf:1:1", "only valid inside a virtual section"],
-        },
-        Case {
-            name: "bad port",
-            text: "virtual=10.0.0.100:99999\n\treal=10.0.0.2:80 gate\n",
-            expect: &["l.cf:1:9", "\"99999\""],
-        },
-        Case {
-            name: "bad forwarding method",
-            text: "virtual=10.0.0.100:80\n\treal=10.0.0.2:80 teleport\n",
-            expect: &["l.cf:2:7", "forwarding method \"teleport\""],
-        },
-    ];
-    for case in &cases {
+    for case in LDIRECTORD {
         check(
             "ldirectord.cf",
             case,
@@ -268,67 +132,13 @@ fn heartbeat_dir(ha_cf: &str, haresources: &str, authkeys: &str) -> PathBuf {
     d
 }
 
-const HA_CF: &str =
-    "keepalive 1\ndeadtime 10\nbcast eth0\nnode alpha\nnode beta\nauto_failback on\n";
-const HARESOURCES: &str = "alpha 10.0.0.100\n";
-const AUTHKEYS: &str = "auth 1\n1 sha1 secret\n";
-
 #[test]
 fn heartbeat_table() {
-    struct HbCase {
-        name: &'static str,
-        files: [&'static str; 3],
-        expect: &'static [&'static str],
-    }
-    let cases = [
-        HbCase {
-            name: "unknown directive",
-            files: [
-                "keepalive 1\ndeadtime 10\nno_such_directive 1\nbcast eth0\nnode alpha\nnode beta\n",
-                HARESOURCES,
-                AUTHKEYS,
-            ],
-            expect: &["ha.cf:3:1", "no_such_directive"],
-        },
-        HbCase {
-            name: "deadtime not above twice keepalive",
-            files: [
-                "keepalive 2\ndeadtime 3\nbcast eth0\nnode alpha\nnode beta\n",
-                HARESOURCES,
-                AUTHKEYS,
-            ],
-            expect: &["ha.cf:2:", "deadtime"],
-        },
-        HbCase {
-            name: "bad time",
-            files: [
-                "keepalive soon\ndeadtime 10\nbcast eth0\nnode alpha\nnode beta\n",
-                HARESOURCES,
-                AUTHKEYS,
-            ],
-            expect: &["ha.cf:1:", "soon"],
-        },
-        HbCase {
-            name: "resource group of an unknown node",
-            files: [HA_CF, "gamma 10.0.0.100\n", AUTHKEYS],
-            expect: &["haresources:1:1", "gamma"],
-        },
-        HbCase {
-            name: "authkeys selects a missing key",
-            files: [HA_CF, HARESOURCES, "auth 2\n1 sha1 secret\n"],
-            expect: &["authkeys:1:", "`auth 2` names key 2", "listed: 1)"],
-        },
-        HbCase {
-            name: "authkeys unknown method",
-            files: [HA_CF, HARESOURCES, "auth 1\n1 rot13 secret\n"],
-            expect: &["authkeys:2:", "rot13"],
-        },
-    ];
     let opts = Options {
         node: Some("alpha".into()),
         offline: true,
     };
-    for case in &cases {
+    for case in HEARTBEAT {
         let d = heartbeat_dir(case.files[0], case.files[1], case.files[2]);
         let errors: Vec<String> = match load_heartbeat_dir(&d, &opts) {
             Ok(_) => panic!("heartbeat / {}: accepted", case.name),

@@ -981,6 +981,21 @@ fn lower_prio_no_advert_discards_lower_priority_adverts() {
     );
 }
 
+/// keepalived `higher_prio_send_advert` reaches the router; off by default, as there.
+#[test]
+fn higher_prio_send_advert_reaches_the_router() {
+    let text = "vrrp_instance VI {\n interface eth0\n virtual_router_id 51\n higher_prio_send_advert\n virtual_ipaddress {\n  192.168.200.16\n }\n}\n";
+    let mut asked = Vec::new();
+    for (text, want) in [
+        (text.to_string(), true),
+        (text.replace(" higher_prio_send_advert\n", ""), false),
+    ] {
+        let loaded = director::load_keepalived_str(&text, Path::new("k.conf")).unwrap();
+        let b = build::build(&loaded.config, &mut resolver(&mut asked), &accounts()).unwrap();
+        assert_eq!(router_of(&b, 0).higher_priority_advert, want, "{text}");
+    }
+}
+
 #[test]
 fn check_settings_inherit_check_then_real_then_virtual_server_then_keepalived_defaults() {
     let conf = "SSL {\n certificate /etc/ka/client.pem\n key /etc/ka/client.key\n}\n\

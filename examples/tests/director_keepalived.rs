@@ -885,6 +885,51 @@ fn vrrp_strict_has_keepalived_effects() {
     assert!(toml.contains("lower_prio_no_advert = true"), "{toml}");
 }
 
+/// `vrrp_higher_prio_send_advert` in global_defs is every instance's default, an instance's
+/// `higher_prio_send_advert [BOOL]` overrides it, a bad value is an error at its place, the
+/// router gets it and the TOML keeps it.
+#[test]
+fn higher_prio_send_advert_global_default_and_instance_override() {
+    let inst = |extra: &str| {
+        format!(
+            "vrrp_instance VI_{extra_len} {{\n interface eth0\n virtual_router_id {vrid}\n{extra} virtual_ipaddress {{\n  10.0.0.{vrid}\n }}\n}}\n",
+            extra_len = extra.len(),
+            vrid = 10 + extra.len()
+        )
+    };
+    let flags = |text: &str| -> Vec<bool> {
+        ok(text)
+            .config
+            .instances
+            .iter()
+            .map(|i| i.higher_prio_send_advert)
+            .collect()
+    };
+    let off = inst(" higher_prio_send_advert off\n");
+    let on = inst(" higher_prio_send_advert\n");
+    let plain = inst("");
+    assert_eq!(flags(&format!("{plain}{on}")), [false, true]);
+    assert_eq!(
+        flags(&format!(
+            "global_defs {{\n vrrp_higher_prio_send_advert true\n}}\n{plain}{off}"
+        )),
+        [true, false]
+    );
+    let e = errs(
+        "vrrp_instance VI {\n interface eth0\n virtual_router_id 5\n higher_prio_send_advert maybe\n}\n",
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("k.conf:4:2: `higher_prio_send_advert`: bad value \"maybe\"")),
+        "{e:?}"
+    );
+    let l = ok(&on);
+    let toml = ha_examples::director::toml_format::to_toml(&l.config).unwrap();
+    assert!(toml.contains("higher_prio_send_advert = true"), "{toml}");
+    let back = ha_examples::director::toml_format::parse_toml(&toml, Path::new("t.toml")).unwrap();
+    assert!(back.instances[0].higher_prio_send_advert);
+}
+
 /// `HTTP_GET { ... }` inside a real server of a virtual server, with `extra` lines in the
 /// virtual server and `rs_extra` in the real server.
 fn http_conf(extra: &str, rs_extra: &str, check: &str) -> String {

@@ -95,7 +95,7 @@ fn host_standby_and_takeover_move_the_vip_and_survive_a_reload() {
     let s = status(&dir, "a");
     assert_eq!(s["instances"][0]["admin"]["mode"], "standby", "{s}");
     assert_eq!(s["instances"][0]["priority"], 1, "{s}");
-    // A reload that re-creates the instance keeps the mode: b keeps the VIP.
+    // A reload with a new priority keeps the mode: b keeps the VIP.
     config(&dir, "a", 120, "", "");
     pa.signal(libc::SIGHUP);
     assert!(

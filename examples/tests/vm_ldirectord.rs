@@ -5,12 +5,22 @@
 //! containing the `receive` string (quiescent: weight 0); with both failing (the fallback
 //! server 127.0.0.1:80 added); and both take their services away at stop (`cleanstop`).
 //!
+//! And every malformed ldirectord.cf of the bad-input tables given to a running
+//! `ha-director --ldirectord-cf` as a reload: refused with its place, the IPVS table kept.
+//!
 //! Bounds are loose (the VM runs under TCG).
+
+#[path = "common/bad_input.rs"]
+mod bad_input;
+#[path = "common/reload.rs"]
+mod reload;
 
 use std::path::Path;
 use std::time::Duration;
 
 use ha_testsupport::{Host, Lab, Proc, require_vm, wait_until};
+use reload::{Content, applies, file_level, put, refuse_each, start, status, text_cases};
+use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ha-director");
 const WAIT: Duration = Duration::from_secs(60);
@@ -185,4 +195,52 @@ fn vm_ldirectord_same_ipvs_table_as_the_real_ldirectord() {
         );
     }
     drop(lab);
+}
+
+/// The ldirectord.cf the reload test runs: two real servers, no checks (`checktype=on`), so
+/// the table stays as it is while the malformed reloads come.
+const RELOAD_CF: &str = "checktimeout=3\ncheckinterval=1\nvirtual=10.78.0.100:80\n\treal=10.78.0.11:80 gate 1\n\treal=10.78.0.12:80 gate 2\n\tscheduler=wrr\n\tprotocol=tcp\n\tchecktype=on\n";
+
+#[test]
+#[ignore = "vm suite: needs the VM kernel; run by cargo xtask test"]
+fn vm_ldirectord_reload_bad_input_keeps_the_ipvs_table() {
+    require_vm();
+    let mut lab = Lab::new("rbl");
+    let d = lab.add_host("d", &["10.78.0.1/24"]);
+    let dir = lab.dir().to_path_buf();
+    let cf = dir.join("l.cf");
+    put(&cf, Content::Text(RELOAD_CF));
+    let (p, sock) = start(
+        &mut lab,
+        &d,
+        &["--ldirectord-cf", cf.to_str().unwrap()],
+        &dir,
+    );
+    assert!(
+        wait_until(WAIT, || real(&d, "10.78.0.12")
+            .is_some_and(|l| l.ends_with("-w 2"))),
+        "{:#?}\n{}",
+        table(&d),
+        p.stderr()
+    );
+    let mut cases = text_cases(bad_input::LDIRECTORD, &cf);
+    cases.extend(file_level(&cf));
+    // The table, and each pool member's address, weight and liveness in the status.
+    let kept = || {
+        let s = status(&sock);
+        let members: Vec<_> = s["pools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["members"].as_array().cloned().unwrap_or_default())
+            .map(|m| json!([m["address"], m["weight"], m["alive"]]))
+            .collect();
+        json!([table(&d), members])
+    };
+    refuse_each("ldirectord.cf", &p, &sock, "l.cf", &cases, &kept);
+    put(&cf, Content::Text(&RELOAD_CF.replace("gate 2", "gate 3")));
+    applies("ldirectord.cf", &p, &sock, |_| {
+        real(&d, "10.78.0.12").is_some_and(|l| l.ends_with("-w 3"))
+    });
+    stop(&p, &d, "ha-director");
 }

@@ -181,9 +181,10 @@ fn the_mode_survives_a_reload() {
     sim.run_for(secs(10));
     assert_eq!(sim.state(a, VI), Some(State::Backup));
     assert_eq!(priority(&sim, a), Priority(1));
-    // Changed (a higher priority): re-created, still in standby, never preempts.
+    // A higher priority: taken in place, still in standby, never preempts.
     let r = sim.reload(a, builder(single(1, 150))).unwrap();
-    assert_eq!(r.recreated, ["VI_1"]);
+    assert_eq!(r.reprioritized, ["VI_1"]);
+    assert!(r.recreated.is_empty());
     assert_eq!(priority(&sim, a), Priority(1));
     sim.run_for(secs(10));
     assert_eq!(sim.state(a, VI), Some(State::Backup));
@@ -196,7 +197,10 @@ fn the_mode_survives_a_reload() {
     set(&mut sim, a, AdminMode::Takeover).unwrap();
     sim.run_for(secs(2));
     assert_eq!(sim.state(a, VI), Some(State::Master));
-    sim.reload(a, builder(single(1, 120))).unwrap();
+    let mut moved = single(1, 120);
+    moved.vips.push(VipSpec::parse("10.0.0.99/24").unwrap());
+    let r = sim.reload(a, builder(moved)).unwrap();
+    assert_eq!(r.recreated, ["VI_1"]);
     assert_eq!(priority(&sim, a), Priority(254));
     sim.run_for(secs(5));
     assert_eq!(sim.state(a, VI), Some(State::Master));

@@ -306,6 +306,15 @@ fn a_successful_fence_powers_the_peer_off_and_takes_over() {
 // --- resource steps ---
 
 fn with_steps(octet: u8, prio: u8) -> DirectorBuilder {
+    with_steps_edited(octet, prio, |_| {})
+}
+
+/// [`with_steps`] with the instance edited by `edit` before it is added.
+fn with_steps_edited(
+    octet: u8,
+    prio: u8,
+    edit: impl FnOnce(&mut InstanceConfig),
+) -> DirectorBuilder {
     let mut b = DirectorBuilder::new();
     let t = b.add_tracker(TrackerConfig::new(
         "chk",
@@ -322,6 +331,7 @@ fn with_steps(octet: u8, prio: u8) -> DirectorBuilder {
             timeout: None,
         });
     }
+    edit(&mut c);
     b.add_instance(c).unwrap();
     b
 }
@@ -462,9 +472,11 @@ fn reload_keeps_an_unchanged_node_and_a_raised_priority_preempts() {
         "{}",
         sim.trace_string()
     );
-    // B at 250: re-created, it preempts A.
+    // B at 250: kept with its new priority (keepalived keeps the state across a reload), it
+    // preempts A at once.
     let raised = sim.reload(b, builder(single(2, 250))).unwrap();
-    assert_eq!(raised.recreated, ["VI_1"]);
+    assert!(raised.recreated.is_empty());
+    assert_eq!(raised.reprioritized, ["VI_1"]);
     sim.run_for(secs(10));
     assert_eq!(sim.state(b, VI), Some(State::Master));
     assert_eq!(sim.state(a, VI), Some(State::Backup));
@@ -510,7 +522,14 @@ fn reload_of_a_master_with_steps_stops_every_started_step_first() {
     sim.run_for(secs(10));
     assert_eq!(sim.director(a).unwrap().steps_started(VI), [true; 3]);
     let t = sim.elapsed();
-    sim.reload(a, with_steps(1, 210)).unwrap();
+    // A second address: the instance changes, not only its priority.
+    sim.reload(
+        a,
+        with_steps_edited(1, 200, |c| {
+            c.vips.push(VipSpec::parse("10.0.0.99/24").unwrap());
+        }),
+    )
+    .unwrap();
     sim.run_for(secs(10));
     assert_eq!(sim.state(a, VI), Some(State::Master));
     assert_eq!(

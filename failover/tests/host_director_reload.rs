@@ -1,7 +1,7 @@
 //! Host suite: reloading a running director (SIGHUP in ha-director) on a real host: the same
-//! configuration touches nothing (no VIP flap, no transition), a changed instance is re-created
-//! alone, and a configuration that cannot be adopted in place is refused with the running one
-//! kept.
+//! configuration touches nothing (no VIP flap, no transition), a priority change alone is taken
+//! in place (no VIP flap either), a changed instance is re-created alone, and a configuration
+//! that cannot be adopted in place is refused with the running one kept.
 #![cfg(feature = "tokio")]
 
 mod node_support;
@@ -19,6 +19,10 @@ use ha_testsupport::{Host, Lab, require_root, wait_until};
 use node_support::Node;
 
 fn config(priority_b: u8, extra: bool) -> DirectorConfig {
+    config_with(priority_b, "10.62.0.102/24", extra)
+}
+
+fn config_with(priority_b: u8, vip_b: &str, extra: bool) -> DirectorConfig {
     let mut b = DirectorBuilder::new();
     let mut add = |name: &str, vrid: u8, prio: u8, vip: &str| {
         let mut r = RouterConfig::new(
@@ -33,7 +37,7 @@ fn config(priority_b: u8, extra: bool) -> DirectorConfig {
         b.add_instance(c).unwrap();
     };
     add("A", 61, 150, "10.62.0.101/24");
-    add("B", 62, priority_b, "10.62.0.102/24");
+    add("B", 62, priority_b, vip_b);
     if extra {
         add("C", 63, 100, "10.62.0.103/24");
     }
@@ -94,8 +98,37 @@ fn host_reload_keeps_unchanged_instances_and_recreates_a_changed_one() {
         "an unchanged reload made transitions"
     );
 
-    // B's priority changes: B alone is re-created (its VIP goes and comes back); A's stays.
+    // B's priority alone changes: kept in place with the new priority, as keepalived keeps an
+    // instance's state across a reload; its VIP never goes.
+    let (stop_b, gone_b) = watch_flap(&h, "10.62.0.102");
     let report = node.reload(config(130, false)).unwrap();
+    assert_eq!(report.kept, vec!["A".to_owned(), "B".to_owned()]);
+    assert_eq!(report.reprioritized, vec!["B".to_owned()]);
+    assert!(report.recreated.is_empty());
+    assert!(
+        wait_until(Duration::from_secs(10), || node.status().instances[1]
+            .priority
+            == 130),
+        "{:?}",
+        node.status()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    stop_b.store(true, Ordering::Relaxed);
+    assert!(
+        !gone_b.load(Ordering::Relaxed),
+        "B's VIP flapped on a priority change"
+    );
+    assert_eq!(
+        node.transitions(),
+        before,
+        "a priority change made transitions"
+    );
+
+    // B's address changes: B alone is re-created (its old VIP goes, the new one comes);
+    // A's stays.
+    let report = node
+        .reload(config_with(130, "10.62.0.104/24", false))
+        .unwrap();
     assert_eq!(report.kept, vec!["A".to_owned()]);
     assert_eq!(report.recreated, vec!["B".to_owned()]);
     assert!(
@@ -106,11 +139,15 @@ fn host_reload_keeps_unchanged_instances_and_recreates_a_changed_one() {
         "{:?}",
         node.status()
     );
-    assert!(wait_until(Duration::from_secs(5), || h.holds("10.62.0.102")));
+    assert!(wait_until(Duration::from_secs(5), || h
+        .holds("10.62.0.104")
+        && !h.holds("10.62.0.102")));
 
     // Adding an instance cannot be done in place: refused, nothing changes.
     let t = node.transitions();
-    let e = node.reload(config(130, true)).unwrap_err();
+    let e = node
+        .reload(config_with(130, "10.62.0.104/24", true))
+        .unwrap_err();
     assert!(e.contains("needs a restart"), "{e}");
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(node.transitions(), t);

@@ -429,6 +429,38 @@ fn master_steps_down_on_higher_priority_and_learns_interval() {
     assert_eq!(r.poll_timeout(), Some(t1 + us(10_828_125)));
 }
 
+/// keepalived `higher_prio_send_advert`: a master stepping down for a higher priority or an
+/// equal priority from a higher address sends one advert of its own priority first, then
+/// becomes Backup exactly as without the option; a lower priority is answered as before.
+#[test]
+fn master_with_higher_priority_advert_sends_a_last_advert_before_stepping_down() {
+    let t0 = Instant::now();
+    let mut c = v3(100);
+    c.higher_priority_advert = true;
+    for (from, prio) in [(LOWER_ADDR, 150), (HIGHER_ADDR, 100)] {
+        let mut r = master(c.clone(), t0);
+        let sent = r.counters().adverts_sent;
+        let t1 = t0 + ms(5000);
+        r.handle_advert(t1, adv(from, prio, cs(300)));
+        let o = drain(&mut r);
+        assert_eq!(r.state(), State::Backup, "from {from} priority {prio}");
+        assert_eq!(tx_priorities(&o), vec![100], "from {from} priority {prio}");
+        assert_eq!(r.counters().adverts_sent, sent + 1);
+        assert_eq!(o.actions, vec![Action::BecomeBackup]);
+        // The learned interval and Master_Down_Interval are as without the option.
+        let skew = (256 - 100) * 3_000_000 / 256;
+        assert_eq!(r.poll_timeout(), Some(t1 + us(9_000_000 + skew)));
+        // Backup now: a lower-priority advert is not answered.
+        r.handle_advert(t1 + ms(10), adv(LOWER_ADDR, 50, cs(300)));
+        assert!(drain(&mut r).tx.is_empty());
+    }
+    // A lower priority is answered once, the option changes nothing there.
+    let mut r = master(c, t0);
+    r.handle_advert(t0 + ms(5000), adv(LOWER_ADDR, 50, cs(100)));
+    assert_eq!(tx_priorities(&drain(&mut r)), vec![100]);
+    assert_eq!(r.state(), State::Master);
+}
+
 /// RFC 9568 section 6.4.3: at equal priority the higher primary address wins.
 #[test]
 fn master_tie_break_by_primary_address() {

@@ -333,7 +333,8 @@ fn init_logging(detail: bool) {
 }
 
 /// Loads, validates and builds; logs every problem. `None`: refused.
-fn load_and_build(source: &Source) -> Option<(Loaded, Built)> {
+/// Reads and builds the configuration, logging every error; `Err` carries the first one.
+fn load_and_build(source: &Source) -> Result<(Loaded, Built), String> {
     let loaded = match load(source) {
         Ok(l) => l,
         Err(errs) => {
@@ -345,7 +346,9 @@ fn load_and_build(source: &Source) -> Option<(Loaded, Built)> {
                 "configuration is invalid: {} error(s)",
                 errs.len()
             );
-            return None;
+            return Err(errs
+                .first()
+                .map_or_else(|| "invalid configuration".into(), ToString::to_string));
         }
     };
     for w in &loaded.warnings {
@@ -359,13 +362,13 @@ fn load_and_build(source: &Source) -> Option<(Loaded, Built)> {
         Ok(b) => b,
         Err(e) => {
             tracing::error!(file = %source.path().display(), "{e}");
-            return None;
+            return Err(format!("{}: {e}", source.path().display()));
         }
     };
     for n in &built.notes {
         tracing::warn!("{n}");
     }
-    Some((loaded, built))
+    Ok((loaded, built))
 }
 
 /// Accounts for `check-config --offline`: the configured script user and group exist with
@@ -432,6 +435,7 @@ fn log_reload(r: &ReloadReport) {
     tracing::info!(
         kept = ?r.kept,
         recreated = ?r.recreated,
+        reprioritized = ?r.reprioritized,
         checks_added = r.checks.added,
         checks_changed = r.checks.changed,
         checks_unchanged = r.checks.unchanged,
@@ -642,10 +646,22 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
             r = async { pending.as_mut().expect("guarded").await }, if pending.is_some() => {
                 pending = None;
                 match r {
-                    Ok(Ok(Ok(report))) => log_reload(&report),
-                    Ok(Ok(Err(e))) => tracing::error!(error = %e, "reload refused by the runtime; the running configuration is kept"),
-                    Ok(Err(_)) => tracing::error!("reload not applied: the runtime dropped the request; the running configuration is kept"),
-                    Err(_) => tracing::error!("reload not answered within {RELOAD_TIMEOUT:?}"),
+                    Ok(Ok(Ok(report))) => {
+                        observe::RELOADS.applied();
+                        log_reload(&report);
+                    }
+                    Ok(Ok(Err(e))) => {
+                        tracing::error!(error = %e, "reload refused by the runtime; the running configuration is kept");
+                        observe::RELOADS.refused(e.to_string());
+                    }
+                    Ok(Err(_)) => {
+                        tracing::error!("reload not applied: the runtime dropped the request; the running configuration is kept");
+                        observe::RELOADS.refused("the runtime dropped the request".into());
+                    }
+                    Err(_) => {
+                        tracing::error!("reload not answered within {RELOAD_TIMEOUT:?}");
+                        observe::RELOADS.refused(format!("not answered within {RELOAD_TIMEOUT:?}"));
+                    }
                 }
                 sdnotify::send(notifier.as_ref(), "READY=1\nSTATUS=running");
             }
@@ -665,14 +681,15 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
                 &sdnotify::reloading_state(ha_examples::sys::monotonic_now()),
             );
             match load_and_build(&source) {
-                None => {
+                Err(first) => {
                     tracing::error!("reload refused: the running configuration is kept");
+                    observe::RELOADS.refused(first);
                     sdnotify::send(
                         notifier.as_ref(),
                         "READY=1\nSTATUS=running (last reload refused)",
                     );
                 }
-                Some((l, b)) => {
+                Ok((l, b)) => {
                     for p in build::init_track_files(&l.config, true) {
                         tracing::warn!("{p}");
                     }
@@ -695,6 +712,7 @@ async fn run_async(source: Source, watch_config: bool, loaded: Loaded, built: Bu
                         .is_err()
                     {
                         tracing::error!("reload not applied: the director does not take reloads");
+                        observe::RELOADS.refused("the director does not take reloads".into());
                         sdnotify::send(notifier.as_ref(), "READY=1");
                     } else {
                         let _ = names_tx.send(names.clone());
@@ -1012,7 +1030,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(EXIT_RUNTIME);
                 }
             };
-            let Some((mut loaded, built)) = load_and_build(&source) else {
+            let Ok((mut loaded, built)) = load_and_build(&source) else {
                 return ExitCode::from(EXIT_INVALID);
             };
             // ldirectord's `autoreload = yes` (global.watch_config) watches the file too.

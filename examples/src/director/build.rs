@@ -810,6 +810,7 @@ fn instance(
     if inst.lower_prio_no_advert {
         r.lower_priority = ha_failover::vrrp::router::LowerPriorityPolicy::Discard;
     }
+    r.higher_priority_advert = inst.higher_prio_send_advert;
     if inst.state == super::model::InitialState::Master && priority != 255 {
         notes.push(format!(
             "instance {:?}: state MASTER below priority 255: it starts as backup and becomes master when no better master is heard within the master-down interval, as keepalived 2.2.7 does",

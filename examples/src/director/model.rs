@@ -699,6 +699,12 @@ pub struct Instance {
     /// at once, keepalived's default.
     #[serde(default, skip_serializing_if = "is_false")]
     pub lower_prio_no_advert: bool,
+    /// A master that hears a better advert sends one of its own before it becomes backup
+    /// (keepalived `higher_prio_send_advert`; off by default, as there). When two masters
+    /// meet after a split, the one staying master then hears the other's lower priority and
+    /// announces its addresses again, so clients move back at once.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub higher_prio_send_advert: bool,
     /// Mail its changes through `global.smtp` (keepalived `smtp_alert`); unset: `global.smtp.alert_vrrp`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_alert: Option<bool>,
@@ -835,6 +841,7 @@ impl Instance {
             dont_track_primary: false,
             notify: Notify::default(),
             lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
             smtp_alert: None,
             garp: Garp::default(),
             virtual_routes: Vec::new(),

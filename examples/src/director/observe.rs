@@ -133,6 +133,7 @@ pub fn status_json(s: &Status) -> Value {
         .collect();
     let c = &s.counters;
     let taken = unix_seconds(s.taken).unwrap_or(0.0);
+    let (applied, refused, last_error) = RELOADS.snapshot();
     json!({
         "taken_unix": taken,
         "uptime_s": s.uptime.as_secs_f64(),
@@ -142,6 +143,7 @@ pub fn status_json(s: &Status) -> Value {
             .iter()
             .map(|(socket, result, n)| json!({ "socket": socket, "result": result, "count": n }))
             .collect::<Vec<_>>(),
+        "reloads": { "applied": applied, "refused": refused, "last_error": last_error },
         "pools": pools,
         "counters": {
             "sent": c.sent,
@@ -286,6 +288,17 @@ fn ours(reg: &mut Registry, s: &Status) {
     for (socket, result, n) in SOCKETS.rows() {
         sockets
             .get_or_create(&labels(&[("socket", socket), ("result", result)]))
+            .inc_by(n);
+    }
+    let reloads = counter_family(
+        reg,
+        "config_reloads",
+        "Configuration reloads by result (applied; refused: the running configuration kept)",
+    );
+    let (applied, refused, _) = RELOADS.snapshot();
+    for (result, n) in [("applied", applied), ("refused", refused)] {
+        reloads
+            .get_or_create(&labels(&[("result", result)]))
             .inc_by(n);
     }
     let state = gauge_family(
@@ -639,6 +652,52 @@ impl SocketCounters {
             ("control", "bad_request", self.control_bad.load(Relaxed)),
             ("control", "refused", self.control_refused.load(Relaxed)),
         ]
+    }
+}
+
+/// What configuration reloads (SIGHUP, a watched file changing) did since start (one
+/// director per process); in the status JSON (`reloads`) and the metrics
+/// (`ha_director_config_reloads_total{result}`).
+#[derive(Debug, Default)]
+pub struct ReloadCounters {
+    applied: std::sync::atomic::AtomicU64,
+    refused: std::sync::atomic::AtomicU64,
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
+/// This process's reload counters.
+pub static RELOADS: ReloadCounters = ReloadCounters {
+    applied: std::sync::atomic::AtomicU64::new(0),
+    refused: std::sync::atomic::AtomicU64::new(0),
+    last_error: std::sync::Mutex::new(None),
+};
+
+impl ReloadCounters {
+    /// A reload was applied: the new configuration runs.
+    pub fn applied(&self) {
+        self.applied
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A reload was refused (the file is invalid, or the runtime refused it): the running
+    /// configuration is kept. `error` says why (the first error, with its place).
+    pub fn refused(&self, error: String) {
+        self.refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
+    }
+
+    /// `(applied, refused, why the last refused one was refused)`.
+    pub fn snapshot(&self) -> (u64, u64, Option<String>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.applied.load(Relaxed),
+            self.refused.load(Relaxed),
+            self.last_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        )
     }
 }
 

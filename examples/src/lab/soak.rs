@@ -204,11 +204,6 @@ const CHECK_WITHIN: Duration = Duration::from_secs(6);
 /// request timeout).
 const SLACK: Duration = Duration::from_millis(2500);
 
-/// How long a Linux client keeps sending to a MAC that stopped answering for an address
-/// before it resolves the address again: `delay_first_probe_time` (5 s) and
-/// `ucast_solicit` (3) probes `retrans_time` (1 s) apart.
-const NEIGH_REPROBE: Duration = Duration::from_secs(8);
-
 /// The per-director configuration the soak edits.
 #[derive(Debug, Clone, PartialEq)]
 struct DirConf {
@@ -248,7 +243,7 @@ fn keepalived_conf(idx: usize, conf: &DirConf, ipvs: bool, track_script: &str) -
     );
     let _ = writeln!(
         s,
-        "vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    priority {}\n    advert_int 0.2\n    virtual_ipaddress {{\n        {VIP}/32 dev eth0\n    }}\n    track_script {{\n        chk_track\n    }}\n}}\n",
+        "vrrp_instance VI_1 {{\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    priority {}\n    advert_int 0.2\n    higher_prio_send_advert\n    virtual_ipaddress {{\n        {VIP}/32 dev eth0\n    }}\n    track_script {{\n        chk_track\n    }}\n}}\n",
         PRIORITIES[idx]
     );
     if ipvs {
@@ -743,14 +738,13 @@ impl<'a> Soak<'a> {
             FaultKind::Track => mdi + Duration::from_secs(2) + SLACK,
             FaultKind::LinkDown => mdi + SLACK,
             // A frozen or partitioned master never leaves MASTER: when it is back, whichever
-            // advert crosses first decides. If the stand-in hears the higher priority first, it
-            // steps down without another advert, so the returning master hears no
-            // lower-priority advert and sends no gratuitous ARP (RFC 9568 section 6.4.3 asks
-            // for none): the client keeps the stand-in's MAC until its
-            // neighbour entry, stale after the stand-in's ARP, is probed (Linux: 5 s in DELAY,
-            // then 3 unicast probes 1 s apart, then a broadcast the master answers). Found by
-            // this soak (seed 1, --no-ipvs, fault 8: 4.0 s); see the report of issue 20.
-            FaultKind::Freeze | FaultKind::Partition => mdi + NEIGH_REPROBE + SLACK,
+            // advert crosses first decides. Every director has `higher_prio_send_advert`: a
+            // stand-in that hears the higher priority first sends a last advert, so the
+            // returning master hears a lower priority and sends gratuitous ARPs at once.
+            // Without it the stand-in stepped down silently and the client kept its MAC until
+            // its neighbour entry was probed again (Linux: 5 s in DELAY, then 3 unicast probes
+            // 1 s apart). Found by this soak (seed 1, --no-ipvs, fault 8: 4.0 s).
+            FaultKind::Freeze | FaultKind::Partition => mdi + SLACK,
             // Loss and delay on the holder's link hit the client's traffic itself (the
             // director forwards it) for the whole fault: the bound is the fault, then a
             // failover if the adverts were lost.

@@ -8,8 +8,11 @@
 //!    addresses, its resource steps stop);
 //! 2. [`Director::reconfigure_finish`] puts a fresh instance in place of each changed one
 //!    (it starts in Initialize, as at startup, in the administrative mode the old one had),
-//!    keeps every unchanged instance as it is (state, timers, addresses, mode: no flap), and
-//!    adopts the new virtual servers: a real server
+//!    keeps every unchanged instance as it is (state, timers, addresses, mode: no flap), gives
+//!    an instance whose priority alone changed its new priority in place (as keepalived keeps
+//!    an instance's state across a reload: a master stays master and steps down only when it
+//!    hears a better advert, a backup preempts when it is now better, RFC 9568 section 6.4),
+//!    and adopts the new virtual servers: a real server
 //!    that is still configured keeps its health, and the IPVS operations are the difference
 //!    between what was applied and the new desired state.
 //!
@@ -63,6 +66,8 @@ pub struct Reconfigured {
     pub kept: Vec<String>,
     /// Instances re-created.
     pub recreated: Vec<String>,
+    /// Instances whose priority alone changed: kept, with the new priority (also in `kept`).
+    pub reprioritized: Vec<String>,
     /// Virtual servers whose configuration changed or that are new.
     pub virtual_servers_changed: usize,
     /// Virtual servers no longer configured: the runtime deletes these IPVS services.
@@ -71,8 +76,8 @@ pub struct Reconfigured {
 
 impl Director {
     /// Step 1: checks that `new` can be adopted in place, then stops the instances whose
-    /// configuration differs, or that are listed in `force` (a runtime option of theirs
-    /// changed), and returns them.
+    /// configuration differs other than in priority, or that are listed in `force` (a runtime
+    /// option of theirs changed), and returns them.
     pub fn reconfigure_begin(
         &mut self,
         now: Instant,
@@ -118,7 +123,9 @@ impl Director {
             .map(|i| InstanceId(i as u32))
             .filter(|id| {
                 let i = id.0 as usize;
-                force.contains(id) || self.insts[i].cfg != new.insts[i].cfg
+                force.contains(id)
+                    || (self.insts[i].cfg != new.insts[i].cfg
+                        && !priority_only(&self.insts[i].cfg, &new.insts[i].cfg))
             })
             .collect();
         for id in &changed {
@@ -147,6 +154,13 @@ impl Director {
         for (i, n) in new_insts.into_iter().enumerate() {
             if !changed.contains(&InstanceId(i as u32)) {
                 report.kept.push(n.cfg.name.clone());
+                if self.insts[i].cfg != n.cfg {
+                    // The priority alone changed (reconfigure_begin): the router takes it
+                    // with the RFC's consequences (Router::set_priority).
+                    report.reprioritized.push(n.cfg.name.clone());
+                    self.insts[i].cfg = n.cfg;
+                    self.apply_priority(now, i);
+                }
                 continue;
             }
             // A fresh router, as at startup, with the effective priority and fault the new
@@ -233,4 +247,16 @@ impl Director {
         self.pump(now);
         report
     }
+}
+
+/// Whether two instance configurations differ in the base priority only (neither being the
+/// address owner's 255, which changes what the router is).
+fn priority_only(old: &super::InstanceConfig, new: &super::InstanceConfig) -> bool {
+    use ha_vrrp_proto::Priority;
+    if old.router.priority == Priority::OWNER || new.router.priority == Priority::OWNER {
+        return false;
+    }
+    let mut same = old.clone();
+    same.router.priority = new.router.priority;
+    &same == new
 }

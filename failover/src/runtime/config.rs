@@ -346,6 +346,8 @@ pub struct ReloadReport {
     pub kept: Vec<String>,
     /// Instances re-created (changed configuration).
     pub recreated: Vec<String>,
+    /// Instances whose priority alone changed: kept (also in `kept`), with the new priority.
+    pub reprioritized: Vec<String>,
     /// Health checks added, changed and removed.
     pub checks: ha_healthcheck::ReconcileStats,
     /// Virtual servers whose configuration changed (their IPVS state was re-diffed).

@@ -1502,6 +1502,7 @@ impl Node {
         Ok(ReloadReport {
             kept: done.kept,
             recreated: done.recreated,
+            reprioritized: done.reprioritized,
             checks,
             virtual_servers_changed: done.virtual_servers_changed,
         })

@@ -59,6 +59,15 @@ pub struct Config {
     pub peers: Vec<IpAddr>,
     /// What a master does on hearing a lower-priority advertisement.
     pub lower_priority: LowerPriorityPolicy,
+    /// A master that hears a better advertisement (higher priority, or equal priority from a
+    /// higher address) sends one advertisement of its own priority before it becomes Backup
+    /// (keepalived's `higher_prio_send_advert`; off by default, as there). RFC 9568 section
+    /// 6.4.3 sends nothing here. It heals a split cleanly: when two masters meet after a
+    /// partition and the lower one hears the higher first, its last advertisement reaches
+    /// the higher one, which then hears a lower priority and announces its addresses again
+    /// (keepalived's `garp_lower_prio_repeat`), so hosts that learnt the lower one's MAC
+    /// during the split move back at once instead of when their neighbour entry expires.
+    pub higher_priority_advert: bool,
     /// The multicast group advertisements go to when there are no unicast peers; `None`: the
     /// RFC's 224.0.0.18 / ff02::12 (keepalived `vrrp_mcast_group4` / `vrrp_mcast_group6`
     /// change it). Must be a multicast address of the primary address's family.
@@ -104,6 +113,7 @@ impl Config {
             startup_delay: Duration::ZERO,
             peers: Vec::new(),
             lower_priority: LowerPriorityPolicy::Readvertise,
+            higher_priority_advert: false,
             multicast_group: None,
             dead_interval: None,
             initial_dead_interval: None,

@@ -75,6 +75,8 @@
 //! - `preempt_delay` (keepalived): preemption is deferred until `preempt_delay` after the
 //!   router last entered Backup; until then lower-priority advertisements are accepted as with
 //!   `nopreempt`, afterwards they are discarded and the Master_Down_Timer decides.
+//! - [`Config::higher_priority_advert`] (keepalived `higher_prio_send_advert`, off by
+//!   default): a master stepping down for a better advertisement sends one of its own first.
 
 mod config;
 #[cfg(test)]
@@ -688,6 +690,10 @@ impl Router {
             // Cancel Adver_Timer, Set Master_Adver_Interval to Adver Interval contained in the
             // ADVERTISEMENT, Recompute the Skew_Time and Master_Down_Interval, Set
             // Master_Down_Timer to Master_Down_Interval, Transition to the {Backup} state."
+            // With `higher_priority_advert` (keepalived), one last advert first.
+            if self.cfg.higher_priority_advert {
+                self.send_advert(self.priority);
+            }
             self.step_down(
                 now,
                 adv,
@@ -700,7 +706,10 @@ impl Router {
             // "... or if the Priority in the ADVERTISEMENT is equal to the local Priority and
             // the primary IPvX address of the sender is greater than the local primary IPvX
             // address" (same family, compared as unsigned integers in network order): the
-            // same consequences as above.
+            // same consequences as above, the last advert included.
+            if self.cfg.higher_priority_advert {
+                self.send_advert(self.priority);
+            }
             self.step_down(
                 now,
                 adv,

@@ -173,6 +173,8 @@ struct Conv {
     strict: bool,
     /// `vrrp_lower_prio_no_advert` in global_defs.
     lower_prio_no_advert: bool,
+    /// `vrrp_higher_prio_send_advert` in global_defs.
+    higher_prio_send_advert: bool,
     /// The old `lvs_sync_daemon_interface IF` of an instance: (interface, instance).
     old_sync_daemon: Option<(String, String)>,
 }
@@ -343,6 +345,7 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
         default_version: 2,
         strict: false,
         lower_prio_no_advert: false,
+        higher_prio_send_advert: false,
         old_sync_daemon: None,
     };
     let mut cfg = Config::default();
@@ -571,6 +574,7 @@ fn global_defs(c: &mut Conv, n: &Node, cfg: &mut Config) {
             }
             "vrrp_strict" => c.strict = c.flag(k),
             "vrrp_lower_prio_no_advert" => c.lower_prio_no_advert = c.flag(k),
+            "vrrp_higher_prio_send_advert" => c.higher_prio_send_advert = c.flag(k),
             "lvs_timeouts" => cfg.global.lvs_timeouts = lvs_timeouts(c, k),
             "lvs_flush" => cfg.global.lvs_flush = c.flag(k),
             "rs_init_notifies" => cfg.global.rs_init_notifies = c.flag(k),
@@ -856,6 +860,7 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
     let mut i = Instance {
         version: c.default_version,
         lower_prio_no_advert: c.lower_prio_no_advert,
+        higher_prio_send_advert: c.higher_prio_send_advert,
         ..Instance::new(name.clone(), String::new(), 0)
     };
     // Where `priority`, `nopreempt` and `preempt_delay` were written (keepalived's rules
@@ -942,6 +947,7 @@ fn vrrp_instance(c: &mut Conv, n: &Node) -> Option<Instance> {
             "unicast_src_ip" | "mcast_src_ip" => i.unicast_src_ip = c.ip(k),
             "strict_mode" => strict = c.flag(k),
             "lower_prio_no_advert" => i.lower_prio_no_advert = c.flag(k),
+            "higher_prio_send_advert" => i.higher_prio_send_advert = c.flag(k),
             "smtp_alert" => i.smtp_alert = Some(c.flag(k)),
             "unicast_peer" => {
                 peers_at = Some(k.clone());

@@ -453,6 +453,9 @@ impl Node {
     async fn run(&mut self, socks: &[Sock], inp: &mut Inputs) {
         let mut publish_tick = tokio::time::interval(Duration::from_secs(1));
         publish_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The VRRP timers (Adver_Timer, Master_Down_Timer) with the kernel's precision, not
+        // tokio's millisecond one (see runtime::timer).
+        let mut vrrp_timer = super::timer::PreciseTimer::new();
         let mut track_tick = tokio::time::interval(self.cfg.track_interval);
         track_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Fed from this loop only: a loop that hangs stops feeding it and the node reboots.
@@ -504,7 +507,7 @@ impl Node {
                     Ok(()) => self.wake(socks, &mut inp.watch),
                     Err(e) => self.fail_socket(e),
                 },
-                _ = super::sleep_until(wake) => {
+                _ = vrrp_timer.sleep_until(wake) => {
                     if self.takeover_due() {
                         // Let the netlink task read what the kernel said meanwhile: a link
                         // lost during a stall must be known before a takeover through it.

@@ -35,6 +35,7 @@ pub mod socket;
 mod statics;
 pub mod status;
 mod sys;
+mod timer;
 pub mod vmac;
 mod watchdog;
 

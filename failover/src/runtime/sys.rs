@@ -38,13 +38,11 @@ pub(crate) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
     unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
 }
 
-/// Registers a socket with tokio's reactor.
-pub(crate) fn register(
-    s: socket2::Socket,
-) -> io::Result<tokio::io::unix::AsyncFd<socket2::Socket>> {
-    // SAFETY: the socket owns its file descriptor; the AsyncFd takes ownership of the socket, so
-    // the descriptor is neither closed nor replaced while registered (it is deregistered on drop
-    // before the socket closes it).
+/// Registers a descriptor's owner (a socket, a timerfd) with tokio's reactor.
+pub(crate) fn register<T: AsRawFd>(s: T) -> io::Result<tokio::io::unix::AsyncFd<T>> {
+    // SAFETY: `s` owns its file descriptor; the AsyncFd takes ownership of it, so the
+    // descriptor is neither closed nor replaced while registered (it is deregistered on drop
+    // before `s` closes it).
     unsafe { tokio::io::unix::AsyncFd::register(s) }.map_err(|e| e.into_parts().1)
 }
 
@@ -169,5 +167,60 @@ pub(crate) fn watchdog_set_timeout(fd: &impl AsRawFd, seconds: u32) -> io::Resul
         Ok(u32::try_from(value).unwrap_or(seconds))
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// A non-blocking, close-on-exec `timerfd` on `CLOCK_MONOTONIC`.
+pub(crate) fn timerfd_create() -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: no pointers are passed; the call returns a new descriptor or -1.
+    let fd = unsafe {
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by timerfd_create and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Arms a timerfd to expire once, `after` from now (at least 1 ns: zero would disarm it).
+pub(crate) fn timerfd_arm(fd: &impl AsRawFd, after: std::time::Duration) -> io::Result<()> {
+    let after = after.max(std::time::Duration::from_nanos(1));
+    let spec = libc::itimerspec {
+        it_interval: libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
+        it_value: libc::timespec {
+            tv_sec: libc::time_t::try_from(after.as_secs()).unwrap_or(libc::time_t::MAX),
+            tv_nsec: libc::c_long::from(after.subsec_nanos() as i32),
+        },
+    };
+    // SAFETY: `spec` is a live, initialised itimerspec the kernel only reads; the old value
+    // pointer is null (not wanted).
+    let rc = unsafe { libc::timerfd_settime(fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Reads a timerfd's expiration count (`WouldBlock` when it has not expired).
+pub(crate) fn timerfd_read(fd: &impl AsRawFd) -> io::Result<u64> {
+    let mut buf = [0u8; 8];
+    // SAFETY: the pointer and length describe `buf`, live and writable for the call; a timerfd
+    // read writes exactly 8 bytes or fails.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n == 8 {
+        Ok(u64::from_ne_bytes(buf))
+    } else if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Err(io::Error::from(io::ErrorKind::UnexpectedEof))
     }
 }

@@ -41,38 +41,32 @@ fn lab(tag: &str) -> (Lab, Host, PathBuf) {
     (lab, h, dir)
 }
 
-#[test]
-#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
-fn host_reload_keepalived_conf_bad_input_keeps_the_running_configuration() {
-    let (mut lab, h, dir) = lab("rbk");
-    let conf = dir.join("k.conf");
-    put(&conf, Content::Text(VI));
-    let (p, sock) = start(
-        &mut lab,
-        &h,
-        &["--keepalived-conf", conf.to_str().unwrap()],
-        &dir,
-    );
+/// One reader of one file: the director runs `good` (read with `flag`), every case of
+/// `table` and the file-level ones are refused as reloads, then `changed` (the same with
+/// priority 120) is applied in place, the VIP staying.
+fn one_file_reader(
+    tag: &str,
+    reader: &str,
+    file: &str,
+    flag: &str,
+    good: &str,
+    changed: &str,
+    table: &'static [bad_input::Case],
+) {
+    let (mut lab, h, dir) = lab(tag);
+    let conf = dir.join(file);
+    put(&conf, Content::Text(good));
+    let (p, sock) = start(&mut lab, &h, &[flag, conf.to_str().unwrap()], &dir);
     assert!(
         wait_until(Duration::from_secs(10), || h.holds(VIP)),
         "{}",
         p.stderr()
     );
-    let mut cases = text_cases(KEEPALIVED, &conf);
+    let mut cases = text_cases(table, &conf);
     cases.extend(file_level(&conf));
-    refuse_each(
-        "keepalived.conf",
-        &p,
-        &sock,
-        "k.conf",
-        &cases,
-        &kept(&h, &sock),
-    );
-    put(
-        &conf,
-        Content::Text(&VI.replace("priority 100", "priority 120")),
-    );
-    applies("keepalived.conf", &p, &sock, |s| {
+    refuse_each(reader, &p, &sock, file, &cases, &kept(&h, &sock));
+    put(&conf, Content::Text(changed));
+    applies(reader, &p, &sock, |s| {
         s["instances"][0]["base_priority"] == 120
     });
     // A priority change alone is taken in place: the VIP stays.
@@ -81,25 +75,30 @@ fn host_reload_keepalived_conf_bad_input_keeps_the_running_configuration() {
 
 #[test]
 #[ignore = "host suite: needs root and netns; run by cargo xtask test"]
-fn host_reload_toml_bad_input_keeps_the_running_configuration() {
-    let (mut lab, h, dir) = lab("rbt");
-    let conf = dir.join("d.toml");
-    put(&conf, Content::Text(TOML_OK));
-    let (p, sock) = start(&mut lab, &h, &["--config", conf.to_str().unwrap()], &dir);
-    assert!(
-        wait_until(Duration::from_secs(10), || h.holds(VIP)),
-        "{}",
-        p.stderr()
+fn host_reload_keepalived_conf_bad_input_keeps_the_running_configuration() {
+    one_file_reader(
+        "rbk",
+        "keepalived.conf",
+        "k.conf",
+        "--keepalived-conf",
+        VI,
+        &VI.replace("priority 100", "priority 120"),
+        KEEPALIVED,
     );
-    let mut cases = text_cases(TOML, &conf);
-    cases.extend(file_level(&conf));
-    refuse_each("TOML", &p, &sock, "d.toml", &cases, &kept(&h, &sock));
-    put(&conf, Content::Text(&format!("{TOML_OK}priority = 120\n")));
-    applies("TOML", &p, &sock, |s| {
-        s["instances"][0]["base_priority"] == 120
-    });
-    // A priority change alone is taken in place: the VIP stays.
-    assert!(h.holds(VIP), "{}", p.stderr());
+}
+
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_reload_toml_bad_input_keeps_the_running_configuration() {
+    one_file_reader(
+        "rbt",
+        "TOML",
+        "d.toml",
+        "--config",
+        TOML_OK,
+        &format!("{TOML_OK}priority = 120\n"),
+        TOML,
+    );
 }
 
 #[test]

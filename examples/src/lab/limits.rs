@@ -946,11 +946,19 @@ pub fn run_ipvs(opts: &IpvsOptions, daemon: Daemon) -> Result<IpvsFigures, LabEr
     };
     let pid = node.proc.pid();
     let started = Instant::now();
+    // Not `Host::sh`: its 30 s bound is too short for one dump of 50,000 objects under TCG
+    // while a daemon installs (seen); the wait's own timeout bounds the polling.
     let count = || {
         node.host
-            .sh("ipvsadm -Sn 2>/dev/null | wc -l")
-            .trim()
-            .parse::<usize>()
+            .command(&["sh", "-c", "ipvsadm -Sn 2>/dev/null | wc -l"])
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+            })
             .unwrap_or(0)
     };
     let mut installed = 0;

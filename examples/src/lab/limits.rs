@@ -1054,7 +1054,10 @@ mod tests {
         let c = ipvs_conf(300, 4);
         assert_eq!(c.matches("virtual_server ").count(), 300);
         assert_eq!(c.matches("real_server ").count(), 1200);
-        assert!(c.contains("virtual_server 10.50.1.51 80"));
+        assert!(
+            c.contains("virtual_server 10.50.1.50 80"),
+            "the 300th service"
+        );
         assert_eq!(max_gap(&[0.0, 1.0, 3.5, 4.0], 0.0, 3.6), Some(2500.0));
         assert_eq!(max_gap(&[0.0, 1.0, 3.5, 4.0], 3.6, 9.0), Some(500.0));
     }

@@ -22,6 +22,10 @@ pub const BENCHES: &[(&str, &str)] = &[
         "VRRP takeover of our pair vs a keepalived pair (crash and graceful, 1 s and 100 ms adverts) on the host in netns; an SVG of the figures in target/bench/failover.svg",
     ),
     (
+        "limits",
+        "1,000+ VRRP instances per director (host, netns: CPU, RSS, advert lateness, largest N meeting the timing) and 50,000 IPVS objects (in the VM), ha-director beside keepalived; `-- vrrp ...` or `-- ipvs ...` runs one part",
+    ),
+    (
         "criterion",
         "every criterion bench of benches/ (codecs, state machine, scheduler)",
     ),
@@ -73,6 +77,32 @@ pub fn run(name: &str, args: &[String]) -> Result<()> {
                 cmd.arg("--svg").arg(util::root().join(FAILOVER_SVG));
             }
             util::run_inherit(&mut cmd)
+        }
+        "limits" => {
+            build_example("ha-director")?;
+            let exe = build_example("ha-limits")?;
+            let part = args.first().map(String::as_str);
+            let host = part != Some("ipvs");
+            let vm = part != Some("vrrp");
+            setup::ensure(Need { host, vm }, true)?;
+            // No part named: both, each with its defaults.
+            let (vrrp_args, ipvs_args): (Vec<String>, Vec<String>) = match part {
+                Some("vrrp" | "ipvs") => (args.to_vec(), args.to_vec()),
+                Some(other) => {
+                    return Err(format!(
+                        "bench limits: the first argument names the part, vrrp or ipvs (got {other})"
+                    ));
+                }
+                None => (vec!["vrrp".into()], vec!["ipvs".into()]),
+            };
+            let mut result = Ok(());
+            if host {
+                result = util::run_inherit(Command::new(&exe).args(&vrrp_args));
+            }
+            if vm {
+                result = result.and(vm::run_program(&exe, &ipvs_args, "modprobe ip_vs"));
+            }
+            result
         }
         "criterion" => {
             util::run_inherit(util::cargo().args(["bench", "-p", "ha-benches"]).args(args))

@@ -27,6 +27,7 @@
 pub mod config;
 pub mod heartbeat;
 pub mod http;
+pub mod limits;
 pub mod soak;
 pub(crate) mod svg;
 pub mod takeover;

@@ -66,15 +66,16 @@ pub(super) async fn ipvs_task(
     let mut retry_tick = tokio::time::interval(Duration::from_secs(5));
     retry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut role: Option<DaemonRole> = None;
-    let mut stats_tick = tokio::time::interval(IPVS_STATS_INTERVAL);
-    stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stats_due = tokio::time::Instant::now();
     loop {
         let work = tokio::select! {
+            // Work first: the configuration is programmed before counters are read. A dump of
+            // the whole table grows with it (seconds for tens of thousands of objects on a
+            // slow machine); dumped every 2 s while an install was queued, it left the
+            // install a fraction of this task's time (12,500 objects not installed after
+            // 263 s where keepalived took 59 s: `cargo xtask bench limits -- ipvs`).
+            biased;
             w = rx.recv() => w,
-            _ = stats_tick.tick() => {
-                read_stats(&mut client, &shared).await;
-                continue;
-            }
             _ = retry_tick.tick(), if !retry.is_empty() => {
                 for (server, desired) in std::mem::take(&mut retry) {
                     let ok = resync_all(&mut client, &desired, &shared).await;
@@ -83,6 +84,14 @@ pub(super) async fn ipvs_task(
                         retry.insert(server, desired);
                     }
                 }
+                continue;
+            }
+            _ = tokio::time::sleep_until(stats_due) => {
+                let started = tokio::time::Instant::now();
+                read_stats(&mut client, &shared).await;
+                // At most a fifth of this task's time goes to the counters.
+                stats_due = tokio::time::Instant::now()
+                    + IPVS_STATS_INTERVAL.max(started.elapsed() * 4);
                 continue;
             }
         };

@@ -126,6 +126,20 @@ fn host_fifty_stops_each_within_the_grace() {
             backup.states()
         );
         master.check_running();
+        // Its steps have all started (they run after the VIPs: on a loaded machine a stop
+        // could otherwise come before the last start, and nothing would be left to stop).
+        let started = |step: &str| {
+            std::fs::read_to_string(dir.join("a.log"))
+                .unwrap_or_default()
+                .matches(&format!("start-{step}"))
+                .count()
+        };
+        assert!(
+            wait_until(within, || ["51-0", "51-1", "52-0", "52-1"]
+                .iter()
+                .all(|s| started(s) > round)),
+            "round {round}: a's steps did not all start"
+        );
         // Failover: the master stops gracefully (priority 0, VIPs removed, steps stopped).
         let took = timed_stop(master);
         stops.push((round, "a (master)", took));

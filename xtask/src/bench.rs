@@ -47,7 +47,7 @@ pub fn run(name: &str, args: &[String]) -> Result<()> {
             // Ours beside keepalived's checker and ldirectord: they need IPVS, so in the VM.
             build_example("ha-director")?;
             let exe = build_example("hc-vs")?;
-            vm::run_program(&exe, args, "modprobe ip_vs")
+            vm::run_program(&exe, args, "modprobe ip_vs\nulimit -n 262144")
         }
         "healthcheck" => {
             let exe = build_example("check-scale")?;

@@ -793,6 +793,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     ha_testsupport::require_vm();
     ha_testsupport::modprobe(&["ip_vs", "ip_vs_rr"]);
+    // A listener per real server, and the checkers inherit the limit: the VM's default hard
+    // limit (4096) is too low for 10,000.
+    let _ = std::process::Command::new("prlimit")
+        .args([
+            "--pid",
+            &std::process::id().to_string(),
+            "--nofile=262144:262144",
+        ])
+        .status();
     ha_examples::sys::raise_nofile();
     let bin = cli.ha_director.clone().unwrap_or_else(|| {
         std::env::current_exe()

@@ -206,6 +206,13 @@ impl Arrivals {
         slot.0 = Some(now);
     }
 
+    fn forget(&mut self) {
+        self.recording = false;
+        for p in &mut self.per {
+            *p = (None, 0);
+        }
+    }
+
     fn start_window(&mut self) {
         self.recording = true;
         self.drift_us.clear();
@@ -632,6 +639,8 @@ fn measure(
         ),
     );
     let _ = d.exec(&["ipvsadm", "-C"]);
+    // Forget the previous checker's last checks: a gap spans one checker only.
+    rec.lock().unwrap_or_else(|e| e.into_inner()).forget();
     eprintln!("hc-vs: {} with {n} {} checks", tool.name(), row.kind);
     let t0 = Instant::now();
     let r = match start_tool(lab, d, tool, &kconf, &lcf, bin) {

@@ -15,7 +15,7 @@ pub const BENCHES: &[(&str, &str)] = &[
     ),
     (
         "healthcheck",
-        "10,000 TCP connect, 10,000 TCP half-open and 2,000 HTTP targets at 1 s on loopback: on-time, CPU (and the kernel floor), memory",
+        "10,000 TCP connect, 10,000 TCP half-open and 2,000 HTTP targets at 1 s on loopback: on-time, CPU (and the kernel floor), memory; with --vs keepalived,ldirectord [--checks 1000,10000] [--kind tcp|http]: the same real servers checked by ha-director, keepalived and ldirectord in turn in the VM (CPU per check, peak memory, drift, detection)",
     ),
     (
         "failover",
@@ -46,6 +46,12 @@ pub fn run(name: &str, args: &[String]) -> Result<()> {
             crate_first.push("--crate-first".into());
             vm::run_program(&exe, &crate_first, "modprobe ip_vs")?;
             vm::run_program(&exe, args, "modprobe ip_vs")
+        }
+        "healthcheck" if args.iter().any(|a| a == "--vs" || a.starts_with("--vs=")) => {
+            // Ours beside keepalived's checker and ldirectord: they need IPVS, so in the VM.
+            build_example("ha-director")?;
+            let exe = build_example("hc-vs")?;
+            vm::run_program(&exe, args, "modprobe ip_vs\nulimit -n 262144")
         }
         "healthcheck" => {
             let exe = build_example("check-scale")?;

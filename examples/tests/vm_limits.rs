@@ -2,8 +2,9 @@
 //! 12,500 objects (2,500 virtual servers x 4 real servers) beside one VRRP instance. The IPVS
 //! task once read every counter of the table every 2 s between installs, which left a
 //! 12,500-object install incomplete after 263 s (keepalived: 59 s) with more than a core busy
-//! after it; after the fix it took 26 s and 6% of a core. Loose bounds that catch that again;
-//! the figures live in `cargo xtask bench limits -- ipvs`.
+//! after it; after the fix it took 26 s and 6% of a core. Loose bounds that catch that again
+//! (the table complete within 600 s, the director under 60% of a core after it); the figures
+//! live in `cargo xtask bench limits -- ipvs`.
 
 use std::time::Duration;
 
@@ -20,7 +21,10 @@ fn vm_limits_ipvs_12500_objects_installed_while_adverts_keep_time() {
         services: 2500,
         dests: 4,
         after: Duration::from_secs(10),
-        timeout: Duration::from_secs(180),
+        // Generous: a TCG VM on a loaded host installed the same table 10x slower. The
+        // regression this guards shows as the CPU after the install (below), whatever the
+        // machine's speed: with the old counter dumps the director stayed over a core busy.
+        timeout: Duration::from_secs(600),
         ha_director: env!("CARGO_BIN_EXE_ha-director").into(),
         echo: true,
     };

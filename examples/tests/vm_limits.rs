@@ -3,7 +3,8 @@
 //! task once read every counter of the table every 2 s between installs, which left a
 //! 12,500-object install incomplete after 263 s (keepalived: 59 s) with more than a core busy
 //! after it; after the fix it took 26 s and 6% of a core. Loose bounds that catch that again
-//! (the table complete within 600 s, the director under 60% of a core after it); the figures
+//! (the table complete within 600 s, the director under 80% of a core after it: the old
+//! code dumped the whole table back to back, over a core even in a release build); the figures
 //! live in `cargo xtask bench limits -- ipvs`.
 
 use std::time::Duration;
@@ -44,7 +45,7 @@ fn vm_limits_ipvs_12500_objects_installed_while_adverts_keep_time() {
         "an advert gap of two intervals or more: {f:?}"
     );
     assert!(
-        f.cpu_after_pct < 60.0,
+        f.cpu_after_pct < 80.0,
         "the director stays busy once the table is complete (counters read too often?): {f:?}"
     );
 }

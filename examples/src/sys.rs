@@ -84,6 +84,14 @@ pub fn interface_networks() -> io::Result<Vec<(String, IpAddr, u8)>> {
     Ok(out)
 }
 
+/// Clock ticks per second, the unit of `/proc/PID/stat`'s CPU times (`sysconf(_SC_CLK_TCK)`;
+/// 100 if it cannot be read).
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf takes a name and returns a value; no memory is passed.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(t).ok().filter(|t| *t > 0).unwrap_or(100)
+}
+
 /// Raises the soft `RLIMIT_NOFILE` to its hard limit and returns the new soft limit (0 when
 /// the limit cannot be read). Raising the soft limit up to the hard one needs no privilege.
 pub fn raise_nofile() -> u64 {

@@ -1,5 +1,5 @@
 //! Writing classic pcap files, so that bytes built by the codecs can be judged by tshark's
-//! dissectors.
+//! dissectors, and reading their timestamps back (captures too large to hand to tshark).
 
 use std::io::Write;
 use std::path::Path;
@@ -52,6 +52,41 @@ pub fn write(path: &Path, link: LinkType, packets: &[&[u8]]) {
         .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
+/// The timestamps (s since the epoch) of the packets of a classic pcap file (microsecond or
+/// nanosecond, either byte order); stops at the first truncated record.
+#[must_use]
+pub fn timestamps(file: &[u8]) -> Vec<f64> {
+    let Some(magic) = file.get(..4) else {
+        return Vec::new();
+    };
+    let (le, nanos) = match magic {
+        [0xd4, 0xc3, 0xb2, 0xa1] => (true, false),
+        [0xa1, 0xb2, 0xc3, 0xd4] => (false, false),
+        [0x4d, 0x3c, 0xb2, 0xa1] => (true, true),
+        [0xa1, 0xb2, 0x3c, 0x4d] => (false, true),
+        _ => return Vec::new(),
+    };
+    let word = |at: usize| -> Option<u32> {
+        let b: [u8; 4] = file.get(at..at + 4)?.try_into().ok()?;
+        Some(if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    let frac = if nanos { 1e-9 } else { 1e-6 };
+    let mut out = Vec::new();
+    let mut at = 24;
+    while let (Some(sec), Some(sub), Some(caplen)) = (word(at), word(at + 4), word(at + 8)) {
+        out.push(f64::from(sec) + f64::from(sub) * frac);
+        at += 16 + caplen as usize;
+        if at > file.len() {
+            break;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,5 +99,18 @@ mod tests {
         assert_eq!(bytes.len(), 24 + 16 + 3);
         assert_eq!(&bytes[24 + 8..24 + 12], &3u32.to_le_bytes());
         assert_eq!(&bytes[40..], &[1, 2, 3]);
+    }
+
+    #[test]
+    fn timestamps_reads_every_record() {
+        let file = encode(LinkType::Ethernet, &[&[0u8; 60], &[0u8; 40]]);
+        let t = timestamps(&file);
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert!(((t[1] - t[0]) - 0.001).abs() < 1e-6, "1 ms apart: {t:?}");
+        assert!(
+            timestamps(&file[..30]).is_empty(),
+            "a truncated record header"
+        );
+        assert!(timestamps(b"nope").is_empty());
     }
 }

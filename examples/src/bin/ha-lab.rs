@@ -66,11 +66,9 @@ fn default_svg() -> PathBuf {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let ha_director = cli.ha_director.or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|p| p.parent().map(|d| d.join("ha-director")))
-    });
+    let ha_director = cli
+        .ha_director
+        .or_else(|| ha_examples::lab::beside_this_program("ha-director"));
     if let Some(word) = cli.stack {
         let stacks = match Stack::parse_list(&word) {
             Ok(s) => s,

@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use ha_examples::lab::limits::{
-    Daemon, HostFigures, HostOptions, IpvsFigures, IpvsOptions, TIMING_RULE, largest_met, ratio,
-    run_host, run_ipvs,
+    Daemon, HostFigures, HostOptions, IpvsFigures, IpvsOptions, TIMING_RULE, largest_met, run_host,
+    run_ipvs,
 };
+use ha_examples::lab::{beside_this_program, ratio};
 
 #[derive(Parser)]
 #[command(
@@ -89,11 +90,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let ha_director = cli
         .ha_director
-        .or_else(|| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|p| p.parent().map(|d| d.join("ha-director")))
-        })
+        .or_else(|| beside_this_program("ha-director"))
         .unwrap_or_else(|| "ha-director".into());
     match cli.what {
         What::Vrrp {

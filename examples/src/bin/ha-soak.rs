@@ -22,6 +22,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use ha_examples::lab::beside_this_program;
 use ha_examples::lab::soak::{SoakOptions, run_soak};
 
 #[derive(Parser)]
@@ -69,11 +70,7 @@ fn main() -> ExitCode {
     println!("seed: {seed}");
     let ha_director = cli
         .ha_director
-        .or_else(|| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|p| p.parent().map(|d| d.join("ha-director")))
-        })
+        .or_else(|| beside_this_program("ha-director"))
         .unwrap_or_else(|| "ha-director".into());
     let log = cli.log.unwrap_or_else(|| {
         std::env::var_os("OUT")

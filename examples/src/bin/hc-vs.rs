@@ -42,13 +42,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
+use ha_examples::lab::procfs::{CpuTicks, clock_ticks, cpu_ticks, process_tree, vm_hwm_kib};
+use ha_examples::lab::{beside_this_program, ratio};
 use ha_testsupport::{Host, Lab, Proc, wait_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The check interval every checker is given (`delay_loop 1`, `checkinterval=1`).
 const INTERVAL: Duration = Duration::from_secs(1);
-/// Linux's USER_HZ: the unit of the CPU times in `/proc/PID/stat`.
-const TICKS_PER_SEC: u64 = 100;
 /// How long a checker may take to exit after SIGTERM before it is killed.
 const STOP_LIMIT: Duration = Duration::from_secs(30);
 
@@ -339,53 +339,13 @@ fn listen(
     }))
 }
 
-/// CPU ticks (user, system, reaped children's user + system) of one process.
-fn proc_cpu(pid: u32) -> Option<(u64, u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) in parentheses.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // rest[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
-    let n = |k: usize| f.get(k - 3).and_then(|v| v.parse::<u64>().ok());
-    Some((n(14)?, n(15)?, n(16)? + n(17)?))
-}
-
-/// `pid` and its descendants.
-fn tree(root: u32) -> Vec<u32> {
-    let mut parent: HashMap<u32, u32> = HashMap::new();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                && let Some(pp) = stat
-                    .rfind(')')
-                    .and_then(|k| stat[k + 2..].split_whitespace().nth(1))
-                    .and_then(|v| v.parse().ok())
-            {
-                parent.insert(pid, pp);
-            }
-        }
-    }
-    let mut out = vec![root];
-    let mut k = 0;
-    while k < out.len() {
-        let p = out[k];
-        out.extend(parent.iter().filter(|(_, pp)| **pp == p).map(|(c, _)| *c));
-        k += 1;
-    }
-    out.retain(|p| parent.contains_key(p));
-    out
-}
-
-/// CPU ticks per pid of a process tree: (user, system, children).
-type CpuSnap = HashMap<u32, (u64, u64, u64)>;
+/// CPU ticks per pid of a process tree.
+type CpuSnap = HashMap<u32, CpuTicks>;
 
 fn cpu_snap(root: u32) -> CpuSnap {
-    tree(root)
+    process_tree(root)
         .into_iter()
-        .filter_map(|p| Some((p, proc_cpu(p)?)))
+        .filter_map(|p| Some((p, cpu_ticks(p)?)))
         .collect()
 }
 
@@ -394,27 +354,12 @@ fn cpu_snap(root: u32) -> CpuSnap {
 fn cpu_delta(a: &CpuSnap, b: &CpuSnap) -> (f64, f64) {
     let (mut u, mut s) = (0u64, 0u64);
     for (pid, end) in b {
-        let start = a.get(pid).copied().unwrap_or((0, 0, 0));
-        u += end.0.saturating_sub(start.0) + end.2.saturating_sub(start.2);
-        s += end.1.saturating_sub(start.1);
+        let start = a.get(pid).copied().unwrap_or_default();
+        u += end.user.saturating_sub(start.user) + end.children.saturating_sub(start.children);
+        s += end.system.saturating_sub(start.system);
     }
-    (
-        u as f64 / TICKS_PER_SEC as f64,
-        s as f64 / TICKS_PER_SEC as f64,
-    )
-}
-
-/// Sum of VmHWM (KiB) over a process tree.
-fn hwm_kib(root: u32) -> u64 {
-    tree(root)
-        .into_iter()
-        .filter_map(|p| {
-            let s = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .sum()
+    let tck = clock_ticks();
+    (u as f64 / tck, s as f64 / tck)
 }
 
 /// Real servers in IPVS with weight > 0.
@@ -698,7 +643,7 @@ fn measure(
     if row.seen > 0 {
         row.cpu_per_check_us = Some((u + s) * 1e6 / row.seen as f64);
     }
-    row.peak_rss_kib = hwm_kib(r.root);
+    row.peak_rss_kib = vm_hwm_kib(&process_tree(r.root));
     // Detection: a real server in the middle stops listening.
     let j = n / 2;
     let (rs, v) = (rs_addr(j), vip(j / cli.per_vs));
@@ -812,12 +757,11 @@ fn main() -> ExitCode {
         ])
         .status();
     ha_examples::sys::raise_nofile();
-    let bin = cli.ha_director.clone().unwrap_or_else(|| {
-        std::env::current_exe()
-            .ok()
-            .and_then(|p| p.parent().map(|d| d.join("ha-director")))
-            .unwrap_or_else(|| PathBuf::from("ha-director"))
-    });
+    let bin = cli
+        .ha_director
+        .clone()
+        .or_else(|| beside_this_program("ha-director"))
+        .unwrap_or_else(|| PathBuf::from("ha-director"));
     if !bin.is_file() {
         eprintln!(
             "hc-vs: no ha-director at {} (build it, or --ha-director PATH)",
@@ -884,16 +828,12 @@ fn main() -> ExitCode {
         };
         for other in ["keepalived", "ldirectord"] {
             let Some(o) = get(other) else { continue };
-            let ratio = match (ours.cpu_per_check_us, o.cpu_per_check_us) {
-                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+            let cpu = match (ours.cpu_per_check_us, o.cpu_per_check_us) {
+                (Some(a), Some(b)) => ratio(a, b),
                 _ => "-".into(),
             };
-            println!("[{n} checks] cpu per check ours/{other}: {ratio}");
-            let mem = if o.peak_rss_kib > 0 {
-                format!("{:.2}", ours.peak_rss_kib as f64 / o.peak_rss_kib as f64)
-            } else {
-                "-".into()
-            };
+            println!("[{n} checks] cpu per check ours/{other}: {cpu}");
+            let mem = ratio(ours.peak_rss_kib as f64, o.peak_rss_kib as f64);
             println!("[{n} checks] peak memory ours/{other}: {mem}");
         }
     }

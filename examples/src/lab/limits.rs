@@ -32,6 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ha_testsupport::{Host, Lab, Proc, tshark_fields, wait_until};
 
 use super::LabError;
+use super::procfs::{clock_ticks, cpu_ticks, process_tree, vm_hwm_kib};
 
 /// The advertisement interval of every instance.
 pub const INTERVAL: Duration = Duration::from_secs(1);
@@ -268,73 +269,12 @@ pub struct HostOptions {
     pub echo: bool,
 }
 
-/// The process `pid` and its descendants.
-fn process_tree(pid: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            if let Some(pp) = stat_fields(p).and_then(|f| f.get(1).and_then(|s| s.parse().ok())) {
-                parents.push((p, pp));
-            }
-        }
-    }
-    let mut tree = vec![pid];
-    let mut k = 0;
-    while k < tree.len() {
-        let me = tree[k];
-        tree.extend(parents.iter().filter(|(_, pp)| *pp == me).map(|(p, _)| *p));
-        k += 1;
-    }
-    tree
-}
-
-/// The fields of `/proc/PID/stat` after the command name (field 3, state, is index 0).
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
-    Some(rest.split_whitespace().map(str::to_owned).collect())
-}
-
 /// utime + stime of `pids`, in clock ticks.
-fn cpu_ticks(pids: &[u32]) -> u64 {
+fn own_ticks(pids: &[u32]) -> u64 {
     pids.iter()
-        .filter_map(|p| stat_fields(*p))
-        .map(|f| {
-            // Fields 14 and 15 (utime, stime) are indexes 11 and 12 here.
-            let n = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
-            n(11) + n(12)
-        })
+        .filter_map(|p| cpu_ticks(*p))
+        .map(|t| t.user + t.system)
         .sum()
-}
-
-/// VmHWM of `pids` summed, KiB.
-fn hwm_kib(pids: &[u32]) -> u64 {
-    pids.iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/status")).ok())
-        .filter_map(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        })
-        .sum()
-}
-
-/// Clock ticks per second (`getconf CLK_TCK`; 100 when it cannot be read).
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .unwrap_or(100.0)
 }
 
 /// A daemon's CPU reading at one moment.
@@ -346,18 +286,21 @@ struct Sample {
 impl Sample {
     fn take(pid: u32) -> Sample {
         Sample {
-            ticks: cpu_ticks(&process_tree(pid)),
+            ticks: own_ticks(&process_tree(pid)),
             at: Instant::now(),
         }
     }
 
     fn usage_since(&self, pid: u32) -> Usage {
         let tree = process_tree(pid);
-        let now = Sample::take(pid);
+        let now = Sample {
+            ticks: own_ticks(&tree),
+            at: Instant::now(),
+        };
         let secs = now.at.duration_since(self.at).as_secs_f64().max(1e-3);
         Usage {
             cpu_pct: now.ticks.saturating_sub(self.ticks) as f64 / clock_ticks() / secs * 100.0,
-            rss_kib: hwm_kib(&tree),
+            rss_kib: vm_hwm_kib(&tree),
         }
     }
 }
@@ -689,16 +632,6 @@ pub fn run_host(opts: &HostOptions, daemon: Daemon) -> Result<HostFigures, LabEr
     Ok(fig)
 }
 
-/// `ours / keepalived`, or `-` when either is missing or zero.
-#[must_use]
-pub fn ratio(ours: f64, theirs: f64) -> String {
-    if theirs > 0.0 && ours.is_finite() {
-        format!("{:.2}", ours / theirs)
-    } else {
-        "-".into()
-    }
-}
-
 /// The largest `N` of `figs` of `daemon` that met the timing (`None`: none did).
 #[must_use]
 pub fn largest_met(figs: &[HostFigures], daemon: Daemon) -> Option<usize> {
@@ -842,41 +775,6 @@ fn max_gap(times: &[f64], from: f64, to: f64) -> Option<f64> {
         .reduce(f64::max)
 }
 
-/// The timestamps (s since the epoch) of the packets of a classic pcap file (microsecond or
-/// nanosecond, either byte order); stops at the first truncated record.
-#[must_use]
-pub fn pcap_times(file: &[u8]) -> Vec<f64> {
-    let Some(magic) = file.get(..4) else {
-        return Vec::new();
-    };
-    let (le, nanos) = match magic {
-        [0xd4, 0xc3, 0xb2, 0xa1] => (true, false),
-        [0xa1, 0xb2, 0xc3, 0xd4] => (false, false),
-        [0x4d, 0x3c, 0xb2, 0xa1] => (true, true),
-        [0xa1, 0xb2, 0x3c, 0x4d] => (false, true),
-        _ => return Vec::new(),
-    };
-    let word = |at: usize| -> Option<u32> {
-        let b: [u8; 4] = file.get(at..at + 4)?.try_into().ok()?;
-        Some(if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    };
-    let frac = if nanos { 1e-9 } else { 1e-6 };
-    let mut out = Vec::new();
-    let mut at = 24;
-    while let (Some(sec), Some(sub), Some(caplen)) = (word(at), word(at + 4), word(at + 8)) {
-        out.push(f64::from(sec) + f64::from(sub) * frac);
-        at += 16 + caplen as usize;
-        if at > file.len() {
-            break;
-        }
-    }
-    out
-}
-
 /// One director with `services x dests` IPVS objects and one VRRP instance; a peer captures
 /// its adverts. Needs root and IPVS (the VM), `ipvsadm`, `tshark`, keepalived for
 /// [`Daemon::Keepalived`].
@@ -970,7 +868,7 @@ pub fn run_ipvs(opts: &IpvsOptions, daemon: Daemon) -> Result<IpvsFigures, LabEr
             return true;
         }
         // Read the CPU first: the poll itself (ipvsadm) is not the daemon's.
-        ticks_install = cpu_ticks(&process_tree(pid));
+        ticks_install = own_ticks(&process_tree(pid));
         installed = count();
         installed >= objects
     });
@@ -991,7 +889,7 @@ pub fn run_ipvs(opts: &IpvsOptions, daemon: Daemon) -> Result<IpvsFigures, LabEr
     let t_end = epoch_now();
     stop_capture(&cap);
     node.proc.kill(libc::SIGTERM);
-    let mut times = pcap_times(&std::fs::read(&pcap).unwrap_or_default());
+    let mut times = ha_testsupport::pcap::timestamps(&std::fs::read(&pcap).unwrap_or_default());
     times.sort_by(f64::total_cmp);
     let tck = clock_ticks();
     Ok(IpvsFigures {
@@ -1060,16 +958,5 @@ mod tests {
         );
         assert_eq!(max_gap(&[0.0, 1.0, 3.5, 4.0], 0.0, 3.6), Some(2500.0));
         assert_eq!(max_gap(&[0.0, 1.0, 3.5, 4.0], 3.6, 9.0), Some(500.0));
-    }
-
-    #[test]
-    fn pcap_times_reads_every_record() {
-        let a = [0u8; 60];
-        let b = [0u8; 40];
-        let file =
-            ha_testsupport::pcap::encode(ha_testsupport::pcap::LinkType::Ethernet, &[&a, &b]);
-        let t = pcap_times(&file);
-        assert_eq!(t.len(), 2, "{t:?}");
-        assert!(((t[1] - t[0]) - 0.001).abs() < 1e-6, "1 ms apart: {t:?}");
     }
 }

@@ -28,6 +28,7 @@ pub mod config;
 pub mod heartbeat;
 pub mod http;
 pub mod limits;
+pub mod procfs;
 pub mod soak;
 pub(crate) mod svg;
 pub mod takeover;
@@ -1457,6 +1458,26 @@ pub(crate) fn keepalived_argv(conf: &Path, dir: &Path, name: &str) -> Vec<String
         "-c".into(),
         pid("checkers"),
     ]
+}
+
+/// A program beside the running one (the `ha-director` that `cargo build` put next to
+/// `ha-lab`, `ha-soak`, `ha-limits` and `hc-vs`), if the running one's path is known.
+#[must_use]
+pub fn beside_this_program(name: &str) -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join(name)))
+}
+
+/// `ours / theirs` with two decimals, or `-` when either is missing or `theirs` is zero: the
+/// ratio lines of the benches.
+#[must_use]
+pub fn ratio(ours: f64, theirs: f64) -> String {
+    if theirs > 0.0 && ours.is_finite() {
+        format!("{:.2}", ours / theirs)
+    } else {
+        "-".into()
+    }
 }
 
 #[cfg(test)]

@@ -216,9 +216,9 @@ impl LateMachine for Director {
         // The grid of a master due then; another instance due at the same time or before the
         // grid point fires with it, once (a router never sends more than one advert per
         // firing), so no instance bursts.
-        (0..self.instance_count())
-            .filter_map(|i| self.router(InstanceId(i as u32)))
-            .find(|r| r.poll_timeout() == Some(deadline))
+        self.next_timer()
+            .filter(|&(at, _)| at == deadline)
+            .and_then(|(_, i)| self.router(i))
             .and_then(|r| r.master_interval(deadline))
     }
 

@@ -154,6 +154,7 @@ impl Director {
     pub(super) fn act_admin(&mut self, now: Instant, i: usize) {
         let mode = self.insts[i].admin.mode;
         let cause = Some(Cause::Admin(mode));
+        self.agenda.touch(i);
         if mode == AdminMode::Standby {
             // Like the Shutdown event of RFC 9568 section 6.4.3: priority 0 first, so the
             // peer takes over after its Skew_Time, then Backup.
@@ -213,6 +214,8 @@ impl Director {
         if want == from {
             return;
         }
+        self.agenda.touch(i);
+        let inst = &mut self.insts[i];
         match inst.router.set_priority(now, want) {
             Ok(()) => self.events.push_back(DirectorEvent::PriorityChanged {
                 instance: InstanceId(i as u32),

@@ -323,6 +323,7 @@ impl DirectorBuilder {
             .into_iter()
             .map(|cfg| Group { cfg, state: None })
             .collect();
+        let n_insts = insts.len();
         let mut d = Director {
             insts,
             groups,
@@ -336,6 +337,8 @@ impl DirectorBuilder {
             next_token: 0,
             stopped: false,
             wire: Default::default(),
+            agenda: super::agenda::Agenda::new(n_insts),
+            faults_dirty: true,
         };
         for p in 0..d.pools.len() {
             d.emit_pool(p);

@@ -88,6 +88,7 @@
 //! ```
 
 mod admin;
+mod agenda;
 mod builder;
 mod config;
 mod notify;
@@ -130,6 +131,7 @@ pub use track::{
 pub use vip::{Scope, VipFlags, VipParseError, VipSpec, pick_primary_address};
 
 use admin::Admin;
+use agenda::Agenda;
 use notify::notify_argvs;
 use packet::{DirectorWire, InstWire};
 use pool::Pool;
@@ -246,6 +248,11 @@ pub struct Director {
     stopped: bool,
     /// The advert sequence numbers and the adverts queued for the extra paths.
     wire: DirectorWire,
+    /// The instances an input touched and the routers' timers (see [`agenda`]).
+    agenda: Agenda,
+    /// A link, a tracker or a reload may have changed an instance's fault: the next pump
+    /// applies faults (which reads every instance); other inputs skip it.
+    faults_dirty: bool,
 }
 
 impl Director {
@@ -266,6 +273,7 @@ impl Director {
             r.counters()
                 .dropped(ha_vrrp_proto::DropReason::LowerPriority),
         );
+        self.agenda.touch(i);
         self.insts[i].router.handle_advert(now, adv);
         // A master that heard a lower-priority advert (it answered it, or discarded it): the
         // only branch where a master stays master and sends or drops for that reason.
@@ -294,8 +302,9 @@ impl Director {
 
     /// Fires due timers; a no-op before [`Director::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
-        for inst in &mut self.insts {
-            inst.router.handle_timeout(now);
+        // Only the routers whose timer is due (the agenda touches each).
+        while let Some(i) = self.agenda.take_due(now) {
+            self.insts[i].router.handle_timeout(now);
         }
         self.pump(now);
     }
@@ -303,11 +312,14 @@ impl Director {
     /// Reports an interface's link state: the instances on it (Fault on down) and the
     /// interface trackers of that name.
     pub fn handle_link(&mut self, now: Instant, ifname: &str, up: bool) {
-        for inst in &mut self.insts {
+        for (i, inst) in self.insts.iter_mut().enumerate() {
             if inst.cfg.interface == ifname && !inst.cfg.dont_track_primary {
+                self.agenda.touch(i);
                 inst.router.handle_link(now, up);
             }
         }
+        // An instance's own fault follows its link (and its sync group's follow it).
+        self.faults_dirty = true;
         let result = if up {
             TrackResult::Up
         } else {
@@ -340,7 +352,8 @@ impl Director {
             self.omega_scripts();
         }
         self.stopped = true;
-        for inst in &mut self.insts {
+        for (i, inst) in self.insts.iter_mut().enumerate() {
+            self.agenda.touch(i);
             inst.router.shutdown(now);
         }
         self.pump(now);
@@ -363,10 +376,25 @@ impl Director {
     /// When to call [`Director::handle_timeout`]: the earliest router timer.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.insts
-            .iter()
-            .filter_map(|i| i.router.poll_timeout())
-            .min()
+        let next = self.agenda.next_deadline();
+        debug_assert_eq!(
+            next,
+            self.insts
+                .iter()
+                .filter_map(|i| i.router.poll_timeout())
+                .min(),
+            "a router's timer moved without the agenda knowing"
+        );
+        next
+    }
+
+    /// The instance whose timer [`Director::poll_timeout`] reports, with that deadline (the
+    /// lowest-numbered one when several are due together).
+    #[must_use]
+    pub fn next_timer(&self) -> Option<(Instant, InstanceId)> {
+        self.agenda
+            .first_timer()
+            .map(|(at, i)| (at, InstanceId(i as u32)))
     }
 
     // --- queries ---
@@ -578,8 +606,13 @@ impl Director {
     fn pump(&mut self, now: Instant) {
         for _ in 0..MAX_ROUNDS {
             let mut any = false;
-            for i in 0..self.insts.len() {
+            // The touched routers in index order (a router touched while another drains is
+            // drained in this round if its index is higher, as when every router was); the
+            // others have nothing queued.
+            let mut from = 0;
+            while let Some(i) = self.agenda.next_touched(from) {
                 any |= self.drain_router(i);
+                from = i + 1;
             }
             if any {
                 continue;
@@ -589,9 +622,11 @@ impl Director {
                 self.run_sync_op(now, op);
                 continue;
             }
-            if !self.apply_faults(now) {
+            if !self.faults_dirty || !self.apply_faults(now) {
+                self.faults_dirty = false;
                 self.update_groups();
                 self.update_gates(now);
+                self.settle(true);
                 return;
             }
         }
@@ -600,6 +635,29 @@ impl Director {
             "sync group propagation did not settle; continuing with the next input"
         );
         self.update_groups();
+        self.settle(false);
+    }
+
+    /// Records the touched routers' timers. In debug builds, checks the agenda's rule: every
+    /// router's timer is the one recorded and, when the pump settled (`drained`), nothing is
+    /// left queued.
+    #[cfg_attr(not(debug_assertions), allow(unused_variables))]
+    fn settle(&mut self, drained: bool) {
+        let insts = &self.insts;
+        self.agenda
+            .settle(|i| insts.get(i).and_then(|inst| inst.router.poll_timeout()));
+        #[cfg(debug_assertions)]
+        for (i, inst) in self.insts.iter().enumerate() {
+            debug_assert!(
+                !drained || !inst.router.has_output(),
+                "instance {i} has output that was not drained: was it touched?"
+            );
+            debug_assert_eq!(
+                inst.router.poll_timeout(),
+                self.agenda.recorded(i),
+                "instance {i}'s timer moved without the agenda knowing"
+            );
+        }
     }
 
     /// heartbeat's warntime: the master this backup follows is late; logged, counted and

@@ -131,6 +131,7 @@ impl Director {
         for id in &changed {
             // RFC 9568 6.4.3 / RFC 3768 6.4.3 "Shutdown": a master sends priority 0 and
             // releases its addresses; the director stops its steps.
+            self.agenda.touch(id.0 as usize);
             self.insts[id.0 as usize].router.shutdown(now);
         }
         self.pump(now);
@@ -244,6 +245,9 @@ impl Director {
         for p in 0..self.pools.len() {
             self.emit_pool(p);
         }
+        // Recreated routers (and their timers), and faults against the new configuration.
+        self.agenda.touch_all(self.insts.len());
+        self.faults_dirty = true;
         self.pump(now);
         report
     }

@@ -83,6 +83,7 @@ impl Director {
 
     pub(super) fn run_sync_op(&mut self, now: Instant, op: SyncOp) {
         let member_state = self.insts[op.member].router.state();
+        self.agenda.touch(op.target);
         let target = &mut self.insts[op.target];
         target.pending_cause = Some(Cause::SyncGroup {
             group: op.group,

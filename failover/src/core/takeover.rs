@@ -113,6 +113,7 @@ impl Director {
             self.acquire(i);
         } else {
             tracing::warn!(instance = %self.insts[i].cfg.name, "fence failed: not taking over");
+            self.agenda.touch(i);
             let inst = &mut self.insts[i];
             inst.pending_cause = Some(Cause::FenceFailed);
             if !inst.router.force_backup(now) {

@@ -75,6 +75,8 @@ impl Director {
     pub(super) fn feed_tracker(&mut self, now: Instant, t: usize, result: TrackResult) -> bool {
         match self.trackers[t].feed(now, result) {
             Some(status) => {
+                // Faults follow trackers: the next pump applies them.
+                self.faults_dirty = true;
                 self.events.push_back(DirectorEvent::TrackerChanged {
                     tracker: TrackerId(t as u32),
                     status,
@@ -119,6 +121,7 @@ impl Director {
                 continue;
             }
             touched = true;
+            self.agenda.touch(i);
             let inst = &mut self.insts[i];
             let before = inst.router.state();
             match desired {

@@ -6,12 +6,10 @@
 //! an advert.
 
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
+use ha_healthcheck::probe::InFlight;
 use ha_healthcheck::{
     EventKind, Outcome, ProbeId, Scheduler, SchedulerConfig, StartState, TargetId,
 };
@@ -383,8 +381,6 @@ pub(super) type HealthReload = (
     tokio::sync::oneshot::Sender<ha_healthcheck::ReconcileStats>,
 );
 
-type Probe = Pin<Box<dyn Future<Output = (ProbeId, TargetId, Outcome)> + Send>>;
-
 /// The kind of a check, for the status.
 pub(super) fn check_kind(c: &ha_healthcheck::Check) -> &'static str {
     use ha_healthcheck::Check;
@@ -413,6 +409,10 @@ pub(super) struct HealthTask {
     /// Per (server, index): whether alive as last reported.
     reported: HashMap<(VirtualServerId, usize), bool>,
     up: Vec<bool>,
+    /// Per real server (server, index): its targets' ids, so that an event costs the checks
+    /// of one real server, not a walk over every target (10,000 real servers: a reload or a
+    /// start that brings each up was 10^8 steps).
+    by_member: HashMap<(VirtualServerId, usize), Vec<usize>>,
     shared: watch::Sender<HealthShared>,
     tx: mpsc::UnboundedSender<RealServerHealth>,
 }
@@ -429,6 +429,7 @@ impl HealthTask {
             targets: Vec::new(),
             reported: HashMap::new(),
             up: Vec::new(),
+            by_member: HashMap::new(),
             shared,
             tx,
         };
@@ -442,17 +443,21 @@ impl HealthTask {
         now: Instant,
         targets: Vec<HealthTarget>,
     ) -> ha_healthcheck::ReconcileStats {
-        // Keep the health of an unchanged (server, index, check) across the renumbering.
+        // Keep the health of an unchanged (server, index, check) across the renumbering:
+        // looked up among the old checks of the same real server only.
         let up: Vec<bool> = targets
             .iter()
             .map(|t| {
-                self.targets
-                    .iter()
-                    .zip(&self.up)
-                    .find(|(o, _)| o == &t)
-                    .map_or(t.target.start == StartState::Up, |(_, up)| *up)
+                self.by_member
+                    .get(&(t.server, t.index))
+                    .and_then(|old| old.iter().find(|&&o| self.targets[o] == *t))
+                    .map_or(t.target.start == StartState::Up, |&o| self.up[o])
             })
             .collect();
+        let mut by_member: HashMap<(VirtualServerId, usize), Vec<usize>> = HashMap::new();
+        for (i, t) in targets.iter().enumerate() {
+            by_member.entry((t.server, t.index)).or_default().push(i);
+        }
         let stats = self.sched.reconcile(
             now,
             targets
@@ -473,28 +478,63 @@ impl HealthTask {
         self.shared.send_modify(|s| s.checks = checks);
         self.targets = targets;
         self.up = up;
-        self.reported
-            .retain(|k, _| self.targets.iter().any(|t| (t.server, t.index) == *k));
+        self.reported.retain(|k, _| by_member.contains_key(k));
+        self.by_member = by_member;
         stats
     }
 
     pub(super) async fn run(mut self, mut reload: mpsc::UnboundedReceiver<HealthReload>) {
-        let mut running: FuturesUnordered<Probe> = FuturesUnordered::new();
+        // Every probe in one set polled by this task (the crate's driver, as in
+        // `check-scale`): no task, boxed future or channel message per check, one timer for
+        // the task, and the outcomes of one wakeup handled as a batch with one status update.
+        // A target has at most one attempt in flight, so the set never fills.
+        let mut inflight = InFlight::new(usize::MAX);
+        let sleep = tokio::time::sleep(FAR);
+        tokio::pin!(sleep);
+        let mut armed: Option<Instant> = None;
+        let mut batch = Batch::default();
         loop {
             let now = Instant::now();
             self.sched.handle_timeout(now);
             while let Some(req) = self.sched.poll_probe() {
                 let (id, target) = (req.id, req.target);
-                running.push(Box::pin(async move {
+                let pushed = inflight.push(async move {
                     let outcome = ha_healthcheck::probe::run(&req.check, req.timeout).await;
                     (id, target, outcome)
-                }));
+                });
+                debug_assert!(pushed.is_ok(), "an unbounded set takes every probe");
             }
+            // Lost-probe deadlines found by handle_timeout come out as events.
+            self.events(&mut batch);
+            self.publish(&mut batch);
             let deadline = self.sched.poll_timeout();
-            let sleep = super::sleep_until(deadline);
+            if deadline != armed || sleep.is_elapsed() {
+                let at = deadline.map_or_else(|| tokio::time::Instant::now() + FAR, Into::into);
+                sleep.as_mut().reset(at);
+                armed = deadline;
+            }
             tokio::select! {
-                Some((id, target, outcome)) = running.next(), if !running.is_empty() => {
-                    self.outcome(id, target, outcome);
+                biased;
+                handled = std::future::poll_fn(|cx| {
+                    // Every finished probe of this wakeup, with one clock reading.
+                    let now = Instant::now();
+                    let mut done = 0usize;
+                    while done < MAX_BATCH {
+                        match inflight.poll_next(cx) {
+                            Poll::Ready(Some((id, target, outcome))) => {
+                                self.outcome(now, id, target, outcome, &mut batch);
+                                done += 1;
+                            }
+                            Poll::Ready(None) | Poll::Pending => break,
+                        }
+                    }
+                    if done == 0 { Poll::Pending } else { Poll::Ready(done) }
+                }) => {
+                    self.publish(&mut batch);
+                    debug_assert!(handled > 0);
+                    // Back to the runtime: it reads socket readiness and fires timers only
+                    // when this task yields (InFlight's rule).
+                    tokio::task::yield_now().await;
                 }
                 r = reload.recv() => match r {
                     Some((targets, done)) => {
@@ -505,39 +545,42 @@ impl HealthTask {
                     }
                     None => break,
                 },
-                _ = sleep => {}
+                () = &mut sleep => {}
             }
         }
     }
 
-    fn outcome(&mut self, id: ProbeId, TargetId(t): TargetId, outcome: Outcome) {
-        let now = Instant::now();
+    /// Takes one probe's outcome; what the status shows of it goes into `batch`.
+    fn outcome(
+        &mut self,
+        now: Instant,
+        id: ProbeId,
+        TargetId(t): TargetId,
+        outcome: Outcome,
+        batch: &mut Batch,
+    ) {
         let failure = match &outcome {
             Outcome::Up { .. } => None,
             Outcome::Down(f) => Some(f.to_string()),
         };
         let taken = self.sched.handle_outcome(now, id, outcome);
-        if taken && let (Some(why), Some(target)) = (&failure, self.targets.get(t as usize)) {
-            let (server, real_server) = (target.server.0, target.index);
-            let check = check_kind(&target.target.check);
-            if target.log_all_failures {
-                tracing::warn!(server, real_server, check, failure = %why, "health check attempt failed");
-            } else {
-                tracing::debug!(server, real_server, check, failure = %why, "health check attempt failed");
-            }
-        }
         if taken {
-            self.shared.send_modify(|s| {
-                match failure {
-                    None => s.counters.up += 1,
-                    Some(_) => s.counters.down += 1,
+            if let (Some(why), Some(target)) = (&failure, self.targets.get(t as usize)) {
+                let (server, real_server) = (target.server.0, target.index);
+                let check = check_kind(&target.target.check);
+                if target.log_all_failures {
+                    tracing::warn!(server, real_server, check, failure = %why, "health check attempt failed");
+                } else {
+                    tracing::debug!(server, real_server, check, failure = %why, "health check attempt failed");
                 }
-                if let Some(c) = s.checks.get_mut(t as usize) {
-                    c.runs += 1;
-                    c.last_failure = failure;
-                }
-            });
+            }
+            batch.runs.push((t as usize, failure));
         }
+        self.events(batch);
+    }
+
+    /// Acts on the scheduler's events: a real server whose checks all agree changes health.
+    fn events(&mut self, batch: &mut Batch) {
         while let Some(ev) = self.sched.poll_event() {
             let i = ev.target.0 as usize;
             let Some(up) = self.up.get_mut(i) else {
@@ -559,21 +602,14 @@ impl HealthTask {
                 "health check"
             );
             let key = (t.server, t.index);
-            let now_up = *up;
-            self.shared.send_modify(|s| {
-                if let Some(c) = s.checks.get_mut(i) {
-                    c.up = now_up;
-                }
-            });
+            batch.ups.push((i, *up));
             let alive = self
-                .targets
-                .iter()
-                .zip(&self.up)
-                .filter(|(t, _)| (t.server, t.index) == key)
-                .all(|(_, up)| *up);
+                .by_member
+                .get(&key)
+                .is_some_and(|ids| ids.iter().all(|&j| self.up[j]));
             let changed = self.reported.insert(key, alive) != Some(alive);
             if changed {
-                self.shared.send_modify(|s| s.counters.changes += 1);
+                batch.changes += 1;
             }
             if (changed || weight.is_some())
                 && self
@@ -590,6 +626,48 @@ impl HealthTask {
             }
         }
     }
+
+    /// Puts a batch into the status (one update of the watch channel), if it has anything.
+    fn publish(&mut self, batch: &mut Batch) {
+        if batch.runs.is_empty() && batch.ups.is_empty() && batch.changes == 0 {
+            return;
+        }
+        self.shared.send_modify(|s| {
+            for (t, failure) in batch.runs.drain(..) {
+                match failure {
+                    None => s.counters.up += 1,
+                    Some(_) => s.counters.down += 1,
+                }
+                if let Some(c) = s.checks.get_mut(t) {
+                    c.runs += 1;
+                    c.last_failure = failure;
+                }
+            }
+            for (t, up) in batch.ups.drain(..) {
+                if let Some(c) = s.checks.get_mut(t) {
+                    c.up = up;
+                }
+            }
+            s.counters.changes += std::mem::take(&mut batch.changes);
+        });
+    }
+}
+
+/// A wait that does not end (re-armed before it could).
+const FAR: Duration = Duration::from_secs(86_400 * 365);
+
+/// Most outcomes handled in one batch before the task yields to the runtime.
+const MAX_BATCH: usize = 1024;
+
+/// What a batch of outcomes changes in the status.
+#[derive(Debug, Default)]
+struct Batch {
+    /// Per completed attempt: its target and failure (`None`: it passed).
+    runs: Vec<(usize, Option<String>)>,
+    /// Targets whose check changed state.
+    ups: Vec<(usize, bool)>,
+    /// Real servers whose health changed.
+    changes: u64,
 }
 
 #[cfg(test)]
@@ -651,7 +729,15 @@ mod tests {
                 .sched
                 .poll_probe()
                 .expect("the first check is due at once");
-            task.outcome(p.id, p.target, Outcome::Down(Failure::Refused));
+            let mut batch = Batch::default();
+            task.outcome(
+                Instant::now(),
+                p.id,
+                p.target,
+                Outcome::Down(Failure::Refused),
+                &mut batch,
+            );
+            task.publish(&mut batch);
             assert!(
                 rx.try_recv().is_err(),
                 "a retry is left: the server stays up"

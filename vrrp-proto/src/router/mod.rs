@@ -297,6 +297,13 @@ impl Router {
         self.events.pop_front()
     }
 
+    /// Whether [`Router::poll_transmit`], [`Router::poll_action`] or [`Router::poll_event`]
+    /// has something queued (an embedder driving many routers can skip the idle ones).
+    #[must_use]
+    pub fn has_output(&self) -> bool {
+        !(self.transmits.is_empty() && self.actions.is_empty() && self.events.is_empty())
+    }
+
     /// When to call [`Router::handle_timeout`]; `None` when no timer runs (Fault, stopped).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {

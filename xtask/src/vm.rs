@@ -288,6 +288,11 @@ fn attempt(kernel: &Kernel, out: &Path, script: &Path, kvm: bool) -> Result<Opti
     if !kvm {
         cmd.arg("--disable-kvm");
     }
+    // Extra kernel parameters for experiments (e.g. `clocksource=tsc tsc=reliable`: under TCG
+    // the guest otherwise reads the time from an emulated HPET).
+    if let Some(extra) = std::env::var_os("XTASK_VM_APPEND").filter(|a| !a.is_empty()) {
+        cmd.arg("--append").arg(extra);
+    }
     cmd.stdin(Stdio::null())
         .stdout(console.try_clone().map_err(|e| e.to_string())?)
         .stderr(console)

@@ -118,8 +118,18 @@ fn docs_rs(install: bool) -> Result<()> {
 /// builds each packaged crate, so a file missing from a package fails here. Also checks that
 /// each package carries the README and both license files.
 fn package() -> Result<()> {
+    // Verification builds each package against the others taken from a temporary registry,
+    // and cargo takes a registry crate of an unchanged version for an unchanged crate: a
+    // build of ours cached by an earlier run would be reused after its source changed (a new
+    // `Router` method was "not found" verifying ha-failover). So the packages are verified in
+    // a target dir of their own, from which our crates' cached builds are removed first; the
+    // dependencies' builds stay.
+    let dir = target_dir().join("xtask-package");
+    forget_our_builds(&dir)?;
     let mut cmd = util::cargo();
-    cmd.args(["package", "--allow-dirty"]).args(package_args());
+    cmd.args(["package", "--allow-dirty"])
+        .args(package_args())
+        .env("CARGO_TARGET_DIR", &dir);
     util::run_inherit(&mut cmd)?;
     for krate in CRATES {
         let files = util::run_capture(util::cargo().args([
@@ -135,6 +145,30 @@ fn package() -> Result<()> {
                     "the {krate} package lacks {want} (cargo package --list -p {krate})"
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Removes the cached builds of the workspace's crates (`ha-*`, `ha_*`) under `dir`.
+fn forget_our_builds(dir: &Path) -> Result<()> {
+    for sub in ["debug/.fingerprint", "debug/deps", "debug/build"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = ["ha-", "ha_", "libha_"].iter().any(|p| name.starts_with(p));
+            if !ours {
+                continue;
+            }
+            let path = e.path();
+            let r = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            r.map_err(|err| format!("cannot remove {}: {err}", path.display()))?;
         }
     }
     Ok(())

@@ -102,21 +102,7 @@ pub async fn run_with(
     } = io;
     let slow = slow.unwrap_or_else(tokio::runtime::Handle::current);
     let started = Instant::now();
-    // Opened first, so a device that cannot be used stops the start before anything is set
-    // up; an orderly failure of the start closes it with the magic `V`.
-    let watchdog = match &cfg.watchdog {
-        Some(w) => Some(super::watchdog::Watchdog::open(w)?),
-        None => None,
-    };
-    let host = match setup::start(&cfg, &events).await {
-        Ok(h) => h,
-        Err(e) => {
-            if let Some(w) = watchdog {
-                w.close();
-            }
-            return Err(e);
-        }
-    };
+    let host = setup::start(&cfg, &events).await?;
     let setup::Host {
         addrs,
         watch: netwatch,
@@ -178,9 +164,6 @@ pub async fn run_with(
         Ok(d) => d,
         Err(e) => {
             super::statics::remove(&addrs, statics).await;
-            if let Some(w) = watchdog {
-                w.close();
-            }
             return Err(e.into());
         }
     };
@@ -210,6 +193,20 @@ pub async fn run_with(
     let pings = super::ping::Pings::new(&d, start, None);
     warn_if_processes_hidden(&d);
     let names_by_index = ifindex.iter().map(|(n, i)| (*i, n.clone())).collect();
+    // Opened once the start-up is done, just before the loop that feeds it: the kernel arms it
+    // at open, and a slow start (seconds for a debug build under TCG) outlasted a 4 s timeout
+    // (`vm_watchdog` saw it fire while the director ran). A device that cannot be used still
+    // stops the start, before the loop runs.
+    let watchdog = match &cfg.watchdog {
+        Some(w) => match super::watchdog::Watchdog::open(w) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                super::statics::remove(&addrs, statics).await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     let mut node = Node {
         d,
         driver: LateDriver::new(start),

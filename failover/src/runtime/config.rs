@@ -91,8 +91,9 @@ pub struct DirectorConfig {
     pub watchdog: Option<WatchdogConfig>,
 }
 
-/// The hardware watchdog (heartbeat `watchdog /dev/watchdog`): opened at start, written to
-/// from the event loop every `interval`, closed with the magic `V` at a graceful stop.
+/// The hardware watchdog (heartbeat `watchdog /dev/watchdog`): opened once the start-up is done,
+/// just before the event loop, written to from the loop every `interval`, closed with the magic
+/// `V` at a graceful stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchdogConfig {
     /// The device (`/dev/watchdog`).

@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use std::task::Poll;
 
 use ha_examples::sys::{cpu_times, raise_nofile, register_listener};
 use ha_healthcheck::probe::{self, InFlight};
@@ -527,19 +526,11 @@ async fn drive_inflight(sched: &mut Scheduler, stats: &mut Stats, end: Instant, 
             biased;
             n = std::future::poll_fn(|cx| {
                 // Handle every finished probe now (one clock read per batch).
-                let mut done = 0;
                 let now = Instant::now();
-                while done < 1024 {
-                    match inflight.poll_next(cx) {
-                        Poll::Ready(Some((s, o))) => {
-                            stats.finished(&s, &o);
-                            sched.handle_outcome(now, s.id, o);
-                            done += 1;
-                        }
-                        Poll::Ready(None) | Poll::Pending => break,
-                    }
-                }
-                if done == 0 { Poll::Pending } else { Poll::Ready(done) }
+                inflight.poll_batch(cx, 1024, |(s, o)| {
+                    stats.finished(&s, &o);
+                    sched.handle_outcome(now, s.id, o);
+                })
             }) => n,
             () = &mut sleep => 0,
         };

@@ -63,11 +63,6 @@ impl Agenda {
         Some(i)
     }
 
-    /// The earliest deadline of any router.
-    pub(super) fn next_deadline(&self) -> Option<Instant> {
-        self.timers.first().map(|&(at, _)| at)
-    }
-
     /// The earliest deadline and its instance.
     pub(super) fn first_timer(&self) -> Option<(Instant, usize)> {
         self.timers.first().copied()
@@ -123,11 +118,11 @@ mod tests {
         let deadlines = [Some(at(30)), None, Some(at(10))];
         a.settle(|i| deadlines[i]);
         assert_eq!(a.next_touched(0), None);
-        assert_eq!(a.next_deadline(), Some(at(10)));
+        assert_eq!(a.first_timer().map(|(at, _)| at), Some(at(10)));
         assert_eq!(a.take_due(at(5)), None, "nothing due yet");
         assert_eq!(a.take_due(at(10)), Some(2));
         assert_eq!(a.next_touched(0), Some(2), "a due router is touched");
-        assert_eq!(a.next_deadline(), Some(at(30)));
+        assert_eq!(a.first_timer().map(|(at, _)| at), Some(at(30)));
         // Router 2 re-arms later than router 0; router 0 is touched and moves earlier.
         a.touch(0);
         let deadlines = [Some(at(20)), None, Some(at(40))];
@@ -135,7 +130,7 @@ mod tests {
         assert_eq!(a.take_due(at(100)), Some(0));
         assert_eq!(a.take_due(at(100)), Some(2));
         assert_eq!(a.take_due(at(100)), None);
-        assert_eq!(a.next_deadline(), None);
+        assert_eq!(a.first_timer().map(|(at, _)| at), None);
     }
 
     #[test]
@@ -144,7 +139,7 @@ mod tests {
         let mut a = Agenda::new(2);
         a.settle(|_| Some(t0));
         a.touch_all(2);
-        assert_eq!(a.next_deadline(), None);
+        assert_eq!(a.first_timer().map(|(at, _)| at), None);
         assert_eq!(a.next_touched(0), Some(0));
         a.settle(|i| (i == 1).then_some(t0));
         assert_eq!(a.take_due(t0), Some(1));

@@ -376,7 +376,7 @@ impl Director {
     /// When to call [`Director::handle_timeout`]: the earliest router timer.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let next = self.agenda.next_deadline();
+        let next = self.agenda.first_timer().map(|(at, _)| at);
         debug_assert_eq!(
             next,
             self.insts

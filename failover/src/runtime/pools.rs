@@ -6,7 +6,6 @@
 //! an advert.
 
 use std::collections::{BTreeMap, HashMap};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use ha_healthcheck::probe::InFlight;
@@ -381,6 +380,16 @@ pub(super) type HealthReload = (
     tokio::sync::oneshot::Sender<ha_healthcheck::ReconcileStats>,
 );
 
+/// Each real server's targets, in configuration order, keyed by (server, index): what the
+/// health task and the status look a real server's checks up in.
+pub(super) fn by_member(targets: &[HealthTarget]) -> HashMap<(VirtualServerId, usize), Vec<usize>> {
+    let mut by: HashMap<(VirtualServerId, usize), Vec<usize>> = HashMap::new();
+    for (i, t) in targets.iter().enumerate() {
+        by.entry((t.server, t.index)).or_default().push(i);
+    }
+    by
+}
+
 /// The kind of a check, for the status.
 pub(super) fn check_kind(c: &ha_healthcheck::Check) -> &'static str {
     use ha_healthcheck::Check;
@@ -454,10 +463,7 @@ impl HealthTask {
                     .map_or(t.target.start == StartState::Up, |&o| self.up[o])
             })
             .collect();
-        let mut by_member: HashMap<(VirtualServerId, usize), Vec<usize>> = HashMap::new();
-        for (i, t) in targets.iter().enumerate() {
-            by_member.entry((t.server, t.index)).or_default().push(i);
-        }
+        let by_member = by_member(&targets);
         let stats = self.sched.reconcile(
             now,
             targets
@@ -518,17 +524,9 @@ impl HealthTask {
                 handled = std::future::poll_fn(|cx| {
                     // Every finished probe of this wakeup, with one clock reading.
                     let now = Instant::now();
-                    let mut done = 0usize;
-                    while done < MAX_BATCH {
-                        match inflight.poll_next(cx) {
-                            Poll::Ready(Some((id, target, outcome))) => {
-                                self.outcome(now, id, target, outcome, &mut batch);
-                                done += 1;
-                            }
-                            Poll::Ready(None) | Poll::Pending => break,
-                        }
-                    }
-                    if done == 0 { Poll::Pending } else { Poll::Ready(done) }
+                    inflight.poll_batch(cx, MAX_BATCH, |(id, target, outcome)| {
+                        self.outcome(now, id, target, outcome, &mut batch);
+                    })
                 }) => {
                     self.publish(&mut batch);
                     debug_assert!(handled > 0);
@@ -745,6 +743,32 @@ mod tests {
         });
         let text = sink.0.lock().unwrap().clone();
         String::from_utf8(text).unwrap()
+    }
+
+    #[test]
+    fn each_real_server_gets_its_own_targets_in_order() {
+        let target = |server: u32, index: usize, port: u16| {
+            let check = Check::Tcp(TcpCheck::new(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                port,
+            ))));
+            HealthTarget::new(
+                VirtualServerId(server),
+                index,
+                TargetConfig::new(Arc::new(check)),
+            )
+        };
+        let targets = [
+            target(0, 0, 1),
+            target(1, 0, 2),
+            target(0, 0, 3),
+            target(0, 1, 4),
+        ];
+        let mut by = by_member(&targets);
+        assert_eq!(by.remove(&(VirtualServerId(0), 0)), Some(vec![0, 2]));
+        assert_eq!(by.remove(&(VirtualServerId(0), 1)), Some(vec![3]));
+        assert_eq!(by.remove(&(VirtualServerId(1), 0)), Some(vec![1]));
+        assert!(by.is_empty());
     }
 
     #[test]

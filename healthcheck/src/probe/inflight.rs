@@ -246,6 +246,32 @@ impl<F: Future> InFlight<F> {
         Poll::Pending
     }
 
+    /// Hands every future finished by now to `f`, at most `max` of them: `Ready(n)` with how
+    /// many (at least one), `Pending` if none was (the task is woken when one is). The
+    /// driver's batch: one call per wakeup, then back to the runtime (see the type's rules).
+    pub fn poll_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+        mut f: impl FnMut(F::Output),
+    ) -> Poll<usize> {
+        let mut done = 0;
+        while done < max {
+            match self.poll_next(cx) {
+                Poll::Ready(Some(out)) => {
+                    f(out);
+                    done += 1;
+                }
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+        if done == 0 {
+            Poll::Pending
+        } else {
+            Poll::Ready(done)
+        }
+    }
+
     /// The next finished future's output (`None` if the set is empty).
     pub async fn next(&mut self) -> Option<F::Output> {
         std::future::poll_fn(|cx| self.poll_next(cx)).await

@@ -242,6 +242,7 @@ fn validation_names_the_item() {
         smtp_alert: None,
         inhibit_on_failure: false,
         sched_flags: vec![],
+        announce: false,
         ops: false,
         group: None,
         persistence_engine: None,

@@ -1,13 +1,13 @@
 //! Host suite: a director checking 10,000 real servers keeps its adverts on time and its
 //! checks at their interval.
 //!
-//! One `ha-director` (priority 150, VRRPv3 100 ms adverts) checks 100 virtual servers of 100
+//! One `ha-director` (priority 150, VRRPv3 200 ms adverts) checks 100 virtual servers of 100
 //! real servers each over TCP every second (`ipvs_dry_run`: the host has no IPVS). The real
 //! servers are 10,000 addresses of one netns host (a `local` route: one listener answers
 //! them all), which counts every connection it accepts. A second `ha-director` (priority
 //! 100) is its backup. Over a 10 s window after every real server is up:
 //! - the backup never takes over (the master's adverts never pause for its
-//!   Master_Down_Interval, 0.36 s), judged by its transitions and by the largest gap between
+//!   Master_Down_Interval, 0.72 s), judged by its transitions and by the largest gap between
 //!   the master's adverts in a capture on the backup;
 //! - the real servers see at least half of the checks due (10,000 a second).
 //!
@@ -51,7 +51,7 @@ version = 3
 interface = "eth0"
 vrid = 88
 priority = {priority}
-advert_int_ms = 100
+advert_int_ms = 200
 vips = ["{VIP}/24"]
 "#,
         sock = sock.display()
@@ -183,14 +183,14 @@ fn host_director_checking_10000_real_servers_keeps_its_adverts_and_its_checks() 
     );
     assert_eq!(before, after, "{}", report("no transition in the window"));
     assert!(
-        times.len() >= 50,
+        times.len() >= 25,
         "{} adverts of the master in {WINDOW:?}\n{}",
         times.len(),
         report("adverts")
     );
     assert!(
-        max_gap_ms < 300.0,
-        "the master's adverts paused {max_gap_ms:.0} ms (Master_Down_Interval 360 ms)\n{}",
+        max_gap_ms < 600.0,
+        "the master's adverts paused {max_gap_ms:.0} ms (Master_Down_Interval 720 ms)\n{}",
         report("advert gaps")
     );
     assert!(

@@ -27,6 +27,7 @@
 #![deny(unsafe_code)]
 
 pub mod alloc;
+pub mod frr;
 pub mod pcap;
 mod process;
 mod sys;

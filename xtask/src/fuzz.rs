@@ -387,6 +387,8 @@ mod tests {
             "arp/fuzz",
             "ipvs/fuzz",
             "healthcheck/fuzz",
+            "bgp/fuzz",
+            "bfd/fuzz",
         ] {
             assert!(
                 t.iter().any(|t| t.dir == Path::new(dir)),

@@ -1,4 +1,4 @@
-//! The lint suite's publishing checks for the five library crates: their docs build without
+//! The lint suite's publishing checks for the library crates: their docs build without
 //! warnings (default features, all features, and as docs.rs builds them), `cargo package`
 //! packages and builds them, their declared dependency lower bounds are real
 //! (`-Z direct-minimal-versions`), and the declared `rust-version` builds them.
@@ -17,10 +17,20 @@ pub const CRATES: &[&str] = &[
     "ha-ipvs",
     "ha-healthcheck",
     "ha-failover",
+    "ha-bgp",
+    "ha-bfd",
 ];
 
 /// The folders of [`CRATES`].
-const DIRS: &[&str] = &["vrrp-proto", "arp", "ipvs", "healthcheck", "failover"];
+const DIRS: &[&str] = &[
+    "vrrp-proto",
+    "arp",
+    "ipvs",
+    "healthcheck",
+    "failover",
+    "bgp",
+    "bfd",
+];
 
 /// Folders the library crates need besides their own: path dev-dependencies (resolved, even
 /// though `cargo check` does not build them).
@@ -312,7 +322,7 @@ mod tests {
         let m = "[workspace]\nresolver = \"3\"\nmembers = [\n    \"vrrp-proto\",\n    \"examples\",\n]\ndefault-members = [\"examples\"]\n\n[workspace.package]\nrust-version = \"1.88\"\n";
         let out = libraries_only(m).unwrap();
         assert!(out.contains(
-            "members = [\"vrrp-proto\", \"arp\", \"ipvs\", \"healthcheck\", \"failover\"]\n"
+            "members = [\"vrrp-proto\", \"arp\", \"ipvs\", \"healthcheck\", \"failover\", \"bgp\", \"bfd\"]\n"
         ));
         assert!(!out.contains("examples"));
         assert!(out.contains("rust-version = \"1.88\""));

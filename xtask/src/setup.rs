@@ -50,6 +50,12 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     ("man", "man-db"),
     // The status page rendered in a real browser (host_status_page).
     ("chromium", "chromium"),
+    // Routing peers of the BGP speaker and BFD (ha-bgp, ha-bfd host tests; active-active).
+    ("/usr/lib/frr/bgpd", "frr"),
+    ("bird", "bird2"),
+    ("gobgpd", "gobgpd"),
+    // The Grafana dashboard's queries evaluated by a real Prometheus (host_dashboard).
+    ("prometheus", "prometheus"),
 ];
 
 const VM_PACKAGES: &[(&str, &str)] = &[

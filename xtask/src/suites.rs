@@ -45,6 +45,8 @@ const SANS_IO: &[&str] = &[
     "ha-ipvs",
     "ha-healthcheck",
     "ha-failover",
+    "ha-bgp",
+    "ha-bfd",
 ];
 
 enum Verdict {
@@ -102,6 +104,14 @@ pub fn run_all(skip: &[String], install: bool) -> Result<()> {
         };
         let first = detail.lines().next().unwrap_or("");
         println!("{name:<5} {word}  {:>9}  {first}", fmt_duration(*took));
+    }
+    for (name, verdict, _) in &results {
+        if let Verdict::Failed(r) = verdict
+            && let Some((_, rest)) = r.split_once('\n')
+            && !rest.trim().is_empty()
+        {
+            println!("\n==== why {name} failed\n{}", rest.trim_end());
+        }
     }
     if failed > 0 {
         Err(format!("{failed} suite(s) failed"))
@@ -309,8 +319,9 @@ fn cargo_test(test_args: &[&str]) -> Result<usize> {
         Ok(passed)
     } else {
         Err(format!(
-            "{} failed ({passed} tests passed before)",
-            util::describe(&cmd)
+            "{} failed ({passed} tests passed before)\n{}",
+            util::describe(&cmd),
+            util::failure_excerpts(&stdout)
         ))
     }
 }

@@ -121,9 +121,62 @@ pub fn count_passed(output: &str) -> Option<usize> {
     total
 }
 
+/// Lines kept of each failing test's output by [`failure_excerpts`].
+const EXCERPT_LINES: usize = 30;
+
+/// Each failing test's own output from libtest's `---- NAME stdout ----` blocks in `output`
+/// (its panic message and the lines it printed), at most [`EXCERPT_LINES`] lines each, with
+/// backtrace frames left out: what the summary repeats so that the reason is in the last
+/// screen of a long log.
+pub fn failure_excerpts(output: &str) -> String {
+    let mut text = String::new();
+    let mut kept = None;
+    for line in output.lines() {
+        let trimmed = line.trim_start();
+        if line.starts_with("---- ") && line.ends_with(" ----") {
+            kept = Some(0);
+            text.push_str(line);
+            text.push('\n');
+            continue;
+        }
+        if line == "failures:" || line.starts_with("test result: ") {
+            kept = None;
+            continue;
+        }
+        let Some(n) = kept.as_mut() else { continue };
+        let frame = trimmed.starts_with("at ")
+            || trimmed
+                .split_once(": ")
+                .is_some_and(|(k, _)| k.parse::<u32>().is_ok());
+        if frame || *n >= EXCERPT_LINES {
+            continue;
+        }
+        *n += 1;
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_excerpts_keep_each_failing_test_without_backtrace() {
+        let out = "running 2 tests\ntest a ... ok\ntest b ... FAILED\n\nfailures:\n\n\
+                   ---- b stdout ----\nthread 'b' panicked at x.rs:1:2:\nthe reason\n\
+                   stack backtrace:\n   0: std::panic\n             at /rustc/p.rs:1\n\n\
+                   failures:\n    b\n\ntest result: FAILED. 1 passed; 1 failed\n";
+        assert_eq!(
+            failure_excerpts(out),
+            "---- b stdout ----\nthread 'b' panicked at x.rs:1:2:\nthe reason\nstack backtrace:\n\n"
+        );
+        let long: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let out = format!("failures:\n\n---- c stdout ----\n{long}\nfailures:\n    c\n");
+        assert_eq!(failure_excerpts(&out).lines().count(), 1 + EXCERPT_LINES);
+        assert_eq!(failure_excerpts("test result: ok. 3 passed"), "");
+    }
 
     #[test]
     fn counts_passed_tests_across_binaries() {

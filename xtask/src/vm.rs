@@ -127,6 +127,7 @@ pub fn run_tests(package: Option<&str>, filter: &str, install: bool) -> Result<(
     }
     let times = boot(&kernel, &out, &script)?;
     let mut failures = Vec::new();
+    let mut excerpts = String::new();
     let mut passed_total = 0;
     for (i, b) in bins.iter().enumerate() {
         let log = std::fs::read_to_string(out.join(format!("test-{i}.log"))).unwrap_or_default();
@@ -135,7 +136,10 @@ pub fn run_tests(package: Option<&str>, filter: &str, install: bool) -> Result<(
         passed_total += count_passed(&log).unwrap_or(0);
         match status.as_deref().map(str::trim) {
             Ok("0") => {}
-            Ok(code) => failures.push(format!("{} exited {code}", b.name)),
+            Ok(code) => {
+                failures.push(format!("{} exited {code}", b.name));
+                excerpts.push_str(&util::failure_excerpts(&log));
+            }
             Err(_) => failures.push(format!(
                 "{} left no status: the VM stopped early (console: {})",
                 b.name,
@@ -152,7 +156,10 @@ pub fn run_tests(package: Option<&str>, filter: &str, install: bool) -> Result<(
         bins.len()
     );
     if !failures.is_empty() {
-        return Err(format!("VM tests failed: {}", failures.join("; ")));
+        return Err(format!(
+            "VM tests failed: {}\n{excerpts}",
+            failures.join("; ")
+        ));
     }
     if passed_total == 0 {
         return Err("no VM test passed (none ran?)".into());

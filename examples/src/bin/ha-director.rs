@@ -74,6 +74,8 @@ const EXIT_INVALID: u8 = 1;
 const EXIT_RUNTIME: u8 = 3;
 /// How long a reload may take before it is reported as unanswered.
 const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
+/// What `convert` says of active-active: none of the converted formats has it.
+const NO_ANNOUNCE_EQUIVALENT: &str = "# Active-active (virtual addresses announced by BGP, with BFD): keepalived, ldirectord and\n# heartbeat have no equivalent. To use it, add a [bgp] section and `announce = true` to the\n# virtual servers (README: Active-active).";
 
 #[derive(Parser)]
 #[command(
@@ -1015,6 +1017,7 @@ fn main() -> ExitCode {
                             for w in &loaded.warnings {
                                 println!("# {w}");
                             }
+                            println!("{NO_ANNOUNCE_EQUIVALENT}");
                             print!("{t}");
                             ExitCode::SUCCESS
                         }

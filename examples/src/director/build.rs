@@ -29,7 +29,8 @@ use ha_failover::core::{
 };
 use ha_failover::core::{GateEffect, MastershipGate};
 use ha_failover::runtime::director::{
-    DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, Statics, SyncDaemonOptions,
+    DirectorConfig, HealthTarget, InstanceOptions, IpvsKernelSettings, IpvsOptions, Statics,
+    SyncDaemonOptions,
 };
 use ha_failover::runtime::exec::User;
 use ha_failover::vrrp::router::Config as RouterConfig;
@@ -540,6 +541,7 @@ pub fn build(
                 interval: ms(w.interval_ms),
                 timeout_s: w.timeout_s,
             });
+    dc.bgp = bgp_config(cfg);
     dc.announce_pacing = ha_arp::Pacing {
         arp_interval: ms(cfg.global.garp_interval_ms),
         na_interval: ms(cfg.global.gna_interval_ms),
@@ -602,10 +604,21 @@ pub fn build(
                 tcp_fin: t.tcp_fin_s.unwrap_or(0),
                 udp: t.udp_s.unwrap_or(0),
             }),
+            kernel: IpvsKernelSettings {
+                sloppy_tcp: g.lvs_sloppy_tcp,
+                sloppy_sctp: g.lvs_sloppy_sctp,
+                conn_reuse_mode: g.lvs_conn_reuse_mode,
+            },
         });
-    } else if g.lvs_flush || g.lvs_timeouts.is_some() || g.lvs_flush_on_stop.is_some() {
+    } else if g.lvs_flush
+        || g.lvs_timeouts.is_some()
+        || g.lvs_flush_on_stop.is_some()
+        || g.lvs_sloppy_tcp.is_some()
+        || g.lvs_sloppy_sctp.is_some()
+        || g.lvs_conn_reuse_mode.is_some()
+    {
         notes.push(
-            "lvs_flush, lvs_flush_on_stop and lvs_timeouts are not applied: no virtual server (keepalived applies them only with one either)"
+            "lvs_flush, lvs_flush_on_stop, lvs_timeouts and the lvs_ sysctls are not applied: no virtual server (keepalived applies them only with one either)"
                 .into(),
         );
     }
@@ -1943,6 +1956,54 @@ fn alert_plan(cfg: &Config, smtp: &Smtp) -> AlertPlan {
             })
             .collect(),
     }
+}
+
+/// The runtime's BGP configuration: the `[bgp]` section and the addresses of the virtual
+/// servers that `announce` (each address of a group), each gated by its virtual server.
+pub fn bgp_config(cfg: &Config) -> Option<ha_failover::runtime::config::BgpConfig> {
+    use ha_failover::runtime::config::{BfdTimers, BgpConfig, BgpNeighborConfig};
+    let b = cfg.bgp.as_ref()?;
+    let mut routes = Vec::new();
+    for (i, vs) in cfg.virtual_servers.iter().enumerate() {
+        if !vs.announce {
+            continue;
+        }
+        let id = VirtualServerId(i as u32);
+        let mut addrs: Vec<IpAddr> = vs.address.into_iter().collect();
+        if let Some(g) = vs
+            .group
+            .as_ref()
+            .and_then(|g| cfg.virtual_server_groups.iter().find(|x| &x.name == g))
+        {
+            addrs.extend(g.entries.iter().flat_map(|e| e.addresses()));
+        }
+        for a in addrs {
+            if !routes.contains(&(id, a)) {
+                routes.push((id, a));
+            }
+        }
+    }
+    Some(BgpConfig {
+        local_as: b.local_as,
+        router_id: b.router_id,
+        hold_time: b.hold_time_s,
+        connect_retry: Duration::from_secs(u64::from(b.connect_retry_s)),
+        drain: ms(b.drain_ms),
+        neighbors: b
+            .neighbors
+            .iter()
+            .map(|n| BgpNeighborConfig {
+                address: n.address,
+                peer_as: n.peer_as,
+                local_address: n.local_address,
+                bfd: n.bfd.then(|| BfdTimers {
+                    interval: ms(u64::from(n.bfd_interval_ms)),
+                    multiplier: n.bfd_multiplier,
+                }),
+            })
+            .collect(),
+        routes,
+    })
 }
 
 /// The [`VirtualServerId`] of each virtual server name, in configuration order.

@@ -357,11 +357,14 @@ pub fn load_toml_str(text: &str, file: &Path) -> Result<Loaded, Vec<ConfigError>
             | Item::ResourceGroup(n)
             | Item::VirtualServer(n)
             | Item::VirtualServerGroup(n) => n.clone(),
-            Item::Global => continue,
+            Item::Global | Item::Bgp => continue,
         };
         if let Some(l) = toml_format::find_name(text, file, &name) {
             locations.insert(item, l);
         }
+    }
+    if let Some(l) = toml_format::find_table(text, file, "bgp") {
+        locations.insert(Item::Bgp, l);
     }
     finish(file, config, Vec::new(), locations)
 }

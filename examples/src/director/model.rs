@@ -65,6 +65,107 @@ pub struct Config {
     /// `group`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_server_groups: Vec<VirtualServerGroup>,
+    /// The BGP speaker of active-active directors: the virtual servers with `announce` have
+    /// their address announced to these neighbours while their quorum is up. No keepalived
+    /// equivalent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<Bgp>,
+}
+
+/// The `[bgp]` section: this director's BGP speaker (announce-only: it learns no routes).
+///
+/// Every director of an active-active set announces the same virtual addresses; the upstream
+/// router spreads the flows over them by ECMP, and BFD lets it drop a dead director within a
+/// second instead of a hold time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bgp {
+    /// This director's AS number (4-octet ASes are announced with RFC 6793).
+    pub local_as: u32,
+    /// The BGP identifier: an IPv4 address unique among the router's neighbours.
+    pub router_id: std::net::Ipv4Addr,
+    /// The hold time offered, seconds: 0 (no keepalives) or at least 3 (default 90). The
+    /// session uses the smaller of both sides' offers.
+    #[serde(
+        default = "default_hold_time",
+        skip_serializing_if = "is_default_hold_time"
+    )]
+    pub hold_time_s: u16,
+    /// Seconds between attempts to connect to a neighbour (default 5).
+    #[serde(
+        default = "default_connect_retry",
+        skip_serializing_if = "is_default_connect_retry"
+    )]
+    pub connect_retry_s: u32,
+    /// On a stop, how long the director keeps serving after it withdrew its addresses,
+    /// milliseconds, so that the flows the router moved away can finish (default 0).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub drain_ms: u64,
+    /// The neighbours (usually the upstream routers).
+    pub neighbors: Vec<BgpNeighbor>,
+}
+
+fn default_hold_time() -> u16 {
+    90
+}
+
+fn is_default_hold_time(v: &u16) -> bool {
+    *v == default_hold_time()
+}
+
+fn default_connect_retry() -> u32 {
+    5
+}
+
+fn is_default_connect_retry(v: &u32) -> bool {
+    *v == default_connect_retry()
+}
+
+/// One BGP neighbour of [`Bgp`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BgpNeighbor {
+    /// The neighbour's address (directly connected: one hop).
+    pub address: IpAddr,
+    /// The neighbour's AS number (eBGP when it differs from `local_as`).
+    pub peer_as: u32,
+    /// The local address of the session and the next hop announced (default: the address the
+    /// kernel picks to reach the neighbour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_address: Option<IpAddr>,
+    /// Run BFD (RFC 5880/5881) with the neighbour: the neighbour drops a dead director after
+    /// `bfd_multiplier` missed packets instead of the hold time, and a BFD failure resets the
+    /// BGP session (RFC 5882).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bfd: bool,
+    /// The BFD transmit and receive interval asked for, milliseconds (default 100).
+    #[serde(
+        default = "default_bfd_interval",
+        skip_serializing_if = "is_default_bfd_interval"
+    )]
+    pub bfd_interval_ms: u32,
+    /// The BFD detection multiplier (default 3).
+    #[serde(
+        default = "default_bfd_multiplier",
+        skip_serializing_if = "is_default_bfd_multiplier"
+    )]
+    pub bfd_multiplier: u8,
+}
+
+fn default_bfd_interval() -> u32 {
+    100
+}
+
+fn is_default_bfd_interval(v: &u32) -> bool {
+    *v == default_bfd_interval()
+}
+
+fn default_bfd_multiplier() -> u8 {
+    3
+}
+
+fn is_default_bfd_multiplier(v: &u8) -> bool {
+    *v == default_bfd_multiplier()
 }
 
 /// Global settings (keepalived `global_defs`).
@@ -123,6 +224,18 @@ pub struct Global {
     /// The kernel's IPVS connection timeouts, set at start (keepalived `lvs_timeouts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lvs_timeouts: Option<LvsTimeouts>,
+    /// Set the kernel's `net.ipv4.vs.sloppy_tcp` at start: IPVS takes a TCP flow it has not
+    /// seen start (a flow that another director of an active-active set began, moved here by
+    /// ECMP). No keepalived equivalent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_sloppy_tcp: Option<bool>,
+    /// Set the kernel's `net.ipv4.vs.sloppy_sctp` at start (as `lvs_sloppy_tcp`, for SCTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_sloppy_sctp: Option<bool>,
+    /// Set the kernel's `net.ipv4.vs.conn_reuse_mode` at start (0, 1 or 2; the kernel's default
+    /// is 1: a new connection reusing a port of an old one is rescheduled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lvs_conn_reuse_mode: Option<u8>,
     /// Empty the whole IPVS table at start (keepalived `lvs_flush`), so services left by
     /// anyone go.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -1381,6 +1494,11 @@ pub struct VirtualServer {
     /// also the default of its real servers that set no method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tunnel: Option<TunnelOptions>,
+    /// Announce the virtual address (each address of its `group`) as a host route to the
+    /// `[bgp]` neighbours while the quorum is up; withdraw it while the quorum is down and
+    /// first thing on a stop (active-active directors behind ECMP). No keepalived equivalent.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub announce: bool,
 }
 
 /// Tunnel encapsulation of a tunnelled (`tun`) server: keepalived's `lvs_method TUN [type

@@ -197,6 +197,29 @@ pub fn status_json(s: &Status) -> Value {
             "errors": w.errors,
             "last_error": w.last_error,
         })),
+        "bgp": s.bgp.as_ref().map(|b| json!({
+            "draining": b.draining,
+            "neighbors": b.neighbors.iter().map(|n| json!({
+                "address": n.address.to_string(),
+                "peer_as": n.peer_as,
+                "state": n.state,
+                "since": unix_seconds(n.since),
+                "established": n.established,
+                "last_down": n.last_down,
+                "bfd": n.bfd.as_ref().map(|f| json!({
+                    "state": f.state,
+                    "since": unix_seconds(f.since),
+                    "last_diagnostic": f.last_diagnostic,
+                    "downs": f.downs,
+                })),
+            })).collect::<Vec<_>>(),
+            "routes": b.routes.iter().map(|r| json!({
+                "address": r.address.to_string(),
+                "virtual_server": r.virtual_server,
+                "announced": r.announced,
+                "reason": r.reason,
+            })).collect::<Vec<_>>(),
+        })),
         "lateness": {
             "rescued": c.late.rescued,
             "skipped_ticks": c.late.skipped_ticks,
@@ -497,6 +520,40 @@ fn ours(reg: &mut Registry, s: &Status) {
         feeds
             .get_or_create(&labels(&[("result", "failed")]))
             .inc_by(w.errors);
+    }
+    if let Some(b) = &s.bgp {
+        let session = gauge_family(
+            reg,
+            "bgp_session_established",
+            "Whether the BGP session with a neighbour is established",
+        );
+        let bfd = gauge_family(
+            reg,
+            "bfd_session_up",
+            "Whether the BFD session with a neighbour is up",
+        );
+        for n in &b.neighbors {
+            let l = labels(&[("neighbor", &n.address.to_string())]);
+            session
+                .get_or_create(&l)
+                .set(i64::from(n.state == "Established"));
+            if let Some(f) = &n.bfd {
+                bfd.get_or_create(&l).set(i64::from(f.state == "Up"));
+            }
+        }
+        let announced = gauge_family(
+            reg,
+            "bgp_route_announced",
+            "Whether a virtual server's address is announced by BGP",
+        );
+        for r in &b.routes {
+            announced
+                .get_or_create(&labels(&[
+                    ("address", &r.address.to_string()),
+                    ("virtual_server", &r.virtual_server),
+                ]))
+                .set(i64::from(r.announced));
+        }
     }
     let ipvs = counter_family(reg, "ipvs_ops", "IPVS operations by result");
     ipvs.get_or_create(&labels(&[("result", "applied")]))

@@ -43,6 +43,20 @@ pub fn to_toml(cfg: &Config) -> Result<String, ConfigError> {
     toml::to_string(cfg).map_err(|e| ConfigError::Serialize(e.to_string()))
 }
 
+/// Finds the header line of the TOML table `[table]` in `text`, for locating validation errors
+/// about a section that has no name.
+pub fn find_table(text: &str, file: &Path, table: &str) -> Option<Location> {
+    text.lines().enumerate().find_map(|(i, l)| {
+        let t = l.trim_start();
+        let inner = t.strip_prefix('[')?.split(']').next()?.trim();
+        (inner == table && !t.starts_with("[[")).then(|| Location {
+            file: file.to_path_buf(),
+            line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            column: u32::try_from(l.len() - t.len() + 1).unwrap_or(1),
+        })
+    })
+}
+
 /// Finds the line where the item called `name` is defined in TOML `text`
 /// (the first `name = "..."` line), for locating validation errors.
 pub fn find_name(text: &str, file: &Path, name: &str) -> Option<Location> {

@@ -14,6 +14,9 @@ pub const KNOWN_SCHEDULERS: &[&str] = &[
 /// [`Item::Global`], for errors about global settings.
 static GLOBAL_ITEM: Item = Item::Global;
 
+/// [`Item::Bgp`], for errors about the `[bgp]` section.
+static BGP_ITEM: Item = Item::Bgp;
+
 /// The configuration item an error is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Item {
@@ -37,6 +40,8 @@ pub enum Item {
     VirtualServer(String),
     /// A virtual server group, by name.
     VirtualServerGroup(String),
+    /// The `[bgp]` section.
+    Bgp,
 }
 
 impl fmt::Display for Item {
@@ -52,6 +57,7 @@ impl fmt::Display for Item {
             Self::ResourceGroup(n) => write!(f, "resource group {n:?}"),
             Self::VirtualServer(n) => write!(f, "virtual server {n:?}"),
             Self::VirtualServerGroup(n) => write!(f, "virtual server group {n:?}"),
+            Self::Bgp => write!(f, "bgp"),
         }
     }
 }
@@ -248,6 +254,12 @@ pub enum ValidationError {
         /// Why.
         reason: String,
     },
+    /// A problem in the `[bgp]` section.
+    #[error("bgp: {reason}")]
+    BadBgp {
+        /// Why.
+        reason: String,
+    },
     /// A script that a user other than root could modify, refused because
     /// `script_security` (keepalived `enable_script_security`) is on.
     #[error("{item}: script {path} is insecure: {reason} (script_security is on)")]
@@ -302,6 +314,7 @@ impl ValidationError {
         match self {
             Self::EmptyName { .. } => None,
             Self::BadGlobal { .. } => Some(&GLOBAL_ITEM),
+            Self::BadBgp { .. } => Some(&BGP_ITEM),
             Self::DuplicateName { item }
             | Self::VridOutOfRange { item, .. }
             | Self::PriorityOutOfRange { item, .. }
@@ -577,6 +590,13 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
             reason: format!("realtime priority {p} is outside 1..=99"),
         });
     }
+    if let Some(m) = cfg.global.lvs_conn_reuse_mode
+        && m > 2
+    {
+        errs.push(ValidationError::BadGlobal {
+            reason: format!("lvs_conn_reuse_mode {m} is outside 0..=2"),
+        });
+    }
     if let Some(ssl) = &cfg.global.ssl
         && ssl.certificate.is_some() != ssl.key.is_some()
     {
@@ -607,7 +627,79 @@ pub fn validate(cfg: &Config) -> Vec<ValidationError> {
     }
     validate_tracking(&mut errs, cfg);
     validate_pings(&mut errs, cfg);
+    validate_bgp(&mut errs, cfg);
     errs
+}
+
+/// The `[bgp]` section, and the virtual servers that `announce`.
+fn validate_bgp(errs: &mut Vec<ValidationError>, cfg: &Config) {
+    for vs in cfg.virtual_servers.iter().filter(|v| v.announce) {
+        let bad = |reason: &str| ValidationError::BadVirtualServer {
+            item: Item::VirtualServer(vs.name.clone()),
+            reason: reason.into(),
+        };
+        if cfg.bgp.is_none() {
+            errs.push(bad(
+                "announce = true needs a [bgp] section with the neighbours to announce to",
+            ));
+        }
+        if vs.address.is_none() && vs.group.is_none() {
+            errs.push(bad(
+                "announce = true needs an address (a fwmark service has none to announce)",
+            ));
+        }
+    }
+    let Some(b) = &cfg.bgp else { return };
+    let mut bad = |reason: String| errs.push(ValidationError::BadBgp { reason });
+    if b.local_as == 0 {
+        bad("local_as 0 is reserved (RFC 7607)".into());
+    }
+    if b.router_id.is_unspecified() {
+        bad("router_id 0.0.0.0 is not a valid BGP identifier (RFC 6286)".into());
+    }
+    if matches!(b.hold_time_s, 1 | 2) {
+        bad(format!(
+            "hold_time_s {} is not allowed: 0 or at least 3 (RFC 4271 section 4.2)",
+            b.hold_time_s
+        ));
+    }
+    if b.connect_retry_s == 0 {
+        bad("connect_retry_s must be at least 1".into());
+    }
+    if b.neighbors.is_empty() {
+        bad("no neighbors: [[bgp.neighbors]] with address and peer_as".into());
+    }
+    let mut seen = HashSet::new();
+    for n in &b.neighbors {
+        let at = n.address;
+        if !seen.insert(at) {
+            bad(format!("neighbor {at} is listed twice"));
+        }
+        if n.peer_as == 0 {
+            bad(format!("neighbor {at}: peer_as 0 is reserved (RFC 7607)"));
+        }
+        if n.address.is_unspecified() || n.address.is_multicast() {
+            bad(format!("neighbor {at}: not a unicast address"));
+        }
+        if let Some(l) = n.local_address
+            && l.is_ipv4() != at.is_ipv4()
+        {
+            bad(format!(
+                "neighbor {at}: local_address {l} is of the other address family"
+            ));
+        }
+        if n.bfd && !(10..=60_000).contains(&n.bfd_interval_ms) {
+            bad(format!(
+                "neighbor {at}: bfd_interval_ms {} is outside 10..=60000",
+                n.bfd_interval_ms
+            ));
+        }
+        if n.bfd && n.bfd_multiplier == 0 {
+            bad(format!(
+                "neighbor {at}: bfd_multiplier must be at least 1 (RFC 5880 section 4.1)"
+            ));
+        }
+    }
 }
 
 /// Ping trackers and the references to them; the watchdog.

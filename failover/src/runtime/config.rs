@@ -89,6 +89,57 @@ pub struct DirectorConfig {
     pub statics: Statics,
     /// The hardware watchdog the event loop feeds (heartbeat `watchdog`); `None`: none.
     pub watchdog: Option<WatchdogConfig>,
+    /// Active-active: virtual addresses announced by BGP while their pool's quorum is up;
+    /// `None`: none.
+    pub bgp: Option<BgpConfig>,
+}
+
+/// The BGP speaker of an active-active director ([`DirectorConfig::bgp`]): one session per
+/// neighbour (`ha-bgp`), BFD with the neighbours that ask for it (`ha-bfd`), and the host
+/// routes it announces, each gated by a virtual server's quorum.
+///
+/// A stop withdraws every route first, keeps serving for [`BgpConfig::drain`], then stops the
+/// rest; the sessions end with a Cease NOTIFICATION (RFC 4486, Administrative Shutdown).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpConfig {
+    /// This director's AS number.
+    pub local_as: u32,
+    /// The BGP identifier.
+    pub router_id: std::net::Ipv4Addr,
+    /// The hold time offered, seconds (0, or at least 3).
+    pub hold_time: u16,
+    /// Time between attempts to connect to a neighbour.
+    pub connect_retry: Duration,
+    /// How long a stop keeps serving after the withdrawal.
+    pub drain: Duration,
+    /// The neighbours.
+    pub neighbors: Vec<BgpNeighborConfig>,
+    /// The announced addresses (host routes: /32 or /128), each with the virtual server
+    /// whose quorum gates it.
+    pub routes: Vec<(VirtualServerId, IpAddr)>,
+}
+
+/// One neighbour of [`BgpConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpNeighborConfig {
+    /// The neighbour's address (directly connected).
+    pub address: IpAddr,
+    /// Its AS number (eBGP when it differs from [`BgpConfig::local_as`]).
+    pub peer_as: u32,
+    /// The session's local address and the next hop announced; `None`: what the kernel
+    /// picks.
+    pub local_address: Option<IpAddr>,
+    /// BFD with this neighbour; `None`: none.
+    pub bfd: Option<BfdTimers>,
+}
+
+/// BFD timers of a neighbour (RFC 5880 section 6.8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BfdTimers {
+    /// Desired minimum transmit and required minimum receive interval.
+    pub interval: Duration,
+    /// Detection multiplier.
+    pub multiplier: u8,
 }
 
 /// The hardware watchdog (heartbeat `watchdog /dev/watchdog`): opened once the start-up is done,
@@ -151,6 +202,7 @@ impl DirectorConfig {
             script_user: None,
             statics: Statics::default(),
             watchdog: None,
+            bgp: None,
         }
     }
 
@@ -215,6 +267,38 @@ pub struct IpvsOptions {
     /// Set the kernel's connection timeouts at start (keepalived `lvs_timeouts`; a 0 leaves
     /// that one unchanged).
     pub timeouts: Option<ha_ipvs::model::Timeouts>,
+    /// IPVS sysctls set at start (`net.ipv4.vs.*`); one that cannot be set stops the start.
+    pub kernel: IpvsKernelSettings,
+}
+
+/// IPVS sysctls ([`IpvsOptions::kernel`]) for directors that share flows (active-active):
+/// `None` leaves the kernel's value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IpvsKernelSettings {
+    /// `sloppy_tcp`: take a TCP flow whose start this director has not seen.
+    pub sloppy_tcp: Option<bool>,
+    /// `sloppy_sctp`: the same for SCTP.
+    pub sloppy_sctp: Option<bool>,
+    /// `conn_reuse_mode` (0, 1 or 2).
+    pub conn_reuse_mode: Option<u8>,
+}
+
+impl IpvsKernelSettings {
+    /// The settings to write: the file name under `/proc/sys/net/ipv4/vs/` and the value.
+    pub fn entries(&self) -> Vec<(&'static str, String)> {
+        let flag = |b: bool| u8::from(b).to_string();
+        [
+            ("sloppy_tcp", self.sloppy_tcp.map(flag)),
+            ("sloppy_sctp", self.sloppy_sctp.map(flag)),
+            (
+                "conn_reuse_mode",
+                self.conn_reuse_mode.map(|m| m.to_string()),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect()
+    }
 }
 
 /// keepalived `lvs_sync_daemon INTERFACE INSTANCE [id N] ...`: the IPVS connection sync

@@ -46,12 +46,14 @@ use crate::core::{
 use crate::late::LateDriver;
 
 pub use super::config::{
-    AdminError, AdminRequest, DirectorConfig, HealthTarget, InstanceOptions, IpvsOptions, Reload,
-    ReloadReport, RunIo, RuntimeEvent, Statics, SyncDaemonOptions,
+    AdminError, AdminRequest, BfdTimers, BgpConfig, BgpNeighborConfig, DirectorConfig,
+    HealthTarget, InstanceOptions, IpvsKernelSettings, IpvsOptions, Reload, ReloadReport, RunIo,
+    RuntimeEvent, Statics, SyncDaemonOptions,
 };
 pub use super::error::DirectorRunError;
 pub use super::status::DirectorCounters;
 
+use super::bgp::{self, BgpWork};
 use super::effects::{
     self, Effect, Effects, EffectsReport, Feedback, Route, ScriptFailure, feed_back, report,
 };
@@ -188,6 +190,39 @@ pub async fn run_with(
             tracing::warn!(error = %e, "initial tracker result not taken");
         }
     }
+    let (bgp_status_tx, bgp_status) = watch::channel(None);
+    let (bgp_tx, bgp_task) = match &cfg.bgp {
+        Some(b) => {
+            let started = bgp::session_configs(b).and_then(|c| {
+                // The sessions' tasks run on the slow runtime with the BGP task.
+                let _on_slow = slow.enter();
+                bgp::start(b, c)
+            });
+            let neighbors = match started {
+                Ok(n) => n,
+                Err(e) => {
+                    super::statics::remove(&addrs, statics).await;
+                    return Err(e.into());
+                }
+            };
+            let names = (0..d.pool_count())
+                .map(|p| {
+                    d.pool(VirtualServerId(p as u32))
+                        .map_or_else(String::new, |(c, _)| c.name.clone())
+                })
+                .collect();
+            let (tx, rx) = mpsc::unbounded_channel();
+            let mut servers: Vec<VirtualServerId> = b.routes.iter().map(|r| r.0).collect();
+            servers.dedup();
+            for server in servers {
+                let up = d.pool_quorum(server).unwrap_or(false);
+                let _ = tx.send(BgpWork::Quorum { server, up });
+            }
+            let task = slow.spawn(bgp::task(b.clone(), names, neighbors, rx, bgp_status_tx));
+            (Some(tx), Some(task))
+        }
+        None => (None, None),
+    };
     let has_trackers = d_has_polled_trackers(&d);
     let pings = super::ping::Pings::new(&d, start, None);
     warn_if_processes_hidden(&d);
@@ -222,6 +257,7 @@ pub async fn run_with(
             notify: Some(notify_tx),
             ipvs: ipvs_tx,
             health: Some(health_reload_tx),
+            bgp: bgp_tx,
             fb: fb_tx,
         },
         inflight: 0,
@@ -232,6 +268,8 @@ pub async fn run_with(
         started,
         status_tx: status,
         ipvs_status,
+        bgp_status,
+        drain_until: None,
         health_status,
         addrs,
         fatal: None,
@@ -248,11 +286,13 @@ pub async fn run_with(
         watch: netwatch,
         fb: fb_rx,
         health: health_rx,
+        bgp_status: node.bgp_status.clone(),
         handles: Handles {
             effects: Some(effects),
             notify: Some(notifier),
             ipvs: ipvs_task,
             health: Some(health),
+            bgp: bgp_task,
         },
     };
     tracing::info!(
@@ -306,6 +346,7 @@ struct Senders {
     notify: Option<mpsc::UnboundedSender<Vec<String>>>,
     ipvs: Option<mpsc::UnboundedSender<IpvsWork>>,
     health: Option<mpsc::UnboundedSender<pools::HealthReload>>,
+    bgp: Option<mpsc::UnboundedSender<BgpWork>>,
     fb: mpsc::UnboundedSender<Feedback>,
 }
 
@@ -315,6 +356,7 @@ struct Handles {
     notify: Option<JoinHandle<u64>>,
     ipvs: Option<JoinHandle<()>>,
     health: Option<JoinHandle<()>>,
+    bgp: Option<JoinHandle<()>>,
 }
 
 /// How a task ended, in words.
@@ -344,6 +386,7 @@ impl Handles {
             d = wait(&mut self.notify) => ("notify", d),
             d = wait(&mut self.ipvs) => ("ipvs", d),
             d = wait(&mut self.health) => ("health", d),
+            d = wait(&mut self.bgp) => ("bgp", d),
         }
     }
 }
@@ -356,6 +399,8 @@ struct Inputs {
     watch: NetWatch,
     fb: mpsc::UnboundedReceiver<Feedback>,
     health: mpsc::UnboundedReceiver<RealServerHealth>,
+    /// The BGP task's status: a change is published at once.
+    bgp_status: watch::Receiver<Option<super::status::BgpStatus>>,
     handles: Handles,
 }
 
@@ -422,6 +467,9 @@ struct Node {
     started: Instant,
     status_tx: Option<watch::Sender<Status>>,
     ipvs_status: watch::Receiver<IpvsStatus>,
+    bgp_status: watch::Receiver<Option<super::status::BgpStatus>>,
+    /// A stop that withdrew the BGP routes waits until then before it goes on.
+    drain_until: Option<Instant>,
     health_status: watch::Receiver<HealthShared>,
     addrs: Addresses,
     /// A task ended while running: the node stops and returns this.
@@ -492,13 +540,18 @@ impl Node {
                 (a, b) => a.or(b),
             };
             let stopping = self.stop_deadline.is_some();
+            let draining = self.drain_until.is_some();
             let watching = self.fatal.is_none();
             tokio::select! {
                 biased;
-                changed = inp.shutdown.changed(), if !stopping => {
+                changed = inp.shutdown.changed(), if !stopping && !draining => {
                     if changed.is_err() || *inp.shutdown.borrow() {
-                        self.begin_stop(socks);
+                        self.begin_drain(socks);
                     }
+                }
+                _ = super::sleep_until(self.drain_until), if draining && !stopping => {
+                    tracing::info!("drain time over: stopping");
+                    self.begin_stop(socks);
                 }
                 r = readable(socks) => match r {
                     Ok(()) => self.wake(socks, &mut inp.watch),
@@ -525,6 +578,7 @@ impl Node {
                 }
                 Some(h) = inp.health.recv() => self.on_health(socks, h),
                 _ = publish_tick.tick(), if self.status_tx.is_some() => self.dirty = true,
+                Ok(()) = inp.bgp_status.changed(), if self.status_tx.is_some() => self.dirty = true,
                 Some(r) = recv_reload(&mut inp.reload), if !stopping => {
                     self.advance(socks);
                     self.on_reload(socks, r).await;
@@ -711,6 +765,18 @@ impl Node {
                 }
             }
         }
+        if let DirectorEvent::PoolQuorum { server, up } = &ev
+            && self
+                .cfg
+                .bgp
+                .as_ref()
+                .is_some_and(|b| b.routes.iter().any(|r| r.0 == *server))
+        {
+            self.send_bgp(BgpWork::Quorum {
+                server: *server,
+                up: *up,
+            });
+        }
         if let DirectorEvent::Transition { instance, to, .. } = &ev
             && let Some(n) = self.cfg.sync_instance()
             && self
@@ -727,6 +793,9 @@ impl Node {
     /// Starts the graceful stop: every instance shuts down (priority 0 from masters, VIPs
     /// released, steps stopped), and the stop must be over by `shutdown_grace` from now.
     fn begin_stop(&mut self, socks: &[Sock]) {
+        // The routes go first: the router moves the flows away while the rest stops.
+        self.send_bgp(BgpWork::WithdrawAll);
+        self.drain_until = None;
         let now = self.advance(socks);
         self.d.shutdown(now);
         self.stop_deadline = Some(Instant::now() + self.cfg.shutdown_grace);
@@ -768,6 +837,28 @@ impl Node {
     }
 
     /// Sends to the IPVS task if IPVS is driven; a closed channel is fatal.
+    fn send_bgp(&mut self, w: BgpWork) {
+        if let Some(tx) = &self.tasks.bgp
+            && tx.send(w).is_err()
+        {
+            self.fail("bgp", "its channel closed with work queued".into());
+        }
+    }
+
+    /// A stop's first step when routes are announced by BGP: withdraw them all, and keep
+    /// serving for the drain time before the rest of the stop (the router moves the flows
+    /// away first).
+    fn begin_drain(&mut self, socks: &[Sock]) {
+        let drain = self.cfg.bgp.as_ref().map_or(Duration::ZERO, |b| b.drain);
+        self.send_bgp(BgpWork::WithdrawAll);
+        if drain.is_zero() {
+            self.begin_stop(socks);
+        } else {
+            tracing::info!(?drain, "BGP routes withdrawn: draining before the stop");
+            self.drain_until = Some(Instant::now() + drain);
+        }
+    }
+
     fn send_ipvs(&mut self, w: IpvsWork) {
         if let Some(tx) = &self.tasks.ipvs
             && tx.send(w).is_err()
@@ -1565,6 +1656,7 @@ impl Node {
             checks: health.counters,
             pings: self.pings.status(Instant::now()),
             watchdog: self.watchdog.as_ref().map(|w| w.status()),
+            bgp: self.bgp_status.borrow().clone(),
         }
     }
 
@@ -1662,6 +1754,7 @@ impl Node {
         self.tasks.notify = None;
         self.tasks.ipvs = None;
         self.tasks.health = None;
+        self.tasks.bgp = None;
         // The last status: everything stopped.
         self.dirty = true;
         self.publish();
@@ -1670,11 +1763,22 @@ impl Node {
             notify,
             ipvs,
             health,
+            bgp,
         } = handles;
         if let Some(h) = health {
             h.abort();
         }
         let at = tokio::time::Instant::from_std(deadline);
+        if let Some(h) = bgp {
+            // Each session sends its Cease (bounded inside the task).
+            if tokio::time::timeout(Duration::from_secs(2), h)
+                .await
+                .is_err()
+            {
+                tracing::error!("the BGP sessions did not stop within 2 s");
+            }
+            phase("BGP sessions stopped");
+        }
         let mut effects_done = false;
         if let Some(h) = effects {
             match tokio::time::timeout_at(at, h).await {
@@ -1775,8 +1879,12 @@ mod tests {
                 notify: Some(notify),
                 ipvs: None,
                 health: Some(tokio::spawn(std::future::pending::<()>())),
+                bgp: None,
             };
             assert_eq!(h.first_ended().await, ("effects", "it panicked".to_owned()));
+            // A BGP task that returns (a BFD session it could not start) is an end too.
+            h.bgp = Some(tokio::spawn(async {}));
+            assert_eq!(h.first_ended().await, ("bgp", "it returned".to_owned()));
             assert!(h.effects.is_none() && h.notify.is_some() && h.health.is_some());
             abort.abort();
             let (task, how) = h.first_ended().await;

@@ -44,6 +44,18 @@ pub enum DirectorRunError {
         #[source]
         source: std::io::Error,
     },
+    /// The BGP speaker cannot start (active-active).
+    #[error("bgp: {0}")]
+    Bgp(#[from] BgpSetupError),
+    /// An IPVS sysctl ([`super::config::IpvsKernelSettings`]) could not be set.
+    #[error("setting {}: {source}", path.display())]
+    IpvsSysctl {
+        /// The sysctl's file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The hardware watchdog could not be opened or set up.
     #[error("watchdog {}: {op}: {source}", device.display())]
     Watchdog {
@@ -119,4 +131,14 @@ pub enum DirectorRunError {
         /// How it ended.
         detail: String,
     },
+}
+
+/// A [`super::config::BgpConfig`] that cannot be run, naming the neighbour.
+#[derive(Debug, thiserror::Error)]
+#[error("neighbor {neighbor}: {detail}")]
+pub struct BgpSetupError {
+    /// The neighbour's address.
+    pub neighbor: std::net::IpAddr,
+    /// What is wrong.
+    pub detail: String,
 }

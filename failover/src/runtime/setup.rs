@@ -14,6 +14,9 @@ use super::error::DirectorRunError;
 use super::netlink::{Addresses, NetWatch, NetlinkError, Vip};
 use super::plan::{self, Plan};
 use super::socket::VrrpSocket;
+
+/// The folder of the IPVS sysctls (IPv4 and IPv6 alike).
+const IPVS_SYSCTLS: &str = "/proc/sys/net/ipv4/vs";
 use super::vmac::{Vmac, VmacConfig, VmacMode};
 
 /// One VRRP socket of the plan.
@@ -78,6 +81,17 @@ pub(super) async fn start(
         ),
         None => None,
     };
+    if let Some(o) = &cfg.ipvs {
+        // After the connect, which loads the module that makes the files.
+        for (name, value) in o.kernel.entries() {
+            let path = std::path::Path::new(IPVS_SYSCTLS).join(name);
+            std::fs::write(&path, &value).map_err(|source| DirectorRunError::IpvsSysctl {
+                path: path.clone(),
+                source,
+            })?;
+            tracing::info!(sysctl = %path.display(), %value, "IPVS sysctl set");
+        }
+    }
     // The static addresses, routes and rules come first, as in keepalived: an instance may
     // send its adverts from a static address (`unicast_src_ip`). If anything after them
     // fails, they are removed again, so a failed start leaves nothing behind.

@@ -42,6 +42,8 @@ pub struct Status {
     pub pings: Vec<PingStatus>,
     /// The hardware watchdog the loop feeds, if one is configured.
     pub watchdog: Option<WatchdogStatus>,
+    /// The BGP speaker (active-active), if one is configured.
+    pub bgp: Option<BgpStatus>,
 }
 
 impl Default for Status {
@@ -57,8 +59,65 @@ impl Default for Status {
             checks: CheckCounters::default(),
             pings: Vec::new(),
             watchdog: None,
+            bgp: None,
         }
     }
+}
+
+/// The BGP speaker of an active-active director: its sessions and its routes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BgpStatus {
+    /// The neighbours, in configuration order.
+    pub neighbors: Vec<BgpNeighborStatus>,
+    /// The routes, in configuration order.
+    pub routes: Vec<BgpRouteStatus>,
+    /// A stop withdrew every route and the director is serving its drain time.
+    pub draining: bool,
+}
+
+/// One BGP neighbour of [`BgpStatus`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpNeighborStatus {
+    /// Its address.
+    pub address: IpAddr,
+    /// Its AS.
+    pub peer_as: u32,
+    /// The session's state (RFC 4271 section 8.2.2: `Idle` ... `Established`).
+    pub state: String,
+    /// When the state last changed.
+    pub since: SystemTime,
+    /// How many times the session was established.
+    pub established: u64,
+    /// Why the session last went down, if it did.
+    pub last_down: Option<String>,
+    /// BFD with this neighbour, if configured.
+    pub bfd: Option<BfdStatus>,
+}
+
+/// The BFD session with a neighbour ([`BgpNeighborStatus::bfd`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BfdStatus {
+    /// Its state (RFC 5880 section 4.1: `AdminDown`, `Down`, `Init`, `Up`).
+    pub state: String,
+    /// When the state last changed.
+    pub since: SystemTime,
+    /// The diagnostic of the last change to a state other than `Up`, in words.
+    pub last_diagnostic: Option<String>,
+    /// How many times the session went from `Up` to another state.
+    pub downs: u64,
+}
+
+/// One announced address of [`BgpStatus`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BgpRouteStatus {
+    /// The address (a host route).
+    pub address: IpAddr,
+    /// The virtual server whose quorum gates it.
+    pub virtual_server: String,
+    /// Whether it is announced (to every neighbour whose session is up).
+    pub announced: bool,
+    /// Why it is or is not: `quorum up`, `quorum down`, `stopping`.
+    pub reason: String,
 }
 
 /// One VRRP instance.

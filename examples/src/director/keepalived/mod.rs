@@ -1745,6 +1745,7 @@ fn virtual_server(c: &mut Conv, n: &Node) -> Option<VirtualServer> {
         smtp_alert: None,
         inhibit_on_failure: false,
         sched_flags: Vec::new(),
+        announce: false,
         ops: false,
         persistence_engine: None,
         tunnel: None,

@@ -1166,6 +1166,7 @@ impl Reader {
             smtp_alert: None,
             inhibit_on_failure: v.quiescent.or(self.g.quiescent).unwrap_or(false),
             sched_flags: v.schedflags.clone(),
+            announce: false,
             ops: v.ops,
             group: None,
             persistence_engine: None,

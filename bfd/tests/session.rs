@@ -9,6 +9,7 @@ use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use ha_bfd::{Config, Diagnostic, Event, Repr, Role, Session, State, Timers};
+use proptest::prelude::*;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -45,6 +46,8 @@ struct Pair {
     /// Whether packets from side i are delivered.
     link_up: [bool; 2],
     latency: Duration,
+    /// Per-packet loss: (generator state, percent lost).
+    loss: Option<(u64, u64)>,
     in_flight: Vec<InFlight>,
     /// (time, side, event).
     events: Vec<(Instant, usize, Event)>,
@@ -61,6 +64,7 @@ impl Pair {
             alive: [true, true],
             link_up: [true, true],
             latency: MS,
+            loss: None,
             in_flight: Vec::new(),
             events: Vec::new(),
             sent: Vec::new(),
@@ -76,7 +80,16 @@ impl Pair {
                 // Both forms agree.
                 assert_eq!(ha_bfd::packet::decode(&tx.bytes), Ok(tx.repr));
                 self.sent.push((self.now, i, tx.repr));
-                if self.link_up[i] {
+                let lost = match &mut self.loss {
+                    Some((state, percent)) => {
+                        *state = state
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1_442_695_040_888_963_407);
+                        (*state >> 33) % 100 < *percent
+                    }
+                    None => false,
+                };
+                if self.link_up[i] && !lost {
                     self.in_flight.push(InFlight {
                         at: self.now + self.latency,
                         to: 1 - i,
@@ -537,4 +550,47 @@ fn same_seeds_same_trace() {
             .collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
+}
+
+/// The transitions RFC 5880 6.2 allows (plus AdminDown from anywhere, 6.8.16).
+fn allowed(from: State, to: State) -> bool {
+    matches!(
+        (from, to),
+        (State::Down, State::Init)
+            | (State::Down, State::Up)
+            | (State::Init, State::Up)
+            | (State::Init, State::Down)
+            | (State::Up, State::Down)
+            | (_, State::AdminDown)
+            | (State::AdminDown, State::Down)
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Under random loss (seeded), every transition is one of 6.2's, every fall to Down has
+    /// diagnostic 1 or 3, and once the loss stops both sides come Up again.
+    #[test]
+    fn lossy_link_recovers(seed in any::<u64>(), percent in 0u64..40, seed_a in any::<u64>()) {
+        let mut a = config(0x11, timers(100, 100, 3));
+        a.jitter_seed = seed_a;
+        let mut p = Pair::new(a, config(0x22, timers(100, 100, 3)));
+        p.loss = Some((seed, percent));
+        p.run_for(Duration::from_secs(20));
+        p.loss = None;
+        prop_assert!(p.run_until(Duration::from_secs(10), Pair::both_up));
+        for side in 0..2 {
+            for (from, to, diag) in p.state_changes(side) {
+                prop_assert!(allowed(from, to), "{from} -> {to}");
+                if to == State::Down {
+                    prop_assert!(matches!(
+                        diag,
+                        Diagnostic::ControlDetectionTimeExpired
+                            | Diagnostic::NeighborSignaledSessionDown
+                    ));
+                }
+            }
+        }
+    }
 }

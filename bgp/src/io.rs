@@ -151,6 +151,17 @@ pub fn spawn(
         );
         let std = std::net::TcpListener::bind(addr)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .and_then(|l| {
+                // GTSM: accepted sockets inherit the TTL, so the SYN-ACK leaves with 255 too.
+                if io.ttl_255 {
+                    let s2 = socket2::SockRef::from(&l);
+                    match addr {
+                        SocketAddr::V4(_) => s2.set_ttl_v4(255)?,
+                        SocketAddr::V6(_) => s2.set_unicast_hops_v6(255)?,
+                    }
+                }
+                Ok(l)
+            })
             .map_err(|source| DriverError::Listen { addr, source })?;
         Some(TcpListener::from_std(std).map_err(|source| DriverError::Listen { addr, source })?)
     } else {
@@ -241,8 +252,15 @@ async fn run(
             let mut progressed = false;
             while let Some(bytes) = session.poll_transmit() {
                 progressed = true;
+                // A peer that stops reading must not stall the loop past its hold time.
+                let limit = session
+                    .negotiated_hold_time()
+                    .max(std::time::Duration::from_secs(3));
                 if let Some(s) = stream.as_mut()
-                    && s.write_all(&bytes).await.is_err()
+                    && !matches!(
+                        tokio::time::timeout(limit, s.write_all(&bytes)).await,
+                        Ok(Ok(()))
+                    )
                 {
                     stream = None;
                     session.closed(Instant::now());

@@ -64,6 +64,10 @@ pub struct Config {
     pub next_hop_v6: Option<Ipv6Addr>,
     /// Never connect; wait for the peer to (RFC 4271 §8.1.1 PassiveTcpEstablishment).
     pub passive: bool,
+    /// Seed for the jitter of RFC 4271 §10 (ConnectRetryTimer and KeepaliveTimer scaled by a
+    /// factor in 0.75..=1.0 drawn from a generator seeded with this value), so that many
+    /// speakers restarted together do not keep step. `None`: no jitter.
+    pub jitter_seed: Option<u64>,
 }
 
 impl Config {
@@ -81,6 +85,7 @@ impl Config {
             next_hop_v4: None,
             next_hop_v6: None,
             passive: false,
+            jitter_seed: None,
         }
     }
 
@@ -342,12 +347,15 @@ pub struct Session {
     peer: Option<Open>,
     desired: BTreeMap<Prefix, RouteAttributes>,
     advertised: BTreeMap<Prefix, RouteAttributes>,
+    /// xorshift64* state for the jitter; zero when there is none.
+    rng: u64,
 }
 
 impl Session {
     /// A session in Idle; call [`Session::start`] to begin.
     pub fn new(config: Config, _now: Instant) -> Result<Session, ConfigError> {
         config.validate()?;
+        let config_jitter = config.jitter_seed;
         Ok(Session {
             config,
             state: State::Idle,
@@ -364,6 +372,8 @@ impl Session {
             peer: None,
             desired: BTreeMap::new(),
             advertised: BTreeMap::new(),
+            // A zero state would stay zero: the seed is mixed first.
+            rng: config_seed(config_jitter),
         })
     }
 
@@ -430,7 +440,7 @@ impl Session {
         }
         self.idle_hold_timer = None;
         // §8.2.2 Idle, events 1/3 and 4/5: start the ConnectRetryTimer, then connect or listen.
-        self.connect_retry_timer = Some(now + self.config.connect_retry);
+        self.connect_retry_timer = Some(now + self.jittered(self.config.connect_retry));
         if self.config.passive {
             self.set_state(State::Active);
         } else {
@@ -522,7 +532,7 @@ impl Session {
         match self.state {
             State::Connect => {
                 if self.connect_retry_timer.is_none() {
-                    self.connect_retry_timer = Some(now + self.config.connect_retry);
+                    self.connect_retry_timer = Some(now + self.jittered(self.config.connect_retry));
                 }
                 self.set_state(State::Active);
             }
@@ -731,7 +741,7 @@ impl Session {
         self.connect_retry_timer = None;
         match self.state {
             State::Connect | State::Active => {
-                self.connect_retry_timer = Some(now + self.config.connect_retry);
+                self.connect_retry_timer = Some(now + self.jittered(self.config.connect_retry));
                 if !self.config.passive {
                     self.actions.push_back(Action::Connect);
                     self.set_state(State::Connect);
@@ -782,7 +792,26 @@ impl Session {
     }
 
     fn restart_keepalive_timer(&mut self, now: Instant) {
-        self.keepalive_timer = (!self.hold_time.is_zero()).then(|| now + self.hold_time / 3);
+        if self.hold_time.is_zero() {
+            self.keepalive_timer = None;
+        } else {
+            let interval = self.jittered(self.hold_time / 3);
+            self.keepalive_timer = Some(now + interval);
+        }
+    }
+
+    /// `d` scaled by a factor in 0.75..=1.0 (RFC 4271 §10), or `d` without a jitter seed.
+    fn jittered(&mut self, d: Duration) -> Duration {
+        if self.rng == 0 {
+            return d;
+        }
+        // xorshift64* (Vigna): deterministic for a given seed.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let per_mille = 750 + (r >> 32) % 251;
+        d * (per_mille as u32) / 1000
     }
 
     fn clear_timers(&mut self) {
@@ -965,6 +994,19 @@ impl Session {
         }
         // §8.2.2: the KeepaliveTimer restarts whenever a message is sent in Established.
         self.restart_keepalive_timer(now);
+    }
+}
+
+fn config_seed(seed: Option<u64>) -> u64 {
+    match seed {
+        None => 0,
+        // splitmix64's output function: distinct seeds give distinct, non-zero states.
+        Some(s) => {
+            let mut z = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)).max(1)
+        }
     }
 }
 

@@ -32,6 +32,10 @@ struct Speaker {
 
 impl Speaker {
     fn start(host: &Host, config: Config, peer: IpAddr) -> Speaker {
+        Speaker::start_with(host, config, IoConfig::new(peer))
+    }
+
+    fn start_with(host: &Host, config: Config, io: IoConfig) -> Speaker {
         let (htx, hrx) = std_mpsc::channel();
         let (etx, erx) = std_mpsc::channel();
         // Sockets belong to the namespace of the thread that makes them: the runtime thread is
@@ -43,8 +47,7 @@ impl Speaker {
                     .build()
                     .expect("tokio runtime");
                 rt.block_on(async move {
-                    let (handle, mut events) =
-                        ha_bgp::spawn(config, IoConfig::new(peer)).expect("spawn speaker");
+                    let (handle, mut events) = ha_bgp::spawn(config, io).expect("spawn speaker");
                     htx.send(handle).expect("test is waiting for the handle");
                     while let Some(e) = events.recv().await {
                         if etx.send(e).is_err() {
@@ -707,5 +710,62 @@ router bgp 65000
         )),
         "route outlived the Cease by {:?}",
         t.elapsed()
+    );
+}
+
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_bgp_frr_gtsm_ttl_255() {
+    require_root();
+    let mut lab = Lab::new("bgpgtsm");
+    let r = lab.add_host("r", &["10.76.0.1/24"]);
+    let d1 = lab.add_host("d1", &["10.76.0.2/24"]);
+    let conf = "hostname r
+router bgp 65000
+ bgp router-id 10.76.0.1
+ no bgp ebgp-requires-policy
+ timers bgp 1 3
+ neighbor 10.76.0.2 remote-as 65001
+ neighbor 10.76.0.2 ttl-security hops 1
+ neighbor 10.76.0.2 timers connect 1
+";
+    let frr = Frr::start(&mut lab, &r, conf, None);
+    let mut c = speaker_config(65001, PEER_AS, "10.76.0.2", "fd76::2");
+    c.next_hop_v6 = None;
+    let peer: IpAddr = "10.76.0.1".parse().unwrap();
+    let cap = lab.capture(&d1, "eth0", Some("tcp port 179"));
+    // TTL 255 (RFC 5082): up, and the route is learned.
+    let mut io = IoConfig::new(peer);
+    io.ttl_255 = true;
+    let mut s = Speaker::start_with(&d1, c, io);
+    assert!(
+        s.wait_event(Duration::from_secs(20), |e| matches!(e, Event::Established)),
+        "no session with TTL 255: {:?}\n{}",
+        s.seen,
+        frr.logs()
+    );
+    s.announce("10.76.100.100/32");
+    assert!(
+        wait_until(Duration::from_secs(10), || frr_has(
+            &frr,
+            "10.76.100.100/32"
+        )),
+        "{}",
+        frr.logs()
+    );
+    // Every packet of ours, the SYN first, left with TTL 255.
+    let pcap = cap.stop();
+    let rows = tshark_fields(
+        &pcap,
+        "ip.src == 10.76.0.2 && tcp",
+        &["tcp.flags.syn", "ip.ttl"],
+    );
+    assert!(
+        rows.iter().any(|r| r[0] == "1" || r[0] == "True"),
+        "{rows:?}"
+    );
+    assert!(
+        rows.len() > 3 && rows.iter().all(|r| r[1] == "255"),
+        "{rows:?}"
     );
 }

@@ -581,3 +581,44 @@ fn config_and_announce_errors() {
         "cannot announce fd00::1/128: no IPv6 next hop configured"
     );
 }
+
+#[test]
+fn jitter_scales_timers_by_three_quarters_to_one_and_is_deterministic() {
+    let t = Instant::now();
+    let run = |seed| {
+        let mut c = config();
+        c.jitter_seed = Some(seed);
+        c.connect_retry = Duration::from_secs(100);
+        let mut s = Session::new(c, t).unwrap();
+        let mut out = Vec::new();
+        s.start(t);
+        for _ in 0..20 {
+            let d = s.poll_timeout().unwrap() - t;
+            out.push(d);
+            // Fail and retry from `t` again: a fresh draw each time.
+            s.stop(t, None);
+            s.start(t);
+        }
+        out
+    };
+    let a = run(7);
+    assert_eq!(a, run(7));
+    assert_ne!(a, run(8));
+    for d in &a {
+        assert!(
+            *d >= Duration::from_secs(75) && *d <= Duration::from_secs(100),
+            "{d:?}"
+        );
+    }
+    assert!(a.iter().any(|d| *d < Duration::from_secs(99)));
+    // Keepalives too.
+    let mut c = config();
+    c.jitter_seed = Some(1);
+    let mut s = Session::new(c, t).unwrap();
+    establish(&mut s, t, 9);
+    let ka = s.poll_timeout().unwrap() - t;
+    assert!(
+        ka >= Duration::from_millis(2250) && ka <= Duration::from_secs(3),
+        "{ka:?}"
+    );
+}

@@ -28,15 +28,25 @@ impl Frr {
     /// file holds that daemon's part of an FRR configuration), in `host`'s namespace; returns
     /// once every daemon answers `vtysh`, or panics with the daemons' logs.
     pub fn start(lab: &mut Lab, host: &Host, bgpd_conf: &str, bfdd_conf: Option<&str>) -> Frr {
-        require_tool(&format!("{DAEMONS}/bgpd"), "frr");
+        let mut daemons = vec![("zebra", "hostname zebra\n"), ("bgpd", bgpd_conf)];
+        if let Some(c) = bfdd_conf {
+            daemons.push(("bfdd", c));
+        }
+        Frr::start_daemons(lab, host, &daemons)
+    }
+
+    /// Starts the given daemons (`zebra`, `bgpd`, `bfdd`, ...), each with its configuration,
+    /// in this order (zebra first when it is one of them), in `host`'s namespace; returns once
+    /// every one answers `vtysh`, or panics with their logs. bfdd alone serves single-hop BFD
+    /// peers without zebra.
+    pub fn start_daemons(lab: &mut Lab, host: &Host, daemons: &[(&str, &str)]) -> Frr {
+        require_tool("vtysh", "frr");
+        for (name, _) in daemons {
+            require_tool(&format!("{DAEMONS}/{name}"), "frr");
+        }
         let dir = lab.dir().join(format!("frr-{}", host.name()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut daemons = vec![("zebra", "hostname zebra\n".to_owned())];
-        daemons.push(("bgpd", bgpd_conf.to_owned()));
-        if let Some(c) = bfdd_conf {
-            daemons.push(("bfdd", c.to_owned()));
-        }
-        for (name, conf) in &daemons {
+        for (name, conf) in daemons {
             std::fs::write(dir.join(format!("{name}.conf")), conf).unwrap();
         }
         // The daemons drop to the frr user at once: their folder must be theirs.
@@ -52,7 +62,7 @@ impl Frr {
             procs: Vec::new(),
         };
         let d = |f: &str| dir.join(f).to_string_lossy().into_owned();
-        for (name, _) in &daemons {
+        for (name, _) in daemons {
             let exe = format!("{DAEMONS}/{name}");
             let (conf, pid, zserv, log) = (
                 d(&format!("{name}.conf")),
@@ -87,7 +97,7 @@ impl Frr {
             let up = wait_until(Duration::from_secs(20), || vty_file.exists());
             assert!(up, "FRR {name} did not start\n{}", frr.logs());
         }
-        for (name, _) in &daemons {
+        for (name, _) in daemons {
             let ok = wait_until(Duration::from_secs(10), || {
                 frr.try_vtysh("show daemons")
                     .is_some_and(|o| o.contains(name))

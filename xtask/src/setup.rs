@@ -72,6 +72,9 @@ const VM_PACKAGES: &[(&str, &str)] = &[
     ("ifconfig", "net-tools"),
     // The Grafana dashboard's queries evaluated by a real Prometheus (vm_dashboard).
     ("prometheus", "prometheus"),
+    // The upstream router of the active-active lab (vm_active_active, `cargo xtask lab --
+    // --active-active`).
+    ("/usr/lib/frr/bgpd", "frr"),
 ];
 
 /// The VM kernel, once it is ready.

@@ -11,6 +11,11 @@
 //! `$OUT/lab-timeline.svg` inside `cargo xtask lab`'s VM, which copies it to
 //! `target/lab/timeline.svg`, else `lab-timeline.svg` in the current folder).
 //!
+//! With `--active-active` it runs the active-active lab instead (`ha_examples::lab::active`):
+//! three directors announce one virtual address by BGP to an FRR router that spreads the
+//! client's flows over them by ECMP; a director crashes, comes back, a real server fails, a
+//! director drains, and the broken connections of each step are counted.
+//!
 //! Needs root and a kernel with IPVS: `cargo xtask lab` builds it and runs it in the VM.
 //! Exit codes: 0 the scenario ran (its figures are printed), 1 it failed (the reason is
 //! printed), 2 usage error.
@@ -54,6 +59,17 @@ struct Cli {
     /// when `OUT` is set, as in the VM, else `lab-timeline.svg`).
     #[arg(long, value_name = "PATH")]
     svg: Option<PathBuf>,
+    /// Run the active-active lab instead: three ha-directors behind an FRR router (BGP, BFD,
+    /// ECMP), IPVS `mh` and `sloppy_tcp`.
+    #[arg(long, conflicts_with = "stack")]
+    active_active: bool,
+    /// With --active-active: the directors' IPVS scheduler (`mh` keeps flows when they move
+    /// between directors; `rr` shows what breaks without consistent hashing).
+    #[arg(long, value_name = "SCHED", default_value = "mh")]
+    scheduler: String,
+    /// With --active-active: leave `lvs_sloppy_tcp` off (shows what breaks without it).
+    #[arg(long, requires = "active_active")]
+    without_sloppy_tcp: bool,
 }
 
 /// The default path of the SVG timeline.
@@ -69,6 +85,27 @@ fn main() -> ExitCode {
     let ha_director = cli
         .ha_director
         .or_else(|| ha_examples::lab::beside_this_program("ha-director"));
+    if cli.active_active {
+        let Some(bin) = ha_director else {
+            eprintln!("ha-lab: --active-active needs ha-director (--ha-director PATH)");
+            return ExitCode::from(2);
+        };
+        let mut opts = ha_examples::lab::active::ActiveOptions::new(bin);
+        opts.echo = true;
+        opts.scheduler = cli.scheduler;
+        opts.sloppy_tcp = !cli.without_sloppy_tcp;
+        println!("ha-lab: active-active, three ha-directors behind an FRR router");
+        return match ha_examples::lab::active::run_active_active(&opts) {
+            Ok(r) => {
+                println!("\n{}", r.summary());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ha-lab: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(word) = cli.stack {
         let stacks = match Stack::parse_list(&word) {
             Ok(s) => s,

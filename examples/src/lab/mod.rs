@@ -24,6 +24,7 @@
 //! IPVS is needed, so this runs inside the test VM (`cargo xtask lab`); elsewhere it fails with
 //! [`LabError::NoIpvs`].
 
+pub mod active;
 pub mod config;
 pub mod heartbeat;
 pub mod http;

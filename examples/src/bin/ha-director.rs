@@ -564,6 +564,7 @@ async fn run_async(
         reload: Some(reload_rx),
         slow: Some(tokio::runtime::Handle::current()),
         admin: Some(admin_rx),
+        announcer: None,
     };
     let realtime = loaded.config.global.realtime_priority;
     // The parsed file is not needed past this point: with 10,000 real servers it held about

@@ -373,6 +373,9 @@ pub struct RunIo {
     pub slow: Option<tokio::runtime::Handle>,
     /// Administrative requests (heartbeat `hb_standby` / `hb_takeover`), if taken.
     pub admin: Option<mpsc::UnboundedReceiver<AdminRequest>>,
+    /// Another backend for [`DirectorConfig::bgp`]'s routes than the built-in BGP speaker
+    /// (which is then not started); `None`: the speaker.
+    pub announcer: Option<Box<dyn super::announce::RouteAnnouncer>>,
 }
 
 /// A request to set the administrative mode ([`AdminMode`]) of one instance or of all.
@@ -408,6 +411,7 @@ impl RunIo {
             reload: None,
             slow: None,
             admin: None,
+            announcer: None,
         }
     }
 }

@@ -100,6 +100,7 @@ pub async fn run_with(
         reload,
         slow,
         admin,
+        announcer,
     } = io;
     let slow = slow.unwrap_or_else(tokio::runtime::Handle::current);
     let started = Instant::now();
@@ -193,12 +194,15 @@ pub async fn run_with(
     let (bgp_status_tx, bgp_status) = watch::channel(None);
     let (bgp_tx, bgp_task) = match &cfg.bgp {
         Some(b) => {
-            let started = bgp::session_configs(b).and_then(|c| {
-                // The sessions' tasks run on the slow runtime with the BGP task.
-                let _on_slow = slow.enter();
-                bgp::start(b, c)
-            });
-            let neighbors = match started {
+            let started = match announcer {
+                Some(a) => Ok(bgp::Backend::Custom(a)),
+                None => bgp::session_configs(b).and_then(|c| {
+                    // The sessions' tasks run on the slow runtime with the BGP task.
+                    let _on_slow = slow.enter();
+                    bgp::start(b, c).map(bgp::Backend::Speaker)
+                }),
+            };
+            let backend = match started {
                 Ok(n) => n,
                 Err(e) => {
                     super::statics::remove(&addrs, statics).await;
@@ -218,7 +222,7 @@ pub async fn run_with(
                 let up = d.pool_quorum(server).unwrap_or(false);
                 let _ = tx.send(BgpWork::Quorum { server, up });
             }
-            let task = slow.spawn(bgp::task(b.clone(), names, neighbors, rx, bgp_status_tx));
+            let task = slow.spawn(bgp::task(b.clone(), names, backend, rx, bgp_status_tx));
             (Some(tx), Some(task))
         }
         None => (None, None),

@@ -12,12 +12,13 @@
 //! | `setup` | opening the plan on the host at start |
 //! | `effects` | the slow side: VIPs and routes (rtnetlink), announcements, commands, notify scripts |
 //! | `pools` | the IPVS task and the health-check task |
-//! | `bgp` | active-active: the BGP sessions and BFD, announcing the virtual servers' routes by quorum |
+//! | [`announce`], `bgp` | active-active: the virtual servers' routes by quorum through a [`announce::RouteAnnouncer`], by default BGP sessions with BFD |
 //! | [`status`] | a snapshot of a running node (a leaf: plain data) |
 //! | `ping` | ping trackers (heartbeat `ping` / `ping_group`): echo schedule and answers |
 //! | `watchdog` | the hardware watchdog fed from the event loop (heartbeat `watchdog`) |
 //! | [`netlink`], [`socket`], [`vmac`], [`route`], [`rule`], [`exec`], [`sched`] | host primitives |
 
+pub mod announce;
 mod bgp;
 pub mod config;
 pub mod director;

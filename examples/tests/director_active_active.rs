@@ -190,6 +190,25 @@ fn bad_values_are_refused_with_their_place() {
         errs[0].to_string(),
         "c.toml:2:1: virtual server \"web\": announce = true needs a [bgp] section with the neighbours to announce to"
     );
+    // The sysctls without a virtual server: not applied, and said so.
+    let alone = "[global]\nlvs_sloppy_tcp = true\n";
+    let l = load_toml_str(alone, Path::new("c.toml")).unwrap();
+    let mut resolve = |_: &str, _: bool| -> Result<IpAddr, String> { Err("no DNS".into()) };
+    let b = ha_examples::director::build::build(
+        &l.config,
+        &mut resolve,
+        &ha_examples::director::build::Accounts {
+            passwd: "root:x:0:0:root:/root:/bin/bash\n".into(),
+            group: "root:x:0:\n".into(),
+        },
+    )
+    .unwrap();
+    assert!(b.config.ipvs.is_none());
+    assert!(
+        b.notes.iter().any(|n| n.contains("the lvs_ sysctls")),
+        "{:#?}",
+        b.notes
+    );
     // The sysctl with a range.
     let reuse = "[global]\nlvs_conn_reuse_mode = 3\n";
     let errs = load_toml_str(reuse, Path::new("c.toml")).unwrap_err();

@@ -618,7 +618,7 @@ pub fn build(
         || g.lvs_conn_reuse_mode.is_some()
     {
         notes.push(
-            "lvs_flush, lvs_flush_on_stop, lvs_timeouts and the lvs_ sysctls are not applied: no virtual server (keepalived applies them only with one either)"
+            "lvs_flush, lvs_flush_on_stop, the lvs_ sysctls and lvs_timeouts are not applied: no virtual server (keepalived applies them only with one either)"
                 .into(),
         );
     }

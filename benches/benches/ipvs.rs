@@ -2,6 +2,10 @@
 //!
 //! - build: one `NEW_DEST` request (service key + full destination) into a reused buffer;
 //! - parse: one kernel-style `NEW_DEST` dump message (with 64-bit stats) to the model;
+//! - dump: the dump path of a no-op reconcile at scale: 50,000 such replies, packed into
+//!   datagrams of at most 32 KiB as the kernel fills a dump buffer, decoded to the model (the
+//!   part of `ipvsadm -Sn`'s work that is ours; the kernel's side is the VM's
+//!   `ha-limits ipvs`);
 //! - diff: 10,000 services x 4 destinations, no-op and one weight change.
 //!
 //! Run: `cargo bench -p ha-benches --bench ipvs -- --warm-up-time 1 --measurement-time 2`
@@ -18,6 +22,12 @@ use ha_ipvs::wire::{
     CmdAttr, DestAttr, IpvsCmd, IpvsMessage, Stats, decode_datagram, encode_request,
 };
 use ha_ipvs::{Destination, Family, Forward, Op, Scheduler, Service, ServiceKey, VirtualService};
+
+/// Destinations in the dump bench.
+const DUMP_DESTS: usize = 50_000;
+
+/// The largest dump datagram (the kernel fills a receive buffer of this order).
+const DUMP_DATAGRAM: usize = 32 * 1024;
 
 fn state(n: usize) -> Vec<VirtualService> {
     (0..n)
@@ -73,6 +83,40 @@ fn bench(c: &mut Criterion) {
         IpvsMessage::new(IpvsCmd::NewDest, vec![CmdAttr::Dest(attrs)]),
         &mut reply,
     );
+    // The dump: 50,000 destinations in datagrams of at most 32 KiB.
+    let mut datagrams: Vec<Vec<u8>> = vec![Vec::new()];
+    for _ in 0..DUMP_DESTS {
+        let last = datagrams.last_mut().expect("one datagram at least");
+        if last.len() + reply.len() > DUMP_DATAGRAM {
+            datagrams.push(Vec::new());
+        }
+        datagrams
+            .last_mut()
+            .expect("one datagram at least")
+            .extend_from_slice(&reply);
+    }
+    let mut group = c.benchmark_group("ipvs");
+    group.sample_size(10);
+    group.bench_function("dump_50k_dests", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for d in &datagrams {
+                for m in decode_datagram(black_box(d)) {
+                    let InnerMessage(g) = m.unwrap().payload else {
+                        unreachable!()
+                    };
+                    for a in &g.payload.attrs {
+                        if let CmdAttr::Dest(d) = a {
+                            black_box(Destination::from_attrs(d, Family::Inet).unwrap());
+                            n += 1;
+                        }
+                    }
+                }
+            }
+            assert_eq!(n, DUMP_DESTS);
+        })
+    });
+    group.finish();
     c.bench_function("ipvs/parse_dest_reply", |b| {
         b.iter(|| {
             let m = decode_datagram(black_box(&reply)).next().unwrap().unwrap();

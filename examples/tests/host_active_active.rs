@@ -13,8 +13,9 @@
 //! 1. both directors announce: the route has two next hops;
 //! 2. the real server stops: each director's quorum goes down and it withdraws (the route
 //!    goes), and comes back when the server does;
-//! 3. d1 is SIGKILLed: BFD takes d1's next hop out within 1 s (the hold time is 9 s);
-//! 4. d2 gets SIGTERM: it withdraws at once, keeps running for its drain time, ends its
+//! 3. a reload of d2 that changes `[bgp]` is refused (it needs a restart);
+//! 4. d1 is SIGKILLed: BFD takes d1's next hop out within 1 s (the hold time is 9 s);
+//! 5. d2 gets SIGTERM: it withdraws at once, keeps running for its drain time, ends its
 //!    session with a Cease (Administrative Shutdown), and exits.
 //!
 //! The host has no IPVS: the directors run with `ipvs_dry_run` (the IPVS side of
@@ -33,6 +34,7 @@ const ROUTER: &str = "10.91.0.1";
 const RS: &str = "10.91.0.20";
 const SIGKILL: i32 = 9;
 const SIGTERM: i32 = 15;
+const SIGHUP: i32 = 1;
 
 const BGPD: &str = "hostname r
 router bgp 65000
@@ -218,6 +220,26 @@ fn host_active_active_directors_announce_withdraw_and_leave_the_ecmp_route() {
     let _web = http_server(&mut lab, &rs);
     let t = wait_hops(&r, &both, Duration::from_secs(10));
     assert!(t.is_some(), "{}", report("announced again on quorum up"));
+
+    // A reload that changes [bgp] is refused: the sessions keep what they started with.
+    let text = std::fs::read_to_string(&c2).unwrap();
+    std::fs::write(&c2, text.replace("drain_ms = 1500", "drain_ms = 500")).unwrap();
+    p2.signal(SIGHUP);
+    let refused = wait_until(Duration::from_secs(10), || {
+        let s = status(&s2);
+        s["reloads"]["refused"] == 1
+            && s["reloads"]["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("[bgp]") && e.contains("needs a restart"))
+    });
+    assert!(refused, "{:#}", status(&s2)["reloads"]);
+    std::fs::write(&c2, text).unwrap();
+    assert_eq!(
+        sorted(next_hops(&r)),
+        both,
+        "{}",
+        report("after the refused reload")
+    );
 
     // 3. d1 dies with its cable pulled (no FIN or RST reaches the router): BFD takes it out
     // of the ECMP route within a second, long before the 9 s hold time.

@@ -85,7 +85,10 @@ pub fn run_all(skip: &[String], install: bool) -> Result<()> {
                 println!("==== suite {name}: PASS in {} ({d})", fmt_duration(took))
             }
             Verdict::Failed(r) => {
-                println!("==== suite {name}: FAIL in {}: {r}", fmt_duration(took))
+                // The first line: the failing tests' output is above, and again after the
+                // summary.
+                let first = r.lines().next().unwrap_or("");
+                println!("==== suite {name}: FAIL in {}: {first}", fmt_duration(took))
             }
             Verdict::Skipped => {}
         }

@@ -245,6 +245,7 @@ pub async fn run_with(
         },
         None => None,
     };
+    let by_member = pools::by_member(&cfg.health);
     let mut node = Node {
         d,
         driver: LateDriver::new(start),
@@ -274,6 +275,7 @@ pub async fn run_with(
         ipvs_status,
         bgp_status,
         drain_until: None,
+        by_member,
         health_status,
         addrs,
         fatal: None,
@@ -474,6 +476,9 @@ struct Node {
     bgp_status: watch::Receiver<Option<super::status::BgpStatus>>,
     /// A stop that withdrew the BGP routes waits until then before it goes on.
     drain_until: Option<Instant>,
+    /// The health targets of each real server (indexes into `cfg.health`), for the status:
+    /// made at start and on a reload, not once a second.
+    by_member: HashMap<(VirtualServerId, usize), Vec<usize>>,
     health_status: watch::Receiver<HealthShared>,
     addrs: Addresses,
     /// A task ended while running: the node stops and returns this.
@@ -797,9 +802,11 @@ impl Node {
     /// Starts the graceful stop: every instance shuts down (priority 0 from masters, VIPs
     /// released, steps stopped), and the stop must be over by `shutdown_grace` from now.
     fn begin_stop(&mut self, socks: &[Sock]) {
-        // The routes go first: the router moves the flows away while the rest stops.
-        self.send_bgp(BgpWork::WithdrawAll);
-        self.drain_until = None;
+        // The routes go first (unless a drain withdrew them already): the router moves the
+        // flows away while the rest stops.
+        if self.drain_until.take().is_none() {
+            self.send_bgp(BgpWork::WithdrawAll);
+        }
         let now = self.advance(socks);
         self.d.shutdown(now);
         self.stop_deadline = Some(Instant::now() + self.cfg.shutdown_grace);
@@ -840,7 +847,7 @@ impl Node {
         }
     }
 
-    /// Sends to the IPVS task if IPVS is driven; a closed channel is fatal.
+    /// Sends to the BGP task if routes are announced; a closed channel is fatal.
     fn send_bgp(&mut self, w: BgpWork) {
         if let Some(tx) = &self.tasks.bgp
             && tx.send(w).is_err()
@@ -854,15 +861,16 @@ impl Node {
     /// away first).
     fn begin_drain(&mut self, socks: &[Sock]) {
         let drain = self.cfg.bgp.as_ref().map_or(Duration::ZERO, |b| b.drain);
-        self.send_bgp(BgpWork::WithdrawAll);
         if drain.is_zero() {
             self.begin_stop(socks);
         } else {
+            self.send_bgp(BgpWork::WithdrawAll);
             tracing::info!(?drain, "BGP routes withdrawn: draining before the stop");
             self.drain_until = Some(Instant::now() + drain);
         }
     }
 
+    /// Sends to the IPVS task if IPVS is driven; a closed channel is fatal.
     fn send_ipvs(&mut self, w: IpvsWork) {
         if let Some(tx) = &self.tasks.ipvs
             && tx.send(w).is_err()
@@ -1482,6 +1490,12 @@ impl Node {
             instance: String::new(),
             detail: format!("{detail}: needs a restart"),
         };
+        // The BGP task runs the sessions and routes it was started with.
+        if new.bgp != self.cfg.bgp {
+            return Err(restart(
+                "the [bgp] section or the virtual servers it announces changed",
+            ));
+        }
         if plan
             .interfaces
             .iter()
@@ -1574,6 +1588,7 @@ impl Node {
         }
         self.plan = plan;
         self.cfg = new;
+        self.by_member = pools::by_member(&self.cfg.health);
         self.has_trackers = d_has_polled_trackers(&self.d);
         self.pings = super::ping::Pings::new(&self.d, now, Some(&self.pings));
         let checks = match &self.tasks.health {
@@ -1609,9 +1624,9 @@ impl Node {
             .filter_map(|i| self.instance_status(InstanceId(i as u32)))
             .collect();
         let health = self.health_status.borrow();
-        // One pass over the checks (walking every check for every real server was 10^8
-        // steps at 10,000 real servers, once a second on this loop).
-        let by_member = pools::by_member(&self.cfg.health);
+        // Through the index (walking every check for every real server was 10^8 steps at
+        // 10,000 real servers, once a second on this loop).
+        let by_member = &self.by_member;
         let pools = (0..self.d.pool_count())
             .filter_map(|p| {
                 let server = VirtualServerId(p as u32);
@@ -1774,12 +1789,9 @@ impl Node {
         }
         let at = tokio::time::Instant::from_std(deadline);
         if let Some(h) = bgp {
-            // Each session sends its Cease (bounded inside the task).
-            if tokio::time::timeout(Duration::from_secs(2), h)
-                .await
-                .is_err()
-            {
-                tracing::error!("the BGP sessions did not stop within 2 s");
+            // Each session sends its Cease (each bounded inside the task too).
+            if tokio::time::timeout_at(at, h).await.is_err() {
+                tracing::error!(grace = ?self.cfg.shutdown_grace, "the BGP sessions did not stop within the stop grace");
             }
             phase("BGP sessions stopped");
         }

@@ -197,6 +197,11 @@ enum Command {
         /// Serve metrics and status over HTTP here, overriding `global.metrics_listen`.
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
+        /// Leave the kernel's IPVS alone whatever the configuration says (`ipvs_dry_run`):
+        /// the checks run and the status shows them, IPVS operations are only logged. For a
+        /// staging run of any configuration format, or a host without IPVS.
+        #[arg(long)]
+        ipvs_dry_run: bool,
         /// Write this process's id here while it runs (keepalived `-p`, `-r`, `-c`: one
         /// process does what keepalived's three do); may be repeated. A file that names a
         /// running process already is refused.
@@ -281,6 +286,9 @@ fn admin_command(word: &str, a: &AdminArgs) -> ExitCode {
 /// The config id for `@ID` lines, from the command line (set once in `main`).
 static CONFIG_ID: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
+/// `run --ipvs-dry-run` (set once in `main`; applied to every load, reloads included).
+static IPVS_DRY_RUN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 /// How a heartbeat directory is read (`--node`, `check-config --offline`; set once in `main`).
 static HEARTBEAT: std::sync::OnceLock<director::heartbeat::Options> = std::sync::OnceLock::new();
 
@@ -337,7 +345,7 @@ fn init_logging(detail: bool) {
 /// Loads, validates and builds; logs every problem. `None`: refused.
 /// Reads and builds the configuration, logging every error; `Err` carries the first one.
 fn load_and_build(source: &Source) -> Result<(Loaded, Built), String> {
-    let loaded = match load(source) {
+    let mut loaded = match load(source) {
         Ok(l) => l,
         Err(errs) => {
             for e in &errs {
@@ -356,6 +364,9 @@ fn load_and_build(source: &Source) -> Result<(Loaded, Built), String> {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
+    if IPVS_DRY_RUN.get() == Some(&true) {
+        loaded.config.global.ipvs_dry_run = true;
+    }
     let built = match build::build(
         &loaded.config,
         &mut build::interface_address,
@@ -370,6 +381,9 @@ fn load_and_build(source: &Source) -> Result<(Loaded, Built), String> {
     for n in &built.notes {
         tracing::warn!("{n}");
     }
+    // The file's text and statements are gone; their pages go back before the runtime's
+    // threads allocate in arenas of their own.
+    ha_examples::sys::release_free_memory();
     Ok((loaded, built))
 }
 
@@ -1034,9 +1048,11 @@ fn main() -> ExitCode {
             status_socket,
             control_socket,
             metrics_listen,
+            ipvs_dry_run,
             pid_file,
         } => {
             init_logging(log_detail);
+            let _ = IPVS_DRY_RUN.set(ipvs_dry_run);
             let pid_files = match PidFiles::create(&pid_file) {
                 Ok(p) => p,
                 Err(e) => {

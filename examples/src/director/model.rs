@@ -247,7 +247,8 @@ pub struct Global {
     /// Leave the kernel's IPVS alone: the virtual servers' health checks run and the status,
     /// metrics and status page show them, but no service is programmed (the operations are
     /// only logged) and no sync daemon runs. For a staging run, or a kernel without IPVS.
-    /// TOML only (`ipvs_dry_run = true` in `[global]`); off by default.
+    /// `ipvs_dry_run = true` in `[global]` of a TOML file, or `ha-director run --ipvs-dry-run`
+    /// for any format; off by default.
     #[serde(default, skip_serializing_if = "is_false")]
     pub ipvs_dry_run: bool,
     /// Run the real servers' `notify_up` at start for those that start alive (keepalived

@@ -5,16 +5,10 @@
 //! order and acknowledges each), then matches the acknowledgements to the
 //! operations by sequence number. Each operation gets its own result.
 //!
-//! Dumps run one at a time (the kernel allows one dump in progress per socket), but
-//! [`Client::dump`] still pipelines the per-service destination dumps: the kernel runs a
-//! dump's first round inside the `sendmsg` that carries the request, so a dump that fits in
-//! one reply datagram is over before the next request of the same datagram is read. Up to
-//! [`DUMP_BATCH`] requests go out together (fewer when the receive buffer could not hold
-//! their replies); a request the kernel refuses because a longer dump is still running
-//! (`EBUSY`) is sent again in the next datagram.
+//! Dumps run one at a time (the kernel allows one dump in progress per socket).
 
 use crate::diff::{Op, plan};
-use crate::error::{Errno, Error, OpError};
+use crate::error::{Error, OpError};
 use crate::model::{
     DaemonRole, Destination, DestinationEntry, Info, Service, ServiceEntry, ServiceKey, SyncDaemon,
     Timeouts, VirtualService, dest_msg, svc_msg,
@@ -36,13 +30,6 @@ use netlink_sys::{
 pub const BATCH: usize = 128;
 
 const RX_BUF: usize = 128 * 1024;
-
-/// How many destination dumps [`Client::dump`] puts in one datagram, at most.
-pub const DUMP_BATCH: usize = 64;
-
-/// What one dump reply may hold of the receive buffer until read: the kernel fills datagrams
-/// of up to 32 KiB (its cap on a dump's allocation), plus the buffer's bookkeeping.
-const DUMP_REPLY_TRUESIZE: usize = 36 * 1024;
 
 /// The outcome of [`Client::apply`]: one result per operation, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -469,124 +456,15 @@ impl Client {
         Ok(out)
     }
 
-    /// Every service and its destinations, with counters: one service dump, then the
-    /// destination dumps pipelined ([`Client::destinations_of`]).
+    /// Every service and its destinations, with counters.
     pub async fn dump(&mut self) -> Result<Vec<(ServiceEntry, Vec<DestinationEntry>)>, Error> {
         let services = self.services().await?;
-        let keys: Vec<ServiceKey> = services.iter().map(|s| s.service.key).collect();
-        let dests = self.destinations_of(&keys).await?;
-        Ok(services.into_iter().zip(dests).collect())
-    }
-
-    /// How many dump requests may share a datagram: as many replies as the receive buffer
-    /// holds with room to spare (a full buffer would make the kernel drop acknowledgements).
-    fn dump_batch(&self) -> usize {
-        let rcvbuf = self.sock.socket_ref().get_rx_buf_sz().unwrap_or(0);
-        (rcvbuf / 2 / DUMP_REPLY_TRUESIZE).clamp(1, DUMP_BATCH)
-    }
-
-    /// The destinations of each service of `keys` (in the same order), with counters. The
-    /// requests are pipelined, [`Client::dump_batch`] per datagram, instead of one round trip
-    /// per service as [`Client::destinations`] (and ipvsadm) does.
-    ///
-    /// A service that no longer exists fails the whole call, as with
-    /// [`Client::destinations`].
-    pub async fn destinations_of(
-        &mut self,
-        keys: &[ServiceKey],
-    ) -> Result<Vec<Vec<DestinationEntry>>, Error> {
-        let mut out: Vec<Vec<DestinationEntry>> = keys.iter().map(|_| Vec::new()).collect();
-        let batch = self.dump_batch();
-        let mut todo: Vec<usize> = (0..keys.len()).collect();
-        while !todo.is_empty() {
-            let mut busy = Vec::new();
-            for chunk in todo.chunks(batch) {
-                busy.extend(self.dests_chunk(keys, chunk, &mut out).await?);
-            }
-            // Each round completes at least the first request of every datagram.
-            todo = busy;
+        let mut out = Vec::with_capacity(services.len());
+        for s in services {
+            let d = self.destinations(&s.service.key).await?;
+            out.push((s, d));
         }
         Ok(out)
-    }
-
-    /// One datagram of destination dumps for `keys[i]`, `i` in `chunk`; the replies go to
-    /// `out[i]`. Returns the indices the kernel refused with `EBUSY` (to send again).
-    async fn dests_chunk(
-        &mut self,
-        keys: &[ServiceKey],
-        chunk: &[usize],
-        out: &mut [Vec<DestinationEntry>],
-    ) -> Result<Vec<usize>, Error> {
-        self.tx.clear();
-        let first = self.seq.wrapping_add(1);
-        for &i in chunk {
-            let seq = self.next_seq();
-            let msg =
-                IpvsMessage::new(IpvsCmd::GetDest, vec![CmdAttr::Service(keys[i].to_attrs())]);
-            encode_request(
-                self.family,
-                seq,
-                NLM_F_REQUEST | NLM_F_DUMP,
-                msg,
-                &mut self.tx,
-            );
-        }
-        self.sock.send(&self.tx).await.map_err(io("send"))?;
-        let mut open = vec![true; chunk.len()];
-        let mut pending = chunk.len();
-        let mut busy = Vec::new();
-        while pending > 0 {
-            self.recv().await?;
-            for m in decode_datagram(&self.rx) {
-                let m = m.map_err(|e| Error::Decode(e.to_string()))?;
-                let at = m.header.sequence_number.wrapping_sub(first) as usize;
-                if at >= chunk.len() || !open[at] {
-                    continue;
-                }
-                let i = chunk[at];
-                match m.payload {
-                    NetlinkPayload::InnerMessage(g) => {
-                        for a in g.payload.attrs {
-                            if let CmdAttr::Dest(d) = a {
-                                out[i].push(Destination::from_attrs(&d, keys[i].family())?);
-                            }
-                        }
-                    }
-                    NetlinkPayload::Done(_) => {
-                        open[at] = false;
-                        pending -= 1;
-                    }
-                    NetlinkPayload::Error(e) => {
-                        let code = -e.raw_code();
-                        // ENOBUFS: the dump was started but its first reply found the receive
-                        // buffer full; the kernel keeps it running and sends it (with its
-                        // end) as the buffer is read. The batch size keeps this from
-                        // happening; if it does, the replies still arrive.
-                        if code == Errno::ENOBUFS.0 {
-                            continue;
-                        }
-                        open[at] = false;
-                        pending -= 1;
-                        match code {
-                            0 => {}
-                            c if c == Errno::EBUSY.0 => {
-                                out[i].clear();
-                                busy.push(i);
-                            }
-                            _ => {
-                                return Err(Error::Kernel(OpError::new(
-                                    format!("list destinations of service {}", keys[i]),
-                                    IpvsCmd::GetDest,
-                                    code,
-                                )));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok(busy)
     }
 
     /// The current state as the model (no counters), for [`crate::diff()`].

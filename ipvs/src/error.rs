@@ -24,8 +24,6 @@ impl Errno {
     pub const EINVAL: Errno = Errno(22);
     /// `ERANGE`
     pub const ERANGE: Errno = Errno(34);
-    /// `ENOBUFS`
-    pub const ENOBUFS: Errno = Errno(105);
 
     /// The symbolic name (`EEXIST`), or `E?` when unknown.
     pub fn name(self) -> &'static str {

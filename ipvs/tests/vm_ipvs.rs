@@ -592,64 +592,6 @@ fn vm_reconcile_counts_operations() {
     assert_eq!(normalise(rt.block_on(c.state()).unwrap()), normalise(want));
 }
 
-/// `Client::dump` pipelines the destination dumps, many per datagram. A service whose
-/// destinations do not fit in one reply datagram (400 here, about 100 KiB) keeps its dump
-/// running past the `sendmsg`, so the kernel refuses the requests after it in the same
-/// datagram with EBUSY and they are sent again: the result must still be every destination
-/// of every service, once, as one request per service reads them and as ipvsadm sees them.
-#[test]
-#[ignore = "vm suite: needs the VM kernel; run by cargo xtask test"]
-fn vm_pipelined_dump_matches_one_request_per_service() {
-    let (rt, mut c) = setup();
-    let want: Vec<VirtualService> = (0..200u32)
-        .map(|i| {
-            let n = if i % 7 == 3 { 400 } else { 1 + i % 4 };
-            VirtualService {
-                service: Service::new(
-                    ServiceKey::tcp(SocketAddr::from(([10, 21, 0, i as u8 + 1], 80))),
-                    Scheduler::Wrr,
-                ),
-                destinations: (0..n)
-                    .map(|j| {
-                        Destination::new(
-                            SocketAddr::from(([10, 31, (j / 200) as u8, (j % 200) as u8 + 1], 80)),
-                            Forward::Route,
-                            1 + j,
-                        )
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
-    let total: usize = want.iter().map(|v| v.destinations.len()).sum();
-    let r = rt.block_on(c.reconcile(&want)).unwrap();
-    assert!(r.report.is_ok(), "{:?}", r.report.failures().next());
-    let dump = rt.block_on(c.dump()).unwrap();
-    assert_eq!(dump.len(), want.len());
-    for (s, dests) in &dump {
-        let one = rt.block_on(c.destinations(&s.service.key)).unwrap();
-        let addrs = |d: &[ha_ipvs::DestinationEntry]| {
-            let mut a: Vec<_> = d
-                .iter()
-                .map(|e| (e.destination.addr, e.destination.weight))
-                .collect();
-            a.sort();
-            a
-        };
-        assert_eq!(addrs(dests), addrs(&one), "service {}", s.service.key);
-    }
-    assert_eq!(dump.iter().map(|(_, d)| d.len()).sum::<usize>(), total);
-    assert_eq!(
-        normalise(rt.block_on(c.state()).unwrap()),
-        normalise(want.clone())
-    );
-    assert_eq!(sh("ipvsadm -Sn | grep -c '^-a'").trim(), total.to_string());
-    // And a no-op reconcile over it writes nothing.
-    let r = rt.block_on(c.reconcile(&want)).unwrap();
-    assert!(r.ops.is_empty(), "{:?}", r.ops.first());
-    rt.block_on(c.flush()).unwrap();
-}
-
 #[test]
 #[ignore = "vm suite: needs the VM kernel; run by cargo xtask test"]
 fn vm_bad_input_typed_errors() {

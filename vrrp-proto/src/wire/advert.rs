@@ -512,10 +512,33 @@ pub(crate) fn check_structure(
     Ok(())
 }
 
+impl<'a> Addresses<'a> {
+    /// The addresses of a received message, `bytes` a whole number (1..=255) of addresses of
+    /// `family`: the caller checked it against the count (no check here, nothing unsafe).
+    #[inline]
+    pub(crate) const fn raw(family: Family, bytes: &'a [u8]) -> Addresses<'a> {
+        Addresses {
+            repr: AddrRepr::Raw { family, bytes },
+        }
+    }
+}
+
 const ZERO_CS: Centiseconds = match Centiseconds::new(0) {
     Some(cs) => cs,
     None => panic!("0 fits in 12 bits"),
 };
+
+/// VRRPv3: the Max Adver Int from header bytes 4 and 5 (their 12 low bits; the 4 reserved bits are
+/// ignored on receipt, RFC 9568 section 5.2.6).
+#[inline]
+pub(crate) const fn max_adver_int(byte4: u8, byte5: u8) -> Centiseconds {
+    let word = u16::from_be_bytes([byte4, byte5]) & Centiseconds::MAX;
+    // The 12-bit value always fits `Centiseconds`; the fallback is never taken.
+    match Centiseconds::new(word) {
+        Some(cs) => cs,
+        None => ZERO_CS,
+    }
+}
 
 /// Builds the advert from a message that passed [`check_structure`].
 #[inline]
@@ -543,10 +566,10 @@ pub(crate) fn decode<'a>(data: &'a [u8], family: Family, vrid: VrId) -> Advert<'
             Auth::from_wire(header[field::AUTH_TYPE], raw),
         )
     } else {
-        let word = u16::from_be_bytes([header[4], header[5]]) & 0x0fff;
-        // The 12-bit value always fits `Centiseconds`; the fallback is never taken.
-        let cs = Centiseconds::new(word).unwrap_or(ZERO_CS);
-        (AdvertInterval::V3(cs), Auth::None)
+        (
+            AdvertInterval::V3(max_adver_int(header[4], header[5])),
+            Auth::None,
+        )
     };
     Advert {
         vrid,

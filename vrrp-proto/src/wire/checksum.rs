@@ -113,6 +113,91 @@ fn addr_sum(addr: IpAddr) -> u64 {
     }
 }
 
+/// Ones' complement addition of two 64-bit words (end-around carry): `add` then `adc 0`.
+///
+/// Ones' complement sums of 64-bit, 32-bit or 16-bit words of the same bytes fold to the same
+/// 16-bit sum (RFC 1071 section 2(B)), and summing in the machine's byte order gives that sum
+/// byte-swapped (section 2(B), "byte order independence"): [`sum_le`] and [`pseudo_header_le`]
+/// read little-endian words, so that no byte swap is needed anywhere; all ones (`0xffff`), what
+/// a verifying message sums to, is the same either way round. The result is zero only when both
+/// words are.
+#[inline]
+pub(crate) const fn add64(a: u64, b: u64) -> u64 {
+    let (s, carry) = a.overflowing_add(b);
+    // No overflow here: with a carry, `s` is at most 2^64 - 2.
+    s + carry as u64
+}
+
+/// Folds a ones' complement sum of 64-bit words (from [`add64`]) to 16 bits, end-around carry at
+/// each step. Zero only for a zero input.
+#[inline]
+pub(crate) const fn fold64(acc: u64) -> u16 {
+    let (s, carry) = (acc as u32).overflowing_add((acc >> 32) as u32);
+    let s = s + carry as u32;
+    let (t, carry) = (s as u16).overflowing_add((s >> 16) as u16);
+    t + carry as u16
+}
+
+/// The ones' complement sum of `data` as little-endian 64-bit words (a short tail zero padded),
+/// for [`fold64`]: [`sum`] with its two bytes swapped (see [`add64`]). `data` starts at an even
+/// offset of the message.
+#[inline]
+pub(crate) fn sum_le(data: &[u8]) -> u64 {
+    let (words, rest) = data.as_chunks::<8>();
+    let mut acc: u64 = 0;
+    for w in words {
+        acc = add64(acc, u64::from_le_bytes(*w));
+    }
+    add64(acc, tail_le(rest))
+}
+
+/// The last 0..=7 bytes of [`sum_le`]'s input as one zero-padded little-endian word: a 32-bit
+/// word (what VRRP messages, a whole number of 32-bit words, end with) takes one branch.
+#[inline]
+fn tail_le(rest: &[u8]) -> u64 {
+    if let Ok(w) = <[u8; 4]>::try_from(rest) {
+        return u64::from(u32::from_le_bytes(w));
+    }
+    let mut word = 0u64;
+    for (i, b) in rest.iter().take(7).enumerate() {
+        word |= u64::from(*b) << (8 * i);
+    }
+    word
+}
+
+/// [`pseudo_header_sum`] as [`sum_le`] counts: little-endian words, for [`fold64`]. Both
+/// addresses of one family is the case callers check for; a mixed pair is summed too.
+#[inline]
+pub(crate) fn pseudo_header_le(src: IpAddr, dst: IpAddr, protocol: u8, length: u32) -> u64 {
+    let l = length.to_be_bytes();
+    // The length as two 16-bit words, then a zero byte and the protocol: the same words as
+    // the IPv4 (zero, protocol, 16-bit length) and IPv6 (32-bit length, zeros, next header)
+    // layouts, in another order.
+    let tail = u64::from_le_bytes([l[0], l[1], l[2], l[3], 0, protocol, 0, 0]);
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => add64(
+            tail,
+            u64::from_le_bytes({
+                let (s, d) = (s.octets(), d.octets());
+                [s[0], s[1], s[2], s[3], d[0], d[1], d[2], d[3]]
+            }),
+        ),
+        (src, dst) => add64(add64(tail, addr_le(src)), addr_le(dst)),
+    }
+}
+
+/// An address's little-endian 64-bit words, summed with [`add64`].
+#[inline]
+fn addr_le(addr: IpAddr) -> u64 {
+    match addr {
+        IpAddr::V4(a) => u64::from(u32::from_le_bytes(a.octets())),
+        IpAddr::V6(a) => {
+            let x = a.to_bits().to_be();
+            add64(x as u64, (x >> 64) as u64)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +244,57 @@ mod tests {
         }
         let ones = [0xffu8; 1500];
         assert_eq!(checksum(&ones), reference(&ones));
+    }
+
+    #[test]
+    fn little_endian_words_give_the_same_verdict() {
+        let mut state = 0x0f1e_2d3c_4b5a_6978u64;
+        for len in 0..120 {
+            let mut data: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect();
+            // The byte-swapped sum, for any length (a padded odd byte included).
+            assert_eq!(fold64(sum_le(&data)), sum(&data).swap_bytes(), "len {len}");
+            // With a checksum in the first word, both say "verifies".
+            if len >= 2 {
+                data[0] = 0;
+                data[1] = 0;
+                let c = checksum(&data);
+                data[..2].copy_from_slice(&c.to_be_bytes());
+                assert_eq!(sum(&data), 0xffff);
+                assert_eq!(fold64(sum_le(&data)), 0xffff, "len {len}");
+            }
+        }
+        assert_eq!(fold64(sum_le(&[])), 0);
+        assert_eq!(fold64(sum_le(&[0xff; 64])), 0xffff);
+        let addrs: [(IpAddr, IpAddr); 3] = [
+            (
+                Ipv4Addr::new(192, 0, 2, 1).into(),
+                Ipv4Addr::new(224, 0, 0, 18).into(),
+            ),
+            (
+                "fe80::1".parse::<Ipv6Addr>().unwrap().into(),
+                "ff02::12".parse::<Ipv6Addr>().unwrap().into(),
+            ),
+            (
+                Ipv4Addr::new(255, 255, 255, 255).into(),
+                "ffff::ffff".parse::<Ipv6Addr>().unwrap().into(),
+            ),
+        ];
+        for (src, dst) in addrs {
+            for len in [0u32, 12, 20, 0xffff, 0x1_0000, u32::MAX] {
+                assert_eq!(
+                    fold64(pseudo_header_le(src, dst, 112, len)),
+                    pseudo_header_sum(src, dst, 112, len).swap_bytes(),
+                    "{src} {dst} {len}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -483,7 +483,7 @@ async fn run_async(
         }
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (status_tx, status_rx) = watch::channel(Status::default());
+    let (status_tx, status_rx) = watch::channel(std::sync::Arc::new(Status::default()));
     let (reload_tx, reload_rx) = mpsc::unbounded_channel::<Reload>();
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<RuntimeEvent>();
 

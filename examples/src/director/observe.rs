@@ -29,6 +29,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ha_failover::core::AdminMode;
@@ -784,12 +785,19 @@ fn bind_unix(path: &Path, access: SocketAccess) -> std::io::Result<tokio::net::U
     Ok(listener)
 }
 
+/// The latest status snapshot, taken with a reference count: the channel's lock is held only
+/// for that, not while megabytes of JSON or metrics text are formatted from it (the VRRP loop
+/// takes the lock to publish the next snapshot, once a second).
+fn latest(status: &watch::Receiver<Arc<Status>>) -> Arc<Status> {
+    Arc::clone(&status.borrow())
+}
+
 /// Serves the status JSON on a unix socket at `path` (its folder is created, a stale socket
 /// replaced): each client gets the latest status as one JSON document, then the connection
 /// closes. Returns once listening; the server runs on a task until the runtime ends.
 pub fn serve_unix(
     path: &Path,
-    status: watch::Receiver<Status>,
+    status: watch::Receiver<Arc<Status>>,
     access: SocketAccess,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let listener = bind_unix(path, access)?;
@@ -801,7 +809,7 @@ pub fn serve_unix(
                     let mut body = match access.check(&stream) {
                         Ok(()) => {
                             SocketCounters::bump(&SOCKETS.status_served);
-                            status_json(&status.borrow()).to_string()
+                            status_json(&latest(&status)).to_string()
                         }
                         Err(e) => {
                             SocketCounters::bump(&SOCKETS.status_refused);
@@ -887,7 +895,7 @@ pub async fn fetch_unix(path: &Path) -> Result<Value, StatusClientError> {
 
 fn respond(
     req: &Request<hyper::body::Incoming>,
-    status: &watch::Receiver<Status>,
+    status: &watch::Receiver<Arc<Status>>,
 ) -> Response<Full<Bytes>> {
     let reply = |code: StatusCode, ctype: &str, body: Bytes| {
         let mut r = Response::new(Full::new(body));
@@ -908,7 +916,7 @@ fn respond(
         "/metrics" => reply(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics_text(&status.borrow()).into(),
+            metrics_text(&latest(status)).into(),
         ),
         "/" => reply(
             StatusCode::OK,
@@ -917,7 +925,7 @@ fn respond(
             Bytes::from_static(super::status_page::STATUS_PAGE.as_bytes()),
         ),
         "/status" => {
-            let mut t = status_json(&status.borrow()).to_string();
+            let mut t = status_json(&latest(status)).to_string();
             t.push('\n');
             reply(StatusCode::OK, "application/json", t.into())
         }
@@ -934,7 +942,7 @@ fn respond(
 /// (HTTP/1.1). Returns the bound address (port 0 picks one) once listening.
 pub async fn serve_http(
     addr: SocketAddr,
-    status: watch::Receiver<Status>,
+    status: watch::Receiver<Arc<Status>>,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -1491,11 +1499,11 @@ mod tests {
         rt.block_on(async {
             let dir = std::env::temp_dir().join(format!("observe-{}", std::process::id()));
             let path = dir.join("sub/status.sock");
-            let (tx, rx) = watch::channel(Status::default());
+            let (tx, rx) = watch::channel(Arc::new(Status::default()));
             let _srv = serve_unix(&path, rx.clone(), SocketAccess::default()).unwrap();
             let j = fetch_unix(&path).await.unwrap();
             assert_eq!(j["instances"].as_array().unwrap().len(), 0);
-            tx.send(sample()).unwrap();
+            tx.send(Arc::new(sample())).unwrap();
             let j = fetch_unix(&path).await.unwrap();
             assert_eq!(j["instances"][0]["name"], "VI_1");
 

@@ -363,8 +363,10 @@ pub struct RunIo {
     pub events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
     /// Becomes `true` (or its sender is dropped) to stop gracefully.
     pub shutdown: watch::Receiver<bool>,
-    /// Where status snapshots are published, if anywhere.
-    pub status: Option<watch::Sender<Status>>,
+    /// Where status snapshots are published, if anywhere. Shared, so that a reader takes
+    /// one with a reference count and formats it without holding the channel's lock, which
+    /// the VRRP loop takes to publish the next.
+    pub status: Option<watch::Sender<std::sync::Arc<Status>>>,
     /// New configurations to switch to without restarting (SIGHUP).
     pub reload: Option<mpsc::UnboundedReceiver<Reload>>,
     /// Where the slow work runs (addresses, announcements, scripts, health checks, IPVS):

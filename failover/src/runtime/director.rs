@@ -471,7 +471,7 @@ struct Node {
     /// Something a status shows changed since the last snapshot.
     dirty: bool,
     started: Instant,
-    status_tx: Option<watch::Sender<Status>>,
+    status_tx: Option<watch::Sender<std::sync::Arc<Status>>>,
     ipvs_status: watch::Receiver<IpvsStatus>,
     bgp_status: watch::Receiver<Option<super::status::BgpStatus>>,
     /// A stop that withdrew the BGP routes waits until then before it goes on.
@@ -970,7 +970,7 @@ impl Node {
             && let Some(tx) = &self.status_tx
         {
             self.dirty = false;
-            tx.send_replace(self.status());
+            tx.send_replace(std::sync::Arc::new(self.status()));
         }
     }
 

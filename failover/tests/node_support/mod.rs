@@ -19,7 +19,7 @@ pub struct Node {
     crash: Option<oneshot::Sender<()>>,
     events: mpsc::UnboundedReceiver<RuntimeEvent>,
     seen: Vec<RuntimeEvent>,
-    status: watch::Receiver<Status>,
+    status: watch::Receiver<std::sync::Arc<Status>>,
     reload: mpsc::UnboundedSender<Reload>,
     thread: Option<std::thread::JoinHandle<Outcome>>,
 }
@@ -30,7 +30,7 @@ impl Node {
         let (stop, stop_rx) = watch::channel(false);
         let (crash, crash_rx) = oneshot::channel::<()>();
         let (ev_tx, events) = mpsc::unbounded_channel();
-        let (st_tx, status) = watch::channel(Status::default());
+        let (st_tx, status) = watch::channel(std::sync::Arc::new(Status::default()));
         let (reload, reload_rx) = mpsc::unbounded_channel();
         let h = host.clone();
         let thread = std::thread::spawn(move || {
@@ -73,7 +73,7 @@ impl Node {
 
     /// The latest status snapshot.
     pub fn status(&self) -> Status {
-        self.status.borrow().clone()
+        Status::clone(&self.status.borrow())
     }
 
     /// Every instance's state, from the status.

@@ -25,9 +25,10 @@
 //! keep every surviving flow where it was: its population moves a few slots between the
 //! remaining servers too. A connection stays on its server while its director keeps it (the
 //! connection table), but when its flow moves to another director (the drain), that director
-//! looks it up in the table of the pool it has now. With rs2 out, 1 of 66 connections broke
-//! that way in one run. With the pool back as the connections were made, every director's
-//! table sends each flow where it was.
+//! looks it up in the table of the pool it has now. With rs2 still out, 1 of 66 connections
+//! broke during the drain in one run of the VM suite, most likely that way (the same move of
+//! flows with the pool unchanged, at d1's crash, never broke one). With the pool back as the
+//! connections were made, every director's table sends each flow where it was.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};

@@ -228,18 +228,23 @@ mod tests {
         assert_eq!(checksum(&data), !0xddf2);
     }
 
+    /// `len` pseudo-random bytes (xorshift64) from `state`.
+    fn noise(state: &mut u64, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                *state as u8
+            })
+            .collect()
+    }
+
     #[test]
     fn matches_reference_on_many_lengths() {
         let mut state = 0x1234_5678_9abc_def0u64;
         for len in 0..200 {
-            let data: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state as u8
-                })
-                .collect();
+            let data = noise(&mut state, len);
             assert_eq!(checksum(&data), reference(&data), "len {len}");
         }
         let ones = [0xffu8; 1500];
@@ -250,14 +255,7 @@ mod tests {
     fn little_endian_words_give_the_same_verdict() {
         let mut state = 0x0f1e_2d3c_4b5a_6978u64;
         for len in 0..120 {
-            let mut data: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    state as u8
-                })
-                .collect();
+            let mut data = noise(&mut state, len);
             // The byte-swapped sum, for any length (a padded odd byte included).
             assert_eq!(fold64(sum_le(&data)), sum(&data).swap_bytes(), "len {len}");
             // With a checksum in the first word, both say "verifies".

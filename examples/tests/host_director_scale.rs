@@ -123,6 +123,16 @@ fn real_servers(h: &Host) -> Arc<AtomicU64> {
     accepted
 }
 
+/// The checking director's host `m` and the real-server host `r` (10,000 addresses routed
+/// to it, one counting listener); returns `m` and the accepted-connection count.
+fn checker_and_real_servers(lab: &mut Lab) -> (Host, Arc<AtomicU64>) {
+    let m = lab.add_host("m", &["10.88.0.2/24"]);
+    let r = lab.add_host("r", &["10.88.0.9/24"]);
+    r.sh("ip route add local 10.89.0.0/16 dev lo");
+    m.sh("ip route add 10.89.0.0/16 via 10.88.0.9");
+    (m, real_servers(&r))
+}
+
 fn spawn(lab: &mut Lab, host: &Host, conf: &Path) -> Proc {
     lab.spawn(host, &[BIN, "run", "--config", conf.to_str().unwrap()])
 }
@@ -133,12 +143,8 @@ fn host_director_checking_10000_real_servers_keeps_its_adverts_and_its_checks() 
     require_root();
     let total = (SERVERS * PER_SERVER) as usize;
     let mut lab = Lab::new("hdscale");
-    let m = lab.add_host("m", &["10.88.0.2/24"]);
+    let (m, accepted) = checker_and_real_servers(&mut lab);
     let b = lab.add_host("b", &["10.88.0.3/24"]);
-    let r = lab.add_host("r", &["10.88.0.9/24"]);
-    r.sh("ip route add local 10.89.0.0/16 dev lo");
-    m.sh("ip route add 10.89.0.0/16 via 10.88.0.9");
-    let accepted = real_servers(&r);
     let dir = lab.dir().to_path_buf();
     let (cm, sm) = config(&dir, "m", 150, true);
     let (cb, sb) = config(&dir, "b", 100, false);
@@ -255,11 +261,7 @@ fn host_director_keepalived_conf_of_10000_real_servers_with_ipvs_dry_run() {
     require_root();
     let total = (SERVERS * PER_SERVER) as usize;
     let mut lab = Lab::new("hdkscale");
-    let m = lab.add_host("m", &["10.88.0.2/24"]);
-    let r = lab.add_host("r", &["10.88.0.9/24"]);
-    r.sh("ip route add local 10.89.0.0/16 dev lo");
-    m.sh("ip route add 10.89.0.0/16 via 10.88.0.9");
-    let accepted = real_servers(&r);
+    let (m, accepted) = checker_and_real_servers(&mut lab);
     let dir = lab.dir().to_path_buf();
     let conf = keepalived_conf(&dir);
     let sock = dir.join("k.sock");

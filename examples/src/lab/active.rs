@@ -411,6 +411,13 @@ fn timeout(what: &str, within: Duration, detail: String) -> LabError {
     }
 }
 
+/// Every director's IPVS table (`ipvsadm -Ln`), for a timeout's detail.
+fn pools(dirs: &[Dir]) -> String {
+    dirs.iter()
+        .map(|d| format!("--- {}\n{}", d.name, d.ipvsadm(&["-Ln"])))
+        .collect()
+}
+
 /// One kept-alive client connection and the real server that answers it.
 struct Conn {
     ka: KeepAlive,
@@ -659,9 +666,7 @@ fn scenario(opts: &ActiveOptions, n: &Narrator) -> Result<ActiveReport, LabError
         timeout(
             "every director removing rs2",
             Duration::from_secs(15),
-            dirs.iter()
-                .map(|d| format!("--- {}\n{}", d.name, d.ipvsadm(&["-Ln"])))
-                .collect(),
+            pools(&dirs),
         )
     })?;
     rep.rs2_removed_after = dirs
@@ -708,9 +713,7 @@ fn scenario(opts: &ActiveOptions, n: &Narrator) -> Result<ActiveReport, LabError
         timeout(
             "every director putting rs2 back",
             Duration::from_secs(15),
-            dirs.iter()
-                .map(|d| format!("--- {}\n{}", d.name, d.ipvsadm(&["-Ln"])))
-                .collect(),
+            pools(&dirs),
         )
     })?;
     n.say(

@@ -208,7 +208,7 @@ fn host_director_run_elects_reports_reloads_and_hands_over() {
         notify.all()
     );
 
-    // Status JSON with counters (the runtime publishes at least once a second).
+    // Status JSON with counters (built for the request, or at most a second old).
     assert!(
         wait_until(Duration::from_secs(5), || {
             let sa = status(&sock_a).unwrap();

@@ -12,13 +12,14 @@ mod node_support;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ha_failover::core::{
     Cause, DirectorBuilder, DirectorEvent, InstanceConfig, NotifyScripts, Step, StepKind,
     SyncGroupConfig, TrackRef, TrackerConfig, TrackerKind, VipSpec,
 };
 use ha_failover::runtime::director::{DirectorConfig, InstanceOptions, RuntimeEvent};
+use ha_failover::runtime::status::STATUS_REUSE;
 use ha_failover::vrrp::router::{Config as RouterConfig, State, TransitionReason};
 use ha_failover::vrrp::{AdvertInterval, Centiseconds, Priority, Version, VrId};
 use ha_testsupport::{Host, Lab, require_root, wait_until};
@@ -238,6 +239,55 @@ fn host_sync_group_moves_on_master_crash_and_on_link_cut() {
     assert!(
         !vips.iter().any(|v| a.holds(v) || b.holds(v)),
         "VIPs left after stop"
+    );
+}
+
+#[test]
+#[ignore = "host suite: needs root and netns; run by cargo xtask test"]
+fn host_status_is_built_when_asked_and_left_after_the_stop() {
+    require_root();
+    let _serial = serial();
+    let mut lab = Lab::new("dst");
+    let a = lab.add_host("a", &["10.63.0.1/24"]);
+    let mut b = DirectorBuilder::new();
+    b.add_instance(instance("VI_1", 63, primary_v4(&a), 150, "10.63.0.100/24"))
+        .unwrap();
+    let n = Node::start(&a, fast(DirectorConfig::new(b)));
+    assert!(
+        wait_until(Duration::from_secs(15), || n.states() == [State::Master]),
+        "never master: {:?}",
+        n.status()
+    );
+    let reader = n.status_reader();
+    // Nobody reads for longer than a snapshot is kept: the next one is built for the
+    // request (a director that built one every second would answer with an older one).
+    std::thread::sleep(STATUS_REUSE * 3);
+    let asked = SystemTime::now();
+    let first = reader.blocking_get().expect("a running node answers");
+    assert!(
+        first.taken >= asked,
+        "taken {:?} before the request at {asked:?}",
+        first.taken
+    );
+    assert_eq!(first.instances[0].state, State::Master);
+    // Asked again at once, nothing changed: the same snapshot, shared.
+    let again = reader.blocking_get().unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "rebuilt at once");
+    // Older than STATUS_REUSE: a new one.
+    std::thread::sleep(STATUS_REUSE + Duration::from_millis(200));
+    let later = reader.blocking_get().unwrap();
+    assert!(later.taken > first.taken, "{:?}", later.taken);
+    assert!(later.uptime > first.uptime);
+    drop((first, again));
+    // After the stop: the last snapshot, everything stopped.
+    n.stop();
+    let last = reader.blocking_get().expect("the last snapshot stays");
+    assert!(last.taken > later.taken);
+    assert_ne!(
+        last.instances[0].state,
+        State::Master,
+        "{:?}",
+        last.instances
     );
 }
 

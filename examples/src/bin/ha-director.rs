@@ -65,7 +65,7 @@ use ha_failover::runtime::director::{
     DirectorRunError, Reload, ReloadReport, RunIo, RuntimeEvent, run_with,
 };
 use ha_failover::runtime::sched::{Policy, Realtime};
-use ha_failover::runtime::status::Status;
+use ha_failover::runtime::status::status_channel;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Exit code for an invalid configuration (and for `status` with no director).
@@ -483,7 +483,7 @@ async fn run_async(
         }
     };
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (status_tx, status_rx) = watch::channel(std::sync::Arc::new(Status::default()));
+    let (status_tx, status_rx) = status_channel();
     let (reload_tx, reload_rx) = mpsc::unbounded_channel::<Reload>();
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<RuntimeEvent>();
 
@@ -622,14 +622,14 @@ async fn run_async(
     };
 
     // READY once the director survived its start (sockets opened, stale VIPs removed) or
-    // published a first status.
-    let mut first_status = status_rx.clone();
+    // answered a first status request (its loop runs).
+    let first_status = status_rx.clone();
     tokio::select! {
         r = &mut director => {
             let _ = std::fs::remove_file(&sock_path);
             return finished(r);
         }
-        _ = first_status.changed() => {}
+        _ = first_status.get() => {}
         _ = tokio::time::sleep(Duration::from_millis(500)) => {}
     }
     sdnotify::send(notifier.as_ref(), "READY=1\nSTATUS=running");

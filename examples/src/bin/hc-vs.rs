@@ -526,6 +526,10 @@ struct Row {
     unchecked: usize,
     /// Milliseconds from closing a listener to its destination leaving IPVS.
     detect_ms: Option<f64>,
+    /// ha-director only, from its status at the window's end: attempts run and attempts
+    /// given up on (no outcome within timeout + grace) since its start.
+    attempts: Option<u64>,
+    lost: Option<u64>,
     error: Option<String>,
 }
 
@@ -568,6 +572,8 @@ fn measure(
         drift_max_ms: None,
         unchecked: 0,
         detect_ms: None,
+        attempts: None,
+        lost: None,
         error: None,
     };
     let dir = lab.dir().to_path_buf();
@@ -644,6 +650,12 @@ fn measure(
         row.cpu_per_check_us = Some((u + s) * 1e6 / row.seen as f64);
     }
     row.peak_rss_kib = vm_hwm_kib(&process_tree(r.root));
+    if tool == Tool::Ours
+        && let Some(c) = status_checks(&dir.join("hd.sock"))
+    {
+        row.attempts = Some(c.0);
+        row.lost = Some(c.1);
+    }
     // Detection: a real server in the middle stops listening.
     let j = n / 2;
     let (rs, v) = (rs_addr(j), vip(j / cli.per_vs));
@@ -669,6 +681,19 @@ fn measure(
         Err(_) => row.error = Some(format!("reopening {rs}: no answer")),
     }
     row
+}
+
+/// ha-director's check counters from its status socket: (attempts with an outcome, attempts
+/// given up on).
+fn status_checks(sock: &Path) -> Option<(u64, u64)> {
+    use std::io::Read;
+    let mut s = std::os::unix::net::UnixStream::connect(sock).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let j: serde_json::Value = serde_json::from_slice(&buf).ok()?;
+    let c = &j["checks"];
+    Some((c["up"].as_u64()? + c["down"].as_u64()?, c["lost"].as_u64()?))
 }
 
 fn tail(s: &str, lines: usize) -> String {
@@ -826,6 +851,9 @@ fn main() -> ExitCode {
         let Some(ours) = get("ha-director") else {
             continue;
         };
+        if let (Some(a), Some(l)) = (ours.attempts, ours.lost) {
+            println!("[{n} checks] ours: {a} attempts since start, {l} given up on (lost)");
+        }
         for other in ["keepalived", "ldirectord"] {
             let Some(o) = get(other) else { continue };
             let cpu = match (ours.cpu_per_check_us, o.cpu_per_check_us) {

@@ -2,8 +2,9 @@
 //! socket ([`serve_unix`]: a client connects, reads the JSON, the server closes) and on
 //! HTTP `GET /status`, and Prometheus metrics ([`metrics_text`]) on HTTP `GET /metrics`
 //! ([`serve_http`], hyper 1), and a status page on HTTP `GET /` ([`super::status_page`]).
-//! All read the latest [`Status`] the runtime published; building them never touches the
-//! director's loop.
+//! All ask the director's loop for a [`Status`] (built for the request, or reused for up to
+//! [`STATUS_REUSE`](ha_failover::runtime::status::STATUS_REUSE)); formatting it happens off
+//! the loop.
 //!
 //! ## Metric names
 //! Two sets, served together on one endpoint:
@@ -34,7 +35,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ha_failover::core::AdminMode;
 use ha_failover::runtime::director::{AdminError, AdminRequest};
-use ha_failover::runtime::status::{MemberStatus, Status};
+use ha_failover::runtime::status::{MemberStatus, Status, StatusReader};
 use ha_failover::vrrp::DropReason;
 use ha_failover::vrrp::router::State;
 use http_body_util::Full;
@@ -47,7 +48,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 /// A VRRP state as the status and metrics write it.
 pub fn state_name(s: State) -> &'static str {
@@ -183,6 +184,7 @@ pub fn status_json(s: &Status) -> Value {
             "up": s.checks.up,
             "down": s.checks.down,
             "changes": s.checks.changes,
+            "lost": s.checks.lost,
         },
         "pings": s.pings.iter().map(|p| json!({
             "name": p.name,
@@ -493,6 +495,9 @@ fn ours(reg: &mut Registry, s: &Status) {
     checks
         .get_or_create(&labels(&[("outcome", "down")]))
         .inc_by(s.checks.down);
+    checks
+        .get_or_create(&labels(&[("outcome", "lost")]))
+        .inc_by(s.checks.lost);
     let changes = Counter::<u64>::default();
     changes.inc_by(s.checks.changes);
     reg.register("real_server_changes", "Real-server state changes", changes);
@@ -785,11 +790,14 @@ fn bind_unix(path: &Path, access: SocketAccess) -> std::io::Result<tokio::net::U
     Ok(listener)
 }
 
-/// The latest status snapshot, taken with a reference count: the channel's lock is held only
-/// for that, not while megabytes of JSON or metrics text are formatted from it (the VRRP loop
-/// takes the lock to publish the next snapshot, once a second).
-fn latest(status: &watch::Receiver<Arc<Status>>) -> Arc<Status> {
-    Arc::clone(&status.borrow())
+/// A status snapshot, asked of the director's loop (which builds one only when asked, see
+/// [`StatusReader`]). The snapshot is shared: megabytes of JSON or metrics text are formatted
+/// from it off the loop. The empty status if the director ended without one.
+async fn latest(status: &StatusReader) -> Arc<Status> {
+    status
+        .get()
+        .await
+        .unwrap_or_else(|| Arc::new(Status::default()))
 }
 
 /// Serves the status JSON on a unix socket at `path` (its folder is created, a stale socket
@@ -797,7 +805,7 @@ fn latest(status: &watch::Receiver<Arc<Status>>) -> Arc<Status> {
 /// closes. Returns once listening; the server runs on a task until the runtime ends.
 pub fn serve_unix(
     path: &Path,
-    status: watch::Receiver<Arc<Status>>,
+    status: StatusReader,
     access: SocketAccess,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let listener = bind_unix(path, access)?;
@@ -809,7 +817,7 @@ pub fn serve_unix(
                     let mut body = match access.check(&stream) {
                         Ok(()) => {
                             SocketCounters::bump(&SOCKETS.status_served);
-                            status_json(&latest(&status)).to_string()
+                            status_json(&*latest(&status).await).to_string()
                         }
                         Err(e) => {
                             SocketCounters::bump(&SOCKETS.status_refused);
@@ -893,9 +901,9 @@ pub async fn fetch_unix(path: &Path) -> Result<Value, StatusClientError> {
     })
 }
 
-fn respond(
+async fn respond(
     req: &Request<hyper::body::Incoming>,
-    status: &watch::Receiver<Arc<Status>>,
+    status: &StatusReader,
 ) -> Response<Full<Bytes>> {
     let reply = |code: StatusCode, ctype: &str, body: Bytes| {
         let mut r = Response::new(Full::new(body));
@@ -916,7 +924,7 @@ fn respond(
         "/metrics" => reply(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics_text(&latest(status)).into(),
+            metrics_text(&*latest(status).await).into(),
         ),
         "/" => reply(
             StatusCode::OK,
@@ -925,7 +933,7 @@ fn respond(
             Bytes::from_static(super::status_page::STATUS_PAGE.as_bytes()),
         ),
         "/status" => {
-            let mut t = status_json(&latest(status)).to_string();
+            let mut t = status_json(&*latest(status).await).to_string();
             t.push('\n');
             reply(StatusCode::OK, "application/json", t.into())
         }
@@ -942,7 +950,7 @@ fn respond(
 /// (HTTP/1.1). Returns the bound address (port 0 picks one) once listening.
 pub async fn serve_http(
     addr: SocketAddr,
-    status: watch::Receiver<Arc<Status>>,
+    status: StatusReader,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -959,8 +967,8 @@ pub async fn serve_http(
             let status = status.clone();
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
-                    let r = respond(&req, &status);
-                    async move { Ok::<_, Infallible>(r) }
+                    let status = status.clone();
+                    async move { Ok::<_, Infallible>(respond(&req, &status).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
@@ -1499,7 +1507,14 @@ mod tests {
         rt.block_on(async {
             let dir = std::env::temp_dir().join(format!("observe-{}", std::process::id()));
             let path = dir.join("sub/status.sock");
-            let (tx, rx) = watch::channel(Arc::new(Status::default()));
+            // A stand-in director: answers each request with the status of the moment.
+            let (mut requests, rx) = ha_failover::runtime::status::status_channel();
+            let (tx, now) = tokio::sync::watch::channel(Arc::new(Status::default()));
+            tokio::spawn(async move {
+                while let Some(ask) = requests.recv().await {
+                    let _ = ask.send(Arc::clone(&now.borrow()));
+                }
+            });
             let _srv = serve_unix(&path, rx.clone(), SocketAccess::default()).unwrap();
             let j = fetch_unix(&path).await.unwrap();
             assert_eq!(j["instances"].as_array().unwrap().len(), 0);

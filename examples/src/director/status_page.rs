@@ -4,8 +4,8 @@
 //! and shows the VRRP instances (state, priority, master, last transition) and the virtual
 //! servers with their real servers (health, weight, the reason of the last failure). The
 //! header says the data is stale when no read succeeded for 3 s, or when for 3 s every read
-//! brought the same snapshot (`taken_unix` unchanged: the director publishes a new one at
-//! least once a second, so its loop is stuck; browser time only, so the two machines' clocks
+//! brought the same snapshot (`taken_unix` unchanged: the director builds a new one for a
+//! request once the last is a second old, so its loop is stuck; browser time only, so the two machines' clocks
 //! need not agree). Names from the status are inserted as text, never as markup.
 
 /// The page.

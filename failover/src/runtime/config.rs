@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, watch};
 use super::error::DirectorRunError;
 use super::exec;
 use super::netlink::Vip;
-use super::status::Status;
+use super::status::StatusRequests;
 use crate::core::{AdminMode, DirectorBuilder, DirectorEvent, InstanceId, VirtualServerId};
 use ha_vrrp_proto::DropReason;
 
@@ -363,10 +363,9 @@ pub struct RunIo {
     pub events: Option<mpsc::UnboundedSender<RuntimeEvent>>,
     /// Becomes `true` (or its sender is dropped) to stop gracefully.
     pub shutdown: watch::Receiver<bool>,
-    /// Where status snapshots are published, if anywhere. Shared, so that a reader takes
-    /// one with a reference count and formats it without holding the channel's lock, which
-    /// the VRRP loop takes to publish the next.
-    pub status: Option<watch::Sender<std::sync::Arc<Status>>>,
+    /// The director's end of a [`super::status::status_channel`], if its status is read:
+    /// snapshots are built when a reader asks.
+    pub status: Option<StatusRequests>,
     /// New configurations to switch to without restarting (SIGHUP).
     pub reload: Option<mpsc::UnboundedReceiver<Reload>>,
     /// Where the slow work runs (addresses, announcements, scripts, health checks, IPVS):

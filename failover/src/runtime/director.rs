@@ -30,6 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::FutureExt;
@@ -63,7 +64,8 @@ use super::plan::Plan;
 use super::pools::{self, HealthShared, HealthTask, IpvsWork, RealServerHealth};
 use super::setup::{self, Sock};
 use super::status::{
-    AdvertPathStatus, InstanceStatus, IpvsStatus, MemberStatus, PoolStatus, Status, drop_list,
+    AdvertPathStatus, InstanceStatus, IpvsStatus, MemberStatus, PoolStatus, STATUS_REUSE, Status,
+    drop_list,
 };
 use super::vmac::Vmac;
 use ha_ipvs::model::DaemonRole;
@@ -87,8 +89,8 @@ pub async fn run(
     run_with(cfg, io).await
 }
 
-/// [`run`] with status snapshots published on `io.status` and configurations taken from
-/// `io.reload` while running.
+/// [`run`] with status snapshots built for the readers of `io.status` and configurations
+/// taken from `io.reload` while running.
 pub async fn run_with(
     cfg: DirectorConfig,
     io: RunIo,
@@ -271,7 +273,8 @@ pub async fn run_with(
         events,
         dirty: true,
         started,
-        status_tx: status,
+        status_last: status.as_ref().map(|s| s.last.clone()),
+        snapshot: None,
         ipvs_status,
         bgp_status,
         drain_until: None,
@@ -289,6 +292,7 @@ pub async fn run_with(
         shutdown,
         reload,
         admin,
+        status: status.map(|s| s.asks),
         watch: netwatch,
         fb: fb_rx,
         health: health_rx,
@@ -402,10 +406,12 @@ struct Inputs {
     shutdown: watch::Receiver<bool>,
     reload: Option<mpsc::UnboundedReceiver<Reload>>,
     admin: Option<mpsc::UnboundedReceiver<AdminRequest>>,
+    /// The status readers' requests.
+    status: Option<mpsc::UnboundedReceiver<super::status::StatusAsk>>,
     watch: NetWatch,
     fb: mpsc::UnboundedReceiver<Feedback>,
     health: mpsc::UnboundedReceiver<RealServerHealth>,
-    /// The BGP task's status: a change is published at once.
+    /// The BGP task's status: a change makes the next status request build a snapshot.
     bgp_status: watch::Receiver<Option<super::status::BgpStatus>>,
     handles: Handles,
 }
@@ -414,6 +420,16 @@ struct Inputs {
 async fn recv_admin(
     rx: &mut Option<mpsc::UnboundedReceiver<AdminRequest>>,
 ) -> Option<AdminRequest> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next status request, or never when there is no channel.
+async fn recv_status(
+    rx: &mut Option<mpsc::UnboundedReceiver<super::status::StatusAsk>>,
+) -> Option<super::status::StatusAsk> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -471,7 +487,11 @@ struct Node {
     /// Something a status shows changed since the last snapshot.
     dirty: bool,
     started: Instant,
-    status_tx: Option<watch::Sender<std::sync::Arc<Status>>>,
+    /// Where the last snapshot is left when the node stops (if the status is read).
+    status_last: Option<watch::Sender<Option<Arc<Status>>>>,
+    /// The last snapshot and when it was built, while it may answer another request (see
+    /// [`STATUS_REUSE`]); dropped after that, so that none is kept while nobody reads.
+    snapshot: Option<(Instant, Arc<Status>)>,
     ipvs_status: watch::Receiver<IpvsStatus>,
     bgp_status: watch::Receiver<Option<super::status::BgpStatus>>,
     /// A stop that withdrew the BGP routes waits until then before it goes on.
@@ -505,8 +525,8 @@ struct TransitionHistory {
 impl Node {
     /// The event loop, until the stop is done (or its grace is over).
     async fn run(&mut self, socks: &[Sock], inp: &mut Inputs) {
-        let mut publish_tick = tokio::time::interval(Duration::from_secs(1));
-        publish_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut snapshot_tick = tokio::time::interval(STATUS_REUSE);
+        snapshot_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The VRRP timers (Adver_Timer, Master_Down_Timer) with the kernel's precision, not
         // tokio's millisecond one (see runtime::timer).
         let mut vrrp_timer = super::timer::PreciseTimer::new();
@@ -530,7 +550,6 @@ impl Node {
             });
         loop {
             self.flush(socks).await;
-            self.publish();
             if self.fatal.is_some() && self.stop_deadline.is_none() {
                 self.begin_stop(socks);
                 continue;
@@ -586,8 +605,15 @@ impl Node {
                     }
                 }
                 Some(h) = inp.health.recv() => self.on_health(socks, h),
-                _ = publish_tick.tick(), if self.status_tx.is_some() => self.dirty = true,
-                Ok(()) = inp.bgp_status.changed(), if self.status_tx.is_some() => self.dirty = true,
+                Some(ask) = recv_status(&mut inp.status) => {
+                    let _ = ask.send(self.snapshot());
+                }
+                _ = snapshot_tick.tick(), if self.snapshot.is_some() => {
+                    if self.snapshot.as_ref().is_some_and(|(at, _)| at.elapsed() >= STATUS_REUSE) {
+                        self.snapshot = None;
+                    }
+                }
+                Ok(()) = inp.bgp_status.changed() => self.dirty = true,
                 Some(r) = recv_reload(&mut inp.reload), if !stopping => {
                     self.advance(socks);
                     self.on_reload(socks, r).await;
@@ -964,14 +990,19 @@ impl Node {
         }
     }
 
-    /// Publishes a status snapshot if something changed.
-    fn publish(&mut self) {
-        if self.dirty
-            && let Some(tx) = &self.status_tx
+    /// A snapshot for a status reader: the last one while it is younger than
+    /// [`STATUS_REUSE`] and nothing changed by event since, otherwise a new one.
+    fn snapshot(&mut self) -> Arc<Status> {
+        if !self.dirty
+            && let Some((at, s)) = &self.snapshot
+            && at.elapsed() < STATUS_REUSE
         {
-            self.dirty = false;
-            tx.send_replace(std::sync::Arc::new(self.status()));
+            return Arc::clone(s);
         }
+        self.dirty = false;
+        let s = Arc::new(self.status());
+        self.snapshot = Some((Instant::now(), Arc::clone(&s)));
+        s
     }
 
     /// The counters, with the drops and lateness of the core and the late policy.
@@ -1774,9 +1805,13 @@ impl Node {
         self.tasks.ipvs = None;
         self.tasks.health = None;
         self.tasks.bgp = None;
-        // The last status: everything stopped.
-        self.dirty = true;
-        self.publish();
+        // The last status, everything stopped: left for the readers who ask from now on.
+        if let Some(last) = self.status_last.take() {
+            self.dirty = true;
+            let s = self.snapshot();
+            self.snapshot = None;
+            last.send_replace(Some(s));
+        }
         let Handles {
             effects,
             notify,

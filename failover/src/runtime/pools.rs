@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use ha_healthcheck::probe::InFlight;
+use ha_healthcheck::probe::{FlightKey, InFlight};
 use ha_healthcheck::{
     EventKind, Outcome, ProbeId, Scheduler, SchedulerConfig, StartState, TargetId,
 };
@@ -424,6 +424,8 @@ pub(super) struct HealthTask {
     by_member: HashMap<(VirtualServerId, usize), Vec<usize>>,
     shared: watch::Sender<HealthShared>,
     tx: mpsc::UnboundedSender<RealServerHealth>,
+    /// By target id: its attempt whose probe is running, with the probe's key in the set.
+    running: Vec<Option<(ProbeId, FlightKey)>>,
 }
 
 impl HealthTask {
@@ -441,6 +443,7 @@ impl HealthTask {
             by_member: HashMap::new(),
             shared,
             tx,
+            running: Vec::new(),
         };
         t.set_targets(Instant::now(), targets);
         t
@@ -482,6 +485,9 @@ impl HealthTask {
             })
             .collect();
         self.shared.send_modify(|s| s.checks = checks);
+        // Renumbered: the probes running finish as they are (their outcomes are matched by
+        // probe id), but are no longer known by target.
+        self.running = vec![None; targets.len()];
         self.targets = targets;
         self.up = up;
         self.reported.retain(|k, _| by_member.contains_key(k));
@@ -504,11 +510,24 @@ impl HealthTask {
             self.sched.handle_timeout(now);
             while let Some(req) = self.sched.poll_probe() {
                 let (id, target) = (req.id, req.target);
+                // The scheduler hands out a target's next attempt only after the last one's
+                // outcome or its lost-probe deadline: a probe of it still running was given
+                // up on. Dropped, so that an overloaded task does not run two probes per
+                // target (the VM at 10,000 checks had 17,000 probes in flight).
+                let running = self.running.get_mut(target.0 as usize);
+                if let Some((_, key)) = running.as_ref().and_then(|r| **r)
+                    && inflight.cancel(key)
+                {
+                    batch.lost += 1;
+                }
                 let pushed = inflight.push(async move {
                     let outcome = ha_healthcheck::probe::run(&req.check, req.timeout).await;
                     (id, target, outcome)
                 });
                 debug_assert!(pushed.is_ok(), "an unbounded set takes every probe");
+                if let (Some(r), Ok(key)) = (running, pushed) {
+                    *r = Some((id, key));
+                }
             }
             // Lost-probe deadlines found by handle_timeout come out as events.
             self.events(&mut batch);
@@ -561,7 +580,17 @@ impl HealthTask {
             Outcome::Up { .. } => None,
             Outcome::Down(f) => Some(f.to_string()),
         };
+        if let Some(r) = self.running.get_mut(t as usize)
+            && r.is_some_and(|(p, _)| p == id)
+        {
+            *r = None;
+        }
         let taken = self.sched.handle_outcome(now, id, outcome);
+        if !taken {
+            // After its lost-probe deadline (already counted as failed), or of a target a
+            // reload removed.
+            batch.lost += 1;
+        }
         if taken {
             if let (Some(why), Some(target)) = (&failure, self.targets.get(t as usize)) {
                 let (server, real_server) = (target.server.0, target.index);
@@ -627,7 +656,7 @@ impl HealthTask {
 
     /// Puts a batch into the status (one update of the watch channel), if it has anything.
     fn publish(&mut self, batch: &mut Batch) {
-        if batch.runs.is_empty() && batch.ups.is_empty() && batch.changes == 0 {
+        if batch.runs.is_empty() && batch.ups.is_empty() && batch.changes == 0 && batch.lost == 0 {
             return;
         }
         self.shared.send_modify(|s| {
@@ -647,6 +676,7 @@ impl HealthTask {
                 }
             }
             s.counters.changes += std::mem::take(&mut batch.changes);
+            s.counters.lost += std::mem::take(&mut batch.lost);
         });
     }
 }
@@ -666,6 +696,8 @@ struct Batch {
     ups: Vec<(usize, bool)>,
     /// Real servers whose health changed.
     changes: u64,
+    /// Attempts given up on (see [`CheckCounters::lost`]).
+    lost: u64,
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
 //! A running director's state as plain data: what `ha-director status` prints and what the
-//! metrics endpoint exports.
+//! metrics endpoint exports, and the channel it is read through.
 //!
-//! [`super::director::run_with`] publishes a [`Status`] on a `tokio::sync::watch` channel when
-//! something changed (a transition, a real server, an IPVS operation) and at least once a
-//! second for the counters. Building one allocates; it is never built on the advert path.
-//!
-//! A leaf: plain data, used by the runtime and by whoever reads the status.
+//! A [`Status`] is built by [`super::director::run_with`]'s loop when a reader asks for one
+//! through a [`StatusReader`] (see [`status_channel`]), never on the advert path. A director
+//! nobody reads builds none: at 10,000 real servers a snapshot is megabytes, and building one
+//! every second took most of the runtime's user time in a TCG VM.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot, watch};
 
 use ha_ipvs::Stats;
 use ha_ipvs::model::ServiceKey;
@@ -16,6 +18,82 @@ use ha_vrrp_proto::router::State;
 use ha_vrrp_proto::{DropCounts, DropReason};
 
 use crate::late::LateStats;
+
+/// Creates the two ends of a status channel: the [`StatusRequests`] go to the director in
+/// [`super::director::RunIo::status`], the [`StatusReader`] (cloned as often as needed) to
+/// whoever reads.
+pub fn status_channel() -> (StatusRequests, StatusReader) {
+    let (ask, asks) = mpsc::unbounded_channel();
+    let (last_tx, last) = watch::channel(None);
+    (
+        StatusRequests {
+            asks,
+            last: last_tx,
+        },
+        StatusReader { ask, last },
+    )
+}
+
+/// One reader's request: where the snapshot goes.
+pub type StatusAsk = oneshot::Sender<Arc<Status>>;
+
+/// The director's end of a [`status_channel`]: the readers' requests, and where the last
+/// snapshot is left when the director stops.
+#[derive(Debug)]
+pub struct StatusRequests {
+    pub(crate) asks: mpsc::UnboundedReceiver<StatusAsk>,
+    pub(crate) last: watch::Sender<Option<Arc<Status>>>,
+}
+
+impl StatusRequests {
+    /// The next reader's request, for a program that answers them itself instead of
+    /// [`super::director::run_with`] (a stand-in in tests); `None` once every reader is
+    /// gone.
+    pub async fn recv(&mut self) -> Option<StatusAsk> {
+        self.asks.recv().await
+    }
+}
+
+/// The readers' end of a [`status_channel`]. A snapshot is shared: the reader formats it
+/// without holding anything the director's loop waits for.
+#[derive(Debug, Clone)]
+pub struct StatusReader {
+    ask: mpsc::UnboundedSender<StatusAsk>,
+    last: watch::Receiver<Option<Arc<Status>>>,
+}
+
+impl StatusReader {
+    /// A snapshot of the running director: built for this request, or one built less than
+    /// [`STATUS_REUSE`] ago if nothing a status shows by event (a transition, a real server,
+    /// an IPVS operation) changed since. It comes when the director's loop takes the
+    /// request: after its start, and after a reload it is applying. Once the director has
+    /// stopped: its last snapshot (everything stopped). `None` if it ended without one.
+    pub async fn get(&self) -> Option<Arc<Status>> {
+        let (tx, rx) = oneshot::channel();
+        if self.ask.send(tx).is_ok()
+            && let Ok(s) = rx.await
+        {
+            return Some(s);
+        }
+        self.last.borrow().clone()
+    }
+
+    /// [`StatusReader::get`] from a thread outside any tokio runtime (it blocks; it panics
+    /// inside a runtime, as [`oneshot::Receiver::blocking_recv`] does).
+    pub fn blocking_get(&self) -> Option<Arc<Status>> {
+        let (tx, rx) = oneshot::channel();
+        if self.ask.send(tx).is_ok()
+            && let Ok(s) = rx.blocking_recv()
+        {
+            return Some(s);
+        }
+        self.last.borrow().clone()
+    }
+}
+
+/// How long a snapshot answers further requests when nothing changed by event: the
+/// counters in it are at most this old.
+pub const STATUS_REUSE: Duration = Duration::from_secs(1);
 
 /// A snapshot of a running director.
 #[derive(Debug, Clone, PartialEq)]
@@ -320,6 +398,10 @@ pub struct CheckCounters {
     pub down: u64,
     /// Real-server state changes reported to the director.
     pub changes: u64,
+    /// Attempts given up on: no outcome within their timeout and the scheduler's grace
+    /// (the scheduler counts each as a failed attempt, `lost`; their probe, if still
+    /// running, is dropped), or an outcome that came after that.
+    pub lost: u64,
 }
 
 /// Counters of a run.

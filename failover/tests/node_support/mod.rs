@@ -6,7 +6,7 @@ use ha_failover::core::{Cause, DirectorEvent};
 use ha_failover::runtime::director::{
     DirectorConfig, DirectorCounters, Reload, ReloadReport, RunIo, RuntimeEvent, run_with,
 };
-use ha_failover::runtime::status::Status;
+use ha_failover::runtime::status::{Status, StatusReader, status_channel};
 use ha_failover::vrrp::router::State;
 use ha_testsupport::Host;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -19,7 +19,7 @@ pub struct Node {
     crash: Option<oneshot::Sender<()>>,
     events: mpsc::UnboundedReceiver<RuntimeEvent>,
     seen: Vec<RuntimeEvent>,
-    status: watch::Receiver<std::sync::Arc<Status>>,
+    status: StatusReader,
     reload: mpsc::UnboundedSender<Reload>,
     thread: Option<std::thread::JoinHandle<Outcome>>,
 }
@@ -30,7 +30,7 @@ impl Node {
         let (stop, stop_rx) = watch::channel(false);
         let (crash, crash_rx) = oneshot::channel::<()>();
         let (ev_tx, events) = mpsc::unbounded_channel();
-        let (st_tx, status) = watch::channel(std::sync::Arc::new(Status::default()));
+        let (st_tx, status) = status_channel();
         let (reload, reload_rx) = mpsc::unbounded_channel();
         let h = host.clone();
         let thread = std::thread::spawn(move || {
@@ -71,25 +71,29 @@ impl Node {
         &self.seen
     }
 
-    /// The latest status snapshot.
+    /// A status snapshot, asked of the node (the empty status before its loop runs or if it
+    /// ended without one).
     pub fn status(&self) -> Status {
-        Status::clone(&self.status.borrow())
+        self.status
+            .blocking_get()
+            .map(|s| Status::clone(&s))
+            .unwrap_or_default()
+    }
+
+    /// The node's status reader (it outlives the node: after the stop it gives the last
+    /// snapshot).
+    pub fn status_reader(&self) -> StatusReader {
+        self.status.clone()
     }
 
     /// Every instance's state, from the status.
     pub fn states(&self) -> Vec<State> {
-        self.status
-            .borrow()
-            .instances
-            .iter()
-            .map(|i| i.state)
-            .collect()
+        self.status().instances.iter().map(|i| i.state).collect()
     }
 
     /// Every instance's transition count, from the status.
     pub fn transitions(&self) -> Vec<u64> {
-        self.status
-            .borrow()
+        self.status()
             .instances
             .iter()
             .map(|i| i.transitions)

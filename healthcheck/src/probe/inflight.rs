@@ -85,9 +85,19 @@ impl SlotWaker {
 
 struct Slot<F> {
     future: Pin<Box<Option<Unconstrained<F>>>>,
+    /// Pushes into this slot so far: tells a [`FlightKey`] of an earlier future from the
+    /// current one's.
+    generation: u32,
     waker: Arc<SlotWaker>,
     /// The waker made from `waker`, kept to avoid a reference-count round trip per poll.
     task_waker: Waker,
+}
+
+/// Names one future pushed into an [`InFlight`] set, for [`InFlight::cancel`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlightKey {
+    index: u32,
+    generation: u32,
 }
 
 /// A bounded set of in-flight futures of one type, polled together by the task that owns
@@ -169,16 +179,16 @@ impl<F: Future> InFlight<F> {
         self.capacity
     }
 
-    /// Add a future; it is first polled by the next [`InFlight::poll_next`]. When the set
-    /// is full the future comes back unpolled.
-    pub fn push(&mut self, future: F) -> Result<(), F> {
+    /// Add a future; it is first polled by the next [`InFlight::poll_next`]. Returns its key
+    /// (for [`InFlight::cancel`]); when the set is full the future comes back unpolled.
+    pub fn push(&mut self, future: F) -> Result<FlightKey, F> {
         if self.is_full() {
             return Err(future);
         }
         let index = if let Some(i) = self.free.pop() {
-            self.slots[i as usize]
-                .future
-                .set(Some(unconstrained(future)));
+            let slot = &mut self.slots[i as usize];
+            slot.future.set(Some(unconstrained(future)));
+            slot.generation = slot.generation.wrapping_add(1);
             i
         } else {
             let i = u32::try_from(self.slots.len()).expect("capacity fits in u32");
@@ -189,15 +199,42 @@ impl<F: Future> InFlight<F> {
             });
             self.slots.push(Slot {
                 future: Box::pin(Some(unconstrained(future))),
+                generation: 0,
                 task_waker: Waker::from(Arc::clone(&waker)),
                 waker,
             });
             i
         };
         self.len += 1;
+        let slot = &self.slots[index as usize];
         // Queued without waking the owner: it is the caller, and calls `poll_next` next.
-        self.slots[index as usize].waker.enqueue(false);
-        Ok(())
+        slot.waker.enqueue(false);
+        Ok(FlightKey {
+            index,
+            generation: slot.generation,
+        })
+    }
+
+    /// Drop the future `key` names if it is still in flight (its sockets close, its slot is
+    /// free for the next push); false if it finished or was cancelled already. A key of a
+    /// future that is gone never names the one pushed into its slot after it.
+    ///
+    /// For a driver whose scheduler gave up on an attempt (no outcome within its deadline,
+    /// as the scheduler's lost-probe deadline): the attempt's probe would otherwise keep
+    /// running beside the next attempt of the same target.
+    pub fn cancel(&mut self, key: FlightKey) -> bool {
+        let Some(slot) = self.slots.get_mut(key.index as usize) else {
+            return false;
+        };
+        if slot.generation != key.generation || slot.future.is_none() {
+            return false;
+        }
+        // A wakeup already queued for the slot finds it empty (or finds the next future,
+        // which is then polled once early: harmless).
+        slot.future.set(None);
+        self.free.push(key.index);
+        self.len -= 1;
+        true
     }
 
     /// Poll the woken futures until one finishes: `Ready(Some(output))` for it,
@@ -360,6 +397,49 @@ mod tests {
             polls,
             waker,
         )
+    }
+
+    #[test]
+    fn cancel_drops_only_the_future_its_key_names() {
+        let parent = Arc::new(CountWake(Default::default()));
+        let parent_waker = Waker::from(parent.clone());
+        let mut cx = Context::from_waker(&parent_waker);
+        let mut set = InFlight::new(2);
+        let (g1, _open1, polls1, w1) = gate(1);
+        let (g2, open2, _polls2, w2) = gate(2);
+        let k1 = set.push(g1).ok().expect("room");
+        let k2 = set.push(g2).ok().expect("room");
+        assert_ne!(k1, k2);
+        assert!(set.poll_next(&mut cx).is_pending());
+        // The first is given up on: dropped (its waker with it), its slot free, the set
+        // not full any more.
+        assert!(set.cancel(k1));
+        assert_eq!(set.len(), 1);
+        assert!(!set.is_full());
+        assert!(!set.cancel(k1), "a second cancel finds nothing");
+        assert_eq!(Rc::strong_count(&w1), 1, "the cancelled future is dropped");
+        // Its slot takes the next future; the old key does not name it.
+        let (g3, open3, polls3, _w3) = gate(3);
+        let k3 = set.push(g3).ok().expect("room");
+        assert_eq!(set.slots.len(), 2, "the slot is reused");
+        assert!(
+            !set.cancel(k1),
+            "a stale key never cancels the slot's next future"
+        );
+        open3.set(true);
+        assert_eq!(set.poll_next(&mut cx), Poll::Ready(Some(3)));
+        assert_eq!(polls3.get(), 1);
+        assert_eq!(
+            polls1.get(),
+            1,
+            "the cancelled future is never polled again"
+        );
+        assert!(!set.cancel(k3), "a finished future cannot be cancelled");
+        // The other one is untouched.
+        open2.set(true);
+        w2.borrow_mut().take().unwrap().wake();
+        assert_eq!(set.poll_next(&mut cx), Poll::Ready(Some(2)));
+        assert!(set.is_empty());
     }
 
     #[test]

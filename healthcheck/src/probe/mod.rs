@@ -59,7 +59,7 @@ fn compiled(pattern: &str, what: &str) -> Result<regex::bytes::Regex, Failure> {
     Ok(re)
 }
 
-pub use inflight::InFlight;
+pub use inflight::{FlightKey, InFlight};
 pub use sys::disconnect;
 #[cfg(feature = "tls")]
 pub use tls::NoVerification;
@@ -139,7 +139,7 @@ async fn run_bounded(check: &Check) -> Outcome {
         Check::Dns(_) => Err(not_built(check)),
         Check::Smtp(c) => Box::pin(smtp::run(c)).await,
         Check::Ping(c) => Box::pin(ping::run(c)).await,
-        Check::File(c) => Ok(file(c).await),
+        Check::File(c) => Ok(Box::pin(file(c)).await),
         Check::Maintenance(c) => Ok(maintenance(c).await),
         Check::Script(_) | Check::Udp(_) => unreachable!("handled by run"),
     };
@@ -159,6 +159,8 @@ mod tests {
     fn probe_future_is_small() {
         let check = Check::Tcp(crate::TcpCheck::new("127.0.0.1:1".parse().unwrap()));
         let size = std::mem::size_of_val(&run(&check, Duration::from_secs(1)));
-        assert!(size <= 768, "probe::run future is {size} bytes");
+        // 592 bytes when the connect future kept a `SockAddr` (132 bytes) across its wait
+        // and a file check's future (336 bytes) was inline.
+        assert!(size <= 480, "probe::run future is {size} bytes");
     }
 }

@@ -195,9 +195,13 @@ pub(crate) async fn tcp_connect_raw(
             s
         }
     };
-    let peer = SockAddr::from(addr);
-    if connect_state(s.connect(&peer))? || connect_state(s.connect(&peer))? {
-        return Ok(Connected::Now(s));
+    {
+        // Not kept across the wait below: a `SockAddr` is 132 bytes (a `sockaddr_storage`),
+        // and this future's state is held per check in flight.
+        let peer = SockAddr::from(addr);
+        if connect_state(s.connect(&peer))? || connect_state(s.connect(&peer))? {
+            return Ok(Connected::Now(s));
+        }
     }
     let stream = TcpStream::from_std(std::net::TcpStream::from(s))
         .map_err(|e| setup("tokio register", e))?;
@@ -206,7 +210,7 @@ pub(crate) async fn tcp_connect_raw(
         if let Some(e) = stream.take_error().map_err(io_fail)? {
             return Err(io_fail(e));
         }
-        if connect_state(SockRef::from(&stream).connect(&peer))? {
+        if connect_state(SockRef::from(&stream).connect(&SockAddr::from(addr)))? {
             return Ok(Connected::Later(stream));
         }
         // A spurious readiness event: forget it and wait again.

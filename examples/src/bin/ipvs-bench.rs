@@ -41,6 +41,13 @@ struct Args {
     /// 50,000-object flush, whose deferred frees it pays for).
     #[arg(long)]
     crate_first: bool,
+    /// Seconds to wait between the first tool's flush and the second tool's install. The
+    /// kernel keeps deleted destinations in a trash list for reuse, and every destination
+    /// add walks that list (`ip_vs_trash_get_dest`); it frees an entry once it has been idle
+    /// for 2 minutes, looking every minute, so after about 3 minutes the second tool
+    /// installs into the kernel state the first one had.
+    #[arg(long, default_value_t = 0)]
+    settle_s: u64,
 }
 
 const RUN_ESTIMATION: &str = "/proc/sys/net/ipv4/vs/run_estimation";
@@ -135,7 +142,14 @@ async fn bench(
     let (mut cpu0, mut cpu1, mut cpu2, mut cpu3) = ([0.0; 4], [0.0; 4], [0.0; 4], [0.0; 4]);
     let mut noop_ops = 0;
     let (mut list_services, mut dests_one_by_one) = (Duration::ZERO, Duration::ZERO);
-    for ipvsadm_turn in order {
+    for (turn, ipvsadm_turn) in order.into_iter().enumerate() {
+        if turn == 1 && args.settle_s > 0 {
+            eprintln!(
+                "ipvs-bench: {} s for the kernel to free the flushed destinations",
+                args.settle_s
+            );
+            tokio::time::sleep(Duration::from_secs(args.settle_s)).await;
+        }
         if ipvsadm_turn {
             // ipvsadm -R, fed the same rules.
             cpu0 = cpu_times();
@@ -214,13 +228,18 @@ async fn bench(
         .map(|v| if v.trim() == "0" { "off" } else { "on" })
         .unwrap_or("on (no sysctl)");
     println!(
-        "IPVS: {} services x {} destinations = {n_ops} objects; kernel rate estimator {estimation}; {} first",
+        "IPVS: {} services x {} destinations = {n_ops} objects; kernel rate estimator {estimation}; {} first; the second {}",
         args.services,
         args.dests,
         if args.crate_first {
             "ha-ipvs"
         } else {
             "ipvsadm"
+        },
+        if args.settle_s > 0 {
+            format!("{} s after the flush", args.settle_s)
+        } else {
+            "right after the flush".to_owned()
         }
     );
     println!(

@@ -5,8 +5,9 @@
 //! servers with their real servers (health, weight, the reason of the last failure). The
 //! header says the data is stale when no read succeeded for 3 s, or when for 3 s every read
 //! brought the same snapshot (`taken_unix` unchanged: the director builds a new one for a
-//! request once the last is a second old, so its loop is stuck; browser time only, so the two machines' clocks
-//! need not agree). Names from the status are inserted as text, never as markup.
+//! request once the last is a second old, so its loop is stuck; browser time only, so the
+//! two machines' clocks need not agree). Names from the status are inserted as text, never
+//! as markup.
 
 /// The page.
 pub const STATUS_PAGE: &str = include_str!("status_page.html");

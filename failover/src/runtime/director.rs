@@ -1807,10 +1807,7 @@ impl Node {
         self.tasks.bgp = None;
         // The last status, everything stopped: left for the readers who ask from now on.
         if let Some(last) = self.status_last.take() {
-            self.dirty = true;
-            let s = self.snapshot();
-            self.snapshot = None;
-            last.send_replace(Some(s));
+            last.send_replace(Some(Arc::new(self.status())));
         }
         let Handles {
             effects,

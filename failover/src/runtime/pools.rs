@@ -585,13 +585,7 @@ impl HealthTask {
         {
             *r = None;
         }
-        let taken = self.sched.handle_outcome(now, id, outcome);
-        if !taken {
-            // After its lost-probe deadline (already counted as failed), or of a target a
-            // reload removed.
-            batch.lost += 1;
-        }
-        if taken {
+        if self.sched.handle_outcome(now, id, outcome) {
             if let (Some(why), Some(target)) = (&failure, self.targets.get(t as usize)) {
                 let (server, real_server) = (target.server.0, target.index);
                 let check = check_kind(&target.target.check);
@@ -602,6 +596,10 @@ impl HealthTask {
                 }
             }
             batch.runs.push((t as usize, failure));
+        } else {
+            // After its lost-probe deadline (already counted as failed), or of a target a
+            // reload removed.
+            batch.lost += 1;
         }
         self.events(batch);
     }

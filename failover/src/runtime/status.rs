@@ -69,25 +69,24 @@ impl StatusReader {
     /// request: after its start, and after a reload it is applying. Once the director has
     /// stopped: its last snapshot (everything stopped). `None` if it ended without one.
     pub async fn get(&self) -> Option<Arc<Status>> {
-        let (tx, rx) = oneshot::channel();
-        if self.ask.send(tx).is_ok()
-            && let Ok(s) = rx.await
-        {
-            return Some(s);
-        }
-        self.last.borrow().clone()
+        let answer = match self.ask() {
+            Some(rx) => rx.await.ok(),
+            None => None,
+        };
+        answer.or_else(|| self.last.borrow().clone())
     }
 
     /// [`StatusReader::get`] from a thread outside any tokio runtime (it blocks; it panics
     /// inside a runtime, as [`oneshot::Receiver::blocking_recv`] does).
     pub fn blocking_get(&self) -> Option<Arc<Status>> {
+        let answer = self.ask().and_then(|rx| rx.blocking_recv().ok());
+        answer.or_else(|| self.last.borrow().clone())
+    }
+
+    /// Sends a request; where its answer comes (`None`: the director's loop is gone).
+    fn ask(&self) -> Option<oneshot::Receiver<Arc<Status>>> {
         let (tx, rx) = oneshot::channel();
-        if self.ask.send(tx).is_ok()
-            && let Ok(s) = rx.blocking_recv()
-        {
-            return Some(s);
-        }
-        self.last.borrow().clone()
+        self.ask.send(tx).ok().map(|()| rx)
     }
 }
 

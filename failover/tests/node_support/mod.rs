@@ -74,10 +74,12 @@ impl Node {
     /// A status snapshot, asked of the node (the empty status before its loop runs or if it
     /// ended without one).
     pub fn status(&self) -> Status {
-        self.status
-            .blocking_get()
-            .map(|s| Status::clone(&s))
-            .unwrap_or_default()
+        Status::clone(&self.snapshot())
+    }
+
+    /// [`Node::status`], shared (no copy).
+    fn snapshot(&self) -> std::sync::Arc<Status> {
+        self.status.blocking_get().unwrap_or_default()
     }
 
     /// The node's status reader (it outlives the node: after the stop it gives the last
@@ -88,12 +90,12 @@ impl Node {
 
     /// Every instance's state, from the status.
     pub fn states(&self) -> Vec<State> {
-        self.status().instances.iter().map(|i| i.state).collect()
+        self.snapshot().instances.iter().map(|i| i.state).collect()
     }
 
     /// Every instance's transition count, from the status.
     pub fn transitions(&self) -> Vec<u64> {
-        self.status()
+        self.snapshot()
             .instances
             .iter()
             .map(|i| i.transitions)

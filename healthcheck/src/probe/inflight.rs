@@ -231,10 +231,15 @@ impl<F: Future> InFlight<F> {
         }
         // A wakeup already queued for the slot finds it empty (or finds the next future,
         // which is then polled once early: harmless).
-        slot.future.set(None);
-        self.free.push(key.index);
-        self.len -= 1;
+        self.vacate(key.index);
         true
+    }
+
+    /// Drops the future in slot `index` (it holds one) and frees the slot.
+    fn vacate(&mut self, index: u32) {
+        self.slots[index as usize].future.set(None);
+        self.free.push(index);
+        self.len -= 1;
     }
 
     /// Poll the woken futures until one finishes: `Ready(Some(output))` for it,
@@ -273,9 +278,7 @@ impl<F: Future> InFlight<F> {
             };
             let mut slot_cx = Context::from_waker(&slot.task_waker);
             if let Poll::Ready(out) = future.poll(&mut slot_cx) {
-                slot.future.set(None);
-                self.free.push(index);
-                self.len -= 1;
+                self.vacate(index);
                 return Poll::Ready(Some(out));
             }
         }
@@ -316,13 +319,11 @@ impl<F: Future> InFlight<F> {
 
     /// Drop every future in flight (their sockets close); slots are kept for reuse.
     pub fn clear(&mut self) {
-        for (i, slot) in self.slots.iter_mut().enumerate() {
-            if slot.future.is_some() {
-                slot.future.set(None);
-                self.free.push(i as u32);
+        for i in 0..self.slots.len() as u32 {
+            if self.slots[i as usize].future.is_some() {
+                self.vacate(i);
             }
         }
-        self.len = 0;
     }
 }
 

@@ -60,6 +60,8 @@ const REAL_SERVERS: [(&str, &str); 3] = [
 /// How long one request on a kept-alive connection may take: a flow moved to another director
 /// loses the packets sent to the dead one until BFD takes it out, and TCP retransmits them.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the router's route must hold all three directors before the client starts.
+const STEADY: Duration = Duration::from_secs(3);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -403,6 +405,32 @@ fn wait(within: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
     }
 }
 
+/// Polls every 10 ms until `cond` has held for `hold` without a break, or `within` passes;
+/// the time its last unbroken run began and how many runs broke before it.
+fn wait_steady(
+    within: Duration,
+    hold: Duration,
+    mut cond: impl FnMut() -> bool,
+) -> Option<(Duration, usize)> {
+    let start = Instant::now();
+    let mut since = None;
+    let mut breaks = 0;
+    loop {
+        if cond() {
+            let began = *since.get_or_insert_with(|| start.elapsed());
+            if start.elapsed() - began >= hold {
+                return Some((began, breaks));
+            }
+        } else if since.take().is_some() {
+            breaks += 1;
+        }
+        if start.elapsed() > within {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn timeout(what: &str, within: Duration, detail: String) -> LabError {
     LabError::Timeout {
         what: what.to_owned(),
@@ -519,14 +547,26 @@ fn scenario(opts: &ActiveOptions, n: &Narrator) -> Result<ActiveReport, LabError
         "router",
         "FRR bgpd + bfdd + zebra: AS 65000, directors in one peer group with BFD 100 ms x 3, maximum-paths 8, L4 ECMP hash, no redirects",
     );
+    // Every change of the router's routes and neighbours, for the failure messages.
+    let monitor = lab.spawn(&router, &["ip", "-ts", "monitor", "route", "neigh"]);
     let mut dirs = Vec::new();
     for (name, a) in DIRECTORS {
         dirs.push(start_director(&mut lab, opts, n, name, a)?);
     }
     let all: Vec<String> = DIRECTORS.iter().map(|(_, a)| (*a).to_owned()).collect();
-    let t = wait(Duration::from_secs(60), || next_hops(&router) == all).ok_or_else(|| {
+    // FRR 8.4's bgpd re-registers a neighbour's BFD session once the BGP session is
+    // established and its source address known; a BFD session already up then goes down and
+    // takes BGP with it (Cease/BFD Down), and the director is out of the route for about a
+    // second. So the route must hold all three directors for STEADY before the client starts.
+    let (t, breaks) = wait_steady(Duration::from_secs(60), STEADY, || {
+        next_hops(&router) == all
+    })
+    .ok_or_else(|| {
         timeout(
-            "the router's route over all three directors",
+            &format!(
+                "the router's route over all three directors, unchanged for {} s",
+                STEADY.as_secs()
+            ),
             Duration::from_secs(60),
             format!(
                 "next hops {:?}\n{}\n{}",
@@ -544,9 +584,10 @@ fn scenario(opts: &ActiveOptions, n: &Narrator) -> Result<ActiveReport, LabError
     n.say(
         "router",
         format_args!(
-            "ip route: {VIP} via {} ({:.2} s)",
+            "ip route: {VIP} via {} ({:.2} s; unchanged for {} s since; lost a director {breaks} time(s) before)",
             all.join(", "),
-            t.as_secs_f64()
+            t.as_secs_f64(),
+            STEADY.as_secs()
         ),
     );
 
@@ -556,6 +597,24 @@ fn scenario(opts: &ActiveOptions, n: &Narrator) -> Result<ActiveReport, LabError
         let ports = d.client_ports();
         let carried = conns.iter().filter(|c| ports.contains(&c.port)).count();
         rep.carried.push((d.name.to_owned(), carried));
+    }
+    if let Some(idle) = dirs
+        .iter()
+        .zip(&rep.carried)
+        .find_map(|(d, (_, c))| (*c == 0).then_some(d))
+    {
+        return Err(LabError::Step(format!(
+            "{} carried none of the {} connections ({:?}); the router's route now: {:?}\n\
+             --- route and neighbour changes on the router:\n{}\n--- FRR:\n{}\n--- {}:\n{}",
+            idle.name,
+            conns.len(),
+            rep.carried,
+            next_hops(&router),
+            monitor.stdout(),
+            frr.logs(),
+            idle.name,
+            tail(&idle.proc.stderr(), 30)
+        )));
     }
     n.say(
         "client",

@@ -175,13 +175,30 @@ fn vm_director_programs_ipvs_follows_health_and_moves_the_sync_daemon() {
     assert!(!members[0].alive && members[1].alive, "{members:?}");
     assert!(members[0].checks[0].last_failure.is_some(), "{members:?}");
     assert!(st.checks.down >= 1 && st.checks.up >= 1, "{:?}", st.checks);
-    // It comes back and rejoins.
+    // Someone deletes d2's service behind its back. d2 believes its table in sync, so the
+    // next health change reaches its IPVS task as operations only; they fail, and the task
+    // must get the whole desired state from the loop and put the service back.
+    d2.sh(&format!("ipvsadm -D -t {VIP}:80"));
+    assert_eq!(destinations(&d2), 0, "{}", table(&d2));
+    // rs1 comes back and rejoins.
     let _l1 = rs1.run_in(|| TcpListener::bind("10.77.0.11:80").unwrap());
     assert!(
         wait_until(Duration::from_secs(5), || destinations(&d1) == 2),
         "{}",
         table(&d1)
     );
+    assert!(
+        wait_until(Duration::from_secs(8), || destinations(&d2) == 2),
+        "d2 did not put back the service deleted behind its back: {}",
+        table(&d2)
+    );
+    assert!(
+        table(&d2).contains(&format!("TCP  {VIP}:80 rr")),
+        "{}",
+        table(&d2)
+    );
+    let st2 = n2.status();
+    assert!(st2.ipvs.ops_failed >= 1, "{:?}", st2.ipvs);
 
     // d1 stops: d2 takes over, its sync daemon becomes master; d1's service is removed.
     n1.stop();

@@ -146,10 +146,18 @@ pub async fn run_with(
         cfg.script_user,
         events.clone(),
     ));
+    let ipvs_synced = pools::IpvsSynced::default();
     let (ipvs_tx, ipvs_task) = match (ipvs, &cfg.ipvs) {
         (Some(client), Some(opts)) => {
             let (tx, rx) = mpsc::unbounded_channel();
-            let task = slow.spawn(pools::ipvs_task(client, opts.clone(), rx, ipvs_status_tx));
+            let task = slow.spawn(pools::ipvs_task(
+                client,
+                opts.clone(),
+                rx,
+                ipvs_status_tx,
+                ipvs_synced.clone(),
+                fb_tx.clone(),
+            ));
             (Some(tx), Some(task))
         }
         _ => (None, None),
@@ -263,6 +271,7 @@ pub async fn run_with(
             fx: Some(fx_tx),
             notify: Some(notify_tx),
             ipvs: ipvs_tx,
+            ipvs_synced,
             health: Some(health_reload_tx),
             bgp: bgp_tx,
             fb: fb_tx,
@@ -355,6 +364,8 @@ struct Senders {
     fx: Option<mpsc::UnboundedSender<Effect>>,
     notify: Option<mpsc::UnboundedSender<Vec<String>>>,
     ipvs: Option<mpsc::UnboundedSender<IpvsWork>>,
+    /// The virtual servers the IPVS task knows to be in the kernel as last given.
+    ipvs_synced: pools::IpvsSynced,
     health: Option<mpsc::UnboundedSender<pools::HealthReload>>,
     bgp: Option<mpsc::UnboundedSender<BgpWork>>,
     fb: mpsc::UnboundedSender<Feedback>,
@@ -908,6 +919,11 @@ impl Node {
     fn on_feedback(&mut self, socks: &[Sock], fb: Option<Feedback>) {
         // The loop holds a sender itself: the channel never closes while it runs.
         let Some(fb) = fb else { return };
+        if let Feedback::IpvsResync(server) = fb {
+            let desired = self.d.desired_services_of(server);
+            self.send_ipvs(IpvsWork::Resync { server, desired });
+            return;
+        }
         if !matches!(fb, Feedback::Track { .. } | Feedback::Echo { .. }) {
             self.inflight = self.inflight.saturating_sub(1);
         }
@@ -936,6 +952,8 @@ impl Node {
                 Some((tracker, result)) => self.d.handle_track_result(now, tracker, result),
                 None => Ok(()),
             },
+            // Answered above.
+            Feedback::IpvsResync(_) => Ok(()),
         };
         if let Err(e) = r {
             tracing::warn!(error = %e, "a command's result was not taken");
@@ -1086,7 +1104,13 @@ impl Node {
             } => self.run_step(instance, op, step, token),
             DirectorAction::Ipvs { server, ops } => match &self.tasks.ipvs {
                 Some(_) => {
-                    let desired = self.d.desired_services_of(server);
+                    let in_sync = self
+                        .tasks
+                        .ipvs_synced
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .contains(&server);
+                    let desired = (!in_sync).then(|| self.d.desired_services_of(server));
                     self.send_ipvs(IpvsWork::Apply {
                         server,
                         ops,

@@ -110,6 +110,9 @@ pub(super) enum Feedback {
         echo: super::ping::Echo,
         answered: bool,
     },
+    /// The IPVS task needs a virtual server's whole desired state (answered with
+    /// `IpvsWork::Resync`).
+    IpvsResync(crate::core::VirtualServerId),
 }
 
 /// Why a track script run failed: a `class` that only changes when the kind of failure does

@@ -5,7 +5,8 @@
 //! their results back the same way, so a slow netlink answer or a hanging check cannot delay
 //! an advert.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ha_healthcheck::probe::{FlightKey, InFlight};
@@ -17,6 +18,7 @@ use ha_ipvs::{Client, Op};
 use tokio::sync::{mpsc, watch};
 
 use super::config::{HealthTarget, IpvsOptions};
+use super::effects::Feedback;
 use super::status::{
     CheckCounters, CheckStatus, IPVS_STATS_INTERVAL, IpvsDestinationStatus, IpvsServiceStatus,
     IpvsStatus,
@@ -26,11 +28,20 @@ use crate::core::VirtualServerId;
 /// Work for the IPVS task, done in order.
 #[derive(Debug)]
 pub(super) enum IpvsWork {
-    /// A virtual server's desired state changed: `ops` take the previous desired state to
-    /// `desired` (one entry per service: several for a virtual server group).
+    /// A virtual server's desired state changed: `ops` take the previous desired state to the
+    /// new one. The new desired state itself (one entry per service: several for a virtual
+    /// server group) comes along only while the server is not in [`IpvsSynced`]: a server
+    /// whose kernel state matches needs only the operations, and building the whole state of
+    /// a large virtual server for every health change cost memory and time (3.8 MiB of queued
+    /// work at 10,000 real servers in a saturated VM).
     Apply {
         server: VirtualServerId,
         ops: Vec<Op>,
+        desired: Option<Vec<VirtualService>>,
+    },
+    /// The loop's answer to [`Feedback::IpvsResync`]: the server's whole desired state now.
+    Resync {
+        server: VirtualServerId,
         desired: Vec<VirtualService>,
     },
     /// The sync daemon's role (the instance it follows changed state).
@@ -44,18 +55,33 @@ pub(super) enum IpvsWork {
 /// What the IPVS task reports to the status (a watch channel: no lock shared with the loop).
 pub(super) type IpvsShared = watch::Sender<IpvsStatus>;
 
+/// The virtual servers whose kernel state the IPVS task knows to match the last state it was
+/// given. Only the task changes it; the loop reads it to decide whether an
+/// [`IpvsWork::Apply`] needs the whole desired state.
+pub(super) type IpvsSynced = Arc<Mutex<BTreeSet<VirtualServerId>>>;
+
 /// Programs IPVS. The first time a virtual server is touched (and after any refused
 /// operation) its kernel state is read back and diffed against the desired state, so a
 /// restart after a crash, or someone else's `ipvsadm`, is corrected instead of failing with
 /// EEXIST; otherwise the core's minimal operations are applied as they are.
+///
+/// A server not known to match gets its whole desired state: with the operations that
+/// changed it while the loop saw it unsynced, or else by asking the loop
+/// ([`Feedback::IpvsResync`], answered by [`IpvsWork::Resync`]); operations that arrive for it
+/// meanwhile are skipped, as the answer, sent after them, covers them.
 pub(super) async fn ipvs_task(
     mut client: Client,
     opts: IpvsOptions,
     mut rx: mpsc::UnboundedReceiver<IpvsWork>,
     shared: IpvsShared,
+    synced: IpvsSynced,
+    fb: mpsc::UnboundedSender<Feedback>,
 ) {
-    // Servers whose kernel state is known to match what was last applied.
-    let mut synced: BTreeMap<VirtualServerId, bool> = BTreeMap::new();
+    let mut known = Known {
+        synced,
+        asked: BTreeSet::new(),
+        fb,
+    };
     // The latest desired state of servers that need a retry.
     // In server order: retries run in a deterministic order.
     let mut retry: BTreeMap<VirtualServerId, Vec<VirtualService>> = BTreeMap::new();
@@ -76,7 +102,7 @@ pub(super) async fn ipvs_task(
             _ = retry_tick.tick(), if !retry.is_empty() => {
                 for (server, desired) in std::mem::take(&mut retry) {
                     let ok = resync_all(&mut client, &desired, &shared).await;
-                    synced.insert(server, ok);
+                    known.set(server, ok);
                     if !ok {
                         retry.insert(server, desired);
                     }
@@ -101,13 +127,38 @@ pub(super) async fn ipvs_task(
                 ops,
                 desired,
             } => {
-                // No desired service (an install gate closed): the deletions as they are.
-                let ok = if desired.is_empty() || synced.get(&server).copied().unwrap_or(false) {
-                    apply(&mut client, &ops, &shared).await
-                } else {
-                    resync_all(&mut client, &desired, &shared).await
+                let in_sync = known.is_synced(server);
+                let ok = match desired {
+                    // No desired service (an install gate closed): the deletions as they are.
+                    Some(d) if d.is_empty() => apply(&mut client, &ops, &shared).await,
+                    Some(d) if !in_sync => {
+                        let ok = resync_all(&mut client, &d, &shared).await;
+                        if !ok {
+                            known.set(server, false);
+                            retry.insert(server, d);
+                            continue;
+                        }
+                        ok
+                    }
+                    _ if in_sync => apply(&mut client, &ops, &shared).await,
+                    // Not known to match and only the operations: skipped, the loop's answer
+                    // to the request (made now, or when it fell out of sync) covers them.
+                    _ => {
+                        known.ask(server);
+                        continue;
+                    }
                 };
-                synced.insert(server, ok);
+                known.set(server, ok);
+                if ok {
+                    retry.remove(&server);
+                } else {
+                    known.ask(server);
+                }
+            }
+            IpvsWork::Resync { server, desired } => {
+                known.asked.remove(&server);
+                let ok = resync_all(&mut client, &desired, &shared).await;
+                known.set(server, ok);
                 if ok {
                     retry.remove(&server);
                 } else {
@@ -148,6 +199,40 @@ pub(super) async fn ipvs_task(
                 }
                 break;
             }
+        }
+    }
+}
+
+/// What the IPVS task knows of each virtual server's kernel state.
+struct Known {
+    /// Shared with the loop.
+    synced: IpvsSynced,
+    /// Servers whose whole desired state was asked of the loop and not yet received.
+    asked: BTreeSet<VirtualServerId>,
+    fb: mpsc::UnboundedSender<Feedback>,
+}
+
+impl Known {
+    fn is_synced(&self, server: VirtualServerId) -> bool {
+        self.synced
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&server)
+    }
+
+    fn set(&mut self, server: VirtualServerId, ok: bool) {
+        let mut s = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        if ok {
+            s.insert(server);
+        } else {
+            s.remove(&server);
+        }
+    }
+
+    /// Asks the loop for the server's whole desired state, once until it comes.
+    fn ask(&mut self, server: VirtualServerId) {
+        if self.asked.insert(server) {
+            super::effects::feed_back(&self.fb, Feedback::IpvsResync(server));
         }
     }
 }

@@ -255,7 +255,7 @@ pub async fn run_with(
         },
         None => None,
     };
-    let by_member = pools::by_member(&cfg.health);
+    let by_member = pools::MemberIndex::new(&cfg.health);
     let mut node = Node {
         d,
         driver: LateDriver::new(start),
@@ -509,7 +509,7 @@ struct Node {
     drain_until: Option<Instant>,
     /// The health targets of each real server (indexes into `cfg.health`), for the status:
     /// made at start and on a reload, not once a second.
-    by_member: HashMap<(VirtualServerId, usize), Vec<usize>>,
+    by_member: pools::MemberIndex,
     health_status: watch::Receiver<HealthShared>,
     addrs: Addresses,
     /// A task ended while running: the node stops and returns this.
@@ -1643,7 +1643,7 @@ impl Node {
         }
         self.plan = plan;
         self.cfg = new;
-        self.by_member = pools::by_member(&self.cfg.health);
+        self.by_member = pools::MemberIndex::new(&self.cfg.health);
         self.has_trackers = d_has_polled_trackers(&self.d);
         self.pings = super::ping::Pings::new(&self.d, now, Some(&self.pings));
         let checks = match &self.tasks.health {
@@ -1696,13 +1696,10 @@ impl Node {
                         weight: rs.destination.weight,
                         alive: *alive,
                         checks: by_member
-                            .get(&(server, index))
-                            .map(|ids| {
-                                ids.iter()
-                                    .filter_map(|&j| health.checks.get(j).cloned())
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
+                            .get(server, index)
+                            .iter()
+                            .filter_map(|&j| health.checks.get(j as usize).cloned())
+                            .collect(),
                     })
                     .collect();
                 Some(PoolStatus {

@@ -5,7 +5,7 @@
 //! their results back the same way, so a slow netlink answer or a hanging check cannot delay
 //! an advert.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -467,12 +467,64 @@ pub(super) type HealthReload = (
 
 /// Each real server's targets, in configuration order, keyed by (server, index): what the
 /// health task and the status look a real server's checks up in.
-pub(super) fn by_member(targets: &[HealthTarget]) -> HashMap<(VirtualServerId, usize), Vec<usize>> {
-    let mut by: HashMap<(VirtualServerId, usize), Vec<usize>> = HashMap::new();
-    for (i, t) in targets.iter().enumerate() {
-        by.entry((t.server, t.index)).or_default().push(i);
+///
+/// Two flat vectors, not a map of vectors: at 10,000 real servers a `HashMap` of one-element
+/// `Vec`s took about 1 MiB, held twice (the loop's status and the health task); this takes
+/// 32 bytes per real server and 4 per check.
+#[derive(Debug, Default)]
+pub(super) struct MemberIndex {
+    /// The distinct (server, index) keys, sorted, each with where its ids start in `ids`.
+    keys: Vec<(VirtualServerId, usize, u32)>,
+    /// Target ids grouped by key; within a key, in configuration order.
+    ids: Vec<u32>,
+}
+
+impl MemberIndex {
+    pub(super) fn new(targets: &[HealthTarget]) -> MemberIndex {
+        let mut ids: Vec<u32> = (0..targets.len() as u32).collect();
+        // Stable: a real server's checks stay in configuration order.
+        ids.sort_by_key(|&i| (targets[i as usize].server, targets[i as usize].index));
+        let mut keys: Vec<(VirtualServerId, usize, u32)> = Vec::new();
+        for (at, &i) in ids.iter().enumerate() {
+            let t = &targets[i as usize];
+            if keys
+                .last()
+                .is_none_or(|&(s, x, _)| (s, x) != (t.server, t.index))
+            {
+                keys.push((t.server, t.index, at as u32));
+            }
+        }
+        keys.shrink_to_fit();
+        MemberIndex { keys, ids }
     }
-    by
+
+    /// The position of a real server among the keys (what [`HealthTask`] keeps per real
+    /// server is indexed by it).
+    fn position(&self, server: VirtualServerId, index: usize) -> Option<usize> {
+        self.keys
+            .binary_search_by_key(&(server, index), |&(s, x, _)| (s, x))
+            .ok()
+    }
+
+    fn ids_at(&self, k: usize) -> &[u32] {
+        let start = self.keys[k].2 as usize;
+        let end = self
+            .keys
+            .get(k + 1)
+            .map_or(self.ids.len(), |&(_, _, e)| e as usize);
+        &self.ids[start..end]
+    }
+
+    /// The ids of a real server's targets (none: it has no check).
+    pub(super) fn get(&self, server: VirtualServerId, index: usize) -> &[u32] {
+        self.position(server, index).map_or(&[], |k| self.ids_at(k))
+    }
+
+    /// How many real servers have checks.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
 }
 
 /// The kind of a check, for the status.
@@ -500,13 +552,13 @@ pub(super) struct HealthTask {
     sched: Scheduler,
     /// By target id (its index in `targets`).
     targets: Vec<HealthTarget>,
-    /// Per (server, index): whether alive as last reported.
-    reported: HashMap<(VirtualServerId, usize), bool>,
+    /// Per real server (its position in `by_member`): whether alive as last reported.
+    reported: Vec<Option<bool>>,
     up: Vec<bool>,
     /// Per real server (server, index): its targets' ids, so that an event costs the checks
     /// of one real server, not a walk over every target (10,000 real servers: a reload or a
     /// start that brings each up was 10^8 steps).
-    by_member: HashMap<(VirtualServerId, usize), Vec<usize>>,
+    by_member: MemberIndex,
     shared: watch::Sender<HealthShared>,
     tx: mpsc::UnboundedSender<RealServerHealth>,
     /// By target id: its attempt whose probe is running, with the probe's key in the set.
@@ -523,9 +575,9 @@ impl HealthTask {
         let mut t = HealthTask {
             sched: Scheduler::new(cfg),
             targets: Vec::new(),
-            reported: HashMap::new(),
+            reported: Vec::new(),
             up: Vec::new(),
-            by_member: HashMap::new(),
+            by_member: MemberIndex::default(),
             shared,
             tx,
             running: Vec::new(),
@@ -546,12 +598,13 @@ impl HealthTask {
             .iter()
             .map(|t| {
                 self.by_member
-                    .get(&(t.server, t.index))
-                    .and_then(|old| old.iter().find(|&&o| self.targets[o] == *t))
-                    .map_or(t.target.start == StartState::Up, |&o| self.up[o])
+                    .get(t.server, t.index)
+                    .iter()
+                    .find(|&&o| self.targets[o as usize] == *t)
+                    .map_or(t.target.start == StartState::Up, |&o| self.up[o as usize])
             })
             .collect();
-        let by_member = by_member(&targets);
+        let by_member = MemberIndex::new(&targets);
         let stats = self.sched.reconcile(
             now,
             targets
@@ -575,7 +628,16 @@ impl HealthTask {
         self.running = vec![None; targets.len()];
         self.targets = targets;
         self.up = up;
-        self.reported.retain(|k, _| by_member.contains_key(k));
+        // What was reported of a real server still checked is kept (by its key).
+        self.reported = by_member
+            .keys
+            .iter()
+            .map(|&(server, index, _)| {
+                self.by_member
+                    .position(server, index)
+                    .and_then(|k| self.reported.get(k).copied().flatten())
+            })
+            .collect();
         self.by_member = by_member;
         stats
     }
@@ -713,11 +775,16 @@ impl HealthTask {
             );
             let key = (t.server, t.index);
             batch.ups.push((i, *up));
+            // Every target has its real server in the index (built from the same targets).
+            let Some(k) = self.by_member.position(key.0, key.1) else {
+                continue;
+            };
             let alive = self
                 .by_member
-                .get(&key)
-                .is_some_and(|ids| ids.iter().all(|&j| self.up[j]));
-            let changed = self.reported.insert(key, alive) != Some(alive);
+                .ids_at(k)
+                .iter()
+                .all(|&j| self.up[j as usize]);
+            let changed = self.reported[k].replace(alive) != Some(alive);
             if changed {
                 batch.changes += 1;
             }
@@ -879,11 +946,47 @@ mod tests {
             target(0, 0, 3),
             target(0, 1, 4),
         ];
-        let mut by = by_member(&targets);
-        assert_eq!(by.remove(&(VirtualServerId(0), 0)), Some(vec![0, 2]));
-        assert_eq!(by.remove(&(VirtualServerId(0), 1)), Some(vec![3]));
-        assert_eq!(by.remove(&(VirtualServerId(1), 0)), Some(vec![1]));
-        assert!(by.is_empty());
+        let by = MemberIndex::new(&targets);
+        assert_eq!(by.get(VirtualServerId(0), 0), &[0, 2]);
+        assert_eq!(by.get(VirtualServerId(0), 1), &[3]);
+        assert_eq!(by.get(VirtualServerId(1), 0), &[1]);
+        assert_eq!(by.get(VirtualServerId(1), 1), &[] as &[u32]);
+        assert_eq!(by.get(VirtualServerId(2), 0), &[] as &[u32]);
+        assert_eq!(by.len(), 3);
+    }
+
+    #[test]
+    fn a_reload_keeps_what_was_reported_of_the_real_servers_still_checked() {
+        let target = |server: u32, index: usize, port: u16| {
+            let check = Check::Tcp(TcpCheck::new(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                port,
+            ))));
+            HealthTarget::new(
+                VirtualServerId(server),
+                index,
+                TargetConfig::new(Arc::new(check)),
+            )
+        };
+        let (shared, _status) = watch::channel(HealthShared::default());
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let mut task = HealthTask::new(
+            SchedulerConfig::default(),
+            vec![target(0, 0, 1), target(0, 1, 2), target(1, 0, 3)],
+            shared,
+            tx,
+        );
+        task.reported = vec![Some(true), Some(false), None];
+        // (0, 0) goes, (0, 1) and (1, 0) stay (renumbered), (2, 0) is new.
+        task.set_targets(
+            Instant::now(),
+            vec![target(2, 0, 4), target(1, 0, 3), target(0, 1, 2)],
+        );
+        // Keys in order: (0, 1), (1, 0), (2, 0).
+        assert_eq!(task.reported, vec![Some(false), None, None]);
+        assert_eq!(task.by_member.get(VirtualServerId(0), 1), &[2]);
+        assert_eq!(task.by_member.get(VirtualServerId(2), 0), &[0]);
+        assert_eq!(task.by_member.get(VirtualServerId(0), 0), &[] as &[u32]);
     }
 
     #[test]

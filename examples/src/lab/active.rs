@@ -26,9 +26,15 @@
 //! remaining servers too. A connection stays on its server while its director keeps it (the
 //! connection table), but when its flow moves to another director (the drain), that director
 //! looks it up in the table of the pool it has now. With rs2 still out, 1 of 66 connections
-//! broke during the drain in one run of the VM suite, most likely that way (the same move of
-//! flows with the pool unchanged, at d1's crash, never broke one). With the pool back as the
-//! connections were made, every director's table sends each flow where it was.
+//! broke during the drain in one run of the VM suite.
+//!
+//! The pool must also come back in the same order. The kernel fills the Maglev table walking
+//! the service's destination list, each destination in turn taking its next preferred slot,
+//! and a destination added is put at the head of that list. So rs2 deleted and added back
+//! gives another table than the one the connections were made with, and 1 of 57 connections
+//! broke during the drain in a run of the VM suite with rs2 back. The directors therefore
+//! set a failed real server's weight to 0 (`inhibit_on_failure`): it keeps its place in the
+//! list, takes no slot while at 0 and, back at its weight, gives the same table as before.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -292,6 +298,10 @@ scheduler = "{scheduler}"
 {flags}method = "dr"
 delay_loop_ms = 500
 alpha = true
+# A failed real server stays in IPVS at weight 0 (keepalived's inhibit_on_failure). Deleted
+# and added back, it would come back at the head of the kernel's destination list, and the
+# Maglev table, filled in list order, would send some flows to another server than before.
+inhibit_on_failure = true
 announce = true
 "#,
         status = status.display(),

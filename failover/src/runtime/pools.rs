@@ -927,24 +927,26 @@ mod tests {
         String::from_utf8(text).unwrap()
     }
 
+    /// A TCP check of 127.0.0.1:`port` for real server `index` of virtual server `server`.
+    fn tcp_target(server: u32, index: usize, port: u16) -> HealthTarget {
+        let check = Check::Tcp(TcpCheck::new(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            port,
+        ))));
+        HealthTarget::new(
+            VirtualServerId(server),
+            index,
+            TargetConfig::new(Arc::new(check)),
+        )
+    }
+
     #[test]
     fn each_real_server_gets_its_own_targets_in_order() {
-        let target = |server: u32, index: usize, port: u16| {
-            let check = Check::Tcp(TcpCheck::new(std::net::SocketAddr::from((
-                [127, 0, 0, 1],
-                port,
-            ))));
-            HealthTarget::new(
-                VirtualServerId(server),
-                index,
-                TargetConfig::new(Arc::new(check)),
-            )
-        };
         let targets = [
-            target(0, 0, 1),
-            target(1, 0, 2),
-            target(0, 0, 3),
-            target(0, 1, 4),
+            tcp_target(0, 0, 1),
+            tcp_target(1, 0, 2),
+            tcp_target(0, 0, 3),
+            tcp_target(0, 1, 4),
         ];
         let by = MemberIndex::new(&targets);
         assert_eq!(by.get(VirtualServerId(0), 0), &[0, 2]);
@@ -957,22 +959,15 @@ mod tests {
 
     #[test]
     fn a_reload_keeps_what_was_reported_of_the_real_servers_still_checked() {
-        let target = |server: u32, index: usize, port: u16| {
-            let check = Check::Tcp(TcpCheck::new(std::net::SocketAddr::from((
-                [127, 0, 0, 1],
-                port,
-            ))));
-            HealthTarget::new(
-                VirtualServerId(server),
-                index,
-                TargetConfig::new(Arc::new(check)),
-            )
-        };
         let (shared, _status) = watch::channel(HealthShared::default());
         let (tx, _rx) = mpsc::unbounded_channel();
         let mut task = HealthTask::new(
             SchedulerConfig::default(),
-            vec![target(0, 0, 1), target(0, 1, 2), target(1, 0, 3)],
+            vec![
+                tcp_target(0, 0, 1),
+                tcp_target(0, 1, 2),
+                tcp_target(1, 0, 3),
+            ],
             shared,
             tx,
         );
@@ -980,7 +975,11 @@ mod tests {
         // (0, 0) goes, (0, 1) and (1, 0) stay (renumbered), (2, 0) is new.
         task.set_targets(
             Instant::now(),
-            vec![target(2, 0, 4), target(1, 0, 3), target(0, 1, 2)],
+            vec![
+                tcp_target(2, 0, 4),
+                tcp_target(1, 0, 3),
+                tcp_target(0, 1, 2),
+            ],
         );
         // Keys in order: (0, 1), (1, 0), (2, 0).
         assert_eq!(task.reported, vec![Some(false), None, None]);

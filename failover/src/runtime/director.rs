@@ -1107,12 +1107,7 @@ impl Node {
             } => self.run_step(instance, op, step, token),
             DirectorAction::Ipvs { server, ops } => match &self.tasks.ipvs {
                 Some(_) => {
-                    let in_sync = self
-                        .tasks
-                        .ipvs_synced
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .contains(&server);
+                    let in_sync = self.tasks.ipvs_synced.contains(server);
                     let desired = (!in_sync).then(|| self.d.desired_services_of(server));
                     self.send_ipvs(IpvsWork::Apply {
                         server,

@@ -58,7 +58,28 @@ pub(super) type IpvsShared = watch::Sender<IpvsStatus>;
 /// The virtual servers whose kernel state the IPVS task knows to match the last state it was
 /// given. Only the task changes it; the loop reads it to decide whether an
 /// [`IpvsWork::Apply`] needs the whole desired state.
-pub(super) type IpvsSynced = Arc<Mutex<BTreeSet<VirtualServerId>>>;
+#[derive(Debug, Clone, Default)]
+pub(super) struct IpvsSynced(Arc<Mutex<BTreeSet<VirtualServerId>>>);
+
+impl IpvsSynced {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<VirtualServerId>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the server's kernel state is known to match.
+    pub(super) fn contains(&self, server: VirtualServerId) -> bool {
+        self.lock().contains(&server)
+    }
+
+    fn set(&self, server: VirtualServerId, in_sync: bool) {
+        let mut s = self.lock();
+        if in_sync {
+            s.insert(server);
+        } else {
+            s.remove(&server);
+        }
+    }
+}
 
 /// Programs IPVS. The first time a virtual server is touched (and after any refused
 /// operation) its kernel state is read back and diffed against the desired state, so a
@@ -101,11 +122,7 @@ pub(super) async fn ipvs_task(
             w = rx.recv() => w,
             _ = retry_tick.tick(), if !retry.is_empty() => {
                 for (server, desired) in std::mem::take(&mut retry) {
-                    let ok = resync_all(&mut client, &desired, &shared).await;
-                    known.set(server, ok);
-                    if !ok {
-                        retry.insert(server, desired);
-                    }
+                    resync_server(&mut client, &shared, &known, &mut retry, server, desired).await;
                 }
                 continue;
             }
@@ -127,43 +144,27 @@ pub(super) async fn ipvs_task(
                 ops,
                 desired,
             } => {
-                let in_sync = known.is_synced(server);
-                let ok = match desired {
-                    // No desired service (an install gate closed): the deletions as they are.
-                    Some(d) if d.is_empty() => apply(&mut client, &ops, &shared).await,
-                    Some(d) if !in_sync => {
-                        let ok = resync_all(&mut client, &d, &shared).await;
-                        if !ok {
-                            known.set(server, false);
-                            retry.insert(server, d);
-                            continue;
-                        }
-                        ok
+                let in_sync = known.synced.contains(server);
+                match desired {
+                    Some(d) if !in_sync && !d.is_empty() => {
+                        resync_server(&mut client, &shared, &known, &mut retry, server, d).await;
                     }
-                    _ if in_sync => apply(&mut client, &ops, &shared).await,
+                    // Known to match, or no desired service (an install gate closed: the
+                    // deletions as they are).
+                    Some(_) => {
+                        apply_ops(&mut client, &shared, &mut known, &mut retry, server, &ops).await
+                    }
+                    None if in_sync => {
+                        apply_ops(&mut client, &shared, &mut known, &mut retry, server, &ops).await
+                    }
                     // Not known to match and only the operations: skipped, the loop's answer
                     // to the request (made now, or when it fell out of sync) covers them.
-                    _ => {
-                        known.ask(server);
-                        continue;
-                    }
-                };
-                known.set(server, ok);
-                if ok {
-                    retry.remove(&server);
-                } else {
-                    known.ask(server);
+                    None => known.ask(server),
                 }
             }
             IpvsWork::Resync { server, desired } => {
                 known.asked.remove(&server);
-                let ok = resync_all(&mut client, &desired, &shared).await;
-                known.set(server, ok);
-                if ok {
-                    retry.remove(&server);
-                } else {
-                    retry.insert(server, desired);
-                }
+                resync_server(&mut client, &shared, &known, &mut retry, server, desired).await;
             }
             IpvsWork::Daemon(new) => {
                 if let Some(d) = &opts.sync_daemon {
@@ -213,27 +214,49 @@ struct Known {
 }
 
 impl Known {
-    fn is_synced(&self, server: VirtualServerId) -> bool {
-        self.synced
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&server)
-    }
-
-    fn set(&mut self, server: VirtualServerId, ok: bool) {
-        let mut s = self.synced.lock().unwrap_or_else(|p| p.into_inner());
-        if ok {
-            s.insert(server);
-        } else {
-            s.remove(&server);
-        }
-    }
-
     /// Asks the loop for the server's whole desired state, once until it comes.
     fn ask(&mut self, server: VirtualServerId) {
         if self.asked.insert(server) {
             super::effects::feed_back(&self.fb, Feedback::IpvsResync(server));
         }
+    }
+}
+
+/// Programs a server's whole desired state (a dump and a diff); on failure it waits in
+/// `retry` for the next retry tick.
+async fn resync_server(
+    client: &mut Client,
+    shared: &IpvsShared,
+    known: &Known,
+    retry: &mut BTreeMap<VirtualServerId, Vec<VirtualService>>,
+    server: VirtualServerId,
+    desired: Vec<VirtualService>,
+) {
+    let ok = resync_all(client, &desired, shared).await;
+    known.synced.set(server, ok);
+    if ok {
+        retry.remove(&server);
+    } else {
+        retry.insert(server, desired);
+    }
+}
+
+/// Applies a server's operations; on failure the server is out of sync and its whole desired
+/// state is asked of the loop.
+async fn apply_ops(
+    client: &mut Client,
+    shared: &IpvsShared,
+    known: &mut Known,
+    retry: &mut BTreeMap<VirtualServerId, Vec<VirtualService>>,
+    server: VirtualServerId,
+    ops: &[Op],
+) {
+    let ok = apply(client, ops, shared).await;
+    known.synced.set(server, ok);
+    if ok {
+        retry.remove(&server);
+    } else {
+        known.ask(server);
     }
 }
 

@@ -2,8 +2,14 @@
 //! VRRPv3 over IPv4 (1, 8 and 20 addresses) and VRRPv3 over IPv6.
 //!
 //! The floor, measured in the same run: copying the same bytes into a buffer and computing their
-//! internet checksum, the least any receive path must do. Target: parse + validate of a VRRPv3
-//! IPv4 advert with one address within 3x of its floor.
+//! internet checksum, the least any receive path must do. Target: parse + validate of every
+//! advert within 2x of its floor.
+//!
+//! Both read the message from the buffer's own memory, as a receive path does: `black_box` is
+//! given a reference to the buffer (or to the packet view over it), not the slice itself. A
+//! slice passed by value to `black_box` is stored to a stack slot and loaded back on every
+//! iteration, and LLVM gave the parse's result the same slot: `perf annotate` put 20-23% of the
+//! VRRPv2 samples on that reload (a store-forwarding stall of the harness, not of the codec).
 //!
 //! Run: `cargo bench -p ha-benches --bench vrrp_codec -- --warm-up-time 1 --measurement-time 2`
 
@@ -123,16 +129,16 @@ fn bench(c: &mut Criterion) {
         group.bench_function("floor_copy_checksum", |b| {
             let mut buf = [0u8; 512];
             b.iter(|| {
-                let input = black_box(&bytes[..]);
+                let input: &[u8] = black_box(&bytes);
                 let out = &mut buf[..input.len()];
                 out.copy_from_slice(input);
                 black_box(checksum::checksum(out))
             })
         });
         group.bench_function("parse_validate", |b| {
+            let packet = Packet::new_unchecked(&bytes[..], advert.family());
             b.iter(|| {
-                let packet = Packet::new_unchecked(black_box(&bytes[..]), advert.family());
-                let result = validate(&packet, black_box(&ctx));
+                let result = validate(black_box(&packet), black_box(&ctx));
                 black_box(&result);
             })
         });

@@ -1,5 +1,5 @@
 //! Every `unsafe` block of the example programs: the few system calls std does not offer
-//! (`getifaddrs(3)`, `getrlimit(2)`/`setrlimit(2)`, `getrusage(2)`, `malloc_trim(3)`) and registering a listener
+//! (`getifaddrs(3)`, `getrlimit(2)`/`setrlimit(2)`, `getrusage(2)`, `malloc_trim(3)`, `mallopt(3)`) and registering a listener
 //! with tokio's reactor. Each block is small and states why it is sound; the rest of the
 //! library and every binary are `deny(unsafe_code)`.
 #![allow(unsafe_code)]
@@ -134,6 +134,33 @@ pub fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Makes glibc's allocator keep one arena for every thread, unless the operator chose a number
+/// (`MALLOC_ARENA_MAX`, or `arena_max` in `GLIBC_TUNABLES`). Call before any thread starts.
+///
+/// glibc gives each thread that allocates under contention an arena of its own, up to eight
+/// per core, and memory freed in one arena is reused only by the threads of that arena. The
+/// director's threads allocate little and rarely at once, so separate arenas buy no speed and
+/// hold their own freed pages. Measured with `host_director_scale`'s keepalived.conf of 10,000
+/// real servers (release build): 26.6 MiB anonymous resident with the default, 21.6 MiB with
+/// one arena. Each thread keeps its lock-free cache (tcache) either way.
+///
+/// Returns whether the limit was set (false: not glibc, or the operator's choice stands).
+pub fn one_malloc_arena() -> bool {
+    let chosen = std::env::var_os("MALLOC_ARENA_MAX").is_some()
+        || std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("arena_max"));
+    if chosen {
+        return false;
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt takes two integers and changes only the allocator's own settings,
+        // under its locks; M_ARENA_MAX is one of its documented parameters.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) == 1 }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    false
 }
 
 /// This process's effective user id.

@@ -65,8 +65,8 @@ mod tests {
         https.tls = Some(TlsOptions::new(TlsVerify::Off));
         vec![
             Check::Tcp(TcpCheck::new(addr)),
-            Check::Http(HttpCheck::new(addr, "/")),
-            Check::Http(https),
+            Check::from(HttpCheck::new(addr, "/")),
+            Check::from(https),
             Check::Dns(DnsCheck::new(addr, "example.org", DnsType::A)),
         ]
     }

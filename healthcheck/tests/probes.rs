@@ -266,40 +266,40 @@ async fn tcp_send_expect() {
 async fn http_status_body_digest() {
     let addr = http_server().await;
     assert_eq!(
-        probe(Check::Http(http(addr, "/health")), T).await,
+        probe(Check::from(http(addr, "/health")), T).await,
         Outcome::UP
     );
     assert_eq!(
-        probe(Check::Http(http(addr, "/503")), T).await,
+        probe(Check::from(http(addr, "/503")), T).await,
         down(Failure::Status(503))
     );
     assert_eq!(
-        probe(Check::Http(http(addr, "/nope")), T).await,
+        probe(Check::from(http(addr, "/nope")), T).await,
         down(Failure::Status(404))
     );
     // Status ranges.
     let mut c = http(addr, "/redirect");
     assert_eq!(
-        probe(Check::Http(c.clone()), T).await,
+        probe(Check::from(c.clone()), T).await,
         down(Failure::Status(302))
     );
     c.status = vec![StatusRange { min: 300, max: 399 }];
-    assert_eq!(probe(Check::Http(c), T).await, Outcome::UP);
+    assert_eq!(probe(Check::from(c), T).await, Outcome::UP);
     let mut c = http(addr, "/503");
     c.status = vec!["200".parse().unwrap(), "503".parse().unwrap()];
-    assert_eq!(probe(Check::Http(c), T).await, Outcome::UP);
+    assert_eq!(probe(Check::from(c), T).await, Outcome::UP);
     // Body regex.
     let mut c = http(addr, "/health");
     c.body_regex = Some("all ok".into());
-    assert_eq!(probe(Check::Http(c.clone()), T).await, Outcome::UP);
+    assert_eq!(probe(Check::from(c.clone()), T).await, Outcome::UP);
     c.body_regex = Some("^maintenance$".into());
     assert_eq!(
-        probe(Check::Http(c.clone()), T).await,
+        probe(Check::from(c.clone()), T).await,
         down(Failure::BodyMismatch)
     );
     c.body_regex = Some("(".into());
     assert!(matches!(
-        probe(Check::Http(c), T).await,
+        probe(Check::from(c), T).await,
         Outcome::Down(Failure::Setup(_))
     ));
     // MD5 digest (genhash): computed independently with the md-5 crate here.
@@ -307,20 +307,20 @@ async fn http_status_body_digest() {
     let want: [u8; 16] = md5::Md5::digest(b"status: all ok here").into();
     let mut c = http(addr, "/health");
     c.digest = Some(want);
-    assert_eq!(probe(Check::Http(c.clone()), T).await, Outcome::UP);
+    assert_eq!(probe(Check::from(c.clone()), T).await, Outcome::UP);
     c.digest = Some([0; 16]);
     assert_eq!(
-        probe(Check::Http(c), T).await,
+        probe(Check::from(c), T).await,
         down(Failure::DigestMismatch)
     );
     // Virtual host.
     let mut c = http(addr, "/vhost");
     assert_eq!(
-        probe(Check::Http(c.clone()), T).await,
+        probe(Check::from(c.clone()), T).await,
         down(Failure::Status(404))
     );
     c.host = Some("www.example.org".into());
-    assert_eq!(probe(Check::Http(c), T).await, Outcome::UP);
+    assert_eq!(probe(Check::from(c), T).await, Outcome::UP);
 }
 
 #[tokio::test]
@@ -330,13 +330,13 @@ async fn http_body_cap() {
     c.body_regex = Some("TAIL".into());
     c.max_body = 4096;
     assert_eq!(
-        probe(Check::Http(c.clone()), T).await,
+        probe(Check::from(c.clone()), T).await,
         down(Failure::BodyMismatch),
         "tail beyond the cap is not read"
     );
     c.max_body = 2 << 20;
     assert_eq!(
-        probe(Check::Http(c), Duration::from_secs(5)).await,
+        probe(Check::from(c), Duration::from_secs(5)).await,
         Outcome::UP
     );
 }
@@ -345,24 +345,24 @@ async fn http_body_cap() {
 async fn http_failures_refused_hang_timeout() {
     let closed = closed_tcp_port().await;
     assert_eq!(
-        probe(Check::Http(http(closed, "/")), T).await,
+        probe(Check::from(http(closed, "/")), T).await,
         down(Failure::Refused)
     );
     // Accepts and never answers: one overall timeout.
     let hang = accept_and_hang().await;
     assert_eq!(
-        probe(Check::Http(http(hang, "/")), T).await,
+        probe(Check::from(http(hang, "/")), T).await,
         down(Failure::Timeout)
     );
     // Sends headers... no: a handler that never responds.
     let addr = http_server().await;
     assert_eq!(
-        probe(Check::Http(http(addr, "/hang")), T).await,
+        probe(Check::from(http(addr, "/hang")), T).await,
         down(Failure::Timeout)
     );
     // Closes right away.
     let closer = accept_and_close().await;
-    let o = probe(Check::Http(http(closer, "/")), T).await;
+    let o = probe(Check::from(http(closer, "/")), T).await;
     assert!(
         matches!(o, Outcome::Down(Failure::Reset | Failure::Protocol(_))),
         "{o:?}"
@@ -463,7 +463,7 @@ async fn https_verification_on_off_and_ca() {
         t.sni = sni.map(str::to_owned);
         c.tls = Some(t);
         c.body_regex = Some("ok".into());
-        Check::Http(c)
+        Check::from(c)
     };
     // Verification on against the system store: our private CA is unknown.
     match probe(https(TlsVerify::System, Some("rs1.example.org")), T).await {
@@ -492,14 +492,14 @@ async fn https_verification_on_off_and_ca() {
     let mut c = http(plain, "/health");
     c.tls = Some(TlsOptions::new(TlsVerify::Off));
     assert!(matches!(
-        probe(Check::Http(c), T).await,
+        probe(Check::from(c), T).await,
         Outcome::Down(Failure::Tls(_))
     ));
     // A missing CA file is a setup error.
     let mut c = http(addr, "/health");
     c.tls = Some(TlsOptions::new(TlsVerify::CaFile(dir.join("missing.pem"))));
     assert!(matches!(
-        probe(Check::Http(c), T).await,
+        probe(Check::from(c), T).await,
         Outcome::Down(Failure::Setup(_))
     ));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -517,7 +517,7 @@ async fn https_client_certificate_and_sni_switch() {
         t.sni = Some("rs1.example.org".into());
         t.client_cert = cert;
         c.tls = Some(t);
-        Check::Http(c)
+        Check::from(c)
     };
     // The server asks for a certificate: without one the handshake fails, with one it passes.
     match probe(https(None), T).await {
@@ -546,7 +546,7 @@ async fn https_client_certificate_and_sni_switch() {
     t.send_sni = false;
     t.client_cert = Some(pki.client_cert.clone());
     c.tls = Some(t);
-    assert_eq!(probe(Check::Http(c), T).await, Outcome::UP);
+    assert_eq!(probe(Check::from(c), T).await, Outcome::UP);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -588,7 +588,7 @@ async fn http_protocol_versions_on_the_wire() {
         let mut c = http(addr, "/h");
         c.protocol = protocol;
         c.body_regex = Some("service ok".into());
-        assert_eq!(probe(Check::Http(c), T).await, Outcome::UP, "{protocol:?}");
+        assert_eq!(probe(Check::from(c), T).await, Outcome::UP, "{protocol:?}");
         let head = head.await.unwrap().to_ascii_lowercase();
         assert!(
             head.starts_with(&line.to_ascii_lowercase()),
@@ -605,7 +605,7 @@ async fn http_protocol_versions_on_the_wire() {
     let mut c = http(addr, "/h");
     c.body_regex = Some("service ok".into());
     c.body_regex_no_match = true;
-    assert_eq!(probe(Check::Http(c), T).await, down(Failure::BodyMismatch));
+    assert_eq!(probe(Check::from(c), T).await, down(Failure::BodyMismatch));
 }
 
 /// A tiny authoritative responder: example.org A 192.0.2.1; everything else NXDOMAIN.
@@ -775,7 +775,7 @@ async fn udp_echo_refused_silent() {
         }
     });
     let udp = |addr, require_reply, expect: Option<&[u8]>| {
-        Check::Udp(UdpCheck {
+        Check::from(UdpCheck {
             addr,
             payload: b"hello".to_vec(),
             require_reply,
@@ -830,7 +830,7 @@ async fn udp_keepalived_reply_rules() {
             min_len,
             max_len,
         });
-        Check::Udp(c)
+        Check::from(c)
     };
     // "hello" is 68 65 6c 6c 6f.
     assert_eq!(probe(udp("6865 6c", 0, 255), T).await, Outcome::UP);

@@ -76,15 +76,15 @@ async fn http_head_reads_no_body_and_get_matches_the_body() {
     let (addr, mut log) = http_server().await;
     let mut c = HttpCheck::new(addr, "/check.html");
     c.method = HttpMethod::Head;
-    assert_eq!(probe(Check::Http(c.clone())).await, Outcome::UP);
+    assert_eq!(probe(Check::from(c.clone())).await, Outcome::UP);
     assert_eq!(log.recv().await.unwrap(), "HEAD /check.html HTTP/1.1");
     c.method = HttpMethod::Get;
     c.body_regex = Some("Still alive$".into());
-    assert_eq!(probe(Check::Http(c.clone())).await, Outcome::UP);
+    assert_eq!(probe(Check::from(c.clone())).await, Outcome::UP);
     assert_eq!(log.recv().await.unwrap(), "GET /check.html HTTP/1.1");
     c.body_regex = Some("Dead".into());
     assert_eq!(
-        probe(Check::Http(c)).await,
+        probe(Check::from(c)).await,
         Outcome::Down(Failure::BodyMismatch)
     );
 }

@@ -100,7 +100,7 @@ fn child(dir: &Path) {
         tls.sni = Some("rs1.example.org".into());
         c.tls = Some(tls);
         c.body_regex = Some("ok".into());
-        let outcome = run(&Check::Http(c), Duration::from_secs(5)).await;
+        let outcome = run(&Check::from(c), Duration::from_secs(5)).await;
         println!("OUTCOME {outcome:?}");
     });
 }

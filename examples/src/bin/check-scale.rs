@@ -687,7 +687,7 @@ fn main() -> ExitCode {
                     let mut c = HttpCheck::new(addr, "/health");
                     c.body_regex = Some("ok".into());
                     c.socket = socket;
-                    Check::Http(c)
+                    Check::from(c)
                 }
             };
             let cfg = TargetConfig {

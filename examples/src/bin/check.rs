@@ -294,7 +294,7 @@ fn build(kind: Kind) -> Result<Check, String> {
                 t.sni = sni;
                 c.tls = Some(t);
             }
-            Check::Http(c)
+            Check::from(c)
         }
         Kind::Dns {
             server,
@@ -329,7 +329,7 @@ fn build(kind: Kind) -> Result<Check, String> {
             expect,
             require_reply,
             sock,
-        } => Check::Udp(UdpCheck {
+        } => Check::from(UdpCheck {
             addr: resolve(&target, 0)?,
             payload: payload.into_bytes(),
             require_reply,

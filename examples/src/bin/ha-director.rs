@@ -913,6 +913,8 @@ fn keepalived_args(args: &[String]) -> Result<Option<Vec<String>>, String> {
 }
 
 fn main() -> ExitCode {
+    // Before any thread: one allocator arena for them all (see its documentation).
+    ha_examples::sys::one_malloc_arena();
     if let Some(code) = ha_examples::generate::run_if_asked::<Cli>() {
         return code;
     }

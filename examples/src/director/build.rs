@@ -1724,7 +1724,7 @@ fn check_targets(
                         h.tls = Some(t);
                     }
                     h.socket = socket.clone();
-                    Ok(HcCheck::Http(h))
+                    Ok(HcCheck::from(h))
                 })
                 .collect::<Result<_, BuildError>>()?
         }
@@ -1781,7 +1781,7 @@ fn check_targets(
                 u.reply_match = Some(m);
             }
             u.socket = socket;
-            vec![HcCheck::Udp(u)]
+            vec![HcCheck::from(u)]
         }
         CheckKind::Ping => vec![HcCheck::Ping(PingCheck { addr: ip, socket })],
         CheckKind::Maintenance => {

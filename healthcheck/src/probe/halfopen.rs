@@ -842,7 +842,7 @@ mod tests {
         };
         let mut h = HttpCheck::new("127.0.0.1:1".parse().unwrap(), "/");
         h.socket.close = TcpClose::HalfOpen;
-        setup_failure(super::super::run(&Check::Http(h), t).await, "plain TCP");
+        setup_failure(super::super::run(&Check::from(h), t).await, "plain TCP");
         let mut c = TcpCheck::new("127.0.0.1:1".parse().unwrap());
         c.socket.close = TcpClose::HalfOpen;
         c.send = Some(b"x".to_vec());

@@ -110,6 +110,11 @@ async fn maintenance(c: &crate::MaintenanceCheck) -> Outcome {
     Outcome::UP
 }
 
+/// A half-open close asked of a check that speaks after connecting.
+fn half_open_refused() -> Failure {
+    Failure::Setup("TcpClose::HalfOpen applies to a plain TCP check only".into())
+}
+
 /// The failure of a check whose probe this build lacks.
 #[cfg(not(all(feature = "http", feature = "dns")))]
 fn not_built(check: &Check) -> Failure {
@@ -121,14 +126,8 @@ async fn run_bounded(check: &Check) -> Outcome {
     let result = match check {
         Check::Tcp(c) if c.socket.close == TcpClose::HalfOpen => unreachable!("handled by run"),
         Check::Tcp(c) => tcp::run(c).await,
-        Check::Http(crate::HttpCheck { socket, .. })
-        | Check::Smtp(crate::SmtpCheck { socket, .. })
-            if socket.close == TcpClose::HalfOpen =>
-        {
-            Err(Failure::Setup(
-                "TcpClose::HalfOpen applies to a plain TCP check only".into(),
-            ))
-        }
+        Check::Http(c) if c.socket.close == TcpClose::HalfOpen => Err(half_open_refused()),
+        Check::Smtp(c) if c.socket.close == TcpClose::HalfOpen => Err(half_open_refused()),
         #[cfg(feature = "http")]
         Check::Http(c) => Box::pin(http::run(c)).await,
         #[cfg(feature = "dns")]

@@ -66,6 +66,12 @@ fn health_drives_ipvs_quorum_and_priority() {
     let mut cfg = InstanceConfig::new("VI_1", "eth0", router(1, 100, v4(2)));
     cfg.track = vec![TrackRef::new(pool_t, -50)];
     let inst = b.add_instance(cfg).unwrap();
+    // What a runtime keeps beside the director: everything but the virtual servers.
+    let kept = b.without_pools();
+    assert!(kept.virtual_servers().is_empty());
+    assert_eq!(b.virtual_servers().len(), 1);
+    assert_eq!(kept.instances(), b.instances());
+    assert_eq!(kept.trackers(), b.trackers());
     let mut d = b.build(t0).unwrap();
 
     // The service and its live servers are created.

@@ -36,6 +36,19 @@ impl DirectorBuilder {
         &self.trackers
     }
 
+    /// A copy of this configuration without its virtual servers: what a runtime keeps beside
+    /// the built director to compare a reload's instances with (the virtual servers, one
+    /// entry per real server, live on in the director itself).
+    #[must_use]
+    pub fn without_pools(&self) -> DirectorBuilder {
+        DirectorBuilder {
+            trackers: self.trackers.clone(),
+            instances: self.instances.clone(),
+            groups: self.groups.clone(),
+            pools: Vec::new(),
+        }
+    }
+
     /// The instances added, in order ([`InstanceId`] `n` is the `n`th), with their VIP
     /// devices filled in.
     pub fn instances(&self) -> &[InstanceConfig] {

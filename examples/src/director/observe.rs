@@ -100,7 +100,7 @@ impl serde::Serialize for StatusJson<'_> {
         use serde::ser::SerializeMap;
         let s = self.0;
         let Value::Object(fields) = status_fields(s) else {
-            unreachable!("status_fields builds an object")
+            return ser.serialize_map(Some(0))?.end();
         };
         let mut m = ser.serialize_map(Some(fields.len()))?;
         for (k, v) in &fields {
@@ -108,11 +108,11 @@ impl serde::Serialize for StatusJson<'_> {
                 "pools" => m.serialize_entry(k, &Each(&s.pools, pool_json))?,
                 "ipvs" => m.serialize_entry(
                     k,
-                    &WithLazy {
-                        fields: ipvs_fields(&s.ipvs),
-                        key: "services",
-                        lazy: Each(&s.ipvs.services, service_json),
-                    },
+                    &WithLazy::new(
+                        ipvs_fields(&s.ipvs),
+                        "services",
+                        Each(&s.ipvs.services, service_json),
+                    ),
                 )?,
                 _ => m.serialize_entry(k, v)?,
             }
@@ -138,6 +138,18 @@ struct WithLazy<L> {
     lazy: L,
 }
 
+impl<L> WithLazy<L> {
+    /// The object `value` (built with `json!`, `key` in it as a placeholder) with `lazy` for
+    /// `key`.
+    fn new(value: Value, key: &'static str, lazy: L) -> Self {
+        let fields = match value {
+            Value::Object(fields) => fields,
+            _ => serde_json::Map::new(),
+        };
+        WithLazy { fields, key, lazy }
+    }
+}
+
 impl<L: serde::Serialize> serde::Serialize for WithLazy<L> {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -155,20 +167,14 @@ impl<L: serde::Serialize> serde::Serialize for WithLazy<L> {
 
 /// One pool: its members written one by one.
 fn pool_json(p: &PoolStatus) -> WithLazy<Each<'_, MemberStatus, Value>> {
-    let Value::Object(fields) = json!({
+    let fields = json!({
         "name": p.name,
         "service": p.service,
         "quorum_up": p.quorum_up,
         "sorry_active": p.sorry_active,
         "members": null,
-    }) else {
-        unreachable!("an object")
-    };
-    WithLazy {
-        fields,
-        key: "members",
-        lazy: Each(&p.members, member_json),
-    }
+    });
+    WithLazy::new(fields, "members", Each(&p.members, member_json))
 }
 
 /// One real server of a pool, with its checks.
@@ -188,8 +194,8 @@ fn member_json(m: &MemberStatus) -> Value {
 }
 
 /// The IPVS part but its services (a placeholder).
-fn ipvs_fields(i: &IpvsStatus) -> serde_json::Map<String, Value> {
-    let Value::Object(fields) = json!({
+fn ipvs_fields(i: &IpvsStatus) -> Value {
+    json!({
         "enabled": i.enabled,
         "ops_applied": i.ops_applied,
         "ops_failed": i.ops_failed,
@@ -197,26 +203,21 @@ fn ipvs_fields(i: &IpvsStatus) -> serde_json::Map<String, Value> {
         "sync_daemon": i.sync_daemon,
         "stats_error": i.stats_error,
         "services": null,
-    }) else {
-        unreachable!("an object")
-    };
-    fields
+    })
 }
 
 /// One IPVS service: its destinations written one by one.
 fn service_json(v: &IpvsServiceStatus) -> WithLazy<Each<'_, IpvsDestinationStatus, Value>> {
-    let Value::Object(fields) = json!({
+    let fields = json!({
         "service": v.key.to_string(),
         "stats": stats_json(&v.stats),
         "destinations": null,
-    }) else {
-        unreachable!("an object")
-    };
-    WithLazy {
+    });
+    WithLazy::new(
         fields,
-        key: "destinations",
-        lazy: Each(&v.destinations, destination_json),
-    }
+        "destinations",
+        Each(&v.destinations, destination_json),
+    )
 }
 
 /// One IPVS destination.

@@ -88,8 +88,7 @@ pub fn status_json(s: &Status) -> StatusJson<'_> {
 
 /// The status document of [`status_json`], as text (one line).
 pub fn status_text(s: &Status) -> String {
-    serde_json::to_string(&status_json(s))
-        .unwrap_or_else(|e| json!({ "ok": false, "error": e.to_string() }).to_string())
+    serde_json::to_string(&status_json(s)).unwrap_or_else(|e| control_error(e).to_string())
 }
 
 /// See [`status_json`].
@@ -99,9 +98,7 @@ impl serde::Serialize for StatusJson<'_> {
     fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let s = self.0;
-        let Value::Object(fields) = status_fields(s) else {
-            return ser.serialize_map(Some(0))?.end();
-        };
+        let fields = object(status_fields(s));
         let mut m = ser.serialize_map(Some(fields.len()))?;
         for (k, v) in &fields {
             match k.as_str() {
@@ -142,11 +139,19 @@ impl<L> WithLazy<L> {
     /// The object `value` (built with `json!`, `key` in it as a placeholder) with `lazy` for
     /// `key`.
     fn new(value: Value, key: &'static str, lazy: L) -> Self {
-        let fields = match value {
-            Value::Object(fields) => fields,
-            _ => serde_json::Map::new(),
-        };
-        WithLazy { fields, key, lazy }
+        WithLazy {
+            fields: object(value),
+            key,
+            lazy,
+        }
+    }
+}
+
+/// The fields of `value`, an object built with `json!` (anything else has none).
+fn object(value: Value) -> serde_json::Map<String, Value> {
+    match value {
+        Value::Object(fields) => fields,
+        _ => serde_json::Map::new(),
     }
 }
 

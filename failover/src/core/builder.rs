@@ -36,17 +36,21 @@ impl DirectorBuilder {
         &self.trackers
     }
 
-    /// A copy of this configuration without its virtual servers: what a runtime keeps beside
-    /// the built director to compare a reload's instances with (the virtual servers, one
-    /// entry per real server, live on in the director itself).
-    #[must_use]
-    pub fn without_pools(&self) -> DirectorBuilder {
-        DirectorBuilder {
+    /// Builds the director (see [`build`](Self::build)) and keeps this configuration without
+    /// its virtual servers: what a runtime keeps beside the built director to compare a
+    /// reload's instances with. The virtual servers, one entry per real server, live on in the
+    /// director only (a copy was about 1 MiB at 10,000 real servers).
+    pub fn build_keeping_instances(
+        &mut self,
+        now: Instant,
+    ) -> Result<Director, DirectorConfigError> {
+        let kept = DirectorBuilder {
             trackers: self.trackers.clone(),
             instances: self.instances.clone(),
             groups: self.groups.clone(),
             pools: Vec::new(),
-        }
+        };
+        std::mem::replace(self, kept).build(now)
     }
 
     /// The instances added, in order ([`InstanceId`] `n` is the `n`th), with their VIP

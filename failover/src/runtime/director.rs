@@ -175,10 +175,7 @@ pub async fn run_with(
         .run(health_reload_rx),
     );
     let start = Instant::now();
-    // The director keeps its virtual servers; the configuration kept beside it for reloads
-    // needs only the instances (one entry per real server was about 1 MiB at 10,000).
-    let kept = cfg.director.without_pools();
-    let mut d = match std::mem::replace(&mut cfg.director, kept).build(start) {
+    let mut d = match cfg.director.build_keeping_instances(start) {
         Ok(d) => d,
         Err(e) => {
             super::statics::remove(&addrs, statics).await;
@@ -1624,9 +1621,7 @@ impl Node {
             ));
         }
         let now = self.driver.clock(Instant::now());
-        // As at start: the configuration kept needs only the instances.
-        let kept = new.director.without_pools();
-        let next = std::mem::replace(&mut new.director, kept).build(now)?;
+        let next = new.director.build_keeping_instances(now)?;
         let force: Vec<InstanceId> = (0..next.instance_count())
             .map(|i| InstanceId(i as u32))
             .filter(|id| {

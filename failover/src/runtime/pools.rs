@@ -149,17 +149,14 @@ pub(super) async fn ipvs_task(
                     Some(d) if !in_sync && !d.is_empty() => {
                         resync_server(&mut client, &shared, &known, &mut retry, server, d).await;
                     }
-                    // Known to match, or no desired service (an install gate closed: the
-                    // deletions as they are).
-                    Some(_) => {
-                        apply_ops(&mut client, &shared, &mut known, &mut retry, server, &ops).await
-                    }
-                    None if in_sync => {
-                        apply_ops(&mut client, &shared, &mut known, &mut retry, server, &ops).await
-                    }
                     // Not known to match and only the operations: skipped, the loop's answer
                     // to the request (made now, or when it fell out of sync) covers them.
-                    None => known.ask(server),
+                    None if !in_sync => known.ask(server),
+                    // Known to match, or no desired service (an install gate closed: the
+                    // deletions as they are).
+                    _ => {
+                        apply_ops(&mut client, &shared, &mut known, &mut retry, server, &ops).await
+                    }
                 }
             }
             IpvsWork::Resync { server, desired } => {

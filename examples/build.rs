@@ -18,15 +18,18 @@ fn main() {
     let version = env!("CARGO_PKG_VERSION");
     let full = match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(commit) => {
-            // Rebuild when HEAD moves: HEAD itself and the branch it names.
-            for p in ["HEAD", "packed-refs"] {
-                if let Some(path) = git(&["rev-parse", "--git-path", p]) {
-                    println!("cargo:rerun-if-changed={path}");
-                }
-            }
-            let branch = git(&["symbolic-ref", "-q", "HEAD"])
-                .and_then(|head| git(&["rev-parse", "--git-path", &head]));
-            if let Some(path) = branch {
+            // Rebuild when HEAD moves: HEAD itself and the branch it names, loose or packed.
+            // Only files that exist: cargo reruns the script on every build while a watched
+            // file is missing (a checkout without `packed-refs` rebuilt this crate, and
+            // re-linked every release binary, each time). A loose branch file that is packed
+            // away is a change that triggers a rerun.
+            let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+            let refs = ["HEAD", "packed-refs"]
+                .into_iter()
+                .chain(branch.as_deref())
+                .filter_map(|p| git(&["rev-parse", "--git-path", p]))
+                .filter(|path| std::path::Path::new(path).exists());
+            for path in refs {
                 println!("cargo:rerun-if-changed={path}");
             }
             format!("{version} (git {commit})")

@@ -530,6 +530,9 @@ struct Row {
     /// given up on (no outcome within timeout + grace) since its start.
     attempts: Option<u64>,
     lost: Option<u64>,
+    /// ha-director only: real server health changes since its start (each a flap, once
+    /// every real server is up).
+    changes: Option<u64>,
     error: Option<String>,
 }
 
@@ -574,6 +577,7 @@ fn measure(
         detect_ms: None,
         attempts: None,
         lost: None,
+        changes: None,
         error: None,
     };
     let dir = lab.dir().to_path_buf();
@@ -653,8 +657,9 @@ fn measure(
     if tool == Tool::Ours
         && let Some(c) = status_checks(&dir.join("hd.sock"))
     {
-        row.attempts = Some(c.0);
-        row.lost = Some(c.1);
+        row.attempts = Some(c.attempts);
+        row.lost = Some(c.lost);
+        row.changes = Some(c.changes);
     }
     // Detection: a real server in the middle stops listening.
     let j = n / 2;
@@ -683,10 +688,19 @@ fn measure(
     row
 }
 
-/// ha-director's check counters from its status socket: (attempts with an outcome, attempts
-/// given up on). Not `observe::fetch_unix`: its 5 s limit is short for a 10,000-server status
+/// ha-director's check counters, from its status socket.
+struct StatusChecks {
+    /// Attempts with an outcome.
+    attempts: u64,
+    /// Attempts given up on.
+    lost: u64,
+    /// Real server health changes.
+    changes: u64,
+}
+
+/// ha-director's check counters from its status socket. Not `observe::fetch_unix`: its 5 s limit is short for a 10,000-server status
 /// under TCG.
-fn status_checks(sock: &Path) -> Option<(u64, u64)> {
+fn status_checks(sock: &Path) -> Option<StatusChecks> {
     use std::io::Read;
     let mut s = std::os::unix::net::UnixStream::connect(sock).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
@@ -694,7 +708,11 @@ fn status_checks(sock: &Path) -> Option<(u64, u64)> {
     s.read_to_end(&mut buf).ok()?;
     let j: serde_json::Value = serde_json::from_slice(&buf).ok()?;
     let c = &j["checks"];
-    Some((c["up"].as_u64()? + c["down"].as_u64()?, c["lost"].as_u64()?))
+    Some(StatusChecks {
+        attempts: c["up"].as_u64()? + c["down"].as_u64()?,
+        lost: c["lost"].as_u64()?,
+        changes: c["changes"].as_u64()?,
+    })
 }
 
 fn tail(s: &str, lines: usize) -> String {
@@ -852,8 +870,10 @@ fn main() -> ExitCode {
         let Some(ours) = get("ha-director") else {
             continue;
         };
-        if let (Some(a), Some(l)) = (ours.attempts, ours.lost) {
-            println!("[{n} checks] ours: {a} attempts since start, {l} given up on (lost)");
+        if let (Some(a), Some(l), Some(c)) = (ours.attempts, ours.lost, ours.changes) {
+            println!(
+                "[{n} checks] ours: {a} attempts since start, {l} given up on (lost), {c} real server health changes"
+            );
         }
         for other in ["keepalived", "ldirectord"] {
             let Some(o) = get(other) else { continue };

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use ha_healthcheck::probe::{FlightKey, InFlight};
@@ -666,7 +667,8 @@ impl HealthTask {
         // Every probe in one set polled by this task (the crate's driver, as in
         // `check-scale`): no task, boxed future or channel message per check, one timer for
         // the task, and the outcomes of one wakeup handled as a batch with one status update.
-        // A target has at most one attempt in flight, so the set never fills.
+        // A target has at most one attempt in flight, so the set never fills; what is
+        // bounded is the number pushed and not started (START_AHEAD).
         let mut inflight = InFlight::new(usize::MAX);
         let sleep = tokio::time::sleep(FAR);
         tokio::pin!(sleep);
@@ -675,7 +677,9 @@ impl HealthTask {
         loop {
             let now = Instant::now();
             self.sched.handle_timeout(now);
-            while let Some(req) = self.sched.poll_probe() {
+            while inflight.unstarted() < START_AHEAD
+                && let Some(req) = self.sched.poll_probe()
+            {
                 let (id, target) = (req.id, req.target);
                 // The scheduler hands out a target's next attempt only after the last one's
                 // outcome or its lost-probe deadline: a probe of it still running was given
@@ -699,7 +703,11 @@ impl HealthTask {
             // Lost-probe deadlines found by handle_timeout come out as events.
             self.events(&mut batch);
             self.publish(&mut batch);
-            let deadline = self.sched.poll_timeout();
+            // Attempts the scheduler has due and this task cannot start yet stay with the
+            // scheduler (late, not lost): the wait below ends when the set has started
+            // enough of what it holds, not at their (past) due times.
+            let throttled = inflight.unstarted() >= START_AHEAD;
+            let deadline = self.sched.poll_timeout().filter(|_| !throttled);
             if deadline != armed || sleep.is_elapsed() {
                 let at = deadline.map_or_else(|| tokio::time::Instant::now() + FAR, Into::into);
                 sleep.as_mut().reset(at);
@@ -707,15 +715,21 @@ impl HealthTask {
             }
             tokio::select! {
                 biased;
-                handled = std::future::poll_fn(|cx| {
+                () = std::future::poll_fn(|cx| {
                     // Every finished probe of this wakeup, with one clock reading.
                     let now = Instant::now();
-                    inflight.poll_batch(cx, MAX_BATCH, |(id, target, outcome)| {
+                    let handled = inflight.poll_batch(cx, MAX_BATCH, |(id, target, outcome)| {
                         self.outcome(now, id, target, outcome, &mut batch);
-                    })
+                    });
+                    if handled.is_ready()
+                        || (throttled && inflight.unstarted() <= START_AHEAD / 2)
+                    {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
                 }) => {
                     self.publish(&mut batch);
-                    debug_assert!(handled > 0);
                     // Back to the runtime: it reads socket readiness and fires timers only
                     // when this task yields (InFlight's rule).
                     tokio::task::yield_now().await;
@@ -856,6 +870,16 @@ const FAR: Duration = Duration::from_secs(86_400 * 365);
 
 /// Most outcomes handled in one batch before the task yields to the runtime.
 const MAX_BATCH: usize = 1024;
+
+/// Most probes handed out by the scheduler and not yet started (first polled, which runs
+/// the probe's `connect(2)`). The scheduler starts an attempt's lost-probe deadline when it
+/// hands it out; handing out every due attempt at once let a task that could not keep up
+/// queue them for longer than that deadline. In the VM at 10,000 checks a second, where
+/// starting a probe costs about a millisecond of system time, 25,000-31,000 attempts per
+/// run were given up on before their probe had started, and counted as failures
+/// (1,500-13,000 real server health changes in 40 s). The attempts the task cannot start
+/// yet now wait in the scheduler, due and late.
+const START_AHEAD: usize = 256;
 
 /// What a batch of outcomes changes in the status.
 #[derive(Debug, Default)]
@@ -1006,6 +1030,59 @@ mod tests {
         assert_eq!(task.by_member.get(VirtualServerId(0), 1), &[2]);
         assert_eq!(task.by_member.get(VirtualServerId(2), 0), &[0]);
         assert_eq!(task.by_member.get(VirtualServerId(0), 0), &[] as &[u32]);
+    }
+
+    /// 20,000 checks due at once, each decided inside its first poll (a refused connect to
+    /// 127.0.0.1), with 200 ms from hand-out to the lost-probe deadline: starting them all
+    /// takes longer than that. Handing every due attempt out at once (as before
+    /// START_AHEAD) gave up on thousands of them before their probe had started; now the
+    /// attempts not started wait in the scheduler and none is lost.
+    #[test]
+    fn attempts_the_task_cannot_start_yet_wait_instead_of_being_lost() {
+        const N: u64 = 20_000;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let targets: Vec<HealthTarget> = (0..N as usize)
+            .map(|i| {
+                let mut t = tcp_target(0, i, port);
+                t.target.timeout = Duration::from_millis(100);
+                t.target.interval = Duration::from_secs(3600);
+                t
+            })
+            .collect();
+        let cfg = SchedulerConfig {
+            lost_grace: Duration::from_millis(100),
+            ..SchedulerConfig::default()
+        };
+        let (shared, status) = watch::channel(HealthShared::default());
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let (reload_tx, reload_rx) = mpsc::unbounded_channel();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let counters = rt.block_on(async move {
+            let task = tokio::spawn(HealthTask::new(cfg, targets, shared, tx).run(reload_rx));
+            let start = Instant::now();
+            let mut status = status;
+            let counters = loop {
+                let c = status.borrow_and_update().counters;
+                if c.up + c.down + c.lost >= N || start.elapsed() > Duration::from_secs(60) {
+                    break c;
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(1), status.changed()).await;
+            };
+            drop(reload_tx);
+            task.await.unwrap();
+            counters
+        });
+        assert_eq!(
+            (counters.down, counters.lost),
+            (N, 0),
+            "every check ran (refused), none given up on: {counters:?}"
+        );
     }
 
     #[test]

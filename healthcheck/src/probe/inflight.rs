@@ -88,6 +88,8 @@ struct Slot<F> {
     /// Pushes into this slot so far: tells a [`FlightKey`] of an earlier future from the
     /// current one's.
     generation: u32,
+    /// Whether its future was polled once (an empty slot counts as started).
+    started: bool,
     waker: Arc<SlotWaker>,
     /// The waker made from `waker`, kept to avoid a reference-count round trip per poll.
     task_waker: Waker,
@@ -137,6 +139,8 @@ pub struct InFlight<F> {
     free: Vec<u32>,
     capacity: usize,
     len: usize,
+    /// Futures pushed and not yet polled.
+    unstarted: usize,
     shared: Arc<Shared>,
 }
 
@@ -151,6 +155,7 @@ impl<F: Future> InFlight<F> {
             free: Vec::new(),
             capacity,
             len: 0,
+            unstarted: 0,
             shared: Arc::new(Shared::default()),
         }
     }
@@ -159,6 +164,19 @@ impl<F: Future> InFlight<F> {
     #[must_use]
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// Futures pushed and not polled yet: work handed to the set that has not started.
+    ///
+    /// Each future's first poll does its first work (a probe's `connect(2)`), one after
+    /// another in [`InFlight::poll_next`]. A driver that pushes faster than the set can
+    /// start its futures keeps this number small, so that what waits, waits where it came
+    /// from: a probe pushed but not started still has its deadline running (a
+    /// [`crate::Scheduler`] counts an attempt as in flight, and its lost-probe deadline as
+    /// running, from the moment it hands it out).
+    #[must_use]
+    pub fn unstarted(&self) -> usize {
+        self.unstarted
     }
 
     /// True if no future is in flight.
@@ -189,6 +207,7 @@ impl<F: Future> InFlight<F> {
             let slot = &mut self.slots[i as usize];
             slot.future.set(Some(unconstrained(future)));
             slot.generation = slot.generation.wrapping_add(1);
+            slot.started = false;
             i
         } else {
             let i = u32::try_from(self.slots.len()).expect("capacity fits in u32");
@@ -200,12 +219,14 @@ impl<F: Future> InFlight<F> {
             self.slots.push(Slot {
                 future: Box::pin(Some(unconstrained(future))),
                 generation: 0,
+                started: false,
                 task_waker: Waker::from(Arc::clone(&waker)),
                 waker,
             });
             i
         };
         self.len += 1;
+        self.unstarted += 1;
         let slot = &self.slots[index as usize];
         // Queued without waking the owner: it is the caller, and calls `poll_next` next.
         slot.waker.enqueue(false);
@@ -237,7 +258,11 @@ impl<F: Future> InFlight<F> {
 
     /// Drops the future in slot `index` (it holds one) and frees the slot.
     fn vacate(&mut self, index: u32) {
-        self.slots[index as usize].future.set(None);
+        let slot = &mut self.slots[index as usize];
+        slot.future.set(None);
+        if !std::mem::replace(&mut slot.started, true) {
+            self.unstarted -= 1;
+        }
         self.free.push(index);
         self.len -= 1;
     }
@@ -276,6 +301,9 @@ impl<F: Future> InFlight<F> {
             let Some(future) = slot.future.as_mut().as_pin_mut() else {
                 continue; // a late wakeup of a finished future
             };
+            if !std::mem::replace(&mut slot.started, true) {
+                self.unstarted -= 1;
+            }
             let mut slot_cx = Context::from_waker(&slot.task_waker);
             if let Poll::Ready(out) = future.poll(&mut slot_cx) {
                 self.vacate(index);
@@ -441,6 +469,40 @@ mod tests {
         w2.borrow_mut().take().unwrap().wake();
         assert_eq!(set.poll_next(&mut cx), Poll::Ready(Some(2)));
         assert!(set.is_empty());
+    }
+
+    #[test]
+    fn unstarted_counts_the_futures_never_polled() {
+        let parent = Arc::new(CountWake(Default::default()));
+        let parent_waker = Waker::from(parent.clone());
+        let mut cx = Context::from_waker(&parent_waker);
+        let mut set = InFlight::new(8);
+        let (g1, _open1, _polls1, _w1) = gate(1);
+        let (g2, _open2, _polls2, _w2) = gate(2);
+        let (g3, _open3, polls3, _w3) = gate(3);
+        let _k1 = set.push(g1).ok().expect("room");
+        let k2 = set.push(g2).ok().expect("room");
+        assert_eq!(set.unstarted(), 2);
+        // A future cancelled before its first poll no longer waits to start.
+        assert!(set.cancel(k2));
+        assert_eq!(set.unstarted(), 1);
+        // Its slot's next future has not started either, though the slot had a wakeup
+        // queued from the cancelled one's push.
+        let _k3 = set.push(g3).ok().expect("room");
+        assert_eq!(set.unstarted(), 2);
+        assert!(set.poll_next(&mut cx).is_pending());
+        assert_eq!(
+            set.unstarted(),
+            0,
+            "one poll_next starts every queued future"
+        );
+        assert_eq!(polls3.get(), 1);
+        // A pending future woken and polled again does not count twice.
+        assert!(set.poll_next(&mut cx).is_pending());
+        assert_eq!(set.unstarted(), 0);
+        assert_eq!(set.len(), 2);
+        set.clear();
+        assert_eq!((set.len(), set.unstarted()), (0, 0));
     }
 
     #[test]

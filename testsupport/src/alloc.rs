@@ -23,6 +23,11 @@ use std::cell::Cell;
 
 thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    /// Bytes the thread allocated less those it freed (a block freed by another thread
+    /// counts there).
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+    /// The most `LIVE` reached since [`peak_bytes_during`] last reset it.
+    static PEAK: Cell<i64> = const { Cell::new(0) };
 }
 
 /// The system allocator, counting the calling thread's `alloc` and `realloc` calls. Install it
@@ -37,6 +42,19 @@ pub(crate) fn note_allocation() {
     let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
 }
 
+/// Counts `grown` bytes more (fewer when negative) held by the calling thread's allocations.
+/// Never allocates, like [`note_allocation`].
+pub(crate) fn note_bytes(grown: i64) {
+    let Ok(live) = LIVE.try_with(|l| {
+        let v = l.get() + grown;
+        l.set(v);
+        v
+    }) else {
+        return;
+    };
+    let _ = PEAK.try_with(|p| p.set(p.get().max(live)));
+}
+
 /// The allocations made by the calling thread so far (0 unless [`CountingAlloc`] is the global
 /// allocator).
 #[must_use]
@@ -49,4 +67,23 @@ pub fn allocations_during(f: impl FnOnce()) -> u64 {
     let before = allocations();
     f();
     allocations() - before
+}
+
+/// Bytes the calling thread has allocated and not freed (0 unless [`CountingAlloc`] is the
+/// global allocator; a block freed by another thread counts there).
+#[must_use]
+pub fn live_bytes() -> i64 {
+    LIVE.try_with(Cell::get).unwrap_or(0)
+}
+
+/// The most bytes the calling thread held at once while running `f`, above what it held
+/// when `f` started (0 unless [`CountingAlloc`] is the global allocator): the peak of heap
+/// memory a single-threaded step needs.
+pub fn peak_bytes_during(f: impl FnOnce()) -> u64 {
+    let start = LIVE.try_with(Cell::get).unwrap_or(0);
+    let outer = PEAK.try_with(|p| p.replace(start)).unwrap_or(0);
+    f();
+    let peak = PEAK.try_with(Cell::get).unwrap_or(start);
+    let _ = PEAK.try_with(|p| p.set(p.get().max(outer)));
+    u64::try_from(peak - start).unwrap_or(0)
 }

@@ -52,17 +52,27 @@ pub(crate) fn kill_pid(pid: i32, sig: i32) {
     }
 }
 
+/// A block size as a signed byte count (sizes of live blocks fit in `isize`).
+fn bytes(size: usize) -> i64 {
+    i64::try_from(size).unwrap_or(i64::MAX)
+}
+
 // SAFETY: every method forwards to `System` with the caller's arguments unchanged, which
-// upholds the `GlobalAlloc` contract; the only addition is bumping a const-initialised
-// thread-local counter, which does not allocate.
+// upholds the `GlobalAlloc` contract; the only addition is updating const-initialised
+// thread-local counters, which does not allocate.
 unsafe impl std::alloc::GlobalAlloc for crate::alloc::CountingAlloc {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         crate::alloc::note_allocation();
         // SAFETY: the caller upholds `alloc`'s contract; forwarded unchanged.
-        unsafe { std::alloc::System.alloc(layout) }
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            crate::alloc::note_bytes(bytes(layout.size()));
+        }
+        p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        crate::alloc::note_bytes(-bytes(layout.size()));
         // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
         unsafe { std::alloc::System.dealloc(ptr, layout) }
     }
@@ -71,6 +81,10 @@ unsafe impl std::alloc::GlobalAlloc for crate::alloc::CountingAlloc {
         crate::alloc::note_allocation();
         // SAFETY: `ptr` came from `System` through this allocator with `layout`; the caller
         // upholds `realloc`'s contract for `new_size`; forwarded unchanged.
-        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            crate::alloc::note_bytes(bytes(new_size) - bytes(layout.size()));
+        }
+        p
     }
 }

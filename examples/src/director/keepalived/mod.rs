@@ -117,7 +117,7 @@ pub struct KeepalivedConfig {
 pub fn read_file(path: &Path) -> Result<KeepalivedConfig, Vec<ConfigError>> {
     let mut warnings = Vec::new();
     let nodes = parse::parse_file(path, 0, &mut warnings)?;
-    convert(&nodes, warnings)
+    convert(nodes, warnings)
 }
 
 /// Reads a keepalived.conf with `config_id` for its `@ID` lines (keepalived `--config-id`;
@@ -132,14 +132,14 @@ pub fn read_file_with_config_id(
     let nodes = parse::parse_source(&src)?;
     // The preprocessed lines are not needed by the conversion.
     drop(src);
-    convert(&nodes, warnings)
+    convert(nodes, warnings)
 }
 
 /// Converts keepalived.conf text; `file` names it in locations and anchors includes.
 pub fn read_str(text: &str, file: &Path) -> Result<KeepalivedConfig, Vec<ConfigError>> {
     let mut warnings = Vec::new();
     let nodes = parse::parse_text_expanding(text, file, 0, &mut warnings)?;
-    convert(&nodes, warnings)
+    convert(nodes, warnings)
 }
 
 /// Parses a keepalived TIMER (seconds, possibly with a fraction) into milliseconds.
@@ -338,7 +338,10 @@ impl Conv {
     }
 }
 
-fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, Vec<ConfigError>> {
+/// Converts the parsed blocks, dropping each once converted: at 10,000 real servers the
+/// parsed text (11 MiB) and the configuration (8 MiB) were both held at the end, the
+/// director's peak of memory (heaptrack in `hc-vs`).
+fn convert(nodes: Vec<Node>, warnings: Vec<Warning>) -> Result<KeepalivedConfig, Vec<ConfigError>> {
     let mut c = Conv {
         checker_log_all: false,
         warnings,
@@ -356,6 +359,7 @@ fn convert(nodes: &[Node], warnings: Vec<Warning>) -> Result<KeepalivedConfig, V
         global_defs(&mut c, n, &mut cfg);
     }
     for n in nodes {
+        let n = &n;
         match n.keyword.as_str() {
             "global_defs" => {}
             "vrrp_script" => {

@@ -519,6 +519,9 @@ fn sample_toml_builds_completely() {
     assert_eq!(d.pool_count(), 4);
     // 2 URLs + tcp, 1 URL, dns + smtp + misc + udp + ping.
     assert_eq!(b.config.health.len(), 3 + 1 + 5);
+    // The health task keeps this list for the whole run: no spare room (pushed one by one,
+    // it would have room for 16).
+    assert_eq!(b.config.health.capacity(), b.config.health.len());
     assert_eq!(
         b.config.script_user.map(|u| (u.uid, u.gid)),
         Some((996, 995))

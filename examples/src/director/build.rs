@@ -524,6 +524,9 @@ pub fn build(
             });
         }
     }
+    // Kept by the health task for the whole run: without the doubling's spare room (1.7 MiB
+    // for 1.0 MiB of targets at 10,000 real servers, heaptrack).
+    health.shrink_to_fit();
 
     let mut dc = DirectorConfig::new(b);
     if let Some(cmd) = &cfg.global.service_command {

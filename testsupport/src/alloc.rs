@@ -80,7 +80,7 @@ pub fn live_bytes() -> i64 {
 /// when `f` started (0 unless [`CountingAlloc`] is the global allocator): the peak of heap
 /// memory a single-threaded step needs.
 pub fn peak_bytes_during(f: impl FnOnce()) -> u64 {
-    let start = LIVE.try_with(Cell::get).unwrap_or(0);
+    let start = live_bytes();
     let outer = PEAK.try_with(|p| p.replace(start)).unwrap_or(0);
     f();
     let peak = PEAK.try_with(Cell::get).unwrap_or(start);

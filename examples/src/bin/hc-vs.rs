@@ -698,8 +698,8 @@ struct StatusChecks {
     changes: u64,
 }
 
-/// ha-director's check counters from its status socket. Not `observe::fetch_unix`: its 5 s limit is short for a 10,000-server status
-/// under TCG.
+/// ha-director's check counters from its status socket. Not `observe::fetch_unix`: its
+/// 5 s limit is short for a 10,000-server status under TCG.
 fn status_checks(sock: &Path) -> Option<StatusChecks> {
     use std::io::Read;
     let mut s = std::os::unix::net::UnixStream::connect(sock).ok()?;

@@ -256,13 +256,17 @@ impl<F: Future> InFlight<F> {
         true
     }
 
-    /// Drops the future in slot `index` (it holds one) and frees the slot.
-    fn vacate(&mut self, index: u32) {
-        let slot = &mut self.slots[index as usize];
-        slot.future.set(None);
-        if !std::mem::replace(&mut slot.started, true) {
+    /// Counts slot `index`'s future as started (once).
+    fn mark_started(&mut self, index: u32) {
+        if !std::mem::replace(&mut self.slots[index as usize].started, true) {
             self.unstarted -= 1;
         }
+    }
+
+    /// Drops the future in slot `index` (it holds one) and frees the slot.
+    fn vacate(&mut self, index: u32) {
+        self.slots[index as usize].future.set(None);
+        self.mark_started(index);
         self.free.push(index);
         self.len -= 1;
     }
@@ -295,15 +299,14 @@ impl<F: Future> InFlight<F> {
             let Some(index) = next else {
                 return Poll::Pending;
             };
+            // Before the poll (an empty slot counts as started already).
+            self.mark_started(index);
             let slot = &mut self.slots[index as usize];
             // Cleared before the poll: a wakeup during the poll queues the slot again.
             slot.waker.queued.store(false, Ordering::Release);
             let Some(future) = slot.future.as_mut().as_pin_mut() else {
                 continue; // a late wakeup of a finished future
             };
-            if !std::mem::replace(&mut slot.started, true) {
-                self.unstarted -= 1;
-            }
             let mut slot_cx = Context::from_waker(&slot.task_waker);
             if let Poll::Ready(out) = future.poll(&mut slot_cx) {
                 self.vacate(index);
@@ -403,6 +406,13 @@ mod tests {
         }
     }
 
+    /// A waker for the task that owns the set, counting its wakeups.
+    fn counting_waker() -> (Arc<CountWake>, Waker) {
+        let parent = Arc::new(CountWake(Default::default()));
+        let waker = Waker::from(parent.clone());
+        (parent, waker)
+    }
+
     #[allow(clippy::type_complexity)]
     fn gate(
         value: u32,
@@ -430,8 +440,7 @@ mod tests {
 
     #[test]
     fn cancel_drops_only_the_future_its_key_names() {
-        let parent = Arc::new(CountWake(Default::default()));
-        let parent_waker = Waker::from(parent.clone());
+        let (_parent, parent_waker) = counting_waker();
         let mut cx = Context::from_waker(&parent_waker);
         let mut set = InFlight::new(2);
         let (g1, _open1, polls1, w1) = gate(1);
@@ -473,8 +482,7 @@ mod tests {
 
     #[test]
     fn unstarted_counts_the_futures_never_polled() {
-        let parent = Arc::new(CountWake(Default::default()));
-        let parent_waker = Waker::from(parent.clone());
+        let (_parent, parent_waker) = counting_waker();
         let mut cx = Context::from_waker(&parent_waker);
         let mut set = InFlight::new(8);
         let (g1, _open1, _polls1, _w1) = gate(1);
@@ -507,8 +515,7 @@ mod tests {
 
     #[test]
     fn only_woken_futures_are_polled_and_slots_are_reused() {
-        let parent = Arc::new(CountWake(Default::default()));
-        let parent_waker = Waker::from(parent.clone());
+        let (parent, parent_waker) = counting_waker();
         let mut cx = Context::from_waker(&parent_waker);
         let mut set = InFlight::new(3);
         let (g1, open1, polls1, w1) = gate(1);
@@ -575,8 +582,7 @@ mod tests {
                 Poll::Pending
             }
         }
-        let parent = Arc::new(CountWake(Default::default()));
-        let parent_waker = Waker::from(parent.clone());
+        let (parent, parent_waker) = counting_waker();
         let mut cx = Context::from_waker(&parent_waker);
         let mut set = InFlight::new(1);
         assert!(set.push(Spin).is_ok());

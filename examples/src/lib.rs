@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod director;
+pub mod floor;
 pub mod generate;
 
 /// The version every tool prints for `--version`: the crate version, with the

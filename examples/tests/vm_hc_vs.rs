@@ -1,9 +1,10 @@
 //! VM suite: `hc-vs` at a small size (20 real servers, TCP connect), ha-director beside
 //! keepalived's checker: both put every real server into IPVS, every real server saw checks
 //! from each in the window, the figures are there, and each took the stopped real server out
-//! of IPVS. ldirectord is left to the bench: under TCG it had 1 of 20 real servers in IPVS
-//! after 60 s (it runs `ipvsadm` twice per real server and checks one server at a time), too
-//! slow for the test command; `vm_ldirectord` covers it with two real servers.
+//! of IPVS; each row has its kernel floor, and the ratios above it are printed. ldirectord is
+//! left to the bench: under TCG it had 1 of 20 real servers in IPVS after 60 s (it runs
+//! `ipvsadm` twice per real server and checks one server at a time), too slow for the test
+//! command; `vm_ldirectord` covers it with two real servers.
 //!
 //! Bounds are loose (the VM runs under TCG); the figures themselves are the bench's
 //! (`cargo xtask bench healthcheck --vs keepalived,ldirectord`).
@@ -32,6 +33,8 @@ fn vm_hc_vs_every_checker_checks_every_real_server_and_detects_a_stop() {
             "60",
             "--detect-limit",
             "20",
+            "--floor-checks",
+            "1000",
             "--vs",
             "keepalived",
             "--ha-director",
@@ -76,14 +79,23 @@ fn vm_hc_vs_every_checker_checks_every_real_server_and_detects_a_stop() {
             r["drift_p50_ms"].as_f64().is_some(),
             "{who}: drift\n{stdout}"
         );
+        for f in ["floor_before_us", "floor_after_us"] {
+            assert!(
+                r[f].as_f64().is_some_and(|us| us > 0.0),
+                "{who}: {f}\n{stdout}"
+            );
+        }
         assert!(
             r["detect_ms"].as_f64().is_some(),
             "{who}: the stopped real server stayed in IPVS\n{stdout}"
         );
     }
-    assert!(
-        stdout.contains("cpu per check ours/keepalived: "),
-        "{stdout}"
-    );
+    for line in [
+        "cpu per check ours/keepalived: ",
+        "cpu per check above the kernel floor ours/keepalived: ",
+        "kernel floor / keepalived's cpu per check: ",
+    ] {
+        assert!(stdout.contains(line), "{line}\n{stdout}");
+    }
     assert!(out.status.success(), "{stdout}\n{stderr}");
 }

@@ -64,6 +64,9 @@ const VM_PACKAGES: &[(&str, &str)] = &[
     ("depmod", "kmod"),
     ("busybox", "busybox-static"),
     ("ipvsadm", "ipvsadm"),
+    // keepalived 2.2.7's checker and VRRP in the VM: `cargo xtask bench healthcheck --vs
+    // keepalived`, the LVS-DR lab's keepalived directors, vm_hc_vs.
+    ("keepalived", "keepalived"),
     ("ldirectord", "ldirectord"),
     ("ip", "iproute2"),
     // The heartbeat lab's real stack (`lab_heartbeat_real`, `cargo xtask lab -- --stack

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 
+use ha_examples::floor::thread_cpu;
 use ha_examples::sys::{cpu_times, raise_nofile, register_listener};
 use ha_healthcheck::probe::{self, InFlight};
 use ha_healthcheck::{
@@ -365,12 +366,6 @@ impl Started {
 /// Checks run for the kernel floor.
 const FLOOR_CHECKS: u32 = 20_000;
 
-/// CPU time of the calling thread (`RUSAGE_THREAD`), user + system.
-fn thread_cpu() -> Duration {
-    let (u, s) = cpu_times(libc::RUSAGE_THREAD);
-    u + s
-}
-
 /// The kernel's own cost of one check of `kind`: the system calls its probe makes, in a
 /// tight loop on this thread against the same listeners (no scheduler, runtime, timer or
 /// wakeup), as CPU time per check. What is left above it at scale is the checker's.
@@ -388,37 +383,7 @@ fn kernel_floor(
     match kind {
         Kind::Http => Ok(None),
         Kind::Tcp if close != TcpClose::Reset => Ok(None),
-        Kind::Tcp => {
-            // The connect probe: one spare socket with SO_LINGER 0, connect(2) until the
-            // handshake is over, then an RST by connect(2) to AF_UNSPEC.
-            let s = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None)
-                .map_err(|e| err("socket", e))?;
-            s.set_linger(Some(Duration::ZERO))
-                .map_err(|e| err("SO_LINGER", e))?;
-            let cpu0 = thread_cpu();
-            for i in 0..n {
-                let peer = SockAddr::from(target(i));
-                let mut tries = 0;
-                loop {
-                    match s.connect(&peer) {
-                        Ok(()) => break,
-                        Err(e) if e.raw_os_error() == Some(libc::EISCONN) => break,
-                        Err(e)
-                            if matches!(
-                                e.raw_os_error(),
-                                Some(libc::EINPROGRESS | libc::EALREADY)
-                            ) && tries < 1000 =>
-                        {
-                            tries += 1;
-                        }
-                        Err(e) => return Err(err(&format!("connect {}", target(i)), e)),
-                    }
-                }
-                probe::disconnect(std::os::fd::AsFd::as_fd(&s))
-                    .map_err(|e| err("disconnect", e))?;
-            }
-            Ok(Some((thread_cpu() - cpu0) / n))
-        }
+        Kind::Tcp => ha_examples::floor::tcp_connect(addrs, n).map(Some),
         Kind::TcpHalfOpen => {
             // The half-open probe: a SYN from a raw socket, the SYN-ACK read back (this
             // host's kernel resets it); the source port is held by a bound-only socket.

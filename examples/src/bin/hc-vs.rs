@@ -24,8 +24,17 @@
 //!   destination is gone or has weight 0 (at most `--detect-limit`);
 //! - stops it, flushes IPVS and reopens the listener.
 //!
-//! Prints a table, one `RESULT {json}` line per row (for tests), and the ratio lines
-//! `cpu per check ours/keepalived: R` and `cpu per check ours/ldirectord: R` per size.
+//! With TCP checks, just before each checker starts and just after it stops, the **kernel
+//! floor** ([`ha_examples::floor::tcp_connect`]): the cheapest connect check's system calls
+//! alone, in a tight loop on one thread against the same listeners. The VM's speed swings
+//! within minutes, so each row has its own. A checker's CPU per check above the floor is its
+//! own; the floor over keepalived's CPU per check is the lowest ratio any connect checker
+//! could reach against it in that run.
+//!
+//! Prints a table, one `RESULT {json}` line per row (for tests), and per size the ratio lines
+//! `cpu per check ours/keepalived: R` and `cpu per check ours/ldirectord: R`, with TCP also
+//! `cpu per check above the kernel floor ours/keepalived: R` and `kernel floor / keepalived's
+//! cpu per check: R`.
 //!
 //! ```text
 //! hc-vs --checks 1000,10000 --kind tcp
@@ -112,6 +121,10 @@ struct Cli {
     /// The ha-director binary (default: beside this program).
     #[arg(long)]
     ha_director: Option<PathBuf>,
+    /// Checks of each kernel floor measurement (TCP only), before and after each checker; 0
+    /// leaves the floor out.
+    #[arg(long, default_value_t = 5000)]
+    floor_checks: u32,
 }
 
 /// Address of real server `i`: 1,000 ports on each of 10.79.1.1, 10.79.1.2, ...
@@ -533,7 +546,34 @@ struct Row {
     /// ha-director only: real server health changes since its start (each a flap, once
     /// every real server is up).
     changes: Option<u64>,
+    /// The kernel floor of a connect check just before the checker started and just after it
+    /// stopped, microseconds of CPU per check (TCP only).
+    floor_before_us: Option<f64>,
+    floor_after_us: Option<f64>,
     error: Option<String>,
+}
+
+impl Row {
+    /// The mean of the two floor measurements.
+    fn floor_us(&self) -> Option<f64> {
+        Some((self.floor_before_us? + self.floor_after_us?) / 2.0)
+    }
+
+    /// CPU per check above the floor.
+    fn above_floor_us(&self) -> Option<f64> {
+        Some(self.cpu_per_check_us? - self.floor_us()?)
+    }
+}
+
+/// The kernel floor of a connect check against the first `n` listeners, in `d`'s network
+/// namespace, in microseconds per check; `None` for HTTP or when `checks` is 0.
+fn floor_us(d: &Host, n: u32, kind: Kind, checks: u32) -> Result<Option<f64>, String> {
+    if kind != Kind::Tcp || checks == 0 {
+        return Ok(None);
+    }
+    let addrs: Vec<SocketAddr> = (0..n).map(rs_addr).collect();
+    d.run_in(move || ha_examples::floor::tcp_connect(&addrs, checks))
+        .map(|t| Some(t.as_secs_f64() * 1e6))
 }
 
 fn quantile(sorted: &[u64], p: f64) -> Option<f64> {
@@ -578,6 +618,8 @@ fn measure(
         attempts: None,
         lost: None,
         changes: None,
+        floor_before_us: None,
+        floor_after_us: None,
         error: None,
     };
     let dir = lab.dir().to_path_buf();
@@ -594,7 +636,12 @@ fn measure(
         ),
     );
     let _ = d.exec(&["ipvsadm", "-C"]);
-    // Forget the previous checker's last checks: a gap spans one checker only.
+    match floor_us(d, n, cli.kind, cli.floor_checks) {
+        Ok(f) => row.floor_before_us = f,
+        Err(e) => row.error = Some(e),
+    }
+    // Forget the previous checker's last checks (and the floor's): a gap spans one checker
+    // only.
     rec.lock().unwrap_or_else(|e| e.into_inner()).forget();
     eprintln!("hc-vs: {} with {n} {} checks", tool.name(), row.kind);
     let t0 = Instant::now();
@@ -681,7 +728,10 @@ fn measure(
     let (tx, rx) = std::sync::mpsc::channel();
     let _ = ctl.send(Ctl::Start(j as usize, tx));
     match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => match floor_us(d, n, cli.kind, cli.floor_checks) {
+            Ok(f) => row.floor_after_us = f,
+            Err(e) => row.error = Some(e),
+        },
         Ok(Err(e)) => row.error = Some(format!("reopening {rs}: {e}")),
         Err(_) => row.error = Some(format!("reopening {rs}: no answer")),
     }
@@ -725,13 +775,21 @@ fn opt(v: Option<f64>, prec: usize) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// Microseconds with one decimal, or `-`.
+fn us(v: Option<f64>) -> String {
+    v.map(|c| format!("{c:.1} us"))
+        .unwrap_or_else(|| "-".into())
+}
+
 fn print_table(rows: &[Row]) {
     println!(
-        "{:>7} {:<11} {:<4} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>21} {:>9} {:>9} {:>12}",
+        "{:>7} {:<11} {:<4} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>21} {:>9} {:>9} {:>12}",
         "checks",
         "checker",
         "kind",
         "cpu/chk",
+        "floor",
+        "above",
         "user s",
         "sys s",
         "% core",
@@ -749,13 +807,13 @@ fn print_table(rows: &[Row]) {
             None => format!("{}/{} in", r.in_ipvs, r.checks),
         };
         println!(
-            "{:>7} {:<11} {:<4} {:>9} {:>8.2} {:>8.2} {:>8.1} {:>9.1} {:>9.0} {:>21} {:>9} {:>9} {:>12}",
+            "{:>7} {:<11} {:<4} {:>9} {:>9} {:>9} {:>8.2} {:>8.2} {:>8.1} {:>9.1} {:>9.0} {:>21} {:>9} {:>9} {:>12}",
             r.checks,
             r.tool,
             r.kind,
-            r.cpu_per_check_us
-                .map(|c| format!("{c:.1} us"))
-                .unwrap_or_else(|| "-".into()),
+            us(r.cpu_per_check_us),
+            us(r.floor_us()),
+            us(r.above_floor_us()),
             r.cpu_user_s,
             r.cpu_sys_s,
             if r.window_s > 0.0 {
@@ -882,6 +940,18 @@ fn main() -> ExitCode {
                 _ => "-".into(),
             };
             println!("[{n} checks] cpu per check ours/{other}: {cpu}");
+            if let (Some(a), Some(b)) = (ours.above_floor_us(), o.above_floor_us()) {
+                println!(
+                    "[{n} checks] cpu per check above the kernel floor ours/{other}: {}",
+                    ratio(a, b)
+                );
+            }
+            if let (Some(f), Some(c)) = (o.floor_us(), o.cpu_per_check_us) {
+                println!(
+                    "[{n} checks] kernel floor / {other}'s cpu per check: {} (what a checker at the floor would reach)",
+                    ratio(f, c)
+                );
+            }
             let mem = ratio(ours.peak_rss_kib as f64, o.peak_rss_kib as f64);
             println!("[{n} checks] peak memory ours/{other}: {mem}");
         }

@@ -56,23 +56,23 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Vec<Node>, ConfigError> {
 /// 140,000 of them) would be held beside the statements being built.
 fn parse_lines(src: &Source) -> Result<Vec<Node>, ConfigError> {
     let file = &src.file;
-    let tokens = src.lines.iter().flat_map(|(no, text)| {
+    let tokens = src.lines().flat_map(|(no, text)| {
         let line: Vec<Result<Token, ConfigError>> = match tokenize(text) {
             Err(e) => vec![Err(err(
                 file,
-                *no,
+                no,
                 e.column,
                 KeepalivedErrorKind::Syntax(e.message.to_string()),
             ))],
             Ok(line_tokens) => line_tokens
                 .into_iter()
                 .map(|mut t| {
-                    t.line = *no;
+                    t.line = no;
                     Ok(t)
                 })
                 .chain(std::iter::once(Ok(Token {
                     kind: TokenKind::Newline,
-                    line: *no,
+                    line: no,
                     column: u32::try_from(text.chars().count() + 1).unwrap_or(u32::MAX),
                 })))
                 .collect(),

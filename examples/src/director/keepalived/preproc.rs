@@ -71,10 +71,50 @@ pub fn default_config_id() -> Option<String> {
 pub struct Source {
     /// The file.
     pub file: PathBuf,
-    /// Output lines with the number of the input line each came from.
-    pub lines: Vec<(u32, String)>,
+    /// The output lines' text, one after another.
+    text: String,
+    /// Per output line: the number of the input line it came from, and where its text ends
+    /// in `text` (it starts where the line before it ends). The lines live until the parser
+    /// has built every statement from them, so they are part of the load's peak: one string
+    /// for all of them, instead of one each (5.8 MB for a 10,000-real-server file), holds
+    /// them in less than 1.5 times the file's size instead of 2.5 times.
+    ends: Vec<(u32, u32)>,
     /// The included files of the `include` at a line.
     pub includes: HashMap<u32, Vec<Source>>,
+}
+
+impl Source {
+    /// An empty source of `file`, with room for about `text_len` bytes in `lines` lines.
+    fn with_capacity(file: &Path, text_len: usize, lines: usize) -> Source {
+        Source {
+            file: file.to_path_buf(),
+            text: String::with_capacity(text_len),
+            ends: Vec::with_capacity(lines),
+            includes: HashMap::new(),
+        }
+    }
+
+    /// The output lines: the number of the input line each came from, and its text.
+    pub fn lines(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&(no, end)| {
+            let end = end as usize;
+            let line = self.text.get(start..end).unwrap_or_default();
+            start = end;
+            (no, line)
+        })
+    }
+
+    /// Adds an output line from input line `no`; `false` (and nothing added) when the
+    /// lines would pass 4 GiB.
+    fn push_line(&mut self, no: u32, line: &str) -> bool {
+        let Ok(end) = u32::try_from(self.text.len() + line.len()) else {
+            return false;
+        };
+        self.text.push_str(line);
+        self.ends.push((no, end));
+        true
+    }
 }
 
 fn error(file: &Path, line: u32, kind: KeepalivedErrorKind) -> ConfigError {
@@ -230,11 +270,10 @@ pub fn preprocess(
     defs: &mut Defs,
     warnings: &mut Vec<Warning>,
 ) -> Result<Source, Vec<ConfigError>> {
-    let mut src = Source {
-        file: file.to_path_buf(),
-        lines: Vec::new(),
-        includes: HashMap::new(),
-    };
+    // Preprocessing drops comments and definitions and rarely adds: the input's size is
+    // about the room the output needs.
+    let lines = text.bytes().filter(|&b| b == b'\n').count() + 1;
+    let mut src = Source::with_capacity(file, text.len(), lines);
     let mut errors = Vec::new();
     // The definition whose value continues on the next line (a trailing `\`).
     let mut continuing: Option<String> = None;
@@ -351,7 +390,16 @@ pub fn preprocess(
                     Err(e) => errors.extend(e),
                 }
             }
-            src.lines.push((no, l));
+            if !src.push_line(no, &l) {
+                errors.push(error(
+                    file,
+                    no,
+                    KeepalivedErrorKind::Syntax(
+                        "the preprocessed file is larger than 4 GiB".into(),
+                    ),
+                ));
+                return Err(errors);
+            }
         }
     }
     if errors.is_empty() {
@@ -444,7 +492,9 @@ mod tests {
         let mut defs = Defs::new(id.map(str::to_string));
         preprocess(text, Path::new("k.conf"), 0, &mut defs, &mut Vec::new())
             .unwrap()
-            .lines
+            .lines()
+            .map(|(no, l)| (no, l.to_string()))
+            .collect()
     }
 
     #[test]

@@ -39,7 +39,9 @@ const HOST_PACKAGES: &[(&str, &str)] = &[
     ("/usr/libexec/heartbeat/heartbeat", "heartbeat"),
     ("ipvsadm", "ipvsadm"),
     ("arping", "arping"),
-    ("ping", "iputils-ping"),
+    // iputils' ping, by its package: the tests use its `-4`/`-6` and `-W`, which GNU inetutils'
+    // ping (the `ping` of some images) refuses, so a `ping` on PATH is not enough.
+    ("/var/lib/dpkg/info/iputils-ping.list", "iputils-ping"),
     ("sysctl", "procps"),
     ("openssl", "openssl"),
     ("python3", "python3"),

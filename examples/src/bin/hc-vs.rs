@@ -28,8 +28,8 @@
 //! floor** ([`ha_examples::floor::tcp_connect`]): the cheapest connect check's system calls
 //! alone, in a tight loop on one thread against the same listeners. The VM's speed swings
 //! within minutes, so each row has its own. A checker's CPU per check above the floor is its
-//! own; the floor over keepalived's CPU per check is the lowest ratio any connect checker
-//! could reach against it in that run.
+//! own; the floor over keepalived's CPU per check is the ratio a connect checker that added
+//! nothing to those system calls would reach against it in that run.
 //!
 //! Prints a table, one `RESULT {json}` line per row (for tests), and per size the ratio lines
 //! `cpu per check ours/keepalived: R` and `cpu per check ours/ldirectord: R`, with TCP also
